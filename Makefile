@@ -1,0 +1,37 @@
+# Cairn: the two commands of the README.
+#   make demo   installs dependencies, builds, runs the end-to-end demo
+#   make test   installs dependencies, builds, runs every test
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build test demo asan fuzz bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	@if [ -x samples/demo/run-demo.sh ]; then bash samples/demo/run-demo.sh $(BUILD); \
+	 else echo "demo: not yet (see issue 4)"; fi
+
+# Unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	bash scripts/test-sanitizers.sh
+
+# libFuzzer harnesses, a few seconds each (FUZZ_SECONDS=N to change).
+fuzz: deps
+	bash scripts/run-fuzzers.sh
+
+bench: build
+	@if [ -x bench/run.sh ]; then bash bench/run.sh $(BUILD); else echo "bench: not yet"; fi
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

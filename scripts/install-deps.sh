@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and demoing Cairn needs.
+# Idempotent: packages already present are not reinstalled, and `apt-get update`
+# runs at most once per invocation (only when something is missing).
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential cmake pkg-config clang libclang-rt-dev
+  # libraries (DESIGN §3)
+  libssl-dev openssl libevent-dev libcurl4-openssl-dev libjansson-dev
+  libtss2-dev libyaml-dev
+  # unit tests
+  libcmocka-dev
+  # integration tests, demo and benchmarks
+  curl jq etcd-server etcd-client swtpm swtpm-tools tpm2-tools nginx-light procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

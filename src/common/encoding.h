@@ -1,0 +1,27 @@
+/* Internal: hex and base64 (RFC 4648 standard and URL alphabets).
+ *
+ * Decoders are strict: they reject bad characters, odd hex lengths and, for
+ * base64, missing or misplaced padding (Go's StdEncoding/URLEncoding rules).
+ * Outputs are malloc'd, NUL-terminated (not counted in the length), owned by
+ * the caller (free()). */
+#ifndef CAIRN_COMMON_ENCODING_H
+#define CAIRN_COMMON_ENCODING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Lowercase hex; returns NULL on allocation failure. */
+char *cairn_hex_encode(const void *p, size_t n);
+/* Accepts upper and lower case. */
+int cairn_hex_decode(const char *s, size_t slen, uint8_t **out, size_t *out_len);
+/* Decodes into a fixed-size buffer; fails unless exactly `n` bytes result. */
+int cairn_hex_decode_exact(const char *s, uint8_t *out, size_t n);
+
+char *cairn_base64_encode(const void *p, size_t n);
+int cairn_base64_decode(const char *s, size_t slen, uint8_t **out, size_t *out_len);
+char *cairn_base64url_encode(const void *p, size_t n); /* padded */
+/* URL alphabet; padding optional (accepted when correct). */
+int cairn_base64url_decode(const char *s, size_t slen, uint8_t **out, size_t *out_len);
+
+#endif

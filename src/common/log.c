@@ -1,0 +1,104 @@
+#include "common/log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static enum cairn_log_level g_log_min = CAIRN_LOG_INFO;
+static enum cairn_log_format g_log_fmt = CAIRN_LOG_TEXT;
+static char g_log_component[32] = "cairn";
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void cairn_log_setup(enum cairn_log_level min, enum cairn_log_format fmt, const char *component)
+{
+    pthread_mutex_lock(&g_log_lock);
+    g_log_min = min;
+    g_log_fmt = fmt;
+    if (component != NULL)
+        snprintf(g_log_component, sizeof(g_log_component), "%s", component);
+    pthread_mutex_unlock(&g_log_lock);
+}
+
+int cairn_log_level_parse(const char *s, enum cairn_log_level *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(s, level_names[i]) == 0) {
+            *out = (enum cairn_log_level)i;
+            return 0;
+        }
+    }
+    if (strcasecmp(s, "warning") == 0) {
+        *out = CAIRN_LOG_WARN;
+        return 0;
+    }
+    return CAIRN_ERR_INVALID;
+}
+
+int cairn_log_format_parse(const char *s, enum cairn_log_format *out)
+{
+    if (strcasecmp(s, "text") == 0)
+        *out = CAIRN_LOG_TEXT;
+    else if (strcasecmp(s, "json") == 0)
+        *out = CAIRN_LOG_JSON;
+    else
+        return CAIRN_ERR_INVALID;
+    return 0;
+}
+
+/* Appends `s` as the inside of a JSON string (quotes not included). */
+static void json_escape(struct cairn_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            cairn_buf_appendf(b, "\\%c", c);
+        else if (c < 0x20)
+            cairn_buf_appendf(b, "\\u%04x", c);
+        else
+            cairn_buf_append(b, &c, 1);
+    }
+}
+
+void cairn_log(enum cairn_log_level lvl, const char *fmt, ...)
+{
+    if (lvl < g_log_min)
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    char ts[40];
+    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+
+    struct cairn_buf line;
+    cairn_buf_init(&line, 8192);
+    pthread_mutex_lock(&g_log_lock);
+    if (g_log_fmt == CAIRN_LOG_JSON) {
+        cairn_buf_appendf(&line, "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"",
+                          ts, level_names[lvl], g_log_component);
+        json_escape(&line, msg);
+        cairn_buf_appendf(&line, "\"}\n");
+    } else {
+        cairn_buf_appendf(&line, "%s %-5s %s: %s\n", ts, level_names[lvl], g_log_component, msg);
+    }
+    if (line.len > 0)
+        fwrite(line.data, 1, line.len, stderr);
+    pthread_mutex_unlock(&g_log_lock);
+    cairn_buf_free(&line);
+}
