@@ -1,0 +1,53 @@
+/* TEE package policy: lifetime of struct tee_package and matching of
+ * verified claims against it (DESIGN §5). */
+#include "attest/policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void tee_package_free(struct tee_package *p)
+{
+    if (p == NULL)
+        return;
+    free(p->unique_id);
+    free(p->signer_id);
+    free_strv(p->accepted_tcb_statuses, p->n_accepted_tcb_statuses);
+    free_strv(p->accepted_advisories, p->n_accepted_advisories);
+    free(p->mrtd);
+    for (int i = 0; i < 4; i++)
+        free(p->rtmr[i]);
+    free(p->mr_config_id);
+    free(p->mr_owner);
+    free(p->mr_owner_config);
+    free(p->measurement);
+    free(p->host_data);
+    free(p->id_key_digest);
+    free_strv(p->ak_roots_pem, p->n_ak_roots);
+    for (size_t i = 0; i < p->n_pcrs; i++) {
+        free(p->pcrs[i].bank);
+        free(p->pcrs[i].value_hex);
+    }
+    free(p->pcrs);
+    memset(p, 0, sizeof(*p));
+}
+
+bool tee_tcb_status_accepted(const struct tee_package *p, const char *status)
+{
+    if (strcmp(status, "UpToDate") == 0)
+        return true;
+    if (p->n_accepted_tcb_statuses == 0)
+        return strcmp(status, "SWHardeningNeeded") == 0;
+    for (size_t i = 0; i < p->n_accepted_tcb_statuses; i++) {
+        if (strcasecmp(p->accepted_tcb_statuses[i], status) == 0)
+            return true;
+    }
+    return false;
+}

@@ -1,0 +1,14 @@
+/* Internal to src/attest: the per-type verifiers behind attest_verify().
+ * Each fills `out` (type, report_data, json with at least "type" and a
+ * "checks" array) only on success; the binding check is done by the caller. */
+#ifndef CAIRN_ATTEST_VERIFIERS_H
+#define CAIRN_ATTEST_VERIFIERS_H
+
+#include "attest/attest.h"
+
+/* Simulation evidence: `quote` is the 64-byte report data itself. No identity,
+ * no signature: only the Coordinator's --simulation mode accepts it. */
+int sim_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
+               struct cairn_error *err);
+
+#endif
