@@ -1,0 +1,744 @@
+/* libevent + OpenSSL HTTP(S) server: N loops sharing each listening socket. */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <sys/queue.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+
+#define SRV_MAX_LISTENERS 8
+#define SRV_MAX_LOOPS 64
+#define SRV_MAX_CODE_SLOTS 32
+
+/* Prometheus buckets: MarbleRun's (inventory §8). */
+static const double k_dur_buckets[] = {0.005, 0.025, 0.1, 0.5, 1, 2.5, 5};
+#define N_DUR (sizeof(k_dur_buckets) / sizeof(k_dur_buckets[0]))
+static const double k_size_buckets[] = {100, 1000, 2000, 5000, 10000};
+#define N_SIZE (sizeof(k_size_buckets) / sizeof(k_size_buckets[0]))
+
+enum { MI_GET, MI_POST, MI_OTHER, MI_N };
+static const char *const k_mi_names[MI_N] = {"get", "post", "other"};
+
+struct code_slot {
+    int code;
+    int mi;
+    uint64_t count;
+};
+
+/* Per route (plus one slot for the fallback) counters; one mutex per route
+ * keeps this cheap (a request touches it once). */
+struct route_stats {
+    pthread_mutex_t lock;
+    struct code_slot codes[SRV_MAX_CODE_SLOTS];
+    size_t n_codes;
+    uint64_t dur_bucket[MI_N][N_DUR];
+    uint64_t dur_count[MI_N];
+    double dur_sum[MI_N];
+    uint64_t size_bucket[N_SIZE];
+    uint64_t size_count;
+    double size_sum;
+    atomic_long in_flight;
+};
+
+struct lst {
+    struct srv *srv;
+    struct srv_listener_cfg cfg;
+    int fd;
+    int port;
+    struct route_stats *stats;   /* n_routes + 1 (fallback) */
+};
+
+struct loop {
+    struct srv *srv;
+    pthread_t th;
+    bool started;
+    struct event_base *base;
+    struct evhttp *http[SRV_MAX_LISTENERS];
+};
+
+struct srv {
+    int nloops;
+    struct loop loops[SRV_MAX_LOOPS];
+    struct lst lst[SRV_MAX_LISTENERS];
+    int nlst;
+    bool running;
+    SSL_CTX *refuse_ctx;   /* no certificate: every handshake fails */
+};
+
+struct srv_req {
+    struct evhttp_request *req;
+    struct lst *l;
+    size_t stat_idx;
+    struct timespec start;
+    bool replied;
+    const char *path;
+    char *path_owned;
+    uint8_t *body;
+    size_t body_len;
+    bool body_read;
+};
+
+static pthread_once_t g_evthread_once = PTHREAD_ONCE_INIT;
+static void evthread_init(void)
+{
+    evthread_use_pthreads();
+}
+
+struct srv *srv_new(int threads)
+{
+    if (threads < 1 || threads > SRV_MAX_LOOPS)
+        return NULL;
+    pthread_once(&g_evthread_once, evthread_init);
+    struct srv *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->nloops = threads;
+    s->refuse_ctx = SSL_CTX_new(TLS_server_method());
+    if (s->refuse_ctx == NULL) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int srv_parse_addr(const char *addr, struct sockaddr_storage *out, unsigned *out_len, struct cairn_error *err)
+{
+    char host[256];
+    const char *port_s;
+    if (addr == NULL || *addr == '\0')
+        return cairn_errf(err, CAIRN_ERR_INVALID, "listen address is empty");
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (end == NULL || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof(host))
+            return cairn_errf(err, CAIRN_ERR_INVALID, "listen address %s: expected [v6]:port", addr);
+        memcpy(host, addr + 1, (size_t)(end - addr - 1));
+        host[end - addr - 1] = '\0';
+        port_s = end + 2;
+    } else {
+        const char *colon = strrchr(addr, ':');
+        if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
+            return cairn_errf(err, CAIRN_ERR_INVALID, "listen address %s: expected host:port", addr);
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = '\0';
+        port_s = colon + 1;
+    }
+    char *end = NULL;
+    errno = 0;
+    long port = strtol(port_s, &end, 10);
+    if (*port_s == '\0' || errno != 0 || *end != '\0' || port < 0 || port > 65535)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "listen address %s: invalid port", addr);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        in->sin_addr.s_addr = htonl(INADDR_ANY);
+        in->sin_port = htons((uint16_t)port);
+        *out_len = sizeof(*in);
+    } else if (strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        if (strcmp(host, "localhost") == 0)
+            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        in->sin_port = htons((uint16_t)port);
+        *out_len = sizeof(*in);
+    } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *out_len = sizeof(*in6);
+    } else {
+        return cairn_errf(err, CAIRN_ERR_INVALID, "listen address %s: host must be an IP address or localhost",
+                          addr);
+    }
+    *out = ss;
+    return 0;
+}
+
+int srv_add_listener(struct srv *s, const struct srv_listener_cfg *cfg, struct cairn_error *err)
+{
+    if (s->running || s->nlst >= SRV_MAX_LISTENERS)
+        return cairn_errf(err, CAIRN_ERR_STATE, "cannot add listener %s", cfg->name);
+    struct sockaddr_storage ss;
+    unsigned sl;
+    int rc = srv_parse_addr(cfg->addr, &ss, &sl, err);
+    if (rc < 0)
+        return rc;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return cairn_errf(err, CAIRN_ERR_IO, "%s listener: socket: %s", cfg->name, strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 1024) != 0) {
+        int e = errno;
+        close(fd);
+        return cairn_errf(err, CAIRN_ERR_IO, "%s listener: cannot listen on %s: %s", cfg->name, cfg->addr,
+                          strerror(e));
+    }
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof(bound);
+    int port = 0;
+    if (getsockname(fd, (struct sockaddr *)&bound, &bl) == 0)
+        port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                 : ((struct sockaddr_in *)&bound)->sin_port);
+    struct lst *l = &s->lst[s->nlst];
+    memset(l, 0, sizeof(*l));
+    l->stats = calloc(cfg->n_routes + 1, sizeof(*l->stats));
+    if (l->stats == NULL) {
+        close(fd);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i <= cfg->n_routes; i++)
+        pthread_mutex_init(&l->stats[i].lock, NULL);
+    l->srv = s;
+    l->cfg = *cfg;
+    if (l->cfg.max_body == 0)
+        l->cfg.max_body = 1024 * 1024;
+    if (l->cfg.max_headers == 0)
+        l->cfg.max_headers = 16 * 1024;
+    if (l->cfg.timeout_s <= 0)
+        l->cfg.timeout_s = 10;
+    l->fd = fd;
+    l->port = port;
+    return s->nlst++;
+}
+
+int srv_listener_port(const struct srv *s, int idx)
+{
+    if (idx < 0 || idx >= s->nlst)
+        return 0;
+    return s->lst[idx].port;
+}
+
+/* ---- request plumbing ---- */
+
+static double elapsed_s(const struct timespec *a)
+{
+    struct timespec b;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static int method_index(enum evhttp_cmd_type t)
+{
+    return t == EVHTTP_REQ_GET ? MI_GET : t == EVHTTP_REQ_POST ? MI_POST : MI_OTHER;
+}
+
+static void record(struct srv_req *r, int status, size_t resp_len)
+{
+    if (!r->l->cfg.metrics)
+        return;
+    struct route_stats *st = &r->l->stats[r->stat_idx];
+    int mi = method_index(evhttp_request_get_command(r->req));
+    double d = elapsed_s(&r->start);
+    pthread_mutex_lock(&st->lock);
+    size_t i;
+    for (i = 0; i < st->n_codes; i++)
+        if (st->codes[i].code == status && st->codes[i].mi == mi)
+            break;
+    if (i == st->n_codes && st->n_codes < SRV_MAX_CODE_SLOTS) {
+        st->codes[i].code = status;
+        st->codes[i].mi = mi;
+        st->n_codes++;
+    }
+    if (i < st->n_codes)
+        st->codes[i].count++;
+    for (size_t b = 0; b < N_DUR; b++)
+        if (d <= k_dur_buckets[b])
+            st->dur_bucket[mi][b]++;
+    st->dur_count[mi]++;
+    st->dur_sum[mi] += d;
+    for (size_t b = 0; b < N_SIZE; b++)
+        if ((double)resp_len <= k_size_buckets[b])
+            st->size_bucket[b]++;
+    st->size_count++;
+    st->size_sum += (double)resp_len;
+    pthread_mutex_unlock(&st->lock);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return NULL;
+    }
+}
+
+void srv_reply(struct srv_req *r, int status, const char *content_type, const void *body, size_t len)
+{
+    if (r->replied)
+        return;
+    r->replied = true;
+    struct evbuffer *out = evbuffer_new();
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    if (content_type != NULL)
+        evhttp_add_header(h, "Content-Type", content_type);
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    if (out != NULL && len > 0)
+        evbuffer_add(out, body, len);
+    record(r, status, len);
+    evhttp_send_reply(r->req, status, reason(status), out);
+    if (out != NULL)
+        evbuffer_free(out);
+}
+
+void srv_reply_json(struct srv_req *r, int status, json_t *j)
+{
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    if (s == NULL) {
+        static const char oom[] = "{\"status\":\"error\",\"data\":null,\"message\":\"out of memory\"}";
+        srv_reply(r, 500, "application/json", oom, sizeof(oom) - 1);
+        return;
+    }
+    srv_reply(r, status, "application/json", s, strlen(s));
+    free(s);
+}
+
+void srv_jsend_success_status(struct srv_req *r, int status, json_t *data)
+{
+    json_t *j = json_object();
+    if (j != NULL) {
+        json_object_set_new(j, "status", json_string("success"));
+        json_object_set_new(j, "data", data != NULL ? data : json_null());
+    } else {
+        json_decref(data);
+    }
+    srv_reply_json(r, status, j);
+}
+
+void srv_jsend_success(struct srv_req *r, json_t *data)
+{
+    srv_jsend_success_status(r, 200, data);
+}
+
+static json_t *envelope(const char *status, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    json_t *j = json_object();
+    if (j == NULL)
+        return NULL;
+    json_object_set_new(j, "status", json_string(status));
+    json_object_set_new(j, "data", json_null());
+    if (msg[0] != '\0') {
+        /* messages may quote untrusted input; keep the JSON valid whatever it is */
+        json_t *m = json_string(msg);
+        json_object_set_new(j, "message", m != NULL ? m : json_string("(message not valid UTF-8)"));
+    }
+    return j;
+}
+
+void srv_jsend_fail(struct srv_req *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    json_t *j = envelope("fail", fmt, ap);
+    va_end(ap);
+    srv_reply_json(r, status, j);
+}
+
+void srv_jsend_error(struct srv_req *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    json_t *j = envelope("error", fmt, ap);
+    va_end(ap);
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (s == NULL) {
+        srv_reply(r, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
+        return;
+    }
+    size_t n = strlen(s);
+    char *t = realloc(s, n + 2);
+    if (t != NULL) {
+        s = t;
+        s[n++] = '\n';
+        s[n] = '\0';
+    }
+    srv_reply(r, status, "text/plain; charset=utf-8", s, n);
+    free(s);
+}
+
+enum srv_method srv_req_method(const struct srv_req *r)
+{
+    switch (evhttp_request_get_command(r->req)) {
+    case EVHTTP_REQ_GET: return SRV_GET;
+    case EVHTTP_REQ_POST: return SRV_POST;
+    case EVHTTP_REQ_PUT: return SRV_PUT;
+    case EVHTTP_REQ_DELETE: return SRV_DELETE;
+    case EVHTTP_REQ_HEAD: return SRV_HEAD;
+    default: return SRV_OTHER;
+    }
+}
+
+const char *srv_req_method_name(const struct srv_req *r)
+{
+    switch (evhttp_request_get_command(r->req)) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "OTHER";
+    }
+}
+
+const char *srv_req_path(const struct srv_req *r)
+{
+    return r->path;
+}
+
+const uint8_t *srv_req_body(struct srv_req *r, size_t *len)
+{
+    if (!r->body_read) {
+        r->body_read = true;
+        struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+        size_t n = in != NULL ? evbuffer_get_length(in) : 0;
+        if (n > 0) {
+            r->body = evbuffer_pullup(in, (ev_ssize_t)n);
+            r->body_len = r->body != NULL ? n : 0;
+        }
+    }
+    *len = r->body_len;
+    return r->body;
+}
+
+int srv_req_query(struct srv_req *r, const char *name, char ***out)
+{
+    *out = NULL;
+    const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
+    if (q == NULL || *q == '\0')
+        return 0;
+    struct evkeyvalq kv;
+    TAILQ_INIT(&kv);
+    if (evhttp_parse_query_str(q, &kv) != 0)
+        return CAIRN_ERR_INVALID;
+    size_t n = 0, total = 0;
+    struct evkeyval *e;
+    TAILQ_FOREACH(e, &kv, next) {
+        if (strcmp(e->key, name) == 0) {
+            n++;
+            total += strlen(e->value) + 1;
+        }
+    }
+    if (n == 0) {
+        evhttp_clear_headers(&kv);
+        return 0;
+    }
+    char **v = malloc(n * sizeof(char *) + total);
+    if (v == NULL) {
+        evhttp_clear_headers(&kv);
+        return CAIRN_ERR_NOMEM;
+    }
+    char *p = (char *)(v + n);
+    size_t i = 0;
+    TAILQ_FOREACH(e, &kv, next) {
+        if (strcmp(e->key, name) == 0) {
+            size_t l = strlen(e->value) + 1;
+            memcpy(p, e->value, l);
+            v[i++] = p;
+            p += l;
+        }
+    }
+    evhttp_clear_headers(&kv);
+    *out = v;
+    return (int)n;
+}
+
+const char *srv_req_header(struct srv_req *r, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(r->req), name);
+}
+
+X509 *srv_req_peer_cert(struct srv_req *r)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(r->req);
+    if (c == NULL)
+        return NULL;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c);
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    return ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+}
+
+void *srv_req_ctx(struct srv_req *r)
+{
+    return r->l->cfg.ctx;
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+    struct lst *l = arg;
+    struct srv_req r;
+    memset(&r, 0, sizeof(r));
+    r.req = req;
+    r.l = l;
+    clock_gettime(CLOCK_MONOTONIC, &r.start);
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    r.path = (path != NULL && *path != '\0') ? path : "/";
+
+    const struct srv_route *route = NULL;
+    size_t idx = l->cfg.n_routes;
+    for (size_t i = 0; i < l->cfg.n_routes; i++) {
+        if (strcmp(l->cfg.routes[i].path, r.path) == 0) {
+            route = &l->cfg.routes[i];
+            idx = i;
+            break;
+        }
+    }
+    r.stat_idx = idx;
+    struct route_stats *st = &l->stats[idx];
+    atomic_fetch_add(&st->in_flight, 1);
+    if (route == NULL || (route->methods & srv_req_method(&r)) == 0) {
+        l->cfg.fallback(&r, l->cfg.ctx);
+    } else {
+        size_t len;
+        srv_req_body(&r, &len);
+        size_t cap = route->max_body != 0 ? route->max_body : l->cfg.max_body;
+        if (len > cap)
+            srv_jsend_fail(&r, 413, "request body too large: %zu bytes, limit %zu", len, cap);
+        else
+            route->fn(&r, l->cfg.ctx);
+    }
+    if (!r.replied) {
+        LOG_ERROR("%s API: handler for %s did not reply", l->cfg.name, r.path);
+        srv_jsend_error(&r, 500, "internal error: no reply");
+    }
+    atomic_fetch_sub(&st->in_flight, 1);
+    free(r.path_owned);
+}
+
+static struct bufferevent *bev_tls(struct event_base *base, void *arg)
+{
+    struct lst *l = arg;
+    SSL_CTX *ctx = l->cfg.tls(l->cfg.tls_ctx);
+    /* Never return NULL: libevent would then serve plain HTTP on this socket.
+     * Without a context the handshake is made to fail instead. */
+    SSL *ssl = SSL_new(ctx != NULL ? ctx : l->srv->refuse_ctx);
+    if (ctx != NULL)
+        SSL_CTX_free(ctx);
+    if (ssl == NULL)
+        ssl = SSL_new(l->srv->refuse_ctx);
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev != NULL)
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+static void *loop_main(void *arg)
+{
+    struct loop *lp = arg;
+    event_base_loop(lp->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+int srv_start(struct srv *s, struct cairn_error *err)
+{
+    if (s->running)
+        return cairn_errf(err, CAIRN_ERR_STATE, "server already running");
+    for (int i = 0; i < s->nloops; i++) {
+        struct loop *lp = &s->loops[i];
+        lp->srv = s;
+        lp->base = event_base_new();
+        if (lp->base == NULL)
+            goto fail;
+        for (int k = 0; k < s->nlst; k++) {
+            struct lst *l = &s->lst[k];
+            struct evhttp *h = evhttp_new(lp->base);
+            if (h == NULL)
+                goto fail;
+            lp->http[k] = h;
+            evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+            evhttp_set_max_body_size(h, (ev_ssize_t)l->cfg.max_body);
+            evhttp_set_max_headers_size(h, (ev_ssize_t)l->cfg.max_headers);
+            evhttp_set_timeout(h, l->cfg.timeout_s);
+            evhttp_set_gencb(h, dispatch, l);
+            if (l->cfg.tls != NULL)
+                evhttp_set_bevcb(h, bev_tls, l);
+            /* every loop watches the same listening socket (its own dup, so
+             * each evhttp can close its copy); the kernel hands each new
+             * connection to one accept() */
+            int fd = dup(l->fd);
+            if (fd < 0 || evhttp_accept_socket(h, fd) != 0) {
+                if (fd >= 0)
+                    close(fd);
+                goto fail;
+            }
+        }
+    }
+    for (int i = 0; i < s->nloops; i++) {
+        if (pthread_create(&s->loops[i].th, NULL, loop_main, &s->loops[i]) != 0)
+            goto fail;
+        s->loops[i].started = true;
+    }
+    s->running = true;
+    return 0;
+fail:
+    s->running = true; /* let srv_stop clean up what exists */
+    srv_stop(s);
+    return cairn_errf(err, CAIRN_ERR_IO, "cannot start the server loops");
+}
+
+void srv_stop(struct srv *s)
+{
+    if (s == NULL || !s->running)
+        return;
+    for (int i = 0; i < s->nloops; i++)
+        if (s->loops[i].base != NULL)
+            event_base_loopbreak(s->loops[i].base);
+    for (int i = 0; i < s->nloops; i++) {
+        struct loop *lp = &s->loops[i];
+        if (lp->started)
+            pthread_join(lp->th, NULL);
+        lp->started = false;
+        for (int k = 0; k < s->nlst; k++) {
+            if (lp->http[k] != NULL)
+                evhttp_free(lp->http[k]);
+            lp->http[k] = NULL;
+        }
+        if (lp->base != NULL)
+            event_base_free(lp->base);
+        lp->base = NULL;
+    }
+    s->running = false;
+}
+
+void srv_free(struct srv *s)
+{
+    if (s == NULL)
+        return;
+    srv_stop(s);
+    for (int k = 0; k < s->nlst; k++) {
+        close(s->lst[k].fd);
+        for (size_t i = 0; i <= s->lst[k].cfg.n_routes; i++)
+            pthread_mutex_destroy(&s->lst[k].stats[i].lock);
+        free(s->lst[k].stats);
+    }
+    SSL_CTX_free(s->refuse_ctx);
+    free(s);
+}
+
+/* ---- metrics ---- */
+
+static void label_path(struct cairn_buf *b, const struct lst *l, size_t i)
+{
+    cairn_buf_appendf(b, "path=\"%s\"", i < l->cfg.n_routes ? l->cfg.routes[i].path : "other");
+}
+
+int srv_metrics_render(struct srv *s, struct cairn_buf *b)
+{
+    for (int k = 0; k < s->nlst; k++) {
+        struct lst *l = &s->lst[k];
+        if (!l->cfg.metrics)
+            continue;
+        const char *n = l->cfg.name;
+        cairn_buf_appendf(b, "# HELP server_%s_api_http_request_total Total HTTP requests by path, code and method.\n"
+                             "# TYPE server_%s_api_http_request_total counter\n", n, n);
+        for (size_t i = 0; i <= l->cfg.n_routes; i++) {
+            struct route_stats *st = &l->stats[i];
+            pthread_mutex_lock(&st->lock);
+            for (size_t c = 0; c < st->n_codes; c++) {
+                cairn_buf_appendf(b, "server_%s_api_http_request_total{", n);
+                label_path(b, l, i);
+                cairn_buf_appendf(b, ",code=\"%d\",method=\"%s\"} %llu\n", st->codes[c].code,
+                                  k_mi_names[st->codes[c].mi], (unsigned long long)st->codes[c].count);
+            }
+            pthread_mutex_unlock(&st->lock);
+        }
+        cairn_buf_appendf(b, "# HELP server_%s_api_http_request_duration_histogram_seconds Request latency.\n"
+                             "# TYPE server_%s_api_http_request_duration_histogram_seconds histogram\n", n, n);
+        for (size_t i = 0; i <= l->cfg.n_routes; i++) {
+            struct route_stats *st = &l->stats[i];
+            pthread_mutex_lock(&st->lock);
+            for (int mi = 0; mi < MI_N; mi++) {
+                if (st->dur_count[mi] == 0)
+                    continue;
+                for (size_t bk = 0; bk <= N_DUR; bk++) {
+                    cairn_buf_appendf(b, "server_%s_api_http_request_duration_histogram_seconds_bucket{", n);
+                    label_path(b, l, i);
+                    if (bk < N_DUR)
+                        cairn_buf_appendf(b, ",method=\"%s\",le=\"%g\"} %llu\n", k_mi_names[mi], k_dur_buckets[bk],
+                                          (unsigned long long)st->dur_bucket[mi][bk]);
+                    else
+                        cairn_buf_appendf(b, ",method=\"%s\",le=\"+Inf\"} %llu\n", k_mi_names[mi],
+                                          (unsigned long long)st->dur_count[mi]);
+                }
+                cairn_buf_appendf(b, "server_%s_api_http_request_duration_histogram_seconds_sum{", n);
+                label_path(b, l, i);
+                cairn_buf_appendf(b, ",method=\"%s\"} %.6f\n", k_mi_names[mi], st->dur_sum[mi]);
+                cairn_buf_appendf(b, "server_%s_api_http_request_duration_histogram_seconds_count{", n);
+                label_path(b, l, i);
+                cairn_buf_appendf(b, ",method=\"%s\"} %llu\n", k_mi_names[mi], (unsigned long long)st->dur_count[mi]);
+            }
+            pthread_mutex_unlock(&st->lock);
+        }
+        cairn_buf_appendf(b, "# HELP server_%s_api_http_response_size_histogram_bytes Response sizes.\n"
+                             "# TYPE server_%s_api_http_response_size_histogram_bytes histogram\n", n, n);
+        for (size_t i = 0; i <= l->cfg.n_routes; i++) {
+            struct route_stats *st = &l->stats[i];
+            pthread_mutex_lock(&st->lock);
+            if (st->size_count > 0) {
+                for (size_t bk = 0; bk <= N_SIZE; bk++) {
+                    cairn_buf_appendf(b, "server_%s_api_http_response_size_histogram_bytes_bucket{", n);
+                    label_path(b, l, i);
+                    if (bk < N_SIZE)
+                        cairn_buf_appendf(b, ",le=\"%g\"} %llu\n", k_size_buckets[bk],
+                                          (unsigned long long)st->size_bucket[bk]);
+                    else
+                        cairn_buf_appendf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)st->size_count);
+                }
+                cairn_buf_appendf(b, "server_%s_api_http_response_size_histogram_bytes_sum{", n);
+                label_path(b, l, i);
+                cairn_buf_appendf(b, "} %.0f\n", st->size_sum);
+                cairn_buf_appendf(b, "server_%s_api_http_response_size_histogram_bytes_count{", n);
+                label_path(b, l, i);
+                cairn_buf_appendf(b, "} %llu\n", (unsigned long long)st->size_count);
+            }
+            pthread_mutex_unlock(&st->lock);
+        }
+        cairn_buf_appendf(b, "# HELP server_%s_api_http_in_flight_requests Requests being served.\n"
+                             "# TYPE server_%s_api_http_in_flight_requests gauge\n", n, n);
+        for (size_t i = 0; i <= l->cfg.n_routes; i++) {
+            cairn_buf_appendf(b, "server_%s_api_http_in_flight_requests{", n);
+            label_path(b, l, i);
+            cairn_buf_appendf(b, "} %ld\n", atomic_load(&l->stats[i].in_flight));
+        }
+    }
+    return b->failed ? CAIRN_ERR_TOO_LARGE : 0;
+}
