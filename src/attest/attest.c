@@ -71,6 +71,9 @@ int attest_verify(const struct attest_evidence *ev, const struct attest_trust *t
         rc = sim_verify(ev, trust, &c, err);
         break;
     /* Each hardware verifier adds its case here (sgx_verify, tdx_verify, snp_verify, tpm_verify). */
+    case ATTEST_SNP:
+        rc = snp_verify(ev, trust, &c, err);
+        break;
     default:
         return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "evidence type \"%s\" is not supported",
                           attest_type_name(ev->type));

@@ -11,4 +11,8 @@
 int sim_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
                struct cairn_error *err);
 
+/* AMD SEV-SNP report + VCEK/VLEK (snp.c; order of checks in snp.h). */
+int snp_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
+               struct cairn_error *err);
+
 #endif
