@@ -1,0 +1,375 @@
+/* TCG PC Client (SHA-1 and crypto-agile) and CCEL event log parsing and
+ * replay. Format notes in eventlog.h. */
+#include "attest/eventlog.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/reader.h"
+
+static const char SPEC_ID_SIG[16] = "Spec ID Event03";   /* includes the NUL */
+static const char STARTUP_LOC_SIG[16] = "StartupLocality"; /* includes the NUL */
+
+const char *eventlog_alg_name(uint16_t alg)
+{
+    switch (alg) {
+    case TPM_ALG_SHA1: return "sha1";
+    case TPM_ALG_SHA256: return "sha256";
+    case TPM_ALG_SHA384: return "sha384";
+    case TPM_ALG_SHA512: return "sha512";
+    default: return NULL;
+    }
+}
+
+size_t eventlog_alg_size(uint16_t alg)
+{
+    switch (alg) {
+    case TPM_ALG_SHA1: return 20;
+    case TPM_ALG_SHA256: return 32;
+    case TPM_ALG_SHA384: return 48;
+    case TPM_ALG_SHA512: return 64;
+    default: return 0;
+    }
+}
+
+int eventlog_alg_from_name(const char *name, uint16_t *alg)
+{
+    static const uint16_t algs[] = {TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384, TPM_ALG_SHA512};
+    for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+        if (strcasecmp(name, eventlog_alg_name(algs[i])) == 0) {
+            *alg = algs[i];
+            return 0;
+        }
+    }
+    return CAIRN_ERR_INVALID;
+}
+
+static const EVP_MD *alg_md(uint16_t alg)
+{
+    switch (alg) {
+    case TPM_ALG_SHA1: return EVP_sha1();
+    case TPM_ALG_SHA256: return EVP_sha256();
+    case TPM_ALG_SHA384: return EVP_sha384();
+    case TPM_ALG_SHA512: return EVP_sha512();
+    default: return NULL;
+    }
+}
+
+const struct eventlog_bank *eventlog_bank_get(const struct eventlog_replay *r, uint16_t alg)
+{
+    for (unsigned i = 0; i < r->n_banks; i++) {
+        if (r->banks[i].alg == alg)
+            return &r->banks[i];
+    }
+    return NULL;
+}
+
+static int extend(struct eventlog_bank *b, unsigned idx, const uint8_t *digest, struct cairn_error *err)
+{
+    uint8_t buf[128];
+    unsigned int outl = 0;
+    memcpy(buf, b->pcr[idx], b->digest_size);
+    memcpy(buf + b->digest_size, digest, b->digest_size);
+    if (EVP_Digest(buf, 2 * b->digest_size, b->pcr[idx], &outl, alg_md(b->alg), NULL) != 1 ||
+        outl != b->digest_size)
+        return cairn_errf(err, CAIRN_ERR_CRYPTO, "event log: %s digest failed", eventlog_alg_name(b->alg));
+    b->touched[idx] = true;
+    return 0;
+}
+
+/* Maps a record's index to a register slot; CCEL index 0 is MRTD, which a
+ * log cannot extend, so it is an error like any index out of range. */
+static int slot_of(enum eventlog_kind kind, uint32_t index, size_t rec, unsigned *slot, struct cairn_error *err)
+{
+    if (kind == EVENTLOG_CCEL) {
+        if (index < 1 || index > 4)
+            return cairn_errf(err, CAIRN_ERR_INVALID, "event log: record %zu: CC MR index %u out of range 1..4", rec,
+                              index);
+        *slot = index - 1;
+        return 0;
+    }
+    if (index >= EVENTLOG_PCRS)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "event log: record %zu: PCR index %u out of range 0..23", rec,
+                          index);
+    *slot = index;
+    return 0;
+}
+
+/* StartupLocality: EV_NO_ACTION data "StartupLocality\0" + locality u8. */
+static void maybe_startup_locality(struct eventlog_replay *r, const uint8_t *ev, uint32_t ev_len, uint32_t index)
+{
+    if (index != 0 || ev_len < 17 || memcmp(ev, STARTUP_LOC_SIG, 16) != 0 || r->startup_locality >= 0)
+        return;
+    r->startup_locality = ev[16];
+    for (unsigned b = 0; b < r->n_banks; b++) {
+        if (!r->banks[b].touched[0]) {
+            memset(r->banks[b].pcr[0], 0, sizeof(r->banks[b].pcr[0]));
+            r->banks[b].pcr[0][r->banks[b].digest_size - 1] = ev[16];
+            r->banks[b].touched[0] = true;
+        }
+    }
+}
+
+/* CCEL areas end with 0xFF or 0x00 filler: a record that would start with
+ * eight filler bytes marks the end. */
+static bool at_filler(const struct cairn_reader *rd)
+{
+    size_t left = cairn_reader_remaining(rd);
+    if (left < 8)
+        return true;
+    const uint8_t *p = rd->p + rd->off;
+    bool ff = true, zero = true;
+    for (int i = 0; i < 8; i++) {
+        ff = ff && p[i] == 0xFF;
+        zero = zero && p[i] == 0x00;
+    }
+    return ff || zero;
+}
+
+static int parse_spec_id(const uint8_t *ev, uint32_t len, struct eventlog_replay *r, struct cairn_error *err)
+{
+    struct cairn_reader rd;
+    cairn_reader_init(&rd, ev, len);
+    uint32_t platform_class, n_algs;
+    uint8_t minor, major, errata, uintn;
+    if (cairn_reader_skip(&rd, 16) || cairn_reader_u32le(&rd, &platform_class) || cairn_reader_u8(&rd, &minor) ||
+        cairn_reader_u8(&rd, &major) || cairn_reader_u8(&rd, &errata) || cairn_reader_u8(&rd, &uintn) ||
+        cairn_reader_u32le(&rd, &n_algs))
+        return cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: Spec ID event truncated");
+    if (major != 2)
+        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "event log: Spec ID specVersionMajor %u, expected 2", major);
+    if (n_algs == 0 || n_algs > EVENTLOG_MAX_BANKS)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "event log: Spec ID numberOfAlgorithms %u out of range 1..%d",
+                          n_algs, EVENTLOG_MAX_BANKS);
+    for (uint32_t i = 0; i < n_algs; i++) {
+        uint16_t alg, size;
+        if (cairn_reader_u16le(&rd, &alg) || cairn_reader_u16le(&rd, &size))
+            return cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: Spec ID algorithm %u truncated", i);
+        size_t known = eventlog_alg_size(alg);
+        if (known != 0 && known != size)
+            return cairn_errf(err, CAIRN_ERR_INVALID, "event log: Spec ID says %s digests are %u bytes, not %zu",
+                              eventlog_alg_name(alg), size, known);
+        if (size == 0 || size > 64)
+            return cairn_errf(err, CAIRN_ERR_INVALID, "event log: Spec ID algorithm 0x%04x digest size %u", alg,
+                              size);
+        for (unsigned k = 0; k < r->n_banks; k++) {
+            if (r->banks[k].alg == alg)
+                return cairn_errf(err, CAIRN_ERR_INVALID, "event log: Spec ID lists algorithm 0x%04x twice", alg);
+        }
+        struct eventlog_bank *b = &r->banks[r->n_banks++];
+        b->alg = alg;
+        b->digest_size = size;
+    }
+    uint8_t vendor;
+    if (cairn_reader_u8(&rd, &vendor) || cairn_reader_skip(&rd, vendor))
+        return cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: Spec ID vendorInfo truncated");
+    return 0;
+}
+
+int eventlog_replay(const uint8_t *p, size_t n, enum eventlog_kind kind, struct eventlog_replay *out,
+                    struct cairn_error *err)
+{
+    if (p == NULL || n == 0)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "event log: empty");
+    if (n > EVENTLOG_MAX_BYTES)
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "event log: %zu bytes, cap %u", n, EVENTLOG_MAX_BYTES);
+    struct eventlog_replay *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "event log: out of memory");
+    r->startup_locality = -1;
+    struct cairn_reader rd;
+    cairn_reader_init(&rd, p, n);
+    int rc = 0;
+
+    /* Record 0: always the SHA-1 TCG_PCR_EVENT form. */
+    uint32_t index, type, ev_len;
+    const uint8_t *digest, *ev;
+    if (cairn_reader_u32le(&rd, &index) || cairn_reader_u32le(&rd, &type) || cairn_reader_bytes(&rd, 20, &digest) ||
+        cairn_reader_u32le(&rd, &ev_len)) {
+        rc = cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: record 0: header truncated");
+        goto out;
+    }
+    if (ev_len > cairn_reader_remaining(&rd)) {
+        rc = cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: record 0: event size %u exceeds the %zu bytes left",
+                        ev_len, cairn_reader_remaining(&rd));
+        goto out;
+    }
+    cairn_reader_bytes(&rd, ev_len, &ev);
+    r->n_events = 1;
+    if (type == EVENTLOG_EV_NO_ACTION && ev_len >= 16 && memcmp(ev, SPEC_ID_SIG, 16) == 0) {
+        r->crypto_agile = true;
+        if ((rc = parse_spec_id(ev, ev_len, r, err)) != 0)
+            goto out;
+    } else {
+        if (kind == EVENTLOG_CCEL) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "event log: CCEL does not start with a Spec ID event");
+            goto out;
+        }
+        r->n_banks = 1;
+        r->banks[0].alg = TPM_ALG_SHA1;
+        r->banks[0].digest_size = 20;
+        if (type != EVENTLOG_EV_NO_ACTION) {
+            unsigned slot;
+            if ((rc = slot_of(kind, index, 0, &slot, err)) || (rc = extend(&r->banks[0], slot, digest, err)))
+                goto out;
+        }
+    }
+    r->used_bytes = rd.off;
+
+    while (cairn_reader_remaining(&rd) > 0) {
+        size_t rec = r->n_events;
+        if (kind == EVENTLOG_CCEL && at_filler(&rd))
+            break;
+        if (r->n_events >= EVENTLOG_MAX_EVENTS) {
+            rc = cairn_errf(err, CAIRN_ERR_TOO_LARGE, "event log: more than %u records", EVENTLOG_MAX_EVENTS);
+            goto out;
+        }
+        if (cairn_reader_u32le(&rd, &index) || cairn_reader_u32le(&rd, &type)) {
+            rc = cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: record %zu: header truncated", rec);
+            goto out;
+        }
+        unsigned slot = 0;
+        bool no_action = type == EVENTLOG_EV_NO_ACTION;
+        if (!no_action && (rc = slot_of(kind, index, rec, &slot, err)) != 0)
+            goto out;
+        const uint8_t *digests[EVENTLOG_MAX_BANKS] = {0};
+        if (r->crypto_agile) {
+            uint32_t count;
+            if (cairn_reader_u32le(&rd, &count)) {
+                rc = cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: record %zu: digest count truncated", rec);
+                goto out;
+            }
+            if (count > r->n_banks) {
+                rc = cairn_errf(err, CAIRN_ERR_INVALID, "event log: record %zu: %u digests, Spec ID lists %u", rec,
+                                count, r->n_banks);
+                goto out;
+            }
+            for (uint32_t i = 0; i < count; i++) {
+                uint16_t alg;
+                if (cairn_reader_u16le(&rd, &alg)) {
+                    rc = cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: record %zu: digest %u truncated", rec, i);
+                    goto out;
+                }
+                unsigned b;
+                for (b = 0; b < r->n_banks && r->banks[b].alg != alg; b++)
+                    ;
+                if (b == r->n_banks) {
+                    rc = cairn_errf(err, CAIRN_ERR_INVALID,
+                                    "event log: record %zu: digest algorithm 0x%04x not in the Spec ID event", rec, alg);
+                    goto out;
+                }
+                if (digests[b] != NULL) {
+                    rc = cairn_errf(err, CAIRN_ERR_INVALID, "event log: record %zu: two %s digests", rec,
+                                    eventlog_alg_name(alg) ? eventlog_alg_name(alg) : "?");
+                    goto out;
+                }
+                if (cairn_reader_bytes(&rd, r->banks[b].digest_size, &digests[b])) {
+                    rc = cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: record %zu: digest %u truncated", rec, i);
+                    goto out;
+                }
+            }
+            /* A measured event must carry a digest for every bank, or the banks
+             * could be replayed to different histories. */
+            if (!no_action && count != r->n_banks) {
+                rc = cairn_errf(err, CAIRN_ERR_INVALID, "event log: record %zu: %u digests, Spec ID lists %u", rec,
+                                count, r->n_banks);
+                goto out;
+            }
+        } else if (cairn_reader_bytes(&rd, 20, &digests[0])) {
+            rc = cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: record %zu: digest truncated", rec);
+            goto out;
+        }
+        if (cairn_reader_u32le(&rd, &ev_len)) {
+            rc = cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: record %zu: event size truncated", rec);
+            goto out;
+        }
+        if (ev_len > cairn_reader_remaining(&rd)) {
+            rc = cairn_errf(err, CAIRN_ERR_TRUNCATED, "event log: record %zu: event size %u exceeds the %zu bytes left",
+                            rec, ev_len, cairn_reader_remaining(&rd));
+            goto out;
+        }
+        cairn_reader_bytes(&rd, ev_len, &ev);
+        if (no_action) {
+            if (kind == EVENTLOG_TCG)
+                maybe_startup_locality(r, ev, ev_len, index);
+        } else {
+            for (unsigned b = 0; b < r->n_banks; b++) {
+                if (alg_md(r->banks[b].alg) == NULL)
+                    continue;
+                if ((rc = extend(&r->banks[b], slot, digests[b], err)) != 0)
+                    goto out;
+            }
+        }
+        r->n_events++;
+        r->used_bytes = rd.off;
+    }
+    if (kind == EVENTLOG_CCEL && !eventlog_bank_get(r, TPM_ALG_SHA384)) {
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "event log: CCEL has no SHA-384 bank");
+        goto out;
+    }
+out:
+    if (rc == 0)
+        memcpy(out, r, sizeof(*r));
+    free(r);
+    return rc;
+}
+
+int eventlog_ccel_table_parse(const uint8_t *p, size_t n, uint8_t *out_cc_type, uint64_t *out_laml,
+                              uint64_t *out_lasa, struct cairn_error *err)
+{
+    if (p == NULL || n < 56)
+        return cairn_errf(err, CAIRN_ERR_TRUNCATED, "CCEL table: %zu bytes, expected 56", p ? n : 0);
+    if (n > 56)
+        return cairn_errf(err, CAIRN_ERR_TRAILING, "CCEL table: %zu bytes, expected 56", n);
+    struct cairn_reader rd;
+    cairn_reader_init(&rd, p, n);
+    const uint8_t *sig;
+    uint32_t len;
+    uint8_t cc_type, cc_sub;
+    uint64_t laml, lasa;
+    if (cairn_reader_bytes(&rd, 4, &sig) || cairn_reader_u32le(&rd, &len) || cairn_reader_skip(&rd, 28) ||
+        cairn_reader_u8(&rd, &cc_type) || cairn_reader_u8(&rd, &cc_sub) || cairn_reader_skip(&rd, 2) ||
+        cairn_reader_u64le(&rd, &laml) || cairn_reader_u64le(&rd, &lasa))
+        return cairn_errf(err, CAIRN_ERR_INTERNAL, "CCEL table: reader out of bounds");
+    if (memcmp(sig, "CCEL", 4) != 0)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "CCEL table: signature is not \"CCEL\"");
+    if (len != 56)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "CCEL table: length field %u, expected 56", len);
+    uint8_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum = (uint8_t)(sum + p[i]);
+    if (sum != 0)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "CCEL table: checksum does not add up to zero");
+    *out_cc_type = cc_type;
+    *out_laml = laml;
+    *out_lasa = lasa;
+    return 0;
+}
+
+int eventlog_ccel_replay(const uint8_t *table, size_t table_len, const uint8_t *data, size_t data_len,
+                         uint8_t out_rtmr[4][48], struct cairn_error *err)
+{
+    size_t n = data_len;
+    if (table != NULL) {
+        uint8_t cc_type;
+        uint64_t laml, lasa;
+        int rc = eventlog_ccel_table_parse(table, table_len, &cc_type, &laml, &lasa, err);
+        if (rc != 0)
+            return rc;
+        if (laml < n)
+            n = (size_t)laml;
+    }
+    struct eventlog_replay *r = malloc(sizeof(*r));
+    if (r == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "CCEL: out of memory");
+    int rc = eventlog_replay(data, n, EVENTLOG_CCEL, r, err);
+    if (rc == 0) {
+        const struct eventlog_bank *b = eventlog_bank_get(r, TPM_ALG_SHA384);
+        for (int i = 0; i < 4; i++)
+            memcpy(out_rtmr[i], b->pcr[i], 48);
+    }
+    free(r);
+    return rc;
+}
