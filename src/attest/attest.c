@@ -71,6 +71,12 @@ int attest_verify(const struct attest_evidence *ev, const struct attest_trust *t
         rc = sim_verify(ev, trust, &c, err);
         break;
     /* Each hardware verifier adds its case here (sgx_verify, tdx_verify, snp_verify, tpm_verify). */
+    case ATTEST_SGX:
+        rc = sgx_verify(ev, trust, &c, err);
+        break;
+    case ATTEST_TDX:
+        rc = tdx_verify(ev, trust, &c, err);
+        break;
     case ATTEST_SNP:
         rc = snp_verify(ev, trust, &c, err);
         break;

@@ -1,0 +1,133 @@
+/* SGX DCAP ECDSA quote v3 verification: structure (dcap.c), PCK chain, QE
+ * report, attestation key, quote signature, then the collateral when given
+ * (collateral.c), and the claims of attest.h. */
+#include "attest/sgx.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "attest/verifiers.h"
+
+static uint16_t le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static int set_hex(json_t *j, const char *k, const uint8_t *p, size_t n)
+{
+    json_t *v = dcap_json_hex(p, n);
+    return v != NULL && json_object_set_new(j, k, v) == 0 ? 0 : CAIRN_ERR_NOMEM;
+}
+
+static int set_int(json_t *j, const char *k, long long v)
+{
+    return json_object_set_new(j, k, json_integer(v)) == 0 ? 0 : CAIRN_ERR_NOMEM;
+}
+
+int intel_claims_add_tcb(json_t *j, const struct collateral_result *cr)
+{
+    int rc = 0;
+    if (!cr->evaluated)
+        return json_object_set_new(j, "advisory_ids", json_array()) == 0 ? 0 : CAIRN_ERR_NOMEM;
+    rc |= json_object_set_new(j, "tcb_status", json_string(cr->status));
+    rc |= json_object_set_new(j, "platform_tcb_status", json_string(cr->platform_status));
+    if (cr->qe_status[0] != '\0')
+        rc |= json_object_set_new(j, "qe_tcb_status", json_string(cr->qe_status));
+    if (cr->module_status[0] != '\0')
+        rc |= json_object_set_new(j, "tdx_module_tcb_status", json_string(cr->module_status));
+    rc |= json_object_set_new(j, "tcb_date", json_string(cr->tcb_date));
+    if (cr->tcb_eval_number >= 0)
+        rc |= set_int(j, "tcb_evaluation_data_number", cr->tcb_eval_number);
+    rc |= json_object_set(j, "advisory_ids", cr->advisory_ids);
+    return rc != 0 ? CAIRN_ERR_NOMEM : 0;
+}
+
+int intel_claims_add_pck(json_t *j, const struct dcap_pck_info *pck)
+{
+    int rc = 0;
+    json_t *comps = json_array();
+    for (int i = 0; comps != NULL && i < 16; i++)
+        rc |= json_array_append_new(comps, json_integer(pck->comp_svn[i]));
+    rc |= comps == NULL || json_object_set_new(j, "pck_tcb_components", comps) != 0;
+    rc |= set_hex(j, "fmspc", pck->fmspc, 6);
+    rc |= set_int(j, "pck_pce_svn", pck->pcesvn);
+    rc |= set_hex(j, "pck_cpu_svn", pck->cpusvn, 16);
+    rc |= set_hex(j, "ppid", pck->ppid, 16);
+    if (pck->has_platform_instance_id)
+        rc |= set_hex(j, "platform_instance_id", pck->platform_instance_id, 16);
+    return rc != 0 ? CAIRN_ERR_NOMEM : 0;
+}
+
+static int sgx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pck,
+                      const struct collateral_result *cr, json_t *checks, json_t **out)
+{
+    const uint8_t *b = q->body;
+    json_t *j = json_object();
+    if (j == NULL)
+        return CAIRN_ERR_NOMEM;
+    int rc = 0;
+    rc |= json_object_set_new(j, "type", json_string("sgx"));
+    rc |= set_int(j, "quote_version", q->version);
+    rc |= set_hex(j, "report_data", b + SGX_RB_REPORTDATA, 64);
+    rc |= set_hex(j, "mrenclave", b + SGX_RB_MRENCLAVE, 32);
+    rc |= set_hex(j, "mrsigner", b + SGX_RB_MRSIGNER, 32);
+    rc |= set_int(j, "isv_prod_id", le16(b + SGX_RB_ISVPRODID));
+    rc |= set_int(j, "isv_svn", le16(b + SGX_RB_ISVSVN));
+    rc |= json_object_set_new(j, "debug", json_boolean((b[SGX_RB_ATTRIBUTES] & SGX_ATTR_DEBUG) != 0));
+    rc |= set_hex(j, "attributes", b + SGX_RB_ATTRIBUTES, 16);
+    rc |= set_hex(j, "cpu_svn", b + SGX_RB_CPUSVN, 16);
+    rc |= set_int(j, "misc_select",
+                  (long long)((uint32_t)b[16] | (uint32_t)b[17] << 8 | (uint32_t)b[18] << 16 | (uint32_t)b[19] << 24));
+    rc |= set_hex(j, "config_id", b + SGX_RB_CONFIGID, 64);
+    rc |= set_int(j, "config_svn", le16(b + SGX_RB_CONFIGSVN));
+    rc |= set_hex(j, "isv_ext_prod_id", b + SGX_RB_ISVEXTPRODID, 16);
+    rc |= set_hex(j, "isv_family_id", b + SGX_RB_ISVFAMILYID, 16);
+    rc |= set_int(j, "qe_svn", q->qe_svn);
+    rc |= set_int(j, "pce_svn", q->pce_svn);
+    rc |= set_int(j, "qe_isv_svn", le16(q->qe_report + SGX_RB_ISVSVN));
+    rc |= json_object_set_new(j, "oe_header", json_boolean(q->oe_header));
+    rc |= intel_claims_add_pck(j, pck);
+    rc |= intel_claims_add_tcb(j, cr);
+    rc |= json_object_set(j, "checks", checks);
+    if (rc != 0) {
+        json_decref(j);
+        return CAIRN_ERR_NOMEM;
+    }
+    *out = j;
+    return 0;
+}
+
+int sgx_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
+               struct cairn_error *err)
+{
+    struct dcap_quote q;
+    struct dcap_pck_info pck;
+    struct collateral_result cr;
+    memset(&cr, 0, sizeof(cr));
+    time_t at = trust != NULL && trust->at != 0 ? trust->at : time(NULL);
+    json_t *checks = NULL, *j = NULL;
+    int rc = dcap_quote_parse(ev->quote, ev->quote_len, DCAP_TEE_SGX, &q, err);
+    if (rc != 0)
+        return rc;
+    checks = json_array();
+    if (checks == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "sgx quote: out of memory");
+    if ((rc = dcap_verify_quote("sgx quote", &q, trust, at, checks, &pck, err)) != 0)
+        goto out;
+    struct collateral_input in = {.tdx = false, .pck = &pck, .qe_report = q.qe_report};
+    if ((rc = collateral_evaluate(&in, trust, at, checks, &cr, err)) != 0)
+        goto out;
+    if ((rc = sgx_claims(&q, &pck, &cr, checks, &j)) != 0) {
+        rc = cairn_errf(err, rc, "sgx quote: out of memory");
+        goto out;
+    }
+    out->type = ATTEST_SGX;
+    memcpy(out->report_data, q.body + SGX_RB_REPORTDATA, 64);
+    out->report_data_len = 64;
+    out->json = j;
+out:
+    collateral_result_free(&cr);
+    json_decref(checks);
+    return rc;
+}

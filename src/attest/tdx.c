@@ -1,0 +1,107 @@
+/* TDX quote v4/v5 verification: structure (dcap.c, trailing bytes after the
+ * quote tolerated and reported), the checks shared with SGX, the collateral
+ * (TDX TCB info, TD_QE identity, TDX module identity) and the claims. */
+#include "attest/tdx.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "attest/collateral.h"
+#include "attest/dcap.h"
+#include "attest/sgx.h"
+#include "attest/verifiers.h"
+
+static int set_hex(json_t *j, const char *k, const uint8_t *p, size_t n)
+{
+    json_t *v = dcap_json_hex(p, n);
+    return v != NULL && json_object_set_new(j, k, v) == 0 ? 0 : CAIRN_ERR_NOMEM;
+}
+
+static int tdx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pck,
+                      const struct collateral_result *cr, json_t *checks, json_t **out)
+{
+    const uint8_t *b = q->body;
+    json_t *j = json_object();
+    if (j == NULL)
+        return CAIRN_ERR_NOMEM;
+    int rc = 0;
+    rc |= json_object_set_new(j, "type", json_string("tdx"));
+    rc |= json_object_set_new(j, "version", json_integer(q->version));
+    rc |= json_object_set_new(j, "body_type", json_integer(q->body_type));
+    rc |= set_hex(j, "report_data", b + TDX_TB_REPORTDATA, 64);
+    rc |= set_hex(j, "mrtd", b + TDX_TB_MRTD, 48);
+    for (int i = 0; i < 4; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "rtmr%d", i);
+        rc |= set_hex(j, k, b + TDX_TB_RTMR0 + 48 * i, 48);
+    }
+    rc |= set_hex(j, "mr_config_id", b + TDX_TB_MRCONFIGID, 48);
+    rc |= set_hex(j, "mr_owner", b + TDX_TB_MROWNER, 48);
+    rc |= set_hex(j, "mr_owner_config", b + TDX_TB_MROWNERCONFIG, 48);
+    rc |= set_hex(j, "mr_seam", b + TDX_TB_MRSEAM, 48);
+    rc |= set_hex(j, "mr_signer_seam", b + TDX_TB_MRSIGNERSEAM, 48);
+    rc |= set_hex(j, "td_attributes", b + TDX_TB_TDATTRIBUTES, 8);
+    rc |= set_hex(j, "seam_attributes", b + TDX_TB_SEAMATTRIBUTES, 8);
+    rc |= set_hex(j, "xfam", b + TDX_TB_XFAM, 8);
+    rc |= set_hex(j, "tee_tcb_svn", b + TDX_TB_TEE_TCB_SVN, 16);
+    if (q->body_type == DCAP_BODY_TDX15) {
+        rc |= set_hex(j, "tee_tcb_svn2", b + TDX_TB_TEE_TCB_SVN2, 16);
+        rc |= set_hex(j, "mr_service_td", b + TDX_TB_MRSERVICETD, 48);
+    }
+    rc |= json_object_set_new(j, "debug", json_boolean((b[TDX_TB_TDATTRIBUTES] & TDX_TD_ATTR_DEBUG) != 0));
+    rc |= json_object_set_new(j, "qe_isv_svn",
+                              json_integer(q->qe_report[SGX_RB_ISVSVN] | q->qe_report[SGX_RB_ISVSVN + 1] << 8));
+    if (q->trailing > 0)
+        rc |= json_object_set_new(j, "trailing_bytes", json_integer((json_int_t)q->trailing));
+    rc |= intel_claims_add_pck(j, pck);
+    rc |= intel_claims_add_tcb(j, cr);
+    rc |= json_object_set(j, "checks", checks);
+    if (rc != 0) {
+        json_decref(j);
+        return CAIRN_ERR_NOMEM;
+    }
+    *out = j;
+    return 0;
+}
+
+int tdx_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
+               struct cairn_error *err)
+{
+    struct dcap_quote q;
+    struct dcap_pck_info pck;
+    struct collateral_result cr;
+    memset(&cr, 0, sizeof(cr));
+    time_t at = trust != NULL && trust->at != 0 ? trust->at : time(NULL);
+    json_t *checks = NULL, *j = NULL;
+    int rc = dcap_quote_parse(ev->quote, ev->quote_len, DCAP_TEE_TDX, &q, err);
+    if (rc != 0)
+        return rc;
+    checks = json_array();
+    if (checks == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "tdx quote: out of memory");
+    if ((rc = dcap_verify_quote("tdx quote", &q, trust, at, checks, &pck, err)) != 0)
+        goto out;
+    struct collateral_input in = {
+        .tdx = true,
+        .pck = &pck,
+        .qe_report = q.qe_report,
+        .tee_tcb_svn = q.body + TDX_TB_TEE_TCB_SVN,
+        .mr_signer_seam = q.body + TDX_TB_MRSIGNERSEAM,
+        .seam_attributes = q.body + TDX_TB_SEAMATTRIBUTES,
+    };
+    if ((rc = collateral_evaluate(&in, trust, at, checks, &cr, err)) != 0)
+        goto out;
+    if ((rc = tdx_claims(&q, &pck, &cr, checks, &j)) != 0) {
+        rc = cairn_errf(err, rc, "tdx quote: out of memory");
+        goto out;
+    }
+    out->type = ATTEST_TDX;
+    memcpy(out->report_data, q.body + TDX_TB_REPORTDATA, 64);
+    out->report_data_len = 64;
+    out->json = j;
+out:
+    collateral_result_free(&cr);
+    json_decref(checks);
+    return rc;
+}
