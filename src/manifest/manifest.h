@@ -43,7 +43,7 @@
 
 #define MANIFEST_MAX_SIZE (1024 * 1024)    /* bytes of manifest JSON or YAML */
 #define MANIFEST_MAX_ENTRIES 4096          /* entries of any one map or array */
-#define MANIFEST_MAX_DEPTH 32              /* JSON/YAML nesting */
+#define MANIFEST_MAX_DEPTH 64              /* YAML nesting (JSON: only known fields are descended) */
 #define MANIFEST_TEMPLATE_MAX_OUTPUT (4 * 1024 * 1024) /* bytes of one rendered value */
 #define MANIFEST_USER_SECRETS_MAX_SIZE (1024 * 1024)   /* bytes of a /secrets body */
 
@@ -107,12 +107,13 @@ struct manifest_cert_template {
         char *country, *organization, *organizational_unit;
         char *locality, *province, *street_address, *postal_code;
     } subject;                                   /* NULL = unset */
-    char **dns_names;        size_t n_dns_names;
-    char **ip_addresses;     size_t n_ip_addresses;   /* textual, validated at parse */
+    /* has_* false = the key was absent or null (Go nil: the default applies);
+     * true with 0 entries = an explicit [] (no default, no such SAN). */
+    bool has_dns_names;      char **dns_names;        size_t n_dns_names;
+    bool has_ip_addresses;   char **ip_addresses;     size_t n_ip_addresses;   /* textual, validated at parse */
     char **email_addresses;  size_t n_email_addresses;/* parsed; generation rejects them (unsupported) */
-    char **uris;             size_t n_uris;           /* idem */
     unsigned key_usage;      /* Go x509.KeyUsage bits (enum cc_key_usage); 0 = default */
-    int *ext_key_usage;      size_t n_ext_key_usage;  /* Go x509.ExtKeyUsage values; 0 entries = default */
+    bool has_ext_key_usage;  int *ext_key_usage;      size_t n_ext_key_usage;  /* Go x509.ExtKeyUsage values */
     bool is_ca;
     int max_path_len;        /* as Go: 0 with max_path_len_zero=false means unset; -1 unset */
     bool max_path_len_zero;
