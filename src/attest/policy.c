@@ -2,6 +2,8 @@
  * verified claims against it (DESIGN §5). */
 #include "attest/policy.h"
 
+#include "attest/sgx.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,4 +52,26 @@ bool tee_tcb_status_accepted(const struct tee_package *p, const char *status)
             return true;
     }
     return false;
+}
+
+int tee_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err)
+{
+    if (p == NULL || c == NULL)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "policy: no package or no claims");
+    if (p->tee != c->type)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "TEE mismatch: the package expects %s evidence, got %s",
+                          attest_type_name(p->tee), attest_type_name(c->type));
+    switch (p->tee) {
+    case ATTEST_SGX:
+        return sgx_policy_match(p, c, err);
+    case ATTEST_TDX:
+        return tdx_policy_match(p, c, err);
+    /* ---- SNP and TPM branches: the AMD/TPM engineer adds
+     *   case ATTEST_SNP: return snp_policy_match(p, c, err);
+     *   case ATTEST_TPM: return tpm_policy_match(p, c, err);
+     * here. ---- */
+    default:
+        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "policy: %s packages are not supported",
+                          attest_type_name(p->tee));
+    }
 }

@@ -3,11 +3,15 @@
  * (collateral.c), and the claims of attest.h. */
 #include "attest/sgx.h"
 
+#include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "attest/verifiers.h"
+#include "common/encoding.h"
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -130,4 +134,83 @@ out:
     collateral_result_free(&cr);
     json_decref(checks);
     return rc;
+}
+
+/* ---- policy (MarbleRun's PackageProperties.IsCompliant + the client rules) -- */
+
+int intel_policy_hex(const char *field, const char *want_hex, json_t *claims, const char *claim,
+                     struct cairn_error *err)
+{
+    const char *got = json_string_value(json_object_get(claims, claim));
+    if (got == NULL)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "%s: the evidence has no %s", field, claim);
+    uint8_t *w = NULL, *g = NULL;
+    size_t wl = 0, gl = 0;
+    if (cairn_hex_decode(want_hex, strlen(want_hex), &w, &wl) != 0) {
+        return cairn_errf(err, CAIRN_ERR_POLICY, "%s mismatch: the package value \"%.40s\" is not valid hex", claim,
+                          want_hex);
+    }
+    int rc = 0;
+    if (cairn_hex_decode(got, strlen(got), &g, &gl) != 0 || wl != gl || CRYPTO_memcmp(w, g, wl) != 0)
+        rc = cairn_errf(err, CAIRN_ERR_POLICY, "%s mismatch: expected %s, got %s", claim, want_hex, got);
+    free(w);
+    free(g);
+    return rc;
+}
+
+int intel_policy_tcb(const struct tee_package *p, json_t *claims, struct cairn_error *err)
+{
+    json_t *st = json_object_get(claims, "tcb_status");
+    /* No collateral, no TCB status: refused unless the package names the
+     * pseudo-status "NoCollateral" explicitly (docs/attestation-intel.md). */
+    const char *status = json_is_string(st) ? json_string_value(st) : "NoCollateral";
+    if (!tee_tcb_status_accepted(p, status)) {
+        if (!json_is_string(st))
+            return cairn_errf(err, CAIRN_ERR_POLICY,
+                              "tcb status: not evaluated (no collateral); add \"NoCollateral\" to "
+                              "AcceptedTCBStatuses to accept that");
+        return cairn_errf(err, CAIRN_ERR_POLICY, "tcb status \"%s\" is not accepted", status);
+    }
+    /* MarbleRun: advisories matter only for SWHardeningNeeded, and an empty
+     * list accepts them all. */
+    if (strcmp(status, "SWHardeningNeeded") != 0 || p->n_accepted_advisories == 0)
+        return 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(claims, "advisory_ids"), i, a) {
+        bool ok = false;
+        for (size_t k = 0; k < p->n_accepted_advisories && !ok; k++)
+            ok = strcasecmp(p->accepted_advisories[k], json_string_value(a)) == 0;
+        if (!ok)
+            return cairn_errf(err, CAIRN_ERR_POLICY, "advisory %s is not accepted", json_string_value(a));
+    }
+    return 0;
+}
+
+int sgx_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err)
+{
+    json_t *j = c->json;
+    if (c->type != ATTEST_SGX || j == NULL)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "TEE mismatch: the package expects sgx evidence, got %s",
+                          attest_type_name(c->type));
+    if (p->unique_id == NULL && p->signer_id == NULL)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "package sets neither UniqueID nor SignerID: any enclave would match");
+    bool debug = json_is_true(json_object_get(j, "debug"));
+    if (debug != p->debug)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "debug mismatch: expected %s, got %s", p->debug ? "true" : "false",
+                          debug ? "true" : "false");
+    int rc;
+    if (p->unique_id != NULL && (rc = intel_policy_hex("UniqueID", p->unique_id, j, "mrenclave", err)) != 0)
+        return rc;
+    if (p->signer_id != NULL && (rc = intel_policy_hex("SignerID", p->signer_id, j, "mrsigner", err)) != 0)
+        return rc;
+    json_int_t prod = json_integer_value(json_object_get(j, "isv_prod_id"));
+    json_int_t svn = json_integer_value(json_object_get(j, "isv_svn"));
+    if (p->has_product_id && (uint64_t)prod != p->product_id)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "isv_prod_id mismatch: expected %llu, got %lld",
+                          (unsigned long long)p->product_id, (long long)prod);
+    if (p->has_security_version && (uint64_t)svn < p->security_version)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "isv_svn too low: expected at least %llu, got %lld",
+                          (unsigned long long)p->security_version, (long long)svn);
+    return intel_policy_tcb(p, j, err);
 }

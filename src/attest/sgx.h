@@ -11,6 +11,7 @@
 
 #include "attest/collateral.h"
 #include "attest/dcap.h"
+#include "attest/policy.h"
 
 #define SGX_ATTR_DEBUG 0x02u   /* attributes.flags bit 1 */
 
@@ -19,5 +20,17 @@ int intel_claims_add_tcb(json_t *j, const struct collateral_result *cr);
 /* Adds "fmspc", "pck_tcb_components", "pck_pce_svn", "pck_cpu_svn", "ppid" and
  * "platform_instance_id". Shared with TDX. */
 int intel_claims_add_pck(json_t *j, const struct dcap_pck_info *pck);
+
+/* Policy (called by tee_policy_match in policy.c). Each returns 0 or
+ * CAIRN_ERR_POLICY naming the field, e.g. "mrenclave mismatch: expected ..,
+ * got ..". See docs/attestation-intel.md for the rules. */
+int sgx_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err);
+int tdx_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err);
+/* `want_hex` (any case) decoded must equal the claim `claim` (hex). */
+int intel_policy_hex(const char *field, const char *want_hex, json_t *claims, const char *claim,
+                     struct cairn_error *err);
+/* TCB status (absent = "NoCollateral") via tee_tcb_status_accepted, then the
+ * advisories when the status is SWHardeningNeeded and the package lists some. */
+int intel_policy_tcb(const struct tee_package *p, json_t *claims, struct cairn_error *err);
 
 #endif

@@ -3,6 +3,7 @@
  * (TDX TCB info, TD_QE identity, TDX module identity) and the claims. */
 #include "attest/tdx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -104,4 +105,37 @@ out:
     collateral_result_free(&cr);
     json_decref(checks);
     return rc;
+}
+
+/* ---- policy: the TDX package fields of DESIGN §5 ---------------------------- */
+
+int tdx_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err)
+{
+    json_t *j = c->json;
+    if (c->type != ATTEST_TDX || j == NULL)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "TEE mismatch: the package expects tdx evidence, got %s",
+                          attest_type_name(c->type));
+    if (p->mrtd == NULL)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "package sets no MRTD: any TD would match");
+    bool debug = json_is_true(json_object_get(j, "debug"));
+    if (debug != p->debug)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "debug mismatch: expected %s, got %s", p->debug ? "true" : "false",
+                          debug ? "true" : "false");
+    int rc;
+    if ((rc = intel_policy_hex("MRTD", p->mrtd, j, "mrtd", err)) != 0)
+        return rc;
+    for (int i = 0; i < 4; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "rtmr%d", i);
+        if (p->rtmr[i] != NULL && (rc = intel_policy_hex("RTMR", p->rtmr[i], j, k, err)) != 0)
+            return rc;
+    }
+    if (p->mr_config_id != NULL && (rc = intel_policy_hex("MRConfigID", p->mr_config_id, j, "mr_config_id", err)) != 0)
+        return rc;
+    if (p->mr_owner != NULL && (rc = intel_policy_hex("MROwner", p->mr_owner, j, "mr_owner", err)) != 0)
+        return rc;
+    if (p->mr_owner_config != NULL &&
+        (rc = intel_policy_hex("MROwnerConfig", p->mr_owner_config, j, "mr_owner_config", err)) != 0)
+        return rc;
+    return intel_policy_tcb(p, j, err);
 }
