@@ -52,9 +52,10 @@ static void warn(struct check_ctx *c, const char *fmt, ...)
     c->warn(c->warn_ctx, msg);
 }
 
+/* An unknown "TEE" is not SGX: its package is reported by the TEE rules. */
 static bool is_sgx(const struct manifest_package *p)
 {
-    return p->pkg.tee == ATTEST_SGX;
+    return p->pkg.tee == ATTEST_SGX && (p->tee_name == NULL || strcasecmp(p->tee_name, "sgx") == 0);
 }
 
 /* warnOrFailForMissingValue: Debug packages only warn. */
