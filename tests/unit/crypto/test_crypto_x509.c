@@ -953,6 +953,102 @@ static void test_real_world_roots(void **state)
     free(crl_der);
 }
 
+/* UTCTime through 2049-12-31T23:59:59Z, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5). */
+static void test_time_encoding_boundary(void **state)
+{
+    (void)state;
+    time_t last_utc = 0, first_gen = 0;
+    assert_int_equal(cc_time_parse_rfc3339("2049-12-31T23:59:59Z", &last_utc), 0);
+    assert_int_equal(cc_time_parse_rfc3339("2050-01-01T00:00:00Z", &first_gen), 0);
+    X509 *a = issue_leaf(g_keys[0], g_ca, g_ca_key, 0, last_utc);
+    X509 *b = issue_leaf(g_keys[0], g_ca, g_ca_key, 0, first_gen);
+    check_time(X509_get0_notAfter(a), V_ASN1_UTCTIME, 2049, 12, 31);
+    check_time(X509_get0_notAfter(b), V_ASN1_GENERALIZEDTIME, 2050, 1, 1);
+    STACK_OF(X509) *roots = stack_of(g_ca);
+    /* OpenSSL counts the notAfter second itself as expired (Go does not):
+     * check one second either side. */
+    assert_int_equal(cc_chain_verify(a, NULL, roots, NULL, last_utc - 1, NULL), 0);
+    assert_int_equal(cc_chain_verify(a, NULL, roots, NULL, last_utc + 1, NULL), CAIRN_ERR_EXPIRED);
+    assert_int_equal(cc_chain_verify(b, NULL, roots, NULL, first_gen - 1, NULL), 0);
+    assert_int_equal(cc_chain_verify(b, NULL, roots, NULL, first_gen + 1, NULL), CAIRN_ERR_EXPIRED);
+    /* and the 2262 leaf is valid one second before its end, expired one after */
+    X509 *c = issue_leaf(g_keys[0], g_ca, g_ca_key, 0, T_2262);
+    assert_int_equal(cc_chain_verify(c, NULL, roots, NULL, T_2262 - 1, NULL), 0);
+    assert_int_equal(cc_chain_verify(c, NULL, roots, NULL, T_2262 + 1, NULL), CAIRN_ERR_EXPIRED);
+    sk_X509_free(roots);
+    X509_free(a);
+    X509_free(b);
+    X509_free(c);
+}
+
+/* Every shared root/intermediate file parses (DER one cert, PEM lists). */
+static void test_real_world_all_files(void **state)
+{
+    (void)state;
+    static const char *const der_files[] = {
+        "gce_ek_ak_ca_intermediate_v3.der", "gce_ek_ak_ca_root.der", "gce_tpm_ek_intermediate_2.der",
+        "gce_tpm_ek_intermediate_3.der", "gce_tpm_ek_root_1.der", "intel_sgx_root_ca.der",
+    };
+    static const struct {
+        const char *name;
+        int n;
+    } pem_files[] = {
+        {"amd_genoa_ark.pem", 1}, {"amd_genoa_ask.pem", 1}, {"amd_genoa_ask_ark_asvk.pem", 3},
+        {"amd_milan_ask_ark_asvk.pem", 3}, {"amd_turin_ask_ark_asvk.pem", 3},
+        {"amd_milan_vcek_cert_chain.gosev.pem", 2}, {"amd_turin_vlek_cert_chain.gosev.pem", 2},
+    };
+    size_t len = 0;
+    uint8_t *probe = read_shared("intel_sgx_root_ca.der", &len);
+    if (probe == NULL) {
+        print_message("CAIRN_SHARED_DIR testvectors/roots not available, skipping\n");
+        skip();
+    }
+    free(probe);
+    struct cairn_error err = {0};
+    for (size_t i = 0; i < sizeof(der_files) / sizeof(der_files[0]); i++) {
+        uint8_t *p = read_shared(der_files[i], &len);
+        assert_non_null(p);
+        X509 *x = NULL;
+        if (cc_cert_from_der(p, len, &x, &err) != 0)
+            fail_msg("%s: %s", der_files[i], err.msg);
+        /* re-encoding gives the exact input bytes */
+        uint8_t *der = NULL;
+        size_t dl = 0;
+        assert_int_equal(cc_cert_to_der(x, &der, &dl), 0);
+        assert_int_equal(dl, len);
+        assert_memory_equal(der, p, len);
+        free(der);
+        X509_free(x);
+        free(p);
+    }
+    for (size_t i = 0; i < sizeof(pem_files) / sizeof(pem_files[0]); i++) {
+        uint8_t *p = read_shared(pem_files[i].name, &len);
+        assert_non_null(p);
+        STACK_OF(X509) *sk = NULL;
+        if (cc_certs_from_pem((const char *)p, len, &sk, &err) != 0)
+            fail_msg("%s: %s", pem_files[i].name, err.msg);
+        assert_int_equal(sk_X509_num(sk), pem_files[i].n);
+        sk_X509_pop_free(sk, X509_free);
+        free(p);
+    }
+    /* GCE: intermediate 2 chains to root 1 */
+    uint8_t *r = read_shared("gce_tpm_ek_root_1.der", &len);
+    X509 *root = NULL, *inter = NULL;
+    assert_int_equal(cc_cert_from_der(r, len, &root, &err), 0);
+    free(r);
+    r = read_shared("gce_tpm_ek_intermediate_2.der", &len);
+    assert_int_equal(cc_cert_from_der(r, len, &inter, &err), 0);
+    free(r);
+    STACK_OF(X509) *roots = stack_of(root);
+    time_t t = 0;
+    assert_int_equal(cc_time_parse_rfc3339("2024-01-01T00:00:00Z", &t), 0);
+    if (cc_chain_verify(inter, NULL, roots, NULL, t, &err) != 0)
+        fail_msg("GCE intermediate 2 -> root 1: %s", err.msg);
+    sk_X509_free(roots);
+    X509_free(root);
+    X509_free(inter);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -970,6 +1066,8 @@ int main(void)
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_pem_multi),
         cmocka_unit_test(test_real_world_roots),
+        cmocka_unit_test(test_real_world_all_files),
+        cmocka_unit_test(test_time_encoding_boundary),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
