@@ -80,6 +80,9 @@ int attest_verify(const struct attest_evidence *ev, const struct attest_trust *t
     case ATTEST_SNP:
         rc = snp_verify(ev, trust, &c, err);
         break;
+    case ATTEST_TPM:
+        rc = tpm_verify(ev, trust, &c, err);
+        break;
     default:
         return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "evidence type \"%s\" is not supported",
                           attest_type_name(ev->type));

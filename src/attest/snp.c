@@ -215,6 +215,16 @@ int attest_certs_parse(const uint8_t *p, size_t n, STACK_OF(X509) **out, struct 
         }
         BIO_free(b);
         ERR_clear_error();
+        /* A block that does not parse is an error, not something to skip. */
+        size_t blocks = 0;
+        for (const uint8_t *q = p; (q = memmem(q, n - (size_t)(q - p), "-----BEGIN CERTIFICATE-----", 27)) != NULL;
+             q += 27)
+            blocks++;
+        if (blocks != (size_t)sk_X509_num(sk)) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "certificates: %zu CERTIFICATE blocks, only %d parse", blocks,
+                            sk_X509_num(sk));
+            goto out;
+        }
         if (sk_X509_num(sk) == 0) {
             rc = cairn_errf(err, CAIRN_ERR_INVALID, "certificates: no valid PEM CERTIFICATE block");
             goto out;

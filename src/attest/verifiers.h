@@ -15,6 +15,10 @@ int sim_verify(const struct attest_evidence *ev, const struct attest_trust *trus
 int snp_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
                struct cairn_error *err);
 
+/* TPM 2.0 quote + AK + PCR values (+ event log) (tpm.c; order of checks in tpm.h). */
+int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
+               struct cairn_error *err);
+
 /* Intel SGX DCAP quote v3, optionally behind MarbleRun's 16-byte OE header
  * (sgx.c; checks in docs/attestation-intel.md). */
 int sgx_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
