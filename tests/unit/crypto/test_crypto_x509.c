@@ -1049,6 +1049,91 @@ static void test_real_world_all_files(void **state)
     X509_free(inter);
 }
 
+static uint8_t *read_shared_any(const char *rel, size_t *len)
+{
+    const char *dir = getenv("CAIRN_SHARED_DIR");
+    if (dir == NULL)
+        return NULL;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/testvectors/%s", dir, rel);
+    uint8_t *p = NULL;
+    if (cairn_file_read(path, 1 << 22, &p, len) != 0)
+        return NULL;
+    return p;
+}
+
+static X509_CRL *load_crl(const char *rel)
+{
+    size_t len = 0;
+    uint8_t *p = read_shared_any(rel, &len);
+    assert_non_null(p);
+    X509_CRL *crl = NULL;
+    struct cairn_error err = {0};
+    if (cc_crl_from_der_or_pem(p, len, &crl, &err) != 0)
+        fail_msg("%s: %s", rel, err.msg);
+    free(p);
+    return crl;
+}
+
+/* A real Intel PCK chain (from the certification data of a real quote: PCK
+ * leaf, PCK Platform CA, root) against the Intel SGX Root CA and Intel's
+ * CRLs of that time. */
+static void test_real_world_sgx_pck_chain(void **state)
+{
+    (void)state;
+    size_t qlen = 0, rlen = 0;
+    uint8_t *q = read_shared_any("sgx/steward_icelake_xeon_quote.dat", &qlen);
+    uint8_t *r = read_shared_any("roots/intel_sgx_root_ca.der", &rlen);
+    if (q == NULL || r == NULL) {
+        free(q);
+        free(r);
+        print_message("CAIRN_SHARED_DIR testvectors not available, skipping\n");
+        skip();
+    }
+    const uint8_t *pem = memmem(q, qlen, "-----BEGIN", 10);
+    assert_non_null(pem);
+    struct cairn_error err = {0};
+    STACK_OF(X509) *chain = NULL;
+    assert_int_equal(cc_certs_from_pem((const char *)pem, qlen - (size_t)(pem - q), &chain, &err), 0);
+    assert_int_equal(sk_X509_num(chain), 3);
+    X509 *root = NULL;
+    assert_int_equal(cc_cert_from_der(r, rlen, &root, &err), 0);
+    assert_true(cc_cert_equal(sk_X509_value(chain, 2), root));
+    X509 *leaf = sk_X509_value(chain, 0);
+    STACK_OF(X509) *inters = stack_of(sk_X509_value(chain, 1));
+    STACK_OF(X509) *roots = stack_of(root);
+    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    sk_X509_CRL_push(crls, load_crl("sgx/steward_icelake_xeon_pckcrl_platform.der"));
+    sk_X509_CRL_push(crls, load_crl("sgx/steward_icelake_xeon_rootca_crl.der"));
+    time_t t_ok = 0, t_late = 0;
+    assert_int_equal(cc_time_parse_rfc3339("2023-02-01T00:00:00Z", &t_ok), 0);
+    assert_int_equal(cc_time_parse_rfc3339("2023-03-01T00:00:00Z", &t_late), 0);
+    if (cc_chain_verify(leaf, inters, roots, crls, t_ok, &err) != 0)
+        fail_msg("PCK chain: %s", err.msg);
+    assert_int_equal(cc_chain_verify(leaf, inters, roots, NULL, t_ok, &err), 0);
+    /* the platform CRL's nextUpdate is 2023-02-24 */
+    assert_int_equal(cc_chain_verify(leaf, inters, roots, crls, t_late, &err), CAIRN_ERR_EXPIRED);
+    assert_non_null(strstr(err.msg, "CRL has expired"));
+    /* the processor CA's CRL does not cover a platform-CA-issued PCK */
+    STACK_OF(X509_CRL) *wrong = sk_X509_CRL_new_null();
+    sk_X509_CRL_push(wrong, load_crl("sgx/steward_icelake_xeon_pckcrl_processor.der"));
+    sk_X509_CRL_push(wrong, load_crl("sgx/steward_icelake_xeon_rootca_crl.der"));
+    assert_int_equal(cc_chain_verify(leaf, inters, roots, wrong, t_ok, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "unable to get certificate CRL"));
+    /* PCK leaf expires 2030-01-05 */
+    time_t t_2031 = 0;
+    assert_int_equal(cc_time_parse_rfc3339("2031-01-01T00:00:00Z", &t_2031), 0);
+    assert_int_equal(cc_chain_verify(leaf, inters, roots, NULL, t_2031, &err), CAIRN_ERR_EXPIRED);
+    sk_X509_CRL_pop_free(wrong, X509_CRL_free);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    sk_X509_free(roots);
+    sk_X509_free(inters);
+    sk_X509_pop_free(chain, X509_free);
+    X509_free(root);
+    free(q);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1067,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_pem_multi),
         cmocka_unit_test(test_real_world_roots),
         cmocka_unit_test(test_real_world_all_files),
+        cmocka_unit_test(test_real_world_sgx_pck_chain),
         cmocka_unit_test(test_time_encoding_boundary),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
