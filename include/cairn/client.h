@@ -1,0 +1,157 @@
+/* libcairn: the Coordinator's client REST API and Coordinator verification.
+ *
+ * A `struct cairn_client` talks HTTPS to one Coordinator client address
+ * (default port 4433). Every call tries MarbleRun's API v2 path first and
+ * falls back to the v1 (legacy) path when the Coordinator answers 405, so
+ * older MarbleRun-compatible Coordinators keep working.
+ *
+ * Trust: a client either pins the Coordinator's root certificate (the TLS
+ * server certificate of the client API IS the root certificate), or runs
+ * `insecure` (no TLS server authentication at all: only for a simulated
+ * Coordinator or trust on first use). cairn_coordinator_verify() obtains the
+ * root by checking the Coordinator's evidence against a policy and then pins
+ * it on the client, so every later call on that handle is authenticated.
+ *
+ * On failure every function records a one-line, human-readable reason that
+ * names the cause (unreachable address, TLS failure, HTTP status and the
+ * Coordinator's message, verification failure and the mismatching field);
+ * read it with cairn_client_last_error().
+ */
+#ifndef CAIRN_CLIENT_H
+#define CAIRN_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cairn_client;
+
+struct cairn_client_config {
+    /* "host:port", ":port" (= localhost) or "https://host:port". Required. */
+    const char *address;
+    /* PEM of the Coordinator root certificate to trust (pins TLS). May be NULL. */
+    const char *root_ca_pem;
+    /* Non-zero: do not authenticate the TLS server (INSECURE). Required when
+     * root_ca_pem is NULL, except for cairn_coordinator_verify(), which pins
+     * the root it verifies. */
+    int insecure;
+    /* Optional user credentials (PEM) for user-authenticated endpoints
+     * (secrets, update, ...). The key is copied and wiped on free. */
+    const char *client_cert_pem;
+    const char *client_key_pem;
+    /* Per-request timeout; 0 = 30000 ms. */
+    long timeout_ms;
+};
+
+/* Creates a client. All strings in `cfg` are copied. *out is owned by the
+ * caller: cairn_client_free(). Fails with CAIRN_ERR_INVALID on a bad address.
+ * A client with neither root_ca_pem nor insecure can only call
+ * cairn_coordinator_verify() (which pins the verified root); any other call
+ * fails with CAIRN_ERR_STATE until a root is pinned. */
+int cairn_client_new(const struct cairn_client_config *cfg, struct cairn_client **out);
+void cairn_client_free(struct cairn_client *c);   /* NULL ok */
+
+/* The last failure's one-line reason, "" if none. Borrowed: valid until the
+ * next call on `c`. */
+const char *cairn_client_last_error(const struct cairn_client *c);
+/* The HTTP status of the last response, 0 if no response arrived. */
+int cairn_client_last_http_status(const struct cairn_client *c);
+/* Pins `root_pem` as the only trusted TLS server certificate from now on
+ * (copied). Returns CAIRN_ERR_INVALID if it is not a PEM certificate. */
+int cairn_client_set_root_ca(struct cairn_client *c, const char *root_pem);
+
+/* ---- Coordinator verification -------------------------------------------- */
+
+struct cairn_verify_config {
+    /* Expected TEE identity of the Coordinator: a JSON object with the fields
+     * of a manifest package, e.g. {"SignerID": "...", "ProductID": 3,
+     * "SecurityVersion": 3} or {"TEE": "tdx", "MRTD": "..."} (MarbleRun's
+     * era-config.json is accepted as is). Required unless `insecure`. */
+    const char *policy_json;
+    /* Optional nonce: the Coordinator then quotes SHA-256(root DER || nonce)
+     * freshly for this request. */
+    const uint8_t *nonce;
+    size_t nonce_size;
+    /* Non-zero: skip evidence verification (a simulated Coordinator sends no
+     * quote). The certificates are then trusted on first use (INSECURE). */
+    int insecure;
+};
+
+struct cairn_coordinator_certs {
+    char *root_pem;          /* owned; the Coordinator root certificate (PEM) */
+    char *intermediate_pem;  /* owned; the current intermediate (PEM); "" if none was sent */
+    int verified;            /* 1: the evidence verified and matched the policy; 0: insecure */
+    char *tee;               /* owned; evidence type ("sgx", "tdx", ...), "none" when insecure */
+    char *claims_json;       /* owned; verified claims as JSON, "{}" when insecure */
+};
+void cairn_coordinator_certs_free(struct cairn_coordinator_certs *certs); /* frees members */
+
+/* Fetches GET /api/v2/quote[?nonce=] and, unless cfg->insecure, returns the
+ * certificates only when all of this holds: the evidence verifies, its report
+ * data binds SHA-256(root cert DER || nonce), the intermediate chains to the
+ * root, and the claims match the policy. On success the root is pinned on `c`.
+ * Errors: CAIRN_ERR_NETWORK / CAIRN_ERR_TLS / CAIRN_ERR_PROTOCOL (transport or
+ * malformed answer), CAIRN_ERR_VERIFY (evidence or binding), CAIRN_ERR_POLICY
+ * (identity mismatch; the message names the field), CAIRN_ERR_INVALID (bad
+ * policy JSON), CAIRN_ERR_STATE (no quote: simulated Coordinator, use insecure). */
+int cairn_coordinator_verify(struct cairn_client *c, const struct cairn_verify_config *cfg,
+                             struct cairn_coordinator_certs *out);
+
+/* ---- REST endpoints (inventory §2.2 / §2.3) -------------------------------- */
+
+/* GET /api/v2/status (v1: /status). *out_message owned (cairn_free). */
+int cairn_status_get(struct cairn_client *c, int *out_code, char **out_message);
+
+struct cairn_manifest_info {
+    uint8_t *manifest;        /* owned; the raw manifest bytes as uploaded (NUL-terminated) */
+    size_t manifest_size;
+    char *fingerprint_hex;    /* owned; hex SHA-256 of the manifest */
+    uint8_t *signature;       /* owned; ECDSA signature by the root key (DER), may be NULL */
+    size_t signature_size;
+};
+void cairn_manifest_info_free(struct cairn_manifest_info *m); /* frees members */
+
+/* GET /api/v2/manifest (v1: /manifest). CAIRN_ERR_NOT_FOUND if none is set. */
+int cairn_manifest_get(struct cairn_client *c, struct cairn_manifest_info *out);
+/* POST /api/v2/manifest with the raw manifest JSON bytes (v1: POST /manifest).
+ * *out_recovery_json (may be NULL to ignore) receives the "RecoverySecrets"
+ * object as JSON text, or NULL when there are none; owned (cairn_free). */
+int cairn_manifest_set(struct cairn_client *c, const uint8_t *manifest, size_t size,
+                       char **out_recovery_json);
+/* GET /api/v2/update (v1: /update): the update log, one entry per line. */
+int cairn_manifest_log(struct cairn_client *c, char **out_log);
+
+struct cairn_quote {
+    char *cert_pem;           /* owned; intermediate PEM followed by root PEM */
+    uint8_t *quote;           /* owned; raw quote bytes, NULL in simulation */
+    size_t quote_size;
+    char *evidence_json;      /* owned; the "evidence" object for non-SGX TEEs, else NULL */
+};
+void cairn_quote_free(struct cairn_quote *q); /* frees members */
+/* GET /api/v2/quote[?nonce=base64url] (v1: /quote, which ignores nonces). */
+int cairn_quote_get(struct cairn_client *c, const uint8_t *nonce, size_t nonce_size, struct cairn_quote *out);
+
+/* Issue-6 endpoints (user-authenticated: configure client_cert_pem/key). They
+ * return the Coordinator's "data" as JSON text (owned, cairn_free) where the
+ * endpoint has data. A Coordinator without them answers 405:
+ * CAIRN_ERR_UNSUPPORTED. */
+int cairn_secrets_get(struct cairn_client *c, const char *const *names, size_t n_names, char **out_json);
+int cairn_secrets_set(struct cairn_client *c, const char *secrets_json);
+int cairn_update_apply(struct cairn_client *c, const uint8_t *manifest, size_t size, char **out_json);
+int cairn_update_get(struct cairn_client *c, char **out_json);
+int cairn_update_acknowledge(struct cairn_client *c, const uint8_t *manifest, size_t size, char **out_json);
+int cairn_update_cancel(struct cairn_client *c);
+int cairn_recover(struct cairn_client *c, const uint8_t *secret, size_t secret_size, const uint8_t *signature,
+                  size_t signature_size, int *out_remaining, char **out_message);
+/* GET /api/v2/recover/public-key: *out_der is the RSA public key (PKIX DER), owned. */
+int cairn_recover_public_key(struct cairn_client *c, uint8_t **out_der, size_t *out_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,76 @@
+/* libcairn: activating a marble (what cairn-premain does), from code.
+ *
+ * cairn_marble_activate() generates a fresh P-384 key and a self-signed
+ * certificate (inventory §3.1: CN "MarbleRun Marble", DNS/IP SANs, 127.0.0.1
+ * and ::1 always), a CSR with the same key, TEE evidence whose report data
+ * binds SHA-256(certificate DER), and POSTs /api/v2/activate over mutual TLS
+ * (TLS 1.3, the self-signed certificate as client certificate) to the
+ * Coordinator's mesh address. It returns the marble's Files, Env and Argv.
+ *
+ * Unlike MarbleRun, the Coordinator can be authenticated: with
+ * `coordinator_root_ca_pem` the mesh server certificate (the Marble Root, a
+ * self-signed certificate on the intermediate key) is accepted only if its key
+ * is the key of an intermediate certificate that chains to that root; the
+ * intermediate is taken from the TLS chain the server presents or, when
+ * `coordinator_client_addr` is set, from the client API's /quote (fetched over
+ * TLS pinned to the root). With `coordinator_policy_json` the root itself is
+ * first obtained by verifying the Coordinator's quote (needs the client address).
+ */
+#ifndef CAIRN_MARBLE_H
+#define CAIRN_MARBLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cairn_marble_config {
+    const char *coordinator_addr;      /* mesh "host:port"; NULL = "localhost:2001" */
+    const char *marble_type;           /* required (EDG_MARBLE_TYPE) */
+    const char *uuid;                  /* required, canonical UUID text */
+    const char *const *dns_names;      /* SANs; IP literals become IP SANs; NULL/0 = {"localhost"} */
+    size_t n_dns_names;
+    const char *evidence_type;         /* "sgx","tdx","snp","tpm","sim"; NULL = probe, else sim */
+    const char *coordinator_root_ca_pem;  /* optional: authenticate the Coordinator (PEM) */
+    const char *coordinator_policy_json;  /* optional: verify the Coordinator's quote first */
+    const char *coordinator_client_addr;  /* optional: client API "host:port" (for the two above) */
+    long timeout_ms;                   /* per request; 0 = 30000 */
+};
+
+struct cairn_marble_file {
+    char *path;       /* owned */
+    uint8_t *data;    /* owned; NUL-terminated (not counted) */
+    size_t size;
+};
+
+struct cairn_marble_params {
+    struct cairn_marble_file *files;  size_t n_files;   /* "files": path -> content */
+    struct cairn_marble_file *env;    size_t n_env;     /* "env": name (in .path) -> value */
+    char **argv;                      size_t argc;      /* "argv", may be empty */
+    char *evidence_type;              /* owned; the evidence type that was sent ("sim", ...) */
+};
+/* Wipes (file contents and env values hold secrets) and frees; NULL ok. */
+void cairn_marble_params_free(struct cairn_marble_params *p);
+
+/* Activates once. On failure `errbuf` (may be NULL) receives a one-line reason
+ * and *out_http_status (may be NULL) the HTTP status (0 if none arrived).
+ * Errors worth retrying: CAIRN_ERR_NETWORK (unreachable) and CAIRN_ERR_STATE
+ * (503, "cannot accept marbles in current state"). CAIRN_ERR_PERMISSION is a
+ * refusal (403), CAIRN_ERR_INVALID a bad request (400), CAIRN_ERR_TLS a TLS or
+ * Coordinator-authentication failure. *out is owned: cairn_marble_params_free(). */
+int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_marble_params **out,
+                          int *out_http_status, char *errbuf, size_t errbuf_size);
+
+/* Writes a fresh random UUIDv4 in canonical text form (36 chars + NUL). */
+int cairn_uuid_generate(char out[37]);
+/* 0 if `s` is a canonical UUID (8-4-4-4-12 hex digits), else CAIRN_ERR_INVALID. */
+int cairn_uuid_check(const char *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

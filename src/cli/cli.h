@@ -1,0 +1,74 @@
+/* The `cairn` CLI (DESIGN §10, inventory §4): one file per command group
+ * (cmd_<group>.c), registered in the command table of main.c.
+ *
+ * Adding a command group (e.g. issue 6 `secret`, `recover`; issue 5
+ * `evidence verify|eventlog`): write cmd_<group>.c exporting a
+ * `const struct cli_command cli_cmd_<group>` (with `subs` for subcommands),
+ * declare it below and add it to the table in main.c. Commands that talk to
+ * a Coordinator call cli_connect(), which verifies it (policy or --insecure),
+ * enforces the root-certificate cache and returns a pinned client.
+ *
+ * Output rules: results on stdout; every failure is ONE line on stderr,
+ * "cairn: <cause>; <what to do>", and a non-zero exit code. */
+#ifndef CAIRN_CLI_H
+#define CAIRN_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/cairn.h"
+#include "cli/args.h"
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
+
+struct cli_command;
+
+/* What a command's run() gets. */
+struct cli_ctx {
+    const struct cli_command *cmd;
+    const char *path;            /* "cairn manifest set", for messages */
+    struct cli_args args;        /* parsed flags and positionals */
+};
+
+struct cli_command {
+    const char *name;
+    const char *summary;         /* one line for the parent's help */
+    const char *usage;           /* arguments after the path, e.g. "<manifest> <address>" */
+    const char *help;            /* longer text (may be NULL) */
+    const struct cli_flag *flags;/* command flags, NULL-name terminated (may be NULL) */
+    size_t min_args, max_args;
+    int (*run)(struct cli_ctx *ctx);
+    const struct cli_command *const *subs; /* NULL-terminated subcommands, or NULL */
+};
+
+/* Global flags (--coordinator-cert, --coordinator-policy, --insecure, --nonce, ...). */
+extern const struct cli_flag cli_global_flags[];
+
+/* Prints "cairn: <msg>" (+ "; <hint>") as one line to stderr; returns CLI_EXIT_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For a libcairn error: the message plus a hint chosen by the error code. */
+int cli_fail_client(int rc, const char *what, const char *msg);
+
+/* Connects to the Coordinator at `address`: verifies it (policy / --insecure /
+ * --nonce), checks and updates the root cache, and returns a client pinned to
+ * the verified root. On failure prints the one-line error and returns
+ * non-zero (a CLI exit code). *out_certs may be NULL. */
+int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **out,
+                struct cairn_coordinator_certs *out_certs);
+
+/* Reads a manifest file (JSON, or YAML converted to JSON like MarbleRun's CLI).
+ * *out is malloc'd. Prints the error and returns non-zero on failure. */
+int cli_load_manifest(const char *path, uint8_t **out, size_t *out_len);
+/* Reads a whole file (capped); prints the error and returns non-zero on failure. */
+int cli_read_file(const char *what, const char *path, size_t max, uint8_t **out, size_t *out_len);
+/* Writes `data` to `path` ("-" = stdout) with `mode`. Prints the error on failure. */
+int cli_write_output(const char *path, const void *data, size_t len, unsigned mode);
+
+extern const struct cli_command cli_cmd_status;
+extern const struct cli_command cli_cmd_manifest;
+extern const struct cli_command cli_cmd_certificate;
+extern const struct cli_command cli_cmd_package_info;
+extern const struct cli_command cli_cmd_version;
+
+#endif

@@ -1,0 +1,273 @@
+/* cairn manifest set|get|verify|signature|log (inventory §4).
+ * Issue 6 adds `manifest update apply|acknowledge|cancel|get` as another
+ * subcommand group in manifest_subs below. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "common/encoding.h"
+#include "crypto/crypto.h"
+
+static void sha256_hex(const uint8_t *p, size_t n, char out[65])
+{
+    uint8_t h[32];
+    cc_sha256(p, n, h);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* ---- set ------------------------------------------------------------------ */
+
+static const struct cli_flag set_flags[] = {
+    {"recoverydata", 'r', true, "FILE", "write the recovery secrets (JSON) to FILE"},
+    {NULL, 0, false, NULL, NULL},
+};
+
+static int run_set(struct cli_ctx *ctx)
+{
+    uint8_t *m = NULL;
+    size_t len = 0;
+    if (cli_load_manifest(ctx->args.pos[0], &m, &len) != 0)
+        return CLI_EXIT_FAIL;
+    struct cairn_client *c = NULL;
+    int rc = cli_connect(ctx, ctx->args.pos[1], &c, NULL);
+    if (rc != 0) {
+        free(m);
+        return rc;
+    }
+    char *rec = NULL;
+    rc = cairn_manifest_set(c, m, len, &rec);
+    if (rc != 0) {
+        rc = cli_fail_client(rc, "manifest set", cairn_client_last_error(c));
+        goto out;
+    }
+    char hash[65];
+    sha256_hex(m, len, hash);
+    printf("Manifest successfully set, manifest hash: %s\n", hash);
+    if (rec != NULL) {
+        char *doc = NULL;
+        if (asprintf(&doc, "{\"RecoverySecrets\":%s}\n", rec) < 0) {
+            rc = cli_fail("out of memory");
+            goto out;
+        }
+        const char *rf = cli_args_get(&ctx->args, "recoverydata");
+        if (rf != NULL) {
+            rc = cli_write_output(rf, doc, strlen(doc), 0600);
+            if (rc == 0)
+                printf("Recovery data saved to: %s\n", rf);
+        } else {
+            printf("%s", doc);
+        }
+        free(doc);
+    }
+out:
+    cairn_free(rec);
+    free(m);
+    cairn_client_free(c);
+    return rc;
+}
+
+/* ---- get ------------------------------------------------------------------ */
+
+static const struct cli_flag get_flags[] = {
+    {"signature", 's', false, NULL, "also show the manifest signature and fingerprint (JSON)"},
+    {"output", 'o', true, "FILE", "write to FILE instead of stdout"},
+    {NULL, 0, false, NULL, NULL},
+};
+
+static int run_get(struct cli_ctx *ctx)
+{
+    struct cairn_client *c = NULL;
+    int rc = cli_connect(ctx, ctx->args.pos[0], &c, NULL);
+    if (rc != 0)
+        return rc;
+    struct cairn_manifest_info mi = {0};
+    rc = cairn_manifest_get(c, &mi);
+    if (rc != 0) {
+        rc = cli_fail_client(rc, "manifest get", cairn_client_last_error(c));
+        cairn_client_free(c);
+        return rc;
+    }
+    const char *out = cli_args_get(&ctx->args, "output");
+    if (cli_args_has(&ctx->args, "signature")) {
+        json_error_t je;
+        json_t *man = json_loadb((const char *)mi.manifest, mi.manifest_size, 0, &je);
+        char *sig = mi.signature ? cairn_base64_encode(mi.signature, mi.signature_size) : NULL;
+        json_t *o = json_pack("{s:s?, s:s, s:o}", "manifestSignatureRootECDSA", sig, "manifestFingerprint",
+                              mi.fingerprint_hex, "manifest", man ? man : json_stringn((const char *)mi.manifest,
+                                                                                       mi.manifest_size));
+        char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+        json_decref(o);
+        free(sig);
+        if (text == NULL) {
+            rc = cli_fail("out of memory");
+        } else {
+            size_t n = strlen(text);
+            text[n] = '\n';
+            rc = cli_write_output(out, text, n + 1, 0644);
+        }
+        free(text);
+    } else {
+        rc = cli_write_output(out, mi.manifest, mi.manifest_size, 0644);
+        if (rc == 0 && (out == NULL || strcmp(out, "-") == 0) && mi.manifest_size > 0 &&
+            mi.manifest[mi.manifest_size - 1] != '\n')
+            putchar('\n');
+    }
+    cairn_manifest_info_free(&mi);
+    cairn_client_free(c);
+    return rc;
+}
+
+/* ---- verify --------------------------------------------------------------- */
+
+static bool is_hex64(const char *s)
+{
+    if (strlen(s) != 64)
+        return false;
+    for (int i = 0; i < 64; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static int run_verify(struct cli_ctx *ctx)
+{
+    const char *what = ctx->args.pos[0];
+    char expected[65];
+    if (is_hex64(what)) {
+        for (int i = 0; i < 65; i++)
+            expected[i] = (char)tolower((unsigned char)what[i]);
+    } else {
+        uint8_t *m = NULL;
+        size_t len = 0;
+        if (cli_load_manifest(what, &m, &len) != 0)
+            return CLI_EXIT_FAIL;
+        sha256_hex(m, len, expected);
+        free(m);
+    }
+    struct cairn_client *c = NULL;
+    struct cairn_coordinator_certs certs = {0};
+    int rc = cli_connect(ctx, ctx->args.pos[1], &c, &certs);
+    if (rc != 0)
+        return rc;
+    struct cairn_manifest_info mi = {0};
+    rc = cairn_manifest_get(c, &mi);
+    if (rc != 0) {
+        rc = cli_fail_client(rc, "manifest verify", cairn_client_last_error(c));
+        goto out;
+    }
+    /* Check what the Coordinator says against the bytes it sent, and those
+     * against the expectation; then the root's signature over them. */
+    char actual[65];
+    sha256_hex(mi.manifest, mi.manifest_size, actual);
+    if (mi.fingerprint_hex[0] != '\0' && strcasecmp(actual, mi.fingerprint_hex) != 0) {
+        rc = cli_fail("the Coordinator's manifest fingerprint %s does not match its manifest (%s); do not trust it",
+                      mi.fingerprint_hex, actual);
+        goto out;
+    }
+    if (strcmp(actual, expected) != 0) {
+        rc = cli_fail("manifest mismatch: the Coordinator runs manifest %s, expected %s; do not trust this "
+                      "deployment (or check that you compare the right manifest)",
+                      actual, expected);
+        goto out;
+    }
+    if (mi.signature != NULL && mi.signature_size > 0) {
+        X509 *root = NULL;
+        int vr = cc_cert_from_pem(certs.root_pem, strlen(certs.root_pem), &root, NULL);
+        if (vr == 0)
+            vr = cc_verify(X509_get0_pubkey(root), "SHA256", mi.manifest, mi.manifest_size, mi.signature,
+                           mi.signature_size);
+        X509_free(root);
+        if (vr != 0) {
+            rc = cli_fail("the manifest signature does not verify with the Coordinator's root key; do not trust "
+                          "this deployment");
+            goto out;
+        }
+    }
+    printf("OK: the Coordinator%s runs manifest %s%s\n", certs.verified ? " (quote verified)" : " (NOT attested: --insecure)",
+           actual, mi.signature_size ? ", signed by its root key" : "");
+    rc = CLI_EXIT_OK;
+out:
+    cairn_manifest_info_free(&mi);
+    cairn_coordinator_certs_free(&certs);
+    cairn_client_free(c);
+    return rc;
+}
+
+/* ---- signature ------------------------------------------------------------ */
+
+static int run_signature(struct cli_ctx *ctx)
+{
+    uint8_t *m = NULL;
+    size_t len = 0;
+    if (cli_load_manifest(ctx->args.pos[0], &m, &len) != 0)
+        return CLI_EXIT_FAIL;
+    char hash[65];
+    sha256_hex(m, len, hash);
+    free(m);
+    printf("%s\n", hash);
+    return CLI_EXIT_OK;
+}
+
+/* ---- log ------------------------------------------------------------------ */
+
+static const struct cli_flag log_flags[] = {
+    {"output", 'o', true, "FILE", "write to FILE instead of stdout"},
+    {NULL, 0, false, NULL, NULL},
+};
+
+static int run_log(struct cli_ctx *ctx)
+{
+    struct cairn_client *c = NULL;
+    int rc = cli_connect(ctx, ctx->args.pos[0], &c, NULL);
+    if (rc != 0)
+        return rc;
+    char *log = NULL;
+    rc = cairn_manifest_log(c, &log);
+    if (rc != 0)
+        rc = cli_fail_client(rc, "manifest log", cairn_client_last_error(c));
+    else
+        rc = cli_write_output(cli_args_get(&ctx->args, "output"), log, strlen(log), 0644);
+    cairn_free(log);
+    cairn_client_free(c);
+    return rc;
+}
+
+static const struct cli_command cmd_set = {
+    .name = "set", .summary = "set the deployment's manifest (JSON or YAML)", .usage = "<manifest> <address>",
+    .help = "Prints the manifest hash. Recovery secrets (if the manifest has RecoveryKeys) go to -r FILE or stdout.",
+    .flags = set_flags, .min_args = 2, .max_args = 2, .run = run_set,
+};
+static const struct cli_command cmd_get = {
+    .name = "get", .summary = "get the manifest the Coordinator runs", .usage = "<address>",
+    .flags = get_flags, .min_args = 1, .max_args = 1, .run = run_get,
+};
+static const struct cli_command cmd_verify = {
+    .name = "verify", .summary = "verify the Coordinator runs a given manifest", .usage = "<manifest|sha256-hex> <address>",
+    .help = "Verifies the Coordinator (quote and policy, or --insecure), then compares the SHA-256 of the\n"
+            "manifest it runs with the given file or hash, and checks the root key's signature over it.",
+    .min_args = 2, .max_args = 2, .run = run_verify,
+};
+static const struct cli_command cmd_signature = {
+    .name = "signature", .summary = "print the manifest's hash (hex SHA-256)", .usage = "<manifest>",
+    .help = "YAML manifests are hashed after conversion to JSON, as they are uploaded.",
+    .min_args = 1, .max_args = 1, .run = run_signature,
+};
+static const struct cli_command cmd_log = {
+    .name = "log", .summary = "print the Coordinator's update log", .usage = "<address>",
+    .flags = log_flags, .min_args = 1, .max_args = 1, .run = run_log,
+};
+static const struct cli_command *const manifest_subs[] = {&cmd_set, &cmd_get, &cmd_verify, &cmd_signature, &cmd_log,
+                                                          /* issue 6: &cmd_update */ NULL};
+
+const struct cli_command cli_cmd_manifest = {
+    .name = "manifest",
+    .summary = "set, get and verify the deployment's manifest",
+    .usage = "<set|get|verify|signature|log>",
+    .subs = manifest_subs,
+};

@@ -1,0 +1,158 @@
+/* cairn: the command-line interface (DESIGN §10). The command table below is
+ * the one place where command groups are registered (see cli.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+
+static const struct cli_command *const top_commands[] = {
+    &cli_cmd_status,
+    &cli_cmd_manifest,
+    &cli_cmd_certificate,
+    &cli_cmd_package_info,
+    &cli_cmd_version,
+    /* issue 6: &cli_cmd_secret, &cli_cmd_recover; issue 5: &cli_cmd_evidence */
+    NULL,
+};
+
+static const struct cli_command root_command = {
+    .name = "cairn",
+    .summary = "manage and verify a Cairn (MarbleRun-compatible) deployment",
+    .usage = "<command>",
+    .help = "Every command that talks to a Coordinator first verifies it against --coordinator-policy\n"
+            "(its expected TEE identity), or trusts it on first use with --insecure (simulation).",
+    .subs = top_commands,
+};
+
+static void print_flags(FILE *f, const struct cli_flag *flags)
+{
+    for (const struct cli_flag *fl = flags; fl && fl->name; fl++) {
+        char left[64];
+        if (fl->short_name)
+            snprintf(left, sizeof(left), "-%c, --%s%s%s", fl->short_name, fl->name, fl->has_value ? " " : "",
+                     fl->has_value ? fl->value_name : "");
+        else
+            snprintf(left, sizeof(left), "    --%s%s%s", fl->name, fl->has_value ? " " : "",
+                     fl->has_value ? fl->value_name : "");
+        fprintf(f, "  %-34s %s\n", left, fl->help);
+    }
+}
+
+static void print_help(FILE *f, const char *path, const struct cli_command *cmd)
+{
+    fprintf(f, "%s: %s\n\nusage: %s %s%s\n", path, cmd->summary, path, cmd->usage ? cmd->usage : "",
+            cmd->subs ? "" : " [flags]");
+    if (cmd->help)
+        fprintf(f, "\n%s\n", cmd->help);
+    if (cmd->subs) {
+        fprintf(f, "\ncommands:\n");
+        for (const struct cli_command *const *s = cmd->subs; *s; s++)
+            fprintf(f, "  %-16s %s\n", (*s)->name, (*s)->summary);
+        fprintf(f, "\nRun `%s <command> --help` for details.\n", path);
+    }
+    if (cmd->flags && cmd->flags->name) {
+        fprintf(f, "\nflags:\n");
+        print_flags(f, cmd->flags);
+    }
+    fprintf(f, "\nglobal flags:\n");
+    print_flags(f, cli_global_flags);
+}
+
+static const struct cli_flag *find_global(const char *arg)
+{
+    for (const struct cli_flag *f = cli_global_flags; f->name; f++) {
+        if (arg[1] == '-' && strcmp(arg + 2, f->name) == 0)
+            return f;
+        if (arg[1] != '-' && arg[1] == f->short_name && arg[2] == '\0')
+            return f;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    cairn_log_setup(CAIRN_LOG_WARN, CAIRN_LOG_TEXT, "cli");
+    if (cairn_global_init() != 0)
+        return cli_fail("cannot initialise libcurl");
+
+    /* Walk the command tree over the non-flag words; everything else is
+     * handed to the command's flag parser. */
+    const struct cli_command *cmd = &root_command;
+    char path[256] = "cairn";
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    if (rest == NULL)
+        return cli_fail("out of memory");
+    int n_rest = 0;
+    bool words_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (words_done || cmd->subs == NULL) {
+            rest[n_rest++] = argv[i];
+            continue;
+        }
+        if (arg[0] == '-') {
+            if (strcmp(arg, "--") == 0) {
+                words_done = true;
+                rest[n_rest++] = argv[i];
+                continue;
+            }
+            rest[n_rest++] = argv[i];
+            const struct cli_flag *g = find_global(arg);
+            if (g && g->has_value && strchr(arg, '=') == NULL && i + 1 < argc)
+                rest[n_rest++] = argv[++i];
+            continue;
+        }
+        const struct cli_command *next = NULL;
+        for (const struct cli_command *const *s = cmd->subs; *s; s++)
+            if (strcmp((*s)->name, arg) == 0)
+                next = *s;
+        if (next == NULL && strcmp(arg, "help") == 0 && cmd == &root_command) {
+            print_help(stdout, path, cmd);
+            free(rest);
+            return CLI_EXIT_OK;
+        }
+        if (next == NULL) {
+            int r = cli_fail("unknown command \"%s\" for \"%s\"; run `%s --help` for the commands", arg, path, path);
+            free(rest);
+            (void)r;
+            return CLI_EXIT_USAGE;
+        }
+        cmd = next;
+        size_t pl = strlen(path);
+        snprintf(path + pl, sizeof(path) - pl, " %s", cmd->name);
+    }
+
+    const struct cli_flag *const sets[] = {cli_global_flags, cmd->flags};
+    struct cli_ctx ctx = {.cmd = cmd, .path = path};
+    char errbuf[512];
+    if (cli_args_parse(sets, cmd->flags ? 2 : 1, n_rest, rest, &ctx.args, errbuf, sizeof(errbuf)) != 0) {
+        cli_fail("%s: %s; run `%s --help`", path, errbuf, path);
+        free(rest);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_args_has(&ctx.args, "help")) {
+        print_help(stdout, path, cmd);
+        free(rest);
+        return CLI_EXIT_OK;
+    }
+    if (cmd->subs != NULL) {
+        /* A group without its subcommand. */
+        if (ctx.args.n_pos > 0)
+            cli_fail("unknown command \"%s\" for \"%s\"; run `%s --help`", ctx.args.pos[0], path, path);
+        else
+            cli_fail("\"%s\" needs a command; run `%s --help` for the list", path, path);
+        free(rest);
+        return CLI_EXIT_USAGE;
+    }
+    if (ctx.args.n_pos < cmd->min_args || ctx.args.n_pos > cmd->max_args) {
+        cli_fail("%s: expected %s (got %zu argument%s); run `%s --help`", path, cmd->usage, ctx.args.n_pos,
+                 ctx.args.n_pos == 1 ? "" : "s", path);
+        free(rest);
+        return CLI_EXIT_USAGE;
+    }
+    int rc = cmd->run(&ctx);
+    free(rest);
+    return rc;
+}

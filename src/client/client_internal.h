@@ -1,0 +1,96 @@
+/* Internal to libcairn (src/client): HTTP transport, JSend decoding, policy
+ * parsing and Coordinator-answer verification. Not installed. */
+#ifndef CAIRN_CLIENT_INTERNAL_H
+#define CAIRN_CLIENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "attest/policy.h"
+#include "cairn/client.h"
+#include "common/error.h"
+
+#define CLIENT_RESPONSE_MAX (16u * 1024 * 1024) /* bytes of one HTTP response body */
+#define CLIENT_MESSAGE_MAX 300                  /* chars of a server message we repeat */
+#define CLIENT_DEFAULT_TIMEOUT_MS 30000L
+
+struct cairn_client {
+    char *base_url;          /* "https://host:port" */
+    char *address;           /* as given, for messages */
+    char *root_pem;          /* pinned root, or NULL */
+    bool insecure;
+    char *cert_pem;
+    char *key_pem;           /* secret: wiped on free */
+    size_t key_pem_len;
+    long timeout_ms;
+    long last_status;
+    struct cairn_error err;
+};
+
+/* TLS settings of one request (all borrowed). */
+struct client_tls {
+    const char *root_pem;    /* pin this root (CA file blob); NULL = none */
+    bool insecure;           /* no server authentication */
+    const char *cert_pem;    /* client certificate (PEM) or NULL */
+    const char *key_pem;
+    bool tls13_only;
+    /* Custom server check (replaces chain verification): called by OpenSSL
+     * with the server's chain; return 1 to accept. */
+    int (*verify_cb)(X509_STORE_CTX *ctx, void *arg);
+    void *verify_arg;
+};
+
+struct client_http_resp {
+    long status;
+    uint8_t *body;           /* owned, NUL-terminated */
+    size_t len;
+};
+
+/* Normalises "host:port", ":port", "host" or "https://host:port[/]" into
+ * "https://host:port" (malloc'd). `default_port` is used when none is given. */
+int client_base_url(const char *address, unsigned default_port, char **out, struct cairn_error *err);
+
+/* One HTTPS request. `body` may be NULL. Errors: CAIRN_ERR_NETWORK (cannot
+ * connect / timeout), CAIRN_ERR_TLS (handshake or server authentication),
+ * CAIRN_ERR_TOO_LARGE (response over CLIENT_RESPONSE_MAX), CAIRN_ERR_PROTOCOL.
+ * Any HTTP status is a success here; out->status carries it. */
+int client_http(const char *base_url, const char *method, const char *path, const void *body, size_t body_len,
+                const char *content_type, const struct client_tls *tls, long timeout_ms,
+                struct client_http_resp *out, struct cairn_error *err);
+void client_http_resp_free(struct client_http_resp *r);
+
+/* Decodes a JSend answer (pure; untrusted input). For 2xx the body must be
+ * {"status":"success","data":...}: *out_data gets a new reference to data
+ * (json null when absent). For any other status it fails with a code mapped
+ * from the status (400 INVALID, 401 UNAUTHENTICATED, 403 PERMISSION,
+ * 404 NOT_FOUND, 405 UNSUPPORTED, 410 UNSUPPORTED, 503 STATE, other PROTOCOL)
+ * and a one-line message "HTTP <status>: <server message>" with the server's
+ * message sanitised (control characters dropped, at most CLIENT_MESSAGE_MAX). */
+int client_jsend_parse(long status, const uint8_t *body, size_t len, json_t **out_data, struct cairn_error *err);
+
+/* Parses a Coordinator policy (a manifest package object, MarbleRun's
+ * era-config.json fields) into `out` by checking it with the manifest rules.
+ * The caller frees with tee_package_free(). */
+int client_policy_parse(const char *json, size_t len, struct tee_package *out, struct cairn_error *err);
+
+/* Checks the "data" of a /quote answer (pure apart from crypto): splits the
+ * certificates, checks the intermediate chains to the self-signed root and,
+ * unless `insecure`, verifies the evidence, its binding to
+ * SHA-256(root DER || nonce) and the policy. Fills `out` only on success. */
+int client_verify_quote_data(const json_t *data, const uint8_t *nonce, size_t nonce_len,
+                             const struct tee_package *policy, bool insecure,
+                             struct cairn_coordinator_certs *out, struct cairn_error *err);
+
+/* Decodes the "data" of an activation answer ({"files","env","argv"};
+ * untrusted). *out is owned: cairn_marble_params_free(). */
+struct cairn_marble_params;
+int client_activation_parse(const json_t *data, struct cairn_marble_params **out, struct cairn_error *err);
+
+/* Keeps only printable characters of `s` (up to `max`) in a new string. */
+char *client_sanitize(const char *s, size_t len, size_t max);
+
+#endif
