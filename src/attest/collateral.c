@@ -301,7 +301,7 @@ static int verify_signed(const char *what, const char *body, size_t body_len, co
     }
     char pfx[80];
     snprintf(pfx, sizeof(pfx), "%s: tcb signing chain", what);
-    if ((rc = dcap_chain_verify(pfx, leaf, untrusted, roots, trust->crls, at, NULL, err)) != 0)
+    if ((rc = dcap_chain_verify(pfx, leaf, untrusted, roots, trust->crls, at, NULL, NULL, err)) != 0)
         goto out;
     *chain_done = true;
     EVP_PKEY *k = X509_get0_pubkey(leaf);

@@ -319,40 +319,78 @@ static void asn1_time_str(const ASN1_TIME *t, char out[32])
 
 /* ---- certificates -------------------------------------------------------- */
 
+static bool pem_blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n' && p[i] != '\0')
+            return false;
+    return true;
+}
+
+/* Strict PEM chain: CERTIFICATE blocks separated only by whitespace (and the
+ * NUL terminator quotes carry); anything else is an error rather than being
+ * skipped, so no byte of the certification data goes unchecked. */
 static int certs_from_pem(const char *what, const char *pem, size_t len, STACK_OF(X509) **out,
                           struct cairn_error *err)
 {
-    if (len > INT32_MAX)
-        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "%s: PEM too large", what);
-    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    static const char BEGIN[] = "-----BEGIN CERTIFICATE-----", END[] = "-----END CERTIFICATE-----";
     STACK_OF(X509) *sk = sk_X509_new_null();
+    size_t off = 0;
     int rc = 0;
-    if (b == NULL || sk == NULL) {
-        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "%s: out of memory", what);
-        goto out;
-    }
-    for (;;) {
-        X509 *c = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    if (sk == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "%s: out of memory", what);
+    while (off < len && !pem_blank(pem + off, len - off)) {
+        const char *b = memmem(pem + off, len - off, BEGIN, sizeof(BEGIN) - 1);
+        if (b == NULL || !pem_blank(pem + off, (size_t)(b - (pem + off)))) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: unexpected text before certificate %d", what,
+                            sk_X509_num(sk) + 1);
+            goto out;
+        }
+        size_t bo = (size_t)(b - pem);
+        const char *e = memmem(b, len - bo, END, sizeof(END) - 1);
+        if (e == NULL) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: certificate %d has no END line", what, sk_X509_num(sk) + 1);
+            goto out;
+        }
+        size_t eo = (size_t)(e - pem) + sizeof(END) - 1;
+        /* Only base64 and line breaks between the two lines: no headers, no
+         * second BEGIN, no damaged END line that a lenient reader would skip. */
+        for (const char *c = b + sizeof(BEGIN) - 1; c < e; c++) {
+            bool ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '+' ||
+                      *c == '/' || *c == '=' || *c == '\n' || *c == '\r';
+            if (!ok) {
+                rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: certificate %d: invalid character 0x%02x in the base64 text",
+                                what, sk_X509_num(sk) + 1, (unsigned char)*c);
+                goto out;
+            }
+        }
+        if (sk_X509_num(sk) >= PCK_CHAIN_MAX_CERTS) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: more than %d certificates", what, PCK_CHAIN_MAX_CERTS);
+            goto out;
+        }
+        BIO *bio = BIO_new_mem_buf(b, (int)(eo - bo));
+        X509 *c = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
         if (c == NULL) {
-            unsigned long e = ERR_peek_last_error();
-            /* "no start line" after the last certificate is the normal end. */
-            if (sk_X509_num(sk) > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
-                break;
             rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: certificate %d is not a valid PEM X.509 certificate", what,
                             sk_X509_num(sk) + 1);
             goto out;
         }
-        if (sk_X509_num(sk) >= PCK_CHAIN_MAX_CERTS || sk_X509_push(sk, c) <= 0) {
+        if (sk_X509_push(sk, c) <= 0) {
             X509_free(c);
-            rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: more than %d certificates", what, PCK_CHAIN_MAX_CERTS);
+            rc = cairn_errf(err, CAIRN_ERR_NOMEM, "%s: out of memory", what);
             goto out;
         }
+        off = eo;
+    }
+    if (sk_X509_num(sk) == 0) {
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: no certificate", what);
+        goto out;
     }
     *out = sk;
     sk = NULL;
 out:
     ERR_clear_error();
-    BIO_free(b);
     sk_X509_pop_free(sk, X509_free);
     return rc;
 }
@@ -428,7 +466,8 @@ static int check_crl(const char *what, STACK_OF(X509) *chain, X509_CRL *crl, tim
 }
 
 int dcap_chain_verify(const char *what, X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *roots,
-                      STACK_OF(X509_CRL) *crls, time_t at, int *crls_used, struct cairn_error *err)
+                      STACK_OF(X509_CRL) *crls, time_t at, int *crls_used, STACK_OF(X509) **out_chain,
+                      struct cairn_error *err)
 {
     X509_STORE *st = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -474,6 +513,10 @@ int dcap_chain_verify(const char *what, X509 *leaf, STACK_OF(X509) *untrusted, S
     }
     if (crls_used != NULL)
         *crls_used = used;
+    if (out_chain != NULL) {
+        *out_chain = chain;
+        chain = NULL;
+    }
 out:
     ERR_clear_error();
     sk_X509_pop_free(chain, X509_free);
@@ -700,7 +743,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 int dcap_verify_quote(const char *what, const struct dcap_quote *q, const struct attest_trust *trust, time_t at,
                       json_t *checks, struct dcap_pck_info *pck, struct cairn_error *err)
 {
-    STACK_OF(X509) *certs = NULL, *roots = NULL, *untrusted = NULL;
+    STACK_OF(X509) *certs = NULL, *roots = NULL, *untrusted = NULL, *path = NULL;
     EVP_PKEY *akey = NULL;
     int rc, ncrl = 0;
     char pfx[64];
@@ -726,23 +769,26 @@ int dcap_verify_quote(const char *what, const struct dcap_quote *q, const struct
             rc = cairn_errf(err, CAIRN_ERR_NOMEM, "%s: out of memory", pfx);
             goto out;
         }
-    /* The quote carries its own copy of the root; it must be the trusted one,
-     * or a modified copy would go unnoticed (the store uses its own). */
-    X509 *last = sk_X509_value(certs, sk_X509_num(certs) - 1);
-    if (sk_X509_num(certs) > 1 && X509_check_issued(last, last) == X509_V_OK) {
-        bool found = false;
-        for (int i = 0; i < sk_X509_num(roots) && !found; i++)
-            found = X509_cmp(last, sk_X509_value(roots, i)) == 0;
-        if (!found) {
-            rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: the root certificate in the quote is not a trusted Intel SGX Root CA",
-                            pfx);
+    ERR_clear_error();
+    rc = dcap_chain_verify(pfx, leaf, untrusted, roots, trust ? trust->crls : NULL, at, &ncrl, &path, err);
+    if (rc != 0)
+        goto out;
+    /* Every certificate the quote carries must be on the verified path (its
+     * copy of the root included, which must equal the trusted one): a
+     * modified or extra certificate is an error, not silently unused. */
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        bool on_path = false;
+        for (int k = 0; k < sk_X509_num(path) && !on_path; k++)
+            on_path = X509_cmp(sk_X509_value(certs, i), sk_X509_value(path, k)) == 0;
+        if (!on_path) {
+            rc = cairn_errf(err, CAIRN_ERR_VERIFY,
+                            i == sk_X509_num(certs) - 1 && i > 0
+                                ? "%s: certificate %d (the root) in the quote is not the trusted Intel SGX Root CA"
+                                : "%s: certificate %d in the quote is not on the verified path",
+                            pfx, i + 1);
             goto out;
         }
     }
-    ERR_clear_error();
-    rc = dcap_chain_verify(pfx, leaf, untrusted, roots, trust ? trust->crls : NULL, at, &ncrl, err);
-    if (rc != 0)
-        goto out;
     json_array_append_new(checks, json_string("pck_chain"));
     if (ncrl > 0)
         json_array_append_new(checks, json_string("pck_crl"));
@@ -793,6 +839,7 @@ int dcap_verify_quote(const char *what, const struct dcap_quote *q, const struct
 out:
     EVP_PKEY_free(akey);
     sk_X509_free(untrusted);
+    sk_X509_pop_free(path, X509_free);
     sk_X509_pop_free(certs, X509_free);
     sk_X509_pop_free(roots, X509_free);
     return rc;

@@ -111,9 +111,11 @@ int dcap_intel_roots(const struct attest_trust *trust, STACK_OF(X509) **out, str
  * signature, its validity window (thisUpdate <= at < nextUpdate; a stale CRL
  * is an error) and revocation of the certificates that issuer signed. `what`
  * names the chain in messages ("pck chain", "tcb signing chain"). When
- * `crls_used` is given it receives how many CRLs applied. */
+ * `crls_used` is given it receives how many CRLs applied; when `out_chain` is
+ * given it receives the verified path, leaf first (sk_X509_pop_free). */
 int dcap_chain_verify(const char *what, X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *roots,
-                      STACK_OF(X509_CRL) *crls, time_t at, int *crls_used, struct cairn_error *err);
+                      STACK_OF(X509_CRL) *crls, time_t at, int *crls_used, STACK_OF(X509) **out_chain,
+                      struct cairn_error *err);
 
 /* ECDSA P-256 / SHA-256 check of a raw 64-byte r||s signature. Returns 0 or
  * CAIRN_ERR_VERIFY. */
