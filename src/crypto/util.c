@@ -392,7 +392,10 @@ int cc_time_parse_rfc3339(const char *s, time_t *out)
     if (*p != '\0')
         return CAIRN_ERR_INVALID;
     int64_t t = days_from_civil(Y, M, D) * 86400 + (int64_t)h * 3600 + m * 60 + sec - offset;
-    if ((int64_t)(time_t)t != t)
+    /* The UTC result must itself be expressible in RFC 3339 (years 0000..9999),
+     * which an offset can push outside. */
+    if (t < days_from_civil(0, 1, 1) * 86400 || t > days_from_civil(9999, 12, 31) * 86400 + 86399 ||
+        (int64_t)(time_t)t != t)
         return CAIRN_ERR_INVALID;
     *out = (time_t)t;
     return 0;
@@ -400,7 +403,13 @@ int cc_time_parse_rfc3339(const char *s, time_t *out)
 
 void cc_time_format_rfc3339(time_t t, char out[32])
 {
+    /* Years are zero-padded to 4 digits (strftime's %Y is not); years outside
+     * 0000..9999 have no RFC 3339 form and are printed with their sign/digits. */
     struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (gmtime_r(&t, &tm) == NULL) {
         snprintf(out, 32, "invalid-time");
+        return;
+    }
+    snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
 }

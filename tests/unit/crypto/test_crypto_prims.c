@@ -109,7 +109,18 @@ static void test_time_rfc3339(void **state)
             fail_msg("accepted bad time \"%s\"", bad[i]);
         assert_int_equal((long long)t, 42); /* out-param untouched */
     }
+    /* years below 1000 format zero-padded and round-trip (found by fuzzing) */
     char buf[32];
+    assert_int_equal(cc_time_parse_rfc3339("0023-07-12T00:00:00Z", &t), 0);
+    cc_time_format_rfc3339(t, buf);
+    assert_string_equal(buf, "0023-07-12T00:00:00Z");
+    assert_int_equal(cc_time_parse_rfc3339("0000-01-01T00:00:00Z", &t), 0);
+    cc_time_format_rfc3339(t, buf);
+    assert_string_equal(buf, "0000-01-01T00:00:00Z");
+    /* offsets that move the instant outside 0000..9999 */
+    assert_int_equal(cc_time_parse_rfc3339("0000-01-01T00:00:00+00:01", &t), CAIRN_ERR_INVALID);
+    assert_int_equal(cc_time_parse_rfc3339("9999-12-31T23:59:59-00:01", &t), CAIRN_ERR_INVALID);
+    assert_int_equal(cc_time_parse_rfc3339("9999-12-31T23:59:59Z", &t), 0);
     cc_time_format_rfc3339(1689120000, buf);
     assert_string_equal(buf, "2023-07-12T00:00:00Z");
     cc_time_format_rfc3339((time_t)9223372036LL, buf);
