@@ -511,10 +511,17 @@ static void dispatch(struct evhttp_request *req, void *arg)
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     r.path = (path != NULL && *path != '\0') ? path : "/";
 
+    /* a path may have one entry per method; the first entry with the path
+     * carries the statistics when no method matches */
     const struct srv_route *route = NULL;
     size_t idx = l->cfg.n_routes;
+    enum srv_method m = srv_req_method(&r);
     for (size_t i = 0; i < l->cfg.n_routes; i++) {
-        if (strcmp(l->cfg.routes[i].path, r.path) == 0) {
+        if (strcmp(l->cfg.routes[i].path, r.path) != 0)
+            continue;
+        if (idx == l->cfg.n_routes)
+            idx = i;
+        if (l->cfg.routes[i].methods & m) {
             route = &l->cfg.routes[i];
             idx = i;
             break;
@@ -523,7 +530,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
     r.stat_idx = idx;
     struct route_stats *st = &l->stats[idx];
     atomic_fetch_add(&st->in_flight, 1);
-    if (route == NULL || (route->methods & srv_req_method(&r)) == 0) {
+    if (route == NULL) {
         l->cfg.fallback(&r, l->cfg.ctx);
     } else {
         size_t len;

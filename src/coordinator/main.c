@@ -1,0 +1,279 @@
+/* cairn-coordinator: the daemon (DESIGN §1). Configuration by MarbleRun's
+ * environment variables, overridden by flags; see --help. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+
+#include "common/file.h"
+#include "common/log.h"
+#include "core/core.h"
+#include "core/pki.h"
+#include "server/api.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: cairn-coordinator [flags]\n"
+            "\n"
+            "The Cairn Coordinator: client REST API (HTTPS), mesh API for marble activation (mTLS),\n"
+            "optional Prometheus metrics. Environment variables (MarbleRun's names) set the defaults;\n"
+            "flags override them.\n"
+            "\n"
+            "  --client-addr ADDR      client REST API address     [EDG_COORDINATOR_CLIENT_ADDR, :4433]\n"
+            "  --mesh-addr ADDR        mesh API address            [EDG_COORDINATOR_MESH_ADDR, :2001]\n"
+            "  --dns-names LIST        root certificate SANs, comma-separated\n"
+            "                                                      [EDG_COORDINATOR_DNS_NAMES, localhost]\n"
+            "  --seal-dir DIR          sealed state directory      [EDG_COORDINATOR_SEAL_DIR,\n"
+            "                                                       $PWD/marblerun-coordinator-data]\n"
+            "  --metrics-addr ADDR     Prometheus /metrics and /events (plain HTTP), off when empty\n"
+            "                                                      [EDG_COORDINATOR_PROMETHEUS_ADDR]\n"
+            "  --startup-manifest FILE manifest to set at start in state 2\n"
+            "                                                      [EDG_STARTUP_MANIFEST]\n"
+            "  --simulation            simulation mode: accept \"sim\" evidence, no quote, seal with a\n"
+            "                          key file (INSECURE, development only)  [OE_SIMULATION=1]\n"
+            "  --debug                 debug logging               [EDG_DEBUG_LOGGING=1]\n"
+            "  --log-format text|json  log format                  [EDG_LOG_FORMAT, text]\n"
+            "  --ready-file PATH       after the listeners are bound, write {\"client\",\"mesh\",\"metrics\"}\n"
+            "                          with the actual addresses (use port 0 for ephemeral ports)\n"
+            "  --threads N             event loops                 [CPUs]\n"
+            "  --leaf-key-pool N       pre-generated marble keys, refilled while idle [64; 0 = off]\n"
+            "  --http-timeout SECONDS  timeout for slow or idle clients [10]\n"
+            "  --help, --version\n");
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return (v != NULL && *v != '\0') ? v : def;
+}
+
+static bool env_true(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0);
+}
+
+static int parse_uint(const char *s, long max, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno != 0 || v < 0 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void host_of(const char *addr, char *out, size_t n)
+{
+    /* the ready file carries an address tests can dial */
+    const char *colon = strrchr(addr, ':');
+    size_t hl = colon != NULL ? (size_t)(colon - addr) : 0;
+    if (hl == 0 || (hl == 7 && strncmp(addr, "0.0.0.0", 7) == 0)) {
+        snprintf(out, n, "127.0.0.1");
+        return;
+    }
+    snprintf(out, n, "%.*s", (int)hl, addr);
+}
+
+int main(int argc, char **argv)
+{
+    const char *client_addr = env_or("EDG_COORDINATOR_CLIENT_ADDR", ":4433");
+    const char *mesh_addr = env_or("EDG_COORDINATOR_MESH_ADDR", ":2001");
+    const char *dns = env_or("EDG_COORDINATOR_DNS_NAMES", "localhost");
+    const char *seal_dir = env_or("EDG_COORDINATOR_SEAL_DIR", NULL);
+    const char *metrics_addr = env_or("EDG_COORDINATOR_PROMETHEUS_ADDR", NULL);
+    const char *startup = env_or("EDG_STARTUP_MANIFEST", NULL);
+    const char *log_format = env_or("EDG_LOG_FORMAT", "text");
+    const char *ready_file = NULL;
+    bool simulation = env_true("OE_SIMULATION");
+    bool debug = env_true("EDG_DEBUG_LOGGING");
+    long threads = 0, pool = 64, timeout = 10;
+
+    enum { O_CLIENT = 256, O_MESH, O_DNS, O_SEAL, O_METRICS, O_STARTUP, O_SIM, O_DEBUG, O_LOGFMT, O_READY,
+           O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION };
+    static const struct option opts[] = {
+        {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
+        {"dns-names", required_argument, NULL, O_DNS},      {"seal-dir", required_argument, NULL, O_SEAL},
+        {"metrics-addr", required_argument, NULL, O_METRICS},
+        {"startup-manifest", required_argument, NULL, O_STARTUP},
+        {"simulation", no_argument, NULL, O_SIM},           {"debug", no_argument, NULL, O_DEBUG},
+        {"log-format", required_argument, NULL, O_LOGFMT},  {"ready-file", required_argument, NULL, O_READY},
+        {"threads", required_argument, NULL, O_THREADS},    {"leaf-key-pool", required_argument, NULL, O_POOL},
+        {"http-timeout", required_argument, NULL, O_TIMEOUT},
+        {"help", no_argument, NULL, O_HELP},                {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    int o;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_CLIENT: client_addr = optarg; break;
+        case O_MESH: mesh_addr = optarg; break;
+        case O_DNS: dns = optarg; break;
+        case O_SEAL: seal_dir = optarg; break;
+        case O_METRICS: metrics_addr = optarg; break;
+        case O_STARTUP: startup = optarg; break;
+        case O_SIM: simulation = true; break;
+        case O_DEBUG: debug = true; break;
+        case O_LOGFMT: log_format = optarg; break;
+        case O_READY: ready_file = optarg; break;
+        case O_THREADS:
+            if (parse_uint(optarg, 64, &threads) != 0) {
+                fprintf(stderr, "cairn-coordinator: --threads: expected 0..64, got %s\n", optarg);
+                return 2;
+            }
+            break;
+        case O_POOL:
+            if (parse_uint(optarg, 100000, &pool) != 0) {
+                fprintf(stderr, "cairn-coordinator: --leaf-key-pool: expected 0..100000, got %s\n", optarg);
+                return 2;
+            }
+            break;
+        case O_TIMEOUT:
+            if (parse_uint(optarg, 3600, &timeout) != 0 || timeout == 0) {
+                fprintf(stderr, "cairn-coordinator: --http-timeout: expected 1..3600, got %s\n", optarg);
+                return 2;
+            }
+            break;
+        case O_HELP:
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            printf("cairn-coordinator %s\n", CAIRN_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cairn-coordinator: unexpected argument %s (see --help)\n", argv[optind]);
+        return 2;
+    }
+    enum cairn_log_format lf;
+    if (cairn_log_format_parse(log_format, &lf) != 0) {
+        fprintf(stderr, "cairn-coordinator: --log-format: expected text or json, got %s\n", log_format);
+        return 2;
+    }
+    cairn_log_setup(debug ? CAIRN_LOG_DEBUG : CAIRN_LOG_INFO, lf, "coordinator");
+
+    char cwd_dir[4096];
+    if (seal_dir == NULL) {
+        if (getcwd(cwd_dir, sizeof(cwd_dir) - 32) == NULL) {
+            LOG_ERROR("cannot determine the working directory for the default seal directory");
+            return 1;
+        }
+        strcat(cwd_dir, "/marblerun-coordinator-data");
+        seal_dir = cwd_dir;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    /* signals are taken by sigwait below; loop threads inherit the mask */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (simulation)
+        LOG_WARN("*** SIMULATION MODE: marble identities are NOT verified, the Coordinator has no quote and its "
+                 "state is sealed with a key file in %s. Never use this in production. ***", seal_dir);
+    char **names = NULL;
+    size_t n_names = 0;
+    if (pki_split_names(dns, &names, &n_names) != 0) {
+        LOG_ERROR("out of memory");
+        return 1;
+    }
+    struct core_config cc = {
+        .simulation = simulation,
+        .seal_dir = seal_dir,
+        .dns_names = (const char *const *)names,
+        .n_dns_names = n_names,
+        .leaf_key_pool = (size_t)pool,
+    };
+    struct core *core = NULL;
+    struct cairn_error e = {0};
+    if (core_new(&cc, &core, &e) != 0) {
+        LOG_ERROR("cannot start: %s", cairn_error_msg(&e));
+        pki_names_free(names, n_names);
+        return 1;
+    }
+    LOG_INFO("state %d: %s", (int)core_get_state(core), core_state_message(core_get_state(core)));
+    if (startup != NULL) {
+        uint8_t *raw = NULL;
+        size_t len = 0;
+        int rc = cairn_file_read(startup, 1024 * 1024, &raw, &len);
+        if (rc != 0) {
+            LOG_ERROR("cannot read the startup manifest %s: %s", startup, cairn_strerror(rc));
+            core_free(core);
+            pki_names_free(names, n_names);
+            return 1;
+        }
+        if (core_get_state(core) == CORE_STATE_ACCEPTING_MANIFEST) {
+            json_t *rec = NULL;
+            if (core_manifest_set(core, raw, len, &rec, &e) != 0) {
+                LOG_ERROR("startup manifest %s: %s", startup, cairn_error_msg(&e));
+                free(raw);
+                core_free(core);
+                pki_names_free(names, n_names);
+                return 1;
+            }
+            json_decref(rec);
+            LOG_INFO("startup manifest %s set", startup);
+        } else {
+            LOG_INFO("startup manifest %s ignored: the state already has a manifest or is in recovery", startup);
+        }
+        free(raw);
+    }
+    struct api_config ac = {.client_addr = client_addr, .mesh_addr = mesh_addr, .metrics_addr = metrics_addr,
+                            .threads = (int)threads, .timeout_s = (int)timeout};
+    struct api *api = NULL;
+    if (api_start(core, &ac, &api, &e) != 0) {
+        LOG_ERROR("cannot start the listeners: %s", cairn_error_msg(&e));
+        core_free(core);
+        pki_names_free(names, n_names);
+        return 1;
+    }
+    int pc, pm, pp;
+    api_ports(api, &pc, &pm, &pp);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    LOG_INFO("ready in %.1f ms: client API https port %d, mesh API port %d%s", ms, pc, pm,
+             pp ? ", metrics enabled" : "");
+    if (ready_file != NULL) {
+        char hc[256], hm[256], hp[256], buf[1024];
+        host_of(client_addr, hc, sizeof(hc));
+        host_of(mesh_addr, hm, sizeof(hm));
+        int n;
+        if (pp) {
+            host_of(metrics_addr, hp, sizeof(hp));
+            n = snprintf(buf, sizeof(buf), "{\"client\":\"%s:%d\",\"mesh\":\"%s:%d\",\"metrics\":\"%s:%d\",\"ready_ms\":%.1f}\n",
+                         hc, pc, hm, pm, hp, pp, ms);
+        } else {
+            n = snprintf(buf, sizeof(buf), "{\"client\":\"%s:%d\",\"mesh\":\"%s:%d\",\"metrics\":null,\"ready_ms\":%.1f}\n",
+                         hc, pc, hm, pm, ms);
+        }
+        if (cairn_file_write_atomic(ready_file, buf, (size_t)n, 0644) != 0)
+            LOG_ERROR("cannot write the ready file %s", ready_file);
+    }
+    int sig = 0;
+    sigwait(&set, &sig);
+    LOG_INFO("signal %d: shutting down", sig);
+    api_free(api);
+    core_free(core);
+    pki_names_free(names, n_names);
+    return 0;
+}

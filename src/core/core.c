@@ -1,0 +1,962 @@
+/* The Coordinator core: state machine, snapshots, sealed state, manifest set,
+ * quote, update log, metrics and events. Activation is in activate.c. */
+#include "core/core.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attest/issuer.h"
+#include "common/encoding.h"
+#include "common/log.h"
+#include "core/core_internal.h"
+#include "core/pki.h"
+#include "crypto/crypto.h"
+
+#define STATE_FORMAT "cairn-state-1"
+
+const char *core_state_message(enum core_state s)
+{
+    switch (s) {
+    case CORE_STATE_RECOVERY:
+        return "Coordinator is in recovery mode. Either upload a key to unseal the saved state, or set a new "
+               "manifest. For more information on how to proceed, consult the documentation.";
+    case CORE_STATE_ACCEPTING_MANIFEST:
+        return "Coordinator is ready to accept a manifest.";
+    case CORE_STATE_ACCEPTING_MARBLES:
+        return "Coordinator is running correctly and ready to accept marbles.";
+    default:
+        return "Coordinator is not initialized.";
+    }
+}
+
+/* ---- snapshots ---- */
+
+static struct core_snap *snap_new(void)
+{
+    struct core_snap *s = calloc(1, sizeof(*s));
+    if (s != NULL)
+        atomic_init(&s->refs, 1);
+    return s;
+}
+
+void core_snap_put(struct core_snap *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    manifest_free(s->manifest);
+    free(s->manifest_raw);
+    free(s->manifest_sig);
+    X509_free(s->root_cert);
+    EVP_PKEY_free(s->root_key);
+    X509_free(s->intermediate_cert);
+    EVP_PKEY_free(s->intermediate_key);
+    X509_free(s->marble_root_cert);
+    free(s->root_pem);
+    free(s->intermediate_pem);
+    free(s->marble_root_pem);
+    manifest_secret_value_clear(&s->tv_root);
+    manifest_secret_value_clear(&s->tv_intermediate);
+    manifest_secret_value_clear(&s->tv_marble_root);
+    cc_wipe(s->root_secret, sizeof(s->root_secret));
+    manifest_secret_set_free(s->secrets);
+    manifest_secret_set_free(s->previous_secrets);
+    SSL_CTX_free(s->client_tls);
+    SSL_CTX_free(s->mesh_tls);
+    json_decref(s->quote_json);
+    free(s);
+}
+
+struct core_snap *core_snap_get(struct core *c)
+{
+    pthread_mutex_lock(&c->lock);
+    struct core_snap *s = c->snap;
+    atomic_fetch_add(&s->refs, 1);
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+enum core_state core_get_state(struct core *c)
+{
+    struct core_snap *s = core_snap_get(c);
+    enum core_state st = s->state;
+    core_snap_put(s);
+    return st;
+}
+
+bool core_is_simulation(struct core *c)
+{
+    return c->cfg.simulation;
+}
+
+SSL_CTX *core_client_tls(struct core *c)
+{
+    struct core_snap *s = core_snap_get(c);
+    SSL_CTX *ctx = s->client_tls;
+    if (ctx != NULL)
+        SSL_CTX_up_ref(ctx);
+    core_snap_put(s);
+    return ctx;
+}
+
+SSL_CTX *core_mesh_tls(struct core *c)
+{
+    struct core_snap *s = core_snap_get(c);
+    SSL_CTX *ctx = s->mesh_tls;
+    if (ctx != NULL)
+        SSL_CTX_up_ref(ctx);
+    core_snap_put(s);
+    return ctx;
+}
+
+/* Any client certificate is accepted at the TLS layer: handlers authenticate
+ * it (evidence binding for marbles, exact match for users). */
+static int accept_any(int ok, X509_STORE_CTX *x)
+{
+    (void)ok;
+    (void)x;
+    return 1;
+}
+
+static SSL_CTX *tls_ctx(X509 *cert, EVP_PKEY *key, bool require_client)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        return NULL;
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 || SSL_CTX_use_certificate(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_num_tickets(ctx, 0);   /* DESIGN §4: ~35% less CPU per handshake */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (require_client ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), accept_any);
+    return ctx;
+}
+
+static int cert_value(X509 *cert, struct manifest_secret_value *v)
+{
+    memset(v, 0, sizeof(*v));
+    return cc_cert_to_der(cert, &v->cert, &v->cert_len);
+}
+
+/* Fills the derived members (PEMs, template values, TLS contexts, own
+ * evidence) of a snapshot whose certificates and keys are set. */
+static int snap_finish(struct core *c, struct core_snap *s, struct cairn_error *err)
+{
+    size_t n;
+    if (cc_cert_to_pem(s->root_cert, &s->root_pem, &n) != 0 ||
+        cc_cert_to_pem(s->intermediate_cert, &s->intermediate_pem, &n) != 0 ||
+        cc_cert_to_pem(s->marble_root_cert, &s->marble_root_pem, &n) != 0 || cert_value(s->root_cert, &s->tv_root) != 0 ||
+        cert_value(s->intermediate_cert, &s->tv_intermediate) != 0 ||
+        cert_value(s->marble_root_cert, &s->tv_marble_root) != 0)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "encoding certificates failed");
+    s->client_tls = tls_ctx(s->root_cert, s->root_key, false);
+    /* client certificates requested, not required at the TLS layer, so a missing
+     * one gets a clear 401 from the handler instead of a handshake alert */
+    s->mesh_tls = tls_ctx(s->marble_root_cert, s->intermediate_key, false);
+    if (s->client_tls == NULL || s->mesh_tls == NULL)
+        return cairn_errf(err, CAIRN_ERR_TLS, "creating the TLS contexts failed");
+    if (s->secrets == NULL && (s->secrets = manifest_secret_set_new()) == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    return core_own_evidence(c, s->root_cert, NULL, 0, &s->quote_json, err);
+}
+
+/* The Coordinator's evidence over SHA-256(root DER [|| nonce]) (DESIGN §6). */
+int core_own_evidence(struct core *c, X509 *root, const uint8_t *nonce, size_t nonce_len, json_t **out,
+                      struct cairn_error *err)
+{
+    json_t *j = json_object();
+    if (j == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    if (c->cfg.simulation) {
+        /* as MarbleRun: no quote in simulation */
+        json_object_set_new(j, "quote", json_null());
+        *out = j;
+        return 0;
+    }
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    if (cc_cert_to_der(root, &der, &der_len) != 0) {
+        json_decref(j);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    uint8_t *buf = malloc(der_len + nonce_len + 1);
+    if (buf == NULL) {
+        free(der);
+        json_decref(j);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    memcpy(buf, der, der_len);
+    if (nonce_len > 0)
+        memcpy(buf + der_len, nonce, nonce_len);
+    uint8_t rd[64] = {0};
+    cc_sha256(buf, der_len + nonce_len, rd);
+    free(buf);
+    free(der);
+    struct attest_issued iss;
+    int rc = attest_issue(c->tee, rd, NULL, &iss, err);
+    if (rc != 0) {
+        json_decref(j);
+        return cairn_err_prefix(err, "issuing the Coordinator's evidence");
+    }
+    rc = attest_evidence_to_json(&iss, j);
+    attest_issued_free(&iss);
+    if (rc != 0) {
+        json_decref(j);
+        return cairn_errf(err, rc, "encoding the Coordinator's evidence");
+    }
+    if (json_object_get(j, "quote") == NULL)
+        json_object_set_new(j, "quote", json_null());
+    *out = j;
+    return 0;
+}
+
+/* ---- the state document ---- */
+
+static int put_b64(json_t *o, const char *k, const uint8_t *p, size_t n)
+{
+    char *s = cairn_base64_encode(p, n);
+    if (s == NULL)
+        return CAIRN_ERR_NOMEM;
+    int rc = json_object_set_new(o, k, json_string(s)) == 0 ? 0 : CAIRN_ERR_NOMEM;
+    cc_free_secret(s, strlen(s));
+    return rc;
+}
+
+static int put_cert(json_t *o, const char *k, X509 *x)
+{
+    uint8_t *d = NULL;
+    size_t n = 0;
+    if (cc_cert_to_der(x, &d, &n) != 0)
+        return CAIRN_ERR_NOMEM;
+    int rc = put_b64(o, k, d, n);
+    free(d);
+    return rc;
+}
+
+static int put_key(json_t *o, const char *k, EVP_PKEY *key)
+{
+    uint8_t *d = NULL;
+    size_t n = 0;
+    if (cc_key_to_pkcs8_der(key, &d, &n) != 0)
+        return CAIRN_ERR_CRYPTO;
+    int rc = put_b64(o, k, d, n);
+    cc_free_secret(d, n);
+    return rc;
+}
+
+/* Serialises the snapshot plus counters and log. Caller holds c->lock (for
+ * the counters and the log). *out: cc_free_secret(*out, *out_len). */
+static int doc_build(struct core *c, const struct core_snap *s, const json_t *acts, const json_t *log, char **out,
+                     size_t *out_len)
+{
+    (void)c;
+    json_t *d = json_object();
+    int rc = d != NULL ? 0 : CAIRN_ERR_NOMEM;
+    if (rc == 0)
+        rc = json_object_set_new(d, "format", json_string(STATE_FORMAT)) ||
+                     json_object_set_new(d, "state", json_integer(s->state))
+                 ? CAIRN_ERR_NOMEM
+                 : 0;
+    if (rc == 0)
+        rc = put_cert(d, "rootCert", s->root_cert);
+    if (rc == 0)
+        rc = put_key(d, "rootKey", s->root_key);
+    if (rc == 0)
+        rc = put_cert(d, "intermediateCert", s->intermediate_cert);
+    if (rc == 0)
+        rc = put_key(d, "intermediateKey", s->intermediate_key);
+    if (rc == 0)
+        rc = put_cert(d, "marbleRootCert", s->marble_root_cert);
+    if (rc == 0 && s->manifest_raw != NULL) {
+        rc = put_b64(d, "manifest", s->manifest_raw, s->manifest_raw_len);
+        if (rc == 0)
+            rc = put_b64(d, "manifestSignature", s->manifest_sig, s->manifest_sig_len);
+        if (rc == 0)
+            rc = put_b64(d, "rootSecret", s->root_secret, sizeof(s->root_secret));
+        json_t *sj = NULL;
+        if (rc == 0 && s->secrets != NULL && (rc = manifest_secret_set_to_json(s->secrets, &sj)) == 0)
+            rc = json_object_set_new(d, "secrets", sj) ? CAIRN_ERR_NOMEM : 0;
+        if (rc == 0 && s->previous_secrets != NULL &&
+            (rc = manifest_secret_set_to_json(s->previous_secrets, &sj)) == 0)
+            rc = json_object_set_new(d, "previousSecrets", sj) ? CAIRN_ERR_NOMEM : 0;
+    }
+    if (rc == 0)
+        rc = json_object_set(d, "activations", (json_t *)acts) || json_object_set(d, "updateLog", (json_t *)log)
+                 ? CAIRN_ERR_NOMEM
+                 : 0;
+    char *str = rc == 0 ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    if (rc == 0 && str == NULL)
+        rc = CAIRN_ERR_NOMEM;
+    if (rc != 0)
+        return rc;
+    *out = str;
+    *out_len = strlen(str);
+    return 0;
+}
+
+static int get_b64(const json_t *d, const char *k, bool required, uint8_t **out, size_t *out_len,
+                   struct cairn_error *err)
+{
+    const json_t *v = json_object_get(d, k);
+    if (v == NULL && !required) {
+        *out = NULL;
+        *out_len = 0;
+        return 0;
+    }
+    if (!json_is_string(v))
+        return cairn_errf(err, CAIRN_ERR_INVALID, "state document: %s: expected a base64 string", k);
+    if (cairn_base64_decode(json_string_value(v), json_string_length(v), out, out_len) != 0)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "state document: %s: invalid base64", k);
+    return 0;
+}
+
+static int get_cert(const json_t *d, const char *k, X509 **out, struct cairn_error *err)
+{
+    uint8_t *b;
+    size_t n;
+    int rc = get_b64(d, k, true, &b, &n, err);
+    if (rc == 0) {
+        rc = cc_cert_from_der(b, n, out, err);
+        free(b);
+        if (rc != 0)
+            cairn_err_prefix(err, "state document: %s", k);
+    }
+    return rc;
+}
+
+static int get_key(const json_t *d, const char *k, EVP_PKEY **out, struct cairn_error *err)
+{
+    uint8_t *b;
+    size_t n;
+    int rc = get_b64(d, k, true, &b, &n, err);
+    if (rc == 0) {
+        rc = cc_key_from_der(b, n, out, err);
+        cc_free_secret(b, n);
+        if (rc != 0)
+            cairn_err_prefix(err, "state document: %s", k);
+    }
+    return rc;
+}
+
+static const char *seal_mode_of(const struct manifest *m)
+{
+    return (m != NULL && m->config.seal_mode != NULL) ? m->config.seal_mode : "";
+}
+
+/* Parses a state document into a new snapshot plus counters and log. */
+static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_snap **out_snap, json_t **out_acts,
+                    json_t **out_log, struct cairn_error *err)
+{
+    json_error_t je;
+    json_t *d = json_loadb((const char *)doc, len, JSON_REJECT_DUPLICATES, &je);
+    if (d == NULL)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "state document: invalid JSON: %s", je.text);
+    struct core_snap *s = snap_new();
+    int rc = s != NULL ? 0 : cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    const json_t *fmt = json_object_get(d, "format"), *st = json_object_get(d, "state");
+    if (rc == 0 && (!json_is_string(fmt) || strcmp(json_string_value(fmt), STATE_FORMAT) != 0))
+        rc = cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "state document: format: expected %s", STATE_FORMAT);
+    if (rc == 0 && (!json_is_integer(st) || json_integer_value(st) < CORE_STATE_ACCEPTING_MANIFEST ||
+                    json_integer_value(st) > CORE_STATE_ACCEPTING_MARBLES))
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "state document: state: expected 2 or 3");
+    if (rc == 0) {
+        s->state = (enum core_state)json_integer_value(st);
+        rc = get_cert(d, "rootCert", &s->root_cert, err);
+    }
+    if (rc == 0)
+        rc = get_key(d, "rootKey", &s->root_key, err);
+    if (rc == 0)
+        rc = get_cert(d, "intermediateCert", &s->intermediate_cert, err);
+    if (rc == 0)
+        rc = get_key(d, "intermediateKey", &s->intermediate_key, err);
+    if (rc == 0)
+        rc = get_cert(d, "marbleRootCert", &s->marble_root_cert, err);
+    if (rc == 0 && s->state == CORE_STATE_ACCEPTING_MARBLES) {
+        rc = get_b64(d, "manifest", true, &s->manifest_raw, &s->manifest_raw_len, err);
+        if (rc == 0)
+            rc = get_b64(d, "manifestSignature", true, &s->manifest_sig, &s->manifest_sig_len, err);
+        uint8_t *rs = NULL;
+        size_t rsl = 0;
+        if (rc == 0 && (rc = get_b64(d, "rootSecret", true, &rs, &rsl, err)) == 0) {
+            if (rsl != 32)
+                rc = cairn_errf(err, CAIRN_ERR_INVALID, "state document: rootSecret: expected 32 bytes");
+            else
+                memcpy(s->root_secret, rs, 32);
+            cc_free_secret(rs, rsl);
+        }
+        if (rc == 0 && (rc = manifest_parse(s->manifest_raw, s->manifest_raw_len, &s->manifest, err)) != 0)
+            cairn_err_prefix(err, "state document: manifest");
+        if (rc == 0) {
+            manifest_hash_hex(s->manifest_raw, s->manifest_raw_len, s->manifest_hash);
+            s->seal_disabled = strcmp(seal_mode_of(s->manifest), "Disabled") == 0;
+            s->seal_unique = strcmp(seal_mode_of(s->manifest), "UniqueKey") == 0;
+        }
+        const json_t *sj = json_object_get(d, "secrets");
+        if (rc == 0 && sj != NULL && (rc = manifest_secret_set_from_json(sj, &s->secrets, err)) != 0)
+            cairn_err_prefix(err, "state document: secrets");
+        sj = json_object_get(d, "previousSecrets");
+        if (rc == 0 && sj != NULL && (rc = manifest_secret_set_from_json(sj, &s->previous_secrets, err)) != 0)
+            cairn_err_prefix(err, "state document: previousSecrets");
+    }
+    json_t *acts = json_object_get(d, "activations"), *log = json_object_get(d, "updateLog");
+    if (rc == 0 && (!json_is_object(acts) || !json_is_array(log)))
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "state document: activations/updateLog missing");
+    if (rc == 0) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(acts, k, v) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0) {
+                rc = cairn_errf(err, CAIRN_ERR_INVALID, "state document: activations.%s: expected a count", k);
+                break;
+            }
+        }
+    }
+    if (rc == 0)
+        rc = snap_finish(c, s, err);
+    if (rc != 0) {
+        core_snap_put(s);
+        json_decref(d);
+        return rc;
+    }
+    *out_acts = json_deep_copy(acts);
+    *out_log = json_deep_copy(log);
+    json_decref(d);
+    *out_snap = s;
+    return 0;
+}
+
+/* ---- persistence ---- */
+
+static struct seal *seal_for(struct core *c, const struct core_snap *s, struct cairn_error *err)
+{
+    if (c->cfg.simulation) {
+        if (c->seal_sim == NULL && seal_open(SEAL_SIM, c->cfg.seal_dir, NULL, &c->seal_sim, err) != 0)
+            return NULL;
+        return c->seal_sim;
+    }
+    if (s->seal_unique) {
+        if (c->seal_unique == NULL &&
+            seal_open(SEAL_UNIQUE, NULL, c->cfg.gramine_dir, &c->seal_unique, err) != 0)
+            return NULL;
+        return c->seal_unique;
+    }
+    if (c->seal_product == NULL && seal_open(SEAL_PRODUCT, NULL, c->cfg.gramine_dir, &c->seal_product, err) != 0)
+        return NULL;
+    return c->seal_product;
+}
+
+/* Writes `doc` for snapshot `s`. Caller holds c->persist. */
+static int persist_doc(struct core *c, const struct core_snap *s, const uint8_t *new_dek, const char *doc,
+                       size_t doc_len, struct cairn_error *err)
+{
+    if (c->store == NULL)
+        return 0;
+    if (s->seal_disabled) {
+        /* SealMode Disabled: memory only; a restart must not find an old state */
+        store_del(c->store, "sealed_data", NULL);
+        store_del(c->store, "sealed_key", NULL);
+        return 0;
+    }
+    struct seal *seal = seal_for(c, s, err);
+    if (seal == NULL)
+        return err != NULL && err->code ? err->code : CAIRN_ERR_IO;
+    bool changed = new_dek != NULL || !c->have_dek || c->dek_seal_kind != seal_get_kind(seal);
+    uint8_t dek[32];
+    if (new_dek != NULL)
+        memcpy(dek, new_dek, 32);
+    else if (c->have_dek)
+        memcpy(dek, c->dek, 32);
+    else if (cc_random(dek, 32) != 0)
+        return cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
+    int rc = sealed_state_save(c->store, seal, dek, changed, (const uint8_t *)doc, doc_len, err);
+    if (rc == 0) {
+        memcpy(c->dek, dek, 32);
+        c->have_dek = true;
+        c->dek_seal_kind = seal_get_kind(seal);
+    }
+    cc_wipe(dek, sizeof(dek));
+    return rc;
+}
+
+/* Persists the current state if nothing newer than generation `gen` was
+ * written yet (activation counter commits). */
+int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->persist);
+    if (c->persisted_gen < gen) {
+        pthread_mutex_lock(&c->lock);
+        struct core_snap *s = c->snap;
+        atomic_fetch_add(&s->refs, 1);
+        uint64_t g = c->gen;
+        char *doc = NULL;
+        size_t len = 0;
+        rc = doc_build(c, s, c->activations, c->update_log, &doc, &len);
+        pthread_mutex_unlock(&c->lock);
+        if (rc == 0)
+            rc = persist_doc(c, s, NULL, doc, len, err);
+        else
+            cairn_errf(err, rc, "serialising the state failed");
+        if (doc != NULL)
+            cc_free_secret(doc, len);
+        core_snap_put(s);
+        if (rc == 0)
+            c->persisted_gen = g;
+    }
+    pthread_mutex_unlock(&c->persist);
+    return rc;
+}
+
+/* Installs `next` with new counters/log (NULL = keep), persisting first. */
+static int commit(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
+                  json_t *new_acts, json_t *new_log, struct cairn_error *err)
+{
+    pthread_mutex_lock(&c->persist);
+    pthread_mutex_lock(&c->lock);
+    if (c->snap != expected) {
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&c->persist);
+        return cairn_errf(err, CAIRN_ERR_CONFLICT, "the state changed concurrently, retry");
+    }
+    char *doc = NULL;
+    size_t len = 0;
+    int rc = doc_build(c, next, new_acts != NULL ? new_acts : c->activations,
+                       new_log != NULL ? new_log : c->update_log, &doc, &len);
+    uint64_t g = ++c->gen;
+    pthread_mutex_unlock(&c->lock);
+    if (rc != 0)
+        rc = cairn_errf(err, rc, "serialising the state failed");
+    else
+        rc = persist_doc(c, next, new_dek, doc, len, err);
+    if (doc != NULL)
+        cc_free_secret(doc, len);
+    if (rc == 0) {
+        pthread_mutex_lock(&c->lock);
+        struct core_snap *old = c->snap;
+        c->snap = next;
+        if (new_acts != NULL) {
+            json_decref(c->activations);
+            c->activations = json_incref(new_acts);
+        }
+        if (new_log != NULL) {
+            json_decref(c->update_log);
+            c->update_log = json_incref(new_log);
+        }
+        c->persisted_gen = g;
+        pthread_mutex_unlock(&c->lock);
+        core_snap_put(old);
+    }
+    pthread_mutex_unlock(&c->persist);
+    return rc;
+}
+
+int core_commit_snapshot(struct core *c, struct core_snap *expected, struct core_snap *next, bool new_dek,
+                         struct cairn_error *err)
+{
+    uint8_t dek[32];
+    if (new_dek && cc_random(dek, 32) != 0)
+        return cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
+    int rc = commit(c, expected, next, new_dek ? dek : NULL, NULL, NULL, err);
+    cc_wipe(dek, sizeof(dek));
+    if (rc != 0)
+        core_snap_put(next);
+    return rc;
+}
+
+void core_admin_lock(struct core *c)
+{
+    pthread_mutex_lock(&c->admin);
+}
+
+void core_admin_unlock(struct core *c)
+{
+    pthread_mutex_unlock(&c->admin);
+}
+
+static json_t *log_line(const char *msg, json_t *fields)
+{
+    char ts[32];
+    cc_time_format_rfc3339(time(NULL), ts);
+    json_t *l = json_pack("{s:s, s:s}", "time", ts, "update", msg);
+    if (l != NULL && fields != NULL)
+        json_object_update(l, fields);
+    char *s = l != NULL ? json_dumps(l, JSON_COMPACT) : NULL;
+    json_decref(l);
+    json_t *j = s != NULL ? json_string(s) : NULL;
+    free(s);
+    return j;
+}
+
+int core_log_update(struct core *c, const char *msg, json_t *fields)
+{
+    json_t *line = log_line(msg, fields);
+    if (line == NULL)
+        return CAIRN_ERR_NOMEM;
+    pthread_mutex_lock(&c->lock);
+    json_array_append_new(c->update_log, line);
+    c->gen++;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+int core_update_log(struct core *c, json_t **out)
+{
+    pthread_mutex_lock(&c->lock);
+    json_t *copy = json_copy(c->update_log);
+    pthread_mutex_unlock(&c->lock);
+    if (copy == NULL)
+        return CAIRN_ERR_NOMEM;
+    *out = copy;
+    return 0;
+}
+
+/* ---- creation ---- */
+
+static int fresh_ca(struct core *c, struct core_snap *s, struct cairn_error *err)
+{
+    int rc = pki_root_new(c->cfg.dns_names, c->cfg.n_dns_names, &s->root_cert, &s->root_key, err);
+    if (rc == 0)
+        rc = pki_intermediate_new(s->root_cert, s->root_key, &s->intermediate_cert, &s->marble_root_cert,
+                                  &s->intermediate_key, err);
+    return rc;
+}
+
+static int load_or_create(struct core *c, struct cairn_error *err)
+{
+    enum sealed_load_result res = SEALED_LOAD_EMPTY;
+    uint8_t *doc = NULL;
+    size_t doc_len = 0;
+    uint8_t dek[32];
+    if (c->store != NULL) {
+        /* the sealed key says which provider sealed it */
+        struct core_snap probe = {0};
+        uint8_t *kb = NULL;
+        size_t kl = 0;
+        if (!c->cfg.simulation && store_get(c->store, "sealed_key", &kb, &kl, NULL, NULL) == 0) {
+            probe.seal_unique = kl > 4 && kb[4] == SEAL_UNIQUE;
+            free(kb);
+        }
+        struct cairn_error se = {0};
+        struct seal *seal = seal_for(c, &probe, &se);
+        if (seal == NULL) {
+            if (store_version(c->store, "sealed_data") != 0 && !c->cfg.simulation) {
+                /* the state exists but no sealing key is available here */
+                LOG_WARN("cannot unseal the existing state: %s", se.msg);
+                res = SEALED_LOAD_UNSEAL_FAILED;
+            } else {
+                if (err != NULL)
+                    *err = se;
+                return cairn_err_prefix(err, "no sealing key (run in Gramine SGX, or with --simulation)");
+            }
+        } else {
+            int rc = sealed_state_load(c->store, seal, &res, dek, &doc, &doc_len, err);
+            if (rc != 0)
+                return cairn_err_prefix(err, "cannot load the sealed state in %s", c->cfg.seal_dir);
+            if (res == SEALED_LOAD_OK) {
+                memcpy(c->dek, dek, 32);
+                c->have_dek = true;
+                c->dek_seal_kind = seal_get_kind(seal);
+            }
+            cc_wipe(dek, sizeof(dek));
+        }
+    }
+    if (res == SEALED_LOAD_OK) {
+        struct core_snap *s = NULL;
+        json_t *acts = NULL, *log = NULL;
+        int rc = doc_load(c, doc, doc_len, &s, &acts, &log, err);
+        cc_free_secret(doc, doc_len);
+        if (rc != 0)
+            return rc;
+        c->snap = s;
+        c->activations = acts;
+        c->update_log = log;
+        return 0;
+    }
+    struct core_snap *s = snap_new();
+    if (s == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    s->state = res == SEALED_LOAD_UNSEAL_FAILED ? CORE_STATE_RECOVERY : CORE_STATE_ACCEPTING_MANIFEST;
+    int rc = fresh_ca(c, s, err);
+    if (rc == 0)
+        rc = snap_finish(c, s, err);
+    if (rc != 0) {
+        core_snap_put(s);
+        return rc;
+    }
+    c->snap = s;
+    c->activations = json_object();
+    c->update_log = json_array();
+    if (s->state == CORE_STATE_RECOVERY) {
+        LOG_WARN("the sealed state cannot be unsealed on this machine: Coordinator in recovery mode (state 1); "
+                 "recover the state or set a new manifest (which discards the old state)");
+        return 0;
+    }
+    /* keep the root across restarts before a manifest is set, as MarbleRun */
+    pthread_mutex_lock(&c->persist);
+    char *d = NULL;
+    size_t dl = 0;
+    rc = doc_build(c, s, c->activations, c->update_log, &d, &dl);
+    if (rc == 0)
+        rc = persist_doc(c, s, NULL, d, dl, err);
+    if (d != NULL)
+        cc_free_secret(d, dl);
+    pthread_mutex_unlock(&c->persist);
+    return rc;
+}
+
+int core_new(const struct core_config *cfg, struct core **out, struct cairn_error *err)
+{
+    struct core *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    c->cfg = *cfg;
+    if (c->cfg.events_max == 0)
+        c->cfg.events_max = 256;
+    if (c->cfg.leaf_key_pool_idle_ms == 0)
+        c->cfg.leaf_key_pool_idle_ms = 50;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->admin, NULL);
+    pthread_mutex_init(&c->persist, NULL);
+    pthread_mutex_init(&c->mlock, NULL);
+    c->events = json_array();
+    c->tee = ATTEST_SIM;
+    int rc = 0;
+    if (!cfg->simulation) {
+        c->tee = attest_probe(NULL);
+        if (c->tee == ATTEST_SIM)
+            rc = cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
+                            "no TEE found (no Gramine /dev/attestation, configfs-tsm or TPM): run the Coordinator "
+                            "in a TEE, or with --simulation (OE_SIMULATION=1) for development");
+    }
+    if (rc == 0 && !cfg->memory_only)
+        rc = store_file_open(cfg->seal_dir, &c->store, err);
+    if (rc == 0)
+        rc = load_or_create(c, err);
+    if (rc == 0 && cfg->leaf_key_pool > 0 &&
+        (c->pool = keypool_new(cfg->leaf_key_pool, c->cfg.leaf_key_pool_idle_ms)) == NULL)
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "cannot start the leaf key pool");
+    if (rc == 0 && cfg->leaf_key_pool == 0)
+        c->pool = keypool_new(0, 0);
+    if (rc == 0 && c->pool == NULL)
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    if (rc != 0) {
+        core_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void core_free(struct core *c)
+{
+    if (c == NULL)
+        return;
+    keypool_free(c->pool);
+    core_snap_put(c->snap);
+    json_decref(c->activations);
+    json_decref(c->update_log);
+    json_decref(c->events);
+    seal_free(c->seal_sim);
+    seal_free(c->seal_product);
+    seal_free(c->seal_unique);
+    store_free(c->store);
+    cc_wipe(c->dek, sizeof(c->dek));
+    core_metrics_free(c);
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->admin);
+    pthread_mutex_destroy(&c->persist);
+    pthread_mutex_destroy(&c->mlock);
+    free(c);
+}
+
+/* ---- manifest set ---- */
+
+static void warn_cb(void *ctx, const char *msg)
+{
+    (void)ctx;
+    LOG_WARN("manifest: %s", msg);
+}
+
+/* RecoverySecrets for the new DEK (inventory §5): none, one key (the DEK
+ * encrypted to it) or several (XOR shares). Shamir thresholds are issue 6. */
+static int recovery_secrets(const struct manifest *m, uint8_t dek[32], json_t **out, struct cairn_error *err)
+{
+    if (cc_random(dek, 32) != 0)
+        return cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
+    if (m->n_recovery_keys == 0) {
+        *out = json_null();
+        return 0;
+    }
+    if (m->n_recovery_keys > 1 && m->config.recovery_threshold != 0 &&
+        m->config.recovery_threshold != m->n_recovery_keys)
+        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
+                          "RecoveryThreshold %llu of %zu keys (Shamir) is not supported yet",
+                          (unsigned long long)m->config.recovery_threshold, m->n_recovery_keys);
+    json_t *o = json_object();
+    uint8_t acc[32] = {0};
+    int rc = o != NULL ? 0 : CAIRN_ERR_NOMEM;
+    for (size_t i = 0; rc == 0 && i < m->n_recovery_keys; i++) {
+        uint8_t share[32];
+        if (m->n_recovery_keys == 1) {
+            memcpy(share, dek, 32);
+        } else if (i + 1 < m->n_recovery_keys) {
+            cc_random(share, 32);
+            for (int k = 0; k < 32; k++)
+                acc[k] ^= share[k];
+        } else {
+            for (int k = 0; k < 32; k++)
+                share[k] = acc[k] ^ dek[k];   /* XOR of all shares = DEK */
+        }
+        EVP_PKEY *pub = NULL;
+        uint8_t *ct = NULL;
+        size_t ct_len = 0;
+        rc = manifest_recovery_key(&m->recovery_keys[i], &pub, err);
+        if (rc == 0 && cc_rsa_oaep_encrypt(pub, share, 32, &ct, &ct_len) != 0)
+            rc = cairn_errf(err, CAIRN_ERR_CRYPTO, "encrypting the recovery secret for %s failed",
+                            m->recovery_keys[i].name);
+        if (rc == 0)
+            rc = put_b64(o, m->recovery_keys[i].name, ct, ct_len);
+        free(ct);
+        EVP_PKEY_free(pub);
+        cc_wipe(share, sizeof(share));
+    }
+    cc_wipe(acc, sizeof(acc));
+    if (rc != 0) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **out_recovery,
+                      struct cairn_error *err)
+{
+    core_admin_lock(c);
+    struct core_snap *cur = core_snap_get(c);
+    struct core_snap *next = NULL;
+    json_t *recovery = NULL, *acts = NULL, *log = NULL;
+    uint8_t dek[32];
+    int rc = 0;
+    if (cur->state != CORE_STATE_RECOVERY && cur->state != CORE_STATE_ACCEPTING_MANIFEST) {
+        rc = cairn_errf(err, CAIRN_ERR_STATE, "server is not in expected state");
+        goto out;
+    }
+    next = snap_new();
+    if (next == NULL) {
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    next->state = CORE_STATE_ACCEPTING_MARBLES;
+    if ((rc = manifest_parse(raw, len, &next->manifest, err)) != 0 ||
+        (rc = manifest_check_ex(next->manifest, warn_cb, NULL, err)) != 0 ||
+        (rc = manifest_validate(next->manifest, err)) != 0) {
+        if (rc != CAIRN_ERR_NOMEM)
+            rc = CAIRN_ERR_INVALID;
+        goto out;
+    }
+    next->manifest_raw = malloc(len + 1);
+    if (next->manifest_raw == NULL) {
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(next->manifest_raw, raw, len);
+    next->manifest_raw[len] = 0;
+    next->manifest_raw_len = len;
+    manifest_hash_hex(raw, len, next->manifest_hash);
+    next->seal_disabled = strcmp(seal_mode_of(next->manifest), "Disabled") == 0;
+    next->seal_unique = strcmp(seal_mode_of(next->manifest), "UniqueKey") == 0;
+    if (cur->state == CORE_STATE_RECOVERY) {
+        /* a new manifest in recovery discards the old state: new root */
+        if ((rc = fresh_ca(c, next, err)) != 0)
+            goto out;
+    } else {
+        X509_up_ref(cur->root_cert);
+        next->root_cert = cur->root_cert;
+        EVP_PKEY_up_ref(cur->root_key);
+        next->root_key = cur->root_key;
+        X509_up_ref(cur->intermediate_cert);
+        next->intermediate_cert = cur->intermediate_cert;
+        EVP_PKEY_up_ref(cur->intermediate_key);
+        next->intermediate_key = cur->intermediate_key;
+        X509_up_ref(cur->marble_root_cert);
+        next->marble_root_cert = cur->marble_root_cert;
+    }
+    if (cc_random(next->root_secret, 32) != 0) {
+        rc = cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
+        goto out;
+    }
+    if ((rc = manifest_generate_secrets(next->manifest, MANIFEST_SECRETS_SHARED, next->root_secret, NULL, NULL,
+                                        next->marble_root_cert, next->intermediate_key, 0, &next->secrets, err)) != 0)
+        goto out;
+    if ((rc = recovery_secrets(next->manifest, dek, &recovery, err)) != 0)
+        goto out;
+    if (cc_sign(next->root_key, "SHA256", raw, len, &next->manifest_sig, &next->manifest_sig_len) != 0) {
+        rc = cairn_errf(err, CAIRN_ERR_CRYPTO, "signing the manifest failed");
+        goto out;
+    }
+    if ((rc = snap_finish(c, next, err)) != 0)
+        goto out;
+    acts = json_object();
+    log = json_array();
+    json_t *line = log_line("Initial manifest set", NULL);
+    if (acts == NULL || log == NULL || line == NULL || json_array_append_new(log, line) != 0) {
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = commit(c, cur, next, dek, acts, log, err);
+    if (rc == 0) {
+        next = NULL;   /* installed */
+        *out_recovery = recovery;
+        recovery = NULL;
+        LOG_INFO("manifest set (fingerprint %s); accepting marbles", c->snap->manifest_hash);
+    }
+out:
+    cc_wipe(dek, sizeof(dek));
+    json_decref(acts);
+    json_decref(log);
+    json_decref(recovery);
+    core_snap_put(next);
+    core_snap_put(cur);
+    core_admin_unlock(c);
+    return rc;
+}
+
+/* ---- quote ---- */
+
+int core_quote(struct core *c, const uint8_t *nonce, size_t nonce_len, char **out_cert, json_t **out_quote,
+               struct cairn_error *err)
+{
+    struct core_snap *s = core_snap_get(c);
+    size_t a = strlen(s->intermediate_pem), b = strlen(s->root_pem);
+    char *chain = malloc(a + b + 1);
+    int rc = 0;
+    json_t *q = NULL;
+    if (chain == NULL) {
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    } else {
+        memcpy(chain, s->intermediate_pem, a);
+        memcpy(chain + a, s->root_pem, b + 1);
+        if (nonce != NULL && nonce_len > 0)
+            rc = core_own_evidence(c, s->root_cert, nonce, nonce_len, &q, err);
+        else
+            q = json_deep_copy(s->quote_json);
+        if (rc == 0 && q == NULL)
+            rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    core_snap_put(s);
+    if (rc != 0) {
+        free(chain);
+        return rc;
+    }
+    *out_cert = chain;
+    *out_quote = q;
+    return 0;
+}

@@ -1,0 +1,167 @@
+/* Internal: the Coordinator's logic (DESIGN §4, §7, §9; inventory §2, §3, §5).
+ *
+ * `struct core` owns the state machine (1 Recovery, 2 AcceptingManifest,
+ * 3 AcceptingMarbles; it only advances), the sealed state, the PKI, the
+ * activation counters, the update log, the /events ring and the metrics.
+ * It knows nothing of HTTP: refusals come back as a `enum core_refusal`
+ * class plus a one-line message, and src/server maps them to status codes.
+ *
+ * Concurrency (DESIGN §4). Everything read-mostly (state code, parsed
+ * manifest, CA keys and certificates, shared secrets, TLS contexts) lives in
+ * an immutable, refcounted `struct core_snap`. Readers take a reference under
+ * the state lock (a pointer copy) and then work without any lock: evidence
+ * verification, leaf key generation and signing, per-marble secrets and
+ * templates all run outside it. The lock is taken again only to commit
+ * counters (MaxActivations is re-checked there, atomically). Changes that
+ * replace the snapshot (manifest set; updates and recovery in issue 6) are
+ * serialised by a separate admin lock, build the new snapshot outside the
+ * state lock, persist it, and swap the pointer under the state lock.
+ *
+ * Extension points for users/secrets/updates/recovery (issue 6):
+ * core_snap_get()/core_snap_put() to read, and core_commit_snapshot() to
+ * install a new snapshot atomically with persistence. */
+#ifndef CAIRN_CORE_H
+#define CAIRN_CORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "manifest/manifest.h"
+
+enum core_state {
+    CORE_STATE_UNINITIALIZED = 0,
+    CORE_STATE_RECOVERY = 1,
+    CORE_STATE_ACCEPTING_MANIFEST = 2,
+    CORE_STATE_ACCEPTING_MARBLES = 3,
+};
+
+/* MarbleRun's status messages (inventory §2.1). Static. */
+const char *core_state_message(enum core_state s);
+
+struct core_config {
+    bool simulation;               /* accept "sim" evidence; seal with a key file */
+    const char *seal_dir;          /* required unless memory_only */
+    bool memory_only;              /* never persist (tests; SealMode Disabled is per manifest) */
+    const char *const *dns_names;  /* root certificate SANs; may be NULL/0 */
+    size_t n_dns_names;
+    const char *gramine_dir;       /* NULL = "/dev/attestation" */
+    size_t leaf_key_pool;          /* pre-generated leaf keys; 0 = none */
+    unsigned leaf_key_pool_idle_ms;/* refill only after this long without activations; 0 = 50 */
+    size_t events_max;             /* /events ring size; 0 = 256 */
+};
+
+/* Everything read-mostly, immutable once published. */
+struct core_snap {
+    atomic_int refs;
+    enum core_state state;
+    /* manifest (NULL in states 1 and 2) */
+    struct manifest *manifest;
+    uint8_t *manifest_raw;     size_t manifest_raw_len;
+    uint8_t *manifest_sig;     size_t manifest_sig_len;   /* DER ECDSA P-384 over SHA-256 */
+    char manifest_hash[65];
+    bool seal_disabled;        /* Config.SealMode "Disabled" */
+    bool seal_unique;          /* Config.SealMode "UniqueKey" */
+    /* PKI */
+    X509 *root_cert;           EVP_PKEY *root_key;
+    X509 *intermediate_cert;   EVP_PKEY *intermediate_key;
+    X509 *marble_root_cert;
+    char *root_pem, *intermediate_pem, *marble_root_pem;
+    struct manifest_secret_value tv_root, tv_intermediate, tv_marble_root;  /* template values (Cert only) */
+    uint8_t root_secret[32];
+    struct manifest_secret_set *secrets;           /* shared + user-defined values */
+    struct manifest_secret_set *previous_secrets;  /* after updates; may be NULL */
+    SSL_CTX *client_tls;       /* Root cert, client certs requested */
+    SSL_CTX *mesh_tls;         /* Marble Root + intermediate key, client certs required */
+    /* the Coordinator's own evidence over SHA-256(root DER), cached (NULL in simulation) */
+    json_t *quote_json;        /* {"quote": b64} or {"evidence": {...}} */
+};
+
+struct core;
+
+/* Loads (or creates) the state. Fails with a clear message when the sealed
+ * state exists but cannot be loaded for a reason other than unsealing
+ * (-> the daemon exits); an unsealing failure gives state 1 (Recovery). */
+int core_new(const struct core_config *cfg, struct core **out, struct cairn_error *err);
+void core_free(struct core *c);   /* NULL ok; no handler may run anymore */
+
+enum core_state core_get_state(struct core *c);
+bool core_is_simulation(struct core *c);
+
+/* Snapshot reference: valid until core_snap_put(). Never NULL after core_new. */
+struct core_snap *core_snap_get(struct core *c);
+void core_snap_put(struct core_snap *s);
+
+/* TLS contexts of the current snapshot (new references: SSL_CTX_free). */
+SSL_CTX *core_client_tls(struct core *c);
+SSL_CTX *core_mesh_tls(struct core *c);
+
+/* ---- client API operations ---- */
+
+/* POST /manifest. `raw` is the exact uploaded manifest. On success *out_recovery
+ * is a JSON object {name: b64} or json_null() (new reference).
+ * Errors: CAIRN_ERR_STATE (not in state 1 or 2), CAIRN_ERR_INVALID (manifest
+ * rules, message from src/manifest), CAIRN_ERR_CONFLICT (another set won),
+ * other codes for internal failures. The state is unchanged on any error. */
+int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **out_recovery,
+                      struct cairn_error *err);
+
+/* The Coordinator's certificate chain PEM (Intermediate then Root) and its
+ * evidence as members to merge into the quote response: {"quote": b64|null}
+ * plus "evidence" for non-SGX TEEs. `nonce` (may be NULL) gives fresh evidence
+ * over SHA-256(root DER || nonce). *out_cert: free(); *out_quote: json_decref. */
+int core_quote(struct core *c, const uint8_t *nonce, size_t nonce_len, char **out_cert, json_t **out_quote,
+               struct cairn_error *err);
+
+/* The update log lines (each one JSON object). *out: json array (new ref). */
+int core_update_log(struct core *c, json_t **out);
+
+/* ---- mesh API ---- */
+
+enum core_refusal {
+    CORE_OK = 0,
+    CORE_BAD_REQUEST,     /* malformed request: JSON, UUID, CSR, evidence encoding */
+    CORE_UNAUTHENTICATED, /* no client certificate */
+    CORE_FORBIDDEN,       /* marble verification failed */
+    CORE_UNAVAILABLE,     /* not accepting marbles in the current state */
+    CORE_INTERNAL,
+};
+
+/* One activation (DESIGN §7). `body` is the untrusted request, `peer` the
+ * marble's TLS certificate (borrowed, may be NULL). On CORE_OK *out_data is
+ * {"files","env","argv"} (new reference; it holds secrets). Otherwise
+ * err->msg holds the reason ("marble verification failed: ..." for
+ * CORE_FORBIDDEN). Nothing about the state changes on a refusal. */
+enum core_refusal core_activate(struct core *c, const uint8_t *body, size_t len, X509 *peer, json_t **out_data,
+                                struct cairn_error *err);
+
+/* ---- metrics and events ---- */
+
+/* coordinator_state, coordinator_version_info, coordinator_marble_activations_total,
+ * coordinator_marble_activations_success_total, cairn_activation_duration_seconds,
+ * cairn_evidence_verifications_total{type,result}, cairn_leaf_key_pool_*. */
+int core_metrics_render(struct core *c, struct cairn_buf *out);
+/* The /events array (new reference). */
+json_t *core_events(struct core *c);
+
+/* ---- extension hooks (issue 6) ---- */
+
+/* Installs `next` (whose refcount the caller hands over) as the new snapshot
+ * after persisting it, if `expected` is still the current snapshot. Must be
+ * called with the admin lock held (core_admin_lock). CAIRN_ERR_CONFLICT when
+ * the snapshot changed meanwhile. */
+int core_commit_snapshot(struct core *c, struct core_snap *expected, struct core_snap *next, bool new_dek,
+                         struct cairn_error *err);
+void core_admin_lock(struct core *c);
+void core_admin_unlock(struct core *c);
+/* Appends one update-log line {"time": now, "update": msg, <fields>} (fields
+ * may be NULL; borrowed). Persisted with the next commit. */
+int core_log_update(struct core *c, const char *msg, json_t *fields);
+
+#endif

@@ -1,0 +1,53 @@
+/* Internal: the Coordinator's three HTTP surfaces on top of http.h.
+ *
+ *   client  HTTPS (Root certificate, client certificates requested): REST API
+ *           v2 and v1 (inventory §2.2, §2.3), /healthz, /readyz
+ *   mesh    HTTPS with mutual TLS (Marble Root + intermediate key, client
+ *           certificate required): POST /api/v2/activate (DESIGN §7)
+ *   metrics plain HTTP, optional: GET /metrics (Prometheus), GET /events
+ * Unknown paths and methods get 405 with a JSend error (MarbleRun's catch-all).
+ * Each route is one table entry in api_client.c / api_mesh.c / api_metrics.c;
+ * the logic behind them lives in src/core. */
+#ifndef CAIRN_SERVER_API_H
+#define CAIRN_SERVER_API_H
+
+#include "core/core.h"
+#include "server/http.h"
+
+#define API_CLIENT_MAX_BODY (2u * 1024 * 1024)   /* {"manifest": b64(1 MiB)} fits */
+#define API_MESH_MAX_BODY (4u * 1024 * 1024)
+
+struct api_config {
+    const char *client_addr;    /* required */
+    const char *mesh_addr;      /* required */
+    const char *metrics_addr;   /* NULL or "" = off */
+    int threads;                /* event loops; 0 = number of CPUs */
+    int timeout_s;              /* slow/idle client timeout; 0 = 10 */
+};
+
+struct api;
+
+/* Binds every listener (ports known on return) and starts the loops.
+ * `c` is borrowed and must outlive the api. */
+int api_start(struct core *c, const struct api_config *cfg, struct api **out, struct cairn_error *err);
+/* Bound ports (0 when the listener is off). */
+void api_ports(const struct api *a, int *client, int *mesh, int *metrics);
+/* Stops the loops and frees. NULL is fine. */
+void api_free(struct api *a);
+
+/* Route tables (exposed for tests and for issue 6 to extend). */
+extern const struct srv_route api_client_routes[];
+extern const size_t api_client_n_routes;
+extern const struct srv_route api_mesh_routes[];
+extern const size_t api_mesh_n_routes;
+extern const struct srv_route api_metrics_routes[];
+extern const size_t api_metrics_n_routes;
+void api_not_allowed(struct srv_req *r, void *ctx);
+
+/* The server whose metrics the /metrics handler adds (set by api_start). */
+struct api_ctx {
+    struct core *core;
+    struct srv *srv;
+};
+
+#endif

@@ -1,0 +1,258 @@
+/* Client REST API v2 and v1 (inventory §2.2, §2.3) plus /healthz and /readyz. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/encoding.h"
+#include "common/log.h"
+#include "server/api.h"
+
+#define NONCE_MAX 1024
+
+static struct core *core_of(void *ctx)
+{
+    return ((struct api_ctx *)ctx)->core;
+}
+
+void api_not_allowed(struct srv_req *r, void *ctx)
+{
+    (void)ctx;
+    srv_jsend_error(r, 405, "method %s not allowed for %s", srv_req_method_name(r), srv_req_path(r));
+}
+
+static void h_healthz(struct srv_req *r, void *ctx)
+{
+    (void)ctx;
+    srv_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_readyz(struct srv_req *r, void *ctx)
+{
+    enum core_state s = core_get_state(core_of(ctx));
+    srv_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "state", (int)s));
+}
+
+/* ---- v2 ---- */
+
+static void h_v2_status(struct srv_req *r, void *ctx)
+{
+    enum core_state s = core_get_state(core_of(ctx));
+    srv_jsend_success(r, json_pack("{s:i, s:s}", "code", (int)s, "message", core_state_message(s)));
+}
+
+static json_t *b64_or_null(const uint8_t *p, size_t n)
+{
+    if (p == NULL)
+        return json_null();
+    char *s = cairn_base64_encode(p, n);
+    json_t *j = s != NULL ? json_string(s) : NULL;
+    free(s);
+    return j;
+}
+
+static void h_v2_manifest_get(struct srv_req *r, void *ctx)
+{
+    struct core_snap *s = core_snap_get(core_of(ctx));
+    if (s->manifest_raw == NULL) {
+        core_snap_put(s);
+        srv_jsend_error(r, 500, "no manifest has been set");
+        return;
+    }
+    json_t *d = json_pack("{s:o, s:s, s:o}", "manifestSignatureRootECDSA", b64_or_null(s->manifest_sig, s->manifest_sig_len),
+                          "manifestFingerprint", s->manifest_hash, "manifest",
+                          b64_or_null(s->manifest_raw, s->manifest_raw_len));
+    core_snap_put(s);
+    srv_jsend_success(r, d);
+}
+
+/* Shared by v1 and v2: sets the manifest, answers with RecoverySecrets. */
+static void set_manifest(struct srv_req *r, struct core *c, const uint8_t *raw, size_t len, int fail_status)
+{
+    json_t *rec = NULL;
+    struct cairn_error e = {0};
+    int rc = core_manifest_set(c, raw, len, &rec, &e);
+    if (rc != 0) {
+        LOG_INFO("manifest set refused: %s", cairn_error_msg(&e));
+        srv_jsend_error(r, fail_status, "%s", cairn_error_msg(&e));
+        return;
+    }
+    srv_jsend_success(r, json_pack("{s:o}", "RecoverySecrets", rec));
+}
+
+static void h_v2_manifest_post(struct srv_req *r, void *ctx)
+{
+    size_t len;
+    const uint8_t *body = srv_req_body(r, &len);
+    json_error_t je;
+    json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
+    const json_t *m = j != NULL ? json_object_get(j, "manifest") : NULL;
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    if (j == NULL) {
+        srv_jsend_fail(r, 400, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    } else if (!json_is_string(m)) {
+        srv_jsend_fail(r, 400, "manifest: expected a base64 string");
+    } else if (cairn_base64_decode(json_string_value(m), json_string_length(m), &raw, &raw_len) != 0) {
+        srv_jsend_fail(r, 400, "manifest: invalid base64");
+    } else {
+        set_manifest(r, core_of(ctx), raw, raw_len, 500);
+    }
+    free(raw);
+    json_decref(j);
+}
+
+/* ?nonce= (base64url); returns -1 after replying on a bad nonce. */
+static int get_nonce(struct srv_req *r, uint8_t **out, size_t *out_len)
+{
+    char **v = NULL;
+    int n = srv_req_query(r, "nonce", &v);
+    *out = NULL;
+    *out_len = 0;
+    if (n < 0) {
+        srv_jsend_fail(r, 400, "invalid query string");
+        return -1;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    int rc = 0;
+    if (cairn_base64url_decode(v[0], strlen(v[0]), out, out_len) != 0) {
+        srv_jsend_fail(r, 400, "nonce: invalid base64url");
+        rc = -1;
+    } else if (*out_len > NONCE_MAX) {
+        srv_jsend_fail(r, 400, "nonce: %zu bytes, at most %d allowed", *out_len, NONCE_MAX);
+        free(*out);
+        *out = NULL;
+        rc = -1;
+    }
+    free(v);
+    return rc;
+}
+
+static void h_v2_quote(struct srv_req *r, void *ctx)
+{
+    uint8_t *nonce;
+    size_t nonce_len;
+    if (get_nonce(r, &nonce, &nonce_len) != 0)
+        return;
+    char *cert = NULL;
+    json_t *q = NULL;
+    struct cairn_error e = {0};
+    int rc = core_quote(core_of(ctx), nonce, nonce_len, &cert, &q, &e);
+    free(nonce);
+    if (rc != 0) {
+        srv_jsend_error(r, 500, "%s", cairn_error_msg(&e));
+        return;
+    }
+    json_object_set_new(q, "cert", json_string(cert));
+    free(cert);
+    srv_jsend_success(r, q);
+}
+
+static void h_v2_update_get(struct srv_req *r, void *ctx)
+{
+    struct core *c = core_of(ctx);
+    if (core_get_state(c) != CORE_STATE_ACCEPTING_MARBLES) {
+        srv_jsend_error(r, 500, "server is not in expected state");
+        return;
+    }
+    json_t *log = NULL;
+    if (core_update_log(c, &log) != 0) {
+        srv_jsend_error(r, 500, "out of memory");
+        return;
+    }
+    srv_jsend_success(r, json_pack("{s:o}", "updateLog", log));
+}
+
+/* ---- v1 ---- */
+
+static void h_v1_status(struct srv_req *r, void *ctx)
+{
+    enum core_state s = core_get_state(core_of(ctx));
+    srv_jsend_success(r, json_pack("{s:i, s:s}", "StatusCode", (int)s, "StatusMessage", core_state_message(s)));
+}
+
+static void h_v1_manifest_get(struct srv_req *r, void *ctx)
+{
+    struct core_snap *s = core_snap_get(core_of(ctx));
+    json_t *d;
+    if (s->manifest_raw == NULL)   /* MarbleRun v1: empty fields, 200 */
+        d = json_pack("{s:n, s:s, s:n}", "ManifestSignatureRootECDSA", "ManifestSignature", "", "Manifest");
+    else
+        d = json_pack("{s:o, s:s, s:o}", "ManifestSignatureRootECDSA",
+                      b64_or_null(s->manifest_sig, s->manifest_sig_len), "ManifestSignature", s->manifest_hash,
+                      "Manifest", b64_or_null(s->manifest_raw, s->manifest_raw_len));
+    core_snap_put(s);
+    srv_jsend_success(r, d);
+}
+
+static void h_v1_manifest_post(struct srv_req *r, void *ctx)
+{
+    size_t len;
+    const uint8_t *body = srv_req_body(r, &len);
+    set_manifest(r, core_of(ctx), body, len, 400);
+}
+
+static void h_v1_quote(struct srv_req *r, void *ctx)
+{
+    char *cert = NULL;
+    json_t *q = NULL;
+    struct cairn_error e = {0};
+    if (core_quote(core_of(ctx), NULL, 0, &cert, &q, &e) != 0) {
+        srv_jsend_error(r, 500, "%s", cairn_error_msg(&e));
+        return;
+    }
+    json_t *d = json_pack("{s:s, s:O}", "Cert", cert, "Quote", json_object_get(q, "quote"));
+    free(cert);
+    json_decref(q);
+    srv_jsend_success(r, d);
+}
+
+static void h_v1_recover(struct srv_req *r, void *ctx)
+{
+    (void)ctx;
+    srv_jsend_error(r, 410, "Recovering the Coordinator using the /recover API endpoint has been disabled. Use the "
+                            "/api/v2/recover endpoint instead.");
+}
+
+static void h_v1_update_get(struct srv_req *r, void *ctx)
+{
+    struct core *c = core_of(ctx);
+    if (core_get_state(c) != CORE_STATE_ACCEPTING_MARBLES) {
+        srv_jsend_error(r, 500, "server is not in expected state");
+        return;
+    }
+    json_t *log = NULL;
+    if (core_update_log(c, &log) != 0) {
+        srv_jsend_error(r, 500, "out of memory");
+        return;
+    }
+    struct cairn_buf b;
+    cairn_buf_init(&b, 64u * 1024 * 1024);
+    size_t i;
+    json_t *v;
+    json_array_foreach(log, i, v) {
+        cairn_buf_append_str(&b, json_string_value(v));
+        cairn_buf_append(&b, "\n", 1);
+    }
+    json_decref(log);
+    srv_jsend_success(r, json_string(b.data != NULL ? (char *)b.data : ""));
+    cairn_buf_free(&b);
+}
+
+/* Issue 6 adds users, secrets, update, recover and sign-quote: one entry each. */
+const struct srv_route api_client_routes[] = {
+    {"/healthz", SRV_GET, h_healthz, 0},
+    {"/readyz", SRV_GET, h_readyz, 0},
+    {"/api/v2/status", SRV_GET, h_v2_status, 0},
+    {"/api/v2/manifest", SRV_GET, h_v2_manifest_get, 0},
+    {"/api/v2/manifest", SRV_POST, h_v2_manifest_post, API_CLIENT_MAX_BODY},
+    {"/api/v2/quote", SRV_GET, h_v2_quote, 0},
+    {"/api/v2/update", SRV_GET, h_v2_update_get, 0},
+    {"/status", SRV_GET, h_v1_status, 0},
+    {"/manifest", SRV_GET, h_v1_manifest_get, 0},
+    {"/manifest", SRV_POST, h_v1_manifest_post, 1024 * 1024},
+    {"/quote", SRV_GET, h_v1_quote, 0},
+    {"/recover", SRV_POST, h_v1_recover, 0},
+    {"/update", SRV_GET, h_v1_update_get, 0},
+};
+const size_t api_client_n_routes = sizeof(api_client_routes) / sizeof(api_client_routes[0]);

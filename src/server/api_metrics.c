@@ -1,0 +1,112 @@
+/* Metrics listener (plain HTTP): /metrics and /events; plus api_start. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "server/api.h"
+
+static void h_metrics(struct srv_req *r, void *ctx)
+{
+    struct api_ctx *a = ctx;
+    struct cairn_buf b;
+    cairn_buf_init(&b, 64u * 1024 * 1024);
+    core_metrics_render(a->core, &b);
+    srv_metrics_render(a->srv, &b);
+    srv_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+    cairn_buf_free(&b);
+}
+
+static void h_events(struct srv_req *r, void *ctx)
+{
+    struct api_ctx *a = ctx;
+    srv_reply_json(r, 200, core_events(a->core));
+}
+
+const struct srv_route api_metrics_routes[] = {
+    {"/metrics", SRV_GET, h_metrics, 0},
+    {"/events", SRV_GET, h_events, 0},
+};
+const size_t api_metrics_n_routes = sizeof(api_metrics_routes) / sizeof(api_metrics_routes[0]);
+
+struct api {
+    struct api_ctx ctx;
+    struct srv *srv;
+    int ports[3];
+};
+
+static SSL_CTX *client_tls(void *ctx)
+{
+    return core_client_tls(((struct api_ctx *)ctx)->core);
+}
+
+static SSL_CTX *mesh_tls(void *ctx)
+{
+    return core_mesh_tls(((struct api_ctx *)ctx)->core);
+}
+
+int api_start(struct core *c, const struct api_config *cfg, struct api **out, struct cairn_error *err)
+{
+    int threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1)
+        threads = 1;
+    if (threads > 64)
+        threads = 64;
+    struct api *a = calloc(1, sizeof(*a));
+    if (a == NULL || (a->srv = srv_new(threads)) == NULL) {
+        free(a);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    a->ctx.core = c;
+    a->ctx.srv = a->srv;
+    struct srv_listener_cfg l = {.name = "client", .addr = cfg->client_addr, .tls = client_tls, .tls_ctx = &a->ctx,
+                                 .routes = api_client_routes, .n_routes = api_client_n_routes,
+                                 .fallback = api_not_allowed, .ctx = &a->ctx, .max_body = API_CLIENT_MAX_BODY,
+                                 .timeout_s = cfg->timeout_s, .metrics = true};
+    int idx = srv_add_listener(a->srv, &l, err);
+    if (idx < 0)
+        goto fail;
+    a->ports[0] = srv_listener_port(a->srv, idx);
+    struct srv_listener_cfg m = {.name = "mesh", .addr = cfg->mesh_addr, .tls = mesh_tls, .tls_ctx = &a->ctx,
+                                 .routes = api_mesh_routes, .n_routes = api_mesh_n_routes,
+                                 .fallback = api_not_allowed, .ctx = &a->ctx, .max_body = API_MESH_MAX_BODY,
+                                 .timeout_s = cfg->timeout_s, .metrics = true};
+    if ((idx = srv_add_listener(a->srv, &m, err)) < 0)
+        goto fail;
+    a->ports[1] = srv_listener_port(a->srv, idx);
+    if (cfg->metrics_addr != NULL && cfg->metrics_addr[0] != '\0') {
+        struct srv_listener_cfg p = {.name = "metrics", .addr = cfg->metrics_addr, .routes = api_metrics_routes,
+                                     .n_routes = api_metrics_n_routes, .fallback = api_not_allowed,
+                                     .ctx = &a->ctx, .max_body = 4096, .timeout_s = cfg->timeout_s};
+        if ((idx = srv_add_listener(a->srv, &p, err)) < 0)
+            goto fail;
+        a->ports[2] = srv_listener_port(a->srv, idx);
+    }
+    if (srv_start(a->srv, err) != 0)
+        goto fail;
+    *out = a;
+    return 0;
+fail:
+    srv_free(a->srv);
+    free(a);
+    return err != NULL && err->code != 0 ? err->code : CAIRN_ERR_IO;
+}
+
+void api_ports(const struct api *a, int *client, int *mesh, int *metrics)
+{
+    if (client != NULL)
+        *client = a->ports[0];
+    if (mesh != NULL)
+        *mesh = a->ports[1];
+    if (metrics != NULL)
+        *metrics = a->ports[2];
+}
+
+void api_free(struct api *a)
+{
+    if (a == NULL)
+        return;
+    srv_free(a->srv);
+    free(a);
+}
