@@ -1134,6 +1134,37 @@ static void test_real_world_sgx_pck_chain(void **state)
     free(r);
 }
 
+/* MarbleRun's PKI shape: Root (self-signed) -> Intermediate; a self-signed
+ * "Marble Root" with the Intermediate's key and subject issues the leaves.
+ * Because AKI = issuer SKI = SHA-1(key), a leaf chains both through the
+ * Intermediate to the Root and directly to the Marble Root. */
+static void test_marblerun_pki_shape(void **state)
+{
+    (void)state;
+    EVP_PKEY *ik = NULL;
+    assert_int_equal(cc_key_generate(CC_KEY_EC_P384, 0, &ik, NULL), 0);
+    X509 *inter = make_ca(ik, "MarbleRun Coordinator - Intermediate CA", g_ca, g_ca_key, -1);
+    X509 *mroot = make_ca(ik, "MarbleRun Coordinator - Intermediate CA", NULL, ik, -1);
+    assert_int_equal(ASN1_STRING_cmp(X509_get0_subject_key_id(inter), X509_get0_subject_key_id(mroot)), 0);
+    X509 *leaf = issue_leaf(g_keys[0], mroot, ik, 0, T_2262);
+    assert_int_equal(ASN1_STRING_cmp(X509_get0_authority_key_id(leaf), X509_get0_subject_key_id(inter)), 0);
+    struct cairn_error err = {0};
+    STACK_OF(X509) *roots = stack_of(g_ca), *inters = stack_of(inter), *mroots = stack_of(mroot);
+    if (cc_chain_verify(leaf, inters, roots, NULL, 0, &err) != 0)
+        fail_msg("leaf -> intermediate -> root: %s", err.msg);
+    if (cc_chain_verify(leaf, NULL, mroots, NULL, 0, &err) != 0)
+        fail_msg("leaf -> marble root: %s", err.msg);
+    /* the Marble Root is not signed by the Root */
+    assert_int_equal(cc_chain_verify(mroot, NULL, roots, NULL, 0, &err), CAIRN_ERR_VERIFY);
+    sk_X509_free(roots);
+    sk_X509_free(inters);
+    sk_X509_free(mroots);
+    X509_free(leaf);
+    X509_free(mroot);
+    X509_free(inter);
+    EVP_PKEY_free(ik);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1142,6 +1173,7 @@ int main(void)
         cmocka_unit_test(test_issuer_key_types),
         cmocka_unit_test(test_issue_rejects),
         cmocka_unit_test(test_intermediate_chain),
+        cmocka_unit_test(test_marblerun_pki_shape),
         cmocka_unit_test(test_cli_verify),
         cmocka_unit_test(test_validity_window),
         cmocka_unit_test(test_crl_revocation),
