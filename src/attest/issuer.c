@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/tpm.h"
 #include "common/encoding.h"
 
 #define WIRE_MEMBER_MAX (1u << 20)
@@ -42,6 +43,8 @@ int attest_issue(enum attest_type type, const uint8_t report_data[64], const str
     case ATTEST_SIM:
         return sim_issue(report_data, out, err);
     /* Each hardware issuer adds its case here (gramine_issue, tsm_issue, tpm_issue). */
+    case ATTEST_TPM:
+        return tpm_issue(report_data, cfg, out, err);
     default:
         return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "no issuer for evidence type \"%s\"",
                           attest_type_name(type));
@@ -50,8 +53,9 @@ int attest_issue(enum attest_type type, const uint8_t report_data[64], const str
 
 enum attest_type attest_probe(const struct attest_issuer_config *cfg)
 {
-    (void)cfg;
     /* Hardware probes are added with their issuers. */
+    if (tpm_probe(cfg))
+        return ATTEST_TPM;
     return ATTEST_SIM;
 }
 

@@ -62,5 +62,9 @@ int attest_evidence_from_json(const json_t *req, struct attest_issued *out_stora
 /* Per-type issuers (internal; attest_issue dispatches). Each returns
  * CAIRN_ERR_UNSUPPORTED when its device is absent. */
 int sim_issue(const uint8_t report_data[64], struct attest_issued *out, struct cairn_error *err);
+/* TPM through tss2-esys (tpm_issuer.c; contract in tpm.h): TPMS_ATTEST,
+ * TPMT_SIGNATURE, AK TPMT_PUBLIC, PCR values JSON, optional AK cert/event log. */
+int tpm_issue(const uint8_t report_data[64], const struct attest_issuer_config *cfg, struct attest_issued *out,
+              struct cairn_error *err);
 
 #endif

@@ -3,6 +3,8 @@
 #include "attest/policy.h"
 
 #include "attest/sgx.h"
+#include "attest/snp.h"
+#include "attest/tpm.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,10 +68,10 @@ int tee_policy_match(const struct tee_package *p, const struct attest_claims *c,
         return sgx_policy_match(p, c, err);
     case ATTEST_TDX:
         return tdx_policy_match(p, c, err);
-    /* ---- SNP and TPM branches: the AMD/TPM engineer adds
-     *   case ATTEST_SNP: return snp_policy_match(p, c, err);
-     *   case ATTEST_TPM: return tpm_policy_match(p, c, err);
-     * here. ---- */
+    case ATTEST_SNP:
+        return snp_policy_match(p, c, err);
+    case ATTEST_TPM:
+        return tpm_policy_match(p, c, err);
     default:
         return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "policy: %s packages are not supported",
                           attest_type_name(p->tee));

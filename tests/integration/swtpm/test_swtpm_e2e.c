@@ -1,0 +1,372 @@
+/* End to end with a real software TPM: swtpm runs as a direct child on
+ * ephemeral loopback ports; tpm_issue (tss2-esys, swtpm TCTI) quotes; a CA
+ * made here certifies the AK; attest_verify + tee_policy_match accept the
+ * evidence with the expected PCR values, and refuse it after PCR 16 is
+ * extended. swtpm is stopped by PID. Skips when swtpm is not installed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_tctildr.h>
+#include <unistd.h>
+
+#include "attest/attest.h"
+#include "attest/issuer.h"
+#include "attest/policy.h"
+#include "attest/tpm.h"
+#include "common/encoding.h"
+#include "common/file.h"
+#include "crypto/crypto.h"
+
+struct swtpm {
+    pid_t pid;
+    int port;          /* server port; the swtpm TCTI uses port+1 for control */
+    char dir[64];
+    char tcti[96];
+};
+
+static bool have_swtpm(void)
+{
+    return access("/usr/bin/swtpm", X_OK) == 0 || system("command -v swtpm >/dev/null 2>&1") == 0;
+}
+
+/* Two consecutive free loopback ports: bind port 0, then try port+1. */
+static int free_port_pair(void)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof(sa);
+        int port = -1;
+        if (bind(a, (struct sockaddr *)&sa, sizeof(sa)) == 0 && getsockname(a, (struct sockaddr *)&sa, &sl) == 0) {
+            int p = ntohs(sa.sin_port);
+            sa.sin_port = htons((uint16_t)(p + 1));
+            if (p < 65535 && bind(b, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+                port = p;
+        }
+        close(a);
+        close(b);
+        if (port > 0)
+            return port;
+    }
+    return -1;
+}
+
+static bool port_open(int port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(s);
+    return ok;
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)flag;
+    (void)f;
+    return remove(p);
+}
+
+static void swtpm_stop(struct swtpm *t)
+{
+    if (t->pid > 0) {
+        kill(t->pid, SIGTERM);
+        int st;
+        waitpid(t->pid, &st, 0);
+        t->pid = 0;
+    }
+    if (t->dir[0])
+        nftw(t->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static int swtpm_start(struct swtpm *t)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->dir, sizeof(t->dir), "/tmp/cairn-swtpm-XXXXXX");
+    if (mkdtemp(t->dir) == NULL)
+        return -1;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        t->port = free_port_pair();
+        if (t->port < 0)
+            return -1;
+        char state[128], server[96], ctrl[96];
+        snprintf(state, sizeof(state), "dir=%s", t->dir);
+        snprintf(server, sizeof(server), "type=tcp,port=%d,bindaddr=127.0.0.1", t->port);
+        snprintf(ctrl, sizeof(ctrl), "type=tcp,port=%d,bindaddr=127.0.0.1", t->port + 1);
+        pid_t pid = fork();
+        if (pid < 0)
+            return -1;
+        if (pid == 0) {
+            int devnull = open("/dev/null", O_WRONLY);
+            if (devnull >= 0) {
+                dup2(devnull, 1);
+                dup2(devnull, 2);
+            }
+            execlp("swtpm", "swtpm", "socket", "--tpm2", "--tpmstate", state, "--server", server, "--ctrl", ctrl,
+                   "--flags", "not-need-init,startup-clear", (char *)NULL);
+            _exit(127);
+        }
+        t->pid = pid;
+        for (int i = 0; i < 100; i++) {
+            if (port_open(t->port) && port_open(t->port + 1)) {
+                snprintf(t->tcti, sizeof(t->tcti), "swtpm:host=127.0.0.1,port=%d", t->port);
+                return 0;
+            }
+            int st;
+            if (waitpid(pid, &st, WNOHANG) == pid) { /* lost the port race: retry */
+                t->pid = 0;
+                break;
+            }
+            usleep(50 * 1000);
+        }
+        if (t->pid > 0) {
+            kill(t->pid, SIGTERM);
+            waitpid(t->pid, NULL, 0);
+            t->pid = 0;
+        }
+    }
+    return -1;
+}
+
+/* Extends sha256 PCR `idx` with `digest` through its own ESYS connection. */
+static void pcr_extend(const char *tcti, unsigned idx, const uint8_t digest[32])
+{
+    TSS2_TCTI_CONTEXT *tc = NULL;
+    ESYS_CONTEXT *e = NULL;
+    assert_int_equal(Tss2_TctiLdr_Initialize(tcti, &tc), TSS2_RC_SUCCESS);
+    assert_int_equal(Esys_Initialize(&e, tc, NULL), TSS2_RC_SUCCESS);
+    TPML_DIGEST_VALUES v = {.count = 1};
+    v.digests[0].hashAlg = TPM2_ALG_SHA256;
+    memcpy(v.digests[0].digest.sha256, digest, 32);
+    assert_int_equal(Esys_PCR_Extend(e, ESYS_TR_PCR0 + idx, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &v),
+                     TSS2_RC_SUCCESS);
+    Esys_Finalize(&e);
+    Tss2_TctiLdr_Finalize(&tc);
+}
+
+static void sha256(const void *p, size_t n, uint8_t out[32])
+{
+    unsigned int l = 0;
+    assert_int_equal(EVP_Digest(p, n, out, &l, EVP_sha256(), NULL), 1);
+}
+
+static struct attest_evidence ev_of(const struct attest_issued *is)
+{
+    struct attest_evidence ev = {.type = is->type, .quote = is->quote, .quote_len = is->quote_len,
+                                 .signature = is->signature, .signature_len = is->signature_len,
+                                 .certs = (const uint8_t *)is->certs, .certs_len = is->certs ? strlen(is->certs) : 0,
+                                 .ak_pub = is->ak_pub, .ak_pub_len = is->ak_pub_len, .pcrs = is->pcrs,
+                                 .pcrs_len = is->pcrs_len, .eventlog = is->eventlog,
+                                 .eventlog_len = is->eventlog_len};
+    return ev;
+}
+
+static void test_swtpm_end_to_end(void **state)
+{
+    (void)state;
+    if (!have_swtpm()) {
+        print_message("SKIP: swtpm is not installed\n");
+        skip();
+    }
+    struct swtpm t;
+    assert_int_equal(swtpm_start(&t), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    /* the workload measurement: PCR16 = SHA256(0^32 || SHA256("measured-workload")) */
+    uint8_t meas[32], buf[64] = {0}, pcr16[32];
+    sha256("measured-workload", 17, meas);
+    pcr_extend(t.tcti, 16, meas);
+    memcpy(buf + 32, meas, 32);
+    sha256(buf, 64, pcr16);
+    char *pcr16_hex = cairn_hex_encode(pcr16, 32);
+
+    struct attest_issuer_config cfg = {.tpm_tcti = t.tcti, .tpm_pcrs = "sha256:0,1,2,3,7,16"};
+    assert_int_equal(attest_probe(&cfg), ATTEST_TPM);
+
+    /* 1. first quote only to learn the AK (deterministic endorsement primary) */
+    uint8_t rd[64] = {0};
+    sha256("marble TLS certificate", 22, rd);
+    struct attest_issued first;
+    struct cairn_error err = {0};
+    int rc = attest_issue(ATTEST_TPM, rd, &cfg, &first, &err);
+    if (rc != 0)
+        print_message("issue: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    struct tpm_ak ak;
+    assert_int_equal(tpm_public_parse(first.ak_pub, first.ak_pub_len, &ak, &err), 0);
+    assert_int_equal(EVP_PKEY_get_base_id(ak.key), EVP_PKEY_EC);
+
+    /* 2. a CA created here certifies the AK */
+    EVP_PKEY *ca_key = NULL;
+    X509 *ca = NULL, *akcert = NULL;
+    assert_int_equal(cc_key_generate(CC_KEY_EC_P256, 0, &ca_key, &err), 0);
+    struct cc_cert_template ct = {.subject = {.common_name = "Cairn test AK CA"}, .is_ca = true, .max_path_len = 0,
+                                  .key_usage = CC_KU_CERT_SIGN | CC_KU_CRL_SIGN};
+    assert_int_equal(cc_cert_issue(&ct, ca_key, NULL, ca_key, &ca, &err), 0);
+    struct cc_cert_template at = {.subject = {.common_name = "swtpm AK"}, .max_path_len = -1,
+                                  .key_usage = CC_KU_DIGITAL_SIGNATURE};
+    assert_int_equal(cc_cert_issue(&at, ak.key, ca, ca_key, &akcert, &err), 0);
+    char *akpem = NULL, *capem = NULL;
+    size_t pl;
+    assert_int_equal(cc_cert_to_pem(akcert, &akpem, &pl), 0);
+    assert_int_equal(cc_cert_to_pem(ca, &capem, &pl), 0);
+    char akpath[128];
+    snprintf(akpath, sizeof(akpath), "%s/ak.pem", t.dir);
+    assert_int_equal(cairn_file_write_atomic(akpath, akpem, strlen(akpem), 0600), 0);
+    cfg.tpm_ak_cert = akpath;
+    attest_issued_free(&first);
+
+    /* 3. the quote a marble would send, through the wire form */
+    struct attest_issued is, st;
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), 0);
+    json_t *req = json_object();
+    assert_int_equal(attest_evidence_to_json(&is, req), 0);
+    struct attest_evidence ev;
+    assert_int_equal(attest_evidence_from_json(req, &st, &ev, &err), 0);
+    assert_int_equal(ev.type, ATTEST_TPM);
+
+    STACK_OF(X509) *roots = sk_X509_new_null();
+    X509_up_ref(ca);
+    sk_X509_push(roots, ca);
+    struct attest_trust trust = {.tpm_roots = roots};
+    struct attest_claims c;
+    rc = attest_verify(&ev, &trust, rd, 32, &c, &err);
+    if (rc != 0)
+        print_message("verify: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_true(json_is_true(json_object_get(c.json, "ak_certified")));
+    assert_string_equal(json_string_value(json_object_get(c.json, "sig_alg")), "ecdsa");
+    const json_t *bank = json_object_get(json_object_get(c.json, "pcrs"), "sha256");
+    assert_int_equal(json_object_size(bank), 6);
+    assert_string_equal(json_string_value(json_object_get(bank, "16")), pcr16_hex);
+
+    /* the package: PCR16 as computed above, PCR0 zero (no firmware), AK CA */
+    struct tee_package p = {.tee = ATTEST_TPM};
+    p.n_pcrs = 2;
+    p.pcrs = calloc(2, sizeof(*p.pcrs));
+    p.pcrs[0].bank = strdup("sha256");
+    p.pcrs[0].index = 16;
+    p.pcrs[0].value_hex = strdup(pcr16_hex);
+    p.pcrs[1].bank = strdup("sha256");
+    p.pcrs[1].index = 0;
+    p.pcrs[1].value_hex = strdup("0000000000000000000000000000000000000000000000000000000000000000");
+    p.n_ak_roots = 1;
+    p.ak_roots_pem = calloc(1, sizeof(char *));
+    p.ak_roots_pem[0] = strdup(capem);
+    rc = tee_policy_match(&p, &c, &err);
+    if (rc != 0)
+        print_message("policy: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    attest_claims_free(&c);
+
+    /* bound to other report data: refused */
+    uint8_t other[32];
+    sha256("impostor", 8, other);
+    assert_int_equal(attest_verify(&ev, &trust, other, 32, &c, &err), CAIRN_ERR_VERIFY);
+    /* a verifier trusting another CA: refused */
+    STACK_OF(X509) *noroots = sk_X509_new_null();
+    X509 *other_ca = NULL;
+    EVP_PKEY *ok2 = NULL;
+    assert_int_equal(cc_key_generate(CC_KEY_EC_P256, 0, &ok2, &err), 0);
+    assert_int_equal(cc_cert_issue(&ct, ok2, NULL, ok2, &other_ca, &err), 0);
+    sk_X509_push(noroots, other_ca);
+    struct attest_trust trust2 = {.tpm_roots = noroots};
+    assert_int_equal(attest_verify(&ev, &trust2, rd, 32, &c, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "AK certificate chain"));
+
+    /* 4. the workload changes: PCR16 extended again -> the fresh quote is
+     * genuine but the package refuses it */
+    pcr_extend(t.tcti, 16, meas);
+    struct attest_issued is2;
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is2, &err), 0);
+    struct attest_evidence ev2 = ev_of(&is2);
+    assert_int_equal(attest_verify(&ev2, &trust, rd, 32, &c, &err), 0);
+    assert_int_equal(tee_policy_match(&p, &c, &err), CAIRN_ERR_POLICY);
+    assert_non_null(strstr(err.msg, "PCRs.sha256.16 mismatch"));
+    attest_claims_free(&c);
+    /* the old PCR values with the new quote: pcrDigest refuses */
+    ev2.pcrs = is.pcrs;
+    ev2.pcrs_len = is.pcrs_len;
+    assert_int_equal(attest_verify(&ev2, &trust, rd, 32, &c, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "pcrDigest"));
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message("swtpm e2e: 3 quotes + verifications in %.0f ms\n",
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+
+    tee_package_free(&p);
+    sk_X509_pop_free(roots, X509_free);
+    sk_X509_pop_free(noroots, X509_free);
+    EVP_PKEY_free(ok2);
+    attest_issued_free(&is2);
+    attest_issued_free(&st);
+    attest_issued_free(&is);
+    json_decref(req);
+    free(akpem);
+    free(capem);
+    X509_free(akcert);
+    X509_free(ca);
+    EVP_PKEY_free(ca_key);
+    tpm_ak_clear(&ak);
+    free(pcr16_hex);
+    swtpm_stop(&t);
+}
+
+/* The issuer without a TPM: a clear error, no crash. */
+static void test_no_tpm(void **state)
+{
+    (void)state;
+    int port = free_port_pair();
+    assert_true(port > 0);
+    char tcti[96];
+    snprintf(tcti, sizeof(tcti), "swtpm:host=127.0.0.1,port=%d", port);
+    struct attest_issuer_config cfg = {.tpm_tcti = tcti};
+    uint8_t rd[64] = {0};
+    struct attest_issued is;
+    struct cairn_error err = {0};
+    assert_int_not_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), 0);
+    assert_true(strlen(err.msg) > 0);
+    assert_int_equal(attest_probe(&cfg), ATTEST_SIM);
+    /* selection syntax */
+    struct tpm_pcr_select sel[8];
+    unsigned n;
+    assert_int_equal(tpm_pcr_selection_parse("sha256:0-7,16+sha1:0", sel, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(sel[0].mask, 0x100FF);
+    assert_int_equal(sel[1].mask, 1);
+    const char *bad[] = {"", "sha256", "sha256:", "sha256:24", "sha256:3-1", "md5:0", "sha256:0+sha256:1",
+                         "sha256:0;", "sha256:a"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(tpm_pcr_selection_parse(bad[i], sel, &n, &err), CAIRN_ERR_INVALID);
+}
+
+int main(void)
+{
+    setenv("TSS2_LOG", "all+NONE", 0); /* the no-TPM case would log connection errors */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_swtpm_end_to_end),
+        cmocka_unit_test(test_no_tpm),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
