@@ -44,11 +44,12 @@ int cc__check_input(const void *p, size_t len, size_t max, const char *what, str
 BIO *cc__pem_bio(const char *pem, size_t len);
 /* Reads the next PEM block named one of `names` from `bio`, skipping blocks with
  * other names and text between blocks. The decoded body is OPENSSL_malloc'd
- * (release with OPENSSL_clear_free when it may be secret). Blocks with headers
+ * (release with OPENSSL_free), or with `secure` (private keys) allocated so that
+ * every intermediate buffer is wiped (release with OPENSSL_secure_clear_free). Blocks with headers
  * (encrypted PEM) are rejected. Returns CAIRN_ERR_NOT_FOUND at the end of input
  * and CAIRN_ERR_INVALID for a malformed block. `found` (may be NULL) receives
  * the index into `names`. */
-int cc__pem_next(BIO *bio, const char *const *names, size_t n_names, uint8_t **der, size_t *der_len,
+int cc__pem_next(BIO *bio, const char *const *names, size_t n_names, int secure, uint8_t **der, size_t *der_len,
                  size_t *found, struct cairn_error *err);
 
 /* True when the buffer starts (after ASCII whitespace) with "-----BEGIN ". */

@@ -141,7 +141,7 @@ int cc_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, struct cairn_er
     static const char *const names[] = {"PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"};
     uint8_t *der = NULL;
     size_t der_len = 0, which = 0;
-    rc = cc__pem_next(bio, names, 3, &der, &der_len, &which, err);
+    rc = cc__pem_next(bio, names, 3, 1, &der, &der_len, &which, err);
     BIO_free(bio);
     if (rc == CAIRN_ERR_NOT_FOUND)
         return cairn_errf(err, CAIRN_ERR_INVALID, "private key: no PRIVATE KEY PEM block");
@@ -151,7 +151,7 @@ int cc_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, struct cairn_er
         rc = key_from_pkcs8(der, der_len, out, err);
     else
         rc = key_from_traditional(which == 1 ? EVP_PKEY_EC : EVP_PKEY_RSA, der, der_len, out, err);
-    OPENSSL_clear_free(der, der_len);
+    OPENSSL_secure_clear_free(der, der_len);
     return rc;
 }
 
@@ -224,7 +224,7 @@ int cc_pubkey_from_pem(const char *pem, size_t len, EVP_PKEY **out, struct cairn
     static const char *const names[] = {"PUBLIC KEY"};
     uint8_t *der = NULL;
     size_t der_len = 0;
-    rc = cc__pem_next(bio, names, 1, &der, &der_len, NULL, err);
+    rc = cc__pem_next(bio, names, 1, 0, &der, &der_len, NULL, err);
     BIO_free(bio);
     if (rc == CAIRN_ERR_NOT_FOUND)
         return cairn_errf(err, CAIRN_ERR_INVALID, "public key: no PUBLIC KEY PEM block");

@@ -257,15 +257,25 @@ BIO *cc__pem_bio(const char *pem, size_t len)
     return BIO_new_mem_buf(pem, (int)len);
 }
 
-int cc__pem_next(BIO *bio, const char *const *names, size_t n_names, uint8_t **der, size_t *der_len,
+/* Frees what PEM_read_bio_ex allocated with the matching allocator. */
+static void pem_free(void *p, size_t n, int secure)
+{
+    if (secure)
+        OPENSSL_secure_clear_free(p, n);
+    else
+        OPENSSL_clear_free(p, n);
+}
+
+int cc__pem_next(BIO *bio, const char *const *names, size_t n_names, int secure, uint8_t **der, size_t *der_len,
                  size_t *found, struct cairn_error *err)
 {
+    unsigned int flags = PEM_FLAG_EAY_COMPATIBLE | (secure ? PEM_FLAG_SECURE : 0);
     for (;;) {
         char *name = NULL, *header = NULL;
         unsigned char *data = NULL;
         long dlen = 0;
         ERR_clear_error();
-        if (PEM_read_bio(bio, &name, &header, &data, &dlen) != 1) {
+        if (PEM_read_bio_ex(bio, &name, &header, &data, &dlen, flags) != 1) {
             unsigned long e = ERR_peek_last_error();
             if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
                 return cc__ossl_clear(CAIRN_ERR_NOT_FOUND);
@@ -276,19 +286,20 @@ int cc__pem_next(BIO *bio, const char *const *names, size_t n_names, uint8_t **d
             if (strcmp(name, names[i]) == 0)
                 idx = i;
         int has_header = header != NULL && header[0] != '\0';
-        OPENSSL_free(name);
-        OPENSSL_free(header);
+        size_t dsz = dlen > 0 ? (size_t)dlen : 0;
+        pem_free(name, name ? strlen(name) : 0, secure);
+        pem_free(header, header ? strlen(header) : 0, secure);
         if (idx == n_names) {
-            OPENSSL_clear_free(data, dlen > 0 ? (size_t)dlen : 0);
+            pem_free(data, dsz, secure);
             continue;
         }
         if (has_header) {
-            OPENSSL_clear_free(data, dlen > 0 ? (size_t)dlen : 0);
+            pem_free(data, dsz, secure);
             return cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
                               "PEM \"%s\": headers (encrypted PEM) are not supported", names[idx]);
         }
         if (dlen <= 0) {
-            OPENSSL_free(data);
+            pem_free(data, dsz, secure);
             return cairn_errf(err, CAIRN_ERR_INVALID, "PEM \"%s\": empty body", names[idx]);
         }
         *der = data;
