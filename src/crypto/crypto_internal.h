@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/error.h"
 #include "crypto/crypto.h"
@@ -54,6 +55,11 @@ int cc__pem_next(BIO *bio, const char *const *names, size_t n_names, int secure,
 
 /* True when the buffer starts (after ASCII whitespace) with "-----BEGIN ". */
 int cc__looks_like_pem(const uint8_t *p, size_t len);
+
+/* Builds GeneralNames (DNS names, then textual IPv4/IPv6 addresses as 4/16
+ * raw bytes); *out is owned by the caller (GENERAL_NAMES_free). */
+int cc__build_sans(const char *const *dns, size_t n_dns, const char *const *ips, size_t n_ips,
+                   GENERAL_NAMES **out, struct cairn_error *err);
 
 /* malloc'd copy of an i2d encoding; NULL output on failure. */
 int cc__bio_to_string(BIO *bio, char **out, size_t *out_len, int secret);

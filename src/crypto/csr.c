@@ -9,9 +9,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-int cc__build_sans(const char *const *dns, size_t n_dns, const char *const *ips, size_t n_ips,
-                   GENERAL_NAMES **out, struct cairn_error *err);
-
 int cc_csr_create(EVP_PKEY *key, const char *common_name, const char *const *dns, size_t n_dns,
                   const char *const *ips, size_t n_ips, X509_REQ **out, struct cairn_error *err)
 {
@@ -113,7 +110,7 @@ int cc_csr_parse_verify(const uint8_t *data, size_t len, X509_REQ **out, struct 
         static const char *const names[] = {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"};
         uint8_t *der = NULL;
         size_t der_len = 0;
-        rc = cc__pem_next(bio, names, 2, &der, &der_len, NULL, err);
+        rc = cc__pem_next(bio, names, 2, 0, &der, &der_len, NULL, err);
         BIO_free(bio);
         if (rc == CAIRN_ERR_NOT_FOUND)
             return cairn_errf(err, CAIRN_ERR_INVALID, "CSR: no CERTIFICATE REQUEST PEM block");

@@ -54,7 +54,7 @@ int cc_cert_from_pem(const char *pem, size_t len, X509 **out, struct cairn_error
         return cc__ossl_clear(CAIRN_ERR_NOMEM);
     uint8_t *der = NULL;
     size_t der_len = 0;
-    rc = cc__pem_next(bio, g_cert_names, 1, &der, &der_len, NULL, err);
+    rc = cc__pem_next(bio, g_cert_names, 1, 0, &der, &der_len, NULL, err);
     BIO_free(bio);
     if (rc == CAIRN_ERR_NOT_FOUND)
         return cairn_errf(err, CAIRN_ERR_INVALID, "certificate: no CERTIFICATE PEM block");
@@ -83,7 +83,7 @@ int cc_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) **out, struct 
     for (;;) {
         uint8_t *der = NULL;
         size_t der_len = 0;
-        rc = cc__pem_next(bio, g_cert_names, 1, &der, &der_len, NULL, err);
+        rc = cc__pem_next(bio, g_cert_names, 1, 0, &der, &der_len, NULL, err);
         if (rc == CAIRN_ERR_NOT_FOUND) {
             rc = 0;
             break;
@@ -245,9 +245,6 @@ static int eku_nid(int v)
     }
 }
 
-/* Builds GeneralNames from DNS names and textual IPs; shared with csr.c. */
-int cc__build_sans(const char *const *dns, size_t n_dns, const char *const *ips, size_t n_ips,
-                   GENERAL_NAMES **out, struct cairn_error *err);
 int cc__build_sans(const char *const *dns, size_t n_dns, const char *const *ips, size_t n_ips,
                    GENERAL_NAMES **out, struct cairn_error *err)
 {
