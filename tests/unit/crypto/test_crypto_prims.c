@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
@@ -345,6 +346,7 @@ static void test_sign_verify(void **state)
         EVP_PKEY *other = NULL;
         assert_int_equal(cc_key_generate(g_types[i].type, g_types[i].bits, &other, NULL), 0);
         assert_int_equal(cc_verify(other, g_types[i].md, msg, sizeof(msg) - 1, sig, sig_len), CAIRN_ERR_VERIFY);
+        assert_int_equal(ERR_peek_error(), 0); /* failures leave no OpenSSL error behind */
         EVP_PKEY_free(other);
         /* digest misuse is a caller error */
         assert_int_equal(cc_verify(k, g_types[i].md ? NULL : "SHA256", msg, sizeof(msg) - 1, sig, sig_len),

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -740,6 +741,8 @@ static int parse_all(const uint8_t *p, size_t n)
     TRY(cc_pubkey_from_der(p, n, &k, &err), k, EVP_PKEY_free);
     TRY(cc_pubkey_from_pem((const char *)p, n, &k, &err), k, EVP_PKEY_free);
 #undef TRY
+    /* documented: no stale OpenSSL errors are left for other modules */
+    assert_int_equal(ERR_peek_error(), 0);
     return accepted;
 }
 
