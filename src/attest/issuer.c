@@ -45,6 +45,9 @@ int attest_issue(enum attest_type type, const uint8_t report_data[64], const str
     /* Each hardware issuer adds its case here (gramine_issue, tsm_issue, tpm_issue). */
     case ATTEST_TPM:
         return tpm_issue(report_data, cfg, out, err);
+    case ATTEST_TDX:
+    case ATTEST_SNP:
+        return tsm_issue(type, report_data, cfg, out, err);
     default:
         return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "no issuer for evidence type \"%s\"",
                           attest_type_name(type));
@@ -54,6 +57,9 @@ int attest_issue(enum attest_type type, const uint8_t report_data[64], const str
 enum attest_type attest_probe(const struct attest_issuer_config *cfg)
 {
     /* Hardware probes are added with their issuers. */
+    enum attest_type tsm_type;
+    if (tsm_probe(cfg, &tsm_type))
+        return tsm_type;
     if (tpm_probe(cfg))
         return ATTEST_TPM;
     return ATTEST_SIM;

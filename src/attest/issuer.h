@@ -9,6 +9,7 @@
 #define CAIRN_ATTEST_ISSUER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,5 +67,15 @@ int sim_issue(const uint8_t report_data[64], struct attest_issued *out, struct c
  * TPMT_SIGNATURE, AK TPMT_PUBLIC, PCR values JSON, optional AK cert/event log. */
 int tpm_issue(const uint8_t report_data[64], const struct attest_issuer_config *cfg, struct attest_issued *out,
               struct cairn_error *err);
+/* configfs-tsm (tsm.c): TDX quote (provider tdx_guest) or SNP report + PEM
+ * certificates from the auxblob certificate table (provider sev_guest).
+ * `want` must match the provider. tsm_exchange does the attribute I/O on an
+ * existing report entry directory (tsm_issue = mkdir + tsm_exchange + rmdir). */
+int tsm_issue(enum attest_type want, const uint8_t report_data[64], const struct attest_issuer_config *cfg,
+              struct attest_issued *out, struct cairn_error *err);
+int tsm_exchange(const char *entry, enum attest_type want, const uint8_t report_data[64], struct attest_issued *out,
+                 struct cairn_error *err);
+/* True when configfs-tsm works here; *out = ATTEST_TDX or ATTEST_SNP. */
+bool tsm_probe(const struct attest_issuer_config *cfg, enum attest_type *out);
 
 #endif

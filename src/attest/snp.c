@@ -777,3 +777,99 @@ int snp_policy_match(const struct tee_package *p, const struct attest_claims *c,
                           p->debug ? "true" : "false", json_is_true(dbg) ? "on" : "off");
     return 0;
 }
+
+/* ---- certificate table ------------------------------------------------------ */
+
+static const struct {
+    uint8_t guid[16];
+    int order; /* position in the PEM output */
+} g_cert_guids[] = {
+    /* VCEK 63da758d-e664-4564-adc5-f4b93be8accd */
+    {{0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64, 0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd}, 0},
+    /* VLEK a8074bc2-a25a-483e-aae6-39c045a0b8a1 */
+    {{0xa8, 0x07, 0x4b, 0xc2, 0xa2, 0x5a, 0x48, 0x3e, 0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1}, 0},
+    /* ASK 4ab7b379-bbac-4fe4-a02f-05aef327c782 */
+    {{0x4a, 0xb7, 0xb3, 0x79, 0xbb, 0xac, 0x4f, 0xe4, 0xa0, 0x2f, 0x05, 0xae, 0xf3, 0x27, 0xc7, 0x82}, 1},
+    /* ARK c0b406a4-a803-4952-9743-3fb6014cd0ae */
+    {{0xc0, 0xb4, 0x06, 0xa4, 0xa8, 0x03, 0x49, 0x52, 0x97, 0x43, 0x3f, 0xb6, 0x01, 0x4c, 0xd0, 0xae}, 2},
+};
+
+int snp_certtable_to_pem(const uint8_t *p, size_t n, char **out_pem, struct cairn_error *err)
+{
+    if (p == NULL || n == 0)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "snp cert table: empty");
+    if (n > CERTS_BYTES_MAX)
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "snp cert table: %zu bytes, cap %u", n, CERTS_BYTES_MAX);
+    struct cairn_reader rd;
+    cairn_reader_init(&rd, p, n);
+    X509 *slot[3] = {NULL, NULL, NULL};
+    int rc = 0;
+    for (unsigned i = 0;; i++) {
+        const uint8_t *guid;
+        uint32_t off, len;
+        if (cairn_reader_bytes(&rd, 16, &guid) || cairn_reader_u32le(&rd, &off) || cairn_reader_u32le(&rd, &len)) {
+            rc = cairn_errf(err, CAIRN_ERR_TRUNCATED, "snp cert table: entry %u truncated (no terminator)", i);
+            goto out;
+        }
+        static const uint8_t zero[16];
+        if (memcmp(guid, zero, 16) == 0 && off == 0 && len == 0)
+            break;
+        if (i >= 64) {
+            rc = cairn_errf(err, CAIRN_ERR_TOO_LARGE, "snp cert table: more than 64 entries");
+            goto out;
+        }
+        if (off > n || len > n - off || len == 0) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "snp cert table: entry %u offset %u length %u outside %zu bytes", i,
+                            off, len, n);
+            goto out;
+        }
+        int order = -1;
+        for (size_t g = 0; g < sizeof(g_cert_guids) / sizeof(g_cert_guids[0]); g++) {
+            if (memcmp(guid, g_cert_guids[g].guid, 16) == 0)
+                order = g_cert_guids[g].order;
+        }
+        if (order < 0)
+            continue;
+        if (slot[order] != NULL) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "snp cert table: entry %u repeats a certificate kind", i);
+            goto out;
+        }
+        const unsigned char *q = p + off;
+        X509 *x = d2i_X509(NULL, &q, (long)len);
+        /* KDS certificates may be followed by padding inside their slot. */
+        if (x == NULL) {
+            ERR_clear_error();
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "snp cert table: entry %u is not a DER certificate", i);
+            goto out;
+        }
+        slot[order] = x;
+    }
+    if (slot[0] == NULL) {
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "snp cert table: no VCEK or VLEK entry");
+        goto out;
+    }
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b == NULL) {
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "snp cert table: out of memory");
+        goto out;
+    }
+    for (int k = 0; k < 3; k++) {
+        if (slot[k] != NULL && PEM_write_bio_X509(b, slot[k]) != 1)
+            rc = cairn_errf(err, CAIRN_ERR_NOMEM, "snp cert table: out of memory");
+    }
+    char *data = NULL;
+    long dl = BIO_get_mem_data(b, &data);
+    char *pem = rc == 0 ? malloc((size_t)dl + 1) : NULL;
+    if (rc == 0 && pem == NULL)
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "snp cert table: out of memory");
+    if (rc == 0) {
+        memcpy(pem, data, (size_t)dl);
+        pem[dl] = 0;
+        *out_pem = pem;
+    }
+    BIO_free(b);
+out:
+    for (int k = 0; k < 3; k++)
+        X509_free(slot[k]);
+    return rc;
+}

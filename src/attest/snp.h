@@ -123,6 +123,13 @@ int snp_cert_verify(X509 *leaf, STACK_OF(X509) *certs, const struct attest_trust
  * Shared with tpm.c. */
 int attest_certs_parse(const uint8_t *p, size_t n, STACK_OF(X509) **out, struct cairn_error *err);
 
+/* SEV-SNP certificate table (GHCB extended guest request / configfs-tsm
+ * auxblob): entries {GUID[16] (RFC 4122 byte order), offset u32le, length
+ * u32le} up to an all-zero entry, offsets relative to the table. Converts the
+ * VCEK/VLEK (first), ASK/ASVK and ARK DER certificates to one PEM text
+ * (malloc'd, NUL-terminated, caller frees). Unknown GUIDs are skipped. */
+int snp_certtable_to_pem(const uint8_t *p, size_t n, char **out_pem, struct cairn_error *err);
+
 /* Full verification of ev (type ATTEST_SNP): see the order above. Fills `out`
  * with the claims of attest.h ("snp" keys) on success. */
 int snp_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
