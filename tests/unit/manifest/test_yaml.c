@@ -3,6 +3,9 @@
  * duplicate keys, complex keys, depth, unsupported tags), and mutations. */
 #include "test_util.h"
 
+#include "common/file.h"
+#include "crypto/crypto.h"
+
 static void yaml_ok(const char *yaml, const char *want)
 {
     char *json = NULL;
@@ -146,6 +149,83 @@ static void test_yaml_manifest(void **state)
     free(json);
 }
 
+/* Reads a data file and replaces "@AKROOT@" with a generated PEM certificate
+ * (newlines written as \n, valid in JSON and in YAML double quotes). */
+static char *load_data(const char *name)
+{
+    const char *dir = getenv("CAIRN_TEST_DATA_DIR");
+    char path[1024];
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    if (dir == NULL)
+        return NULL;
+    snprintf(path, sizeof(path), "%s/manifests/%s", dir, name);
+    if (cairn_file_read(path, MANIFEST_MAX_SIZE, &raw, &len) != 0)
+        return NULL;
+    static char pem_esc[4096];
+    if (pem_esc[0] == 0) {
+        EVP_PKEY *k = NULL;
+        X509 *x = NULL;
+        char *pem = NULL;
+        size_t n = 0, o = 0;
+        struct cc_cert_template t = {.subject = {.common_name = "AK root"}, .is_ca = true, .max_path_len = -1};
+        assert_int_equal(cc_key_generate(CC_KEY_EC_P256, 0, &k, NULL), 0);
+        assert_int_equal(cc_cert_issue(&t, k, NULL, k, &x, NULL), 0);
+        assert_int_equal(cc_cert_to_pem(x, &pem, &n), 0);
+        for (size_t i = 0; i < n && o + 3 < sizeof(pem_esc); i++) {
+            if (pem[i] == '\n') {
+                pem_esc[o++] = '\\';
+                pem_esc[o++] = 'n';
+            } else {
+                pem_esc[o++] = pem[i];
+            }
+        }
+        pem_esc[o] = 0;
+        free(pem);
+        X509_free(x);
+        EVP_PKEY_free(k);
+    }
+    char *at = strstr((char *)raw, "@AKROOT@");
+    assert_non_null(at);
+    size_t total = len + strlen(pem_esc) + 1;
+    char *out = malloc(total);
+    snprintf(out, total, "%.*s%s%s", (int)(at - (char *)raw), (char *)raw, pem_esc, at + 8);
+    free(raw);
+    return out;
+}
+
+/* tests/data/manifests: the YAML and the JSON form are the same document, and
+ * the manifest (every TEE of the extension) passes the full validation. */
+static void test_data_pair(void **state)
+{
+    (void)state;
+    char *js = load_data("tee-extension.json"), *ys = load_data("tee-extension.yaml");
+    if (js == NULL || ys == NULL) {
+        free(js);
+        free(ys);
+        print_message("SKIP: $CAIRN_TEST_DATA_DIR/manifests is absent\n");
+        skip();
+    }
+    char *conv = NULL;
+    struct cairn_error e = {0};
+    assert_int_equal(manifest_yaml_to_json(ys, strlen(ys), &conv, &e), 0);
+    json_t *a = json_loads(js, 0, NULL), *b = json_loads(conv, 0, NULL);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(json_equal(a, b));
+    json_decref(a);
+    json_decref(b);
+    struct manifest *m = parse_ok(conv);
+    assert_int_equal(manifest_validate(m, &e), 0);
+    assert_int_equal(manifest_find_package(m, "web")->pkg.tee, ATTEST_TDX);
+    assert_int_equal(manifest_find_package(m, "db")->pkg.minimum_tcb.microcode, 115);
+    assert_int_equal(manifest_find_package(m, "node")->pkg.pcrs[0].index, 11);
+    manifest_free(m);
+    free(conv);
+    free(js);
+    free(ys);
+}
+
 static void test_mutations(void **state)
 {
     (void)state;
@@ -178,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_structure),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_yaml_manifest),
+        cmocka_unit_test(test_data_pair),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
