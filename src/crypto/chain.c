@@ -108,7 +108,7 @@ int cc_crl_from_der_or_pem(const uint8_t *data, size_t len, X509_CRL **out, stru
     static const char *const names[] = {"X509 CRL"};
     uint8_t *der = NULL;
     size_t der_len = 0;
-    rc = cc__pem_next(bio, names, 1, &der, &der_len, NULL, err);
+    rc = cc__pem_next(bio, names, 1, 0, &der, &der_len, NULL, err);
     BIO_free(bio);
     if (rc == CAIRN_ERR_NOT_FOUND)
         return cairn_errf(err, CAIRN_ERR_INVALID, "CRL: no X509 CRL PEM block");
