@@ -171,12 +171,41 @@ int client_activation_parse(const json_t *data, struct cairn_marble_params **out
 struct mesh_check {
     X509 *root;              /* trusted Coordinator root */
     X509 *intermediate;      /* verified intermediate, or NULL */
+    X509 *deferred;          /* server cert still to be proven after the answer (owned) */
     char reason[256];
 };
 
+/* True when `server` (self-signed, the Marble Root) carries the key of an
+ * intermediate in `candidates` that chains to `root`. */
+static bool key_of_verified_intermediate(X509 *server, STACK_OF(X509) *candidates, X509 *root)
+{
+    EVP_PKEY *sk = X509_get0_pubkey(server);
+    if (sk == NULL || X509_verify(server, sk) != 1)
+        return false;
+    STACK_OF(X509) *roots = sk_X509_new_null();
+    if (roots == NULL || !sk_X509_push(roots, root)) {
+        sk_X509_free(roots);
+        return false;
+    }
+    bool ok = false;
+    for (int i = 0; !ok && candidates != NULL && i < sk_X509_num(candidates); i++) {
+        X509 *x = sk_X509_value(candidates, i);
+        if (x != server && cc_pubkey_equal(sk, X509_get0_pubkey(x)) &&
+            cc_chain_verify(x, NULL, roots, NULL, 0, NULL) == 0)
+            ok = true;
+    }
+    sk_X509_free(roots); /* does not free root */
+    return ok;
+}
+
 /* Accepts the mesh server certificate (the Marble Root: self-signed with the
- * intermediate key) only if it is signed by the key of an intermediate that
- * chains to the trusted root. */
+ * intermediate key) when it is signed by the key of an intermediate that
+ * chains to the trusted root. The intermediate comes from the configuration
+ * (fetched from the client API), or from the chain the server sends. When
+ * neither is available, the decision is deferred: the TLS handshake still
+ * proves the server holds the certificate's key, and the activation answer
+ * carries the intermediate (MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN), which
+ * is checked before anything in the answer is used. */
 static int mesh_verify_cb(X509_STORE_CTX *ctx, void *arg)
 {
     struct mesh_check *mc = arg;
@@ -184,38 +213,61 @@ static int mesh_verify_cb(X509_STORE_CTX *ctx, void *arg)
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(ctx);
     if (leaf == NULL) {
         snprintf(mc->reason, sizeof(mc->reason), "the server presented no certificate");
-        goto fail;
+        X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_UNTRUSTED);
+        return 0;
     }
     STACK_OF(X509) *roots = sk_X509_new_null();
-    if (roots == NULL || !sk_X509_push(roots, mc->root)) {
-        sk_X509_free(roots);
-        goto fail;
-    }
     bool ok = false;
     /* (a) the leaf chains to the root directly (through the presented chain). */
-    if (cc_chain_verify(leaf, chain, roots, NULL, 0, NULL) == 0)
+    if (roots != NULL && sk_X509_push(roots, mc->root) && cc_chain_verify(leaf, chain, roots, NULL, 0, NULL) == 0)
         ok = true;
-    /* (b) the leaf's key is the key of a verified intermediate. */
-    EVP_PKEY *lk = X509_get0_pubkey(leaf);
-    if (!ok && mc->intermediate != NULL && lk != NULL && cc_pubkey_equal(lk, X509_get0_pubkey(mc->intermediate)) &&
-        X509_verify(leaf, lk) == 1)
-        ok = true;
-    /* (c) same, with an intermediate the server sent along. */
-    for (int i = 0; !ok && chain != NULL && i < sk_X509_num(chain); i++) {
-        X509 *x = sk_X509_value(chain, i);
-        if (x == leaf || lk == NULL || !cc_pubkey_equal(lk, X509_get0_pubkey(x)))
-            continue;
-        if (cc_chain_verify(x, NULL, roots, NULL, 0, NULL) == 0 && X509_verify(leaf, lk) == 1)
-            ok = true;
+    sk_X509_free(roots);
+    /* (b) the key of the intermediate we already verified. */
+    if (!ok && mc->intermediate != NULL) {
+        STACK_OF(X509) *one = sk_X509_new_null();
+        if (one != NULL && sk_X509_push(one, mc->intermediate))
+            ok = key_of_verified_intermediate(leaf, one, mc->root);
+        sk_X509_free(one);
+        if (!ok) {
+            snprintf(mc->reason, sizeof(mc->reason),
+                     "the mesh server certificate does not belong to the Coordinator whose root was given "
+                     "(impostor?)");
+            X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_UNTRUSTED);
+            return 0;
+        }
     }
-    sk_X509_free(roots); /* does not free mc->root */
+    /* (c) the key of an intermediate the server sent along. */
+    if (!ok)
+        ok = key_of_verified_intermediate(leaf, chain, mc->root);
     if (ok)
         return 1;
-    snprintf(mc->reason, sizeof(mc->reason),
-             "the mesh server certificate does not belong to the Coordinator whose root was given (impostor?)");
-fail:
-    X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_UNTRUSTED);
-    return 0;
+    /* (d) decide once the answer (with the intermediate) is in. */
+    X509_free(mc->deferred);
+    X509_up_ref(leaf);
+    mc->deferred = leaf;
+    return 1;
+}
+
+/* Completes a deferred check with the intermediate from the answer. */
+static int mesh_check_answer(struct mesh_check *mc, const struct cairn_marble_params *p, struct cairn_error *err)
+{
+    if (mc->deferred == NULL)
+        return 0;
+    for (size_t i = 0; i < p->n_env; i++) {
+        if (strcmp(p->env[i].path, "MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN") != 0)
+            continue;
+        STACK_OF(X509) *chain = NULL;
+        if (cc_certs_from_pem((const char *)p->env[i].data, p->env[i].size, &chain, NULL) != 0)
+            break;
+        bool ok = key_of_verified_intermediate(mc->deferred, chain, mc->root);
+        sk_X509_pop_free(chain, X509_free);
+        if (ok)
+            return 0;
+        break;
+    }
+    return cairn_errf(err, CAIRN_ERR_TLS,
+                      "Coordinator authentication failed: the mesh server certificate does not belong to the "
+                      "Coordinator whose root was given (impostor?); its answer was discarded");
 }
 
 static int seterr(char *errbuf, size_t n, const struct cairn_error *e)
@@ -449,6 +501,10 @@ int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_ma
     struct cairn_marble_params *p = NULL;
     if ((rc = client_activation_parse(data, &p, &e)) != 0)
         goto out;
+    if (mc.root != NULL && (rc = mesh_check_answer(&mc, p, &e)) != 0) {
+        cairn_marble_params_free(p);
+        goto out;
+    }
     /* Defence in depth: the Coordinator root handed to the app must be the
      * root we authenticated. */
     for (size_t i = 0; mc.root != NULL && i < p->n_env; i++) {
@@ -481,6 +537,7 @@ out:
     attest_issued_free(&ev);
     X509_free(mc.root);
     X509_free(mc.intermediate);
+    X509_free(mc.deferred);
     EVP_PKEY_free(key);
     X509_free(cert);
     X509_REQ_free(csr);

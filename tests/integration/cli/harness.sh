@@ -1,0 +1,70 @@
+# Shared helpers for the CLI/premain integration tests (sourced, bash).
+# Real binaries on 127.0.0.1 with ephemeral ports (port 0 + --ready-file),
+# a temp dir per test, and only processes started here are stopped, by PID.
+set -euo pipefail
+
+BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-it.XXXXXX")
+PIDS=()
+FAILS=0
+CHECKS=0
+
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ $rc -ne 0 ] || [ $FAILS -ne 0 ]; then
+    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 15 "$f"; }; done
+  fi
+  rm -rf "$WORK"
+  [ $FAILS -eq 0 ] || exit 1
+  exit $rc
+}
+trap cleanup EXIT
+
+ok() { CHECKS=$((CHECKS + 1)); echo "ok   $*"; }
+bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL $*"; }
+finish() { echo "$CHECKS checks, $FAILS failed"; }
+
+wait_file() {
+  local i=0
+  while [ ! -s "$1" ]; do
+    i=$((i + 1)); [ $i -le $((${2:-20} * 20)) ] || return 1; sleep 0.05
+  done
+}
+json_field() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" "$1"; }
+
+# start_coordinator NAME: sets NAME_CLIENT, NAME_MESH and NAME_METRICS.
+start_coordinator() {
+  local n=$1
+  "$BIN/cairn-coordinator" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+    --seal-dir "$WORK/$n-state" --ready-file "$WORK/$n.json" >"$WORK/$n.log" 2>&1 &
+  PIDS+=($!)
+  wait_file "$WORK/$n.json" 20 || { echo "coordinator $n did not start"; exit 1; }
+  printf -v "${n}_CLIENT" '%s' "$(json_field "$WORK/$n.json" client)"
+  printf -v "${n}_MESH" '%s' "$(json_field "$WORK/$n.json" mesh)"
+  printf -v "${n}_METRICS" '%s' "$(json_field "$WORK/$n.json" metrics)"
+}
+
+# cli ARGS...: the CLI with this test's own config dir (root cache).
+cli() { XDG_CONFIG_HOME="$WORK/xdg" "$BIN/cairn" "$@"; }
+
+# expect_error NAME PATTERN CMD...: CMD must exit non-zero and print exactly
+# one error line on stderr (the --insecure warning aside) matching PATTERN.
+expect_error() {
+  local name=$1 pat=$2
+  shift 2
+  local rc=0
+  "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+  local lines
+  lines=$(grep -v '^cairn: WARNING: --insecure' "$WORK/err" | grep -c . || true)
+  if [ $rc -eq 0 ]; then
+    bad "$name: exit code 0 (expected failure)"
+  elif [ "$lines" != 1 ]; then
+    bad "$name: $lines error lines (expected 1): $(tr '\n' '|' <"$WORK/err")"
+  elif ! grep -v '^cairn: WARNING' "$WORK/err" | grep -Eq -- "$pat"; then
+    bad "$name: error does not match /$pat/: $(grep -v '^cairn: WARNING' "$WORK/err")"
+  else
+    ok "$name: rc=$rc: $(grep -v '^cairn: WARNING' "$WORK/err")"
+  fi
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The cairn CLI against real Coordinators: the happy path, the root cache
+# ("root changed" refusal), --nonce, and every error path printing one line
+# and exiting non-zero.
+source "$(dirname "$0")/harness.sh"
+M=$(cd "$(dirname "$0")/../../.." && pwd)/samples/demo/manifest.json
+
+start_coordinator A
+start_coordinator B
+
+# --- happy path -------------------------------------------------------------
+out=$(cli status "$A_CLIENT" --insecure 2>"$WORK/err") && [ "$out" = "2: Coordinator is ready to accept a manifest." ] \
+  && ok "status in state 2: $out" || bad "status: $out $(cat "$WORK/err")"
+grep -q '^cairn: WARNING: --insecure' "$WORK/err" && ok "--insecure prints a warning" || bad "no --insecure warning"
+hash=$(cli manifest signature "$M")
+[ "$hash" = "$(sha256sum "$M" | cut -d' ' -f1)" ] && ok "manifest signature = sha256 of the file" || bad "signature $hash"
+out=$(cli manifest set "$M" "$A_CLIENT" -i 2>/dev/null) && [ "$out" = "Manifest successfully set, manifest hash: $hash" ] \
+  && ok "manifest set" || bad "manifest set: $out"
+out=$(cli status -i "$A_CLIENT" 2>/dev/null) && [ "${out%%:*}" = 3 ] && ok "status after set: $out" || bad "status: $out"
+cli manifest get "$A_CLIENT" -i -o "$WORK/got.json" 2>/dev/null && cmp -s "$WORK/got.json" "$M" \
+  && ok "manifest get returns the exact bytes" || bad "manifest get"
+cli manifest get "$A_CLIENT" -i -s 2>/dev/null | grep -q "\"manifestFingerprint\": \"$hash\"" \
+  && ok "manifest get -s shows the fingerprint" || bad "manifest get -s"
+out=$(cli manifest verify "$M" "$A_CLIENT" -i 2>/dev/null) && [[ $out == OK:*"$hash"* ]] && ok "manifest verify (file)" \
+  || bad "manifest verify: $out"
+cli manifest verify "$hash" "$A_CLIENT" -i >/dev/null 2>&1 && ok "manifest verify (hash)" || bad "manifest verify hash"
+cli manifest log "$A_CLIENT" -i 2>/dev/null | grep -q "Initial manifest set" && ok "manifest log" || bad "manifest log"
+for c in root intermediate chain; do
+  cli certificate "$c" "$A_CLIENT" -i -o "$WORK/$c.pem" 2>/dev/null && openssl x509 -in "$WORK/$c.pem" -noout 2>/dev/null \
+    && ok "certificate $c" || bad "certificate $c"
+done
+[ "$(grep -c BEGIN "$WORK/chain.pem")" = 2 ] && cmp -s <(tail -n +$(($(wc -l <"$WORK/intermediate.pem") + 1)) "$WORK/chain.pem") "$WORK/root.pem" \
+  && ok "chain = intermediate + root" || bad "chain order"
+[ "$(openssl x509 -in "$WORK/root.pem" -noout -subject)" = "subject=CN = MarbleRun Coordinator" ] \
+  && ok "root subject" || bad "root subject"
+cache="$WORK/xdg/cairn/coordinator-cert.pem"
+[ -f "$cache" ] && [ "$(stat -c %a "$cache")" = 600 ] && ok "root cache written (0600)" || bad "root cache"
+# YAML manifests are converted like MarbleRun's CLI does.
+printf 'Packages:\n  p:\n    Debug: true\n    UniqueID: "00"\nMarbles:\n  m:\n    Package: p\n' >"$WORK/m.yaml"
+cli manifest signature "$WORK/m.yaml" | grep -Eq '^[0-9a-f]{64}$' && ok "YAML manifest hashed" || bad "YAML"
+cli version | grep -q "cairn CLI version" && ok "version" || bad "version"
+cli --help | grep -q "package-info" && ok "--help lists commands" || bad "--help"
+for c in status "manifest set" "manifest get" "manifest verify" "manifest signature" "manifest log" \
+  "certificate root" "certificate intermediate" "certificate chain" package-info version; do
+  # shellcheck disable=SC2086
+  cli $c --help | grep -q "^usage: cairn $c" && ok "$c --help" || bad "$c --help"
+done
+
+# --- --nonce ----------------------------------------------------------------
+# In simulation the quote is null; what is observable: the Coordinator parses
+# the nonce we send (a malformed one is a 400) and answers.
+out=$(cli status "$A_CLIENT" -i --nonce "fresh-$RANDOM" 2>/dev/null) && ok "--nonce accepted by the Coordinator: $out" \
+  || bad "--nonce"
+code=$(curl -sk -o /dev/null -w '%{http_code}' "https://$A_CLIENT/api/v2/quote?nonce=@@@")
+[ "$code" = 400 ] && ok "a malformed nonce is a 400 (so ours was parsed)" || bad "bad nonce gave $code"
+expect_error "empty --nonce" "nonce.*empty" cli status "$A_CLIENT" -i --nonce ""
+expect_error "oversized --nonce" "nonce" cli status "$A_CLIENT" -i --nonce "$(head -c 600 /dev/zero | tr '\0' x)"
+
+# --- the root cache -----------------------------------------------------------
+expect_error "root changed" "root certificate changed.*delete that file" cli status "$B_CLIENT" -i
+expect_error "root changed (certificate root)" "root certificate changed" cli certificate root "$B_CLIENT" -i -o "$WORK/x.pem"
+[ ! -e "$WORK/x.pem" ] && ok "no certificate written after the refusal" || bad "certificate written despite refusal"
+cli --coordinator-cert "$WORK/other-cache.pem" status "$B_CLIENT" -i >/dev/null 2>&1 \
+  && ok "--coordinator-cert selects another cache" || bad "--coordinator-cert"
+
+# --- error paths: one line, non-zero, names the cause -------------------------
+expect_error "no policy" "no Coordinator policy.*--insecure" cli status "$A_CLIENT"
+echo '{"SignerID":' >"$WORK/bad-policy.json"
+expect_error "bad policy JSON" "coordinator policy: invalid JSON" cli status "$A_CLIENT" --coordinator-policy "$WORK/bad-policy.json"
+expect_error "missing policy file" "does not exist" cli status "$A_CLIENT" --coordinator-policy "$WORK/nope.json"
+printf '{"UniqueID":"%064d","Debug":false}' 0 >"$WORK/policy.json"
+expect_error "policy vs simulated Coordinator" "no quote.*simulation" cli status "$A_CLIENT" --coordinator-policy "$WORK/policy.json"
+expect_error "unreachable" "cannot reach 127.0.0.1:1.*running" cli status 127.0.0.1:1 -i
+expect_error "TLS failure (plain HTTP port)" "TLS with 127.0.0.1:[0-9]+ failed" cli --coordinator-cert "$WORK/c3.pem" status "$A_METRICS" -i
+expect_error "not a client API (mesh port)" "HTTP 405" cli --coordinator-cert "$WORK/c4.pem" status "$A_MESH" -i
+expect_error "invalid address" "invalid Coordinator address" cli status "http://x" -i
+expect_error "HTTP error from the Coordinator" "manifest set: .*HTTP [45][0-9][0-9]: " cli manifest set "$M" "$A_CLIENT" -i
+echo '{"Packages":{}}' >"$WORK/empty.json"
+expect_error "invalid manifest" "HTTP [45][0-9][0-9]: .*no allowed packages" cli manifest set "$WORK/empty.json" "$B_CLIENT" \
+  --coordinator-cert "$WORK/b-cache.pem" -i
+expect_error "manifest mismatch" "manifest mismatch" cli manifest verify "$(printf '%064d' 1)" "$A_CLIENT" -i
+expect_error "manifest get without a manifest" "no manifest|HTTP" cli manifest get "$B_CLIENT" --coordinator-cert "$WORK/b-cache.pem" -i
+expect_error "missing manifest file" "does not exist" cli manifest set "$WORK/none.json" "$A_CLIENT" -i
+printf 'a: [b\n' >"$WORK/broken.yaml"
+expect_error "unparsable manifest" "neither JSON.*nor YAML" cli manifest signature "$WORK/broken.yaml"
+expect_error "unknown command" "unknown command \"frobnicate\"" cli frobnicate
+expect_error "unknown subcommand" "unknown command \"frob\" for \"cairn manifest\"" cli manifest frob
+expect_error "group without subcommand" "needs a command" cli certificate
+expect_error "unknown flag" "unknown flag \"--bogus\"" cli status --bogus "$A_CLIENT"
+expect_error "missing argument" "expected <address>" cli status
+expect_error "too many arguments" "expected <manifest> <address>" cli manifest set a b c
+expect_error "flag without value" "needs a value" cli certificate root "$A_CLIENT" -i -o
+expect_error "package-info of a non-package" "not a signed SGX package" cli package-info "$M"
+expect_error "package-info of a missing file" "does not exist" cli package-info "$WORK/none.sig"
+mkdir -p "$WORK/empty-dir"
+expect_error "package-info of a dir without .sig" "no .sig file" cli package-info "$WORK/empty-dir"
+expect_error "output dir missing" "cannot write" cli certificate root "$A_CLIENT" -i -o "$WORK/no/such/dir/r.pem"
+finish

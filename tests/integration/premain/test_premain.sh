@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# cairn-premain against real Coordinators: files/env/argv arrive exactly as
+# the manifest says; refusals never exec; the Coordinator is authenticated
+# with its root certificate (an impostor is refused); retries while the
+# Coordinator is not ready; bounded retries when it is unreachable.
+BIN_DIR=$1
+DUMP=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+source "$(dirname "$0")/../cli/harness.sh" "$BIN_DIR"
+
+start_coordinator A
+start_coordinator B   # plays the impostor: a real Coordinator with another root
+
+F="$WORK/files"
+cat >"$WORK/manifest.json" <<JSON
+{
+  "Packages": {"p": {"Debug": true, "UniqueID": "0000000000000000000000000000000000000000000000000000000000000000"}},
+  "Marbles": {
+    "dump": {"Package": "p", "Parameters": {
+      "Files": {
+        "$F/a/b/secret.txt": "first line\nkey={{ hex .Secrets.k }}\n",
+        "$F/raw.bin": {"Data": "AAEC/w==", "Encoding": "base64"},
+        "rel/plain.txt": {"Data": "{{ not a template }}", "NoTemplates": true}
+      },
+      "Env": {"GREETING": "hello world", "KEY_HEX": "{{ hex .Secrets.k }}", "MULTI": "a\nb \$x"},
+      "Argv": ["dump-marble", "arg one", "--flag=x", ""]}},
+    "noargv": {"Package": "p"},
+    "limited": {"Package": "p", "MaxActivations": 1}
+  },
+  "Secrets": {"k": {"Type": "symmetric-key", "Size": 128, "Shared": true}}
+}
+JSON
+cli manifest set "$WORK/manifest.json" "$A_CLIENT" -i >/dev/null 2>&1 || { bad "manifest set on A"; exit 1; }
+cli --coordinator-cert "$WORK/b.pem" manifest set "$WORK/manifest.json" "$B_CLIENT" -i >/dev/null 2>&1 || { bad "manifest set on B"; exit 1; }
+cli certificate root "$A_CLIENT" -i -o "$WORK/rootA.pem" 2>/dev/null
+cli --coordinator-cert "$WORK/b.pem" certificate root "$B_CLIENT" -i -o "$WORK/rootB.pem" 2>/dev/null
+
+# premain TYPE DIR [ENV...] [-- PROGRAM...]: runs cairn-premain in DIR.
+premain() {
+  local type=$1 dir=$2
+  shift 2
+  mkdir -p "$dir"
+  (cd "$dir" && env EDG_MARBLE_TYPE="$type" EDG_MARBLE_COORDINATOR_ADDR="$A_MESH" CAIRN_EVIDENCE=sim \
+    DUMP_OUT="$dir/dump.txt" DUMP_ENV=GREETING,KEY_HEX,MULTI,MARBLE_PREDEFINED_COORDINATOR_ROOT_CA,EDG_MARBLE_TYPE \
+    CAIRN_PREMAIN_RETRY_DELAY_MS=50 "$@")
+}
+hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+one_error_line() { [ "$(grep -c ' error ' "$1")" = 1 ]; }
+
+# --- files, env and argv exactly as the manifest says ------------------------
+D="$WORK/m1"
+if premain dump "$D" CAIRN_COORDINATOR_ROOT_CA="$WORK/rootA.pem" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/m1.log"; then
+  ok "activation + exec"
+else
+  bad "activation + exec: $(tail -n2 "$WORK/m1.log")"
+fi
+expected_argv=$(printf 'argc=4\nargv[0]=dump-marble\nargv[1]=arg one\nargv[2]=--flag=x\nargv[3]=\n')
+[ "$(head -n 5 "$D/dump.txt")" = "$expected_argv" ] && ok "argv exactly as in the manifest" || bad "argv: $(head -n5 "$D/dump.txt")"
+key=$(sed -n 's/^key=//p' "$F/a/b/secret.txt")
+[[ $key =~ ^[0-9a-f]{32}$ ]] && ok "template rendered a 128-bit key" || bad "secret file: $(cat "$F/a/b/secret.txt")"
+[ "$(cat "$F/a/b/secret.txt")" = "$(printf 'first line\nkey=%s' "$key")" ] && ok "file content exact" || bad "file content"
+[ "$(od -An -tx1 "$F/raw.bin" | tr -d ' \n')" = "000102ff" ] && ok "base64 file decoded to its bytes" || bad "raw.bin"
+[ "$(cat "$D/rel/plain.txt")" = "{{ not a template }}" ] && ok "relative path, NoTemplates" || bad "plain.txt"
+[ "$(stat -c %a "$F/a/b/secret.txt") $(stat -c %a "$F/raw.bin") $(stat -c %a "$D/rel/plain.txt")" = "600 600 600" ] \
+  && ok "files are 0600" || bad "file modes"
+[ "$(stat -c %a "$F/a") $(stat -c %a "$F/a/b") $(stat -c %a "$D/rel")" = "700 700 700" ] && ok "parent dirs are 0700" \
+  || bad "dir modes $(stat -c %a "$F/a") $(stat -c %a "$F/a/b")"
+grep -qx "env GREETING=$(hex 'hello world')" "$D/dump.txt" && ok "env GREETING" || bad "env GREETING"
+grep -qx "env MULTI=$(hex $'a\nb $x')" "$D/dump.txt" && ok "env with newline and \$ verbatim" || bad "env MULTI"
+grep -qx "env KEY_HEX=$(hex "$key")" "$D/dump.txt" && ok "env secret equals the file's secret" || bad "env KEY_HEX"
+grep -qx "env MARBLE_PREDEFINED_COORDINATOR_ROOT_CA=$(hex "$(cat "$WORK/rootA.pem")")" "$D/dump.txt" || \
+  grep -qx "env MARBLE_PREDEFINED_COORDINATOR_ROOT_CA=$(hex "$(cat "$WORK/rootA.pem")")0a" "$D/dump.txt" \
+  && ok "MARBLE_PREDEFINED_COORDINATOR_ROOT_CA is the root" || bad "predefined root"
+uuid=$(cat "$D/uuid")
+[[ $uuid =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] && [ "$(stat -c %a "$D/uuid")" = 600 ] \
+  && ok "UUIDv4 file created with 0600" || bad "uuid file: $uuid"
+rm -f "$D/dump.txt"
+premain dump "$D" "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null && [ "$(cat "$D/uuid")" = "$uuid" ] && [ -f "$D/dump.txt" ] \
+  && ok "UUID file reused on restart" || bad "uuid reuse"
+
+# Empty manifest Argv: the program after -- runs with its own arguments.
+D="$WORK/m2"
+premain noargv "$D" "$BIN/cairn-premain" -- "$DUMP" x "y z" 2>/dev/null && \
+  [ "$(head -n 4 "$D/dump.txt")" = "$(printf 'argc=3\nargv[0]=%s\nargv[1]=x\nargv[2]=y z' "$DUMP")" ] \
+  && ok "no manifest Argv: argv after -- kept" || bad "noargv: $(cat "$D/dump.txt" 2>/dev/null)"
+# Gramine libos.entrypoint convention: argv[0] is the application itself.
+D="$WORK/m3"
+mkdir -p "$D"
+ln -sf "$BIN/cairn-premain" "$D/app-entry"
+premain noargv "$D" bash -c "exec -a '$DUMP' '$D/app-entry' one" 2>/dev/null && \
+  [ "$(head -n 3 "$D/dump.txt")" = "$(printf 'argc=2\nargv[0]=%s\nargv[1]=one' "$DUMP")" ] \
+  && ok "entrypoint mode: execs argv[0]" || bad "entrypoint mode: $(cat "$D/dump.txt" 2>/dev/null)"
+
+# --- refusals never exec ------------------------------------------------------
+D="$WORK/unknown"
+rc=0
+premain nope "$D" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/unknown.log" || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$D/dump.txt" ] && ok "unknown marble type: exit $rc, not executed" || bad "unknown type rc=$rc"
+grep -q "unknown marble type" "$WORK/unknown.log" && one_error_line "$WORK/unknown.log" \
+  && ok "one line: $(grep ' error ' "$WORK/unknown.log" | cut -c1-160)" || bad "unknown type message: $(cat "$WORK/unknown.log")"
+premain limited "$WORK/l1" "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null && [ -f "$WORK/l1/dump.txt" ] \
+  && ok "MaxActivations 1: first activation" || bad "limited first"
+rc=0
+premain limited "$WORK/l2" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/l2.log" || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/l2/dump.txt" ] && grep -q "403" "$WORK/l2.log" \
+  && ok "MaxActivations reached: refused (403), not executed" || bad "limited second rc=$rc $(cat "$WORK/l2.log")"
+rc=0
+(cd "$WORK" && env -u EDG_MARBLE_TYPE DUMP_OUT="$WORK/nt.txt" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/nt.log") || rc=$?
+[ $rc = 2 ] && [ ! -e "$WORK/nt.txt" ] && grep -q "EDG_MARBLE_TYPE is not set" "$WORK/nt.log" \
+  && ok "missing EDG_MARBLE_TYPE: exit 2" || bad "missing type rc=$rc"
+mkdir -p "$WORK/badu" && echo "not-a-uuid" >"$WORK/badu/uuid"
+rc=0
+premain dump "$WORK/badu" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/badu.log" || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/badu/dump.txt" ] && grep -q "canonical UUID" "$WORK/badu.log" \
+  && ok "corrupt UUID file refused" || bad "bad uuid rc=$rc"
+
+# --- Coordinator authentication -----------------------------------------------
+rc=0
+premain dump "$WORK/imp1" EDG_MARBLE_COORDINATOR_ADDR="$B_MESH" CAIRN_COORDINATOR_ROOT_CA="$WORK/rootA.pem" \
+  "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/imp1.log" || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/imp1/dump.txt" ] && grep -q "impostor" "$WORK/imp1.log" && one_error_line "$WORK/imp1.log" \
+  && ok "impostor refused (root CA only): $(grep ' error ' "$WORK/imp1.log" | cut -c1-150)" || bad "impostor 1 rc=$rc $(cat "$WORK/imp1.log")"
+rc=0
+premain dump "$WORK/imp2" EDG_MARBLE_COORDINATOR_ADDR="$B_MESH" CAIRN_COORDINATOR_ROOT_CA="$(cat "$WORK/rootA.pem")" \
+  CAIRN_COORDINATOR_CLIENT_ADDR="$A_CLIENT" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/imp2.log" || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/imp2/dump.txt" ] && grep -q "impostor" "$WORK/imp2.log" \
+  && ok "impostor refused (root CA as PEM text + intermediate from the client API)" || bad "impostor 2 rc=$rc $(cat "$WORK/imp2.log")"
+rc=0
+premain dump "$WORK/imp3" EDG_MARBLE_COORDINATOR_ADDR="$B_MESH" CAIRN_COORDINATOR_ROOT_CA="$WORK/rootA.pem" \
+  CAIRN_COORDINATOR_CLIENT_ADDR="$B_CLIENT" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/imp3.log" || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/imp3/dump.txt" ] && ok "impostor refused (its client API fails TLS against the root)" \
+  || bad "impostor 3 rc=$rc"
+premain dump "$WORK/auth" CAIRN_COORDINATOR_ROOT_CA="$WORK/rootA.pem" CAIRN_COORDINATOR_CLIENT_ADDR="$A_CLIENT" \
+  "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null && [ -f "$WORK/auth/dump.txt" ] \
+  && ok "the right Coordinator is accepted (root CA + client API)" || bad "auth with client addr"
+rc=0
+premain dump "$WORK/badroot" CAIRN_COORDINATOR_ROOT_CA="$WORK/missing.pem" "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/badroot/dump.txt" ] && ok "unreadable root CA file: refused" || bad "bad root file"
+
+# --- retries --------------------------------------------------------------------
+start_coordinator C
+D="$WORK/retry"
+mkdir -p "$D"
+(cd "$D" && exec env EDG_MARBLE_TYPE=dump EDG_MARBLE_COORDINATOR_ADDR="$C_MESH" CAIRN_EVIDENCE=sim DUMP_OUT="$D/dump.txt" \
+  CAIRN_PREMAIN_RETRY_DELAY_MS=100 CAIRN_PREMAIN_RETRY_MAX_MS=200 CAIRN_PREMAIN_RETRIES=100 \
+  "$BIN/cairn-premain" -- "$DUMP") 2>"$WORK/retry.log" &
+RP=$!
+PIDS+=($RP)
+sleep 1
+[ ! -e "$D/dump.txt" ] && grep -q "retry" "$WORK/retry.log" && ok "no manifest yet: premain waits and retries" \
+  || bad "retry: $(cat "$WORK/retry.log")"
+cli --coordinator-cert "$WORK/c.pem" manifest set "$WORK/manifest.json" "$C_CLIENT" -i >/dev/null 2>&1
+wait_file "$D/dump.txt" 10 && ok "activated once the manifest was set" || bad "no activation after retry"
+wait "$RP" 2>/dev/null && ok "retried premain exec'd and exited 0" || bad "retried premain exit"
+D="$WORK/unreach"
+mkdir -p "$D"
+start=$(date +%s)
+rc=0
+(cd "$D" && env EDG_MARBLE_TYPE=dump EDG_MARBLE_COORDINATOR_ADDR=127.0.0.1:1 CAIRN_EVIDENCE=sim DUMP_OUT="$D/dump.txt" \
+  CAIRN_PREMAIN_RETRY_DELAY_MS=50 CAIRN_PREMAIN_RETRIES=4 "$BIN/cairn-premain" -- "$DUMP") 2>"$WORK/unreach.log" || rc=$?
+took=$(($(date +%s) - start))
+[ $rc = 1 ] && [ ! -e "$D/dump.txt" ] && [ "$(grep -c 'retry' "$WORK/unreach.log")" = 3 ] && [ $took -lt 10 ] \
+  && grep -q "after all retries.*cannot reach 127.0.0.1:1" "$WORK/unreach.log" \
+  && ok "unreachable: 3 retries, then a clear failure, no exec (${took}s)" || bad "unreachable rc=$rc $(cat "$WORK/unreach.log")"
+finish
