@@ -55,7 +55,7 @@ static void warn(struct check_ctx *c, const char *fmt, ...)
 /* An unknown "TEE" is not SGX: its package is reported by the TEE rules. */
 static bool is_sgx(const struct manifest_package *p)
 {
-    return p->pkg.tee == ATTEST_SGX && (p->tee_name == NULL || strcasecmp(p->tee_name, "sgx") == 0);
+    return p->pkg.tee == ATTEST_SGX && (empty(p->tee_name) || strcasecmp(p->tee_name, "sgx") == 0);
 }
 
 /* warnOrFailForMissingValue: Debug packages only warn. */
@@ -211,7 +211,7 @@ static int check_tee_package(struct check_ctx *c, const struct manifest_package 
     const struct tee_package *k = &p->pkg;
     const char *name = p->name;
     int rc;
-    if (p->tee_name != NULL && strcasecmp(p->tee_name, "sgx") != 0 && strcasecmp(p->tee_name, "tdx") != 0 &&
+    if (!empty(p->tee_name) && strcasecmp(p->tee_name, "sgx") != 0 && strcasecmp(p->tee_name, "tdx") != 0 &&
         strcasecmp(p->tee_name, "snp") != 0 && strcasecmp(p->tee_name, "tpm") != 0)
         return fail(c, "package %s: unknown TEE \"%s\" (expected sgx, tdx, snp or tpm)", name, p->tee_name);
     for (size_t i = 0; i < sizeof(field_rules) / sizeof(field_rules[0]); i++) {
@@ -276,6 +276,11 @@ static int check_tee_package(struct check_ctx *c, const struct manifest_package 
             snprintf(f, sizeof(f), "PCRs.%s.%u", pcr->bank, pcr->index);
             if ((rc = check_hex(c, name, f, pcr->value_hex, len)) < 0)
                 return rc;
+            /* "7" and "07" are the same register: refuse the ambiguity. */
+            for (size_t j = 0; j < i; j++) {
+                if (k->pcrs[j].index == pcr->index && strcmp(k->pcrs[j].bank, pcr->bank) == 0)
+                    return fail(c, "package %s: PCRs.%s: index %u is given twice", name, pcr->bank, pcr->index);
+            }
         }
         break;
     default:

@@ -210,6 +210,13 @@ static const struct rule tee_rules[] = {
     {"TPM PCR digest length", NULL,
      "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"],\"PCRs\":{\"sha1\":{\"7\":\"" H32 "\"}}}}," MRB "}",
      "package p: PCRs.sha1.7 must be 20 bytes as hex (40 hex digits)"},
+    {"TPM PCR index once", NULL,
+     "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"],\"PCRs\":{\"sha256\":{\"7\":\"" H32 "\",\"07\":\"" H32
+     "\"}}}}," MRB "}",
+     "package p: PCRs.sha256: index 7 is given twice"},
+    {"empty TEE is sgx", "{\"Packages\":{\"p\":{\"TEE\":\"\",\"UniqueID\":\"u\"}}," MRB "}",
+     "{\"Packages\":{\"p\":{\"TEE\":\"\",\"MRTD\":\"" H48 "\",\"UniqueID\":\"u\"}}," MRB "}",
+     "package p: field MRTD is not allowed for TEE sgx"},
     {"TPM requires PCRs", NULL, "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"]}}," MRB "}",
      "package p: TEE tpm requires PCRs"},
 };
