@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/sgx.h"
 #include "attest/tpm.h"
 #include "common/encoding.h"
 
@@ -43,6 +44,8 @@ int attest_issue(enum attest_type type, const uint8_t report_data[64], const str
     case ATTEST_SIM:
         return sim_issue(report_data, out, err);
     /* Each hardware issuer adds its case here (gramine_issue, tsm_issue, tpm_issue). */
+    case ATTEST_SGX:
+        return gramine_issue(report_data, cfg, out, err);
     case ATTEST_TPM:
         return tpm_issue(report_data, cfg, out, err);
     case ATTEST_TDX:
@@ -57,6 +60,8 @@ int attest_issue(enum attest_type type, const uint8_t report_data[64], const str
 enum attest_type attest_probe(const struct attest_issuer_config *cfg)
 {
     /* Hardware probes are added with their issuers. */
+    if (gramine_probe(cfg))
+        return ATTEST_SGX;
     enum attest_type tsm_type;
     if (tsm_probe(cfg, &tsm_type))
         return tsm_type;

@@ -33,4 +33,16 @@ int intel_policy_hex(const char *field, const char *want_hex, json_t *claims, co
  * advisories when the status is SWHardeningNeeded and the package lists some. */
 int intel_policy_tcb(const struct tee_package *p, json_t *claims, struct cairn_error *err);
 
+/* Gramine issuer (gramine.c). `cfg->gramine_dir` defaults to "/dev/attestation".
+ * gramine_issue writes report_data to <dir>/user_report_data, then reads
+ * <dir>/quote (at most DCAP_QUOTE_MAX bytes) into out->quote (type ATTEST_SGX;
+ * free with attest_issued_free). CAIRN_ERR_UNSUPPORTED when the directory is
+ * absent or <dir>/attestation_type exists and is not "dcap".
+ * gramine_probe: true when <dir>/quote is readable (and the type, if given, is dcap). */
+struct attest_issuer_config;
+struct attest_issued;
+int gramine_issue(const uint8_t report_data[64], const struct attest_issuer_config *cfg, struct attest_issued *out,
+                  struct cairn_error *err);
+bool gramine_probe(const struct attest_issuer_config *cfg);
+
 #endif
