@@ -116,6 +116,11 @@ int dcap_quote_parse(const uint8_t *buf, size_t len, uint32_t expect_tee, struct
         return cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
                           "%s: attestation key type %u not supported (expected 2, ECDSA P-256)", what,
                           q.att_key_type);
+    static const uint8_t INTEL_QE_VENDOR[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
+                                                0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
+    if (memcmp(q.qe_vendor_id, INTEL_QE_VENDOR, 16) != 0)
+        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
+                          "%s: QE vendor ID is not Intel's (939a7233f79c4ca9940a0db3957f0607)", what);
     if (q.tee_type != expect_tee)
         return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "%s: TEE type 0x%x not supported (expected 0x%x)", what,
                           q.tee_type, expect_tee);

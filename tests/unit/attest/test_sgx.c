@@ -217,6 +217,12 @@ static void test_mobilecoin_negative(void **state)
     assert_int_equal(verify(m, f.len, &t, &c, &err), CAIRN_ERR_VERIFY);
     assert_non_null(strstr(err.msg, "quote signature does not verify"));
 
+    /* QE vendor ID (header 0x0C) must be Intel's */
+    memcpy(m, f.quote, f.len);
+    m[0x0c] ^= 1;
+    assert_int_equal(verify(m, f.len, &t, &c, &err), CAIRN_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "QE vendor ID is not Intel's"));
+
     /* certification data type set to 1 */
     memcpy(m, f.quote, f.len);
     uint16_t auth = (uint16_t)(m[0x3f4] | m[0x3f5] << 8);
