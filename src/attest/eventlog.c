@@ -211,7 +211,7 @@ int eventlog_replay(const uint8_t *p, size_t n, enum eventlog_kind kind, struct 
         r->banks[0].alg = TPM_ALG_SHA1;
         r->banks[0].digest_size = 20;
         if (type != EVENTLOG_EV_NO_ACTION) {
-            unsigned slot;
+            unsigned slot = 0;
             if ((rc = slot_of(kind, index, 0, &slot, err)) || (rc = extend(&r->banks[0], slot, digest, err)))
                 goto out;
         }

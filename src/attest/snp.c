@@ -372,6 +372,86 @@ static int check_crls(STACK_OF(X509) *path, STACK_OF(X509_CRL) *crls, time_t at,
     return 0;
 }
 
+/* ---- cache of verified chains ------------------------------------------------
+ * A VCEK is per chip and TCB, so a Coordinator sees the same few leaves over
+ * and over. With the default trust (embedded roots, no extra intermediates,
+ * no CRLs) a chain verified once stays verified for every time inside the
+ * intersection of its certificates' validity, so the result is cached, keyed
+ * by SHA-256 of the leaf DER. Anything else (custom roots, CRLs) is verified
+ * every time. */
+#define CHAIN_CACHE_SLOTS 64
+struct chain_cache_entry {
+    uint8_t key[32];
+    time_t not_before, not_after;
+    enum snp_product product;
+    bool vlek;
+    bool used;
+};
+static pthread_mutex_t g_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct chain_cache_entry g_cache[CHAIN_CACHE_SLOTS];
+static unsigned g_cache_next;
+static bool g_cache_off;
+
+void snp_chain_cache_set(bool enabled)
+{
+    pthread_mutex_lock(&g_cache_mu);
+    g_cache_off = !enabled;
+    memset(g_cache, 0, sizeof(g_cache));
+    g_cache_next = 0;
+    pthread_mutex_unlock(&g_cache_mu);
+}
+
+static bool leaf_key(X509 *leaf, uint8_t key[32])
+{
+    unsigned char *der = NULL;
+    int dl = i2d_X509(leaf, &der);
+    unsigned int kl = 0;
+    bool ok = dl > 0 && EVP_Digest(der, (size_t)dl, key, &kl, EVP_sha256(), NULL) == 1 && kl == 32;
+    OPENSSL_free(der);
+    return ok;
+}
+
+static bool cache_lookup(const uint8_t key[32], time_t at, enum snp_product *prod, bool *vlek)
+{
+    bool hit = false;
+    pthread_mutex_lock(&g_cache_mu);
+    for (unsigned i = 0; !g_cache_off && i < CHAIN_CACHE_SLOTS && !hit; i++) {
+        const struct chain_cache_entry *e = &g_cache[i];
+        if (e->used && memcmp(e->key, key, 32) == 0 && at >= e->not_before && at <= e->not_after) {
+            *prod = e->product;
+            *vlek = e->vlek;
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&g_cache_mu);
+    return hit;
+}
+
+static void cache_store(const uint8_t key[32], STACK_OF(X509) *path, enum snp_product prod, bool vlek)
+{
+    time_t nb = 0, na = (time_t)INT64_MAX;
+    for (int i = 0; i < sk_X509_num(path); i++) {
+        struct tm tb, ta;
+        X509 *x = sk_X509_value(path, i);
+        if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tb) != 1 || ASN1_TIME_to_tm(X509_get0_notAfter(x), &ta) != 1)
+            return;
+        time_t b = timegm(&tb), a = timegm(&ta);
+        nb = b > nb ? b : nb;
+        na = a < na ? a : na;
+    }
+    pthread_mutex_lock(&g_cache_mu);
+    if (!g_cache_off) {
+        struct chain_cache_entry *e = &g_cache[g_cache_next++ % CHAIN_CACHE_SLOTS];
+        memcpy(e->key, key, 32);
+        e->not_before = nb;
+        e->not_after = na;
+        e->product = prod;
+        e->vlek = vlek;
+        e->used = true;
+    }
+    pthread_mutex_unlock(&g_cache_mu);
+}
+
 int snp_cert_verify(X509 *leaf, STACK_OF(X509) *certs, const struct attest_trust *trust, time_t at,
                     enum snp_product *out_product, bool *out_is_vlek, struct cairn_error *err)
 {
@@ -380,6 +460,12 @@ int snp_cert_verify(X509 *leaf, STACK_OF(X509) *certs, const struct attest_trust
         return cairn_errf(err, CAIRN_ERR_INTERNAL, "snp: embedded AMD roots failed to load");
     if (at == 0)
         at = time(NULL);
+    bool cacheable = trust == NULL || (trust->amd_roots == NULL && trust->amd_intermediates == NULL &&
+                                       (trust->crls == NULL || sk_X509_CRL_num(trust->crls) == 0));
+    uint8_t key[32];
+    cacheable = cacheable && leaf_key(leaf, key);
+    if (cacheable && cache_lookup(key, at, out_product, out_is_vlek))
+        return 0;
     STACK_OF(X509) *roots = (trust && trust->amd_roots) ? trust->amd_roots : g_amd_arks;
     int rc = 0;
     X509_STORE *st = X509_STORE_new();
@@ -433,6 +519,8 @@ int snp_cert_verify(X509 *leaf, STACK_OF(X509) *certs, const struct attest_trust
     bool vlek = ask_cn != NULL && strstr(ask_cn, "VLEK") != NULL;
     OPENSSL_free(ark_cn);
     OPENSSL_free(ask_cn);
+    if (cacheable)
+        cache_store(key, path, prod, vlek);
     *out_product = prod;
     *out_is_vlek = vlek;
 out:

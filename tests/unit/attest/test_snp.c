@@ -230,6 +230,17 @@ static void test_trustee_milan(void **state)
     assert_int_equal(strlen(js(&c, "measurement")), 96);
     attest_claims_free(&c);
 
+    /* The chain cache never extends validity: the VCEK (valid until
+     * 2030-01-24) verified and cached above is expired in 2031. */
+    assert_int_equal(verify(rep, rn, vcek, cn, 0, &c, &err), 0);
+    attest_claims_free(&c);
+    assert_int_equal(verify(rep, rn, vcek, cn, t_of("2031-01-01T00:00:00Z"), &c, &err), CAIRN_ERR_EXPIRED);
+    assert_int_equal(verify(rep, rn, vcek, cn, t_of("2022-01-01T00:00:00Z"), &c, &err), CAIRN_ERR_EXPIRED);
+    snp_chain_cache_set(false);
+    assert_int_equal(verify(rep, rn, vcek, cn, 0, &c, &err), 0);
+    attest_claims_free(&c);
+    snp_chain_cache_set(true);
+
     /* check_report_signature_failure: byte 42 += 1 */
     rep[42]++;
     assert_int_equal(verify(rep, rn, vcek, cn, 0, &c, &err), CAIRN_ERR_VERIFY);
