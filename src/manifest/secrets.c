@@ -25,7 +25,8 @@ void manifest_secret_value_clear(struct manifest_secret_value *v)
     free(v->name);
     free(v->cert);
     cc_free_secret(v->private_key, v->private_len);
-    free(v->public_key);
+    /* For symmetric keys and plain secrets Public is the secret itself. */
+    cc_free_secret(v->public_key, v->public_len);
     memset(v, 0, sizeof(*v));
 }
 
