@@ -25,6 +25,9 @@ const struct cli_flag cli_global_flags[] = {
     {"era-config", 0, true, "FILE", "alias of --coordinator-policy (MarbleRun's name)"},
     {"insecure", 'i', false, NULL, "do not verify the Coordinator's quote (simulation only; INSECURE)"},
     {"nonce", 0, true, "STRING", "ask for a fresh quote over SHA-256(root || nonce)"},
+    {"accepted-tcb-statuses", 0, true, "LIST",
+     "TCB statuses to accept besides UpToDate (comma-separated; overrides the policy's AcceptedTCBStatuses)"},
+    {"accepted-advisories", 0, true, "LIST", "advisory IDs to accept (comma-separated; overrides the policy's)"},
     {"help", 'h', false, NULL, "show help"},
     {NULL, 0, false, NULL, NULL},
 };
@@ -182,6 +185,52 @@ static int cache_check(const char *path, const char *root_pem, bool *out_exists)
     return ret;
 }
 
+/* Replaces `key` of the policy object with the comma-separated `list`. */
+static int policy_set_list(json_t *pol, const char *key, const char *list)
+{
+    json_t *arr = json_array();
+    char *copy = strdup(list);
+    if (arr == NULL || copy == NULL) {
+        json_decref(arr);
+        free(copy);
+        return -1;
+    }
+    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (*t)
+            json_array_append_new(arr, json_string(t));
+    }
+    free(copy);
+    return json_object_set_new(pol, key, arr);
+}
+
+/* The policy file's JSON with the --accepted-* overrides applied (malloc'd). */
+static char *effective_policy(const struct cli_args *a, char *policy)
+{
+    const char *tcb = cli_args_get(a, "accepted-tcb-statuses");
+    const char *adv = cli_args_get(a, "accepted-advisories");
+    if (tcb == NULL && adv == NULL)
+        return policy;
+    json_error_t je;
+    json_t *pol = json_loads(policy, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(pol)) { /* let libcairn report the parse error */
+        json_decref(pol);
+        return policy;
+    }
+    if ((tcb && policy_set_list(pol, "AcceptedTCBStatuses", tcb) != 0) ||
+        (adv && policy_set_list(pol, "AcceptedAdvisories", adv) != 0)) {
+        json_decref(pol);
+        return policy;
+    }
+    char *s = json_dumps(pol, JSON_COMPACT);
+    json_decref(pol);
+    if (s == NULL)
+        return policy;
+    free(policy);
+    return s;
+}
+
 int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **out,
                 struct cairn_coordinator_certs *out_certs)
 {
@@ -202,7 +251,7 @@ int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **
         size_t n = 0;
         if (cli_read_file("Coordinator policy", policy_path, POLICY_FILE_MAX, &d, &n) != 0)
             return CLI_EXIT_FAIL;
-        policy = (char *)d;
+        policy = effective_policy(a, (char *)d);
     } else {
         fprintf(stderr, "cairn: WARNING: --insecure: the Coordinator's quote is NOT verified; its certificates are "
                         "trusted on first use (only for a simulated Coordinator)\n");

@@ -95,4 +95,13 @@ expect_error "package-info of a missing file" "does not exist" cli package-info 
 mkdir -p "$WORK/empty-dir"
 expect_error "package-info of a dir without .sig" "no .sig file" cli package-info "$WORK/empty-dir"
 expect_error "output dir missing" "cannot write" cli certificate root "$A_CLIENT" -i -o "$WORK/no/such/dir/r.pem"
+
+# --- policy overrides and shell completion -------------------------------------
+expect_error "--accepted-tcb-statuses still needs a quote" "no quote" cli status "$A_CLIENT" \
+  --coordinator-policy "$WORK/policy.json" --accepted-tcb-statuses OutOfDate,SWHardeningNeeded
+comp() { bash -c "source '$(dirname "$0")/../../../deploy/completion/cairn.bash'; COMP_WORDS=($1); COMP_CWORD=$2; _cairn; echo \${COMPREPLY[*]}"; }
+[ "$(comp 'cairn man' 1)" = manifest ] && ok "completion: command" || bad "completion: $(comp 'cairn man' 1)"
+[ "$(comp 'cairn -i manifest ""' 3)" = "set get verify signature log" ] && ok "completion: subcommands" \
+  || bad "completion: $(comp 'cairn -i manifest ""' 3)"
+[ "$(comp 'cairn --nonce x certificate root --ou' 5)" = "--output" ] && ok "completion: flags" || bad "completion flags"
 finish
