@@ -257,10 +257,11 @@ static int add_advisories(json_t *dst, json_t *level)
 
 /* Verifies the signing chain and the signature over the raw inner text. */
 static int verify_signed(const char *what, const char *body, size_t body_len, const uint8_t sig[64],
-                         const struct attest_trust *trust, time_t at, bool *chain_done, struct cairn_error *err)
+                         const struct attest_trust *trust, time_t at, time_t *from, time_t *until,
+                         struct cairn_error *err)
 {
     STACK_OF(X509) *chain = trust->collateral_chain;
-    STACK_OF(X509) *roots = NULL, *untrusted = NULL;
+    STACK_OF(X509) *roots = NULL, *untrusted = NULL, *path = NULL;
     X509 *leaf = NULL;
     int rc;
     if (chain == NULL || sk_X509_num(chain) == 0)
@@ -301,9 +302,9 @@ static int verify_signed(const char *what, const char *body, size_t body_len, co
     }
     char pfx[80];
     snprintf(pfx, sizeof(pfx), "%s: tcb signing chain", what);
-    if ((rc = dcap_chain_verify(pfx, leaf, untrusted, roots, trust->crls, at, NULL, NULL, err)) != 0)
+    if ((rc = dcap_chain_verify(pfx, leaf, untrusted, roots, trust->crls, at, NULL, &path, err)) != 0)
         goto out;
-    *chain_done = true;
+    dcap_path_window(path, trust->crls, from, until);
     EVP_PKEY *k = X509_get0_pubkey(leaf);
     if (k == NULL || dcap_ecdsa_verify(k, body, body_len, sig) != 0) {
         rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: signature does not verify with the TCB signing certificate", what);
@@ -312,8 +313,46 @@ static int verify_signed(const char *what, const char *body, size_t body_len, co
     rc = 0;
 out:
     sk_X509_free(untrusted);
+    sk_X509_pop_free(path, X509_free);
     sk_X509_pop_free(roots, X509_free);
     return rc;
+}
+
+/* Parses a PCS document and verifies its signing chain and signature, or
+ * takes the verified inner object from the cache (keyed by the document and
+ * every trust input) while the signing chain's window holds. *obj is owned. */
+static int load_verified(const char *what, const char *doc, size_t len, const char *key,
+                         const struct attest_trust *trust, time_t at, json_t **obj, struct cairn_error *err)
+{
+    uint8_t k[32];
+    struct dcap_cache_val cv;
+    memset(&cv, 0, sizeof(cv));
+    if (len > COLLATERAL_DOC_MAX)
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "%s: document of %zu bytes exceeds the cap of %u", what, len,
+                          COLLATERAL_DOC_MAX);
+    bool keyed = dcap_cache_key(key, doc, len, trust, true, k) == 0;
+    if (keyed && dcap_cache_get(k, at, &cv)) {
+        EVP_PKEY_free(cv.key);
+        *obj = cv.obj;
+        return 0;
+    }
+    const char *body;
+    size_t blen;
+    uint8_t sig[64];
+    json_t *o = NULL;
+    int rc = collateral_doc_parse(what, doc, len, key, &body, &blen, sig, &o, err);
+    if (rc == 0)
+        rc = verify_signed(what, body, blen, sig, trust, at, &cv.from, &cv.until, err);
+    if (rc != 0) {
+        json_decref(o);
+        return rc;
+    }
+    if (keyed) {
+        cv.obj = o;
+        dcap_cache_put(k, &cv);
+    }
+    *obj = o;
+    return 0;
 }
 
 /* ---- TCB info -------------------------------------------------------------- */
@@ -535,16 +574,9 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
         return 0;
     }
     json_t *tcb = NULL, *qe = NULL;
-    const char *body;
-    size_t blen;
-    uint8_t sig[64];
-    bool chain_done = false;
     int rc;
     const char *twhat = "tcb info";
-    if ((rc = collateral_doc_parse(twhat, trust->tcb_info, trust->tcb_info_len, "tcbInfo", &body, &blen, sig, &tcb,
-                                   err)) != 0)
-        goto out;
-    if ((rc = verify_signed(twhat, body, blen, sig, trust, at, &chain_done, err)) != 0)
+    if ((rc = load_verified(twhat, trust->tcb_info, trust->tcb_info_len, "tcbInfo", trust, at, &tcb, err)) != 0)
         goto out;
     json_array_append_new(checks, json_string("tcb_signing_chain"));
 
@@ -620,10 +652,8 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
         const char *qwhat = "qe identity";
         json_t *ql = NULL;
         const char *qs = NULL;
-        if ((rc = collateral_doc_parse(qwhat, trust->qe_identity, trust->qe_identity_len, "enclaveIdentity", &body,
-                                       &blen, sig, &qe, err)) != 0)
-            goto out;
-        if ((rc = verify_signed(qwhat, body, blen, sig, trust, at, &chain_done, err)) != 0)
+        if ((rc = load_verified(qwhat, trust->qe_identity, trust->qe_identity_len, "enclaveIdentity", trust, at, &qe,
+                                err)) != 0)
             goto out;
         if ((rc = check_qe_identity(qwhat, qe, in, at, &ql, &qs, err)) != 0)
             goto out;

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -745,14 +746,222 @@ static bool all_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
-int dcap_verify_quote(const char *what, const struct dcap_quote *q, const struct attest_trust *trust, time_t at,
-                      json_t *checks, struct dcap_pck_info *pck, struct cairn_error *err)
+/* ---- verified-result cache ------------------------------------------------ */
+
+/* Repeated evidence from one platform carries the same PCK chain and is
+ * checked against the same collateral. What was verified once (chain path,
+ * CRLs, PCK extension; collateral signature) is kept here keyed by SHA-256 of
+ * every input that decided it, together with the time window in which that
+ * decision holds, so a hit costs a hash and the quote's own signatures.
+ * Fixed size, least recently used entry replaced; one mutex. */
+#define CACHE_SLOTS 64
+
+struct cache_slot {
+    bool used;
+    uint8_t key[32];
+    struct dcap_cache_val v;
+    uint64_t stamp;
+};
+
+static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cache_slot g_cache[CACHE_SLOTS];
+static uint64_t g_cache_clock;
+static bool g_cache_on = true;
+static unsigned long long g_hits, g_misses;
+
+static void val_release(struct dcap_cache_val *v)
+{
+    EVP_PKEY_free(v->key);
+    json_decref(v->obj);
+    v->key = NULL;
+    v->obj = NULL;
+}
+
+static void val_ref(struct dcap_cache_val *v)
+{
+    if (v->key != NULL)
+        EVP_PKEY_up_ref(v->key);
+    json_incref(v->obj);
+}
+
+void dcap_cache_set_enabled(bool on)
+{
+    pthread_mutex_lock(&g_cache_lock);
+    g_cache_on = on;
+    pthread_mutex_unlock(&g_cache_lock);
+}
+
+void dcap_cache_clear(void)
+{
+    pthread_mutex_lock(&g_cache_lock);
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        if (g_cache[i].used)
+            val_release(&g_cache[i].v);
+        g_cache[i].used = false;
+    }
+    g_hits = g_misses = 0;
+    pthread_mutex_unlock(&g_cache_lock);
+}
+
+void dcap_cache_stats(unsigned long long *hits, unsigned long long *misses)
+{
+    pthread_mutex_lock(&g_cache_lock);
+    *hits = g_hits;
+    *misses = g_misses;
+    pthread_mutex_unlock(&g_cache_lock);
+}
+
+bool dcap_cache_get(const uint8_t key[32], time_t at, struct dcap_cache_val *out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&g_cache_lock);
+    if (g_cache_on) {
+        for (int i = 0; i < CACHE_SLOTS && !hit; i++) {
+            struct cache_slot *c = &g_cache[i];
+            if (c->used && memcmp(c->key, key, 32) == 0 && at >= c->v.from && at < c->v.until) {
+                *out = c->v;
+                val_ref(out);
+                c->stamp = ++g_cache_clock;
+                hit = true;
+            }
+        }
+        if (hit)
+            g_hits++;
+        else
+            g_misses++;
+    }
+    pthread_mutex_unlock(&g_cache_lock);
+    return hit;
+}
+
+void dcap_cache_put(const uint8_t key[32], const struct dcap_cache_val *v)
+{
+    pthread_mutex_lock(&g_cache_lock);
+    if (g_cache_on) {
+        struct cache_slot *victim = &g_cache[0];
+        for (int i = 0; i < CACHE_SLOTS; i++) {
+            struct cache_slot *c = &g_cache[i];
+            if (c->used && memcmp(c->key, key, 32) == 0) {
+                victim = c;
+                break;
+            }
+            if (!c->used || (victim->used && c->stamp < victim->stamp))
+                victim = c;
+        }
+        if (victim->used)
+            val_release(&victim->v);
+        victim->used = true;
+        memcpy(victim->key, key, 32);
+        victim->v = *v;
+        val_ref(&victim->v);
+        victim->stamp = ++g_cache_clock;
+    }
+    pthread_mutex_unlock(&g_cache_lock);
+}
+
+static int hash_certs(EVP_MD_CTX *mc, STACK_OF(X509) *sk, char tag)
+{
+    for (int i = 0; sk != NULL && i < sk_X509_num(sk); i++) {
+        unsigned char *der = NULL;
+        int n = i2d_X509(sk_X509_value(sk, i), &der);
+        if (n <= 0)
+            return CAIRN_ERR_CRYPTO;
+        int ok = EVP_DigestUpdate(mc, &tag, 1) == 1 && EVP_DigestUpdate(mc, &n, sizeof(n)) == 1 &&
+                 EVP_DigestUpdate(mc, der, (size_t)n) == 1;
+        OPENSSL_free(der);
+        if (!ok)
+            return CAIRN_ERR_CRYPTO;
+    }
+    return 0;
+}
+
+int dcap_cache_key(const char *domain, const void *doc, size_t len, const struct attest_trust *trust,
+                   bool with_collateral_chain, uint8_t out[32])
+{
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    int rc = CAIRN_ERR_CRYPTO;
+    uint64_t l = len;
+    if (mc == NULL || EVP_DigestInit_ex(mc, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(mc, domain, strlen(domain) + 1) != 1 || EVP_DigestUpdate(mc, &l, sizeof(l)) != 1 ||
+        EVP_DigestUpdate(mc, doc, len) != 1)
+        goto out;
+    if (trust != NULL) {
+        if (hash_certs(mc, trust->intel_roots, 'R') != 0 || hash_certs(mc, trust->intermediates, 'I') != 0 ||
+            (with_collateral_chain && hash_certs(mc, trust->collateral_chain, 'C') != 0))
+            goto out;
+        for (int i = 0; trust->crls != NULL && i < sk_X509_CRL_num(trust->crls); i++) {
+            unsigned char *der = NULL;
+            int n = i2d_X509_CRL(sk_X509_CRL_value(trust->crls, i), &der);
+            char tag = 'L';
+            int ok = n > 0 && EVP_DigestUpdate(mc, &tag, 1) == 1 && EVP_DigestUpdate(mc, &n, sizeof(n)) == 1 &&
+                     EVP_DigestUpdate(mc, der, (size_t)n) == 1;
+            OPENSSL_free(der);
+            if (!ok)
+                goto out;
+        }
+    }
+    unsigned hl;
+    if (EVP_DigestFinal_ex(mc, out, &hl) == 1)
+        rc = 0;
+out:
+    EVP_MD_CTX_free(mc);
+    return rc;
+}
+
+static time_t asn1_to_time(const ASN1_TIME *t, time_t dflt)
+{
+    struct tm tm;
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+        return dflt;
+    return timegm(&tm);
+}
+
+void dcap_path_window(STACK_OF(X509) *path, STACK_OF(X509_CRL) *crls, time_t *from, time_t *until)
+{
+    time_t f = 0, u = (time_t)INT64_MAX;
+    for (int i = 0; path != NULL && i < sk_X509_num(path); i++) {
+        X509 *c = sk_X509_value(path, i);
+        time_t nb = asn1_to_time(X509_get0_notBefore(c), (time_t)INT64_MAX);
+        time_t na = asn1_to_time(X509_get0_notAfter(c), 0);
+        if (nb > f)
+            f = nb;
+        if (na < u)
+            u = na; /* notAfter is inclusive; ending the window there is conservative */
+    }
+    for (int i = 0; crls != NULL && i < sk_X509_CRL_num(crls); i++) {
+        X509_CRL *crl = sk_X509_CRL_value(crls, i);
+        time_t tu = asn1_to_time(X509_CRL_get0_lastUpdate(crl), (time_t)INT64_MAX);
+        time_t nu = asn1_to_time(X509_CRL_get0_nextUpdate(crl), 0);
+        if (tu > f)
+            f = tu;
+        if (nu < u)
+            u = nu;
+    }
+    *from = f;
+    *until = u;
+}
+
+/* The PCK chain part of dcap_verify_quote: on success *leaf_key (owned) and
+ * *pck are set and the checks are appended. */
+static int verify_pck_chain(const char *what, const struct dcap_quote *q, const struct attest_trust *trust,
+                            time_t at, json_t *checks, EVP_PKEY **leaf_key, struct dcap_pck_info *pck,
+                            struct cairn_error *err)
 {
     STACK_OF(X509) *certs = NULL, *roots = NULL, *untrusted = NULL, *path = NULL;
-    EVP_PKEY *akey = NULL;
     int rc, ncrl = 0;
     char pfx[64];
+    uint8_t key[32];
+    bool keyed = dcap_cache_key("pck", q->pck_pem, q->pck_pem_size, trust, false, key) == 0;
+    struct dcap_cache_val cv = {0};
     snprintf(pfx, sizeof(pfx), "%s: pck chain", what);
+    if (keyed && dcap_cache_get(key, at, &cv)) {
+        json_array_append_new(checks, json_string("pck_chain"));
+        if (cv.ncrl > 0)
+            json_array_append_new(checks, json_string("pck_crl"));
+        *pck = cv.pck;
+        *leaf_key = cv.key;
+        return 0;
+    }
 
     if ((rc = certs_from_pem(pfx, q->pck_pem, q->pck_pem_size, &certs, err)) != 0)
         goto out;
@@ -794,22 +1003,50 @@ int dcap_verify_quote(const char *what, const struct dcap_quote *q, const struct
             goto out;
         }
     }
-    json_array_append_new(checks, json_string("pck_chain"));
-    if (ncrl > 0)
-        json_array_append_new(checks, json_string("pck_crl"));
-
     if ((rc = dcap_pck_info_parse(leaf, pck, err)) != 0) {
         cairn_err_prefix(err, "%s", what);
         goto out;
     }
     EVP_PKEY *pkey = X509_get0_pubkey(leaf);
-    if (pkey == NULL || dcap_ecdsa_verify(pkey, q->qe_report, DCAP_SGX_REPORT_SIZE, q->qe_report_sig) != 0) {
+    if (pkey == NULL || EVP_PKEY_up_ref(pkey) != 1) {
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: the PCK certificate has no usable public key", pfx);
+        goto out;
+    }
+    json_array_append_new(checks, json_string("pck_chain"));
+    if (ncrl > 0)
+        json_array_append_new(checks, json_string("pck_crl"));
+    if (keyed) {
+        /* CRLs of other CAs are in the key too; only those that applied
+         * bound the window, but including all keeps it conservative. */
+        cv.key = pkey;
+        cv.pck = *pck;
+        cv.ncrl = ncrl;
+        dcap_path_window(path, trust ? trust->crls : NULL, &cv.from, &cv.until);
+        dcap_cache_put(key, &cv);
+    }
+    *leaf_key = pkey;
+    rc = 0;
+out:
+    sk_X509_free(untrusted);
+    sk_X509_pop_free(path, X509_free);
+    sk_X509_pop_free(certs, X509_free);
+    sk_X509_pop_free(roots, X509_free);
+    return rc;
+}
+
+int dcap_verify_quote(const char *what, const struct dcap_quote *q, const struct attest_trust *trust, time_t at,
+                      json_t *checks, struct dcap_pck_info *pck, struct cairn_error *err)
+{
+    EVP_PKEY *akey = NULL, *pkey = NULL;
+    int rc;
+    if ((rc = verify_pck_chain(what, q, trust, at, checks, &pkey, pck, err)) != 0)
+        return rc;
+    if (dcap_ecdsa_verify(pkey, q->qe_report, DCAP_SGX_REPORT_SIZE, q->qe_report_sig) != 0) {
         rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: QE report signature does not verify with the PCK certificate key",
                         what);
         goto out;
     }
     json_array_append_new(checks, json_string("qe_report_signature"));
-
     uint8_t h[32];
     unsigned hl = 0;
     EVP_MD_CTX *mc = EVP_MD_CTX_new();
@@ -843,9 +1080,6 @@ int dcap_verify_quote(const char *what, const struct dcap_quote *q, const struct
     rc = 0;
 out:
     EVP_PKEY_free(akey);
-    sk_X509_free(untrusted);
-    sk_X509_pop_free(path, X509_free);
-    sk_X509_pop_free(certs, X509_free);
-    sk_X509_pop_free(roots, X509_free);
+    EVP_PKEY_free(pkey);
     return rc;
 }

@@ -136,6 +136,32 @@ void dcap_time_format(time_t t, char out[32]);
 int dcap_verify_quote(const char *what, const struct dcap_quote *q, const struct attest_trust *trust, time_t at,
                       json_t *checks, struct dcap_pck_info *pck, struct cairn_error *err);
 
+/* ---- verified-result cache (dcap.c) ----
+ * Small fixed-size LRU cache, thread-safe, on by default. A value holds what a
+ * successful verification established and the window [from, until) in which
+ * it holds; get() returns a hit only for `at` inside it. Values own a
+ * reference to `key`/`obj` (either may be NULL); get() hands the caller new
+ * references (EVP_PKEY_free / json_decref). */
+struct dcap_cache_val {
+    time_t from, until;
+    EVP_PKEY *key;                /* PCK chains: the verified leaf key */
+    struct dcap_pck_info pck;
+    int ncrl;
+    json_t *obj;                  /* collateral: the verified inner object */
+};
+/* SHA-256 over domain, document and every trust input that can change the
+ * outcome (roots, intermediates, CRLs, optionally the collateral chain). */
+int dcap_cache_key(const char *domain, const void *doc, size_t len, const struct attest_trust *trust,
+                   bool with_collateral_chain, uint8_t out[32]);
+bool dcap_cache_get(const uint8_t key[32], time_t at, struct dcap_cache_val *out);
+void dcap_cache_put(const uint8_t key[32], const struct dcap_cache_val *v);
+void dcap_cache_set_enabled(bool on);   /* for benchmarks and tests; clears nothing */
+void dcap_cache_clear(void);
+void dcap_cache_stats(unsigned long long *hits, unsigned long long *misses);
+/* The window in which a verified path (and the given CRLs) stays valid:
+ * [latest notBefore/thisUpdate, earliest notAfter/nextUpdate). */
+void dcap_path_window(STACK_OF(X509) *path, STACK_OF(X509_CRL) *crls, time_t *from, time_t *until);
+
 /* Lowercase hex of n bytes into a new JSON string (NULL on allocation failure). */
 json_t *dcap_json_hex(const uint8_t *p, size_t n);
 

@@ -439,6 +439,70 @@ static void test_oe_header(void **state)
     free(q);
 }
 
+/* The verified-result cache: hits give the same claims, never outlive the
+ * window of what they remember, and are keyed by every trust input. */
+static void test_cache(void **state)
+{
+    (void)state;
+    struct fixture f;
+    load_mobilecoin(&f);
+    dcap_cache_clear();
+    struct attest_trust t = trust_of(&f, "2023-07-12T20:48:25Z");
+    struct attest_claims c1, c2;
+    struct cairn_error err = {0};
+    unsigned long long hits, misses;
+    assert_int_equal(verify(f.quote, f.len, &t, &c1, &err), 0);
+    dcap_cache_stats(&hits, &misses);
+    assert_int_equal(hits, 0);
+    assert_int_equal(misses, 3); /* PCK chain, TCB info, QE identity */
+    assert_int_equal(verify(f.quote, f.len, &t, &c2, &err), 0);
+    dcap_cache_stats(&hits, &misses);
+    assert_int_equal(hits, 3);
+    assert_true(json_equal(c1.json, c2.json));
+    attest_claims_free(&c1);
+    attest_claims_free(&c2);
+
+    /* outside the PCK leaf's validity: not served from the cache */
+    t.at = tv_time("2031-01-01T00:00:00Z");
+    assert_int_equal(verify(f.quote, f.len, &t, &c1, &err), CAIRN_ERR_EXPIRED);
+    /* the collateral's own dates are checked on every hit */
+    t.at = tv_time("2023-08-11T19:56:44Z");
+    assert_int_equal(verify(f.quote, f.len, &t, &c1, &err), CAIRN_ERR_EXPIRED);
+    assert_non_null(strstr(err.msg, "tcb info: expired"));
+
+    /* another CRL set is another key: the stale processor CRL is seen */
+    size_t cl;
+    uint8_t *crl = tv_load("sgx/mobilecoin_processor_crl.der", &cl);
+    sk_X509_CRL_push(f.crls, tv_crl_der(crl, cl));
+    free(crl);
+    t = trust_of(&f, "2023-07-12T20:48:25Z");
+    assert_int_equal(verify(f.quote, f.len, &t, &c1, &err), CAIRN_ERR_EXPIRED);
+    assert_non_null(strstr(err.msg, "is stale"));
+
+    /* a mutated quote outside the PEM hits the chain entry but still fails
+     * its own signature */
+    X509_CRL_free(sk_X509_CRL_pop(f.crls));
+    t = trust_of(&f, "2023-07-12T20:48:25Z");
+    uint8_t *m = malloc(f.len);
+    memcpy(m, f.quote, f.len);
+    m[0x100] ^= 1;
+    assert_int_equal(verify(m, f.len, &t, &c1, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "quote signature does not verify"));
+    free(m);
+
+    /* disabled: no hits */
+    dcap_cache_clear();
+    dcap_cache_set_enabled(false);
+    assert_int_equal(verify(f.quote, f.len, &t, &c1, &err), 0);
+    attest_claims_free(&c1);
+    assert_int_equal(verify(f.quote, f.len, &t, &c1, &err), 0);
+    attest_claims_free(&c1);
+    dcap_cache_stats(&hits, &misses);
+    assert_int_equal(hits, 0);
+    dcap_cache_set_enabled(true);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_mcsgx_mutations),
         cmocka_unit_test(test_steward_icelake),
         cmocka_unit_test(test_oe_header),
+        cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
