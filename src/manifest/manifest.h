@@ -229,6 +229,20 @@ int manifest_user_cert(const struct manifest_user *u, X509 **out, struct cairn_e
 /* Parses a recovery key (PEM PUBLIC KEY, RSA only). *out: EVP_PKEY_free. */
 int manifest_recovery_key(const struct manifest_recovery_key *k, EVP_PKEY **out, struct cairn_error *err);
 
+/*
+ * MarbleRun's RBAC (coordinator/user): the user's roles grant each of their
+ * Actions (case-insensitive) on the union of their ResourceNames; a request for
+ * `action` on `names` is granted when the user holds that action on every one
+ * of `names` (n = 0: holding the action at all, e.g. UpdateManifest).
+ */
+bool manifest_user_granted(const struct manifest *m, const struct manifest_user *u, const char *action,
+                           const char *const *names, size_t n);
+
+/* The user whose certificate is exactly `cert` (DER equality, no chain or
+ * expiry check, as MarbleRun), or NULL. Parses the users' PEM on every call;
+ * borrowed result. */
+const struct manifest_user *manifest_find_user_by_cert(const struct manifest *m, X509 *cert);
+
 /* SHA-256 of the exact uploaded bytes as lowercase hex (the manifest fingerprint). */
 void manifest_hash_hex(const uint8_t *raw, size_t len, char out[65]);
 

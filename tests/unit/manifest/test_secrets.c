@@ -573,6 +573,56 @@ static void test_users_and_recovery_keys(void **state)
     EVP_PKEY_free(rsa);
 }
 
+static void test_rbac(void **state)
+{
+    (void)state;
+    char *pem = NULL, *other = NULL;
+    size_t n;
+    EVP_PKEY *k2 = NULL;
+    X509 *x2 = NULL;
+    struct cc_cert_template t = {.subject = {.common_name = "bob"}, .max_path_len = -1};
+    assert_int_equal(cc_cert_to_pem(g_ca, &pem, &n), 0);
+    assert_int_equal(cc_key_generate(CC_KEY_EC_P256, 0, &k2, NULL), 0);
+    assert_int_equal(cc_cert_issue(&t, k2, NULL, k2, &x2, NULL), 0);
+    assert_int_equal(cc_cert_to_pem(x2, &other, &n), 0);
+    char *pj = pem_json_escape(pem);
+    char *json = malloc(8192);
+    snprintf(json, 8192,
+             "{" PKG_MARBLES ",\"Secrets\":{\"a\":{\"Type\":\"plain\",\"UserDefined\":true},"
+             "\"b\":{\"Type\":\"plain\",\"UserDefined\":true},\"c\":{\"Type\":\"plain\",\"UserDefined\":true}},"
+             "\"Users\":{\"alice\":{\"Certificate\":\"%s\",\"Roles\":[\"ra\",\"rb\",\"upd\"]},"
+             "\"carol\":{\"Certificate\":\"not a cert\",\"Roles\":[\"ra\"]}},"
+             "\"Roles\":{\"ra\":{\"ResourceType\":\"Secrets\",\"ResourceNames\":[\"a\"],\"Actions\":[\"ReadSecret\"]},"
+             "\"rb\":{\"ResourceType\":\"Secrets\",\"ResourceNames\":[\"b\"],\"Actions\":[\"readsecret\",\"WriteSecret\"]},"
+             "\"upd\":{\"ResourceType\":\"Manifest\",\"Actions\":[\"UpdateManifest\"]}}}",
+             pj);
+    struct manifest *m = parse_ok(json);
+    struct cairn_error e = {0};
+    assert_int_equal(manifest_check(m, &e), 0);
+    const struct manifest_user *alice = manifest_find_user(m, "alice"), *carol = manifest_find_user(m, "carol");
+    const char *ab[] = {"a", "b"}, *abc[] = {"a", "b", "c"}, *a[] = {"a"}, *b[] = {"b"};
+    /* union of the roles' resource names, for all requested names */
+    assert_true(manifest_user_granted(m, alice, "ReadSecret", ab, 2));
+    assert_true(manifest_user_granted(m, alice, "READSECRET", a, 1));
+    assert_false(manifest_user_granted(m, alice, "ReadSecret", abc, 3));
+    assert_true(manifest_user_granted(m, alice, "WriteSecret", b, 1));
+    assert_false(manifest_user_granted(m, alice, "WriteSecret", ab, 2));
+    assert_true(manifest_user_granted(m, alice, "UpdateManifest", NULL, 0));
+    assert_false(manifest_user_granted(m, carol, "UpdateManifest", NULL, 0));
+    assert_false(manifest_user_granted(m, carol, "ReadSecret", b, 1));
+    assert_false(manifest_user_granted(m, alice, "UpdateSecurityVersion", NULL, 0));
+    /* lookup by certificate: exact DER equality */
+    assert_ptr_equal(manifest_find_user_by_cert(m, g_ca), alice);
+    assert_null(manifest_find_user_by_cert(m, x2));
+    manifest_free(m);
+    free(json);
+    free(pj);
+    free(pem);
+    free(other);
+    X509_free(x2);
+    EVP_PKEY_free(k2);
+}
+
 static void test_set_ops(void **state)
 {
     (void)state;
@@ -610,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_json_roundtrip),
         cmocka_unit_test(test_user_secrets),
         cmocka_unit_test(test_users_and_recovery_keys),
+        cmocka_unit_test(test_rbac),
         cmocka_unit_test(test_set_ops),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
