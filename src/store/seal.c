@@ -241,6 +241,22 @@ static int try_key(struct store *st, const struct seal *s, const char *name, con
     return rc;
 }
 
+/* Makes sealed_key.prev the current sealed_key again (atomic replace), then
+ * drops the backup. A crash in between leaves two equal keys: harmless. */
+static int restore_prev_key(struct store *st, struct cairn_error *err)
+{
+    uint8_t *kb = NULL;
+    size_t kl = 0;
+    int rc = store_get(st, "sealed_key.prev", &kb, &kl, NULL, err);
+    if (rc != 0)
+        return rc;
+    rc = store_put(st, "sealed_key", kb, kl, store_version(st, "sealed_key"), NULL, err);
+    free(kb);
+    if (rc == 0)
+        store_del(st, "sealed_key.prev", NULL);
+    return rc;
+}
+
 int sealed_state_load(struct store *st, const struct seal *s, enum sealed_load_result *result, uint8_t dek[32],
                       uint8_t **doc, size_t *doc_len, struct cairn_error *err)
 {
@@ -258,8 +274,17 @@ int sealed_state_load(struct store *st, const struct seal *s, enum sealed_load_r
     if (rc != 0) {
         /* an interrupted DEK change leaves the previous key beside the old data */
         int rc2 = try_key(st, s, "sealed_key.prev", data, data_len, dek, doc, doc_len, &e2);
-        if (rc2 == 0)
-            rc = 0;
+        if (rc2 == 0) {
+            /* Repair before anyone saves again: the next DEK change copies
+             * sealed_key to sealed_key.prev, which must then be the key that
+             * opens the data, or a second interrupted change loses both. */
+            rc = restore_prev_key(st, err);
+            if (rc != 0) {
+                cc_free_secret(*doc, *doc_len);
+                *doc = NULL;
+                cc_wipe(dek, 32);
+            }
+        }
     }
     free(data);
     if (rc == 0) {

@@ -20,8 +20,10 @@
  * it does, sealed_state_save() first keeps the old sealed_key as
  * "sealed_key.prev", then writes sealed_key, then sealed_data, then removes
  * the backup; sealed_state_load() falls back to the backup when the current
- * key does not open the data. So a kill -9 at any point leaves a loadable
- * old or new state. */
+ * key does not open the data, and then makes the backup the current key again
+ * before anything else is saved (otherwise a second interrupted change would
+ * back up the key that does not open the data). So a kill -9 at any point
+ * leaves a loadable old or new state. */
 #ifndef CAIRN_STORE_SEAL_H
 #define CAIRN_STORE_SEAL_H
 
