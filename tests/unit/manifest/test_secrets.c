@@ -623,6 +623,58 @@ static void test_rbac(void **state)
     EVP_PKEY_free(k2);
 }
 
+/* Bit flips of a valid upload body and of a stored secret: each result is
+ * accepted or refused with a message; outputs untouched on refusal. */
+static void test_mutations(void **state)
+{
+    (void)state;
+    struct manifest *m = parse_ok(USER_MANIFEST);
+    const char *body = "{\"usym\":{\"Key\":\"AAECAwQFBgcICQoLDA0ODw==\"},\"uplain\":{\"Key\":\"aGVsbG8=\"}}";
+    const char *stored = "{\"Type\":\"symmetric-key\",\"Size\":128,\"Shared\":true,\"UserDefined\":false,"
+                         "\"Cert\":null,\"ValidFor\":0,\"Private\":\"AAECAwQFBgcICQoLDA0ODw==\",\"Public\":\"AAEC\"}";
+    size_t ok = 0, failed = 0;
+    for (int which = 0; which < 2; which++) {
+        const char *src = which ? stored : body;
+        size_t n = strlen(src);
+        char *buf = malloc(n + 1);
+        for (size_t i = 0; i < n; i++) {
+            for (int bit = 0; bit < 7; bit++) {
+                memcpy(buf, src, n + 1);
+                buf[i] ^= (char)(1 << bit);
+                json_t *j = json_loadb(buf, n, JSON_DECODE_ANY, NULL);
+                if (j == NULL)
+                    continue;
+                struct cairn_error e = {0};
+                if (which == 0) {
+                    struct manifest_secret_set *s = (struct manifest_secret_set *)0x1;
+                    if (manifest_user_secrets_parse(m, j, &s, &e) == 0) {
+                        ok++;
+                        manifest_secret_set_free(s);
+                    } else {
+                        failed++;
+                        assert_ptr_equal(s, (struct manifest_secret_set *)0x1);
+                        assert_true(e.msg[0] != 0);
+                    }
+                } else {
+                    struct manifest_secret_value v = {.size = 77};
+                    if (manifest_secret_value_from_json("s", j, &v, &e) == 0) {
+                        ok++;
+                        manifest_secret_value_clear(&v);
+                    } else {
+                        failed++;
+                        assert_int_equal(v.size, 77);
+                    }
+                }
+                json_decref(j);
+            }
+        }
+        free(buf);
+    }
+    manifest_free(m);
+    assert_true(ok > 20);
+    assert_true(failed > 20);
+}
+
 static void test_set_ops(void **state)
 {
     (void)state;
@@ -661,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_user_secrets),
         cmocka_unit_test(test_users_and_recovery_keys),
         cmocka_unit_test(test_rbac),
+        cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_set_ops),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

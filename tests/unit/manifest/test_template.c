@@ -403,6 +403,49 @@ static void test_dry_run_with_values(void **state)
     manifest_free(m);
 }
 
+/* Deterministic mutations of a valid template: bit flips and truncations
+ * either render or fail with a message, never touching the outputs on failure. */
+static void test_mutations(void **state)
+{
+    (void)state;
+    const char *t = "a {{- pem .Secrets.cert.Cert -}} b{{ index .Secrets \"with-dash\" | hex }}"
+                    "{{/* c */}}{{ base64 (index .Previous.Secrets \"sym\").Private }}{{ raw .MarbleRun.RootCA.Cert }}";
+    size_t n = strlen(t), ok = 0, failed = 0;
+    uint8_t *buf = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(buf, t, n);
+            buf[i] ^= (uint8_t)(1u << bit);
+            for (int target = 0; target < 2; target++) {
+                uint8_t *out = (uint8_t *)0x1;
+                size_t on = 5;
+                struct cairn_error e = {0};
+                if (manifest_template_render(buf, n, target ? MANIFEST_TEMPLATE_ENV : MANIFEST_TEMPLATE_FILE, &g_data,
+                                             &out, &on, &e) == 0) {
+                    ok++;
+                    assert_int_equal(out[on], 0);
+                    free(out);
+                } else {
+                    failed++;
+                    assert_ptr_equal(out, (uint8_t *)0x1);
+                    assert_int_equal(on, 5);
+                    assert_true(e.msg[0] != 0);
+                }
+            }
+        }
+    }
+    for (size_t len = 0; len < n; len++) {
+        uint8_t *out = NULL;
+        size_t on = 0;
+        struct cairn_error e = {0};
+        if (manifest_template_render((const uint8_t *)t, len, MANIFEST_TEMPLATE_FILE, &g_data, &out, &on, &e) == 0)
+            free(out);
+    }
+    free(buf);
+    assert_true(ok > 100);
+    assert_true(failed > 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_marble_render),
         cmocka_unit_test(test_dry_run),
         cmocka_unit_test(test_dry_run_with_values),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
