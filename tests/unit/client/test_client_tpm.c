@@ -1,0 +1,314 @@
+/* Coordinator verification with REAL evidence: a software TPM (swtpm, on an
+ * ephemeral loopback port, stopped by PID) quotes SHA-256(root DER || nonce)
+ * the way a TPM-backed Coordinator does; libcairn must accept it only with the
+ * right nonce, root, AK root and PCRs. Skips when swtpm is not installed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+
+#include "attest/issuer.h"
+#include "attest/tpm.h"
+#include "client/client_internal.h"
+#include "common/encoding.h"
+#include "common/file.h"
+#include "crypto/crypto.h"
+
+static pid_t g_swtpm;
+static char g_dir[64];
+static char g_tcti[96];
+
+/* A loopback port p with p+1 also free (swtpm's control channel). */
+static int free_ports(void)
+{
+    for (int i = 0; i < 50; i++) {
+        int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof(sa);
+        if (bind(a, (struct sockaddr *)&sa, sizeof(sa)) == 0 && getsockname(a, (struct sockaddr *)&sa, &sl) == 0 &&
+            ntohs(sa.sin_port) < 65535) {
+            int p = ntohs(sa.sin_port);
+            sa.sin_port = htons((uint16_t)(p + 1));
+            if (bind(b, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+                port = p;
+        }
+        close(a);
+        close(b);
+        if (port > 0)
+            return port;
+    }
+    return -1;
+}
+
+static bool reachable(int port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(s);
+    return ok;
+}
+
+static int start_swtpm(void **state)
+{
+    (void)state;
+    if (system("command -v swtpm >/dev/null 2>&1") != 0)
+        return 0; /* the test skips */
+    snprintf(g_dir, sizeof(g_dir), "/tmp/cairn-client-tpm-XXXXXX");
+    if (mkdtemp(g_dir) == NULL)
+        return -1;
+    for (int attempt = 0; attempt < 5 && g_tcti[0] == '\0'; attempt++) {
+        int port = free_ports();
+        char st[128], srv[80], ctl[80];
+        snprintf(st, sizeof(st), "dir=%s", g_dir);
+        snprintf(srv, sizeof(srv), "type=tcp,port=%d,bindaddr=127.0.0.1", port);
+        snprintf(ctl, sizeof(ctl), "type=tcp,port=%d,bindaddr=127.0.0.1", port + 1);
+        pid_t pid = fork();
+        if (pid == 0) {
+            int fd = open("/dev/null", O_WRONLY);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            execlp("swtpm", "swtpm", "socket", "--tpm2", "--tpmstate", st, "--server", srv, "--ctrl", ctl, "--flags",
+                   "not-need-init,startup-clear", (char *)NULL);
+            _exit(127);
+        }
+        for (int i = 0; i < 100; i++) {
+            if (reachable(port) && reachable(port + 1)) {
+                g_swtpm = pid;
+                snprintf(g_tcti, sizeof(g_tcti), "swtpm:host=127.0.0.1,port=%d", port);
+                break;
+            }
+            if (waitpid(pid, NULL, WNOHANG) == pid)
+                break; /* lost a port race: try other ports */
+            usleep(50000);
+        }
+        if (g_tcti[0] == '\0' && waitpid(pid, NULL, WNOHANG) == 0) {
+            kill(pid, SIGTERM);
+            waitpid(pid, NULL, 0);
+        }
+    }
+    return g_tcti[0] ? 0 : -1;
+}
+
+static int stop_swtpm(void **state)
+{
+    (void)state;
+    if (g_swtpm > 0) {
+        kill(g_swtpm, SIGTERM);
+        waitpid(g_swtpm, NULL, 0);
+    }
+    if (g_dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+        (void)system(cmd);
+    }
+    return 0;
+}
+
+static void make_ca(const char *cn, X509 **cert, EVP_PKEY **key)
+{
+    assert_int_equal(cc_key_generate(CC_KEY_EC_P384, 0, key, NULL), 0);
+    struct cc_cert_template t = {.subject = {.common_name = cn}, .is_ca = true, .max_path_len = -1,
+                                 .key_usage = CC_KU_DIGITAL_SIGNATURE | CC_KU_CERT_SIGN | CC_KU_CRL_SIGN};
+    assert_int_equal(cc_cert_issue(&t, *key, NULL, *key, cert, NULL), 0);
+}
+
+static char *pem(X509 *x)
+{
+    char *p = NULL;
+    size_t n;
+    assert_int_equal(cc_cert_to_pem(x, &p, &n), 0);
+    return p;
+}
+
+/* The /quote answer of a TPM Coordinator whose root is `root`, quoting `bind_root` || nonce. */
+static json_t *quote_answer(const struct attest_issuer_config *cfg, X509 *inter, X509 *root, X509 *bind_root,
+                            const char *nonce)
+{
+    uint8_t *der = NULL;
+    size_t n = 0;
+    assert_int_equal(cc_cert_to_der(bind_root, &der, &n), 0);
+    uint8_t *msg = malloc(n + strlen(nonce) + 1);
+    memcpy(msg, der, n);
+    memcpy(msg + n, nonce, strlen(nonce));
+    uint8_t rd[64] = {0};
+    cc_sha256(msg, n + strlen(nonce), rd);
+    free(msg);
+    free(der);
+    struct attest_issued is;
+    struct cairn_error err = {0};
+    int rc = attest_issue(ATTEST_TPM, rd, cfg, &is, &err);
+    if (rc != 0)
+        print_message("tpm issue: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    char *pi = pem(inter), *pr = pem(root), *both = NULL;
+    assert_true(asprintf(&both, "%s%s", pi, pr) > 0);
+    json_t *d = json_pack("{s:s, s:n}", "cert", both, "quote");
+    assert_int_equal(attest_evidence_to_json(&is, d), 0);
+    attest_issued_free(&is);
+    free(pi);
+    free(pr);
+    free(both);
+    return d;
+}
+
+static int verify(json_t *d, const char *nonce, const char *policy, struct cairn_coordinator_certs *out,
+                  struct cairn_error *err)
+{
+    struct tee_package p = {0};
+    int rc = client_policy_parse(policy, strlen(policy), &p, err);
+    if (rc != 0)
+        return rc;
+    rc = client_verify_quote_data(d, (const uint8_t *)nonce, strlen(nonce), &p, false, out, err);
+    tee_package_free(&p);
+    return rc;
+}
+
+static void test_tpm_coordinator(void **state)
+{
+    (void)state;
+    if (g_tcti[0] == '\0') {
+        print_message("SKIP: swtpm is not installed\n");
+        skip();
+    }
+    struct cairn_error err = {0};
+    /* The Coordinator's PKI, and a second (impostor) root. */
+    X509 *root, *root2, *inter;
+    EVP_PKEY *rk, *rk2, *ik;
+    make_ca("MarbleRun Coordinator", &root, &rk);
+    make_ca("MarbleRun Coordinator", &root2, &rk2);
+    assert_int_equal(cc_key_generate(CC_KEY_EC_P384, 0, &ik, NULL), 0);
+    struct cc_cert_template it = {.subject = {.common_name = "MarbleRun Coordinator - Intermediate CA"},
+                                  .is_ca = true, .max_path_len = -1, .key_usage = CC_KU_CERT_SIGN};
+    assert_int_equal(cc_cert_issue(&it, ik, root, rk, &inter, NULL), 0);
+
+    /* A CA certifies the TPM's attestation key (as a cloud provider does). */
+    struct attest_issuer_config cfg = {.tpm_tcti = g_tcti, .tpm_pcrs = "sha256:0,16"};
+    uint8_t rd[64] = {0};
+    struct attest_issued first;
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &first, &err), 0);
+    struct tpm_ak ak = {0};
+    assert_int_equal(tpm_public_parse(first.ak_pub, first.ak_pub_len, &ak, &err), 0);
+    attest_issued_free(&first);
+    X509 *akca, *akca2, *akcert;
+    EVP_PKEY *akk, *akk2;
+    make_ca("AK CA", &akca, &akk);
+    make_ca("other AK CA", &akca2, &akk2);
+    struct cc_cert_template at = {.subject = {.common_name = "swtpm AK"}, .max_path_len = -1,
+                                  .key_usage = CC_KU_DIGITAL_SIGNATURE};
+    assert_int_equal(cc_cert_issue(&at, ak.key, akca, akk, &akcert, &err), 0);
+    char *akpem = pem(akcert), path[128];
+    snprintf(path, sizeof(path), "%s/ak.pem", g_dir);
+    assert_int_equal(cairn_file_write_atomic(path, akpem, strlen(akpem), 0600), 0);
+    cfg.tpm_ak_cert = path;
+
+    /* The policy: the AK root and PCR0 (all zero: swtpm runs no firmware). */
+    char *capem = pem(akca), *capem2 = pem(akca2);
+    const char *zero = "0000000000000000000000000000000000000000000000000000000000000000";
+    json_t *pj = json_pack("{s:s, s:[s], s:{s:{s:s}}}", "TEE", "tpm", "AKRoots", capem, "PCRs", "sha256", "0", zero);
+    char *policy = json_dumps(pj, JSON_COMPACT);
+    json_decref(pj);
+
+    /* accepted: right nonce, root, AK root, PCRs */
+    json_t *d = quote_answer(&cfg, inter, root, root, "nonce-1");
+    struct cairn_coordinator_certs c = {0};
+    int rc = verify(d, "nonce-1", policy, &c, &err);
+    if (rc != 0)
+        print_message("verify: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c.verified, 1);
+    assert_string_equal(c.tee, "tpm");
+    char *rp = pem(root);
+    assert_string_equal(c.root_pem, rp);
+    assert_non_null(strstr(c.claims_json, "\"pcrs\""));
+    cairn_coordinator_certs_free(&c);
+
+    /* another nonce than the one asked for: a replayed quote */
+    assert_int_equal(verify(d, "nonce-2", policy, &c, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "binding"));
+    /* and without a nonce */
+    struct tee_package p0 = {0};
+    assert_int_equal(client_policy_parse(policy, strlen(policy), &p0, &err), 0);
+    assert_int_equal(client_verify_quote_data(d, NULL, 0, &p0, false, &c, &err), CAIRN_ERR_VERIFY);
+    tee_package_free(&p0);
+    json_decref(d);
+
+    /* an impostor presenting its own root with a genuine quote over the real one */
+    X509 *inter2;
+    assert_int_equal(cc_cert_issue(&it, ik, root2, rk2, &inter2, NULL), 0);
+    d = quote_answer(&cfg, inter2, root2, root, "nonce-3");
+    assert_int_equal(verify(d, "nonce-3", policy, &c, &err), CAIRN_ERR_VERIFY);
+    json_decref(d);
+
+    /* identity mismatches name the field */
+    d = quote_answer(&cfg, inter, root, root, "nonce-4");
+    pj = json_pack("{s:s, s:[s], s:{s:{s:s}}}", "TEE", "tpm", "AKRoots", capem, "PCRs", "sha256", "0",
+                   "1111111111111111111111111111111111111111111111111111111111111111");
+    char *bad_pcr = json_dumps(pj, JSON_COMPACT);
+    json_decref(pj);
+    assert_int_equal(verify(d, "nonce-4", bad_pcr, &c, &err), CAIRN_ERR_POLICY);
+    assert_non_null(strstr(err.msg, "PCRs.sha256.0"));
+    pj = json_pack("{s:s, s:[s], s:{s:{s:s}}}", "TEE", "tpm", "AKRoots", capem2, "PCRs", "sha256", "0", zero);
+    char *bad_ak = json_dumps(pj, JSON_COMPACT);
+    json_decref(pj);
+    assert_int_equal(verify(d, "nonce-4", bad_ak, &c, &err), CAIRN_ERR_POLICY);
+    assert_non_null(strstr(err.msg, "AKRoots"));
+    /* a policy for another TEE */
+    const char *sgx = "{\"UniqueID\":\"0000000000000000000000000000000000000000000000000000000000000000\"}";
+    assert_int_equal(verify(d, "nonce-4", sgx, &c, &err), CAIRN_ERR_POLICY);
+    assert_non_null(strstr(err.msg, "TEE mismatch"));
+    /* a tampered quote */
+    json_t *ev = json_object_get(d, "evidence");
+    const char *q = json_string_value(json_object_get(ev, "quote"));
+    uint8_t *raw = NULL;
+    size_t rawn = 0;
+    assert_int_equal(cairn_base64_decode(q, strlen(q), &raw, &rawn), 0);
+    raw[rawn - 1] ^= 1;
+    char *b = cairn_base64_encode(raw, rawn);
+    json_object_set_new(ev, "quote", json_string(b));
+    assert_int_not_equal(verify(d, "nonce-4", policy, &c, &err), 0);
+    free(b);
+    free(raw);
+    json_decref(d);
+
+    free(bad_pcr);
+    free(bad_ak);
+    free(policy);
+    free(rp);
+    free(capem);
+    free(capem2);
+    free(akpem);
+    tpm_ak_clear(&ak);
+    X509_free(root);
+    X509_free(root2);
+    X509_free(inter);
+    X509_free(inter2);
+    X509_free(akca);
+    X509_free(akca2);
+    X509_free(akcert);
+    EVP_PKEY_free(rk);
+    EVP_PKEY_free(rk2);
+    EVP_PKEY_free(ik);
+    EVP_PKEY_free(akk);
+    EVP_PKEY_free(akk2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_tpm_coordinator)};
+    return cmocka_run_group_tests(tests, start_swtpm, stop_swtpm);
+}
