@@ -26,7 +26,7 @@ start_coord() {
   mkdir -p "$WORK/$name"
   rm -f "$WORK/$name/ready.json"
   "$BIN" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
-    --seal-dir "$WORK/$name/seal" --ready-file "$WORK/$name/ready.json" --leaf-key-pool 4 --threads 2 "$@" \
+    --seal-dir "$WORK/$name/seal" --ready-file "$WORK/$name/ready.json" --leaf-key-pool 4 --threads 2 --http-timeout 2 "$@" \
     >>"$WORK/$name/log" 2>&1 &
   PID=$!
   PIDS+=("$PID")
