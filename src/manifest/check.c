@@ -320,25 +320,56 @@ static int check_tls(struct check_ctx *c, const struct manifest *m)
     return 0;
 }
 
+/* Orders user indexes by certificate, then by index (qsort is not stable). */
+static int cmp_user_cert(const void *a, const void *b, void *arg)
+{
+    const struct manifest *m = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(m->users[x].certificate, m->users[y].certificate);
+    return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
 static int check_users(struct check_ctx *c, const struct manifest *m)
 {
-    for (size_t u = 0; u < m->n_users; u++) {
-        const struct manifest_user *user = &m->users[u];
-        if (empty(user->certificate))
-            return fail(c, "manifest does not contain a certificate for user %s", user->name);
-        for (size_t r = 0; r < user->n_roles; r++) {
-            if (manifest_find_role(m, user->roles[r]) == NULL)
-                return fail(c, "manifest specifies role %s for user %s, but role does not exist", user->roles[r],
-                            user->name);
+    /* first_with[u]: the first (sorted) user with u's certificate. Sorting
+     * keeps this O(n log n) for large user lists. */
+    size_t *order = NULL, *first_with = NULL;
+    int rc = 0;
+    if (m->n_users > 0) {
+        order = calloc(m->n_users, sizeof(*order));
+        first_with = calloc(m->n_users, sizeof(*first_with));
+        if (order == NULL || first_with == NULL) {
+            rc = cairn_errf(c->err, CAIRN_ERR_NOMEM, "out of memory");
+            goto out;
         }
-        /* The first user (in sorted order) with the same certificate is the "other". */
-        for (size_t o = 0; o < u; o++) {
-            if (strcmp(m->users[o].certificate, user->certificate) == 0)
-                return fail(c, "manifest contains the same certificate for users %s and %s", user->name,
-                            m->users[o].name);
+        for (size_t u = 0; u < m->n_users; u++)
+            order[u] = u;
+        qsort_r(order, m->n_users, sizeof(*order), cmp_user_cert, (void *)m);
+        for (size_t i = 0; i < m->n_users; i++) {
+            bool same = i > 0 && strcmp(m->users[order[i]].certificate, m->users[order[i - 1]].certificate) == 0;
+            first_with[order[i]] = same ? first_with[order[i - 1]] : order[i];
         }
     }
-    return 0;
+    for (size_t u = 0; u < m->n_users && rc == 0; u++) {
+        const struct manifest_user *user = &m->users[u];
+        if (empty(user->certificate)) {
+            rc = fail(c, "manifest does not contain a certificate for user %s", user->name);
+            break;
+        }
+        for (size_t r = 0; r < user->n_roles && rc == 0; r++) {
+            if (manifest_find_role(m, user->roles[r]) == NULL)
+                rc = fail(c, "manifest specifies role %s for user %s, but role does not exist", user->roles[r],
+                          user->name);
+        }
+        /* The first user (in sorted order) with the same certificate is the "other". */
+        if (rc == 0 && first_with[u] != u)
+            rc = fail(c, "manifest contains the same certificate for users %s and %s", user->name,
+                      m->users[first_with[u]].name);
+    }
+out:
+    free(order);
+    free(first_with);
+    return rc;
 }
 
 static int check_roles(struct check_ctx *c, const struct manifest *m)
