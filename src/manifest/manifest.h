@@ -424,6 +424,13 @@ int manifest_dry_run(const struct manifest *m, const struct manifest_secret_set 
  */
 int manifest_validate(const struct manifest *m, struct cairn_error *err);
 
+/* As manifest_validate(), but with the Coordinator's real shared secrets
+ * (already generated with manifest_generate_secrets(MANIFEST_SECRETS_SHARED))
+ * and CA, so that expensive shared keys (cert-rsa) are not generated twice.
+ * Per-marble secrets are still generated with a random UUID. All borrowed. */
+int manifest_validate_with(const struct manifest *m, const struct manifest_secret_set *shared,
+                           X509 *marble_root_cert, EVP_PKEY *intermediate_key, struct cairn_error *err);
+
 /* ---- YAML ------------------------------------------------------------------ */
 
 /*

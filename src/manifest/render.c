@@ -200,18 +200,23 @@ static int throwaway_ca(X509 **cert, EVP_PKEY **key, struct cairn_error *err)
     return rc;
 }
 
-int manifest_validate(const struct manifest *m, struct cairn_error *err)
+static int validate(const struct manifest *m, const struct manifest_secret_set *given_shared, X509 *root,
+                    EVP_PKEY *root_key, struct cairn_error *err)
 {
     X509 *ca = NULL;
     EVP_PKEY *ca_key = NULL;
-    struct manifest_secret_set *shared = NULL, *priv = NULL;
+    struct manifest_secret_set *shared = NULL, *priv = NULL, *all = NULL;
     uint8_t root_secret[32], u[16];
     char uuid[37];
     int rc;
     if ((rc = manifest_check(m, err)) < 0)
         return rc;
-    if ((rc = throwaway_ca(&ca, &ca_key, err)) < 0)
-        return rc;
+    if (root == NULL || root_key == NULL) {
+        if ((rc = throwaway_ca(&ca, &ca_key, err)) < 0)
+            return rc;
+        root = ca;
+        root_key = ca_key;
+    }
     if (cc_random(root_secret, sizeof(root_secret)) < 0 || cc_random(u, sizeof(u)) < 0) {
         rc = cairn_errf(err, CAIRN_ERR_CRYPTO, "random generation failed");
         goto out;
@@ -220,9 +225,11 @@ int manifest_validate(const struct manifest *m, struct cairn_error *err)
     u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
     snprintf(uuid, sizeof(uuid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
              u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-    if ((rc = manifest_generate_secrets(m, MANIFEST_SECRETS_SHARED, NULL, NULL, NULL, ca, ca_key, 0, &shared,
-                                        err)) < 0 ||
-        (rc = manifest_generate_secrets(m, MANIFEST_SECRETS_PRIVATE, root_secret, uuid, NULL, ca, ca_key, 0, &priv,
+    /* SetManifest order: secret generation, recovery keys, users, dry run. */
+    if ((given_shared == NULL &&
+         (rc = manifest_generate_secrets(m, MANIFEST_SECRETS_SHARED, NULL, NULL, NULL, root, root_key, 0, &shared,
+                                         err)) < 0) ||
+        (rc = manifest_generate_secrets(m, MANIFEST_SECRETS_PRIVATE, root_secret, uuid, NULL, root, root_key, 0, &priv,
                                         err)) < 0)
         goto out;
     for (size_t i = 0; i < m->n_recovery_keys; i++) {
@@ -237,16 +244,32 @@ int manifest_validate(const struct manifest *m, struct cairn_error *err)
             goto out;
         X509_free(x);
     }
-    if ((rc = manifest_secret_set_merge(shared, priv)) < 0) {
+    if ((all = manifest_secret_set_new()) == NULL ||
+        manifest_secret_set_merge(all, given_shared ? given_shared : shared) < 0 ||
+        manifest_secret_set_merge(all, priv) < 0) {
         rc = nomem(err);
         goto out;
     }
-    rc = manifest_dry_run(m, shared, err);
+    rc = manifest_dry_run(m, all, err);
 out:
     cc_wipe(root_secret, sizeof(root_secret));
+    manifest_secret_set_free(all);
     manifest_secret_set_free(shared);
     manifest_secret_set_free(priv);
     X509_free(ca);
     EVP_PKEY_free(ca_key);
     return rc;
+}
+
+int manifest_validate(const struct manifest *m, struct cairn_error *err)
+{
+    return validate(m, NULL, NULL, NULL, err);
+}
+
+int manifest_validate_with(const struct manifest *m, const struct manifest_secret_set *shared,
+                           X509 *marble_root_cert, EVP_PKEY *intermediate_key, struct cairn_error *err)
+{
+    if (shared == NULL || marble_root_cert == NULL || intermediate_key == NULL)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "validate: missing shared secrets or CA");
+    return validate(m, shared, marble_root_cert, intermediate_key, err);
 }

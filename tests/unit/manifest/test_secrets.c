@@ -545,11 +545,19 @@ static void test_users_and_recovery_keys(void **state)
              cj, rj);
     struct manifest *m = parse_ok(json);
     assert_int_equal(manifest_validate(m, &e), 0);
+    /* with the real shared secrets and CA */
+    struct manifest_secret_set *shared = gen(m, MANIFEST_SECRETS_SHARED, NULL, NULL);
+    assert_int_equal(manifest_validate_with(m, shared, g_ca, g_ca_key, &e), 0);
+    assert_int_equal(manifest_validate_with(m, NULL, g_ca, g_ca_key, &e), CAIRN_ERR_INVALID);
+    manifest_secret_set_free(shared);
     manifest_free(m);
     /* a template error is found by the dry run after generation */
     snprintf(json, 16384, "{" PKG_MARBLES ",\"Marbles\":{\"backend\":{\"Package\":\"p\",\"Parameters\":{\"Files\":"
              "{\"/f\":\"{{ pem .Secrets.k }}\"}}}},\"Secrets\":{\"k\":{\"Type\":\"symmetric-key\",\"Size\":128}}}");
     m = parse_ok(json);
+    struct manifest_secret_set *none = manifest_secret_set_new();
+    assert_int_equal(manifest_validate_with(m, none, g_ca, g_ca_key, &e), CAIRN_ERR_INVALID);
+    manifest_secret_set_free(none);
     assert_int_equal(manifest_validate(m, &e), CAIRN_ERR_INVALID);
     assert_string_equal(e.msg, "in Marble backend: file /f: template {{ pem .Secrets.k }}: invalid secret type for pem "
                                "encoding (k is a whole secret; use .Cert, .Public or .Private)");
