@@ -39,6 +39,14 @@ struct cairn_marble_config {
     const char *coordinator_policy_json;  /* optional: verify the Coordinator's quote first */
     const char *coordinator_client_addr;  /* optional: client API "host:port" (for the two above) */
     long timeout_ms;                   /* per request; 0 = 30000 */
+    /* Evidence sources (all optional, NULL = default): */
+    const char *gramine_dir;           /* default "/dev/attestation" */
+    const char *configfs_tsm;          /* default "/sys/kernel/config/tsm/report" */
+    const char *tpm_tcti;              /* tss2 TCTI, e.g. "swtpm:host=127.0.0.1,port=2321"; default /dev/tpmrm0 */
+    const char *tpm_pcrs;              /* PCR selection, e.g. "sha256:0,1,2,3,7,16" */
+    const char *tpm_ak_cert;           /* PEM file: AK certificate (+ chain) to attach */
+    const char *tpm_ak_context;        /* persistent AK handle, e.g. "0x81010002"; default: created */
+    const char *tpm_eventlog;          /* TCG event log file to attach */
 };
 
 struct cairn_marble_file {

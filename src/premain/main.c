@@ -52,6 +52,10 @@ static void usage(FILE *f)
             "  CAIRN_PREMAIN_RETRIES         attempts while unreachable or not ready (default 30)\n"
             "  CAIRN_PREMAIN_RETRY_DELAY_MS  first retry delay, doubled each time (default 250)\n"
             "  CAIRN_PREMAIN_RETRY_MAX_MS    largest retry delay (default 5000)\n"
+            "  CAIRN_TPM_TCTI, CAIRN_TPM_PCRS, CAIRN_TPM_AK_CERT, CAIRN_TPM_AK_CONTEXT, CAIRN_TPM_EVENTLOG\n"
+            "                                TPM evidence: TCTI (default /dev/tpmrm0), PCR selection,\n"
+            "                                AK certificate file, persistent AK handle, event log file\n"
+            "  CAIRN_GRAMINE_DIR, CAIRN_CONFIGFS_TSM  other evidence device paths\n"
             "  EDG_LOG_FORMAT                text (default) or json\n"
             "Program to run: after `--`; else argv[0] when started as Gramine's libos.entrypoint;\n"
             "else the manifest's Argv[0].\n");
@@ -70,6 +74,12 @@ static long env_long(const char *name, long def, long min, long max)
         exit(2);
     }
     return x;
+}
+
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
 /* A value that is either inline text (starting with `inline_prefix`) or a
@@ -261,6 +271,10 @@ int main(int argc, char **argv)
         .dns_names = names, .n_dns_names = n_names, .evidence_type = evidence,
         .coordinator_root_ca_pem = root_pem, .coordinator_policy_json = policy,
         .coordinator_client_addr = client_addr,
+        .gramine_dir = env_or_null("CAIRN_GRAMINE_DIR"), .configfs_tsm = env_or_null("CAIRN_CONFIGFS_TSM"),
+        .tpm_tcti = env_or_null("CAIRN_TPM_TCTI"), .tpm_pcrs = env_or_null("CAIRN_TPM_PCRS"),
+        .tpm_ak_cert = env_or_null("CAIRN_TPM_AK_CERT"), .tpm_ak_context = env_or_null("CAIRN_TPM_AK_CONTEXT"),
+        .tpm_eventlog = env_or_null("CAIRN_TPM_EVENTLOG"),
     };
     struct cairn_marble_params *p = NULL;
     char errbuf[1024];
