@@ -201,7 +201,7 @@ static int get_uint(const char *what, json_t *o, const char *k, long long max, l
 
 static int get_hex(const char *what, json_t *o, const char *k, uint8_t *out, size_t n, struct cairn_error *err)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = get_str(what, o, k, &s, err);
     if (rc != 0)
         return rc;
@@ -213,7 +213,7 @@ static int get_hex(const char *what, json_t *o, const char *k, uint8_t *out, siz
 /* issueDate <= at < nextUpdate (the upstream tests fail at exactly nextUpdate). */
 static int check_window(const char *what, json_t *o, time_t at, struct cairn_error *err)
 {
-    const char *is, *nu;
+    const char *is = NULL, *nu = NULL;
     time_t ti, tn;
     int rc;
     if ((rc = get_str(what, o, "issueDate", &is, err)) != 0 || (rc = get_str(what, o, "nextUpdate", &nu, err)) != 0)
@@ -496,8 +496,8 @@ static int check_tdx_module(const char *what, json_t *tcbinfo, const struct coll
 static int check_qe_identity(const char *what, json_t *qe, const struct collateral_input *in, time_t at,
                              json_t **out_level, const char **out_status, struct cairn_error *err)
 {
-    const char *id;
-    long long version, isvprodid;
+    const char *id = NULL;
+    long long version = 0, isvprodid = 0;
     int rc;
     if ((rc = get_str(what, qe, "id", &id, err)) != 0 || (rc = get_uint(what, qe, "version", 100, &version, err)) != 0)
         return rc;
@@ -580,7 +580,7 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
         goto out;
     json_array_append_new(checks, json_string("tcb_signing_chain"));
 
-    long long version, evalnum = -1;
+    long long version = 0, evalnum = -1;
     if ((rc = get_uint(twhat, tcb, "version", 100, &version, err)) != 0)
         goto out;
     if (version != 2 && version != 3) {
