@@ -336,7 +336,7 @@ static int map_verify_error(int e)
  * its issuer signed (signature and validity window checked at `at`). A CRL
  * from an issuer outside the path is ignored; a CRL from a path issuer that
  * is stale or badly signed is an error, since it was given to be used. */
-static int check_crls(STACK_OF(X509) *path, STACK_OF(X509_CRL) *crls, time_t at, struct cairn_error *err)
+int attest_crls_check(STACK_OF(X509) *path, STACK_OF(X509_CRL) *crls, time_t at, struct cairn_error *err)
 {
     if (crls == NULL)
         return 0;
@@ -510,7 +510,7 @@ int snp_cert_verify(X509 *leaf, STACK_OF(X509) *certs, const struct attest_trust
                         "ASK/ASVK, ARK", sk_X509_num(path));
         goto out;
     }
-    rc = check_crls(path, trust ? trust->crls : NULL, at, err);
+    rc = attest_crls_check(path, trust ? trust->crls : NULL, at, err);
     if (rc != 0)
         goto out;
     char *ark_cn = cert_cn(sk_X509_value(path, 2), false);

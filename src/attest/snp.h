@@ -134,6 +134,12 @@ int attest_certs_parse(const uint8_t *p, size_t n, STACK_OF(X509) **out, struct 
  * (malloc'd, NUL-terminated, caller frees). Unknown GUIDs are skipped. */
 int snp_certtable_to_pem(const uint8_t *p, size_t n, char **out_pem, struct cairn_error *err);
 
+/* Checks a verified path (leaf first, root last) against CRLs: each
+ * certificate is looked up in every CRL its issuer signed; such a CRL must
+ * verify with the issuer key and be current at `at`. CRLs of other issuers
+ * are ignored. CAIRN_ERR_REVOKED / _EXPIRED / _VERIFY. Shared with tpm.c. */
+int attest_crls_check(STACK_OF(X509) *path, STACK_OF(X509_CRL) *crls, time_t at, struct cairn_error *err);
+
 /* Full verification of ev (type ATTEST_SNP): see the order above. Fills `out`
  * with the claims of attest.h ("snp" keys) on success. */
 int snp_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -623,10 +624,16 @@ static int verify_ak_chain(X509 *leaf, STACK_OF(X509) *chain, const struct attes
                                                                                             : CAIRN_ERR_VERIFY;
         rc = cairn_errf(err, code, "tpm AK certificate chain (depth %d): %s", X509_STORE_CTX_get_error_depth(ctx),
                         X509_verify_cert_error_string(e));
-    } else if (out_path != NULL) {
-        *out_path = X509_STORE_CTX_get1_chain(ctx);
-        if (*out_path == NULL)
+    } else {
+        STACK_OF(X509) *path = X509_STORE_CTX_get1_chain(ctx);
+        if (path == NULL)
             rc = cairn_errf(err, CAIRN_ERR_NOMEM, "tpm: out of memory");
+        else if (trust != NULL && (rc = attest_crls_check(path, trust->crls, at, err)) != 0)
+            cairn_err_prefix(err, "tpm AK certificate");
+        if (rc == 0 && out_path != NULL)
+            *out_path = path;
+        else
+            sk_X509_pop_free(path, X509_free);
     }
 out:
     ERR_clear_error();
@@ -634,6 +641,96 @@ out:
     X509_STORE_free(st);
     sk_X509_free(untrusted);
     return rc;
+}
+
+/* ---- cache of verified AK chains ------------------------------------------------
+ * Keyed by SHA-256(leaf DER || SHA-256 of each root DER), used only without
+ * CRLs, and only for a time inside the path's validity window. Entries hold a
+ * reference to the verified path (leaf first) for the claims' ak_chain. */
+#define AK_CACHE_SLOTS 32
+struct ak_cache_entry {
+    uint8_t key[32];
+    time_t not_before, not_after;
+    STACK_OF(X509) *path;
+};
+static pthread_mutex_t g_ak_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ak_cache_entry g_ak_cache[AK_CACHE_SLOTS];
+static unsigned g_ak_next;
+static bool g_ak_off;
+
+void tpm_chain_cache_set(bool enabled)
+{
+    pthread_mutex_lock(&g_ak_mu);
+    g_ak_off = !enabled;
+    for (unsigned i = 0; i < AK_CACHE_SLOTS; i++) {
+        sk_X509_pop_free(g_ak_cache[i].path, X509_free);
+        memset(&g_ak_cache[i], 0, sizeof(g_ak_cache[i]));
+    }
+    g_ak_next = 0;
+    pthread_mutex_unlock(&g_ak_mu);
+}
+
+static bool ak_cache_key(X509 *leaf, STACK_OF(X509) *roots, uint8_t key[32])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned char *der = NULL;
+    int dl = i2d_X509(leaf, &der);
+    bool ok = c != NULL && dl > 0 && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(c, der, (size_t)dl) == 1;
+    for (int i = 0; ok && i < sk_X509_num(roots); i++) {
+        unsigned char h[EVP_MAX_MD_SIZE];
+        unsigned int hl = 0;
+        ok = X509_digest(sk_X509_value(roots, i), EVP_sha256(), h, &hl) == 1 && EVP_DigestUpdate(c, h, hl) == 1;
+    }
+    unsigned int kl = 0;
+    ok = ok && EVP_DigestFinal_ex(c, key, &kl) == 1 && kl == 32;
+    OPENSSL_free(der);
+    EVP_MD_CTX_free(c);
+    return ok;
+}
+
+static STACK_OF(X509) *ak_cache_lookup(const uint8_t key[32], time_t at)
+{
+    STACK_OF(X509) *out = NULL;
+    pthread_mutex_lock(&g_ak_mu);
+    for (unsigned i = 0; !g_ak_off && i < AK_CACHE_SLOTS && out == NULL; i++) {
+        const struct ak_cache_entry *e = &g_ak_cache[i];
+        if (e->path != NULL && memcmp(e->key, key, 32) == 0 && at >= e->not_before && at <= e->not_after)
+            out = X509_chain_up_ref(e->path);
+    }
+    pthread_mutex_unlock(&g_ak_mu);
+    return out;
+}
+
+static void ak_cache_store(const uint8_t key[32], STACK_OF(X509) *path)
+{
+    time_t nb = 0, na = (time_t)INT64_MAX;
+    for (int i = 0; i < sk_X509_num(path); i++) {
+        struct tm tb, ta;
+        X509 *x = sk_X509_value(path, i);
+        if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tb) != 1 || ASN1_TIME_to_tm(X509_get0_notAfter(x), &ta) != 1)
+            return;
+        time_t b = timegm(&tb), a = timegm(&ta);
+        nb = b > nb ? b : nb;
+        na = a < na ? a : na;
+    }
+    STACK_OF(X509) *copy = X509_chain_up_ref(path);
+    if (copy == NULL)
+        return;
+    pthread_mutex_lock(&g_ak_mu);
+    if (g_ak_off) {
+        pthread_mutex_unlock(&g_ak_mu);
+        sk_X509_pop_free(copy, X509_free);
+        return;
+    }
+    struct ak_cache_entry *e = &g_ak_cache[g_ak_next++ % AK_CACHE_SLOTS];
+    STACK_OF(X509) *old = e->path;
+    memcpy(e->key, key, 32);
+    e->not_before = nb;
+    e->not_after = na;
+    e->path = copy;
+    pthread_mutex_unlock(&g_ak_mu);
+    sk_X509_pop_free(old, X509_free);
 }
 
 static char *der_b64(X509 *x)
@@ -710,8 +807,17 @@ int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trus
         }
         if (trust != NULL && trust->tpm_roots != NULL && sk_X509_num(trust->tpm_roots) > 0) {
             STACK_OF(X509) *path = NULL;
-            if ((rc = verify_ak_chain(leaf, chain, trust, trust->tpm_roots, at, &path, err)) != 0)
-                goto out;
+            uint8_t key[32];
+            bool cacheable = (trust->crls == NULL || sk_X509_CRL_num(trust->crls) == 0) &&
+                             ak_cache_key(leaf, trust->tpm_roots, key);
+            if (cacheable)
+                path = ak_cache_lookup(key, at);
+            if (path == NULL) {
+                if ((rc = verify_ak_chain(leaf, chain, trust, trust->tpm_roots, at, &path, err)) != 0)
+                    goto out;
+                if (cacheable)
+                    ak_cache_store(key, path);
+            }
             certified = true;
             /* Keep the intermediates that made the path, for AKRoots checks
              * at policy time (the leaf is already in `leaf`). */

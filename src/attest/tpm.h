@@ -101,6 +101,10 @@ struct tpm_pcr_values {
 };
 int tpm_pcrs_parse_json(const uint8_t *p, size_t n, struct tpm_pcr_values *out, struct cairn_error *err);
 
+/* Cache of verified AK certificate chains (no CRLs only; see tpm.c): on by
+ * default; switching empties it. */
+void tpm_chain_cache_set(bool enabled);
+
 int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
                struct cairn_error *err);
 

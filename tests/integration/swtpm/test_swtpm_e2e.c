@@ -295,6 +295,28 @@ static void test_swtpm_end_to_end(void **state)
     assert_int_equal(attest_verify(&ev, &trust2, rd, 32, &c, &err), CAIRN_ERR_VERIFY);
     assert_non_null(strstr(err.msg, "AK certificate chain"));
 
+    /* the CA revokes the AK certificate: refused with a CRL, fine without */
+    X509_CRL *crl = X509_CRL_new();
+    X509_CRL_set_version(crl, 1);
+    X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca));
+    ASN1_TIME *lu = ASN1_TIME_set(NULL, time(NULL) - 60), *nu = ASN1_TIME_set(NULL, time(NULL) + 3600);
+    X509_CRL_set1_lastUpdate(crl, lu);
+    X509_CRL_set1_nextUpdate(crl, nu);
+    X509_REVOKED *rv = X509_REVOKED_new();
+    X509_REVOKED_set_serialNumber(rv, X509_get_serialNumber(akcert));
+    X509_REVOKED_set_revocationDate(rv, lu);
+    X509_CRL_add0_revoked(crl, rv);
+    assert_true(X509_CRL_sign(crl, ca_key, EVP_sha256()) > 0);
+    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    sk_X509_CRL_push(crls, crl);
+    struct attest_trust trust3 = {.tpm_roots = roots, .crls = crls};
+    assert_int_equal(attest_verify(&ev, &trust3, rd, 32, &c, &err), CAIRN_ERR_REVOKED);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    ASN1_TIME_free(lu);
+    ASN1_TIME_free(nu);
+    assert_int_equal(attest_verify(&ev, &trust, rd, 32, &c, &err), 0);
+    attest_claims_free(&c);
+
     /* 4. the workload changes: PCR16 extended again -> the fresh quote is
      * genuine but the package refuses it */
     pcr_extend(t.tcti, 16, meas);
