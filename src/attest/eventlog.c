@@ -3,10 +3,15 @@
 #include "attest/eventlog.h"
 
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "common/encoding.h"
 #include "common/reader.h"
 
 static const char SPEC_ID_SIG[16] = "Spec ID Event03";   /* includes the NUL */
@@ -372,4 +377,28 @@ int eventlog_ccel_replay(const uint8_t *table, size_t table_len, const uint8_t *
     }
     free(r);
     return rc;
+}
+
+int eventlog_ccel_match_claims(const struct json_t *claims, const uint8_t *table, size_t table_len,
+                               const uint8_t *data, size_t data_len, struct cairn_error *err)
+{
+    uint8_t rt[4][48];
+    int rc = eventlog_ccel_replay(table, table_len, data, data_len, rt, err);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < 4; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "rtmr%d", i);
+        const char *hex = json_string_value(json_object_get((const json_t *)claims, key));
+        uint8_t want[48];
+        if (hex == NULL || cairn_hex_decode_exact(hex, want, 48) != 0)
+            return cairn_errf(err, CAIRN_ERR_INVALID, "CCEL: the quote claims have no 48-byte \"%s\"", key);
+        if (CRYPTO_memcmp(want, rt[i], 48) != 0) {
+            char *h = cairn_hex_encode(rt[i], 48);
+            rc = cairn_errf(err, CAIRN_ERR_VERIFY, "CCEL: RTMR%d replays to %s, the quote has %s", i, h ? h : "?", hex);
+            free(h);
+            return rc;
+        }
+    }
+    return 0;
 }

@@ -80,4 +80,12 @@ int eventlog_ccel_table_parse(const uint8_t *p, size_t n, uint8_t *out_cc_type, 
 int eventlog_ccel_replay(const uint8_t *table, size_t table_len, const uint8_t *data, size_t data_len,
                          uint8_t out_rtmr[4][48], struct cairn_error *err);
 
+/* Replays a CCEL (bounded by the optional ACPI table) and compares RTMR0..3
+ * with the "rtmr0".."rtmr3" hex claims of a verified TDX quote (`claims`, a
+ * JSON object as in attest.h). CAIRN_ERR_VERIFY names the first RTMR that
+ * differs and its replayed value. */
+struct json_t;
+int eventlog_ccel_match_claims(const struct json_t *claims, const uint8_t *table, size_t table_len,
+                               const uint8_t *data, size_t data_len, struct cairn_error *err);
+
 #endif

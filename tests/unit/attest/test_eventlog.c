@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/attest.h"
 #include "attest/eventlog.h"
 #include "common/encoding.h"
 #include "common/file.h"
@@ -248,6 +249,47 @@ static void test_ccel(void **state)
     free(dat);
 }
 
+/* go-tdx-guest TestReplayCcelWithTdQuote: the quote verifies (present time,
+ * no collateral), REPORTDATA == nonce (64 zero bytes), and the CCEL replays
+ * to the quote's RTMR0..3. Another boot's CCEL does not. */
+static void test_ccel_with_quote(void **state)
+{
+    (void)state;
+    NEED_SHARED();
+    size_t qn, tn, dn, nn, on;
+    uint8_t *q = load("tdx/gotdx_cos-113-tdx-quote.dat", &qn), *tab = load("tdx/gotdx_ccel_table.dat", &tn);
+    uint8_t *dat = load("tdx/gotdx_ccel_data.dat", &dn), *nonce = load("tdx/gotdx_nonce.dat", &nn);
+    uint8_t *other = load("tdx/trustee_ccel_ovmf.bin", &on);
+    struct attest_evidence ev = {.type = ATTEST_TDX, .quote = q, .quote_len = qn};
+    struct attest_claims c;
+    struct cairn_error err = {0};
+    int rc = attest_verify(&ev, NULL, nonce, nn, &c, &err);
+    if (rc != 0)
+        print_message("tdx quote: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(eventlog_ccel_match_claims(c.json, tab, tn, dat, dn, &err), 0);
+    assert_int_equal(eventlog_ccel_match_claims(c.json, NULL, 0, dat, dn, &err), 0);
+    assert_int_equal(eventlog_ccel_match_claims(c.json, NULL, 0, other, on, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "RTMR0 replays to 8566f998"));
+    /* one flipped digest bit in the first measured record changes an RTMR */
+    struct eventlog_replay *r = malloc(sizeof(*r));
+    assert_int_equal(eventlog_replay(dat, dn, EVENTLOG_CCEL, r, &err), 0);
+    free(r);
+    /* record 1 starts after the Spec ID record: 32 + its event size */
+    uint32_t ev0;
+    memcpy(&ev0, dat + 28, 4);
+    size_t rec1 = 32 + ev0;
+    dat[rec1 + 4 + 4 + 4 + 2 + 10] ^= 0x01; /* inside record 1's SHA-384 digest */
+    assert_int_equal(eventlog_ccel_match_claims(c.json, tab, tn, dat, dn, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "RTMR"));
+    attest_claims_free(&c);
+    free(q);
+    free(tab);
+    free(dat);
+    free(nonce);
+    free(other);
+}
+
 /* Builds a small crypto-agile log (SHA-256 only) for mutation tests. */
 static size_t build_log(uint8_t *b, uint32_t pcr, uint32_t n_algs, uint16_t digest_size)
 {
@@ -358,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_gotpm_logs),
         cmocka_unit_test(test_quote_logs),
         cmocka_unit_test(test_ccel),
+        cmocka_unit_test(test_ccel_with_quote),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
