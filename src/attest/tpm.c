@@ -1047,3 +1047,103 @@ int tpm_policy_match(const struct tee_package *p, const struct attest_claims *c,
         return check_ak_roots(p, j, err);
     return 0;
 }
+
+/* ---- Azure HCL report -------------------------------------------------------------- */
+
+#define HCL_HW_OFF 0x20
+#define HCL_RUNTIME_HDR 0x4C0
+#define HCL_RUNTIME_DATA 0x4D4
+
+int tpm_hcl_parse(const uint8_t *p, size_t n, struct tpm_hcl *out, struct cairn_error *err)
+{
+    if (p == NULL || n < HCL_RUNTIME_DATA)
+        return cairn_errf(err, CAIRN_ERR_TRUNCATED, "hcl report: %zu bytes, at least %d needed", p ? n : 0,
+                          HCL_RUNTIME_DATA);
+    if (n > (1u << 20))
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "hcl report: %zu bytes, cap 1 MiB", n);
+    if (memcmp(p, "HCLA", 4) != 0)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "hcl report: magic is not \"HCLA\"");
+    struct cairn_reader rd;
+    cairn_reader_init(&rd, p, n);
+    struct tpm_hcl h = {0};
+    uint32_t data_size, var_size, rt_version;
+    rd.off = 4;
+    if (cairn_reader_u32le(&rd, &h.version))
+        return cairn_errf(err, CAIRN_ERR_INTERNAL, "hcl report: reader out of bounds");
+    rd.off = HCL_RUNTIME_HDR;
+    if (cairn_reader_u32le(&rd, &data_size) || cairn_reader_u32le(&rd, &rt_version) ||
+        cairn_reader_u32le(&rd, &h.report_type) || cairn_reader_u32le(&rd, &h.hash_type) ||
+        cairn_reader_u32le(&rd, &var_size))
+        return cairn_errf(err, CAIRN_ERR_INTERNAL, "hcl report: reader out of bounds");
+    if (h.report_type != 2)
+        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "hcl report: report_type %u (only 2 = SEV-SNP)", h.report_type);
+    if (h.hash_type != 1)
+        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "hcl report: hash_type %u (only 1 = SHA-256)", h.hash_type);
+    if (var_size == 0 || var_size > n - HCL_RUNTIME_DATA)
+        return cairn_errf(err, CAIRN_ERR_TRUNCATED, "hcl report: variable_data_size %u exceeds the %zu bytes left",
+                          var_size, n - HCL_RUNTIME_DATA);
+    if (data_size != var_size + 20)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "hcl report: runtime data_size %u is not variable_data_size + 20",
+                          data_size);
+    h.hw_report = p + HCL_HW_OFF;
+    h.hw_report_len = 0x4A0;
+    h.runtime = p + HCL_RUNTIME_DATA;
+    h.runtime_len = var_size;
+    *out = h;
+    return 0;
+}
+
+static BIGNUM *b64url_bn(const char *s)
+{
+    uint8_t *b = NULL;
+    size_t n = 0;
+    if (s == NULL || cairn_base64url_decode(s, strlen(s), &b, &n) != 0 || n == 0 || n > 1024) {
+        free(b);
+        return NULL;
+    }
+    BIGNUM *bn = BN_bin2bn(b, (int)n, NULL);
+    free(b);
+    return bn;
+}
+
+int tpm_hcl_ak(const struct tpm_hcl *h, EVP_PKEY **out, struct cairn_error *err)
+{
+    json_error_t je;
+    json_t *j = json_loadb((const char *)h->runtime, h->runtime_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    if (j == NULL)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "hcl runtime data: not JSON (%s)", je.text);
+    int rc = 0;
+    const json_t *keys = json_object_get(j, "keys"), *jwk = NULL, *k;
+    size_t i;
+    json_array_foreach(keys, i, k) {
+        const char *kid = json_string_value(json_object_get(k, "kid"));
+        if (kid != NULL && strcmp(kid, "HCLAkPub") == 0)
+            jwk = k;
+    }
+    const char *kty = jwk ? json_string_value(json_object_get(jwk, "kty")) : NULL;
+    if (jwk == NULL || kty == NULL || strcmp(kty, "RSA") != 0) {
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "hcl runtime data: no RSA JWK \"HCLAkPub\"");
+        goto out;
+    }
+    BIGNUM *bn_n = b64url_bn(json_string_value(json_object_get(jwk, "n")));
+    BIGNUM *bn_e = b64url_bn(json_string_value(json_object_get(jwk, "e")));
+    uint8_t mod[1024];
+    int ml = bn_n ? BN_bn2bin(bn_n, mod) : 0;
+    BN_ULONG e = bn_e ? BN_get_word(bn_e) : 0;
+    BN_free(bn_n);
+    BN_free(bn_e);
+    if (ml < 128 || e < 3 || e > 0xFFFFFFFFul) {
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "hcl runtime data: HCLAkPub n/e are not a usable RSA key");
+        goto out;
+    }
+    EVP_PKEY *key = rsa_key(mod, (size_t)ml, (uint32_t)e);
+    ERR_clear_error();
+    if (key == NULL) {
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "hcl runtime data: HCLAkPub is not a valid RSA key");
+        goto out;
+    }
+    *out = key;
+out:
+    json_decref(j);
+    return rc;
+}
