@@ -87,8 +87,13 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
     return remove(p);
 }
 
+/* The swtpm started by the running test, so that a failed assertion (which
+ * leaves the test function early) still stops it at exit, by its PID. */
+static struct swtpm *g_live;
+
 static void swtpm_stop(struct swtpm *t)
 {
+    g_live = NULL;
     if (t->pid > 0) {
         kill(t->pid, SIGTERM);
         int st;
@@ -130,6 +135,7 @@ static int swtpm_start(struct swtpm *t)
         for (int i = 0; i < 100; i++) {
             if (port_open(t->port) && port_open(t->port + 1)) {
                 snprintf(t->tcti, sizeof(t->tcti), "swtpm:host=127.0.0.1,port=%d", t->port);
+                g_live = t;
                 return 0;
             }
             int st;
@@ -179,6 +185,41 @@ static struct attest_evidence ev_of(const struct attest_issued *is)
                                  .pcrs_len = is->pcrs_len, .eventlog = is->eventlog,
                                  .eventlog_len = is->eventlog_len};
     return ev;
+}
+
+/* A crypto-agile TCG log (SHA-256 bank) with one EV_IPL event on PCR 16. */
+static void write_log(const char *path, const uint8_t digest[32])
+{
+    uint8_t b[256];
+    size_t o = 0;
+#define LU32(v) do { uint32_t _v = (v); memcpy(b + o, &_v, 4); o += 4; } while (0)
+#define LU16(v) do { uint16_t _v = (v); memcpy(b + o, &_v, 2); o += 2; } while (0)
+    LU32(0);
+    LU32(3);
+    memset(b + o, 0, 20);
+    o += 20;
+    LU32(16 + 4 + 4 + 4 + 4 + 1);
+    memcpy(b + o, "Spec ID Event03", 16);
+    o += 16;
+    LU32(0);
+    b[o++] = 0;
+    b[o++] = 2;
+    b[o++] = 0;
+    b[o++] = 2;
+    LU32(1);
+    LU16(0x000B);
+    LU16(32);
+    b[o++] = 0;
+    LU32(16);
+    LU32(0x0D); /* EV_IPL */
+    LU32(1);
+    LU16(0x000B);
+    memcpy(b + o, digest, 32);
+    o += 32;
+    LU32(8);
+    memcpy(b + o, "workload", 8);
+    o += 8;
+    assert_int_equal(cairn_file_write_atomic(path, b, o, 0600), 0);
 }
 
 static void test_swtpm_end_to_end(void **state)
@@ -237,6 +278,11 @@ static void test_swtpm_end_to_end(void **state)
     cfg.tpm_ak_cert = akpath;
     attest_issued_free(&first);
 
+    char logpath[128];
+    snprintf(logpath, sizeof(logpath), "%s/log.bin", t.dir);
+    write_log(logpath, meas);
+    cfg.tpm_eventlog = logpath;
+
     /* 3. the quote a marble would send, through the wire form */
     struct attest_issued is, st;
     assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), 0);
@@ -257,6 +303,7 @@ static void test_swtpm_end_to_end(void **state)
     assert_int_equal(rc, 0);
     assert_true(json_is_true(json_object_get(c.json, "ak_certified")));
     assert_string_equal(json_string_value(json_object_get(c.json, "sig_alg")), "ecdsa");
+    assert_int_equal(json_integer_value(json_object_get(c.json, "eventlog_pcrs_compared")), 1);
     const json_t *bank = json_object_get(json_object_get(c.json, "pcrs"), "sha256");
     assert_int_equal(json_object_size(bank), 6);
     assert_string_equal(json_string_value(json_object_get(bank, "16")), pcr16_hex);
@@ -320,6 +367,14 @@ static void test_swtpm_end_to_end(void **state)
     /* 4. the workload changes: PCR16 extended again -> the fresh quote is
      * genuine but the package refuses it */
     pcr_extend(t.tcti, 16, meas);
+    /* with the old event log attached the replay no longer matches */
+    struct attest_issued is_log;
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is_log, &err), 0);
+    struct attest_evidence ev_log = ev_of(&is_log);
+    assert_int_equal(attest_verify(&ev_log, &trust, rd, 32, &c, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "sha256 PCR 16 replays to"));
+    attest_issued_free(&is_log);
+    cfg.tpm_eventlog = NULL;
     struct attest_issued is2;
     assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is2, &err), 0);
     struct attest_evidence ev2 = ev_of(&is2);
@@ -355,6 +410,95 @@ static void test_swtpm_end_to_end(void **state)
     swtpm_stop(&t);
 }
 
+/* An AK provisioned at a persistent handle (RSA, owner hierarchy) is used
+ * instead of the default one; keys that are not restricted signing keys and
+ * bad handles are refused. */
+static ESYS_TR persist(ESYS_CONTEXT *e, bool restricted, TPM2_HANDLE h)
+{
+    TPM2B_SENSITIVE_CREATE sens = {0};
+    TPM2B_PUBLIC tmpl = {0};
+    tmpl.publicArea.type = TPM2_ALG_RSA;
+    tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
+    tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                       TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                       TPMA_OBJECT_SIGN_ENCRYPT | (restricted ? TPMA_OBJECT_RESTRICTED : 0);
+    tmpl.publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+    tmpl.publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_RSASSA;
+    tmpl.publicArea.parameters.rsaDetail.scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
+    tmpl.publicArea.parameters.rsaDetail.keyBits = 2048;
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION none = {0};
+    ESYS_TR obj = ESYS_TR_NONE, pers = ESYS_TR_NONE;
+    assert_int_equal(Esys_CreatePrimary(e, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
+                                        &tmpl, &outside, &none, &obj, NULL, NULL, NULL, NULL),
+                     TSS2_RC_SUCCESS);
+    assert_int_equal(Esys_EvictControl(e, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, h, &pers),
+                     TSS2_RC_SUCCESS);
+    Esys_FlushContext(e, obj);
+    return pers;
+}
+
+static void test_swtpm_persistent_ak(void **state)
+{
+    (void)state;
+    if (!have_swtpm()) {
+        print_message("SKIP: swtpm is not installed\n");
+        skip();
+    }
+    struct swtpm t;
+    assert_int_equal(swtpm_start(&t), 0);
+    TSS2_TCTI_CONTEXT *tc = NULL;
+    ESYS_CONTEXT *e = NULL;
+    assert_int_equal(Tss2_TctiLdr_Initialize(t.tcti, &tc), TSS2_RC_SUCCESS);
+    assert_int_equal(Esys_Initialize(&e, tc, NULL), TSS2_RC_SUCCESS);
+    persist(e, true, 0x81010002);
+    persist(e, false, 0x81010003);
+    Esys_Finalize(&e);
+    Tss2_TctiLdr_Finalize(&tc);
+
+    struct attest_issuer_config cfg = {.tpm_tcti = t.tcti, .tpm_pcrs = "sha256:0-7+sha1:16",
+                                       .tpm_ak_context = "0x81010002"};
+    uint8_t rd[64] = {0};
+    sha256("persistent", 10, rd);
+    struct attest_issued is;
+    struct cairn_error err = {0};
+    int rc = attest_issue(ATTEST_TPM, rd, &cfg, &is, &err);
+    if (rc != 0)
+        print_message("issue: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    struct attest_evidence ev = ev_of(&is);
+    struct attest_claims c;
+    assert_int_equal(attest_verify(&ev, NULL, rd, 32, &c, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(c.json, "sig_alg")), "rsassa");
+    const json_t *pcrs = json_object_get(c.json, "pcrs");
+    assert_int_equal(json_object_size(json_object_get(pcrs, "sha256")), 8);
+    assert_int_equal(json_object_size(json_object_get(pcrs, "sha1")), 1);
+    attest_claims_free(&c);
+    /* the same AK again: same name (the persistent key does not change) */
+    struct attest_issued is2;
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is2, &err), 0);
+    assert_int_equal(is2.ak_pub_len, is.ak_pub_len);
+    assert_memory_equal(is2.ak_pub, is.ak_pub, is.ak_pub_len);
+    attest_issued_free(&is2);
+    attest_issued_free(&is);
+
+    cfg.tpm_ak_context = "0x81010003";
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), CAIRN_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "restricted"));
+    cfg.tpm_ak_context = "0x81010009";
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), CAIRN_ERR_NOT_FOUND);
+    cfg.tpm_ak_context = "0x1234";
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), CAIRN_ERR_INVALID);
+    cfg.tpm_ak_context = NULL;
+    cfg.tpm_pcrs = "sha256:0-7,30";
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), CAIRN_ERR_INVALID);
+    cfg.tpm_pcrs = NULL;
+    cfg.tpm_ak_cert = "/nonexistent/ak.pem";
+    assert_int_not_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), 0);
+    assert_non_null(strstr(err.msg, "AK certificate"));
+    swtpm_stop(&t);
+}
+
 /* The issuer without a TPM: a clear error, no crash. */
 static void test_no_tpm(void **state)
 {
@@ -383,11 +527,19 @@ static void test_no_tpm(void **state)
         assert_int_equal(tpm_pcr_selection_parse(bad[i], sel, &n, &err), CAIRN_ERR_INVALID);
 }
 
+static void stop_live(void)
+{
+    if (g_live != NULL)
+        swtpm_stop(g_live);
+}
+
 int main(void)
 {
+    atexit(stop_live);
     setenv("TSS2_LOG", "all+NONE", 0); /* the no-TPM case would log connection errors */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_swtpm_end_to_end),
+        cmocka_unit_test(test_swtpm_persistent_ak),
         cmocka_unit_test(test_no_tpm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
