@@ -300,6 +300,10 @@ static int verify_signed(const char *what, const char *body, size_t body_len, co
         rc = cairn_errf(err, CAIRN_ERR_NOT_FOUND, "%s: the collateral chain has no TCB signing certificate", what);
         goto out;
     }
+    if (!dcap_cert_cn_is(leaf, "Intel SGX TCB Signing")) {
+        rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: the signer is not an \"Intel SGX TCB Signing\" certificate", what);
+        goto out;
+    }
     char pfx[80];
     snprintf(pfx, sizeof(pfx), "%s: tcb signing chain", what);
     if ((rc = dcap_chain_verify(pfx, leaf, untrusted, roots, trust->crls, at, NULL, &path, err)) != 0)

@@ -429,6 +429,20 @@ static void cert_cn(X509 *c, char out[128])
         snprintf(out, 128, "?");
 }
 
+bool dcap_cert_cn_is(X509 *c, const char *cn)
+{
+    char got[128];
+    X509_NAME *n = X509_get_subject_name(c);
+    /* exactly one CN, equal to `cn` */
+    if (n == NULL || X509_NAME_entry_count(n) == 0 || X509_NAME_get_index_by_NID(n, NID_commonName, -1) < 0)
+        return false;
+    int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+    if (X509_NAME_get_index_by_NID(n, NID_commonName, i) >= 0)
+        return false;
+    cert_cn(c, got);
+    return strcmp(got, cn) == 0;
+}
+
 static int check_crl(const char *what, STACK_OF(X509) *chain, X509_CRL *crl, time_t at, int *used,
                      struct cairn_error *err)
 {
@@ -1002,6 +1016,20 @@ static int verify_pck_chain(const char *what, const struct dcap_quote *q, const 
                             pfx, i + 1);
             goto out;
         }
+    }
+    /* Each certificate must play its Intel role: a PCK leaf issued by a PCK
+     * Processor or Platform CA (so no other Intel key, e.g. the TCB signer,
+     * can stand in for the PCK). */
+    if (!dcap_cert_cn_is(leaf, "Intel SGX PCK Certificate")) {
+        rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: the leaf is not an \"Intel SGX PCK Certificate\"", pfx);
+        goto out;
+    }
+    if (sk_X509_num(path) < 2 || (!dcap_cert_cn_is(sk_X509_value(path, 1), "Intel SGX PCK Processor CA") &&
+                                  !dcap_cert_cn_is(sk_X509_value(path, 1), "Intel SGX PCK Platform CA"))) {
+        rc = cairn_errf(err, CAIRN_ERR_VERIFY,
+                        "%s: the leaf's issuer is not \"Intel SGX PCK Processor CA\" or \"Intel SGX PCK Platform CA\"",
+                        pfx);
+        goto out;
     }
     if ((rc = dcap_pck_info_parse(leaf, pck, err)) != 0) {
         cairn_err_prefix(err, "%s", what);

@@ -117,6 +117,9 @@ int dcap_chain_verify(const char *what, X509 *leaf, STACK_OF(X509) *untrusted, S
                       STACK_OF(X509_CRL) *crls, time_t at, int *crls_used, STACK_OF(X509) **out_chain,
                       struct cairn_error *err);
 
+/* True when the subject has exactly one CN and it equals `cn`. */
+bool dcap_cert_cn_is(X509 *c, const char *cn);
+
 /* ECDSA P-256 / SHA-256 check of a raw 64-byte r||s signature. Returns 0 or
  * CAIRN_ERR_VERIFY. */
 int dcap_ecdsa_verify(EVP_PKEY *key, const void *msg, size_t n, const uint8_t sig[64]);

@@ -29,7 +29,7 @@ static void setup(void)
         abort();
     struct cc_cert_template rt = {.subject = {.common_name = "Fuzz Root"}, .is_ca = true, .max_path_len = -1,
                                   .not_before = 1000000000, .not_after = 2500000000};
-    struct cc_cert_template st = {.subject = {.common_name = "Fuzz TCB Signing"}, .max_path_len = -1,
+    struct cc_cert_template st = {.subject = {.common_name = "Intel SGX TCB Signing"}, .max_path_len = -1,
                                   .not_before = 1000000000, .not_after = 2500000000};
     if (cc_cert_issue(&rt, rk, NULL, rk, &root, NULL) != 0 || cc_cert_issue(&st, g_key, root, rk, &signer, NULL) != 0)
         abort();

@@ -115,7 +115,7 @@ static int pki_setup(void **state)
                                   .key_usage = CC_KU_CERT_SIGN | CC_KU_CRL_SIGN,
                                   .not_before = 1000000000, .not_after = 2500000000};
     assert_int_equal(cc_cert_issue(&rt, k->root_key, NULL, k->root_key, &k->root, &err), 0);
-    struct cc_cert_template st = {.subject = {.common_name = "Test SGX TCB Signing"}, .max_path_len = -1,
+    struct cc_cert_template st = {.subject = {.common_name = "Intel SGX TCB Signing"}, .max_path_len = -1,
                                   .key_usage = CC_KU_DIGITAL_SIGNATURE,
                                   .not_before = 1000000000, .not_after = 2500000000};
     assert_int_equal(cc_cert_issue(&st, k->signer_key, k->root, k->root_key, &k->signer, &err), 0);
@@ -356,6 +356,27 @@ static void test_sgx_levels(void **state)
     assert_non_null(strstr(err.msg, "not a trusted Intel SGX Root CA"));
     json_decref(checks);
     EVP_PKEY_free(other);
+
+    /* a certificate of the same root that is not the TCB signer */
+    EVP_PKEY *ok2;
+    X509 *wrong;
+    assert_int_equal(cc_key_generate(CC_KEY_EC_P256, 0, &ok2, &err), 0);
+    struct cc_cert_template wt = {.subject = {.common_name = "Intel SGX PCK Certificate"}, .max_path_len = -1,
+                                  .not_before = 1000000000, .not_after = 2500000000};
+    assert_int_equal(cc_cert_issue(&wt, ok2, k->root, k->root_key, &wrong, &err), 0);
+    STACK_OF(X509) *wchain = sk_X509_new_null();
+    sk_X509_push(wchain, wrong);
+    char *wdoc = sgx_tcbinfo_v3(ok2, "SGX");
+    struct attest_trust tw = {.intel_roots = k->roots, .collateral_chain = wchain, .tcb_info = wdoc,
+                              .tcb_info_len = strlen(wdoc), .at = AT};
+    checks = json_array();
+    assert_int_equal(collateral_evaluate(&in, &tw, AT, checks, &r, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "is not an \"Intel SGX TCB Signing\" certificate"));
+    json_decref(checks);
+    free(wdoc);
+    sk_X509_free(wchain);
+    X509_free(wrong);
+    EVP_PKEY_free(ok2);
 
     /* validity window */
     assert_int_equal(eval(k, &in, tcb, qe, &r, &err), 0);

@@ -503,6 +503,18 @@ static void test_cache(void **state)
     fixture_free(&f);
 }
 
+/* Certificate roles are checked by subject CN. */
+static void test_cert_roles(void **state)
+{
+    (void)state;
+    STACK_OF(X509) *tcb = tv_certs("sgx/steward_icelake_xeon_tcb_signing_chain.pem");
+    assert_true(dcap_cert_cn_is(sk_X509_value(tcb, 0), "Intel SGX TCB Signing"));
+    assert_false(dcap_cert_cn_is(sk_X509_value(tcb, 0), "Intel SGX PCK Certificate"));
+    assert_true(dcap_cert_cn_is(sk_X509_value(tcb, 1), "Intel SGX Root CA"));
+    assert_false(dcap_cert_cn_is(sk_X509_value(tcb, 1), "Intel SGX Root"));
+    sk_X509_pop_free(tcb, X509_free);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_steward_icelake),
         cmocka_unit_test(test_oe_header),
         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_cert_roles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
