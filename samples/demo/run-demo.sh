@@ -73,7 +73,9 @@ CLIENT=$(json_field "$WORK/coordinator.json" client)
 MESH=$(json_field "$WORK/coordinator.json" mesh)
 [ -n "$CLIENT" ] && [ -n "$MESH" ] || die "cannot read the Coordinator's addresses"
 say "client API https://$CLIENT   mesh API $MESH   (pid ${PIDS[0]})"
-say "$(XDG_CONFIG_HOME=$OPS "$BIN/cairn" status "$CLIENT" --insecure 2>/dev/null)"
+STATUS=$(XDG_CONFIG_HOME=$OPS "$BIN/cairn" status "$CLIENT" --insecure 2>"$WORK/cli.log") \
+  || die "cairn status failed: $(tail -n1 "$WORK/cli.log")"
+say "$STATUS"
 
 step "2. The operator sets the manifest (samples/demo/manifest.json)"
 say "3 marbles: web (public HTTPS), ballot and tally (mutual TLS), and a shared 256-bit ballot key"

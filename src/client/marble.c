@@ -498,7 +498,9 @@ int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_ma
     if (out_http_status)
         *out_http_status = (int)resp.status;
     if ((rc = client_jsend_parse(resp.status, resp.body, resp.len, &data, &e)) != 0) {
-        cairn_err_prefix(&e, "activation refused by %s", base + 8);
+        /* With a deferred check the refusal itself is not authenticated yet. */
+        cairn_err_prefix(&e, "activation refused by %s%s", base + 8,
+                         mc.deferred ? " (server not authenticated: its refusal may be forged)" : "");
         goto out;
     }
     struct cairn_marble_params *p = NULL;
