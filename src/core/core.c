@@ -14,6 +14,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "core/core_internal.h"
+#include "core/governance.h"
 #include "core/pki.h"
 #include "crypto/crypto.h"
 
@@ -68,6 +69,7 @@ void core_snap_put(struct core_snap *s)
     SSL_CTX_free(s->client_tls);
     SSL_CTX_free(s->mesh_tls);
     json_decref(s->quote_json);
+    json_decref(s->gov);
     free(s);
 }
 
@@ -285,6 +287,8 @@ static int doc_build(struct core *c, const struct core_snap *s, const json_t *ac
         if (rc == 0 && s->previous_secrets != NULL &&
             (rc = manifest_secret_set_to_json(s->previous_secrets, &sj)) == 0)
             rc = json_object_set_new(d, "previousSecrets", sj) ? CAIRN_ERR_NOMEM : 0;
+        if (rc == 0 && s->gov != NULL)   /* issue 6: SVN overrides, pending update */
+            rc = json_object_set(d, "governance", s->gov) ? CAIRN_ERR_NOMEM : 0;
     }
     if (rc == 0)
         rc = json_object_set(d, "activations", (json_t *)acts) || json_object_set(d, "updateLog", (json_t *)log)
@@ -404,6 +408,8 @@ static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_
         sj = json_object_get(d, "previousSecrets");
         if (rc == 0 && sj != NULL && (rc = manifest_secret_set_from_json(sj, &s->previous_secrets, err)) != 0)
             cairn_err_prefix(err, "state document: previousSecrets");
+        if (rc == 0 && (rc = gov_snap_loaded(s, json_object_get(d, "governance"), err)) != 0)
+            cairn_err_prefix(err, "state document: governance");
     }
     json_t *acts = json_object_get(d, "activations"), *log = json_object_get(d, "updateLog");
     if (rc == 0 && (!json_is_object(acts) || !json_is_array(log)))
@@ -766,6 +772,7 @@ void core_free(struct core *c)
     seal_free(c->seal_sim);
     seal_free(c->seal_product);
     seal_free(c->seal_unique);
+    gov_recovery_free(c->recovery);
     store_free(c->store);
     cc_wipe(c->dek, sizeof(c->dek));
     core_metrics_free(c);
@@ -784,56 +791,13 @@ static void warn_cb(void *ctx, const char *msg)
     LOG_WARN("manifest: %s", msg);
 }
 
-/* RecoverySecrets for the new DEK (inventory §5): none, one key (the DEK
- * encrypted to it) or several (XOR shares). Shamir thresholds are issue 6. */
-static int recovery_secrets(const struct manifest *m, uint8_t dek[32], json_t **out, struct cairn_error *err)
+/* RecoverySecrets for the new DEK (inventory §5): none, one key, XOR or
+ * Shamir shares; see recovery.c (issue 6). *meta: the public recovery data
+ * written beside the sealed state after the commit (NULL when none). */
+static int recovery_secrets(const struct manifest *m, uint8_t dek[32], json_t **out, json_t **meta,
+                            struct cairn_error *err)
 {
-    if (cc_random(dek, 32) != 0)
-        return cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
-    if (m->n_recovery_keys == 0) {
-        *out = json_null();
-        return 0;
-    }
-    if (m->n_recovery_keys > 1 && m->config.recovery_threshold != 0 &&
-        m->config.recovery_threshold != m->n_recovery_keys)
-        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
-                          "RecoveryThreshold %llu of %zu keys (Shamir) is not supported yet",
-                          (unsigned long long)m->config.recovery_threshold, m->n_recovery_keys);
-    json_t *o = json_object();
-    uint8_t acc[32] = {0};
-    int rc = o != NULL ? 0 : CAIRN_ERR_NOMEM;
-    for (size_t i = 0; rc == 0 && i < m->n_recovery_keys; i++) {
-        uint8_t share[32];
-        if (m->n_recovery_keys == 1) {
-            memcpy(share, dek, 32);
-        } else if (i + 1 < m->n_recovery_keys) {
-            cc_random(share, 32);
-            for (int k = 0; k < 32; k++)
-                acc[k] ^= share[k];
-        } else {
-            for (int k = 0; k < 32; k++)
-                share[k] = acc[k] ^ dek[k];   /* XOR of all shares = DEK */
-        }
-        EVP_PKEY *pub = NULL;
-        uint8_t *ct = NULL;
-        size_t ct_len = 0;
-        rc = manifest_recovery_key(&m->recovery_keys[i], &pub, err);
-        if (rc == 0 && cc_rsa_oaep_encrypt(pub, share, 32, &ct, &ct_len) != 0)
-            rc = cairn_errf(err, CAIRN_ERR_CRYPTO, "encrypting the recovery secret for %s failed",
-                            m->recovery_keys[i].name);
-        if (rc == 0)
-            rc = put_b64(o, m->recovery_keys[i].name, ct, ct_len);
-        free(ct);
-        EVP_PKEY_free(pub);
-        cc_wipe(share, sizeof(share));
-    }
-    cc_wipe(acc, sizeof(acc));
-    if (rc != 0) {
-        json_decref(o);
-        return rc;
-    }
-    *out = o;
-    return 0;
+    return gov_recovery_secrets(m, dek, out, meta, err);
 }
 
 int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **out_recovery,
@@ -842,7 +806,7 @@ int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **o
     core_admin_lock(c);
     struct core_snap *cur = core_snap_get(c);
     struct core_snap *next = NULL;
-    json_t *recovery = NULL, *acts = NULL, *log = NULL;
+    json_t *recovery = NULL, *acts = NULL, *log = NULL, *rmeta = NULL;
     uint8_t dek[32];
     int rc = 0;
     if (cur->state != CORE_STATE_RECOVERY && cur->state != CORE_STATE_ACCEPTING_MANIFEST) {
@@ -896,7 +860,7 @@ int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **o
     if ((rc = manifest_generate_secrets(next->manifest, MANIFEST_SECRETS_SHARED, next->root_secret, NULL, NULL,
                                         next->marble_root_cert, next->intermediate_key, 0, &next->secrets, err)) != 0)
         goto out;
-    if ((rc = recovery_secrets(next->manifest, dek, &recovery, err)) != 0)
+    if ((rc = recovery_secrets(next->manifest, dek, &recovery, &rmeta, err)) != 0)
         goto out;
     if (cc_sign(next->root_key, "SHA256", raw, len, &next->manifest_sig, &next->manifest_sig_len) != 0) {
         rc = cairn_errf(err, CAIRN_ERR_CRYPTO, "signing the manifest failed");
@@ -914,6 +878,7 @@ int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **o
     rc = commit(c, cur, next, dek, acts, log, err);
     if (rc == 0) {
         next = NULL;   /* installed */
+        gov_recovery_data_save(c, rmeta);
         *out_recovery = recovery;
         recovery = NULL;
         LOG_INFO("manifest set (fingerprint %s); accepting marbles", c->snap->manifest_hash);
@@ -923,6 +888,7 @@ out:
     json_decref(acts);
     json_decref(log);
     json_decref(recovery);
+    json_decref(rmeta);
     core_snap_put(next);
     core_snap_put(cur);
     core_admin_unlock(c);
@@ -959,4 +925,58 @@ int core_quote(struct core *c, const uint8_t *nonce, size_t nonce_len, char **ou
     *out_cert = chain;
     *out_quote = q;
     return 0;
+}
+
+/* ---- issue 6 hooks (declared in core_internal.h) ---- */
+
+struct core_snap *core_snap_alloc(void)
+{
+    return snap_new();
+}
+
+int core_snap_finish(struct core *c, struct core_snap *s, struct cairn_error *err)
+{
+    return snap_finish(c, s, err);
+}
+
+json_t *core_log_line(const char *msg, json_t *fields)
+{
+    return log_line(msg, fields);
+}
+
+int core_commit_gov(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
+                    json_t *new_log, struct cairn_error *err)
+{
+    int rc = commit(c, expected, next, new_dek, NULL, new_log, err);
+    if (rc != 0)
+        core_snap_put(next);
+    return rc;
+}
+
+int core_commit_all(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
+                    json_t *acts, json_t *log, struct cairn_error *err)
+{
+    int rc = commit(c, expected, next, new_dek, acts, log, err);
+    if (rc != 0)
+        core_snap_put(next);
+    return rc;
+}
+
+int core_load_with_dek(struct core *c, const uint8_t dek[32], struct core_snap **out_snap, json_t **out_acts,
+                       json_t **out_log, struct cairn_error *err)
+{
+    if (c->store == NULL)
+        return cairn_errf(err, CAIRN_ERR_STATE, "no sealed state (memory only)");
+    uint8_t *data = NULL, *doc = NULL;
+    size_t data_len = 0, doc_len = 0;
+    int rc = store_get(c->store, "sealed_data", &data, &data_len, NULL, err);
+    if (rc != 0)
+        return rc;
+    rc = sealed_data_open(dek, data, data_len, &doc, &doc_len, err);
+    free(data);
+    if (rc != 0)
+        return rc;
+    rc = doc_load(c, doc, doc_len, out_snap, out_acts, out_log, err);
+    cc_free_secret(doc, doc_len);
+    return rc;
 }

@@ -81,6 +81,9 @@ struct core_snap {
     SSL_CTX *mesh_tls;         /* Marble Root + intermediate key, client certs required */
     /* the Coordinator's own evidence over SHA-256(root DER), cached (NULL in simulation) */
     json_t *quote_json;        /* {"quote": b64} or {"evidence": {...}} */
+    /* issue 6 (governance.h): {"packageSVN": {pkg: n}, "pendingUpdate": {...}}
+     * or NULL; persisted as "governance" in the state document */
+    json_t *gov;
 };
 
 struct core;

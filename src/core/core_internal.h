@@ -44,11 +44,28 @@ struct core {
     double act_sum;
     uint64_t evidence[5][2];     /* [attest_type][0 ok, 1 fail] */
     uint64_t refusals[6];        /* by enum core_refusal */
+    struct gov_recovery *recovery; /* issue 6: recovery progress in state 1 (recovery.c), under admin */
 };
 
 int core_own_evidence(struct core *c, X509 *root, const uint8_t *nonce, size_t nonce_len, json_t **out,
                       struct cairn_error *err);
 int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err);
+
+/* issue 6 hooks (core.c, used by users/secrets/updates/recovery.c) */
+struct core_snap *core_snap_alloc(void);        /* empty snapshot, refcount 1 */
+int core_snap_finish(struct core *c, struct core_snap *s, struct cairn_error *err);
+json_t *core_log_line(const char *msg, json_t *fields);   /* a JSON string (new ref) or NULL */
+/* commit() with an explicit new DEK (NULL = keep) and new log (NULL = keep);
+ * consumes `next` on failure. Caller holds the admin lock. */
+int core_commit_gov(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
+                    json_t *new_log, struct cairn_error *err);
+/* Opens the stored sealed_data with `dek` and parses it into a snapshot plus
+ * counters and log (new references). CAIRN_ERR_VERIFY when `dek` does not open it. */
+int core_load_with_dek(struct core *c, const uint8_t dek[32], struct core_snap **out_snap, json_t **out_acts,
+                       json_t **out_log, struct cairn_error *err);
+/* commit() replacing counters and log (recovery). Consumes `next` on failure. */
+int core_commit_all(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
+                    json_t *acts, json_t *log, struct cairn_error *err);
 
 /* metrics.c */
 void core_metrics_activation_attempt(struct core *c, const char *type, const char *uuid);

@@ -239,6 +239,21 @@ static void h_v1_update_get(struct srv_req *r, void *ctx)
     cairn_buf_free(&b);
 }
 
+/* Issue 6: users, secrets, updates, recovery (api_governance.c). */
+void api_gov_v2_secrets_get(struct srv_req *r, void *ctx);
+void api_gov_v2_secrets_post(struct srv_req *r, void *ctx);
+void api_gov_v2_update_post(struct srv_req *r, void *ctx);
+void api_gov_update_manifest_get(struct srv_req *r, void *ctx);
+void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx);
+void api_gov_v2_update_cancel(struct srv_req *r, void *ctx);
+void api_gov_v2_recover(struct srv_req *r, void *ctx);
+void api_gov_v2_recover_public_key(struct srv_req *r, void *ctx);
+void api_gov_v1_update_post(struct srv_req *r, void *ctx);
+void api_gov_v1_secrets_get(struct srv_req *r, void *ctx);
+void api_gov_v1_secrets_post(struct srv_req *r, void *ctx);
+void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx);
+void api_gov_v1_update_cancel(struct srv_req *r, void *ctx);
+
 /* Issue 6 adds users, secrets, update, recover and sign-quote: one entry each. */
 const struct srv_route api_client_routes[] = {
     {"/healthz", SRV_GET, h_healthz, 0},
@@ -248,11 +263,25 @@ const struct srv_route api_client_routes[] = {
     {"/api/v2/manifest", SRV_POST, h_v2_manifest_post, API_CLIENT_MAX_BODY},
     {"/api/v2/quote", SRV_GET, h_v2_quote, 0},
     {"/api/v2/update", SRV_GET, h_v2_update_get, 0},
+    {"/api/v2/update", SRV_POST, api_gov_v2_update_post, API_CLIENT_MAX_BODY},
+    {"/api/v2/secrets", SRV_GET, api_gov_v2_secrets_get, 0},
+    {"/api/v2/secrets", SRV_POST, api_gov_v2_secrets_post, MANIFEST_USER_SECRETS_MAX_SIZE + 64},
+    {"/api/v2/update-manifest", SRV_GET, api_gov_update_manifest_get, 0},
+    {"/api/v2/update-manifest", SRV_POST, api_gov_v2_update_manifest_post, API_CLIENT_MAX_BODY},
+    {"/api/v2/update-cancel", SRV_POST, api_gov_v2_update_cancel, 0},
+    {"/api/v2/recover", SRV_POST, api_gov_v2_recover, 20480},
+    {"/api/v2/recover/public-key", SRV_GET, api_gov_v2_recover_public_key, 0},
     {"/status", SRV_GET, h_v1_status, 0},
     {"/manifest", SRV_GET, h_v1_manifest_get, 0},
     {"/manifest", SRV_POST, h_v1_manifest_post, 1024 * 1024},
     {"/quote", SRV_GET, h_v1_quote, 0},
     {"/recover", SRV_POST, h_v1_recover, 0},
     {"/update", SRV_GET, h_v1_update_get, 0},
+    {"/update", SRV_POST, api_gov_v1_update_post, 1024 * 1024},
+    {"/secrets", SRV_GET, api_gov_v1_secrets_get, 0},
+    {"/secrets", SRV_POST, api_gov_v1_secrets_post, MANIFEST_USER_SECRETS_MAX_SIZE},
+    {"/update-manifest", SRV_GET, api_gov_update_manifest_get, 0},
+    {"/update-manifest", SRV_POST, api_gov_v1_update_manifest_post, 1024 * 1024},
+    {"/update-cancel", SRV_POST, api_gov_v1_update_cancel, 0},
 };
 const size_t api_client_n_routes = sizeof(api_client_routes) / sizeof(api_client_routes[0]);

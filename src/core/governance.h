@@ -1,0 +1,148 @@
+/* Internal: users, secrets, updates and recovery (issue 6; inventory §1.7,
+ * §1.9, §1.10, §2.2, §2.3, §5, §6; DESIGN §8, §9).
+ *
+ * Users authenticate with a TLS client certificate that is DER-equal to a
+ * manifest user's certificate (no chain, expiry or issuer check, as
+ * MarbleRun). Permissions come from the user's roles: ResourceType
+ * (case-sensitive) Packages/Secrets/Manifest, Actions (case-insensitive)
+ * UpdateSecurityVersion, ReadSecret/WriteSecret, UpdateManifest, and a check
+ * passes only when the user holds the action on ALL requested names.
+ *
+ * Every operation that changes the state builds a new snapshot outside the
+ * state lock, under the admin lock, and installs it with one commit that
+ * persists snapshot and update log together: a refused or failed request
+ * leaves state, log and pending update exactly as they were.
+ *
+ * Error codes (src/server maps them to HTTP statuses):
+ *   CAIRN_ERR_UNAUTHENTICATED  no or unknown client certificate (401)
+ *   CAIRN_ERR_PERMISSION       the user lacks a permission; the message names
+ *                              user, action, resource type and name
+ *   CAIRN_ERR_STATE            wrong Coordinator state
+ *   CAIRN_ERR_NOT_FOUND        no update in progress (404) / unknown secret
+ *   CAIRN_ERR_INVALID          the request breaks a rule (message names it)
+ *   CAIRN_ERR_VERIFY           a recovery secret or signature does not verify
+ *   others                     internal failures
+ * All messages are one line. Outputs are written only on success. */
+#ifndef CAIRN_CORE_GOVERNANCE_H
+#define CAIRN_CORE_GOVERNANCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "common/error.h"
+#include "core/core.h"
+#include "manifest/manifest.h"
+
+/* ---- users.c --------------------------------------------------------------- */
+
+/* Action names as MarbleRun's permission IDs compare them (case-insensitive). */
+#define GOV_READ_SECRET "ReadSecret"
+#define GOV_WRITE_SECRET "WriteSecret"
+#define GOV_UPDATE_SVN "UpdateSecurityVersion"
+#define GOV_UPDATE_MANIFEST "UpdateManifest"
+
+/* The manifest user whose certificate equals `peer` (DER). *out is borrowed
+ * from `m`. CAIRN_ERR_UNAUTHENTICATED when peer is NULL or matches no user. */
+int gov_user_auth(const struct manifest *m, X509 *peer, const struct manifest_user **out, struct cairn_error *err);
+
+/* True when one of the user's roles has `resource_type` (exact), `action`
+ * (case-insensitive) and, unless `name` is NULL, `name` among its resources. */
+bool gov_user_has(const struct manifest *m, const struct manifest_user *u, const char *resource_type,
+                  const char *action, const char *name);
+
+/* Requires `action` on every one of `names` (n may be 0 for Manifest).
+ * CAIRN_ERR_PERMISSION naming user, action, resource type and the first
+ * name not granted. */
+int gov_require(const struct manifest *m, const struct manifest_user *u, const char *resource_type,
+                const char *action, const char *const *names, size_t n, struct cairn_error *err);
+
+/* The names of users holding UpdateManifest, sorted (borrowed from m). *out:
+ * free() the array only. */
+int gov_update_users(const struct manifest *m, const char ***out, size_t *out_n);
+
+/* ---- secrets.c ------------------------------------------------------------- */
+
+/* GET /secrets: the named secrets' values {name: Secret} (new reference; holds
+ * secret bytes). Needs ReadSecret on all names; every name must be a manifest
+ * secret with a value (user-defined ones must have been uploaded). */
+int gov_secrets_get(struct core *c, X509 *peer, const char *const *names, size_t n, json_t **out,
+                    struct cairn_error *err);
+
+/* POST /secrets: `secrets` is {name: UserSecret}. Needs WriteSecret on all
+ * names; validated (manifest_user_secrets_parse) and dry-run rendered, then
+ * stored all at once with one "Secret set" log line per secret. */
+int gov_secrets_set(struct core *c, X509 *peer, const json_t *secrets, struct cairn_error *err);
+
+/* ---- updates.c ------------------------------------------------------------- */
+
+/* POST /update. A package-only manifest raises SecurityVersions at once
+ * (UpdateSecurityVersion on all packages); any other manifest starts a
+ * multi-party update (UpdateManifest), applied when enough users agreed.
+ * *out: {"missingAcknowledgments": n, "missingUsers": [...], "recoverySecrets"?}
+ * (new reference). */
+int gov_update(struct core *c, X509 *peer, const uint8_t *raw, size_t len, json_t **out, struct cairn_error *err);
+
+/* GET /update-manifest: {"manifest": b64, "message": "...", "missingUsers": [...]};
+ * CAIRN_ERR_NOT_FOUND "no update in progress". */
+int gov_update_pending(struct core *c, json_t **out, struct cairn_error *err);
+
+/* POST /update-manifest: `raw` must be byte-identical to the pending manifest.
+ * *out: {"message", "missingUsers", "missingAcknowledgments", "recoverySecrets"?}. */
+int gov_update_ack(struct core *c, X509 *peer, const uint8_t *raw, size_t len, json_t **out,
+                   struct cairn_error *err);
+
+/* POST /update-cancel (UpdateManifest). */
+int gov_update_cancel(struct core *c, X509 *peer, struct cairn_error *err);
+
+/* Called by the state loader for every loaded snapshot in state 3: applies
+ * the persisted SecurityVersion overrides to s->manifest and keeps `gov`
+ * (borrowed, may be NULL) as s->gov. */
+int gov_snap_loaded(struct core_snap *s, const json_t *gov, struct cairn_error *err);
+
+/* A mutable copy of `cur` (manifest re-parsed from the raw bytes with the SVN
+ * overrides applied, certificates and keys shared by reference, secret sets
+ * and `gov` deep-copied), not finished: the caller changes it, then calls
+ * core_snap_finish(). NULL on failure (err set). */
+struct core_snap *gov_snap_clone(struct core *c, const struct core_snap *cur, struct cairn_error *err);
+
+/* ---- recovery.c ------------------------------------------------------------ */
+
+struct gov_recovery;
+void gov_recovery_free(struct gov_recovery *r);   /* wipes; NULL ok */
+
+/* A new random DEK and its RecoverySecrets (inventory §5): none (json null),
+ * one key (RSA-OAEP-SHA256 of the DEK), XOR shares (RecoveryThreshold 0 or n)
+ * or Shamir shares (2 <= threshold < n, 33 bytes each). *meta (new reference
+ * or NULL when no keys): the public recovery data saved beside the sealed
+ * state (mode, threshold, each key's PEM and the SHA-256 of its share). */
+int gov_recovery_secrets(const struct manifest *m, uint8_t dek[32], json_t **out, json_t **meta,
+                         struct cairn_error *err);
+
+/* Writes (or, for NULL, removes) the recovery data beside the sealed state.
+ * Best effort after a commit: logs a warning on failure. */
+void gov_recovery_data_save(struct core *c, const json_t *meta);
+
+/* True when two manifests' RecoveryKeys (names and PEMs) and
+ * RecoveryThreshold are the same (no new DEK needed on update). */
+bool gov_recovery_keys_equal(const struct manifest *a, const struct manifest *b);
+
+/* GET /recover/public-key (state 1): the ephemeral RSA-4096 key, PKIX DER
+ * (malloc'd). Generated on first use, kept until recovery completes. */
+int gov_recover_public_key(struct core *c, uint8_t **out_der, size_t *out_len, struct cairn_error *err);
+
+/* POST /recover (state 1). `secret` is 16/32/33 bytes, or an RSA-OAEP
+ * ciphertext under the ephemeral key (CAIRN_ERR_INVALID with "decrypting"
+ * when that fails). The signature (PKCS#1 v1.5, SHA-256 of the plain secret)
+ * must verify with the recovery key the secret belongs to. On the last
+ * secret the state is opened, checked against the sealed manifest's
+ * RecoveryKeys, resealed with the local key and the Coordinator enters
+ * state 3. *remaining and *message (malloc'd) as MarbleRun answers. A refused
+ * secret leaves the collected ones unchanged. */
+int gov_recover(struct core *c, const uint8_t *secret, size_t secret_len, const uint8_t *sig, size_t sig_len,
+                int *remaining, char **message, struct cairn_error *err);
+
+#endif

@@ -1,0 +1,327 @@
+/* Client API handlers for users, secrets, updates and recovery (inventory
+ * §2.2, §2.3; logic in src/core/{users,secrets,updates,recovery}.c).
+ *
+ * Status codes as MarbleRun: an unknown or missing client certificate is 401
+ * (v2 fail, v1 error); a malformed request body 400 fail; "no update in
+ * progress" 404; every refusal of the logic (permission, state, rules) a 500
+ * error in v2 and a 400 error in v1. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/encoding.h"
+#include "common/log.h"
+#include "core/governance.h"
+#include "crypto/crypto.h"
+#include "server/api.h"
+
+#define RECOVER_MAX_BODY 20480
+#define SECRETS_MAX_NAMES 256
+
+/* Declared for the route table in api_client.c. */
+void api_gov_v2_secrets_get(struct srv_req *r, void *ctx);
+void api_gov_v2_secrets_post(struct srv_req *r, void *ctx);
+void api_gov_v2_update_post(struct srv_req *r, void *ctx);
+void api_gov_update_manifest_get(struct srv_req *r, void *ctx);
+void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx);
+void api_gov_v2_update_cancel(struct srv_req *r, void *ctx);
+void api_gov_v2_recover(struct srv_req *r, void *ctx);
+void api_gov_v2_recover_public_key(struct srv_req *r, void *ctx);
+void api_gov_v1_update_post(struct srv_req *r, void *ctx);
+void api_gov_v1_secrets_get(struct srv_req *r, void *ctx);
+void api_gov_v1_secrets_post(struct srv_req *r, void *ctx);
+void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx);
+void api_gov_v1_update_cancel(struct srv_req *r, void *ctx);
+
+static struct core *core_of(void *ctx)
+{
+    return ((struct api_ctx *)ctx)->core;
+}
+
+static void refuse_v2(struct srv_req *r, const char *what, const struct cairn_error *e)
+{
+    LOG_INFO("%s refused: %s", what, cairn_error_msg(e));
+    if (e->code == CAIRN_ERR_UNAUTHENTICATED)
+        srv_jsend_fail(r, 401, "%s", cairn_error_msg(e));
+    else if (e->code == CAIRN_ERR_NOT_FOUND && strcmp(e->msg, "no update in progress") == 0)
+        srv_jsend_error(r, 404, "%s", cairn_error_msg(e));
+    else
+        srv_jsend_error(r, 500, "%s", cairn_error_msg(e));
+}
+
+static void refuse_v1(struct srv_req *r, const char *what, const struct cairn_error *e)
+{
+    LOG_INFO("%s refused: %s", what, cairn_error_msg(e));
+    int st = 400;
+    if (e->code == CAIRN_ERR_UNAUTHENTICATED)
+        st = 401;
+    else if (e->code == CAIRN_ERR_NOT_FOUND && strcmp(e->msg, "no update in progress") == 0)
+        st = 404;
+    else if (e->code == CAIRN_ERR_NOMEM || e->code == CAIRN_ERR_INTERNAL || e->code == CAIRN_ERR_IO)
+        st = 500;
+    srv_jsend_error(r, st, "%s", cairn_error_msg(e));
+}
+
+/* {"<member>": b64} of a v2 body; replies 400 and returns -1 on failure. */
+static int body_b64_member(struct srv_req *r, const char *member, uint8_t **out, size_t *out_len)
+{
+    size_t len;
+    const uint8_t *body = srv_req_body(r, &len);
+    json_error_t je;
+    json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
+    const json_t *m = json_is_object(j) ? json_object_get(j, member) : NULL;
+    int rc = -1;
+    if (j == NULL)
+        srv_jsend_fail(r, 400, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    else if (!json_is_string(m))
+        srv_jsend_fail(r, 400, "%s: expected a base64 string", member);
+    else if (cairn_base64_decode(json_string_value(m), json_string_length(m), out, out_len) != 0)
+        srv_jsend_fail(r, 400, "%s: invalid base64", member);
+    else
+        rc = 0;
+    json_decref(j);
+    return rc;
+}
+
+/* ---- secrets ---- */
+
+/* ?s=a&s=b; replies 400 and returns -1 when absent or empty. */
+static int secret_names(struct srv_req *r, char ***out)
+{
+    int n = srv_req_query(r, "s", out);
+    if (n < 0) {
+        srv_jsend_fail(r, 400, "invalid query string");
+        return -1;
+    }
+    if (n == 0) {
+        srv_jsend_fail(r, 400, "s: name at least one secret (?s=NAME)");
+        return -1;
+    }
+    if (n > SECRETS_MAX_NAMES) {
+        free(*out);
+        srv_jsend_fail(r, 400, "s: at most %d names per request", SECRETS_MAX_NAMES);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if ((*out)[i][0] == '\0') {
+            free(*out);
+            srv_jsend_fail(r, 400, "s: empty secret name");
+            return -1;
+        }
+    return n;
+}
+
+static void secrets_get(struct srv_req *r, void *ctx, bool v1)
+{
+    char **names = NULL;
+    int n = secret_names(r, &names);
+    if (n < 0)
+        return;
+    json_t *o = NULL;
+    struct cairn_error e = {0};
+    int rc = gov_secrets_get(core_of(ctx), srv_req_peer_cert(r), (const char *const *)names, (size_t)n, &o, &e);
+    free(names);
+    if (rc != 0) {
+        (v1 ? refuse_v1 : refuse_v2)(r, "secrets get", &e);
+        return;
+    }
+    /* the answer holds secret bytes: the JSON text is built and sent by the
+     * server layer; the values are not kept anywhere else */
+    srv_jsend_success(r, v1 ? o : json_pack("{s:o}", "secrets", o));
+}
+
+void api_gov_v2_secrets_get(struct srv_req *r, void *ctx)
+{
+    secrets_get(r, ctx, false);
+}
+
+void api_gov_v1_secrets_get(struct srv_req *r, void *ctx)
+{
+    secrets_get(r, ctx, true);
+}
+
+static void secrets_post(struct srv_req *r, void *ctx, bool v1)
+{
+    size_t len;
+    const uint8_t *body = srv_req_body(r, &len);
+    json_error_t je;
+    json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
+    const json_t *s = v1 ? j : (json_is_object(j) ? json_object_get(j, "secrets") : NULL);
+    if (j == NULL) {
+        if (v1)
+            srv_jsend_error(r, 400, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+        else
+            srv_jsend_fail(r, 400, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    } else if (!json_is_object(s)) {
+        if (v1)
+            srv_jsend_error(r, 400, "expected an object {name: secret}");
+        else
+            srv_jsend_fail(r, 400, "secrets: expected an object {name: secret}");
+    } else {
+        struct cairn_error e = {0};
+        if (gov_secrets_set(core_of(ctx), srv_req_peer_cert(r), s, &e) != 0)
+            (v1 ? refuse_v1 : refuse_v2)(r, "secrets set", &e);
+        else
+            srv_jsend_success(r, NULL);
+    }
+    json_decref(j);   /* holds uploaded secret bytes in jansson strings */
+}
+
+void api_gov_v2_secrets_post(struct srv_req *r, void *ctx)
+{
+    secrets_post(r, ctx, false);
+}
+
+void api_gov_v1_secrets_post(struct srv_req *r, void *ctx)
+{
+    secrets_post(r, ctx, true);
+}
+
+/* ---- updates ---- */
+
+void api_gov_v2_update_post(struct srv_req *r, void *ctx)
+{
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    if (body_b64_member(r, "manifest", &raw, &len) != 0)
+        return;
+    json_t *o = NULL;
+    struct cairn_error e = {0};
+    if (gov_update(core_of(ctx), srv_req_peer_cert(r), raw, len, &o, &e) != 0)
+        refuse_v2(r, "update", &e);
+    else
+        srv_jsend_success(r, o);
+    free(raw);
+}
+
+void api_gov_v1_update_post(struct srv_req *r, void *ctx)
+{
+    size_t len;
+    const uint8_t *body = srv_req_body(r, &len);
+    json_t *o = NULL;
+    struct cairn_error e = {0};
+    if (gov_update(core_of(ctx), srv_req_peer_cert(r), body, len, &o, &e) != 0) {
+        refuse_v1(r, "update", &e);
+        return;
+    }
+    json_decref(o);
+    srv_jsend_success(r, NULL);
+}
+
+void api_gov_update_manifest_get(struct srv_req *r, void *ctx)
+{
+    json_t *o = NULL;
+    struct cairn_error e = {0};
+    if (gov_update_pending(core_of(ctx), &o, &e) != 0)
+        refuse_v2(r, "update-manifest get", &e);
+    else
+        srv_jsend_success(r, o);
+}
+
+void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx)
+{
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    if (body_b64_member(r, "manifest", &raw, &len) != 0)
+        return;
+    json_t *o = NULL;
+    struct cairn_error e = {0};
+    if (gov_update_ack(core_of(ctx), srv_req_peer_cert(r), raw, len, &o, &e) != 0)
+        refuse_v2(r, "update acknowledge", &e);
+    else
+        srv_jsend_success(r, o);
+    free(raw);
+}
+
+void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx)
+{
+    size_t len;
+    const uint8_t *body = srv_req_body(r, &len);
+    json_t *o = NULL;
+    struct cairn_error e = {0};
+    if (gov_update_ack(core_of(ctx), srv_req_peer_cert(r), body, len, &o, &e) != 0) {
+        refuse_v1(r, "update acknowledge", &e);
+        return;
+    }
+    json_t *msg = json_incref(json_object_get(o, "message"));
+    json_decref(o);
+    srv_jsend_success(r, msg);
+}
+
+static void update_cancel(struct srv_req *r, void *ctx, bool v1)
+{
+    struct cairn_error e = {0};
+    if (gov_update_cancel(core_of(ctx), srv_req_peer_cert(r), &e) != 0) {
+        (v1 ? refuse_v1 : refuse_v2)(r, "update cancel", &e);
+        return;
+    }
+    if (v1)
+        srv_jsend_success(r, json_string("Update successfully cancelled"));
+    else
+        srv_jsend_success(r, json_pack("{s:s}", "message", "Update successfully cancelled"));
+}
+
+void api_gov_v2_update_cancel(struct srv_req *r, void *ctx)
+{
+    update_cancel(r, ctx, false);
+}
+
+void api_gov_v1_update_cancel(struct srv_req *r, void *ctx)
+{
+    update_cancel(r, ctx, true);
+}
+
+/* ---- recovery ---- */
+
+void api_gov_v2_recover(struct srv_req *r, void *ctx)
+{
+    size_t len;
+    const uint8_t *body = srv_req_body(r, &len);
+    json_error_t je;
+    json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
+    const json_t *s = json_is_object(j) ? json_object_get(j, "recoverySecret") : NULL;
+    const json_t *g = json_is_object(j) ? json_object_get(j, "recoverySecretSignature") : NULL;
+    uint8_t *sec = NULL, *sig = NULL;
+    size_t sec_len = 0, sig_len = 0;
+    if (j == NULL) {
+        srv_jsend_fail(r, 400, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    } else if (!json_is_string(s) || cairn_base64_decode(json_string_value(s), json_string_length(s), &sec, &sec_len) != 0 ||
+               sec_len == 0) {
+        srv_jsend_fail(r, 400, "recoverySecret: expected a non-empty base64 string");
+    } else if (!json_is_string(g) || cairn_base64_decode(json_string_value(g), json_string_length(g), &sig, &sig_len) != 0 ||
+               sig_len == 0) {
+        srv_jsend_fail(r, 400, "recoverySecretSignature: expected a non-empty base64 string (the secret signed "
+                               "with the recovery key, PKCS#1 v1.5 SHA-256)");
+    } else {
+        int remaining = 0;
+        char *msg = NULL;
+        struct cairn_error e = {0};
+        int rc = gov_recover(core_of(ctx), sec, sec_len, sig, sig_len, &remaining, &msg, &e);
+        if (rc == 0)
+            srv_jsend_success(r, json_pack("{s:i, s:s}", "remaining", remaining, "message", msg));
+        else if (rc == CAIRN_ERR_INVALID && strstr(e.msg, "decrypt") != NULL)
+            srv_jsend_fail(r, 400, "%s", cairn_error_msg(&e));
+        else
+            refuse_v2(r, "recover", &e);
+        free(msg);
+    }
+    if (sec != NULL)
+        cc_wipe(sec, sec_len);
+    free(sec);
+    free(sig);
+    json_decref(j);
+}
+
+void api_gov_v2_recover_public_key(struct srv_req *r, void *ctx)
+{
+    uint8_t *der = NULL;
+    size_t n = 0;
+    struct cairn_error e = {0};
+    if (gov_recover_public_key(core_of(ctx), &der, &n, &e) != 0) {
+        refuse_v2(r, "recover public-key", &e);
+        return;
+    }
+    char *b = cairn_base64_encode(der, n);
+    free(der);
+    srv_jsend_success(r, json_pack("{s:s, s:s}", "algorithm", "RSA", "ephemeralPublicKey", b ? b : ""));
+    free(b);
+}
