@@ -90,6 +90,14 @@ int client_verify_quote_data(const json_t *data, const uint8_t *nonce, size_t no
 struct cairn_marble_params;
 int client_activation_parse(const json_t *data, struct cairn_marble_params **out, struct cairn_error *err);
 
+/* The marble's TLS identity (inventory §3.1): a fresh P-384 key, a
+ * self-signed certificate (CN "MarbleRun Marble", DNS names and IP literals of
+ * `names` (default "localhost") plus 127.0.0.1 and ::1, KU DigitalSignature |
+ * KeyAgreement, EKU serverAuth + clientAuth, valid ~292 years) and a CSR with
+ * the same key and SANs and no subject. Outputs owned by the caller. */
+int client_marble_identity(const char *const *names, size_t n_names, EVP_PKEY **out_key, X509 **out_cert,
+                           X509_REQ **out_csr, struct cairn_error *err);
+
 /* Keeps only printable characters of `s` (up to `max`) in a new string. */
 char *client_sanitize(const char *s, size_t len, size_t max);
 

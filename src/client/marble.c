@@ -374,6 +374,62 @@ static bool is_ip(const char *s)
     return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+int client_marble_identity(const char *const *names, size_t n_names, EVP_PKEY **out_key, X509 **out_cert,
+                           X509_REQ **out_csr, struct cairn_error *err)
+{
+    const char *dns[ACTIVATE_MAX_NAMES], *ips[ACTIVATE_MAX_NAMES + 2];
+    size_t n_dns = 0, n_ips = 0;
+    static const char *const def_dns[] = {"localhost"};
+    if (n_names > ACTIVATE_MAX_NAMES)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "DNS names: at most %d", ACTIVATE_MAX_NAMES);
+    if (n_names == 0) {
+        names = def_dns;
+        n_names = 1;
+    }
+    /* DNS entries and IP literals, plus the loopback addresses (MarbleRun). */
+    for (size_t i = 0; i < n_names; i++) {
+        if (names[i] == NULL || names[i][0] == '\0')
+            continue;
+        if (is_ip(names[i]))
+            ips[n_ips++] = names[i];
+        else
+            dns[n_dns++] = names[i];
+    }
+    ips[n_ips++] = "127.0.0.1";
+    ips[n_ips++] = "::1";
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    X509_REQ *csr = NULL;
+    int rc = cc_key_generate(CC_KEY_EC_P384, 0, &key, err);
+    const int eku[] = {CC_EKU_SERVER_AUTH, CC_EKU_CLIENT_AUTH};
+    time_t now = time(NULL);
+    struct cc_cert_template t = {
+        .subject = {.common_name = "MarbleRun Marble"},
+        .dns_names = dns, .n_dns = n_dns,
+        .ip_addresses = ips, .n_ips = n_ips,
+        .key_usage = CC_KU_DIGITAL_SIGNATURE | CC_KU_KEY_AGREEMENT,
+        .ext_key_usage = eku, .n_eku = 2,
+        .max_path_len = -1,
+        .not_before = now,
+        .not_after = (time_t)(now + MARBLE_CERT_LIFETIME_S),
+    };
+    if (rc == 0)
+        rc = cc_cert_issue(&t, key, NULL, key, &cert, err);
+    /* The CSR has no subject: the Coordinator sets CN = UUID. */
+    if (rc == 0)
+        rc = cc_csr_create(key, NULL, dns, n_dns, ips, n_ips, &csr, err);
+    if (rc != 0) {
+        EVP_PKEY_free(key);
+        X509_free(cert);
+        X509_REQ_free(csr);
+        return rc;
+    }
+    *out_key = key;
+    *out_cert = cert;
+    *out_csr = csr;
+    return 0;
+}
+
 int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_marble_params **out,
                           int *out_http_status, char *errbuf, size_t errbuf_size)
 {
@@ -389,8 +445,6 @@ int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_ma
     struct mesh_check mc = {0};
     struct client_http_resp resp = {0};
     json_t *req = NULL, *data = NULL;
-    const char *dns[ACTIVATE_MAX_NAMES], *ips[ACTIVATE_MAX_NAMES + 2];
-    size_t n_dns = 0, n_ips = 0;
     int rc;
 
     if (out_http_status)
@@ -407,44 +461,10 @@ int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_ma
         rc = cairn_errf(&e, CAIRN_ERR_INVALID, "uuid \"%s\": not a canonical UUID", cfg->uuid ? cfg->uuid : "");
         goto out;
     }
-    if (cfg->n_dns_names > ACTIVATE_MAX_NAMES) {
-        rc = cairn_errf(&e, CAIRN_ERR_INVALID, "DNS names: at most %d", ACTIVATE_MAX_NAMES);
-        goto out;
-    }
     if ((rc = client_base_url(cfg->coordinator_addr ? cfg->coordinator_addr : "localhost:2001", 2001, &base, &e)) != 0)
         goto out;
 
-    /* Names: DNS entries and IP literals (plus the loopback addresses). */
-    static const char *const def_dns[] = {"localhost"};
-    const char *const *names = cfg->n_dns_names ? cfg->dns_names : def_dns;
-    size_t n_names = cfg->n_dns_names ? cfg->n_dns_names : 1;
-    for (size_t i = 0; i < n_names; i++) {
-        if (names[i] == NULL || names[i][0] == '\0')
-            continue;
-        if (is_ip(names[i]))
-            ips[n_ips++] = names[i];
-        else
-            dns[n_dns++] = names[i];
-    }
-    ips[n_ips++] = "127.0.0.1";
-    ips[n_ips++] = "::1";
-
-    if ((rc = cc_key_generate(CC_KEY_EC_P384, 0, &key, &e)) != 0)
-        goto out;
-    const int eku[] = {CC_EKU_SERVER_AUTH, CC_EKU_CLIENT_AUTH};
-    time_t now = time(NULL);
-    struct cc_cert_template t = {
-        .subject = {.common_name = "MarbleRun Marble"},
-        .dns_names = dns, .n_dns = n_dns,
-        .ip_addresses = ips, .n_ips = n_ips,
-        .key_usage = CC_KU_DIGITAL_SIGNATURE | CC_KU_KEY_AGREEMENT,
-        .ext_key_usage = eku, .n_eku = 2,
-        .max_path_len = -1,
-        .not_before = now,
-        .not_after = (time_t)(now + MARBLE_CERT_LIFETIME_S),
-    };
-    if ((rc = cc_cert_issue(&t, key, NULL, key, &cert, &e)) != 0 ||
-        (rc = cc_csr_create(key, NULL, dns, n_dns, ips, n_ips, &csr, &e)) != 0)
+    if ((rc = client_marble_identity(cfg->dns_names, cfg->n_dns_names, &key, &cert, &csr, &e)) != 0)
         goto out;
     if (cc_cert_to_der(cert, &cert_der, &cert_der_len) != 0 || cc_cert_to_pem(cert, &cert_pem, &cert_pem_len) != 0 ||
         cc_key_to_pkcs8_pem(key, &key_pem, &key_pem_len) != 0 || cc_csr_to_der(csr, &csr_der, &csr_der_len) != 0 ||

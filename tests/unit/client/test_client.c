@@ -16,6 +16,8 @@
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 
+#include <openssl/x509v3.h>
+
 static int jsend(long status, const char *body, json_t **data, struct cairn_error *err)
 {
     return client_jsend_parse(status, (const uint8_t *)body, body ? strlen(body) : 0, data, err);
@@ -395,6 +397,95 @@ static void test_client_api_guards(void **state)
     cairn_client_free(c);
 }
 
+/* The marble's self-signed certificate and CSR (inventory §3.1). */
+static void test_marble_identity(void **state)
+{
+    (void)state;
+    const char *names[] = {"svc.example", "10.1.2.3", "", "fe80::1", "localhost"};
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    X509_REQ *csr = NULL;
+    assert_int_equal(client_marble_identity(names, 5, &key, &cert, &csr, NULL), 0);
+    /* P-384 */
+    char group[32] = "";
+    size_t gl = 0;
+    assert_int_equal(EVP_PKEY_get_group_name(key, group, sizeof(group), &gl), 1);
+    assert_string_equal(group, "secp384r1");
+    /* self-signed with that key, CN "MarbleRun Marble" */
+    assert_int_equal(X509_verify(cert, key), 1);
+    char cn[64] = "";
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+    assert_string_equal(cn, "MarbleRun Marble");
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)), 0);
+    /* SANs: the DNS names, the IP literals, and the loopback addresses */
+    GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    assert_non_null(sans);
+    int n_dns = 0, n_ip = 0;
+    bool has_v4 = false, has_lo4 = false, has_lo6 = false, has_fe80 = false;
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+        if (g->type == GEN_DNS) {
+            n_dns++;
+        } else if (g->type == GEN_IPADD) {
+            n_ip++;
+            const unsigned char *a = ASN1_STRING_get0_data(g->d.iPAddress);
+            int l = ASN1_STRING_length(g->d.iPAddress);
+            if (l == 4 && memcmp(a, "\x0a\x01\x02\x03", 4) == 0) has_v4 = true;
+            if (l == 4 && memcmp(a, "\x7f\x00\x00\x01", 4) == 0) has_lo4 = true;
+            if (l == 16 && a[15] == 1 && a[0] == 0) has_lo6 = true;
+            if (l == 16 && a[0] == 0xfe && a[1] == 0x80) has_fe80 = true;
+        }
+    }
+    GENERAL_NAMES_free(sans);
+    assert_int_equal(n_dns, 2);
+    assert_int_equal(n_ip, 4);
+    assert_true(has_v4 && has_lo4 && has_lo6 && has_fe80);
+    /* KU DigitalSignature|KeyAgreement, EKU serverAuth+clientAuth, not a CA */
+    uint32_t ku = X509_get_key_usage(cert);
+    assert_true(ku & KU_DIGITAL_SIGNATURE);
+    assert_true(ku & KU_KEY_AGREEMENT);
+    assert_false(ku & KU_KEY_CERT_SIGN);
+    uint32_t xku = X509_get_extended_key_usage(cert);
+    assert_true((xku & XKU_SSL_SERVER) && (xku & XKU_SSL_CLIENT));
+    assert_int_equal(X509_check_ca(cert), 0);
+    /* valid for about 292 years (Go's MaxInt64 ns) */
+    int days = 0, secs = 0;
+    assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)), 1);
+    assert_true(days > 290 * 365 && days < 293 * 366);
+    /* the CSR: same key, signed, no subject, same SANs */
+    assert_int_equal(X509_REQ_verify(csr, key), 1);
+    assert_int_equal(X509_NAME_entry_count(X509_REQ_get_subject_name(csr)), 0);
+    char **d = NULL, **ip = NULL;
+    size_t nd = 0, ni = 0;
+    assert_int_equal(cc_csr_get_sans(csr, &d, &nd, &ip, &ni), 0);
+    assert_int_equal(nd, 2);
+    assert_int_equal(ni, 4);
+    for (size_t i = 0; i < nd; i++)
+        free(d[i]);
+    for (size_t i = 0; i < ni; i++)
+        free(ip[i]);
+    free(d);
+    free(ip);
+    /* fresh keys every time */
+    EVP_PKEY *key2 = NULL;
+    X509 *cert2 = NULL;
+    X509_REQ *csr2 = NULL;
+    assert_int_equal(client_marble_identity(NULL, 0, &key2, &cert2, &csr2, NULL), 0);
+    assert_false(cc_pubkey_equal(key, key2));
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(key2);
+    X509_free(cert);
+    X509_free(cert2);
+    X509_REQ_free(csr);
+    X509_REQ_free(csr2);
+    /* too many names */
+    const char *many[65];
+    for (int i = 0; i < 65; i++)
+        many[i] = "x";
+    struct cairn_error err = {0};
+    assert_int_equal(client_marble_identity(many, 65, &key, &cert, &csr, &err), CAIRN_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,7 +493,7 @@ int main(void)
         cmocka_unit_test(test_jsend_mutations), cmocka_unit_test(test_base_url),
         cmocka_unit_test(test_activation_parse), cmocka_unit_test(test_verify_quote_data),
         cmocka_unit_test(test_policy_parse),    cmocka_unit_test(test_uuid),
-        cmocka_unit_test(test_client_api_guards),
+        cmocka_unit_test(test_client_api_guards), cmocka_unit_test(test_marble_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
