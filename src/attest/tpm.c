@@ -513,6 +513,43 @@ out:
     return rc;
 }
 
+int tpm_pcrs_parse(const uint8_t *p, size_t n, const struct tpm_attest *a, struct tpm_pcr_values *out,
+                   struct cairn_error *err)
+{
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    if (p == NULL || n == 0 || (i < n && p[i] == '{'))
+        return tpm_pcrs_parse_json(p, n, out, err);
+    /* Binary: the selected values concatenated in selection order (banks as
+     * in the quote, indices ascending), as `tpm2_pcrread -o` writes them. */
+    size_t want = 0;
+    for (unsigned s = 0; s < a->n_sel; s++)
+        want += (size_t)__builtin_popcount(a->sel[s].mask) * eventlog_alg_size(a->sel[s].alg);
+    if (n != want)
+        return cairn_errf(err, n < want ? CAIRN_ERR_TRUNCATED : CAIRN_ERR_TRAILING,
+                          "pcrs: %zu bytes of binary PCR values, the quote's selection needs %zu", n, want);
+    struct tpm_pcr_values *v = calloc(1, sizeof(*v));
+    if (v == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "pcrs: out of memory");
+    size_t off = 0;
+    for (unsigned s = 0; s < a->n_sel; s++) {
+        size_t ds = eventlog_alg_size(a->sel[s].alg);
+        v->bank[s].alg = a->sel[s].alg;
+        for (unsigned k = 0; k < TPM_PCRS; k++) {
+            if (!(a->sel[s].mask & (1u << k)))
+                continue;
+            memcpy(v->bank[s].v[k], p + off, ds);
+            v->bank[s].present |= 1u << k;
+            off += ds;
+        }
+    }
+    v->n_banks = a->n_sel;
+    *out = *v;
+    free(v);
+    return 0;
+}
+
 /* ---- verification ------------------------------------------------------------------ */
 
 static int check_pcr_digest(const struct tpm_attest *a, const struct tpm_pcr_values *v, uint16_t hash,
@@ -858,7 +895,7 @@ int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trus
         rc = cairn_errf(err, CAIRN_ERR_NOMEM, "tpm: out of memory");
         goto out;
     }
-    if ((rc = tpm_pcrs_parse_json(ev->pcrs, ev->pcrs_len, pv, err)) != 0) {
+    if ((rc = tpm_pcrs_parse(ev->pcrs, ev->pcrs_len, &a, pv, err)) != 0) {
         cairn_err_prefix(err, "tpm evidence");
         goto out;
     }

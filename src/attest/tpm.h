@@ -12,7 +12,8 @@
  *   certs     AK certificate (+ intermediates), PEM or DER
  *   pcrs      PCR values JSON: {"hash_alg": "sha256", "pcrs": {"0": hex, ...}}
  *             (the testvectors format; without "hash_alg" the bank is inferred
- *             from the digest size) or {"pcrs": {"sha256": {"0": hex}, ...}}
+ *             from the digest size) or {"pcrs": {"sha256": {"0": hex}, ...}},
+ *             or binary: the selected values concatenated in selection order
  *   eventlog  optional TCG PC Client log, replayed and compared
  *
  * Checks, in order: TPMS_ATTEST format (magic TPM_GENERATED, type
@@ -104,6 +105,11 @@ int tpm_pcrs_parse_json(const uint8_t *p, size_t n, struct tpm_pcr_values *out, 
 /* Cache of verified AK certificate chains (no CRLs only; see tpm.c): on by
  * default; switching empties it. */
 void tpm_chain_cache_set(bool enabled);
+
+/* JSON (above) or binary: the values of the quote's selection concatenated
+ * in selection order (`tpm2_pcrread -o`); the size must match exactly. */
+int tpm_pcrs_parse(const uint8_t *p, size_t n, const struct tpm_attest *a, struct tpm_pcr_values *out,
+                   struct cairn_error *err);
 
 int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
                struct cairn_error *err);

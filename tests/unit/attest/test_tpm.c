@@ -576,6 +576,40 @@ static void test_attest_mutations(void **state)
     gce_free(&g);
 }
 
+/* The binary PCR form: the GCE SHA-384 bank values concatenated (PCR 0..23). */
+static void test_pcrs_binary(void **state)
+{
+    (void)state;
+    NEED_SHARED();
+    struct gce g;
+    gce_load(&g, "sha384");
+    json_t *j = json_loadb((const char *)g.pcrs, g.pcrs_n, 0, NULL);
+    uint8_t bin[24 * 48];
+    for (int i = 0; i < 24; i++) {
+        char k[4];
+        snprintf(k, sizeof(k), "%d", i);
+        assert_int_equal(cairn_hex_decode_exact(json_string_value(json_object_get(json_object_get(j, "pcrs"), k)),
+                                                bin + 48 * i, 48),
+                         0);
+    }
+    json_decref(j);
+    struct attest_evidence ev = gce_ev(&g);
+    ev.pcrs = bin;
+    ev.pcrs_len = sizeof(bin);
+    struct attest_trust tr = {.tpm_roots = g.roots, .intermediates = g.inters};
+    struct attest_claims c;
+    struct cairn_error err = {0};
+    assert_int_equal(attest_verify(&ev, &tr, NONCE9009, 2, &c, &err), 0);
+    attest_claims_free(&c);
+    ev.pcrs_len = sizeof(bin) - 1;
+    assert_int_equal(attest_verify(&ev, &tr, NONCE9009, 2, &c, &err), CAIRN_ERR_TRUNCATED);
+    bin[5 * 48] ^= 1; /* PCR 5 */
+    ev.pcrs_len = sizeof(bin);
+    assert_int_equal(attest_verify(&ev, &tr, NONCE9009, 2, &c, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "pcrDigest"));
+    gce_free(&g);
+}
+
 static void test_pcrs_json(void **state)
 {
     (void)state;
@@ -608,7 +642,7 @@ int main(void)
         cmocka_unit_test(test_gce_cos85),   cmocka_unit_test(test_gce_chain),
         cmocka_unit_test(test_windows_sha1), cmocka_unit_test(test_azure_vtpm),
         cmocka_unit_test(test_attest_mutations), cmocka_unit_test(test_pcrs_json),
-        cmocka_unit_test(test_azure_hcl_composite),
+        cmocka_unit_test(test_azure_hcl_composite), cmocka_unit_test(test_pcrs_binary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
