@@ -581,6 +581,11 @@ static int tlv_next(const unsigned char **p, long *left, struct tlv *t)
     return 0;
 }
 
+static bool is_seq(const struct tlv *t)
+{
+    return t->tag == V_ASN1_SEQUENCE && t->cls == V_ASN1_UNIVERSAL && t->constructed;
+}
+
 static bool is_sub_oid(const struct tlv *o, const uint8_t *suffix, size_t n)
 {
     return o->tag == V_ASN1_OBJECT && o->cls == V_ASN1_UNIVERSAL &&
@@ -617,7 +622,7 @@ static int parse_tcb_seq(const unsigned char *p, long left, struct dcap_pck_info
         struct tlv e, oid, val;
         const unsigned char *ep;
         long el;
-        if (tlv_next(&p, &left, &e) != 0 || e.tag != V_ASN1_SEQUENCE || !e.constructed)
+        if (tlv_next(&p, &left, &e) != 0 || !is_seq(&e))
             return cairn_errf(err, CAIRN_ERR_INVALID, "pck extension: TCB entry is not a SEQUENCE");
         ep = e.v;
         el = e.len;
@@ -656,9 +661,6 @@ static int parse_tcb_seq(const unsigned char *p, long left, struct dcap_pck_info
 
 int dcap_pck_info_parse(X509 *pck, struct dcap_pck_info *out, struct cairn_error *err)
 {
-    struct dcap_pck_info pi;
-    memset(&pi, 0, sizeof(pi));
-    pi.sgx_type = -1;
     ASN1_OBJECT *obj = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
     if (obj == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "pck extension: out of memory");
@@ -670,17 +672,27 @@ int dcap_pck_info_parse(X509 *pck, struct dcap_pck_info *out, struct cairn_error
     if (again >= 0)
         return cairn_errf(err, CAIRN_ERR_INVALID, "pck extension: SGX extension appears twice");
     ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(X509_get_ext(pck, idx));
-    const unsigned char *p = ASN1_STRING_get0_data(os);
-    long left = ASN1_STRING_length(os);
+    return dcap_pck_ext_parse(ASN1_STRING_get0_data(os), (size_t)ASN1_STRING_length(os), out, err);
+}
+
+int dcap_pck_ext_parse(const uint8_t *der, size_t len, struct dcap_pck_info *out, struct cairn_error *err)
+{
+    struct dcap_pck_info pi;
+    memset(&pi, 0, sizeof(pi));
+    pi.sgx_type = -1;
+    if (der == NULL || len == 0 || len > 64 * 1024)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "pck extension: value of %zu bytes outside 1..65536", len);
+    const unsigned char *p = der;
+    long left = (long)len;
     struct tlv top;
-    if (tlv_next(&p, &left, &top) != 0 || top.tag != V_ASN1_SEQUENCE || !top.constructed || left != 0)
+    if (tlv_next(&p, &left, &top) != 0 || !is_seq(&top) || left != 0)
         return cairn_errf(err, CAIRN_ERR_INVALID, "pck extension: value is not one SEQUENCE");
     p = top.v;
     left = top.len;
     unsigned seen = 0;
     while (left > 0) {
         struct tlv e, oid, val;
-        if (tlv_next(&p, &left, &e) != 0 || e.tag != V_ASN1_SEQUENCE || !e.constructed)
+        if (tlv_next(&p, &left, &e) != 0 || !is_seq(&e))
             return cairn_errf(err, CAIRN_ERR_INVALID, "pck extension: entry is not a SEQUENCE");
         const unsigned char *ep = e.v;
         long el = e.len;
@@ -701,7 +713,7 @@ int dcap_pck_info_parse(X509 *pck, struct dcap_pck_info *out, struct cairn_error
                     rc = cairn_errf(err, CAIRN_ERR_INVALID, "pck extension: PPID is not a 16-byte OCTET STRING");
                 break;
             case 2:
-                if (val.tag != V_ASN1_SEQUENCE || !val.constructed)
+                if (!is_seq(&val))
                     rc = cairn_errf(err, CAIRN_ERR_INVALID, "pck extension: TCB is not a SEQUENCE");
                 else
                     rc = parse_tcb_seq(val.v, val.len, &pi, err);

@@ -101,6 +101,9 @@ struct dcap_pck_info {
 /* Parses the SGX extension of a PCK certificate with bounds on every TLV.
  * Returns 0, CAIRN_ERR_NOT_FOUND (no extension) or CAIRN_ERR_INVALID. */
 int dcap_pck_info_parse(X509 *pck, struct dcap_pck_info *out, struct cairn_error *err);
+/* The same on the extension's raw value (DER SEQUENCE, untrusted, at most
+ * 64 KiB): pure and bounded; `out` written only on success. */
+int dcap_pck_ext_parse(const uint8_t *der, size_t len, struct dcap_pck_info *out, struct cairn_error *err);
 
 /* The trust anchors to use: trust->intel_roots when set, else the embedded
  * Intel SGX Root CA. Returned stack is owned by the caller (sk_X509_pop_free). */
