@@ -70,5 +70,6 @@ extern const struct cli_command cli_cmd_manifest;
 extern const struct cli_command cli_cmd_certificate;
 extern const struct cli_command cli_cmd_package_info;
 extern const struct cli_command cli_cmd_version;
+extern const struct cli_command cli_cmd_evidence;   /* cmd_evidence.c: evidence verify|eventlog (issue 5) */
 
 #endif

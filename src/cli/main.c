@@ -13,7 +13,8 @@ static const struct cli_command *const top_commands[] = {
     &cli_cmd_certificate,
     &cli_cmd_package_info,
     &cli_cmd_version,
-    /* issue 6: &cli_cmd_secret, &cli_cmd_recover; issue 5: &cli_cmd_evidence */
+    &cli_cmd_evidence,
+    /* issue 6: &cli_cmd_secret, &cli_cmd_recover */
     NULL,
 };
 

@@ -1,0 +1,142 @@
+/* Internal: supporting files for offline evidence verification, recognised by
+ * content, turned into a struct attest_evidence + struct attest_trust.
+ *
+ * Used by `cairn evidence verify` (src/cli/cmd_evidence.c) and meant for any
+ * component that loads trust material from files (e.g. a Coordinator trust
+ * directory). Everything here is bounded and pure except trust_files_add_path
+ * (one capped file read); nothing logs.
+ *
+ * Recognition (trust_file_classify), in this order:
+ *   JSON       (first: collateral bundles carry PEM chains inside strings)
+ *              {"tcbInfo":..}          -> Intel TCB info (PCS document),
+ *              {"enclaveIdentity":..}  -> Intel QE identity (PCS document),
+ *              {"tcb_info":.., "qe_identity":..} -> dcap-qvl collateral bundle
+ *                                         (split into both documents, the
+ *                                         signing chain and the CRLs),
+ *              {"pcrs":..}             -> TPM PCR values;
+ *   PEM text   by block label: CERTIFICATE -> certificates, X509 CRL -> CRL,
+ *              PUBLIC KEY -> TPM AK public key;
+ *   binary     56-byte ACPI "CCEL" table; DER certificate; DER CRL;
+ *              TPMT_SIGNATURE (exact size); TPMT_PUBLIC/TPM2B_PUBLIC
+ *              (parsed by tpm_public_parse); TCG event log or CCEL area
+ *              (replayed; a log whose only bank is SHA-384 is a CCEL);
+ *              DER ECDSA or raw RSA (128/256/384/512 bytes) signature when
+ *              the evidence is TPM; at most 64 other bytes: a nonce.
+ *
+ * Certificates are then sorted one by one: a self-signed certificate is a
+ * root, a CA certificate an intermediate, anything else a leaf. Roots are
+ * trusted only when named with trust_files_add(.., TRUST_FILE_ROOTS, ..)
+ * (--root): a self-signed certificate found among supporting files is
+ * accepted only if it is one of the built-in roots (Intel SGX Root CA, AMD
+ * ARK Milan/Genoa/Turin), which are trusted anyway; any other is refused, so
+ * a peer cannot make its own evidence trusted by shipping a root with it.
+ * Where certificates go, per evidence type:
+ *   sgx/tdx: roots -> intel_roots; leaf with the SGX PCK extension ->
+ *            evidence certs (PCK chain override); other leaves (the Intel
+ *            SGX TCB Signing certificate) -> collateral_chain;
+ *            intermediates -> intermediates.
+ *   snp:     roots -> amd_roots; intermediates (ASK/ASVK) ->
+ *            amd_intermediates; the one leaf (VCEK/VLEK) -> evidence certs.
+ *   tpm:     roots -> tpm_roots; intermediates -> intermediates; the one leaf
+ *            (AK certificate) -> evidence certs.
+ */
+#ifndef CAIRN_ATTEST_TRUST_FILES_H
+#define CAIRN_ATTEST_TRUST_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "attest/attest.h"
+#include "common/error.h"
+
+#define TRUST_FILE_MAX (32u << 20)     /* a CCEL area can be a few MiB; nothing is larger */
+#define TRUST_FILES_MAX_ITEMS 64       /* supporting files per verification */
+#define TRUST_FILES_MAX_CERTS 64
+
+enum trust_file_kind {
+    TRUST_FILE_UNKNOWN = 0,    /* recognise by content */
+    TRUST_FILE_CERTS,          /* PEM/DER certificates, sorted per certificate */
+    TRUST_FILE_ROOTS,          /* certificates the caller trusts as roots (--root) */
+    TRUST_FILE_CRL,            /* DER or PEM CRL(s) */
+    TRUST_FILE_TCB_INFO,       /* Intel PCS TCB info document */
+    TRUST_FILE_QE_IDENTITY,    /* Intel PCS QE identity document */
+    TRUST_FILE_QVL_COLLATERAL, /* dcap-qvl QuoteCollateralV3 JSON */
+    TRUST_FILE_TPM_SIGNATURE,  /* TPMT_SIGNATURE, DER ECDSA or raw RSA signature */
+    TRUST_FILE_TPM_PUBLIC,     /* TPMT_PUBLIC or TPM2B_PUBLIC */
+    TRUST_FILE_PUBKEY_PEM,     /* PEM PUBLIC KEY (TPM AK) */
+    TRUST_FILE_PCRS,           /* PCR values JSON */
+    TRUST_FILE_EVENTLOG,       /* TCG PC Client event log */
+    TRUST_FILE_CCEL,           /* TDX CC event log area */
+    TRUST_FILE_CCEL_TABLE,     /* ACPI CCEL table */
+    TRUST_FILE_NONCE,          /* raw nonce / expected report data (<= 64 bytes) */
+};
+
+/* "certificates", "crl", "tcb-info", ... (stable names, used in JSON output). */
+const char *trust_file_kind_name(enum trust_file_kind k);
+
+/* Recognises a supporting file by content (order above). `type` is the
+ * evidence type (it decides TCG log vs CCEL and bare signatures). Returns 0,
+ * or CAIRN_ERR_INVALID with a message saying what the bytes are not. */
+int trust_file_classify(const uint8_t *p, size_t n, enum attest_type type, enum trust_file_kind *out,
+                        struct cairn_error *err);
+
+/* Detects the evidence type from its bytes: TPMS_ATTEST (TPM_GENERATED magic),
+ * DCAP quote v3 with TEE type SGX (also behind the 16-byte OE header), DCAP
+ * quote v4/v5 with TEE type TDX, SNP report (0x4A0 bytes, version 2..5,
+ * signature algorithm 1). CAIRN_ERR_INVALID when none matches. */
+int trust_evidence_detect(const uint8_t *p, size_t n, enum attest_type *out, struct cairn_error *err);
+
+/* Evidence is sometimes stored as hex or base64 text (e.g. an SNP report in
+ * a .hex or .b64 file). When `p` is such text (whitespace ignored) and does
+ * not already look like evidence, *out receives the decoded bytes (malloc'd,
+ * caller frees) and 1 is returned; 0 when `p` is not text to decode. */
+int trust_evidence_decode_text(const uint8_t *p, size_t n, uint8_t **out, size_t *out_len);
+
+/* The builder. Owns copies of every file and every parsed object. */
+struct trust_files;
+
+/* `type` must be a hardware type (sgx, tdx, snp, tpm). NULL on OOM. */
+struct trust_files *trust_files_new(enum attest_type type);
+void trust_files_free(struct trust_files *tf);
+
+/* The evidence bytes (copied): SGX/TDX quote, SNP report, TPMS_ATTEST. */
+int trust_files_set_evidence(struct trust_files *tf, const uint8_t *p, size_t n, struct cairn_error *err);
+
+/* Adds a supporting file (copied). `kind` TRUST_FILE_UNKNOWN recognises it
+ * by content; any other kind is what a flag named, and the content must
+ * parse as that kind. `name` (a path) prefixes error messages. A second
+ * file of a single-valued kind (TCB info, QE identity, signature, AK,
+ * PCRs, event log, CCEL, CCEL table, nonce) is an error. On failure
+ * nothing is added. *out_kind (may be NULL) receives the kind used. */
+int trust_files_add(struct trust_files *tf, const char *name, const uint8_t *p, size_t n, enum trust_file_kind kind,
+                    enum trust_file_kind *out_kind, struct cairn_error *err);
+
+/* Reads `path` (capped at TRUST_FILE_MAX) and adds it. */
+int trust_files_add_path(struct trust_files *tf, const char *path, enum trust_file_kind kind,
+                         enum trust_file_kind *out_kind, struct cairn_error *err);
+
+/* Builds borrowed views (valid until trust_files_free): evidence (type and
+ * buffers) and trust (roots, intermediates, CRLs, collateral, `at`). */
+int trust_files_build(struct trust_files *tf, time_t at, struct attest_evidence *ev, struct attest_trust *trust,
+                      struct cairn_error *err);
+
+/* The nonce file's bytes (borrowed), or NULL. */
+const uint8_t *trust_files_nonce(const struct trust_files *tf, size_t *len);
+/* The CCEL area and table (borrowed), or NULL. */
+const uint8_t *trust_files_ccel(const struct trust_files *tf, size_t *len, const uint8_t **table, size_t *table_len);
+
+/* A JSON array describing what each file was taken as:
+ * [{"file": name, "kind": "...", "certificates": n?}, ...] (new reference). */
+json_t *trust_files_describe(const struct trust_files *tf);
+
+/* TDX: replays a CCEL area (bounded by the table's LAML when given) and
+ * compares every RTMR the log extends with the quote's "rtmr0".."rtmr3"
+ * claims. Adds "ccel_rtmrs_compared" (count) and the check "ccel_replay" to
+ * claims on success; CAIRN_ERR_VERIFY naming the first RTMR that differs
+ * (with both values) otherwise. */
+int trust_ccel_check(const uint8_t *table, size_t table_len, const uint8_t *data, size_t data_len, json_t *claims,
+                     struct cairn_error *err);
+
+#endif

@@ -1,0 +1,565 @@
+/* cairn evidence verify|eventlog: offline verification of SGX, TDX, SEV-SNP
+ * and TPM evidence a peer hands over, with its supporting files (issue 5
+ * item 4). Files are recognised by content (attest/trust_files.h) or named by
+ * flags; the verifiers are the ones the Coordinator uses (attest_verify), and
+ * a policy is matched with tee_policy_match exactly as at activation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "attest/attest.h"
+#include "attest/eventlog.h"
+#include "attest/policy.h"
+#include "attest/trust_files.h"
+#include "cli/cli.h"
+#include "common/encoding.h"
+#include "common/file.h"
+#include "crypto/crypto.h"
+#include "manifest/manifest.h"
+
+
+static const struct cli_flag verify_flags[] = {
+    {"type", 't', true, "TYPE", "sgx, tdx, snp or tpm (default: detected from the evidence bytes)"},
+    {"time", 0, true, "RFC3339", "verification time for certificates and collateral (default: now)"},
+    {"report-data", 0, true, "HEX", "expected report data (prefix; the rest must be zero) / TPM nonce"},
+    {"nonce-file", 0, true, "FILE", "expected report data or TPM nonce as raw bytes"},
+    {"policy", 'p', true, "FILE", "expected identity: a manifest package (JSON) or a manifest (with --package)"},
+    {"package", 0, true, "NAME", "the package of the --policy manifest to match"},
+    {"cert", 0, true, "FILE", "certificates (PEM/DER): VCEK/VLEK, ASK/ASVK, AK certificate, TCB signing chain"},
+    {"root", 0, true, "FILE", "trusted root certificate(s); replaces the built-in Intel/AMD roots"},
+    {"crl", 0, true, "FILE", "CRL (PEM/DER): PCK/root CRLs, AMD CRL"},
+    {"tcb-info", 0, true, "FILE", "Intel TCB info JSON (PCS response body)"},
+    {"qe-identity", 0, true, "FILE", "Intel QE identity JSON (PCS response body)"},
+    {"require-collateral", 0, false, NULL, "SGX/TDX: fail without TCB info and QE identity"},
+    {"ak", 0, true, "FILE", "TPM AK: TPMT_PUBLIC, PEM public key or certificate"},
+    {"signature", 0, true, "FILE", "TPM quote signature: TPMT_SIGNATURE, DER ECDSA or raw RSA"},
+    {"pcrs", 0, true, "FILE", "TPM PCR values JSON"},
+    {"eventlog", 0, true, "FILE", "TPM TCG event log, or the TDX CCEL area"},
+    {"ccel-table", 0, true, "FILE", "TDX ACPI CCEL table (bounds the CCEL area)"},
+    {NULL, 0, false, NULL, NULL},
+};
+
+static const struct cli_flag eventlog_flags[] = {
+    {"ccel", 0, false, NULL, "the file is a TDX CC event log (CCEL): replay into RTMR0..3"},
+    {"tcg", 0, false, NULL, "the file is a TPM TCG PC Client event log: replay into PCRs"},
+    {"ccel-table", 0, true, "FILE", "ACPI CCEL table bounding the area (implies --ccel)"},
+    {NULL, 0, false, NULL, NULL},
+};
+
+static enum trust_file_kind flag_kind(const char *name, enum attest_type type)
+{
+    static const struct {
+        const char *flag;
+        enum trust_file_kind kind;
+    } map[] = {
+        {"cert", TRUST_FILE_CERTS},         {"root", TRUST_FILE_ROOTS},
+        {"crl", TRUST_FILE_CRL},            {"tcb-info", TRUST_FILE_TCB_INFO},
+        {"qe-identity", TRUST_FILE_QE_IDENTITY}, {"ak", TRUST_FILE_TPM_PUBLIC},
+        {"signature", TRUST_FILE_TPM_SIGNATURE}, {"pcrs", TRUST_FILE_PCRS},
+        {"ccel-table", TRUST_FILE_CCEL_TABLE}, {"nonce-file", TRUST_FILE_NONCE},
+    };
+    if (strcmp(name, "eventlog") == 0)
+        return type == ATTEST_TDX ? TRUST_FILE_CCEL : TRUST_FILE_EVENTLOG;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i].flag, name) == 0)
+            return map[i].kind;
+    return TRUST_FILE_UNKNOWN;
+}
+
+/* A policy file: a manifest package object, or a whole manifest (then the
+ * package is --package, or the only one for this TEE). Parsed and checked by
+ * the manifest engine so the rules are those of the Coordinator. */
+static int load_policy(const char *path, const char *pkg_name, enum attest_type type, struct tee_package *out,
+                       char **out_name)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (cli_load_manifest(path, &data, &len) != 0)
+        return CLI_EXIT_FAIL;
+    json_error_t je;
+    json_t *j = json_loadb((const char *)data, len, 0, &je);
+    free(data);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return cli_fail("policy \"%s\": not a JSON object", path);
+    }
+    bool is_manifest = false;
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v) {
+        if (strcasecmp(k, "Packages") == 0)
+            is_manifest = true;
+    }
+    if (!is_manifest) {
+        /* The file is one package: wrap it into a minimal manifest. */
+        json_t *m = json_pack("{s:{s:O}, s:{s:{s:s}}}", "Packages", "policy", j, "Marbles", "policy", "Package",
+                              "policy");
+        json_decref(j);
+        j = m;
+        pkg_name = "policy";
+    }
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (text == NULL)
+        return cli_fail("out of memory");
+    struct manifest *man = NULL;
+    struct cairn_error err = {0};
+    int rc = manifest_parse((const uint8_t *)text, strlen(text), &man, &err);
+    free(text);
+    if (rc == 0)
+        rc = manifest_check(man, &err);
+    if (rc != 0) {
+        manifest_free(man);
+        return cli_fail("policy \"%s\": %s; fix the policy file", path, cairn_error_msg(&err));
+    }
+    const struct manifest_package *p = NULL;
+    if (pkg_name != NULL) {
+        p = manifest_find_package(man, pkg_name);
+        if (p == NULL) {
+            manifest_free(man);
+            return cli_fail("policy \"%s\": no package \"%s\"", path, pkg_name);
+        }
+    } else {
+        size_t hits = 0;
+        for (size_t i = 0; i < man->n_packages; i++) {
+            if (man->packages[i].pkg.tee == type) {
+                p = &man->packages[i];
+                hits++;
+            }
+        }
+        if (hits != 1) {
+            manifest_free(man);
+            return cli_fail("policy \"%s\": %zu packages for %s; name one with --package", path, hits,
+                            attest_type_name(type));
+        }
+    }
+    if (p->pkg.tee != type) {
+        int r = cli_fail("policy \"%s\": package \"%s\" is for %s, the evidence is %s", path, p->name,
+                         attest_type_name(p->pkg.tee), attest_type_name(type));
+        manifest_free(man);
+        return r;
+    }
+    *out_name = strdup(p->name);
+    *out = p->pkg;
+    memset((void *)&p->pkg, 0, sizeof(p->pkg)); /* moved out of the manifest */
+    manifest_free(man);
+    if (*out_name == NULL) {
+        tee_package_free(out);
+        return cli_fail("out of memory");
+    }
+    return 0;
+}
+
+static int print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s == NULL)
+        return cli_fail("out of memory");
+    printf("%s\n", s);
+    free(s);
+    return fflush(stdout) == 0 ? 0 : cli_fail("cannot write to stdout");
+}
+
+static bool has_check(json_t *claims, const char *name)
+{
+    json_t *checks = json_object_get(claims, "checks"), *v;
+    size_t i;
+    json_array_foreach(checks, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* What the claims do not vouch for, said plainly next to them. */
+static json_t *warnings_of(enum attest_type type, json_t *claims, bool have_expected)
+{
+    json_t *w = json_array();
+    if (w == NULL)
+        return NULL;
+    if ((type == ATTEST_SGX || type == ATTEST_TDX) && json_object_get(claims, "tcb_status") == NULL)
+        json_array_append_new(w, json_string("no TCB info given: the TCB status was not evaluated"));
+    if (type == ATTEST_TPM && !has_check(claims, "ak_cert_chain"))
+        json_array_append_new(w, json_string("the AK is not certified (no --root for its certificate): the quote "
+                                             "is only as trustworthy as the AK file"));
+    if (type == ATTEST_TPM && !has_check(claims, "eventlog_replay"))
+        json_array_append_new(w, json_string("no event log replayed"));
+    if (!have_expected)
+        json_array_append_new(w, json_string("no expected report data or nonce given: freshness not checked"));
+    if (json_array_size(w) == 0) {
+        json_decref(w);
+        return NULL;
+    }
+    return w;
+}
+
+static int read_evidence(const char *path, uint8_t **out, size_t *out_len, bool *decoded)
+{
+    uint8_t *p = NULL;
+    size_t n = 0;
+    if (cli_read_file("evidence", path, TRUST_FILE_MAX, &p, &n) != 0)
+        return CLI_EXIT_FAIL;
+    uint8_t *d = NULL;
+    size_t dl = 0;
+    *decoded = false;
+    if (trust_evidence_decode_text(p, n, &d, &dl) == 1) {
+        enum attest_type t;
+        if (trust_evidence_detect(d, dl, &t, NULL) == 0) {
+            free(p);
+            p = d;
+            n = dl;
+            *decoded = true;
+        } else {
+            free(d);
+        }
+    }
+    *out = p;
+    *out_len = n;
+    return 0;
+}
+
+static int run_verify(struct cli_ctx *ctx)
+{
+    const struct cli_args *a = &ctx->args;
+    const char *ev_path = a->pos[0];
+    int ret = CLI_EXIT_FAIL;
+    uint8_t *evb = NULL, *expected = NULL;
+    size_t evn = 0, expected_len = 0;
+    struct trust_files *tf = NULL;
+    struct tee_package pkg;
+    memset(&pkg, 0, sizeof(pkg));
+    bool have_pkg = false;
+    char *pkg_name = NULL;
+    struct attest_claims claims = {0};
+    json_t *out = NULL;
+    struct cairn_error err = {0};
+
+    /* Usage first: nothing is read before the flags make sense. */
+    time_t at = 0;
+    const char *ts = cli_args_get(a, "time");
+    if (ts != NULL && (cc_time_parse_rfc3339(ts, &at) != 0 || at <= 0)) {
+        cli_fail("%s: --time \"%s\" is not an RFC 3339 time (e.g. 2023-07-12T20:48:25Z)", ctx->path, ts);
+        return CLI_EXIT_USAGE;
+    }
+    const char *rd = cli_args_get(a, "report-data"), *nonce = cli_args_get(a, "nonce");
+    if ((rd != NULL) + (nonce != NULL) + cli_args_has(a, "nonce-file") > 1) {
+        cli_fail("%s: give one of --report-data, --nonce and --nonce-file", ctx->path);
+        return CLI_EXIT_USAGE;
+    }
+    const char *hex = rd ? rd : nonce;
+    if (hex != NULL) {
+        if (cairn_hex_decode(hex, strlen(hex), &expected, &expected_len) != 0 || expected_len == 0 ||
+            expected_len > 64) {
+            free(expected);
+            cli_fail("%s: --%s must be 1..64 bytes of hex", ctx->path, rd ? "report-data" : "nonce");
+            return CLI_EXIT_USAGE;
+        }
+    }
+    enum attest_type type = ATTEST_SIM;
+    const char *ty = cli_args_get(a, "type");
+    if (ty != NULL && (attest_type_parse(ty, &type) != 0 || type == ATTEST_SIM)) {
+        free(expected);
+        cli_fail("%s: --type \"%s\" is not one of sgx, tdx, snp, tpm", ctx->path, ty);
+        return CLI_EXIT_USAGE;
+    }
+
+    bool decoded = false;
+    if (read_evidence(ev_path, &evb, &evn, &decoded) != 0)
+        goto out;
+    enum attest_type detected;
+    int drc = trust_evidence_detect(evb, evn, &detected, &err);
+    if (ty == NULL) {
+        if (drc != 0) {
+            cli_fail("%s: %s; give --type", ev_path, cairn_error_msg(&err));
+            goto out;
+        }
+        type = detected;
+    }
+    tf = trust_files_new(type);
+    if (tf == NULL) {
+        cli_fail("out of memory");
+        goto out;
+    }
+    if (trust_files_set_evidence(tf, evb, evn, &err) != 0) {
+        cli_fail("%s: %s", ev_path, cairn_error_msg(&err));
+        goto out;
+    }
+    /* Named files first (flags in order), then the rest by content. */
+    for (size_t i = 0; i < a->n_flags; i++) {
+        enum trust_file_kind k = flag_kind(a->flag[i]->name, type);
+        if (k == TRUST_FILE_UNKNOWN)
+            continue;
+        if (trust_files_add_path(tf, a->value[i], k, NULL, &err) != 0) {
+            cli_fail("--%s %s", a->flag[i]->name, cairn_error_msg(&err));
+            goto out;
+        }
+    }
+    for (size_t i = 1; i < a->n_pos; i++) {
+        if (trust_files_add_path(tf, a->pos[i], TRUST_FILE_UNKNOWN, NULL, &err) != 0) {
+            cli_fail("%s; name the file with a flag (see --help) or leave it out", cairn_error_msg(&err));
+            goto out;
+        }
+    }
+    size_t nl = 0;
+    const uint8_t *nf = trust_files_nonce(tf, &nl);
+    if (nf != NULL && expected != NULL) {
+        cli_fail("%s: a nonce file and --report-data/--nonce both given; give one", ctx->path);
+        ret = CLI_EXIT_USAGE;
+        goto out;
+    }
+    if (nf != NULL) {
+        expected = malloc(nl);
+        if (expected == NULL) {
+            cli_fail("out of memory");
+            goto out;
+        }
+        memcpy(expected, nf, nl);
+        expected_len = nl;
+    }
+    const char *pol = cli_args_get(a, "policy");
+    if (pol != NULL) {
+        if (load_policy(pol, cli_args_get(a, "package"), type, &pkg, &pkg_name) != 0)
+            goto out;
+        have_pkg = true;
+    } else if (cli_args_has(a, "package")) {
+        cli_fail("%s: --package needs --policy", ctx->path);
+        ret = CLI_EXIT_USAGE;
+        goto out;
+    }
+
+    struct attest_evidence ev;
+    struct attest_trust trust;
+    if (trust_files_build(tf, at, &ev, &trust, &err) != 0) {
+        cli_fail("%s", cairn_error_msg(&err));
+        goto out;
+    }
+    trust.require_collateral = cli_args_has(a, "require-collateral");
+    if (drc == 0 && detected != type) {
+        cli_fail("%s: the bytes are %s evidence, not %s; fix --type", ev_path, attest_type_name(detected),
+                 attest_type_name(type));
+        goto out;
+    }
+    if (attest_verify(&ev, &trust, expected, expected_len, &claims, &err) != 0) {
+        cli_fail("%s evidence does not verify: %s", attest_type_name(type), cairn_error_msg(&err));
+        goto out;
+    }
+    /* A TPM nonce is compared whole (attest_verify checks the prefix). */
+    if (type == ATTEST_TPM && expected != NULL && claims.report_data_len != expected_len) {
+        cli_fail("tpm evidence does not verify: nonce is %zu bytes, expected %zu", claims.report_data_len,
+                 expected_len);
+        goto out;
+    }
+    size_t ccel_len = 0, table_len = 0;
+    const uint8_t *table = NULL;
+    const uint8_t *ccel = trust_files_ccel(tf, &ccel_len, &table, &table_len);
+    if (type == ATTEST_TDX && ccel != NULL && trust_ccel_check(table, table_len, ccel, ccel_len, claims.json, &err) != 0) {
+        cli_fail("tdx evidence does not verify: %s", cairn_error_msg(&err));
+        goto out;
+    }
+    if (type == ATTEST_TDX && ccel == NULL && table != NULL) {
+        cli_fail("%s: a CCEL table without the CCEL area; give the log with --eventlog", ctx->path);
+        goto out;
+    }
+
+    out = json_deep_copy(claims.json);
+    char when[32];
+    cc_time_format_rfc3339(at ? at : time(NULL), when);
+    json_t *files = trust_files_describe(tf);
+    if (out == NULL || files == NULL || json_object_set_new(out, "verification_time", json_string(when)) != 0 ||
+        json_object_set_new(out, "evidence_file", json_string(ev_path)) != 0 ||
+        (decoded && json_object_set_new(out, "evidence_decoded_from_text", json_true()) != 0) ||
+        json_object_set_new(out, "supporting_files", files) != 0) {
+        cli_fail("out of memory");
+        goto out;
+    }
+    json_t *w = warnings_of(type, claims.json, expected != NULL);
+    if (w != NULL)
+        json_object_set_new(out, "warnings", w);
+    if (have_pkg) {
+        struct cairn_error pe = {0};
+        int prc = tee_policy_match(&pkg, &claims, &pe);
+        json_t *po = json_pack("{s:s, s:s, s:b}", "file", pol, "package", pkg_name, "matched", prc == 0);
+        if (po && prc != 0)
+            json_object_set_new(po, "error", json_string(cairn_error_msg(&pe)));
+        json_object_set_new(out, "policy", po);
+        if (print_json(out) != 0)
+            goto out;
+        if (prc != 0) {
+            cli_fail("%s evidence verifies but does not match package \"%s\" of %s: %s", attest_type_name(type),
+                     pkg_name, pol, cairn_error_msg(&pe));
+            goto out;
+        }
+        ret = CLI_EXIT_OK;
+        goto out;
+    }
+    if (print_json(out) == 0)
+        ret = CLI_EXIT_OK;
+out:
+    json_decref(out);
+    attest_claims_free(&claims);
+    if (have_pkg)
+        tee_package_free(&pkg);
+    free(pkg_name);
+    trust_files_free(tf);
+    free(evb);
+    free(expected);
+    return ret;
+}
+
+/* ---- eventlog -------------------------------------------------------------------- */
+
+static int run_eventlog(struct cli_ctx *ctx)
+{
+    const struct cli_args *a = &ctx->args;
+    const char *path = a->pos[0];
+    bool want_ccel = cli_args_has(a, "ccel") || cli_args_has(a, "ccel-table");
+    bool want_tcg = cli_args_has(a, "tcg");
+    if (want_ccel && want_tcg) {
+        cli_fail("%s: --ccel and --tcg exclude each other", ctx->path);
+        return CLI_EXIT_USAGE;
+    }
+    uint8_t *p = NULL, *tb = NULL;
+    size_t n = 0, tbn = 0;
+    if (cli_read_file("event log", path, EVENTLOG_MAX_BYTES, &p, &n) != 0)
+        return CLI_EXIT_FAIL;
+    const char *tpath = cli_args_get(a, "ccel-table");
+    if (tpath != NULL && cli_read_file("CCEL table", tpath, 4096, &tb, &tbn) != 0) {
+        free(p);
+        return CLI_EXIT_FAIL;
+    }
+    int ret = CLI_EXIT_FAIL;
+    struct cairn_error err = {0};
+    struct eventlog_replay *r = malloc(sizeof(*r));
+    json_t *out = NULL;
+    if (r == NULL) {
+        cli_fail("out of memory");
+        goto out;
+    }
+    size_t len = n;
+    if (tb != NULL) {
+        uint8_t cc_type;
+        uint64_t laml, lasa;
+        if (eventlog_ccel_table_parse(tb, tbn, &cc_type, &laml, &lasa, &err) != 0) {
+            cli_fail("%s: %s", tpath, cairn_error_msg(&err));
+            goto out;
+        }
+        if (laml < len)
+            len = (size_t)laml;
+    }
+    bool ccel;
+    if (want_ccel || want_tcg) {
+        ccel = want_ccel;
+        if (eventlog_replay(p, len, ccel ? EVENTLOG_CCEL : EVENTLOG_TCG, r, &err) != 0) {
+            cli_fail("%s: %s", path, cairn_error_msg(&err));
+            goto out;
+        }
+    } else {
+        /* By content: a log that replays as TCG with SHA-384 as its only
+         * bank is a CCEL (TDX), as is one that replays only as CCEL. */
+        struct cairn_error tcg_err = {0};
+        if (eventlog_replay(p, len, EVENTLOG_TCG, r, &tcg_err) == 0) {
+            ccel = r->n_banks == 1 && r->banks[0].alg == TPM_ALG_SHA384;
+            if (ccel && eventlog_replay(p, len, EVENTLOG_CCEL, r, &err) != 0) {
+                cli_fail("%s: %s", path, cairn_error_msg(&err));
+                goto out;
+            }
+        } else if (eventlog_replay(p, len, EVENTLOG_CCEL, r, &err) == 0) {
+            ccel = true;
+        } else {
+            cli_fail("%s: %s (and as a CCEL: %s)", path, cairn_error_msg(&tcg_err), cairn_error_msg(&err));
+            goto out;
+        }
+    }
+    out = json_object();
+    json_t *banks = json_object();
+    if (out == NULL || banks == NULL) {
+        json_decref(banks);
+        cli_fail("out of memory");
+        goto out;
+    }
+    json_object_set_new(out, "file", json_string(path));
+    json_object_set_new(out, "format", json_string(ccel ? "ccel" : "tcg"));
+    json_object_set_new(out, "crypto_agile", json_boolean(r->crypto_agile));
+    json_object_set_new(out, "records", json_integer((json_int_t)r->n_events));
+    json_object_set_new(out, "used_bytes", json_integer((json_int_t)r->used_bytes));
+    if (r->startup_locality >= 0)
+        json_object_set_new(out, "startup_locality", json_integer(r->startup_locality));
+    for (unsigned b = 0; b < r->n_banks; b++) {
+        const struct eventlog_bank *bk = &r->banks[b];
+        const char *an = eventlog_alg_name(bk->alg);
+        if (an == NULL)
+            continue;
+        json_t *regs = json_object();
+        for (int i = 0; regs && i < (ccel ? 4 : EVENTLOG_PCRS); i++) {
+            /* every RTMR is printed (an untouched one is zero and that is
+             * what a quote must show); PCRs only when the log extends them */
+            if (!ccel && !bk->touched[i])
+                continue;
+            char key[8];
+            snprintf(key, sizeof(key), "%d", i);
+            char *h = cairn_hex_encode(bk->pcr[i], bk->digest_size);
+            json_object_set_new(regs, key, h ? json_string(h) : json_null());
+            free(h);
+        }
+        json_object_set_new(banks, an, regs);
+    }
+    json_object_set_new(out, ccel ? "rtmrs" : "pcrs", banks);
+    if (print_json(out) == 0)
+        ret = CLI_EXIT_OK;
+out:
+    json_decref(out);
+    free(r);
+    free(p);
+    free(tb);
+    return ret;
+}
+
+static const struct cli_command cmd_verify = {
+    .name = "verify",
+    .summary = "verify SGX, TDX, SEV-SNP or TPM evidence offline and print its claims as JSON",
+    .usage = "<evidence> [supporting files...]",
+    .help =
+        "Verifies the evidence with the verifiers the Coordinator uses and prints the claims (measurements in\n"
+        "hex, report data, TCB status, advisories, the checks that ran) as JSON. Exit 0 only when the evidence\n"
+        "verifies (and matches --policy when given); otherwise one line on stderr naming the failed check.\n"
+        "\n"
+        "Evidence: SGX quote v3 (also behind MarbleRun's OE header), TDX quote v4/v5, SNP report, TPMS_ATTEST;\n"
+        "raw bytes, or hex/base64 text. --type is detected from the bytes when omitted.\n"
+        "Supporting files are recognised by content: PEM/DER certificates (a self-signed one is trusted only\n"
+        "if it is a built-in Intel/AMD root; others need --root), CRLs, Intel TCB info / QE identity JSON,\n"
+        "dcap-qvl collateral JSON, TPMT_SIGNATURE, TPMT_PUBLIC or PEM AK, PCR values JSON, TCG event log,\n"
+        "CCEL area and table, and a file of at most 64 bytes as the nonce. Flags name a file's kind instead.\n"
+        "--nonce HEX (global flag) is the expected report data for SGX/TDX/SNP (prefix, rest zero) and the\n"
+        "exact TPM nonce (extraData), like --report-data.\n"
+        "\n"
+        "example: cairn evidence verify --time 2023-07-12T20:48:25Z quote.dat tcbinfo.json qe_identity.json \\\n"
+        "           tcb_signer.pem root_crl.der",
+    .flags = verify_flags,
+    .min_args = 1, .max_args = CLI_MAX_ARGS,
+    .run = run_verify,
+};
+
+static const struct cli_command cmd_eventlog = {
+    .name = "eventlog",
+    .summary = "replay a TCG event log or a TDX CCEL and print the PCRs/RTMRs per bank as JSON",
+    .usage = "<file>",
+    .help = "A TCG PC Client log (SHA-1 or crypto-agile, StartupLocality honoured) prints every PCR the log\n"
+            "extends per bank; a CCEL prints RTMR0..3 (SHA-384). The kind is detected (a log whose only bank is\n"
+            "SHA-384 is a CCEL) unless --ccel or --tcg says it.",
+    .flags = eventlog_flags,
+    .min_args = 1, .max_args = 1,
+    .run = run_eventlog,
+};
+
+static const struct cli_command *const evidence_subs[] = {&cmd_verify, &cmd_eventlog, NULL};
+
+const struct cli_command cli_cmd_evidence = {
+    .name = "evidence",
+    .summary = "verify attestation evidence offline (SGX, TDX, SEV-SNP, TPM) and replay event logs",
+    .usage = "<command>",
+    .subs = evidence_subs,
+};
