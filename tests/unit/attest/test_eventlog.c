@@ -271,6 +271,24 @@ static void test_ccel_with_quote(void **state)
     assert_int_equal(eventlog_ccel_match_claims(c.json, NULL, 0, dat, dn, &err), 0);
     assert_int_equal(eventlog_ccel_match_claims(c.json, NULL, 0, other, on, &err), CAIRN_ERR_VERIFY);
     assert_non_null(strstr(err.msg, "RTMR0 replays to 8566f998"));
+    /* trustee test_rtmr_integrity_error: expecting RTMR1 = 2fa3be56... for
+     * trustee_CCEL_data fails and the error shows the real 0fa3be56... */
+    size_t tdn;
+    uint8_t *td = load("tdx/trustee_CCEL_data", &tdn);
+    static const char z48[] = "000000000000000000000000000000000000000000000000"
+                              "000000000000000000000000000000000000000000000000";
+    json_t *want = json_pack(
+        "{s:s,s:s,s:s,s:s}", "rtmr0",
+        "2dc712306a963eadb894ad47dbaa17df44814151555aee11cbb843becca88950ffd079664902e6f22c66f7c8213543f4", "rtmr1",
+        "0fa3be56af61208bbd179dc7b124988eb929319154663c539d6f46445ecac2fec287075047ff7bd1922829fec28cd3cf", "rtmr2", z48,
+        "rtmr3", z48);
+    assert_int_equal(eventlog_ccel_match_claims(want, NULL, 0, td, tdn, &err), 0);
+    json_object_set_new(want, "rtmr1", json_string("2fa3be56af61208bbd179dc7b124988eb929319154663c539d6f46445ecac2f"
+                                                   "ec287075047ff7bd1922829fec28cd3cf"));
+    assert_int_equal(eventlog_ccel_match_claims(want, NULL, 0, td, tdn, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "RTMR1 replays to 0fa3be56"));
+    json_decref(want);
+    free(td);
     /* one flipped digest bit in the first measured record changes an RTMR */
     struct eventlog_replay *r = malloc(sizeof(*r));
     assert_int_equal(eventlog_replay(dat, dn, EVENTLOG_CCEL, r, &err), 0);
