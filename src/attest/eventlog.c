@@ -402,3 +402,38 @@ int eventlog_ccel_match_claims(const struct json_t *claims, const uint8_t *table
     }
     return 0;
 }
+
+struct json_t *eventlog_replay_to_json(const struct eventlog_replay *r, enum eventlog_kind kind)
+{
+    json_t *o = json_object(), *regs = json_object();
+    int rc = (o && regs) ? 0 : -1;
+    rc |= json_object_set_new(o, "format",
+                              json_string(kind == EVENTLOG_CCEL ? "ccel" : r->crypto_agile ? "crypto-agile" : "sha1"));
+    rc |= json_object_set_new(o, "events", json_integer((json_int_t)r->n_events));
+    if (r->startup_locality >= 0)
+        rc |= json_object_set_new(o, "startup_locality", json_integer(r->startup_locality));
+    for (unsigned b = 0; rc == 0 && b < r->n_banks; b++) {
+        const struct eventlog_bank *bk = &r->banks[b];
+        if (eventlog_alg_name(bk->alg) == NULL || (kind == EVENTLOG_CCEL && bk->alg != TPM_ALG_SHA384))
+            continue;
+        json_t *bank = kind == EVENTLOG_CCEL ? regs : json_object();
+        for (unsigned i = 0; bank && i < (kind == EVENTLOG_CCEL ? 4u : (unsigned)EVENTLOG_PCRS); i++) {
+            if (kind != EVENTLOG_CCEL && !bk->touched[i])
+                continue;
+            char k[4];
+            snprintf(k, sizeof(k), "%u", i);
+            char *h = cairn_hex_encode(bk->pcr[i], bk->digest_size);
+            rc |= h ? json_object_set_new(bank, k, json_string(h)) : -1;
+            free(h);
+        }
+        if (kind != EVENTLOG_CCEL)
+            rc |= bank ? json_object_set_new(regs, eventlog_alg_name(bk->alg), bank) : -1;
+    }
+    rc |= json_object_set_new(o, kind == EVENTLOG_CCEL ? "rtmrs" : "pcrs", regs);
+    regs = NULL;
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}

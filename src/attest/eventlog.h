@@ -80,6 +80,13 @@ int eventlog_ccel_table_parse(const uint8_t *p, size_t n, uint8_t *out_cc_type, 
 int eventlog_ccel_replay(const uint8_t *table, size_t table_len, const uint8_t *data, size_t data_len,
                          uint8_t out_rtmr[4][48], struct cairn_error *err);
 
+/* The replay as JSON for display (`cairn evidence eventlog`): TCG logs give
+ * {"format": "crypto-agile"|"sha1", "events": n, "startup_locality"?: n,
+ *  "pcrs": {"sha256": {"0": hex, ...}, ...}} with the PCRs the log touched;
+ * CCEL gives {"format": "ccel", "events": n, "rtmrs": {"0": hex, .. "3": hex}}.
+ * New reference, NULL on allocation failure. */
+struct json_t *eventlog_replay_to_json(const struct eventlog_replay *r, enum eventlog_kind kind);
+
 /* Replays a CCEL (bounded by the optional ACPI table) and compares RTMR0..3
  * with the "rtmr0".."rtmr3" hex claims of a verified TDX quote (`claims`, a
  * JSON object as in attest.h). CAIRN_ERR_VERIFY names the first RTMR that

@@ -116,6 +116,12 @@ static void test_gotpm_logs(void **state)
             assert_int_equal(r->startup_locality, 3);
         free(p);
     }
+    /* display form of the last log */
+    json_t *disp = eventlog_replay_to_json(r, EVENTLOG_TCG);
+    assert_non_null(disp);
+    assert_true(json_object_size(json_object_get(disp, "pcrs")) >= 1);
+    assert_int_equal(json_integer_value(json_object_get(disp, "events")), (json_int_t)r->n_events);
+    json_decref(disp);
     print_message("replayed %d logs, %d PCR values equal upstream\n", nlogs, compared);
     assert_int_equal(nlogs, 9);
     assert_true(compared > 150);
@@ -219,6 +225,11 @@ static void test_ccel(void **state)
     assert_int_equal(eventlog_replay(dat, dn, EVENTLOG_CCEL, r, &err), 0);
     assert_int_equal(r->n_events, 44);
     assert_int_equal(r->used_bytes, 18101);
+    json_t *disp = eventlog_replay_to_json(r, EVENTLOG_CCEL);
+    assert_string_equal(json_string_value(json_object_get(disp, "format")), "ccel");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(disp, "rtmrs"), "0")),
+                        "3fa2f61f395b7f5feefb4ec2df61297f109ad8abcd6410c1b7df60f21f37b19297fc35e544039c7e1edece752afd17f6");
+    json_decref(disp);
     free(r);
     /* table mutations */
     tab[0] = 'X';
