@@ -756,7 +756,17 @@ int snp_verify(const struct attest_evidence *ev, const struct attest_trust *trus
     rc = attest_certs_parse(ev->certs, ev->certs_len, &certs, err);
     if (rc != 0)
         return cairn_err_prefix(err, "snp evidence");
-    X509 *leaf = sk_X509_value(certs, 0);
+    /* The VCEK/VLEK is the EC certificate (ASK/ASVK/ARK are RSA), wherever
+     * the sender put it in the bundle. */
+    X509 *leaf = NULL;
+    for (int i = 0; i < sk_X509_num(certs) && leaf == NULL; i++) {
+        EVP_PKEY *k = X509_get0_pubkey(sk_X509_value(certs, i));
+        if (k != NULL && EVP_PKEY_get_base_id(k) == EVP_PKEY_EC)
+            leaf = sk_X509_value(certs, i);
+    }
+    ERR_clear_error();
+    if (leaf == NULL)
+        leaf = sk_X509_value(certs, 0); /* reported as "not EC P-384" below */
     enum snp_product prod = SNP_PRODUCT_UNKNOWN;
     bool vlek = false;
     rc = snp_cert_verify(leaf, certs, trust, trust ? trust->at : 0, &prod, &vlek, err);

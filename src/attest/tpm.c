@@ -813,12 +813,19 @@ int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trus
             cairn_err_prefix(err, "tpm AK certificate");
             goto out;
         }
-        leaf = sk_X509_shift(chain);
     }
     if (ev->ak_pub != NULL && ev->ak_pub_len > 0) {
         X509 *akcert = NULL;
         if ((rc = load_ak(ev->ak_pub, ev->ak_pub_len, &ak, &akcert, err)) != 0)
             goto out;
+        /* The AK certificate is the one whose key is the AK, wherever it is
+         * in the bundle. */
+        for (int i = 0; chain != NULL && leaf == NULL && i < sk_X509_num(chain); i++) {
+            EVP_PKEY *k = X509_get0_pubkey(sk_X509_value(chain, i));
+            if (k != NULL && EVP_PKEY_eq(k, ak.key) == 1)
+                leaf = sk_X509_delete(chain, i);
+        }
+        ERR_clear_error();
         if (akcert != NULL) {
             if (leaf == NULL)
                 leaf = akcert;
@@ -826,6 +833,8 @@ int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trus
                 X509_free(akcert);
         }
     }
+    if (leaf == NULL && chain != NULL)
+        leaf = sk_X509_shift(chain);
     if (leaf != NULL) {
         EVP_PKEY *ck = X509_get0_pubkey(leaf);
         if (ck == NULL) {

@@ -418,6 +418,20 @@ static void test_constellation_vlek(void **state)
     assert_int_equal(ji(json_object_get(c.json, "committed_tcb"), "microcode"), 219);
     assert_string_equal(js(&c, "current_firmware"), "1.55.29");
     attest_claims_free(&c);
+    /* The same bundle with the VLEK last: the EC certificate is the leaf. */
+    uint8_t *rev = load2("snp/constellation_aws_vlek_certchain.pem", "snp/constellation_aws_vlek.pem", &cn);
+    ev.certs = rev;
+    ev.certs_len = cn;
+    assert_int_equal(attest_verify(&ev, &tr, ak_digest, 64, &c, &err), 0);
+    attest_claims_free(&c);
+    /* only RSA certificates (no VCEK/VLEK): refused */
+    size_t chn;
+    uint8_t *chain_only = load("snp/constellation_aws_vlek_certchain.pem", &chn);
+    ev.certs = chain_only;
+    ev.certs_len = chn;
+    assert_int_not_equal(attest_verify(&ev, &tr, ak_digest, 64, &c, &err), 0);
+    free(chain_only);
+    free(rev);
     /* The VLEK alone is enough: the embedded ASVK completes the chain. */
     size_t ln;
     uint8_t *vlek = load("snp/constellation_aws_vlek.pem", &ln);

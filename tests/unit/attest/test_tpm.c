@@ -214,6 +214,11 @@ static void test_gce_chain(void **state)
     struct attest_trust tr = {.tpm_roots = g.roots};
     assert_int_equal(attest_verify(&ev, &tr, NONCE9009, 2, &c, &err), 0);
     attest_claims_free(&c);
+    /* intermediate first, AK certificate second: found by its key */
+    snprintf(bundle, bl, "%s%s", ip, lp);
+    assert_int_equal(attest_verify(&ev, &tr, NONCE9009, 2, &c, &err), 0);
+    attest_claims_free(&c);
+    snprintf(bundle, bl, "%s%s", lp, ip);
     /* without any intermediate: no chain (with the cache on, a leaf already
      * verified against the same roots needs no intermediate again) */
     ev.certs = g.akcert;
