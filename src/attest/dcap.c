@@ -55,10 +55,14 @@ static int parse_qe_report_data(const char *what, struct cairn_reader *r, struct
                           q->qe_auth_size, cairn_reader_remaining(r));
     if (cairn_reader_u16le(r, &cert_type) != 0 || cairn_reader_u32le(r, &cert_size) != 0)
         return cairn_errf(err, CAIRN_ERR_TRUNCATED, "%s: PCK certification data header truncated", what);
-    if (cert_type != DCAP_CERT_PCK_CHAIN)
+    /* 5 carries the PEM PCK chain. 1-3 carry the PPID (clear, RSA-2048 or
+     * RSA-3072 encrypted) plus CPUSVN, PCESVN and PCE-ID: the chain must then
+     * come with the evidence (evidence.certs), fetched from a PCCS. */
+    static const uint32_t PPID_SIZE[4] = {0, 16 + 36, 256 + 36, 384 + 36};
+    if (cert_type != DCAP_CERT_PCK_CHAIN && (cert_type < 1 || cert_type > 3))
         return cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
-                          "%s: certification data type %u not supported (expected 5, PEM PCK chain)", what,
-                          cert_type);
+                          "%s: certification data type %u not supported (expected 5, PEM PCK chain, or 1-3, PPID)",
+                          what, cert_type);
     size_t left = cairn_reader_remaining(r);
     if (cert_size > left)
         return cairn_errf(err, CAIRN_ERR_TRUNCATED, "%s: certification data size %u exceeds remaining %zu bytes",
@@ -67,13 +71,21 @@ static int parse_qe_report_data(const char *what, struct cairn_reader *r, struct
         return cairn_errf(err, CAIRN_ERR_TRAILING,
                           "%s: %zu bytes after the certification data inside the signature data", what,
                           left - cert_size);
+    if (cert_type != DCAP_CERT_PCK_CHAIN && cert_size != PPID_SIZE[cert_type])
+        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: certification data type %u must be %u bytes, got %u", what,
+                          cert_type, PPID_SIZE[cert_type], cert_size);
     if (cert_size == 0 || cert_size > DCAP_CERT_CHAIN_MAX)
         return cairn_errf(err, CAIRN_ERR_INVALID, "%s: certification data size %u outside 1..%u", what, cert_size,
                           DCAP_CERT_CHAIN_MAX);
-    const uint8_t *pem;
-    (void)cairn_reader_bytes(r, cert_size, &pem);
-    q->pck_pem = (const char *)pem;
-    q->pck_pem_size = cert_size;
+    const uint8_t *data;
+    (void)cairn_reader_bytes(r, cert_size, &data);
+    q->cert_type = cert_type;
+    q->cert_data = data;
+    q->cert_data_size = cert_size;
+    if (cert_type == DCAP_CERT_PCK_CHAIN) {
+        q->pck_pem = (const char *)data;
+        q->pck_pem_size = cert_size;
+    }
     return 0;
 }
 
@@ -969,7 +981,7 @@ void dcap_path_window(STACK_OF(X509) *path, STACK_OF(X509_CRL) *crls, time_t *fr
 
 /* The PCK chain part of dcap_verify_quote: on success *leaf_key (owned) and
  * *pck are set and the checks are appended. */
-static int verify_pck_chain(const char *what, const struct dcap_quote *q, const struct attest_trust *trust,
+static int verify_pck_chain(const char *what, const char *pem, size_t pem_size, const struct attest_trust *trust,
                             time_t at, json_t *checks, EVP_PKEY **leaf_key, struct dcap_pck_info *pck,
                             struct cairn_error *err)
 {
@@ -977,7 +989,7 @@ static int verify_pck_chain(const char *what, const struct dcap_quote *q, const 
     int rc, ncrl = 0;
     char pfx[64];
     uint8_t key[32];
-    bool keyed = dcap_cache_key("pck", q->pck_pem, q->pck_pem_size, trust, false, key) == 0;
+    bool keyed = dcap_cache_key("pck", pem, pem_size, trust, false, key) == 0;
     struct dcap_cache_val cv = {0};
     snprintf(pfx, sizeof(pfx), "%s: pck chain", what);
     if (keyed && dcap_cache_get(key, at, &cv)) {
@@ -989,7 +1001,11 @@ static int verify_pck_chain(const char *what, const struct dcap_quote *q, const 
         return 0;
     }
 
-    if ((rc = certs_from_pem(pfx, q->pck_pem, q->pck_pem_size, &certs, err)) != 0)
+    if (pem_size > DCAP_CERT_CHAIN_MAX) {
+        rc = cairn_errf(err, CAIRN_ERR_TOO_LARGE, "%s: more than %u bytes of PEM", pfx, DCAP_CERT_CHAIN_MAX);
+        goto out;
+    }
+    if ((rc = certs_from_pem(pfx, pem, pem_size, &certs, err)) != 0)
         goto out;
     if ((rc = dcap_intel_roots(trust, &roots, err)) != 0)
         goto out;
@@ -1074,12 +1090,26 @@ out:
     return rc;
 }
 
-int dcap_verify_quote(const char *what, const struct dcap_quote *q, const struct attest_trust *trust, time_t at,
-                      json_t *checks, struct dcap_pck_info *pck, struct cairn_error *err)
+int dcap_verify_quote(const char *what, const struct dcap_quote *q, const char *certs, size_t certs_len,
+                      const struct attest_trust *trust, time_t at, json_t *checks, struct dcap_pck_info *pck,
+                      struct cairn_error *err)
 {
     EVP_PKEY *akey = NULL, *pkey = NULL;
     int rc;
-    if ((rc = verify_pck_chain(what, q, trust, at, checks, &pkey, pck, err)) != 0)
+    const char *pem = q->pck_pem;
+    size_t pem_size = q->pck_pem_size;
+    if (pem != NULL && certs_len > 0)
+        return cairn_errf(err, CAIRN_ERR_INVALID,
+                          "%s: evidence.certs given but the quote carries its own PCK chain (type 5)", what);
+    if (pem == NULL) {
+        if (certs == NULL || certs_len == 0)
+            return cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
+                              "%s: certification data type %u carries no PCK chain and evidence.certs is empty", what,
+                              q->cert_type);
+        pem = certs;
+        pem_size = certs_len;
+    }
+    if ((rc = verify_pck_chain(what, pem, pem_size, trust, at, checks, &pkey, pck, err)) != 0)
         return rc;
     if (dcap_ecdsa_verify(pkey, q->qe_report, DCAP_SGX_REPORT_SIZE, q->qe_report_sig) != 0) {
         rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: QE report signature does not verify with the PCK certificate key",

@@ -55,7 +55,9 @@ struct dcap_quote {
     const uint8_t *qe_report;    /* 384 */
     const uint8_t *qe_report_sig;/* 64: r||s by the PCK leaf */
     const uint8_t *qe_auth; uint16_t qe_auth_size;
-    const char *pck_pem; size_t pck_pem_size;   /* not NUL-terminated */
+    uint16_t cert_type;          /* 5 (PEM PCK chain) or 1-3 (PPID: chain supplied separately) */
+    const uint8_t *cert_data; size_t cert_data_size;
+    const char *pck_pem; size_t pck_pem_size;   /* type 5 only (else NULL); not NUL-terminated */
     size_t quote_size;           /* bytes of the quote proper */
     size_t trailing;             /* bytes after it (TDX only) */
     bool oe_header;              /* the 16-byte OE header was present and stripped */
@@ -137,10 +139,13 @@ void dcap_time_format(time_t t, char out[32]);
 
 /* The shared verification of a parsed quote: PCK chain (+ CRLs), PCK
  * extensions, QE report signature, QE report data binding, attestation key,
- * quote signature. `checks` (a JSON array) receives the names of the checks
- * that passed. `pck` is written on success. */
-int dcap_verify_quote(const char *what, const struct dcap_quote *q, const struct attest_trust *trust, time_t at,
-                      json_t *checks, struct dcap_pck_info *pck, struct cairn_error *err);
+ * quote signature. The PCK chain is the quote's own (type 5) or, for the
+ * PPID types 1-3, `certs` (PEM, from evidence.certs; borrowed). Giving
+ * `certs` with a type-5 quote is an error. `checks` (a JSON array) receives
+ * the names of the checks that passed. `pck` is written on success. */
+int dcap_verify_quote(const char *what, const struct dcap_quote *q, const char *certs, size_t certs_len,
+                      const struct attest_trust *trust, time_t at, json_t *checks, struct dcap_pck_info *pck,
+                      struct cairn_error *err);
 
 /* ---- verified-result cache (dcap.c) ----
  * Small fixed-size LRU cache, thread-safe, on by default. A value holds what a

@@ -91,6 +91,8 @@ static int sgx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
     rc |= set_int(j, "pce_svn", q->pce_svn);
     rc |= set_int(j, "qe_isv_svn", le16(q->qe_report + SGX_RB_ISVSVN));
     rc |= json_object_set_new(j, "oe_header", json_boolean(q->oe_header));
+    rc |= json_object_set_new(j, "pck_chain_source", json_string(q->pck_pem != NULL ? "quote" : "evidence"));
+    rc |= json_object_set_new(j, "cert_data_type", json_integer(q->cert_type));
     rc |= intel_claims_add_pck(j, pck);
     rc |= intel_claims_add_tcb(j, cr);
     rc |= json_object_set(j, "checks", checks);
@@ -117,7 +119,8 @@ int sgx_verify(const struct attest_evidence *ev, const struct attest_trust *trus
     checks = json_array();
     if (checks == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "sgx quote: out of memory");
-    if ((rc = dcap_verify_quote("sgx quote", &q, trust, at, checks, &pck, err)) != 0)
+    if ((rc = dcap_verify_quote("sgx quote", &q, (const char *)ev->certs, ev->certs_len, trust, at, checks, &pck,
+                                err)) != 0)
         goto out;
     struct collateral_input in = {.tdx = false, .pck = &pck, .qe_report = q.qe_report};
     if ((rc = collateral_evaluate(&in, trust, at, checks, &cr, err)) != 0)

@@ -55,6 +55,8 @@ static int tdx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
                               json_integer(q->qe_report[SGX_RB_ISVSVN] | q->qe_report[SGX_RB_ISVSVN + 1] << 8));
     if (q->trailing > 0)
         rc |= json_object_set_new(j, "trailing_bytes", json_integer((json_int_t)q->trailing));
+    rc |= json_object_set_new(j, "pck_chain_source", json_string(q->pck_pem != NULL ? "quote" : "evidence"));
+    rc |= json_object_set_new(j, "cert_data_type", json_integer(q->cert_type));
     rc |= intel_claims_add_pck(j, pck);
     rc |= intel_claims_add_tcb(j, cr);
     rc |= json_object_set(j, "checks", checks);
@@ -81,7 +83,8 @@ int tdx_verify(const struct attest_evidence *ev, const struct attest_trust *trus
     checks = json_array();
     if (checks == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "tdx quote: out of memory");
-    if ((rc = dcap_verify_quote("tdx quote", &q, trust, at, checks, &pck, err)) != 0)
+    if ((rc = dcap_verify_quote("tdx quote", &q, (const char *)ev->certs, ev->certs_len, trust, at, checks, &pck,
+                                err)) != 0)
         goto out;
     struct collateral_input in = {
         .tdx = true,

@@ -23,7 +23,7 @@ static void fuzz_quote(const uint8_t *data, size_t size, uint32_t tee, enum atte
         size_t base = q.oe_header ? DCAP_OE_HEADER_SIZE : 0;
         /* every borrowed pointer lies inside the input, and the sizes add up */
         if (q.quote_size + q.trailing + base != size || q.signed_size > q.quote_size ||
-            (const uint8_t *)q.pck_pem + q.pck_pem_size > data + size || q.qe_report < data ||
+            q.cert_data + q.cert_data_size > data + size || q.qe_report < data ||
             (tee == DCAP_TEE_SGX && q.trailing != 0))
             abort();
     }

@@ -227,8 +227,11 @@ static void test_mobilecoin_negative(void **state)
     memcpy(m, f.quote, f.len);
     uint16_t auth = (uint16_t)(m[0x3f4] | m[0x3f5] << 8);
     m[0x3f6 + auth] = 1;
+    assert_int_equal(verify(m, f.len, &t, &c, &err), CAIRN_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "certification data type 1 must be 52 bytes, got"));
+    m[0x3f6 + auth] = 4;
     assert_int_equal(verify(m, f.len, &t, &c, &err), CAIRN_ERR_UNSUPPORTED);
-    assert_non_null(strstr(err.msg, "certification data type 1 not supported"));
+    assert_non_null(strstr(err.msg, "certification data type 4 not supported"));
     free(m);
 
     /* TCB info for another FMSPC: the steward Ice Lake one (valid in
@@ -503,6 +506,68 @@ static void test_cache(void **state)
     fixture_free(&f);
 }
 
+/* A quote with PPID certification data (type 3, RSA-3072 encrypted PPID)
+ * carries no PCK chain: it comes in evidence.certs. Built from the mobilecoin
+ * quote by replacing its type-5 data (outside every signature). */
+static void test_ppid_type3_with_certs(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *q = tv_load("sgx/mobilecoin_hw_quote.dat", &n);
+    struct dcap_quote dq;
+    struct cairn_error err = {0};
+    assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_SGX, &dq, &err), 0);
+    size_t head = (size_t)(dq.cert_data - q) - 6; /* up to the cert type field */
+    size_t m_len = head + 6 + 420;
+    uint8_t *m = calloc(1, m_len);
+    memcpy(m, q, head);
+    m[head] = 3;
+    m[head + 2] = 420 & 0xff;
+    m[head + 3] = 420 >> 8;
+    uint32_t sig_len = (uint32_t)(m_len - 0x1b4);
+    for (int i = 0; i < 4; i++)
+        m[0x1b0 + i] = (uint8_t)(sig_len >> (8 * i));
+    memset(m + head + 6, 0x5a, 420);
+
+    struct attest_trust t = {.at = tv_time("2023-07-12T20:48:25Z")};
+    struct attest_evidence ev = {.type = ATTEST_SGX, .quote = m, .quote_len = m_len};
+    struct attest_claims c;
+    assert_int_equal(attest_verify(&ev, &t, NULL, 0, &c, &err), CAIRN_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "certification data type 3 carries no PCK chain"));
+    ev.certs = (const uint8_t *)dq.pck_pem;
+    ev.certs_len = dq.pck_pem_size;
+    int rc = attest_verify(&ev, &t, NULL, 0, &c, &err);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_string_equal(claim_str(c.json, "pck_chain_source"), "evidence");
+    assert_int_equal(claim_int(c.json, "cert_data_type"), 3);
+    assert_string_equal(claim_str(c.json, "mrenclave"), "840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4");
+    attest_claims_free(&c);
+    /* a chain of another platform: its PCK key did not sign this QE report */
+    size_t on;
+    uint8_t *oq = tv_load("sgx/mcsgx_hw_quote.dat", &on);
+    struct dcap_quote odq;
+    assert_int_equal(dcap_quote_parse(oq, on, DCAP_TEE_SGX, &odq, &err), 0);
+    ev.certs = (const uint8_t *)odq.pck_pem;
+    ev.certs_len = odq.pck_pem_size;
+    assert_int_equal(attest_verify(&ev, &t, NULL, 0, &c, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "QE report signature does not verify"));
+    /* certs given for a quote that has its own chain */
+    ev.quote = q;
+    ev.quote_len = n;
+    assert_int_equal(attest_verify(&ev, &t, NULL, 0, &c, &err), CAIRN_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "quote carries its own PCK chain"));
+    /* wrong PPID data size */
+    m[head + 2] = 419 & 0xff;
+    ev.quote = m;
+    ev.quote_len = m_len;
+    assert_int_equal(attest_verify(&ev, &t, NULL, 0, &c, &err), CAIRN_ERR_TRAILING);
+    free(oq);
+    free(m);
+    free(q);
+}
+
 /* Certificate roles are checked by subject CN. */
 static void test_cert_roles(void **state)
 {
@@ -526,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_oe_header),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cert_roles),
+        cmocka_unit_test(test_ppid_type3_with_certs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
