@@ -72,4 +72,19 @@ extern const struct cli_command cli_cmd_package_info;
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_evidence;   /* cmd_evidence.c: evidence verify|eventlog (issue 5) */
 
+/* Issue 6: users, secrets, updates, recovery (cmd_secret.c, cmd_update.c, cmd_recover.c). */
+#define CLI_USER_FLAGS                                                                                 \
+    {"cert", 'c', true, "FILE", "certificate (PEM) of a manifest user"},                              \
+    {"key", 'k', true, "FILE", "the user's private key (PEM)"}
+/* cli_connect(), then a client pinned to the verified root that presents
+ * the -c/-k user certificate. Prints the error and returns non-zero on failure. */
+int cli_connect_user(struct cli_ctx *ctx, const char *address, struct cairn_client **out);
+/* The manifest with the SecurityVersions of the update log applied
+ * (`manifest get --display-update`). *out: JSON text, free(). */
+int cli_manifest_display_update(struct cairn_client *c, const uint8_t *manifest, size_t len, char **out);
+extern const struct cli_command cli_cmd_manifest_update;
+extern const struct cli_command cli_cmd_secret;
+extern const struct cli_command cli_cmd_recover;
+extern const struct cli_command cli_cmd_recover_with_signature;
+
 #endif

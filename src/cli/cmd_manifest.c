@@ -76,6 +76,7 @@ out:
 
 static const struct cli_flag get_flags[] = {
     {"signature", 's', false, NULL, "also show the manifest signature and fingerprint (JSON)"},
+    {"display-update", 'u', false, NULL, "apply the SecurityVersion updates of the update log to the output"},
     {"output", 'o', true, "FILE", "write to FILE instead of stdout"},
     {NULL, 0, false, NULL, NULL},
 };
@@ -94,7 +95,17 @@ static int run_get(struct cli_ctx *ctx)
         return rc;
     }
     const char *out = cli_args_get(&ctx->args, "output");
-    if (cli_args_has(&ctx->args, "signature")) {
+    if (cli_args_has(&ctx->args, "display-update")) {   /* issue 6 */
+        char *upd = NULL;
+        if ((rc = cli_manifest_display_update(c, mi.manifest, mi.manifest_size, &upd)) == 0) {
+            free(mi.manifest);
+            mi.manifest = (uint8_t *)upd;
+            mi.manifest_size = strlen(upd);
+        }
+    }
+    if (rc != 0) {
+        /* reported by cli_manifest_display_update */
+    } else if (cli_args_has(&ctx->args, "signature")) {
         json_error_t je;
         json_t *man = json_loadb((const char *)mi.manifest, mi.manifest_size, 0, &je);
         char *sig = mi.signature ? cairn_base64_encode(mi.signature, mi.signature_size) : NULL;
@@ -263,7 +274,7 @@ static const struct cli_command cmd_log = {
     .flags = log_flags, .min_args = 1, .max_args = 1, .run = run_log,
 };
 static const struct cli_command *const manifest_subs[] = {&cmd_set, &cmd_get, &cmd_verify, &cmd_signature, &cmd_log,
-                                                          /* issue 6: &cmd_update */ NULL};
+                                                          &cli_cmd_manifest_update, NULL};
 
 const struct cli_command cli_cmd_manifest = {
     .name = "manifest",

@@ -14,7 +14,9 @@ static const struct cli_command *const top_commands[] = {
     &cli_cmd_package_info,
     &cli_cmd_version,
     &cli_cmd_evidence,
-    /* issue 6: &cli_cmd_secret, &cli_cmd_recover */
+    &cli_cmd_secret,
+    &cli_cmd_recover,
+    &cli_cmd_recover_with_signature,
     NULL,
 };
 

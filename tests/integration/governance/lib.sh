@@ -15,6 +15,8 @@ WORK=$(mktemp -d /tmp/cairn-gov.XXXXXX)
 PIDS=()
 FAILS=0
 CHECKS=0
+CODE=""
+BODY=""
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   rm -rf "$WORK"

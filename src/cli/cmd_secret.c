@@ -1,0 +1,237 @@
+/* cairn secret set|get (inventory §4) and the user-authenticated connection
+ * shared by the governance commands (secret, manifest update, recover). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "common/encoding.h"
+#include "common/file.h"
+#include "crypto/crypto.h"
+
+#define USER_FILE_MAX (64 * 1024)
+#define SECRETS_FILE_MAX (1024 * 1024)
+
+static const struct cli_flag set_flags[] = {
+    CLI_USER_FLAGS,
+    {"from-pem", 0, true, "NAME", "the file is PEM (CERTIFICATE and/or PRIVATE KEY) for secret NAME"},
+    {NULL, 0, false, NULL, NULL},
+};
+static const struct cli_flag get_flags[] = {
+    CLI_USER_FLAGS,
+    {"output", 'o', true, "FILE", "write the secrets (JSON) to FILE (mode 0600) instead of stdout"},
+    {NULL, 0, false, NULL, NULL},
+};
+
+/* Reads a whole text file into a NUL-terminated string. */
+static int read_text(const char *what, const char *path, size_t max, char **out)
+{
+    uint8_t *d = NULL;
+    size_t n = 0;
+    if (cli_read_file(what, path, max, &d, &n) != 0)
+        return CLI_EXIT_FAIL;
+    char *s = realloc(d, n + 1);
+    if (s == NULL) {
+        free(d);
+        return cli_fail("out of memory");
+    }
+    s[n] = '\0';
+    *out = s;
+    return 0;
+}
+
+int cli_connect_user(struct cli_ctx *ctx, const char *address, struct cairn_client **out)
+{
+    const char *cert = cli_args_get(&ctx->args, "cert"), *key = cli_args_get(&ctx->args, "key");
+    if (cert == NULL || key == NULL)
+        return cli_fail("%s needs the user's certificate and key: pass -c CERT.pem -k KEY.pem (a user of the "
+                        "manifest)",
+                        ctx->path);
+    char *cert_pem = NULL, *key_pem = NULL;
+    if (read_text("user certificate", cert, USER_FILE_MAX, &cert_pem) != 0)
+        return CLI_EXIT_FAIL;
+    if (read_text("user key", key, USER_FILE_MAX, &key_pem) != 0) {
+        free(cert_pem);
+        return CLI_EXIT_FAIL;
+    }
+    /* catch a wrong file early, with a clear message, before any network */
+    X509 *x = NULL;
+    EVP_PKEY *k = NULL;
+    int rc = 0;
+    if (cc_cert_from_pem(cert_pem, strlen(cert_pem), &x, NULL) != 0)
+        rc = cli_fail("\"%s\" is not a PEM certificate; pass the user's certificate with -c", cert);
+    else if (cc_key_from_pem(key_pem, strlen(key_pem), &k, NULL) != 0)
+        rc = cli_fail("\"%s\" is not a PEM private key; pass the user's key with -k", key);
+    else if (!cc_pubkey_equal(X509_get0_pubkey(x), k))
+        rc = cli_fail("the key \"%s\" does not belong to the certificate \"%s\"; pass the matching pair", key, cert);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    struct cairn_client *pinned = NULL;
+    struct cairn_coordinator_certs certs = {0};
+    if (rc == 0)
+        rc = cli_connect(ctx, address, &pinned, &certs);
+    if (rc == 0) {
+        struct cairn_client_config cc = {.address = address, .root_ca_pem = certs.root_pem,
+                                         .client_cert_pem = cert_pem, .client_key_pem = key_pem};
+        if (cairn_client_new(&cc, out) != 0)
+            rc = cli_fail("cannot create a client for \"%s\"", address);
+        cairn_coordinator_certs_free(&certs);
+        cairn_client_free(pinned);
+    }
+    free(cert_pem);
+    cc_free_secret(key_pem, strlen(key_pem));
+    return rc;
+}
+
+/* ---- set ---- */
+
+/* {NAME: {"Cert": b64 DER, "Private": b64 PKCS#8}} from a PEM file. */
+static int secret_from_pem(const char *name, const char *pem, char **out_json)
+{
+    X509 *x = NULL;
+    EVP_PKEY *k = NULL;
+    bool has_cert = strstr(pem, "-----BEGIN CERTIFICATE-----") != NULL;
+    bool has_key = strstr(pem, "PRIVATE KEY-----") != NULL;
+    if (!has_cert && !has_key)
+        return cli_fail("--from-pem: the file holds neither a CERTIFICATE nor a PRIVATE KEY block");
+    struct cairn_error e = {0};
+    if (has_cert && cc_cert_from_pem(pem, strlen(pem), &x, &e) != 0)
+        return cli_fail("--from-pem: the CERTIFICATE block is invalid: %s", cairn_error_msg(&e));
+    if (has_key && cc_key_from_pem(pem, strlen(pem), &k, &e) != 0) {
+        X509_free(x);
+        return cli_fail("--from-pem: the PRIVATE KEY block is invalid: %s", cairn_error_msg(&e));
+    }
+    json_t *o = json_object();
+    uint8_t *der = NULL;
+    size_t n = 0;
+    int rc = 0;
+    if (x != NULL) {
+        char *b = cc_cert_to_der(x, &der, &n) == 0 ? cairn_base64_encode(der, n) : NULL;
+        free(der);
+        rc = b != NULL ? json_object_set_new(o, "Cert", json_string(b)) : -1;
+        free(b);
+    }
+    if (rc == 0 && k != NULL) {
+        char *b = cc_key_to_pkcs8_der(k, &der, &n) == 0 ? cairn_base64_encode(der, n) : NULL;
+        cc_free_secret(der, n);
+        rc = b != NULL ? json_object_set_new(o, "Private", json_string(b)) : -1;
+        if (b != NULL)
+            cc_free_secret(b, strlen(b));
+    }
+    X509_free(x);
+    EVP_PKEY_free(k);
+    json_t *w = rc == 0 ? json_pack("{s:o}", name, o) : NULL;
+    if (w == NULL) {
+        if (rc != 0)
+            json_decref(o);
+        return cli_fail("out of memory");
+    }
+    *out_json = json_dumps(w, JSON_COMPACT);
+    json_decref(w);
+    return *out_json != NULL ? 0 : cli_fail("out of memory");
+}
+
+static int run_set(struct cli_ctx *ctx)
+{
+    char *file = NULL, *body = NULL;
+    if (read_text("secret file", ctx->args.pos[0], SECRETS_FILE_MAX, &file) != 0)
+        return CLI_EXIT_FAIL;
+    const char *from_pem = cli_args_get(&ctx->args, "from-pem");
+    int rc = 0;
+    if (from_pem != NULL) {
+        rc = secret_from_pem(from_pem, file, &body);
+    } else {
+        json_error_t je;
+        json_t *j = json_loads(file, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(j))
+            rc = cli_fail("secret file \"%s\" is not a JSON object {name: {\"Key\"|\"Cert\"|\"Private\": base64}} "
+                          "(%s, line %d); for PEM files use --from-pem NAME",
+                          ctx->args.pos[0], j == NULL ? je.text : "not an object", j == NULL ? je.line : 1);
+        json_decref(j);
+        if (rc == 0 && (body = strdup(file)) == NULL)
+            rc = cli_fail("out of memory");
+    }
+    cc_free_secret(file, strlen(file));
+    struct cairn_client *c = NULL;
+    if (rc == 0)
+        rc = cli_connect_user(ctx, ctx->args.pos[1], &c);
+    if (rc == 0) {
+        int r = cairn_secrets_set(c, body);
+        if (r != 0)
+            rc = cli_fail_client(r, "secret set", cairn_client_last_error(c));
+        else
+            printf("Secret successfully set\n");
+    }
+    if (body != NULL)
+        cc_free_secret(body, strlen(body));
+    cairn_client_free(c);
+    return rc;
+}
+
+/* ---- get ---- */
+
+static int run_get(struct cli_ctx *ctx)
+{
+    size_t n = ctx->args.n_pos - 1;
+    const char *addr = ctx->args.pos[n];
+    struct cairn_client *c = NULL;
+    int rc = cli_connect_user(ctx, addr, &c);
+    if (rc != 0)
+        return rc;
+    char *json = NULL;
+    int r = cairn_secrets_get(c, ctx->args.pos, n, &json);
+    if (r != 0) {
+        rc = cli_fail_client(r, "secret get", cairn_client_last_error(c));
+    } else {
+        json_t *j = json_loads(json, 0, NULL);
+        char *pretty = j != NULL ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        json_decref(j);
+        if (pretty == NULL) {
+            rc = cli_fail("the Coordinator's answer is not JSON");
+        } else {
+            size_t len = strlen(pretty);
+            char *out = realloc(pretty, len + 2);
+            if (out == NULL) {
+                cc_free_secret(pretty, len);
+                rc = cli_fail("out of memory");
+            } else {
+                out[len] = '\n';
+                rc = cli_write_output(cli_args_get(&ctx->args, "output"), out, len + 1, 0600);
+                cc_free_secret(out, len + 2);
+            }
+        }
+    }
+    if (json != NULL)
+        cc_free_secret(json, strlen(json));
+    cairn_client_free(c);
+    return rc;
+}
+
+static const struct cli_command cmd_set = {
+    .name = "set",
+    .summary = "upload user-defined secrets",
+    .usage = "<file> <address> -c CERT -k KEY",
+    .help = "The file is JSON {name: {\"Key\": b64} | {\"Cert\": b64 DER, \"Private\": b64 PKCS#8 DER}}, as\n"
+            "MarbleRun's; with --from-pem NAME it is PEM holding a CERTIFICATE and/or a PRIVATE KEY for the\n"
+            "secret NAME. The user needs WriteSecret on every secret; the upload is all or nothing.",
+    .flags = set_flags, .min_args = 2, .max_args = 2, .run = run_set,
+};
+static const struct cli_command cmd_get = {
+    .name = "get",
+    .summary = "read secrets (JSON)",
+    .usage = "<name>... <address> -c CERT -k KEY",
+    .help = "Prints {name: Secret} as JSON (Private/Public/Cert base64). The user needs ReadSecret on every\n"
+            "requested name. With -o the file is written with mode 0600.",
+    .flags = get_flags, .min_args = 2, .max_args = CLI_MAX_ARGS, .run = run_get,
+};
+static const struct cli_command *const secret_subs[] = {&cmd_set, &cmd_get, NULL};
+
+const struct cli_command cli_cmd_secret = {
+    .name = "secret",
+    .summary = "set and get secrets as a manifest user",
+    .usage = "<set|get>",
+    .subs = secret_subs,
+};
