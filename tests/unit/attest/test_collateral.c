@@ -14,7 +14,10 @@
 #include <string.h>
 
 #include "attest/collateral.h"
+#include "common/file.h"
 #include "crypto/crypto.h"
+
+#include <openssl/pem.h>
 
 /* The table-driven cases below pass format strings from arrays. */
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -560,6 +563,90 @@ static void test_tdx_levels(void **state)
     free(tcb);
 }
 
+/* ---- real collateral: one flipped bit anywhere is refused ----------------- */
+
+static uint8_t *shared_load(const char *rel, size_t *n)
+{
+    const char *dir = getenv("CAIRN_SHARED_DIR");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/testvectors/%s", dir ? dir : "/nonexistent", rel);
+    uint8_t *p = NULL;
+    if (cairn_file_read(path, 1 << 20, &p, n) != 0) {
+        fprintf(stderr, "%s absent: skipping (needs CAIRN_SHARED_DIR test vectors)\n", path);
+        skip();
+    }
+    return p;
+}
+
+static void test_real_doc_bit_flips(void **state)
+{
+    (void)state;
+    size_t tl, ql, cl, n;
+    char *tcb = (char *)shared_load("sgx/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json", &tl);
+    char *qe = (char *)shared_load("sgx/mobilecoin_qe_identity.json", &ql);
+    uint8_t *signer = shared_load("sgx/mobilecoin_tcb_signer.pem", &cl);
+    uint8_t *quote = shared_load("sgx/mobilecoin_hw_quote.dat", &n);
+    STACK_OF(X509) *chain = NULL;
+    struct cairn_error err = {0};
+    assert_int_equal(cc_certs_from_pem((const char *)signer, cl, &chain, &err), 0);
+    struct dcap_quote q;
+    assert_int_equal(dcap_quote_parse(quote, n, DCAP_TEE_SGX, &q, &err), 0);
+    BIO *b = BIO_new_mem_buf(q.pck_pem, (int)q.pck_pem_size);
+    X509 *leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    struct dcap_pck_info pck;
+    assert_int_equal(dcap_pck_info_parse(leaf, &pck, &err), 0);
+    struct collateral_input in = {.pck = &pck, .qe_report = q.qe_report};
+    time_t at;
+    assert_int_equal(dcap_time_parse("2023-07-12T20:48:25Z", &at), 0);
+    struct attest_trust t = {.collateral_chain = chain, .tcb_info = tcb, .tcb_info_len = tl, .qe_identity = qe,
+                             .qe_identity_len = ql};
+    struct collateral_result r;
+    json_t *checks = json_array();
+    assert_int_equal(collateral_evaluate(&in, &t, at, checks, &r, &err), 0);
+    assert_string_equal(r.status, "SWHardeningNeeded");
+    collateral_result_free(&r);
+
+    size_t tried = 0;
+    for (int doc = 0; doc < 2; doc++) {
+        char *d = doc == 0 ? tcb : qe;
+        size_t dl = doc == 0 ? tl : ql;
+        char *sig = strstr(d, "\"signature\":\"");
+        assert_non_null(sig);
+        size_t sig_start = (size_t)(sig - d) + 13, sig_end = sig_start + 128;
+        char *m = malloc(dl);
+        for (size_t i = 0; i < dl; i += (doc == 0 ? 3 : 1)) {
+            int bit = (int)(i % 8);
+            /* In the signature hex, flipping bit 5 of a letter only changes its
+             * case: the same signature. */
+            if (i >= sig_start && i < sig_end && bit == 5 && ((d[i] | 0x20) >= 'a' && (d[i] | 0x20) <= 'f'))
+                continue;
+            memcpy(m, d, dl);
+            m[i] ^= (char)(1 << bit);
+            struct attest_trust tm = t;
+            if (doc == 0)
+                tm.tcb_info = m;
+            else
+                tm.qe_identity = m;
+            int rc = collateral_evaluate(&in, &tm, at, checks, &r, &err);
+            if (rc == 0) {
+                fprintf(stderr, "doc %d: flip of bit %d at %zu (%c) accepted\n", doc, bit, i, d[i]);
+                fail();
+            }
+            tried++;
+        }
+        free(m);
+    }
+    fprintf(stderr, "%zu mutated collateral documents refused\n", tried);
+    json_decref(checks);
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    free(tcb);
+    free(qe);
+    free(signer);
+    free(quote);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +655,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sgx_levels, pki_setup, pki_teardown),
         cmocka_unit_test_setup_teardown(test_sgx_v2, pki_setup, pki_teardown),
         cmocka_unit_test_setup_teardown(test_tdx_levels, pki_setup, pki_teardown),
+        cmocka_unit_test(test_real_doc_bit_flips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
