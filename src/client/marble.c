@@ -218,8 +218,11 @@ static int mesh_verify_cb(X509_STORE_CTX *ctx, void *arg)
     }
     STACK_OF(X509) *roots = sk_X509_new_null();
     bool ok = false;
-    /* (a) the leaf chains to the root directly (through the presented chain). */
-    if (roots != NULL && sk_X509_push(roots, mc->root) && cc_chain_verify(leaf, chain, roots, NULL, 0, NULL) == 0)
+    /* (a) the leaf is signed by the root key itself (the root or an
+     * intermediate). Not "chains to the root": a marble's own certificate
+     * chains to the root through the intermediate, and a marble must not be
+     * able to pose as the Coordinator. */
+    if (roots != NULL && sk_X509_push(roots, mc->root) && cc_chain_verify(leaf, NULL, roots, NULL, 0, NULL) == 0)
         ok = true;
     sk_X509_free(roots);
     /* (b) the key of the intermediate we already verified. */

@@ -68,3 +68,43 @@ expect_error() {
     ok "$name: rc=$rc: $(grep -v '^cairn: WARNING' "$WORK/err")"
   fi
 }
+
+# start_nginx DIR SERVER_BODY: nginx (foreground, one process) serving
+# SERVER_BODY inside `server { listen 127.0.0.1:PORT ssl; ... }` on a free
+# port; sets NGINX_PORT. Returns 77 when nginx is not installed.
+start_nginx() {
+  local dir=$1 body=$2 ng
+  ng=$(command -v nginx || echo /usr/sbin/nginx)
+  [ -x "$ng" ] || return 77
+  mkdir -p "$dir/tmp"
+  NGINX_PORT=""
+  for attempt in 1 2 3 4 5; do
+    local port=$((20000 + RANDOM % 40000)) npid
+    cat >"$dir/nginx.conf" <<CONF
+daemon off;
+master_process off;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events {}
+http {
+  access_log $dir/access.log;
+  client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
+  default_type application/json;
+  server {
+    listen 127.0.0.1:$port ssl;
+    $body
+  }
+}
+CONF
+    "$ng" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
+    npid=$!
+    for i in $(seq 60); do
+      if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then NGINX_PORT=$port; PIDS+=($npid); return 0; fi
+      kill -0 $npid 2>/dev/null || break
+      sleep 0.05
+    done
+    kill $npid 2>/dev/null; wait $npid 2>/dev/null || true
+  done
+  return 1
+}

@@ -136,6 +136,34 @@ rc=0
 premain dump "$WORK/badroot" CAIRN_COORDINATOR_ROOT_CA="$WORK/missing.pem" "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null || rc=$?
 [ $rc -ne 0 ] && [ ! -e "$WORK/badroot/dump.txt" ] && ok "unreadable root CA file: refused" || bad "bad root file"
 
+# --- a marble posing as the Coordinator ------------------------------------------
+# A genuine marble's credentials (its certificate chains to the root through
+# the intermediate) served by nginx with a forged activation answer.
+D="$WORK/creds"
+premain dump "$D" DUMP_ENV=MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN,MARBLE_PREDEFINED_PRIVATE_KEY \
+  "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null
+unhex() { tr -d '\n' | perl -e 'local $/; print pack("H*", <STDIN>)'; }
+sed -n 's/^env MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN=//p' "$D/dump.txt" | unhex >"$WORK/evil-chain.pem"
+sed -n 's/^env MARBLE_PREDEFINED_PRIVATE_KEY=//p' "$D/dump.txt" | unhex >"$WORK/evil-key.pem"
+rc=0
+start_nginx "$WORK/evil" "ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate $WORK/evil-chain.pem; ssl_certificate_key $WORK/evil-key.pem;
+    location / { return 200 '{\"status\":\"success\",\"data\":{\"env\":{\"EVIL\":\"eWVz\"}}}'; }" || rc=$?
+if [ $rc = 77 ]; then
+  echo "skip: nginx is not installed (marble-as-Coordinator check)"
+elif [ $rc != 0 ]; then
+  bad "cannot start nginx: $(cat "$WORK/evil/error.log" 2>/dev/null)"
+else
+  [ "$(grep -c BEGIN "$WORK/evil-chain.pem")" = 2 ] && ok "a marble's chain (leaf + intermediate) to pose with" || bad "creds"
+  rc=0
+  premain dump "$WORK/evil1" EDG_MARBLE_COORDINATOR_ADDR=127.0.0.1:$NGINX_PORT CAIRN_COORDINATOR_ROOT_CA="$WORK/rootA.pem" \
+    DUMP_ENV=EVIL "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/evil1.log" || rc=$?
+  [ $rc -ne 0 ] && [ ! -e "$WORK/evil1/dump.txt" ] && grep -q "impostor" "$WORK/evil1.log" \
+    && ok "a marble posing as the Coordinator is refused with the root CA" || bad "marble impostor rc=$rc $(cat "$WORK/evil1.log")"
+  premain dump "$WORK/evil2" EDG_MARBLE_COORDINATOR_ADDR=127.0.0.1:$NGINX_PORT DUMP_ENV=EVIL \
+    "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null && grep -qx "env EVIL=796573" "$WORK/evil2/dump.txt" \
+    && ok "(without a root CA, as in MarbleRun, the marble takes the forged configuration)" || bad "unauthenticated control"
+fi
+
 # --- retries --------------------------------------------------------------------
 start_coordinator C
 D="$WORK/retry"
