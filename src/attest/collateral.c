@@ -359,6 +359,73 @@ static int load_verified(const char *what, const char *doc, size_t len, const ch
     return 0;
 }
 
+/* ---- document sets ---------------------------------------------------------- */
+
+#define COLLATERAL_SET_MAX 256
+
+/* `text` may be one PCS document or a JSON array of them (a Coordinator that
+ * serves several platforms, or SGX and TDX, holds one per FMSPC and kind).
+ * Picks the exact text of the element whose inner object has id `want_id`
+ * (a missing id counts as "SGX", TCB info v2) and, when `fmspc` is given, that
+ * FMSPC. A single document is returned as is: its checks come later. */
+static int select_doc(const char *what, const char *text, size_t len, const char *key, const char *want_id,
+                      const uint8_t *fmspc, const char **out, size_t *out_len, struct cairn_error *err)
+{
+    size_t i = skip_ws(text, 0, len);
+    if (i >= len || text[i] != '[') {
+        *out = text;
+        *out_len = len;
+        return 0;
+    }
+    if (len > COLLATERAL_DOC_MAX * 4)
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "%s: document set of %zu bytes exceeds the cap of %u", what, len,
+                          COLLATERAL_DOC_MAX * 4);
+    /* Elements are parsed one at a time, up to the match: a large set costs
+     * only the documents before the one that is used. */
+    int rc = CAIRN_ERR_NOT_FOUND;
+    i++;
+    for (int k = 0; k < COLLATERAL_SET_MAX; k++) {
+        i = skip_ws(text, i, len);
+        if (i < len && text[i] == ']')
+            break;
+        size_t start = i;
+        if (scan_value(text, &i, len) != 0 || i == start)
+            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: document set element %d is malformed", what, k);
+        size_t end = i;
+        json_t *el = json_loadb(text + start, end - start, JSON_REJECT_DUPLICATES, NULL);
+        json_t *inner = json_object_get(el, key);
+        json_t *idj = json_object_get(inner, "id");
+        const char *id = json_is_string(idj) ? json_string_value(idj) : "SGX";
+        bool match = json_is_object(inner) && strcmp(id, want_id) == 0;
+        if (match && fmspc != NULL) {
+            const char *f = json_string_value(json_object_get(inner, "fmspc"));
+            uint8_t fb[6];
+            match = f != NULL && strlen(f) == 12 && cairn_hex_decode_exact(f, fb, 6) == 0 && memcmp(fb, fmspc, 6) == 0;
+        }
+        json_decref(el);
+        if (el == NULL)
+            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: document set element %d is not valid JSON", what, k);
+        if (match) {
+            *out = text + start;
+            *out_len = end - start;
+            return 0;
+        }
+        i = skip_ws(text, i, len);
+        if (i < len && text[i] == ',')
+            i++;
+        else if (i >= len || text[i] != ']')
+            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: document set: expected ',' or ']' after element %d", what,
+                              k);
+    }
+    if (rc != 0) {
+        char *h = fmspc != NULL ? cairn_hex_encode(fmspc, 6) : NULL;
+        rc = cairn_errf(err, CAIRN_ERR_NOT_FOUND, "%s: the document set has none with id %s%s%s", what, want_id,
+                        h != NULL ? " and fmspc " : "", h != NULL ? h : "");
+        free(h);
+    }
+    return rc;
+}
+
 /* ---- TCB info -------------------------------------------------------------- */
 
 /* The 16 SVNs of a level's component list (v3: [{"svn": n}, ...] x16). */
@@ -580,7 +647,11 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
     json_t *tcb = NULL, *qe = NULL;
     int rc;
     const char *twhat = "tcb info";
-    if ((rc = load_verified(twhat, trust->tcb_info, trust->tcb_info_len, "tcbInfo", trust, at, &tcb, err)) != 0)
+    const char *doc;
+    size_t doc_len;
+    if ((rc = select_doc(twhat, trust->tcb_info, trust->tcb_info_len, "tcbInfo", in->tdx ? "TDX" : "SGX",
+                         in->pck->fmspc, &doc, &doc_len, err)) != 0 ||
+        (rc = load_verified(twhat, doc, doc_len, "tcbInfo", trust, at, &tcb, err)) != 0)
         goto out;
     json_array_append_new(checks, json_string("tcb_signing_chain"));
 
@@ -656,8 +727,9 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
         const char *qwhat = "qe identity";
         json_t *ql = NULL;
         const char *qs = NULL;
-        if ((rc = load_verified(qwhat, trust->qe_identity, trust->qe_identity_len, "enclaveIdentity", trust, at, &qe,
-                                err)) != 0)
+        if ((rc = select_doc(qwhat, trust->qe_identity, trust->qe_identity_len, "enclaveIdentity",
+                             in->tdx ? "TD_QE" : "QE", NULL, &doc, &doc_len, err)) != 0 ||
+            (rc = load_verified(qwhat, doc, doc_len, "enclaveIdentity", trust, at, &qe, err)) != 0)
             goto out;
         if ((rc = check_qe_identity(qwhat, qe, in, at, &ql, &qs, err)) != 0)
             goto out;

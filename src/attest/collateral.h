@@ -6,7 +6,11 @@
  * status and the advisory IDs.
  *
  * Documents are the PCS response bodies: {"tcbInfo": {...}, "signature": hex}
- * and {"enclaveIdentity": {...}, "signature": hex}. The signature covers the
+ * and {"enclaveIdentity": {...}, "signature": hex}. trust->tcb_info and
+ * trust->qe_identity may each also be a JSON array of such documents (one per
+ * FMSPC and kind, e.g. SGX and TDX, at most 256): the element whose id
+ * ("SGX"/"TDX", "QE"/"TD_QE") and, for TCB info, FMSPC match the quote is
+ * used, its exact text as it appears in the array. The signature covers the
  * exact bytes of the inner object as they appear in the document; the text
  * is never re-serialised. Nothing here logs or does I/O. */
 #ifndef CAIRN_ATTEST_COLLATERAL_H

@@ -563,6 +563,62 @@ static void test_tdx_levels(void **state)
     free(tcb);
 }
 
+/* Document sets: arrays of PCS documents, the matching one is used. */
+static void test_doc_sets(void **state)
+{
+    struct pki *k = *state;
+    char *sgx = sgx_tcbinfo_v3(k->signer_key, "SGX");
+    char *tdx = sgx_tcbinfo_v3(k->signer_key, "TDX"); /* id TDX, same FMSPC */
+    char *other = strdup(sgx);
+    char *f = strstr(other, "00906ED50000");
+    f[11] = '1'; /* another FMSPC (and a broken signature: never selected) */
+    char *qe = qe_identity(k->signer_key, "QE", 2, QE_SIGNER, 1);
+    char *tdqe = qe_identity(k->signer_key, "TD_QE", 2, QE_SIGNER, 1);
+    char *set = NULL, *qset = NULL;
+    assert_true(asprintf(&set, " [ %s ,\n%s,%s ] ", tdx, other, sgx) > 0);
+    assert_true(asprintf(&qset, "[%s,%s]", tdqe, qe) > 0);
+    struct sgx_case c;
+    sgx_case_init(&c, 10, 10, 10, 8);
+    struct collateral_input in = {.pck = &c.pck, .qe_report = c.qe_report};
+    struct collateral_result r;
+    struct cairn_error err = {0};
+    int rc = eval(k, &in, set, qset, &r, &err);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_string_equal(r.status, "UpToDate");
+    assert_string_equal(r.qe_status, "UpToDate");
+    collateral_result_free(&r);
+    /* no document for this FMSPC */
+    c.pck.fmspc[0] = 0x55;
+    assert_int_equal(eval(k, &in, set, qset, &r, &err), CAIRN_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.msg, "tcb info: the document set has none with id SGX and fmspc 55906ed50000"));
+    c.pck.fmspc[0] = 0;
+    /* no QE identity of the right kind */
+    free(qset);
+    assert_true(asprintf(&qset, "[%s]", tdqe) > 0);
+    assert_int_equal(eval(k, &in, set, qset, &r, &err), CAIRN_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.msg, "qe identity: the document set has none with id QE"));
+    /* malformed sets */
+    static const char *const bad[] = {"[", "[{}", "[{} {}]", "[1,]", "[{\"tcbInfo\":{}},{\"a\":1,\"a\":2}]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        rc = eval(k, &in, bad[i], NULL, &r, &err);
+        if (rc == 0) {
+            fprintf(stderr, "set %zu accepted\n", i);
+            fail();
+        }
+    }
+    /* the empty set */
+    assert_int_equal(eval(k, &in, "[]", NULL, &r, &err), CAIRN_ERR_NOT_FOUND);
+    free(set);
+    free(qset);
+    free(sgx);
+    free(tdx);
+    free(other);
+    free(qe);
+    free(tdqe);
+}
+
 /* ---- real collateral: one flipped bit anywhere is refused ----------------- */
 
 static uint8_t *shared_load(const char *rel, size_t *n)
@@ -655,6 +711,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sgx_levels, pki_setup, pki_teardown),
         cmocka_unit_test_setup_teardown(test_sgx_v2, pki_setup, pki_teardown),
         cmocka_unit_test_setup_teardown(test_tdx_levels, pki_setup, pki_teardown),
+        cmocka_unit_test_setup_teardown(test_doc_sets, pki_setup, pki_teardown),
         cmocka_unit_test(test_real_doc_bit_flips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

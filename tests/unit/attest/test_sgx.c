@@ -568,6 +568,40 @@ static void test_ppid_type3_with_certs(void **state)
     free(q);
 }
 
+/* A set of real TCB infos (TDX + SGX) and QE identities (TD_QE + QE): the
+ * mobilecoin quote picks its own. */
+static void test_collateral_sets(void **state)
+{
+    (void)state;
+    struct fixture f;
+    load_mobilecoin(&f);
+    size_t tl, ql;
+    char *tdx_tcb = (char *)tv_load("tdx/gotdx_sample_tcbInfo_response.json", &tl);
+    char *tdx_qe = (char *)tv_load("tdx/gotdx_sample_qeIdentity_response.json", &ql);
+    char *tset = NULL, *qset = NULL;
+    assert_true(asprintf(&tset, "[%.*s,%.*s]", (int)tl, tdx_tcb, (int)f.tcb_len, f.tcb) > 0);
+    assert_true(asprintf(&qset, "[%.*s,\n%.*s]\n", (int)ql, tdx_qe, (int)f.qe_len, f.qe) > 0);
+    struct attest_trust t = trust_of(&f, "2023-07-12T20:48:25Z");
+    t.tcb_info = tset;
+    t.tcb_info_len = strlen(tset);
+    t.qe_identity = qset;
+    t.qe_identity_len = strlen(qset);
+    struct attest_claims c;
+    struct cairn_error err = {0};
+    int rc = verify(f.quote, f.len, &t, &c, &err);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_string_equal(claim_str(c.json, "tcb_status"), "SWHardeningNeeded");
+    assert_string_equal(claim_str(c.json, "qe_tcb_status"), "UpToDate");
+    attest_claims_free(&c);
+    free(tset);
+    free(qset);
+    free(tdx_tcb);
+    free(tdx_qe);
+    fixture_free(&f);
+}
+
 /* Certificate roles are checked by subject CN. */
 static void test_cert_roles(void **state)
 {
@@ -591,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_oe_header),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cert_roles),
+        cmocka_unit_test(test_collateral_sets),
         cmocka_unit_test(test_ppid_type3_with_certs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
