@@ -100,6 +100,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 2 || size > 65536)
         return 0;
+    /* The raw bytes as TCB info and QE identity (single documents or document
+     * sets), unsigned: the set selection and the document parser. */
+    {
+        struct dcap_pck_info p0;
+        memset(&p0, 0, sizeof(p0));
+        p0.fmspc[1] = 0x90;
+        uint8_t rep[384] = {0}, sv[16] = {0}, sg[48] = {0}, at[8] = {0};
+        struct collateral_input i0 = {.tdx = (data[0] & 2) != 0, .pck = &p0, .qe_report = rep, .tee_tcb_svn = sv,
+                                      .mr_signer_seam = sg, .seam_attributes = at};
+        struct attest_trust t0 = {.intel_roots = g_roots, .collateral_chain = g_chain,
+                                  .tcb_info = (const char *)data, .tcb_info_len = size,
+                                  .qe_identity = (const char *)data, .qe_identity_len = size};
+        json_t *ck = json_array();
+        struct collateral_result r0;
+        if (collateral_evaluate(&i0, &t0, 1689000000, ck, &r0, &err) == 0)
+            collateral_result_free(&r0);
+        json_decref(ck);
+    }
     bool qe = data[0] & 1, tdx = data[0] & 2;
     size_t dl;
     char *doc = wrap(qe ? "enclaveIdentity" : "tcbInfo", data + 1, size - 1, &dl);
