@@ -187,7 +187,12 @@ static int run_verify(struct cli_ctx *ctx)
                       actual, expected);
         goto out;
     }
-    if (mi.signature != NULL && mi.signature_size > 0) {
+    if (mi.signature == NULL || mi.signature_size == 0) {
+        rc = cli_fail("the Coordinator sent its manifest without the root key's signature; do not trust this "
+                      "deployment");
+        goto out;
+    }
+    {
         X509 *root = NULL;
         int vr = cc_cert_from_pem(certs.root_pem, strlen(certs.root_pem), &root, NULL);
         if (vr == 0)
@@ -200,8 +205,8 @@ static int run_verify(struct cli_ctx *ctx)
             goto out;
         }
     }
-    printf("OK: the Coordinator%s runs manifest %s%s\n", certs.verified ? " (quote verified)" : " (NOT attested: --insecure)",
-           actual, mi.signature_size ? ", signed by its root key" : "");
+    printf("OK: the Coordinator%s runs manifest %s, signed by its root key\n",
+           certs.verified ? " (quote verified)" : " (NOT attested: --insecure)", actual);
     rc = CLI_EXIT_OK;
 out:
     cairn_manifest_info_free(&mi);

@@ -57,17 +57,20 @@ int cairn_client_new(const struct cairn_client_config *cfg, struct cairn_client 
         return rc;
     }
     c->address = strdup(c->base_url + 8);
-    c->root_pem = dup_or_null(cfg->root_ca_pem);
     c->cert_pem = dup_or_null(cfg->client_cert_pem);
     c->key_pem = dup_or_null(cfg->client_key_pem);
     c->key_pem_len = cfg->client_key_pem ? strlen(cfg->client_key_pem) : 0;
     c->insecure = cfg->insecure != 0;
     c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS;
-    if (c->address == NULL || (cfg->root_ca_pem && !c->root_pem) || (cfg->client_cert_pem && !c->cert_pem) ||
-        (cfg->client_key_pem && !c->key_pem)) {
+    if (c->address == NULL || (cfg->client_cert_pem && !c->cert_pem) || (cfg->client_key_pem && !c->key_pem)) {
         cairn_client_free(c);
         return CAIRN_ERR_NOMEM;
     }
+    if (cfg->root_ca_pem != NULL && (rc = cairn_client_set_root_ca(c, cfg->root_ca_pem)) != 0) {
+        cairn_client_free(c);
+        return rc;
+    }
+    c->insecure = cfg->insecure != 0;
     *out = c;
     return 0;
 }
@@ -79,6 +82,7 @@ void cairn_client_free(struct cairn_client *c)
     free(c->base_url);
     free(c->address);
     free(c->root_pem);
+    free(c->root_pin);
     free(c->cert_pem);
     if (c->key_pem != NULL) {
         OPENSSL_cleanse(c->key_pem, c->key_pem_len);
@@ -101,11 +105,19 @@ int cairn_client_set_root_ca(struct cairn_client *c, const char *root_pem)
 {
     if (c == NULL || root_pem == NULL || strstr(root_pem, "-----BEGIN CERTIFICATE-----") == NULL)
         return CAIRN_ERR_INVALID;
+    char *pin = NULL;
+    int rc = client_pubkey_pin(root_pem, &pin);
+    if (rc != 0)
+        return rc;
     char *p = strdup(root_pem);
-    if (p == NULL)
+    if (p == NULL) {
+        free(pin);
         return CAIRN_ERR_NOMEM;
+    }
     free(c->root_pem);
+    free(c->root_pin);
     c->root_pem = p;
+    c->root_pin = pin;
     c->insecure = false;
     return 0;
 }
@@ -121,8 +133,8 @@ static int call(struct cairn_client *c, const char *method, const char *path, co
         return cairn_errf(&c->err, CAIRN_ERR_STATE,
                           "the Coordinator at %s is not verified yet: verify it first or use insecure mode",
                           c->address);
-    struct client_tls tls = {.root_pem = c->root_pem, .insecure = c->insecure, .cert_pem = c->cert_pem,
-                             .key_pem = c->key_pem};
+    struct client_tls tls = {.root_pem = c->root_pem, .root_pin = c->root_pin, .insecure = c->insecure,
+                             .cert_pem = c->cert_pem, .key_pem = c->key_pem};
     struct client_http_resp r = {0};
     int rc = client_http(c->base_url, method, path, body, len, "application/json", &tls, c->timeout_ms, &r,
                          &c->err);
@@ -448,13 +460,15 @@ int cairn_coordinator_verify(struct cairn_client *c, const struct cairn_verify_c
     /* The quote is fetched without TLS authentication: the evidence is what
      * authenticates the root, and the root is pinned afterwards. */
     bool saved_insecure = c->insecure;
-    char *saved_root = c->root_pem;
+    char *saved_root = c->root_pem, *saved_pin = c->root_pin;
     c->insecure = true;
     c->root_pem = NULL;
+    c->root_pin = NULL;
     json_t *d = NULL;
     rc = quote_data(c, cfg->nonce, cfg->nonce_size, &d);
     c->insecure = saved_insecure;
     c->root_pem = saved_root;
+    c->root_pin = saved_pin;
     struct cairn_coordinator_certs certs = {0};
     if (rc == 0)
         rc = client_verify_quote_data(d, cfg->nonce, cfg->nonce_size, have_pol ? &pol : NULL, cfg->insecure != 0,

@@ -22,6 +22,7 @@ struct cairn_client {
     char *base_url;          /* "https://host:port" */
     char *address;           /* as given, for messages */
     char *root_pem;          /* pinned root, or NULL */
+    char *root_pin;          /* "sha256//<base64>" of the root's public key, with root_pem */
     bool insecure;
     char *cert_pem;
     char *key_pem;           /* secret: wiped on free */
@@ -34,6 +35,7 @@ struct cairn_client {
 /* TLS settings of one request (all borrowed). */
 struct client_tls {
     const char *root_pem;    /* pin this root (CA file blob); NULL = none */
+    const char *root_pin;    /* and require the server key to be the root's ("sha256//..."); may be NULL */
     bool insecure;           /* no server authentication */
     const char *cert_pem;    /* client certificate (PEM) or NULL */
     const char *key_pem;
@@ -49,6 +51,10 @@ struct client_http_resp {
     uint8_t *body;           /* owned, NUL-terminated */
     size_t len;
 };
+
+/* "sha256//<base64 SHA-256 of the SubjectPublicKeyInfo>" of the first
+ * certificate in `pem` (libcurl's CURLOPT_PINNEDPUBLICKEY form), malloc'd. */
+int client_pubkey_pin(const char *pem, char **out);
 
 /* Normalises "host:port", ":port", "host" or "https://host:port[/]" into
  * "https://host:port" (malloc'd). `default_port` is used when none is given. */

@@ -9,6 +9,33 @@
 
 #include "client/client_internal.h"
 #include "common/buf.h"
+#include "common/encoding.h"
+#include "crypto/crypto.h"
+
+int client_pubkey_pin(const char *pem, char **out)
+{
+    X509 *x = NULL;
+    uint8_t *spki = NULL;
+    size_t n = 0;
+    if (cc_cert_from_pem(pem, strlen(pem), &x, NULL) != 0)
+        return CAIRN_ERR_INVALID;
+    int rc = cc_pubkey_to_spki_der(X509_get0_pubkey(x), &spki, &n);
+    X509_free(x);
+    if (rc != 0)
+        return CAIRN_ERR_INVALID;
+    uint8_t h[32];
+    cc_sha256(spki, n, h);
+    free(spki);
+    char *b64 = cairn_base64_encode(h, sizeof(h));
+    char *pin = NULL;
+    if (b64 == NULL || asprintf(&pin, "sha256//%s", b64) < 0)
+        pin = NULL;
+    free(b64);
+    if (pin == NULL)
+        return CAIRN_ERR_NOMEM;
+    *out = pin;
+    return 0;
+}
 
 int client_base_url(const char *address, unsigned default_port, char **out, struct cairn_error *err)
 {
@@ -189,6 +216,10 @@ int client_http(const char *base_url, const char *method, const char *path, cons
         curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+        /* The client API presents the root certificate itself. Chaining to the
+         * root is not enough: a marble's certificate chains to it too. */
+        if (tls->root_pin != NULL)
+            curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, tls->root_pin);
     } else {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -96,6 +96,31 @@ mkdir -p "$WORK/empty-dir"
 expect_error "package-info of a dir without .sig" "no .sig file" cli package-info "$WORK/empty-dir"
 expect_error "output dir missing" "cannot write" cli certificate root "$A_CLIENT" -i -o "$WORK/no/such/dir/r.pem"
 
+# --- a marble posing as the client API -------------------------------------------
+# It serves a genuine marble certificate (which chains to the root through the
+# intermediate) and replays the real, public /quote answer. The CLI verifies
+# the quote, then must refuse the marble's TLS key for the pinned requests.
+cli manifest set "$M" "$B_CLIENT" -i --coordinator-cert "$WORK/b2.pem" >/dev/null 2>&1 || true
+mkdir -p "$WORK/m"
+# (the manifest's Argv replaces the arguments, so the program is a script)
+printf '#!/bin/sh\nprintf %%s "$MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN" >chain.pem\nprintf %%s "$MARBLE_PREDEFINED_PRIVATE_KEY" >key.pem\n' \
+  >"$WORK/m/grab.sh"
+chmod +x "$WORK/m/grab.sh"
+(cd "$WORK/m" && env EDG_MARBLE_TYPE=web EDG_MARBLE_COORDINATOR_ADDR="$A_MESH" CAIRN_EVIDENCE=sim \
+  "$BIN/cairn-premain" -- "$WORK/m/grab.sh") 2>/dev/null
+curl -sk "https://$A_CLIENT/api/v2/quote" | jq -c . >"$WORK/m/quote.json" 2>/dev/null
+rc=0
+start_nginx "$WORK/m/ng" "ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate $WORK/m/chain.pem; ssl_certificate_key $WORK/m/key.pem;
+    location = /api/v2/quote { alias $WORK/m/quote.json; }
+    location = /api/v2/status { return 200 '{\"status\":\"success\",\"data\":{\"code\":3,\"message\":\"forged\"}}'; }" || rc=$?
+if [ $rc = 77 ] || ! command -v jq >/dev/null; then
+  echo "skip: nginx or jq missing (marble-as-client-API check)"
+elif [ $rc != 0 ] || [ ! -s "$WORK/m/chain.pem" ]; then
+  bad "cannot set up the marble impostor"
+else
+  expect_error "a marble posing as the client API" "TLS.*(public key|pinned)" cli status "localhost:$NGINX_PORT" -i
+fi
+
 # --- policy overrides and shell completion -------------------------------------
 expect_error "--accepted-tcb-statuses still needs a quote" "no quote" cli status "$A_CLIENT" \
   --coordinator-policy "$WORK/policy.json" --accepted-tcb-statuses OutOfDate,SWHardeningNeeded
