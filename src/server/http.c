@@ -567,6 +567,13 @@ static struct bufferevent *bev_tls(struct event_base *base, void *arg)
     return bev;
 }
 
+static void loop_break_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
 static void *loop_main(void *arg)
 {
     struct loop *lp = arg;
@@ -626,9 +633,14 @@ void srv_stop(struct srv *s)
 {
     if (s == NULL || !s->running)
         return;
+    /* Not event_base_loopbreak(): a loop thread that has not entered
+     * event_base_loop() yet clears the break flag when it does, and would then
+     * run forever. A zero timeout event queued now fires as soon as the loop
+     * runs, whenever that is, and breaks it from inside. */
+    static const struct timeval now = {0, 0};
     for (int i = 0; i < s->nloops; i++)
-        if (s->loops[i].base != NULL)
-            event_base_loopbreak(s->loops[i].base);
+        if (s->loops[i].base != NULL && s->loops[i].started)
+            event_base_once(s->loops[i].base, -1, EV_TIMEOUT, loop_break_cb, s->loops[i].base, &now);
     for (int i = 0; i < s->nloops; i++) {
         struct loop *lp = &s->loops[i];
         if (lp->started)
