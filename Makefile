@@ -16,7 +16,7 @@ build: deps
 	cmake --build $(BUILD) -j$(JOBS)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --timeout 300 -j$(JOBS)
 
 demo: build
 	@if [ -x samples/demo/run-demo.sh ]; then bash samples/demo/run-demo.sh $(BUILD); \

@@ -9,4 +9,4 @@ cmake --build "$BUILD" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=86}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:exitcode=87}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-exitcode=88}
-cd "$BUILD" && ctest --output-on-failure -j"$(nproc)"
+cd "$BUILD" && ctest --output-on-failure --timeout 600 -j"$(nproc)"
