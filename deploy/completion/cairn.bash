@@ -12,39 +12,63 @@ _cairn() {
         cword=$COMP_CWORD
     fi
 
-    local global="--coordinator-cert --coordinator-policy --era-config --insecure -i --nonce --accepted-tcb-statuses --accepted-advisories --help -h"
-    # Flags that take a file argument: complete file names.
-    case $prev in
-        --coordinator-cert|--coordinator-policy|--era-config|-o|--output|-r|--recoverydata)
-            COMPREPLY=($(compgen -f -- "$cur"))
-            return ;;
-        --nonce|--accepted-tcb-statuses|--accepted-advisories)
-            return ;;
-    esac
+    local global="--coordinator-cert --coordinator-policy --era-config --insecure -i --nonce
+                  --accepted-tcb-statuses --accepted-advisories --help -h"
+    # Flags whose value is a file, and flags whose value is something else.
+    local file_flags="--coordinator-cert --coordinator-policy --era-config -o --output -r --recoverydata -c --cert
+                      -k --key --coordinator-pub-key -p --policy --root --crl --tcb-info --qe-identity --ak --pcrs
+                      --eventlog --ccel-table --nonce-file"
+    local value_flags="--nonce --accepted-tcb-statuses --accepted-advisories --from-pem --package -t --type --time
+                       --report-data"
+    local first=${words[1]}
+    for ((i = 1; i < cword; i++)); do case ${words[i]} in -*) ;; *) first=${words[i]}; break ;; esac; done
+    if [[ " $file_flags " == *" $prev "* ]] || { [[ $first == recover-with-signature ]] && [[ $prev == -s || $prev == --signature ]]; } \
+        || { [[ $first == evidence ]] && [[ $prev == --signature ]]; }; then
+        COMPREPLY=($(compgen -f -- "$cur"))
+        return
+    fi
+    if [[ " $value_flags " == *" $prev "* ]]; then
+        [[ $prev == -t || $prev == --type ]] && COMPREPLY=($(compgen -W "sgx tdx snp tpm" -- "$cur"))
+        return
+    fi
 
     # The command path typed so far (words that are not flags or their values).
     local path="" i w skip=0
     for ((i = 1; i < cword; i++)); do
         w=${words[i]}
         if ((skip)); then skip=0; continue; fi
-        case $w in
-            --coordinator-cert|--coordinator-policy|--era-config|--nonce|--accepted-tcb-statuses|--accepted-advisories|-o|--output|-r|--recoverydata) skip=1 ;;
-            -*) ;;
-            *) path="$path $w" ;;
-        esac
+        if [[ $w == -* ]]; then
+            [[ " $file_flags $value_flags " == *" ${w%%=*} "* && $w != *=* ]] && skip=1
+            continue
+        fi
+        path="$path $w"
     done
     path=${path# }
 
     local subs="" flags=""
     case $path in
-        "") subs="status manifest certificate package-info version help" ;;
-        manifest) subs="set get verify signature log" ;;
+        "") subs="status manifest certificate secret recover recover-with-signature package-info evidence version help" ;;
+        manifest) subs="set get verify signature log update" ;;
+        "manifest update") subs="apply acknowledge cancel get" ;;
         certificate) subs="root intermediate chain" ;;
+        secret) subs="set get" ;;
+        evidence) subs="verify eventlog" ;;
+        recover-with-signature) subs="public-key encrypt-secret sign-secret" ;;
         "manifest set"*) flags="--recoverydata -r" ;;
-        "manifest get"*) flags="--signature -s --output -o" ;;
+        "manifest get"*) flags="--signature -s --display-update -u --output -o" ;;
         "manifest log"*) flags="--output -o" ;;
+        "manifest update get"*) flags="--missing --output -o" ;;
+        "manifest update"*) flags="--cert -c --key -k --recoverydata -r" ;;
         "certificate "*) flags="--output -o" ;;
+        "secret set"*) flags="--cert -c --key -k --from-pem" ;;
+        "secret get"*) flags="--cert -c --key -k --output -o" ;;
+        "recover-with-signature"*) flags="--signature -s --key -k --coordinator-pub-key --output -o" ;;
+        recover*) flags="--key -k" ;;
         package-info*) flags="--json" ;;
+        "evidence verify"*) flags="--type -t --time --report-data --nonce-file --policy -p --package --cert --root
+                                   --crl --tcb-info --qe-identity --require-collateral --ak --signature --pcrs
+                                   --eventlog --ccel-table" ;;
+        "evidence eventlog"*) flags="--ccel --tcg --ccel-table" ;;
     esac
 
     if [[ $cur == -* ]]; then
@@ -52,7 +76,7 @@ _cairn() {
     elif [ -n "$subs" ]; then
         COMPREPLY=($(compgen -W "$subs" -- "$cur"))
     else
-        # Manifests, .sig files and enclave binaries, or an address.
+        # Manifests, secrets, .sig files, evidence and enclave binaries, or an address.
         COMPREPLY=($(compgen -f -- "$cur"))
     fi
 }

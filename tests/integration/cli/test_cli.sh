@@ -126,7 +126,15 @@ expect_error "--accepted-tcb-statuses still needs a quote" "no quote" cli status
   --coordinator-policy "$WORK/policy.json" --accepted-tcb-statuses OutOfDate,SWHardeningNeeded
 comp() { bash -c "source '$(dirname "$0")/../../../deploy/completion/cairn.bash'; COMP_WORDS=($1); COMP_CWORD=$2; _cairn; echo \${COMPREPLY[*]}"; }
 [ "$(comp 'cairn man' 1)" = manifest ] && ok "completion: command" || bad "completion: $(comp 'cairn man' 1)"
-[ "$(comp 'cairn -i manifest ""' 3)" = "set get verify signature log" ] && ok "completion: subcommands" \
+[ "$(comp 'cairn -i manifest ""' 3)" = "set get verify signature log update" ] && ok "completion: subcommands" \
   || bad "completion: $(comp 'cairn -i manifest ""' 3)"
 [ "$(comp 'cairn --nonce x certificate root --ou' 5)" = "--output" ] && ok "completion: flags" || bad "completion flags"
+[ "$(comp 'cairn manifest update ""' 3)" = "apply acknowledge cancel get" ] && ok "completion: manifest update" \
+  || bad "completion: $(comp 'cairn manifest update ""' 3)"
+[ "$(comp 'cairn evidence verify -t ""' 4)" = "sgx tdx snp tpm" ] && ok "completion: flag values" \
+  || bad "completion: $(comp 'cairn evidence verify -t ""' 4)"
+# every top-level command the CLI knows is offered
+for c in $(cli --help | sed -n '/^commands:/,/^$/p' | awk 'NR>1 && NF {print $1}'); do
+  [[ " $(comp 'cairn ""' 1) " == *" $c "* ]] && ok "completion offers $c" || bad "completion misses $c"
+done
 finish
