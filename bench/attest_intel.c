@@ -96,7 +96,7 @@ static int op_two_sigs(void *p)
     return dcap_ecdsa_verify(s->att, s->q.signed_data, s->q.signed_size, s->q.signature);
 }
 
-static STACK_OF(X509) *pem_stack(const char *pem, size_t n)
+static STACK_OF(X509) * pem_stack(const char *pem, size_t n)
 {
     BIO *b = BIO_new_mem_buf(pem, (int)n);
     STACK_OF(X509) *sk = sk_X509_new_null();
@@ -132,8 +132,8 @@ static void bench_case(const char *label, struct vcase *v, uint32_t tee)
     dcap_cache_set_enabled(true);
     double warm = rate("full verification, cached chain + collateral", op_verify, v);
     double raw = rate("its 2 ECDSA P-256 verifies alone (QE report + quote)", op_two_sigs, &s);
-    printf("  cache speed-up x%.1f; cached verification = %.0f%% of the 2-signature bound\n", warm / cold,
-           100.0 * warm / raw);
+    printf("  cache speed-up x%.1f; cached verification = %.0f%% of the 2-signature bound\n",
+           warm / cold, 100.0 * warm / raw);
     EVP_PKEY_free(s.att);
     sk_X509_pop_free(chain, X509_free);
 }
@@ -156,7 +156,8 @@ int main(int argc, char **argv)
     sgx.ev.quote = load("sgx/mobilecoin_hw_quote.dat", &sgx.ev.quote_len);
     sgx.trust.tcb_info = (char *)load("sgx/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json",
                                       &sgx.trust.tcb_info_len);
-    sgx.trust.qe_identity = (char *)load("sgx/mobilecoin_qe_identity.json", &sgx.trust.qe_identity_len);
+    sgx.trust.qe_identity =
+        (char *)load("sgx/mobilecoin_qe_identity.json", &sgx.trust.qe_identity_len);
     uint8_t *p = load("sgx/mobilecoin_tcb_signer.pem", &n);
     sgx.trust.collateral_chain = pem_stack((char *)p, n);
     free(p);
@@ -166,7 +167,8 @@ int main(int argc, char **argv)
     free(p);
     dcap_time_parse("2023-07-12T20:48:25Z", &sgx.trust.at);
     sgx.trust.require_collateral = true;
-    bench_case("SGX quote v3 (mobilecoin) + TCB info + QE identity + root CRL:", &sgx, DCAP_TEE_SGX);
+    bench_case("SGX quote v3 (mobilecoin) + TCB info + QE identity + root CRL:", &sgx,
+               DCAP_TEE_SGX);
 
     /* TDX: Phala quote v4 with dcap-qvl's collateral (PCK platform CRL, root CRL). */
     struct vcase tdx = {0};
@@ -177,7 +179,8 @@ int main(int argc, char **argv)
     free(p);
     char *tcb = NULL, *qe = NULL;
     if (cj == NULL ||
-        asprintf(&tcb, "{\"tcbInfo\":%s,\"signature\":\"%s\"}", json_string_value(json_object_get(cj, "tcb_info")),
+        asprintf(&tcb, "{\"tcbInfo\":%s,\"signature\":\"%s\"}",
+                 json_string_value(json_object_get(cj, "tcb_info")),
                  json_string_value(json_object_get(cj, "tcb_info_signature"))) < 0 ||
         asprintf(&qe, "{\"enclaveIdentity\":%s,\"signature\":\"%s\"}",
                  json_string_value(json_object_get(cj, "qe_identity")),
@@ -202,7 +205,8 @@ int main(int argc, char **argv)
     }
     tdx.trust.at = 1752919234;
     tdx.trust.require_collateral = true;
-    bench_case("TDX quote v4 (Phala) + TCB info + TD_QE identity + PCK/root CRLs:", &tdx, DCAP_TEE_TDX);
+    bench_case("TDX quote v4 (Phala) + TCB info + TD_QE identity + PCK/root CRLs:", &tdx,
+               DCAP_TEE_TDX);
 
     printf("openssl speed ecdsap256 (same run):\n");
     fflush(stdout);

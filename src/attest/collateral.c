@@ -74,8 +74,8 @@ static int scan_value(const char *s, size_t *i, size_t n)
         }
         return CAIRN_ERR_INVALID;
     }
-    while (j < n && s[j] != ',' && s[j] != '}' && s[j] != ']' && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' &&
-           s[j] != '\r')
+    while (j < n && s[j] != ',' && s[j] != '}' && s[j] != ']' && s[j] != ' ' && s[j] != '\t' &&
+           s[j] != '\n' && s[j] != '\r')
         j++;
     *i = j;
     return 0;
@@ -112,19 +112,21 @@ static int raw_member(const char *s, size_t n, const char *key, const char **out
     return CAIRN_ERR_NOT_FOUND;
 }
 
-int collateral_doc_parse(const char *what, const char *text, size_t len, const char *key, const char **body,
-                         size_t *body_len, uint8_t sig[64], json_t **obj, struct cairn_error *err)
+int collateral_doc_parse(const char *what, const char *text, size_t len, const char *key,
+                         const char **body, size_t *body_len, uint8_t sig[64], json_t **obj,
+                         struct cairn_error *err)
 {
     if (text == NULL || len == 0)
         return cairn_errf(err, CAIRN_ERR_INVALID, "%s: empty document", what);
     if (len > COLLATERAL_DOC_MAX)
-        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "%s: document of %zu bytes exceeds the cap of %u", what, len,
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE,
+                          "%s: document of %zu bytes exceeds the cap of %u", what, len,
                           COLLATERAL_DOC_MAX);
     json_error_t je;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (doc == NULL)
-        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: invalid JSON at line %d column %d: %s", what, je.line,
-                          je.column, je.text);
+        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: invalid JSON at line %d column %d: %s", what,
+                          je.line, je.column, je.text);
     int rc = 0;
     json_t *inner = json_object_get(doc, key);
     json_t *sj = json_object_get(doc, "signature");
@@ -135,9 +137,11 @@ int collateral_doc_parse(const char *what, const char *text, size_t len, const c
         rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: \"%s\" must be an object", what, key);
     } else if (!json_is_string(sj) || json_string_length(sj) != 128 ||
                cairn_hex_decode_exact(json_string_value(sj), s, 64) != 0) {
-        rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: \"signature\" must be 128 hex digits (ECDSA P-256 r||s)", what);
+        rc = cairn_errf(err, CAIRN_ERR_INVALID,
+                        "%s: \"signature\" must be 128 hex digits (ECDSA P-256 r||s)", what);
     } else if (raw_member(text, len, key, &raw, &raw_len) != 0) {
-        rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: cannot locate the text of \"%s\" (escaped key?)", what, key);
+        rc = cairn_errf(err, CAIRN_ERR_INVALID,
+                        "%s: cannot locate the text of \"%s\" (escaped key?)", what, key);
     } else {
         *body = raw;
         *body_len = raw_len;
@@ -151,8 +155,13 @@ int collateral_doc_parse(const char *what, const char *text, size_t len, const c
 /* ---- field helpers --------------------------------------------------------- */
 
 static const char *const STATUSES[] = {
-    "UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded",
-    "OutOfDate", "OutOfDateConfigurationNeeded", "Revoked",
+    "UpToDate",
+    "SWHardeningNeeded",
+    "ConfigurationNeeded",
+    "ConfigurationAndSWHardeningNeeded",
+    "OutOfDate",
+    "OutOfDateConfigurationNeeded",
+    "Revoked",
 };
 
 static const char *status_known(const char *s)
@@ -175,13 +184,15 @@ const char *collateral_converge(const char *platform, const char *other)
     if (strcmp(other, "OutOfDate") == 0) {
         if (strcmp(p, "UpToDate") == 0 || strcmp(p, "SWHardeningNeeded") == 0)
             return "OutOfDate";
-        if (strcmp(p, "ConfigurationNeeded") == 0 || strcmp(p, "ConfigurationAndSWHardeningNeeded") == 0)
+        if (strcmp(p, "ConfigurationNeeded") == 0 ||
+            strcmp(p, "ConfigurationAndSWHardeningNeeded") == 0)
             return "OutOfDateConfigurationNeeded";
     }
     return p;
 }
 
-static int get_str(const char *what, json_t *o, const char *k, const char **out, struct cairn_error *err)
+static int get_str(const char *what, json_t *o, const char *k, const char **out,
+                   struct cairn_error *err)
 {
     json_t *v = json_object_get(o, k);
     if (!json_is_string(v))
@@ -190,23 +201,27 @@ static int get_str(const char *what, json_t *o, const char *k, const char **out,
     return 0;
 }
 
-static int get_uint(const char *what, json_t *o, const char *k, long long max, long long *out, struct cairn_error *err)
+static int get_uint(const char *what, json_t *o, const char *k, long long max, long long *out,
+                    struct cairn_error *err)
 {
     json_t *v = json_object_get(o, k);
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: \"%s\" must be an integer 0..%lld", what, k, max);
+        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: \"%s\" must be an integer 0..%lld", what, k,
+                          max);
     *out = json_integer_value(v);
     return 0;
 }
 
-static int get_hex(const char *what, json_t *o, const char *k, uint8_t *out, size_t n, struct cairn_error *err)
+static int get_hex(const char *what, json_t *o, const char *k, uint8_t *out, size_t n,
+                   struct cairn_error *err)
 {
     const char *s = NULL;
     int rc = get_str(what, o, k, &s, err);
     if (rc != 0)
         return rc;
     if (strlen(s) != 2 * n || cairn_hex_decode_exact(s, out, n) != 0)
-        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: \"%s\" must be %zu hex digits", what, k, 2 * n);
+        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: \"%s\" must be %zu hex digits", what, k,
+                          2 * n);
     return 0;
 }
 
@@ -216,17 +231,20 @@ static int check_window(const char *what, json_t *o, time_t at, struct cairn_err
     const char *is = NULL, *nu = NULL;
     time_t ti, tn;
     int rc;
-    if ((rc = get_str(what, o, "issueDate", &is, err)) != 0 || (rc = get_str(what, o, "nextUpdate", &nu, err)) != 0)
+    if ((rc = get_str(what, o, "issueDate", &is, err)) != 0 ||
+        (rc = get_str(what, o, "nextUpdate", &nu, err)) != 0)
         return rc;
     if (dcap_time_parse(is, &ti) != 0 || dcap_time_parse(nu, &tn) != 0)
-        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: issueDate/nextUpdate must be RFC 3339 UTC times", what);
+        return cairn_errf(err, CAIRN_ERR_INVALID,
+                          "%s: issueDate/nextUpdate must be RFC 3339 UTC times", what);
     char ts[32];
     dcap_time_format(at, ts);
     if (at < ti)
-        return cairn_errf(err, CAIRN_ERR_EXPIRED, "%s: not yet valid (issueDate %s, verification time %s)", what, is,
-                          ts);
+        return cairn_errf(err, CAIRN_ERR_EXPIRED,
+                          "%s: not yet valid (issueDate %s, verification time %s)", what, is, ts);
     if (at >= tn)
-        return cairn_errf(err, CAIRN_ERR_EXPIRED, "%s: expired (nextUpdate %s, verification time %s)", what, nu, ts);
+        return cairn_errf(err, CAIRN_ERR_EXPIRED,
+                          "%s: expired (nextUpdate %s, verification time %s)", what, nu, ts);
     return 0;
 }
 
@@ -239,13 +257,15 @@ static int add_advisories(json_t *dst, json_t *level)
         return CAIRN_ERR_INVALID;
     size_t i;
     json_t *v;
-    json_array_foreach(ids, i, v) {
+    json_array_foreach(ids, i, v)
+    {
         if (!json_is_string(v))
             return CAIRN_ERR_INVALID;
         bool dup = false;
         size_t j;
         json_t *w;
-        json_array_foreach(dst, j, w) {
+        json_array_foreach(dst, j, w)
+        {
             if (strcasecmp(json_string_value(w), json_string_value(v)) == 0)
                 dup = true;
         }
@@ -265,8 +285,8 @@ static int verify_signed(const char *what, const char *body, size_t body_len, co
     X509 *leaf = NULL;
     int rc;
     if (chain == NULL || sk_X509_num(chain) == 0)
-        return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "%s: no TCB signing certificate configured (collateral chain)",
-                          what);
+        return cairn_errf(err, CAIRN_ERR_NOT_FOUND,
+                          "%s: no TCB signing certificate configured (collateral chain)", what);
     if ((rc = dcap_intel_roots(trust, &roots, err)) != 0)
         return rc;
     untrusted = sk_X509_new_null();
@@ -283,7 +303,9 @@ static int verify_signed(const char *what, const char *body, size_t body_len, co
                 trusted = X509_cmp(c, sk_X509_value(roots, k)) == 0;
             if (!trusted) {
                 rc = cairn_errf(err, CAIRN_ERR_VERIFY,
-                                "%s: tcb signing chain: the root certificate is not a trusted Intel SGX Root CA", what);
+                                "%s: tcb signing chain: the root certificate is not a trusted "
+                                "Intel SGX Root CA",
+                                what);
                 goto out;
             }
             continue;
@@ -297,21 +319,25 @@ static int verify_signed(const char *what, const char *body, size_t body_len, co
     }
     ERR_clear_error();
     if (leaf == NULL) {
-        rc = cairn_errf(err, CAIRN_ERR_NOT_FOUND, "%s: the collateral chain has no TCB signing certificate", what);
+        rc = cairn_errf(err, CAIRN_ERR_NOT_FOUND,
+                        "%s: the collateral chain has no TCB signing certificate", what);
         goto out;
     }
     if (!dcap_cert_cn_is(leaf, "Intel SGX TCB Signing")) {
-        rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: the signer is not an \"Intel SGX TCB Signing\" certificate", what);
+        rc = cairn_errf(err, CAIRN_ERR_VERIFY,
+                        "%s: the signer is not an \"Intel SGX TCB Signing\" certificate", what);
         goto out;
     }
     char pfx[80];
     snprintf(pfx, sizeof(pfx), "%s: tcb signing chain", what);
-    if ((rc = dcap_chain_verify(pfx, leaf, untrusted, roots, trust->crls, at, NULL, &path, err)) != 0)
+    if ((rc = dcap_chain_verify(pfx, leaf, untrusted, roots, trust->crls, at, NULL, &path, err)) !=
+        0)
         goto out;
     dcap_path_window(path, trust->crls, from, until);
     EVP_PKEY *k = X509_get0_pubkey(leaf);
     if (k == NULL || dcap_ecdsa_verify(k, body, body_len, sig) != 0) {
-        rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: signature does not verify with the TCB signing certificate", what);
+        rc = cairn_errf(err, CAIRN_ERR_VERIFY,
+                        "%s: signature does not verify with the TCB signing certificate", what);
         goto out;
     }
     rc = 0;
@@ -326,13 +352,15 @@ out:
  * takes the verified inner object from the cache (keyed by the document and
  * every trust input) while the signing chain's window holds. *obj is owned. */
 static int load_verified(const char *what, const char *doc, size_t len, const char *key,
-                         const struct attest_trust *trust, time_t at, json_t **obj, struct cairn_error *err)
+                         const struct attest_trust *trust, time_t at, json_t **obj,
+                         struct cairn_error *err)
 {
     uint8_t k[32];
     struct dcap_cache_val cv;
     memset(&cv, 0, sizeof(cv));
     if (len > COLLATERAL_DOC_MAX)
-        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "%s: document of %zu bytes exceeds the cap of %u", what, len,
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE,
+                          "%s: document of %zu bytes exceeds the cap of %u", what, len,
                           COLLATERAL_DOC_MAX);
     bool keyed = dcap_cache_key(key, doc, len, trust, true, k) == 0;
     if (keyed && dcap_cache_get(k, at, &cv)) {
@@ -368,8 +396,9 @@ static int load_verified(const char *what, const char *doc, size_t len, const ch
  * Picks the exact text of the element whose inner object has id `want_id`
  * (a missing id counts as "SGX", TCB info v2) and, when `fmspc` is given, that
  * FMSPC. A single document is returned as is: its checks come later. */
-static int select_doc(const char *what, const char *text, size_t len, const char *key, const char *want_id,
-                      const uint8_t *fmspc, const char **out, size_t *out_len, struct cairn_error *err)
+static int select_doc(const char *what, const char *text, size_t len, const char *key,
+                      const char *want_id, const uint8_t *fmspc, const char **out, size_t *out_len,
+                      struct cairn_error *err)
 {
     size_t i = skip_ws(text, 0, len);
     if (i >= len || text[i] != '[') {
@@ -378,7 +407,8 @@ static int select_doc(const char *what, const char *text, size_t len, const char
         return 0;
     }
     if (len > COLLATERAL_DOC_MAX * 4)
-        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "%s: document set of %zu bytes exceeds the cap of %u", what, len,
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE,
+                          "%s: document set of %zu bytes exceeds the cap of %u", what, len,
                           COLLATERAL_DOC_MAX * 4);
     /* Elements are parsed one at a time, up to the match: a large set costs
      * only the documents before the one that is used. */
@@ -390,7 +420,8 @@ static int select_doc(const char *what, const char *text, size_t len, const char
             break;
         size_t start = i;
         if (scan_value(text, &i, len) != 0 || i == start)
-            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: document set element %d is malformed", what, k);
+            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: document set element %d is malformed",
+                              what, k);
         size_t end = i;
         json_t *el = json_loadb(text + start, end - start, JSON_REJECT_DUPLICATES, NULL);
         json_t *inner = json_object_get(el, key);
@@ -400,11 +431,13 @@ static int select_doc(const char *what, const char *text, size_t len, const char
         if (match && fmspc != NULL) {
             const char *f = json_string_value(json_object_get(inner, "fmspc"));
             uint8_t fb[6];
-            match = f != NULL && strlen(f) == 12 && cairn_hex_decode_exact(f, fb, 6) == 0 && memcmp(fb, fmspc, 6) == 0;
+            match = f != NULL && strlen(f) == 12 && cairn_hex_decode_exact(f, fb, 6) == 0 &&
+                    memcmp(fb, fmspc, 6) == 0;
         }
         json_decref(el);
         if (el == NULL)
-            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: document set element %d is not valid JSON", what, k);
+            return cairn_errf(err, CAIRN_ERR_INVALID,
+                              "%s: document set element %d is not valid JSON", what, k);
         if (match) {
             *out = text + start;
             *out_len = end - start;
@@ -414,13 +447,13 @@ static int select_doc(const char *what, const char *text, size_t len, const char
         if (i < len && text[i] == ',')
             i++;
         else if (i >= len || text[i] != ']')
-            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: document set: expected ',' or ']' after element %d", what,
-                              k);
+            return cairn_errf(err, CAIRN_ERR_INVALID,
+                              "%s: document set: expected ',' or ']' after element %d", what, k);
     }
     if (rc != 0) {
         char *h = fmspc != NULL ? cairn_hex_encode(fmspc, 6) : NULL;
-        rc = cairn_errf(err, CAIRN_ERR_NOT_FOUND, "%s: the document set has none with id %s%s%s", what, want_id,
-                        h != NULL ? " and fmspc " : "", h != NULL ? h : "");
+        rc = cairn_errf(err, CAIRN_ERR_NOT_FOUND, "%s: the document set has none with id %s%s%s",
+                        what, want_id, h != NULL ? " and fmspc " : "", h != NULL ? h : "");
         free(h);
     }
     return rc;
@@ -447,47 +480,59 @@ struct level_ref {
     const char *status;
 };
 
-static int match_tcb_levels(const char *what, json_t *tcbinfo, long long version, const struct collateral_input *in,
-                            struct level_ref *out, struct cairn_error *err)
+static int match_tcb_levels(const char *what, json_t *tcbinfo, long long version,
+                            const struct collateral_input *in, struct level_ref *out,
+                            struct cairn_error *err)
 {
     json_t *levels = json_object_get(tcbinfo, "tcbLevels");
-    if (!json_is_array(levels) || json_array_size(levels) == 0 || json_array_size(levels) > COLLATERAL_LEVELS_MAX)
-        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: \"tcbLevels\" must be an array of 1..%u levels", what,
+    if (!json_is_array(levels) || json_array_size(levels) == 0 ||
+        json_array_size(levels) > COLLATERAL_LEVELS_MAX)
+        return cairn_errf(err, CAIRN_ERR_INVALID,
+                          "%s: \"tcbLevels\" must be an array of 1..%u levels", what,
                           COLLATERAL_LEVELS_MAX);
     /* TDX: when TEE_TCB_SVN[1] (the TDX module major version) is set, the
      * first two bytes are judged by the TDX module identity, not the levels. */
     size_t tdx_start = (in->tdx && in->tee_tcb_svn[1] > 0) ? 2 : 0;
     size_t idx;
     json_t *lv;
-    json_array_foreach(levels, idx, lv) {
+    json_array_foreach(levels, idx, lv)
+    {
         json_t *tcb = json_object_get(lv, "tcb");
         if (!json_is_object(tcb))
-            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: tcbLevels[%zu].tcb must be an object", what, idx);
+            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: tcbLevels[%zu].tcb must be an object",
+                              what, idx);
         uint8_t comps[16];
         if (version >= 3) {
             if (level_components(json_object_get(tcb, "sgxtcbcomponents"), comps) != 0)
-                return cairn_errf(err, CAIRN_ERR_INVALID,
-                                  "%s: tcbLevels[%zu].tcb.sgxtcbcomponents must hold 16 {\"svn\": 0..255}", what, idx);
+                return cairn_errf(
+                    err, CAIRN_ERR_INVALID,
+                    "%s: tcbLevels[%zu].tcb.sgxtcbcomponents must hold 16 {\"svn\": 0..255}", what,
+                    idx);
         } else {
             for (int c = 0; c < 16; c++) {
                 char k[24];
                 snprintf(k, sizeof(k), "sgxtcbcomp%02dsvn", c + 1);
                 json_t *v = json_object_get(tcb, k);
                 if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 255)
-                    return cairn_errf(err, CAIRN_ERR_INVALID, "%s: tcbLevels[%zu].tcb.%s must be 0..255", what, idx, k);
+                    return cairn_errf(err, CAIRN_ERR_INVALID,
+                                      "%s: tcbLevels[%zu].tcb.%s must be 0..255", what, idx, k);
                 comps[c] = (uint8_t)json_integer_value(v);
             }
         }
         json_t *pv = json_object_get(tcb, "pcesvn");
         if (!json_is_integer(pv) || json_integer_value(pv) < 0 || json_integer_value(pv) > 65535)
-            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: tcbLevels[%zu].tcb.pcesvn must be 0..65535", what, idx);
+            return cairn_errf(err, CAIRN_ERR_INVALID,
+                              "%s: tcbLevels[%zu].tcb.pcesvn must be 0..65535", what, idx);
         uint8_t tdxc[16] = {0};
         if (in->tdx && level_components(json_object_get(tcb, "tdxtcbcomponents"), tdxc) != 0)
-            return cairn_errf(err, CAIRN_ERR_INVALID,
-                              "%s: tcbLevels[%zu].tcb.tdxtcbcomponents must hold 16 {\"svn\": 0..255}", what, idx);
+            return cairn_errf(
+                err, CAIRN_ERR_INVALID,
+                "%s: tcbLevels[%zu].tcb.tdxtcbcomponents must hold 16 {\"svn\": 0..255}", what,
+                idx);
         const char *st = status_known(json_string_value(json_object_get(lv, "tcbStatus")));
         if (st == NULL)
-            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: tcbLevels[%zu].tcbStatus is not a known status", what, idx);
+            return cairn_errf(err, CAIRN_ERR_INVALID,
+                              "%s: tcbLevels[%zu].tcbStatus is not a known status", what, idx);
         bool ok = in->pck->pcesvn >= json_integer_value(pv);
         for (int c = 0; c < 16 && ok; c++)
             ok = in->pck->comp_svn[c] >= comps[c];
@@ -499,13 +544,14 @@ static int match_tcb_levels(const char *what, json_t *tcbinfo, long long version
             return 0;
         }
     }
-    return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: no matching TCB level (the platform TCB is below every level)", what);
+    return cairn_errf(err, CAIRN_ERR_VERIFY,
+                      "%s: no matching TCB level (the platform TCB is below every level)", what);
 }
 
 /* TDX module identity (TCB info v3 "tdxModuleIdentities"), selected by the
  * module major version TEE_TCB_SVN[1]; judged by its ISVSVN TEE_TCB_SVN[0]. */
-static int check_tdx_module(const char *what, json_t *tcbinfo, const struct collateral_input *in, json_t **out_level,
-                            const char **out_status, struct cairn_error *err)
+static int check_tdx_module(const char *what, json_t *tcbinfo, const struct collateral_input *in,
+                            json_t **out_level, const char **out_status, struct cairn_error *err)
 {
     json_t *ids = json_object_get(tcbinfo, "tdxModuleIdentities");
     json_t *mod = json_object_get(tcbinfo, "tdxModule");
@@ -517,7 +563,8 @@ static int check_tdx_module(const char *what, json_t *tcbinfo, const struct coll
         snprintf(want, sizeof(want), "TDX_%02X", in->tee_tcb_svn[1]);
         size_t i;
         json_t *v;
-        json_array_foreach(ids, i, v) {
+        json_array_foreach(ids, i, v)
+        {
             json_t *id = json_object_get(v, "id");
             if (json_is_string(id) && strcasecmp(json_string_value(id), want) == 0)
                 ident = v;
@@ -536,47 +583,55 @@ static int check_tdx_module(const char *what, json_t *tcbinfo, const struct coll
         (rc = get_hex(what, ident, "attributesMask", mask, 8, err)) != 0)
         return rc;
     if (CRYPTO_memcmp(signer, in->mr_signer_seam, 48) != 0)
-        return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: TDX module MRSIGNERSEAM does not match the TDX module identity",
+        return cairn_errf(err, CAIRN_ERR_VERIFY,
+                          "%s: TDX module MRSIGNERSEAM does not match the TDX module identity",
                           what);
     for (int i = 0; i < 8; i++)
         if ((in->seam_attributes[i] & mask[i]) != attr[i])
-            return cairn_errf(err, CAIRN_ERR_VERIFY,
-                              "%s: SEAMATTRIBUTES do not match the TDX module identity under its mask", what);
+            return cairn_errf(
+                err, CAIRN_ERR_VERIFY,
+                "%s: SEAMATTRIBUTES do not match the TDX module identity under its mask", what);
     json_t *levels = json_object_get(ident, "tcbLevels");
     if (ident == mod || !json_is_array(levels))
         return 0;
     size_t i;
     json_t *lv;
-    json_array_foreach(levels, i, lv) {
+    json_array_foreach(levels, i, lv)
+    {
         json_t *isv = json_object_get(json_object_get(lv, "tcb"), "isvsvn");
         const char *st = status_known(json_string_value(json_object_get(lv, "tcbStatus")));
         if (!json_is_integer(isv) || st == NULL)
-            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: TDX module identity level %zu is malformed", what, i);
+            return cairn_errf(err, CAIRN_ERR_INVALID,
+                              "%s: TDX module identity level %zu is malformed", what, i);
         if (json_integer_value(isv) <= in->tee_tcb_svn[0]) {
             *out_level = lv;
             *out_status = st;
             return 0;
         }
     }
-    return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: no matching TDX module TCB level for module SVN %u", what,
+    return cairn_errf(err, CAIRN_ERR_VERIFY,
+                      "%s: no matching TDX module TCB level for module SVN %u", what,
                       in->tee_tcb_svn[0]);
 }
 
 /* ---- QE identity ----------------------------------------------------------- */
 
-static int check_qe_identity(const char *what, json_t *qe, const struct collateral_input *in, time_t at,
-                             json_t **out_level, const char **out_status, struct cairn_error *err)
+static int check_qe_identity(const char *what, json_t *qe, const struct collateral_input *in,
+                             time_t at, json_t **out_level, const char **out_status,
+                             struct cairn_error *err)
 {
     const char *id = NULL;
     long long version = 0, isvprodid = 0;
     int rc;
-    if ((rc = get_str(what, qe, "id", &id, err)) != 0 || (rc = get_uint(what, qe, "version", 100, &version, err)) != 0)
+    if ((rc = get_str(what, qe, "id", &id, err)) != 0 ||
+        (rc = get_uint(what, qe, "version", 100, &version, err)) != 0)
         return rc;
     const char *want = in->tdx ? "TD_QE" : "QE";
     if (strcmp(id, want) != 0)
         return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: id \"%s\" is not \"%s\"", what, id, want);
     if (version != 2)
-        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "%s: version %lld not supported (expected 2)", what, version);
+        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "%s: version %lld not supported (expected 2)",
+                          what, version);
     if ((rc = check_window(what, qe, at, err)) != 0)
         return rc;
     uint8_t misc[4], miscmask[4], attr[16], attrmask[16], signer[32];
@@ -592,44 +647,55 @@ static int check_qe_identity(const char *what, json_t *qe, const struct collater
         return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: QE MRSIGNER does not match", what);
     unsigned prod = (unsigned)r[SGX_RB_ISVPRODID] | (unsigned)r[SGX_RB_ISVPRODID + 1] << 8;
     if (prod != isvprodid)
-        return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: QE ISVPRODID %u is not %lld", what, prod, isvprodid);
+        return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: QE ISVPRODID %u is not %lld", what, prod,
+                          isvprodid);
     /* miscselect is written as a big-endian hex number; the report holds it
      * little-endian. */
-    uint32_t m = (uint32_t)misc[0] << 24 | (uint32_t)misc[1] << 16 | (uint32_t)misc[2] << 8 | misc[3];
-    uint32_t mm = (uint32_t)miscmask[0] << 24 | (uint32_t)miscmask[1] << 16 | (uint32_t)miscmask[2] << 8 | miscmask[3];
+    uint32_t m =
+        (uint32_t)misc[0] << 24 | (uint32_t)misc[1] << 16 | (uint32_t)misc[2] << 8 | misc[3];
+    uint32_t mm = (uint32_t)miscmask[0] << 24 | (uint32_t)miscmask[1] << 16 |
+                  (uint32_t)miscmask[2] << 8 | miscmask[3];
     const uint8_t *rm = r + SGX_RB_MISCSELECT;
-    uint32_t rmisc = (uint32_t)rm[0] | (uint32_t)rm[1] << 8 | (uint32_t)rm[2] << 16 | (uint32_t)rm[3] << 24;
+    uint32_t rmisc =
+        (uint32_t)rm[0] | (uint32_t)rm[1] << 8 | (uint32_t)rm[2] << 16 | (uint32_t)rm[3] << 24;
     if ((rmisc & mm) != m)
-        return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: QE MISCSELECT does not match under the mask", what);
+        return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: QE MISCSELECT does not match under the mask",
+                          what);
     for (int i = 0; i < 16; i++)
         if ((r[SGX_RB_ATTRIBUTES + i] & attrmask[i]) != attr[i])
-            return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: QE attributes do not match under the mask", what);
+            return cairn_errf(err, CAIRN_ERR_VERIFY,
+                              "%s: QE attributes do not match under the mask", what);
     unsigned isvsvn = (unsigned)r[SGX_RB_ISVSVN] | (unsigned)r[SGX_RB_ISVSVN + 1] << 8;
     json_t *levels = json_object_get(qe, "tcbLevels");
-    if (!json_is_array(levels) || json_array_size(levels) == 0 || json_array_size(levels) > COLLATERAL_LEVELS_MAX)
-        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: \"tcbLevels\" must be an array of 1..%u levels", what,
+    if (!json_is_array(levels) || json_array_size(levels) == 0 ||
+        json_array_size(levels) > COLLATERAL_LEVELS_MAX)
+        return cairn_errf(err, CAIRN_ERR_INVALID,
+                          "%s: \"tcbLevels\" must be an array of 1..%u levels", what,
                           COLLATERAL_LEVELS_MAX);
     size_t i;
     json_t *lv;
-    json_array_foreach(levels, i, lv) {
+    json_array_foreach(levels, i, lv)
+    {
         json_t *isv = json_object_get(json_object_get(lv, "tcb"), "isvsvn");
         const char *st = status_known(json_string_value(json_object_get(lv, "tcbStatus")));
         if (!json_is_integer(isv) || json_integer_value(isv) < 0 || st == NULL)
-            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: tcbLevels[%zu] needs tcb.isvsvn and a known tcbStatus",
-                              what, i);
+            return cairn_errf(err, CAIRN_ERR_INVALID,
+                              "%s: tcbLevels[%zu] needs tcb.isvsvn and a known tcbStatus", what, i);
         if (json_integer_value(isv) <= isvsvn) {
             *out_level = lv;
             *out_status = st;
             return 0;
         }
     }
-    return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: no matching TCB level for QE ISVSVN %u", what, isvsvn);
+    return cairn_errf(err, CAIRN_ERR_VERIFY, "%s: no matching TCB level for QE ISVSVN %u", what,
+                      isvsvn);
 }
 
 /* ---- entry point ------------------------------------------------------------ */
 
-int collateral_evaluate(const struct collateral_input *in, const struct attest_trust *trust, time_t at,
-                        json_t *checks, struct collateral_result *out, struct cairn_error *err)
+int collateral_evaluate(const struct collateral_input *in, const struct attest_trust *trust,
+                        time_t at, json_t *checks, struct collateral_result *out,
+                        struct cairn_error *err)
 {
     struct collateral_result res;
     memset(&res, 0, sizeof(res));
@@ -640,7 +706,8 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
                           !have_tcb ? "TCB info" : "QE identity");
     if (!have_tcb) {
         if (have_qe)
-            return cairn_errf(err, CAIRN_ERR_INVALID, "collateral: QE identity given without TCB info");
+            return cairn_errf(err, CAIRN_ERR_INVALID,
+                              "collateral: QE identity given without TCB info");
         *out = res;
         return 0;
     }
@@ -649,8 +716,8 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
     const char *twhat = "tcb info";
     const char *doc;
     size_t doc_len;
-    if ((rc = select_doc(twhat, trust->tcb_info, trust->tcb_info_len, "tcbInfo", in->tdx ? "TDX" : "SGX",
-                         in->pck->fmspc, &doc, &doc_len, err)) != 0 ||
+    if ((rc = select_doc(twhat, trust->tcb_info, trust->tcb_info_len, "tcbInfo",
+                         in->tdx ? "TDX" : "SGX", in->pck->fmspc, &doc, &doc_len, err)) != 0 ||
         (rc = load_verified(twhat, doc, doc_len, "tcbInfo", trust, at, &tcb, err)) != 0)
         goto out;
     json_array_append_new(checks, json_string("tcb_signing_chain"));
@@ -659,32 +726,36 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
     if ((rc = get_uint(twhat, tcb, "version", 100, &version, err)) != 0)
         goto out;
     if (version != 2 && version != 3) {
-        rc = cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "%s: version %lld not supported (expected 2 or 3)", twhat, version);
+        rc = cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
+                        "%s: version %lld not supported (expected 2 or 3)", twhat, version);
         goto out;
     }
     json_t *idj = json_object_get(tcb, "id");
     const char *id = json_is_string(idj) ? json_string_value(idj) : (version == 2 ? "SGX" : NULL);
     const char *want = in->tdx ? "TDX" : "SGX";
     if (id == NULL || strcmp(id, want) != 0) {
-        rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: id \"%s\" does not match a %s quote", twhat, id ? id : "(none)",
-                        want);
+        rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: id \"%s\" does not match a %s quote", twhat,
+                        id ? id : "(none)", want);
         goto out;
     }
     if ((rc = check_window(twhat, tcb, at, err)) != 0)
         goto out;
     uint8_t fmspc[6], pceid[2];
-    if ((rc = get_hex(twhat, tcb, "fmspc", fmspc, 6, err)) != 0 || (rc = get_hex(twhat, tcb, "pceId", pceid, 2, err)) != 0)
+    if ((rc = get_hex(twhat, tcb, "fmspc", fmspc, 6, err)) != 0 ||
+        (rc = get_hex(twhat, tcb, "pceId", pceid, 2, err)) != 0)
         goto out;
     if (memcmp(fmspc, in->pck->fmspc, 6) != 0) {
         char *a = cairn_hex_encode(fmspc, 6), *b = cairn_hex_encode(in->pck->fmspc, 6);
-        rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: fmspc mismatch: collateral %s, PCK certificate %s", twhat,
-                        a ? a : "?", b ? b : "?");
+        rc = cairn_errf(err, CAIRN_ERR_VERIFY,
+                        "%s: fmspc mismatch: collateral %s, PCK certificate %s", twhat, a ? a : "?",
+                        b ? b : "?");
         free(a);
         free(b);
         goto out;
     }
     if (memcmp(pceid, in->pck->pceid, 2) != 0) {
-        rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: pceId does not match the PCK certificate", twhat);
+        rc = cairn_errf(err, CAIRN_ERR_VERIFY, "%s: pceId does not match the PCK certificate",
+                        twhat);
         goto out;
     }
     json_t *ev = json_object_get(tcb, "tcbEvaluationDataNumber");
@@ -697,7 +768,8 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
         goto out;
     res.advisory_ids = json_array();
     if (res.advisory_ids == NULL || add_advisories(res.advisory_ids, lvl.level) != 0) {
-        rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: advisoryIDs must be an array of strings", twhat);
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: advisoryIDs must be an array of strings",
+                        twhat);
         goto out;
     }
     snprintf(res.platform_status, sizeof(res.platform_status), "%s", lvl.status);
@@ -716,7 +788,8 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
             snprintf(res.module_status, sizeof(res.module_status), "%s", ms);
             status = collateral_converge(status, ms);
             if (add_advisories(res.advisory_ids, ml) != 0) {
-                rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: module advisoryIDs must be strings", twhat);
+                rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: module advisoryIDs must be strings",
+                                twhat);
                 goto out;
             }
             json_array_append_new(checks, json_string("tdx_module_identity"));
@@ -736,7 +809,8 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
         snprintf(res.qe_status, sizeof(res.qe_status), "%s", qs);
         status = collateral_converge(status, qs);
         if (add_advisories(res.advisory_ids, ql) != 0) {
-            rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: advisoryIDs must be an array of strings", qwhat);
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: advisoryIDs must be an array of strings",
+                            qwhat);
             goto out;
         }
         json_array_append_new(checks, json_string("qe_identity"));

@@ -21,8 +21,8 @@
 #include "attest/attest.h"
 #include "common/error.h"
 
-#define DCAP_QUOTE_MAX (64u * 1024u)       /* larger buffers are refused before parsing */
-#define DCAP_CERT_CHAIN_MAX (32u * 1024u)  /* PEM PCK chain cap */
+#define DCAP_QUOTE_MAX (64u * 1024u)      /* larger buffers are refused before parsing */
+#define DCAP_CERT_CHAIN_MAX (32u * 1024u) /* PEM PCK chain cap */
 #define DCAP_HEADER_SIZE 48
 #define DCAP_SGX_REPORT_SIZE 384
 #define DCAP_TDX10_BODY_SIZE 584
@@ -30,14 +30,14 @@
 #define DCAP_ATT_KEY_ECDSA_P256 2
 #define DCAP_TEE_SGX 0x00000000u
 #define DCAP_TEE_TDX 0x00000081u
-#define DCAP_CERT_PCK_CHAIN 5      /* PEM: PCK leaf, intermediate CA, root */
-#define DCAP_CERT_QE_REPORT 6      /* QE report certification data (TDX, v4+) */
-#define DCAP_OE_HEADER_SIZE 16     /* MarbleRun/OE: u32 version=1, u32 type=2, u64 size */
+#define DCAP_CERT_PCK_CHAIN 5  /* PEM: PCK leaf, intermediate CA, root */
+#define DCAP_CERT_QE_REPORT 6  /* QE report certification data (TDX, v4+) */
+#define DCAP_OE_HEADER_SIZE 16 /* MarbleRun/OE: u32 version=1, u32 type=2, u64 size */
 
 enum dcap_body_type {
-    DCAP_BODY_SGX = 1,     /* 384-byte enclave report */
-    DCAP_BODY_TDX10 = 2,   /* 584-byte TD report (TDX 1.0) */
-    DCAP_BODY_TDX15 = 3,   /* 648-byte TD report (TDX 1.5) */
+    DCAP_BODY_SGX = 1,   /* 384-byte enclave report */
+    DCAP_BODY_TDX10 = 2, /* 584-byte TD report (TDX 1.0) */
+    DCAP_BODY_TDX15 = 3, /* 648-byte TD report (TDX 1.5) */
 };
 
 struct dcap_quote {
@@ -48,19 +48,24 @@ struct dcap_quote {
     const uint8_t *qe_vendor_id; /* 16 */
     const uint8_t *user_data;    /* 20 */
     enum dcap_body_type body_type;
-    const uint8_t *body;  size_t body_size;
-    const uint8_t *signed_data; size_t signed_size; /* header .. end of body: what the quote signature covers */
-    const uint8_t *signature;    /* 64: r||s by the attestation key */
-    const uint8_t *att_key;      /* 64: P-256 X||Y */
-    const uint8_t *qe_report;    /* 384 */
-    const uint8_t *qe_report_sig;/* 64: r||s by the PCK leaf */
-    const uint8_t *qe_auth; uint16_t qe_auth_size;
-    uint16_t cert_type;          /* 5 (PEM PCK chain) or 1-3 (PPID: chain supplied separately) */
-    const uint8_t *cert_data; size_t cert_data_size;
-    const char *pck_pem; size_t pck_pem_size;   /* type 5 only (else NULL); not NUL-terminated */
-    size_t quote_size;           /* bytes of the quote proper */
-    size_t trailing;             /* bytes after it (TDX only) */
-    bool oe_header;              /* the 16-byte OE header was present and stripped */
+    const uint8_t *body;
+    size_t body_size;
+    const uint8_t *signed_data;
+    size_t signed_size;           /* header .. end of body: what the quote signature covers */
+    const uint8_t *signature;     /* 64: r||s by the attestation key */
+    const uint8_t *att_key;       /* 64: P-256 X||Y */
+    const uint8_t *qe_report;     /* 384 */
+    const uint8_t *qe_report_sig; /* 64: r||s by the PCK leaf */
+    const uint8_t *qe_auth;
+    uint16_t qe_auth_size;
+    uint16_t cert_type; /* 5 (PEM PCK chain) or 1-3 (PPID: chain supplied separately) */
+    const uint8_t *cert_data;
+    size_t cert_data_size;
+    const char *pck_pem;
+    size_t pck_pem_size; /* type 5 only (else NULL); not NUL-terminated */
+    size_t quote_size;   /* bytes of the quote proper */
+    size_t trailing;     /* bytes after it (TDX only) */
+    bool oe_header;      /* the 16-byte OE header was present and stripped */
 };
 
 /* Parses an SGX (expect_tee = DCAP_TEE_SGX: quote v3, optionally behind the
@@ -91,11 +96,11 @@ int dcap_quote_parse(const uint8_t *buf, size_t len, uint32_t expect_tee, struct
 struct dcap_pck_info {
     uint8_t ppid[16];
     uint8_t cpusvn[16];
-    uint8_t comp_svn[16];      /* TCB components 1..16 */
+    uint8_t comp_svn[16]; /* TCB components 1..16 */
     uint16_t pcesvn;
     uint8_t pceid[2];
     uint8_t fmspc[6];
-    int sgx_type;              /* 0 standard, 1 scalable, 2 scalable with integrity; -1 absent */
+    int sgx_type; /* 0 standard, 1 scalable, 2 scalable with integrity; -1 absent */
     bool has_platform_instance_id;
     uint8_t platform_instance_id[16];
 };
@@ -105,11 +110,13 @@ struct dcap_pck_info {
 int dcap_pck_info_parse(X509 *pck, struct dcap_pck_info *out, struct cairn_error *err);
 /* The same on the extension's raw value (DER SEQUENCE, untrusted, at most
  * 64 KiB): pure and bounded; `out` written only on success. */
-int dcap_pck_ext_parse(const uint8_t *der, size_t len, struct dcap_pck_info *out, struct cairn_error *err);
+int dcap_pck_ext_parse(const uint8_t *der, size_t len, struct dcap_pck_info *out,
+                       struct cairn_error *err);
 
 /* The trust anchors to use: trust->intel_roots when set, else the embedded
  * Intel SGX Root CA. Returned stack is owned by the caller (sk_X509_pop_free). */
-int dcap_intel_roots(const struct attest_trust *trust, STACK_OF(X509) **out, struct cairn_error *err);
+int dcap_intel_roots(const struct attest_trust *trust, STACK_OF(X509) * *out,
+                     struct cairn_error *err);
 
 /* Verifies `leaf` through `untrusted` to `roots` at `at`, then applies every
  * CRL in `crls` whose issuer is a certificate of the verified path: the CRL
@@ -118,9 +125,9 @@ int dcap_intel_roots(const struct attest_trust *trust, STACK_OF(X509) **out, str
  * names the chain in messages ("pck chain", "tcb signing chain"). When
  * `crls_used` is given it receives how many CRLs applied; when `out_chain` is
  * given it receives the verified path, leaf first (sk_X509_pop_free). */
-int dcap_chain_verify(const char *what, X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *roots,
-                      STACK_OF(X509_CRL) *crls, time_t at, int *crls_used, STACK_OF(X509) **out_chain,
-                      struct cairn_error *err);
+int dcap_chain_verify(const char *what, X509 *leaf, STACK_OF(X509) * untrusted,
+                      STACK_OF(X509) * roots, STACK_OF(X509_CRL) * crls, time_t at, int *crls_used,
+                      STACK_OF(X509) * *out_chain, struct cairn_error *err);
 
 /* True when the subject has exactly one CN and it equals `cn`. */
 bool dcap_cert_cn_is(X509 *c, const char *cn);
@@ -143,9 +150,9 @@ void dcap_time_format(time_t t, char out[32]);
  * PPID types 1-3, `certs` (PEM, from evidence.certs; borrowed). Giving
  * `certs` with a type-5 quote is an error. `checks` (a JSON array) receives
  * the names of the checks that passed. `pck` is written on success. */
-int dcap_verify_quote(const char *what, const struct dcap_quote *q, const char *certs, size_t certs_len,
-                      const struct attest_trust *trust, time_t at, json_t *checks, struct dcap_pck_info *pck,
-                      struct cairn_error *err);
+int dcap_verify_quote(const char *what, const struct dcap_quote *q, const char *certs,
+                      size_t certs_len, const struct attest_trust *trust, time_t at, json_t *checks,
+                      struct dcap_pck_info *pck, struct cairn_error *err);
 
 /* ---- verified-result cache (dcap.c) ----
  * Small fixed-size LRU cache, thread-safe, on by default. A value holds what a
@@ -155,23 +162,24 @@ int dcap_verify_quote(const char *what, const struct dcap_quote *q, const char *
  * references (EVP_PKEY_free / json_decref). */
 struct dcap_cache_val {
     time_t from, until;
-    EVP_PKEY *key;                /* PCK chains: the verified leaf key */
+    EVP_PKEY *key; /* PCK chains: the verified leaf key */
     struct dcap_pck_info pck;
     int ncrl;
-    json_t *obj;                  /* collateral: the verified inner object */
+    json_t *obj; /* collateral: the verified inner object */
 };
 /* SHA-256 over domain, document and every trust input that can change the
  * outcome (roots, intermediates, CRLs, optionally the collateral chain). */
-int dcap_cache_key(const char *domain, const void *doc, size_t len, const struct attest_trust *trust,
-                   bool with_collateral_chain, uint8_t out[32]);
+int dcap_cache_key(const char *domain, const void *doc, size_t len,
+                   const struct attest_trust *trust, bool with_collateral_chain, uint8_t out[32]);
 bool dcap_cache_get(const uint8_t key[32], time_t at, struct dcap_cache_val *out);
 void dcap_cache_put(const uint8_t key[32], const struct dcap_cache_val *v);
-void dcap_cache_set_enabled(bool on);   /* for benchmarks and tests; clears nothing */
+void dcap_cache_set_enabled(bool on); /* for benchmarks and tests; clears nothing */
 void dcap_cache_clear(void);
 void dcap_cache_stats(unsigned long long *hits, unsigned long long *misses);
 /* The window in which a verified path (and the given CRLs) stays valid:
  * [latest notBefore/thisUpdate, earliest notAfter/nextUpdate). */
-void dcap_path_window(STACK_OF(X509) *path, STACK_OF(X509_CRL) *crls, time_t *from, time_t *until);
+void dcap_path_window(STACK_OF(X509) * path, STACK_OF(X509_CRL) * crls, time_t *from,
+                      time_t *until);
 
 /* Lowercase hex of n bytes into a new JSON string (NULL on allocation failure). */
 json_t *dcap_json_hex(const uint8_t *p, size_t n);

@@ -50,20 +50,21 @@ bool gramine_probe(const struct attest_issuer_config *cfg)
     return true;
 }
 
-int gramine_issue(const uint8_t report_data[64], const struct attest_issuer_config *cfg, struct attest_issued *out,
-                  struct cairn_error *err)
+int gramine_issue(const uint8_t report_data[64], const struct attest_issuer_config *cfg,
+                  struct attest_issued *out, struct cairn_error *err)
 {
     const char *dir = gramine_dir(cfg);
     char path[4096], type[16];
     if (read_type(dir, type) == 0 && strcmp(type, "dcap") != 0)
         return cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
-                          "gramine: attestation type is \"%s\", not \"dcap\" (sgx.remote_attestation in the manifest)",
+                          "gramine: attestation type is \"%s\", not \"dcap\" "
+                          "(sgx.remote_attestation in the manifest)",
                           type);
     snprintf(path, sizeof(path), "%s/user_report_data", dir);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
-        return cairn_errf(err, errno == ENOENT ? CAIRN_ERR_UNSUPPORTED : CAIRN_ERR_IO, "gramine: %s: %s", path,
-                          strerror(errno));
+        return cairn_errf(err, errno == ENOENT ? CAIRN_ERR_UNSUPPORTED : CAIRN_ERR_IO,
+                          "gramine: %s: %s", path, strerror(errno));
     ssize_t w = write(fd, report_data, 64);
     int saved = errno;
     if (close(fd) != 0 && w == 64) {
@@ -79,7 +80,8 @@ int gramine_issue(const uint8_t report_data[64], const struct attest_issuer_conf
     int rc = cairn_file_read(path, DCAP_QUOTE_MAX, &q, &n);
     if (rc != 0)
         return cairn_errf(err, rc, "gramine: reading %s: %s", path,
-                          rc == CAIRN_ERR_TOO_LARGE ? "larger than the quote cap" : cairn_strerror(rc));
+                          rc == CAIRN_ERR_TOO_LARGE ? "larger than the quote cap"
+                                                    : cairn_strerror(rc));
     if (n == 0) {
         free(q);
         return cairn_errf(err, CAIRN_ERR_IO, "gramine: %s is empty", path);

@@ -78,11 +78,13 @@ static int sgx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
     rc |= set_hex(j, "mrsigner", b + SGX_RB_MRSIGNER, 32);
     rc |= set_int(j, "isv_prod_id", le16(b + SGX_RB_ISVPRODID));
     rc |= set_int(j, "isv_svn", le16(b + SGX_RB_ISVSVN));
-    rc |= json_object_set_new(j, "debug", json_boolean((b[SGX_RB_ATTRIBUTES] & SGX_ATTR_DEBUG) != 0));
+    rc |=
+        json_object_set_new(j, "debug", json_boolean((b[SGX_RB_ATTRIBUTES] & SGX_ATTR_DEBUG) != 0));
     rc |= set_hex(j, "attributes", b + SGX_RB_ATTRIBUTES, 16);
     rc |= set_hex(j, "cpu_svn", b + SGX_RB_CPUSVN, 16);
     rc |= set_int(j, "misc_select",
-                  (long long)((uint32_t)b[16] | (uint32_t)b[17] << 8 | (uint32_t)b[18] << 16 | (uint32_t)b[19] << 24));
+                  (long long)((uint32_t)b[16] | (uint32_t)b[17] << 8 | (uint32_t)b[18] << 16 |
+                              (uint32_t)b[19] << 24));
     rc |= set_hex(j, "config_id", b + SGX_RB_CONFIGID, 64);
     rc |= set_int(j, "config_svn", le16(b + SGX_RB_CONFIGSVN));
     rc |= set_hex(j, "isv_ext_prod_id", b + SGX_RB_ISVEXTPRODID, 16);
@@ -91,7 +93,8 @@ static int sgx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
     rc |= set_int(j, "pce_svn", q->pce_svn);
     rc |= set_int(j, "qe_isv_svn", le16(q->qe_report + SGX_RB_ISVSVN));
     rc |= json_object_set_new(j, "oe_header", json_boolean(q->oe_header));
-    rc |= json_object_set_new(j, "pck_chain_source", json_string(q->pck_pem != NULL ? "quote" : "evidence"));
+    rc |= json_object_set_new(j, "pck_chain_source",
+                              json_string(q->pck_pem != NULL ? "quote" : "evidence"));
     rc |= json_object_set_new(j, "cert_data_type", json_integer(q->cert_type));
     rc |= intel_claims_add_pck(j, pck);
     rc |= intel_claims_add_tcb(j, cr);
@@ -104,8 +107,8 @@ static int sgx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
     return 0;
 }
 
-int sgx_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
-               struct cairn_error *err)
+int sgx_verify(const struct attest_evidence *ev, const struct attest_trust *trust,
+               struct attest_claims *out, struct cairn_error *err)
 {
     struct dcap_quote q;
     struct dcap_pck_info pck;
@@ -119,8 +122,8 @@ int sgx_verify(const struct attest_evidence *ev, const struct attest_trust *trus
     checks = json_array();
     if (checks == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "sgx quote: out of memory");
-    if ((rc = dcap_verify_quote("sgx quote", &q, (const char *)ev->certs, ev->certs_len, trust, at, checks, &pck,
-                                err)) != 0)
+    if ((rc = dcap_verify_quote("sgx quote", &q, (const char *)ev->certs, ev->certs_len, trust, at,
+                                checks, &pck, err)) != 0)
         goto out;
     struct collateral_input in = {.tdx = false, .pck = &pck, .qe_report = q.qe_report};
     if ((rc = collateral_evaluate(&in, trust, at, checks, &cr, err)) != 0)
@@ -150,12 +153,15 @@ int intel_policy_hex(const char *field, const char *want_hex, json_t *claims, co
     uint8_t *w = NULL, *g = NULL;
     size_t wl = 0, gl = 0;
     if (cairn_hex_decode(want_hex, strlen(want_hex), &w, &wl) != 0) {
-        return cairn_errf(err, CAIRN_ERR_POLICY, "%s mismatch: the package value \"%.40s\" is not valid hex", claim,
+        return cairn_errf(err, CAIRN_ERR_POLICY,
+                          "%s mismatch: the package value \"%.40s\" is not valid hex", claim,
                           want_hex);
     }
     int rc = 0;
-    if (cairn_hex_decode(got, strlen(got), &g, &gl) != 0 || wl != gl || CRYPTO_memcmp(w, g, wl) != 0)
-        rc = cairn_errf(err, CAIRN_ERR_POLICY, "%s mismatch: expected %s, got %s", claim, want_hex, got);
+    if (cairn_hex_decode(got, strlen(got), &g, &gl) != 0 || wl != gl ||
+        CRYPTO_memcmp(w, g, wl) != 0)
+        rc = cairn_errf(err, CAIRN_ERR_POLICY, "%s mismatch: expected %s, got %s", claim, want_hex,
+                        got);
     free(w);
     free(g);
     return rc;
@@ -180,32 +186,39 @@ int intel_policy_tcb(const struct tee_package *p, json_t *claims, struct cairn_e
         return 0;
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(claims, "advisory_ids"), i, a) {
+    json_array_foreach(json_object_get(claims, "advisory_ids"), i, a)
+    {
         bool ok = false;
         for (size_t k = 0; k < p->n_accepted_advisories && !ok; k++)
             ok = strcasecmp(p->accepted_advisories[k], json_string_value(a)) == 0;
         if (!ok)
-            return cairn_errf(err, CAIRN_ERR_POLICY, "advisory %s is not accepted", json_string_value(a));
+            return cairn_errf(err, CAIRN_ERR_POLICY, "advisory %s is not accepted",
+                              json_string_value(a));
     }
     return 0;
 }
 
-int sgx_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err)
+int sgx_policy_match(const struct tee_package *p, const struct attest_claims *c,
+                     struct cairn_error *err)
 {
     json_t *j = c->json;
     if (c->type != ATTEST_SGX || j == NULL)
-        return cairn_errf(err, CAIRN_ERR_POLICY, "TEE mismatch: the package expects sgx evidence, got %s",
+        return cairn_errf(err, CAIRN_ERR_POLICY,
+                          "TEE mismatch: the package expects sgx evidence, got %s",
                           attest_type_name(c->type));
     if (p->unique_id == NULL && p->signer_id == NULL)
-        return cairn_errf(err, CAIRN_ERR_POLICY, "package sets neither UniqueID nor SignerID: any enclave would match");
+        return cairn_errf(err, CAIRN_ERR_POLICY,
+                          "package sets neither UniqueID nor SignerID: any enclave would match");
     bool debug = json_is_true(json_object_get(j, "debug"));
     if (debug != p->debug)
-        return cairn_errf(err, CAIRN_ERR_POLICY, "debug mismatch: expected %s, got %s", p->debug ? "true" : "false",
-                          debug ? "true" : "false");
+        return cairn_errf(err, CAIRN_ERR_POLICY, "debug mismatch: expected %s, got %s",
+                          p->debug ? "true" : "false", debug ? "true" : "false");
     int rc;
-    if (p->unique_id != NULL && (rc = intel_policy_hex("UniqueID", p->unique_id, j, "mrenclave", err)) != 0)
+    if (p->unique_id != NULL &&
+        (rc = intel_policy_hex("UniqueID", p->unique_id, j, "mrenclave", err)) != 0)
         return rc;
-    if (p->signer_id != NULL && (rc = intel_policy_hex("SignerID", p->signer_id, j, "mrsigner", err)) != 0)
+    if (p->signer_id != NULL &&
+        (rc = intel_policy_hex("SignerID", p->signer_id, j, "mrsigner", err)) != 0)
         return rc;
     json_int_t prod = json_integer_value(json_object_get(j, "isv_prod_id"));
     json_int_t svn = json_integer_value(json_object_get(j, "isv_svn"));
@@ -213,7 +226,8 @@ int sgx_policy_match(const struct tee_package *p, const struct attest_claims *c,
         return cairn_errf(err, CAIRN_ERR_POLICY, "isv_prod_id mismatch: expected %llu, got %lld",
                           (unsigned long long)p->product_id, (long long)prod);
     if (p->has_security_version && (uint64_t)svn < p->security_version)
-        return cairn_errf(err, CAIRN_ERR_POLICY, "isv_svn too low: expected at least %llu, got %lld",
+        return cairn_errf(err, CAIRN_ERR_POLICY,
+                          "isv_svn too low: expected at least %llu, got %lld",
                           (unsigned long long)p->security_version, (long long)svn);
     return intel_policy_tcb(p, j, err);
 }

@@ -13,7 +13,7 @@
 #include "attest/dcap.h"
 #include "attest/policy.h"
 
-#define SGX_ATTR_DEBUG 0x02u   /* attributes.flags bit 1 */
+#define SGX_ATTR_DEBUG 0x02u /* attributes.flags bit 1 */
 
 /* Adds the claims of the verified collateral result to `j`. Shared with TDX. */
 int intel_claims_add_tcb(json_t *j, const struct collateral_result *cr);
@@ -24,8 +24,10 @@ int intel_claims_add_pck(json_t *j, const struct dcap_pck_info *pck);
 /* Policy (called by tee_policy_match in policy.c). Each returns 0 or
  * CAIRN_ERR_POLICY naming the field, e.g. "mrenclave mismatch: expected ..,
  * got ..". See docs/attestation-intel.md for the rules. */
-int sgx_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err);
-int tdx_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err);
+int sgx_policy_match(const struct tee_package *p, const struct attest_claims *c,
+                     struct cairn_error *err);
+int tdx_policy_match(const struct tee_package *p, const struct attest_claims *c,
+                     struct cairn_error *err);
 /* `want_hex` (any case) decoded must equal the claim `claim` (hex). */
 int intel_policy_hex(const char *field, const char *want_hex, json_t *claims, const char *claim,
                      struct cairn_error *err);
@@ -41,8 +43,8 @@ int intel_policy_tcb(const struct tee_package *p, json_t *claims, struct cairn_e
  * gramine_probe: true when <dir>/quote is readable (and the type, if given, is dcap). */
 struct attest_issuer_config;
 struct attest_issued;
-int gramine_issue(const uint8_t report_data[64], const struct attest_issuer_config *cfg, struct attest_issued *out,
-                  struct cairn_error *err);
+int gramine_issue(const uint8_t report_data[64], const struct attest_issuer_config *cfg,
+                  struct attest_issued *out, struct cairn_error *err);
 bool gramine_probe(const struct attest_issuer_config *cfg);
 
 #endif

@@ -50,12 +50,15 @@ static int tdx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
         rc |= set_hex(j, "tee_tcb_svn2", b + TDX_TB_TEE_TCB_SVN2, 16);
         rc |= set_hex(j, "mr_service_td", b + TDX_TB_MRSERVICETD, 48);
     }
-    rc |= json_object_set_new(j, "debug", json_boolean((b[TDX_TB_TDATTRIBUTES] & TDX_TD_ATTR_DEBUG) != 0));
-    rc |= json_object_set_new(j, "qe_isv_svn",
-                              json_integer(q->qe_report[SGX_RB_ISVSVN] | q->qe_report[SGX_RB_ISVSVN + 1] << 8));
+    rc |= json_object_set_new(j, "debug",
+                              json_boolean((b[TDX_TB_TDATTRIBUTES] & TDX_TD_ATTR_DEBUG) != 0));
+    rc |= json_object_set_new(
+        j, "qe_isv_svn",
+        json_integer(q->qe_report[SGX_RB_ISVSVN] | q->qe_report[SGX_RB_ISVSVN + 1] << 8));
     if (q->trailing > 0)
         rc |= json_object_set_new(j, "trailing_bytes", json_integer((json_int_t)q->trailing));
-    rc |= json_object_set_new(j, "pck_chain_source", json_string(q->pck_pem != NULL ? "quote" : "evidence"));
+    rc |= json_object_set_new(j, "pck_chain_source",
+                              json_string(q->pck_pem != NULL ? "quote" : "evidence"));
     rc |= json_object_set_new(j, "cert_data_type", json_integer(q->cert_type));
     rc |= intel_claims_add_pck(j, pck);
     rc |= intel_claims_add_tcb(j, cr);
@@ -68,8 +71,8 @@ static int tdx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
     return 0;
 }
 
-int tdx_verify(const struct attest_evidence *ev, const struct attest_trust *trust, struct attest_claims *out,
-               struct cairn_error *err)
+int tdx_verify(const struct attest_evidence *ev, const struct attest_trust *trust,
+               struct attest_claims *out, struct cairn_error *err)
 {
     struct dcap_quote q;
     struct dcap_pck_info pck;
@@ -83,8 +86,8 @@ int tdx_verify(const struct attest_evidence *ev, const struct attest_trust *trus
     checks = json_array();
     if (checks == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "tdx quote: out of memory");
-    if ((rc = dcap_verify_quote("tdx quote", &q, (const char *)ev->certs, ev->certs_len, trust, at, checks, &pck,
-                                err)) != 0)
+    if ((rc = dcap_verify_quote("tdx quote", &q, (const char *)ev->certs, ev->certs_len, trust, at,
+                                checks, &pck, err)) != 0)
         goto out;
     struct collateral_input in = {
         .tdx = true,
@@ -112,18 +115,20 @@ out:
 
 /* ---- policy: the TDX package fields of DESIGN §5 ---------------------------- */
 
-int tdx_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err)
+int tdx_policy_match(const struct tee_package *p, const struct attest_claims *c,
+                     struct cairn_error *err)
 {
     json_t *j = c->json;
     if (c->type != ATTEST_TDX || j == NULL)
-        return cairn_errf(err, CAIRN_ERR_POLICY, "TEE mismatch: the package expects tdx evidence, got %s",
+        return cairn_errf(err, CAIRN_ERR_POLICY,
+                          "TEE mismatch: the package expects tdx evidence, got %s",
                           attest_type_name(c->type));
     if (p->mrtd == NULL)
         return cairn_errf(err, CAIRN_ERR_POLICY, "package sets no MRTD: any TD would match");
     bool debug = json_is_true(json_object_get(j, "debug"));
     if (debug != p->debug)
-        return cairn_errf(err, CAIRN_ERR_POLICY, "debug mismatch: expected %s, got %s", p->debug ? "true" : "false",
-                          debug ? "true" : "false");
+        return cairn_errf(err, CAIRN_ERR_POLICY, "debug mismatch: expected %s, got %s",
+                          p->debug ? "true" : "false", debug ? "true" : "false");
     int rc;
     if ((rc = intel_policy_hex("MRTD", p->mrtd, j, "mrtd", err)) != 0)
         return rc;
@@ -133,12 +138,14 @@ int tdx_policy_match(const struct tee_package *p, const struct attest_claims *c,
         if (p->rtmr[i] != NULL && (rc = intel_policy_hex("RTMR", p->rtmr[i], j, k, err)) != 0)
             return rc;
     }
-    if (p->mr_config_id != NULL && (rc = intel_policy_hex("MRConfigID", p->mr_config_id, j, "mr_config_id", err)) != 0)
+    if (p->mr_config_id != NULL &&
+        (rc = intel_policy_hex("MRConfigID", p->mr_config_id, j, "mr_config_id", err)) != 0)
         return rc;
-    if (p->mr_owner != NULL && (rc = intel_policy_hex("MROwner", p->mr_owner, j, "mr_owner", err)) != 0)
+    if (p->mr_owner != NULL &&
+        (rc = intel_policy_hex("MROwner", p->mr_owner, j, "mr_owner", err)) != 0)
         return rc;
-    if (p->mr_owner_config != NULL &&
-        (rc = intel_policy_hex("MROwnerConfig", p->mr_owner_config, j, "mr_owner_config", err)) != 0)
+    if (p->mr_owner_config != NULL && (rc = intel_policy_hex("MROwnerConfig", p->mr_owner_config, j,
+                                                             "mr_owner_config", err)) != 0)
         return rc;
     return intel_policy_tcb(p, j, err);
 }

@@ -20,6 +20,6 @@
 #define TDX_TB_TEE_TCB_SVN2 584
 #define TDX_TB_MRSERVICETD 600
 
-#define TDX_TD_ATTR_DEBUG 0x01u   /* TDATTRIBUTES bit 0 */
+#define TDX_TD_ATTR_DEBUG 0x01u /* TDATTRIBUTES bit 0 */
 
 #endif

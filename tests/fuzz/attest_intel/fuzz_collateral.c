@@ -15,8 +15,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static EVP_PKEY *g_key;
-static STACK_OF(X509) *g_roots, *g_chain;
-static char *g_tcb[2];      /* signed minimal TCB info (SGX, TDX) used when the input is a QE identity */
+static STACK_OF(X509) * g_roots, *g_chain;
+static char *g_tcb[2]; /* signed minimal TCB info (SGX, TDX) used when the input is a QE identity */
 static size_t g_tcb_len[2];
 
 static char *wrap(const char *key, const uint8_t *body, size_t n, size_t *out_len);
@@ -25,30 +25,41 @@ static void setup(void)
 {
     EVP_PKEY *rk;
     X509 *root, *signer;
-    if (cc_key_generate(CC_KEY_EC_P256, 0, &rk, NULL) != 0 || cc_key_generate(CC_KEY_EC_P256, 0, &g_key, NULL) != 0)
+    if (cc_key_generate(CC_KEY_EC_P256, 0, &rk, NULL) != 0 ||
+        cc_key_generate(CC_KEY_EC_P256, 0, &g_key, NULL) != 0)
         abort();
-    struct cc_cert_template rt = {.subject = {.common_name = "Fuzz Root"}, .is_ca = true, .max_path_len = -1,
-                                  .not_before = 1000000000, .not_after = 2500000000};
-    struct cc_cert_template st = {.subject = {.common_name = "Intel SGX TCB Signing"}, .max_path_len = -1,
-                                  .not_before = 1000000000, .not_after = 2500000000};
-    if (cc_cert_issue(&rt, rk, NULL, rk, &root, NULL) != 0 || cc_cert_issue(&st, g_key, root, rk, &signer, NULL) != 0)
+    struct cc_cert_template rt = {.subject = {.common_name = "Fuzz Root"},
+                                  .is_ca = true,
+                                  .max_path_len = -1,
+                                  .not_before = 1000000000,
+                                  .not_after = 2500000000};
+    struct cc_cert_template st = {.subject = {.common_name = "Intel SGX TCB Signing"},
+                                  .max_path_len = -1,
+                                  .not_before = 1000000000,
+                                  .not_after = 2500000000};
+    if (cc_cert_issue(&rt, rk, NULL, rk, &root, NULL) != 0 ||
+        cc_cert_issue(&st, g_key, root, rk, &signer, NULL) != 0)
         abort();
     g_roots = sk_X509_new_null();
     g_chain = sk_X509_new_null();
     sk_X509_push(g_roots, root);
     sk_X509_push(g_chain, signer);
     EVP_PKEY_free(rk);
-    static const char Z16[] = "[{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},"
-                              "{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},"
-                              "{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0}]";
+    static const char Z16[] =
+        "[{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},"
+        "{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},"
+        "{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0}]";
     for (int k = 0; k < 2; k++) {
         char b[2048];
-        snprintf(b, sizeof(b),
-                 "{\"id\":\"%s\",\"version\":3,\"issueDate\":\"2023-01-01T00:00:00Z\",\"nextUpdate\":"
-                 "\"2024-01-01T00:00:00Z\",\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\",\"tcbLevels\":[{\"tcb\":"
-                 "{\"sgxtcbcomponents\":%s,\"pcesvn\":0%s%s},\"tcbDate\":\"2023-01-01T00:00:00Z\",\"tcbStatus\":"
-                 "\"UpToDate\"}]}",
-                 k ? "TDX" : "SGX", Z16, k ? ",\"tdxtcbcomponents\":" : "", k ? Z16 : "");
+        snprintf(
+            b, sizeof(b),
+            "{\"id\":\"%s\",\"version\":3,\"issueDate\":\"2023-01-01T00:00:00Z\",\"nextUpdate\":"
+            "\"2024-01-01T00:00:00Z\",\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\",\"tcbLevels\":["
+            "{\"tcb\":"
+            "{\"sgxtcbcomponents\":%s,\"pcesvn\":0%s%s},\"tcbDate\":\"2023-01-01T00:00:00Z\","
+            "\"tcbStatus\":"
+            "\"UpToDate\"}]}",
+            k ? "TDX" : "SGX", Z16, k ? ",\"tdxtcbcomponents\":" : "", k ? Z16 : "");
         g_tcb[k] = wrap("tcbInfo", (const uint8_t *)b, strlen(b), &g_tcb_len[k]);
     }
 }
@@ -93,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t blen;
     uint8_t sig[64];
     json_t *obj;
-    if (collateral_doc_parse("fuzz", (const char *)data, size, "tcbInfo", &body, &blen, sig, &obj, &err) == 0) {
+    if (collateral_doc_parse("fuzz", (const char *)data, size, "tcbInfo", &body, &blen, sig, &obj,
+                             &err) == 0) {
         if (body < (const char *)data || body + blen > (const char *)data + size)
             abort();
         json_decref(obj);
@@ -107,11 +119,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&p0, 0, sizeof(p0));
         p0.fmspc[1] = 0x90;
         uint8_t rep[384] = {0}, sv[16] = {0}, sg[48] = {0}, at[8] = {0};
-        struct collateral_input i0 = {.tdx = (data[0] & 2) != 0, .pck = &p0, .qe_report = rep, .tee_tcb_svn = sv,
-                                      .mr_signer_seam = sg, .seam_attributes = at};
-        struct attest_trust t0 = {.intel_roots = g_roots, .collateral_chain = g_chain,
-                                  .tcb_info = (const char *)data, .tcb_info_len = size,
-                                  .qe_identity = (const char *)data, .qe_identity_len = size};
+        struct collateral_input i0 = {.tdx = (data[0] & 2) != 0,
+                                      .pck = &p0,
+                                      .qe_report = rep,
+                                      .tee_tcb_svn = sv,
+                                      .mr_signer_seam = sg,
+                                      .seam_attributes = at};
+        struct attest_trust t0 = {.intel_roots = g_roots,
+                                  .collateral_chain = g_chain,
+                                  .tcb_info = (const char *)data,
+                                  .tcb_info_len = size,
+                                  .qe_identity = (const char *)data,
+                                  .qe_identity_len = size};
         json_t *ck = json_array();
         struct collateral_result r0;
         if (collateral_evaluate(&i0, &t0, 1689000000, ck, &r0, &err) == 0)
@@ -138,11 +157,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_decref(j);
     uint8_t qe_report[384] = {0}, svn[16] = {3, 1, 3}, signer[48] = {0}, attr[8] = {0};
     qe_report[SGX_RB_ISVSVN] = 8;
-    struct collateral_input in = {.tdx = tdx, .pck = &pck, .qe_report = qe_report, .tee_tcb_svn = svn,
-                                  .mr_signer_seam = signer, .seam_attributes = attr};
-    struct attest_trust t = {.intel_roots = g_roots, .collateral_chain = g_chain,
-                             .tcb_info = qe ? g_tcb[tdx] : doc, .tcb_info_len = qe ? g_tcb_len[tdx] : dl,
-                             .qe_identity = qe ? doc : NULL, .qe_identity_len = qe ? dl : 0};
+    struct collateral_input in = {.tdx = tdx,
+                                  .pck = &pck,
+                                  .qe_report = qe_report,
+                                  .tee_tcb_svn = svn,
+                                  .mr_signer_seam = signer,
+                                  .seam_attributes = attr};
+    struct attest_trust t = {.intel_roots = g_roots,
+                             .collateral_chain = g_chain,
+                             .tcb_info = qe ? g_tcb[tdx] : doc,
+                             .tcb_info_len = qe ? g_tcb_len[tdx] : dl,
+                             .qe_identity = qe ? doc : NULL,
+                             .qe_identity_len = qe ? dl : 0};
     json_t *checks = json_array();
     struct collateral_result r;
     /* inside the usual windows of the seeds (2023) */

@@ -36,9 +36,11 @@ static void test_doc_parse(void **state)
     uint8_t sig[64];
     json_t *obj;
     struct cairn_error err = {0};
-    snprintf(doc, sizeof(doc), " {\"tcbInfo\" :  {\"a\":\"}\\\"{\",\"b\":[1,{\"c\":2}]} , \"signature\":\"%s\"}\n",
+    snprintf(doc, sizeof(doc),
+             " {\"tcbInfo\" :  {\"a\":\"}\\\"{\",\"b\":[1,{\"c\":2}]} , \"signature\":\"%s\"}\n",
              SIG128);
-    assert_int_equal(collateral_doc_parse("t", doc, strlen(doc), "tcbInfo", &body, &bl, sig, &obj, &err), 0);
+    assert_int_equal(
+        collateral_doc_parse("t", doc, strlen(doc), "tcbInfo", &body, &bl, sig, &obj, &err), 0);
     assert_int_equal(bl, strlen("{\"a\":\"}\\\"{\",\"b\":[1,{\"c\":2}]}"));
     assert_memory_equal(body, "{\"a\":\"}\\\"{\",\"b\":[1,{\"c\":2}]}", bl);
     assert_int_equal(sig[0], 1);
@@ -47,8 +49,10 @@ static void test_doc_parse(void **state)
     json_decref(obj);
 
     /* the signature member first, key later */
-    snprintf(doc, sizeof(doc), "{\"signature\":\"%s\",\"x\":{\"tcbInfo\":1},\"tcbInfo\":{\"k\":1}}", SIG128);
-    assert_int_equal(collateral_doc_parse("t", doc, strlen(doc), "tcbInfo", &body, &bl, sig, &obj, &err), 0);
+    snprintf(doc, sizeof(doc), "{\"signature\":\"%s\",\"x\":{\"tcbInfo\":1},\"tcbInfo\":{\"k\":1}}",
+             SIG128);
+    assert_int_equal(
+        collateral_doc_parse("t", doc, strlen(doc), "tcbInfo", &body, &bl, sig, &obj, &err), 0);
     assert_memory_equal(body, "{\"k\":1}", bl);
     json_decref(obj);
 
@@ -67,21 +71,24 @@ static void test_doc_parse(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(doc, sizeof(doc), bad[i].fmt, SIG128);
-        int rc = collateral_doc_parse("tcb info", doc, strlen(doc), "tcbInfo", &body, &bl, sig, &obj, &err);
+        int rc = collateral_doc_parse("tcb info", doc, strlen(doc), "tcbInfo", &body, &bl, sig,
+                                      &obj, &err);
         if (rc != bad[i].rc || strstr(err.msg, bad[i].msg) == NULL) {
             fprintf(stderr, "case %zu: %d %s\n", i, rc, err.msg);
             fail();
         }
     }
     /* truncated at every length: an error, never a crash */
-    snprintf(doc, sizeof(doc), "{\"tcbInfo\":{\"a\":[1,2,{\"b\":\"c\"}]},\"signature\":\"%s\"}", SIG128);
+    snprintf(doc, sizeof(doc), "{\"tcbInfo\":{\"a\":[1,2,{\"b\":\"c\"}]},\"signature\":\"%s\"}",
+             SIG128);
     for (size_t n = 0; n < strlen(doc); n++) {
         char *m = malloc(n ? n : 1);
         memcpy(m, doc, n);
         assert_true(collateral_doc_parse("t", m, n, "tcbInfo", &body, &bl, sig, &obj, &err) < 0);
         free(m);
     }
-    assert_int_equal(collateral_doc_parse("t", doc, COLLATERAL_DOC_MAX + 1, "tcbInfo", &body, &bl, sig, &obj, &err),
+    assert_int_equal(collateral_doc_parse("t", doc, COLLATERAL_DOC_MAX + 1, "tcbInfo", &body, &bl,
+                                          sig, &obj, &err),
                      CAIRN_ERR_TOO_LARGE);
 }
 
@@ -90,7 +97,8 @@ static void test_converge(void **state)
     (void)state;
     assert_string_equal(collateral_converge("UpToDate", "OutOfDate"), "OutOfDate");
     assert_string_equal(collateral_converge("SWHardeningNeeded", "OutOfDate"), "OutOfDate");
-    assert_string_equal(collateral_converge("ConfigurationNeeded", "OutOfDate"), "OutOfDateConfigurationNeeded");
+    assert_string_equal(collateral_converge("ConfigurationNeeded", "OutOfDate"),
+                        "OutOfDateConfigurationNeeded");
     assert_string_equal(collateral_converge("ConfigurationAndSWHardeningNeeded", "OutOfDate"),
                         "OutOfDateConfigurationNeeded");
     assert_string_equal(collateral_converge("OutOfDate", "OutOfDate"), "OutOfDate");
@@ -105,7 +113,7 @@ static void test_converge(void **state)
 struct pki {
     EVP_PKEY *root_key, *signer_key;
     X509 *root, *signer;
-    STACK_OF(X509) *roots, *chain;
+    STACK_OF(X509) * roots, *chain;
 };
 
 static int pki_setup(void **state)
@@ -114,13 +122,18 @@ static int pki_setup(void **state)
     struct cairn_error err = {0};
     assert_int_equal(cc_key_generate(CC_KEY_EC_P256, 0, &k->root_key, &err), 0);
     assert_int_equal(cc_key_generate(CC_KEY_EC_P256, 0, &k->signer_key, &err), 0);
-    struct cc_cert_template rt = {.subject = {.common_name = "Test SGX Root CA"}, .is_ca = true, .max_path_len = -1,
+    struct cc_cert_template rt = {.subject = {.common_name = "Test SGX Root CA"},
+                                  .is_ca = true,
+                                  .max_path_len = -1,
                                   .key_usage = CC_KU_CERT_SIGN | CC_KU_CRL_SIGN,
-                                  .not_before = 1000000000, .not_after = 2500000000};
+                                  .not_before = 1000000000,
+                                  .not_after = 2500000000};
     assert_int_equal(cc_cert_issue(&rt, k->root_key, NULL, k->root_key, &k->root, &err), 0);
-    struct cc_cert_template st = {.subject = {.common_name = "Intel SGX TCB Signing"}, .max_path_len = -1,
+    struct cc_cert_template st = {.subject = {.common_name = "Intel SGX TCB Signing"},
+                                  .max_path_len = -1,
                                   .key_usage = CC_KU_DIGITAL_SIGNATURE,
-                                  .not_before = 1000000000, .not_after = 2500000000};
+                                  .not_before = 1000000000,
+                                  .not_after = 2500000000};
     assert_int_equal(cc_cert_issue(&st, k->signer_key, k->root, k->root_key, &k->signer, &err), 0);
     k->roots = sk_X509_new_null();
     sk_X509_push(k->roots, k->root);
@@ -175,7 +188,8 @@ static void comps(char *out, size_t n, int v, int hi_idx, int hi)
     snprintf(out + o, n - o, "]");
 }
 
-static const char *DATES = "\"issueDate\":\"2024-01-01T00:00:00Z\",\"nextUpdate\":\"2024-02-01T00:00:00Z\"";
+static const char *DATES =
+    "\"issueDate\":\"2024-01-01T00:00:00Z\",\"nextUpdate\":\"2024-02-01T00:00:00Z\"";
 static time_t AT = 1704800000; /* 2024-01-09 */
 
 static char *sgx_tcbinfo_v3(EVP_PKEY *key, const char *id)
@@ -185,26 +199,37 @@ static char *sgx_tcbinfo_v3(EVP_PKEY *key, const char *id)
     comps(c2, sizeof(c2), 5, 15, 6);
     comps(c3, sizeof(c3), 0, -1, 0);
     snprintf(body, sizeof(body),
-             "{\"id\":\"%s\",\"version\":3,%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\",\"tcbType\":0,"
+             "{\"id\":\"%s\",\"version\":3,%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\","
+             "\"tcbType\":0,"
              "\"tcbEvaluationDataNumber\":16,\"tcbLevels\":["
-             "{\"tcb\":{\"sgxtcbcomponents\":%s,\"pcesvn\":10},\"tcbDate\":\"2023-08-01T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
-             "{\"tcb\":{\"sgxtcbcomponents\":%s,\"pcesvn\":10},\"tcbDate\":\"2023-02-01T00:00:00Z\",\"tcbStatus\":\"SWHardeningNeeded\",\"advisoryIDs\":[\"INTEL-SA-00001\",\"INTEL-SA-00002\"]},"
-             "{\"tcb\":{\"sgxtcbcomponents\":%s,\"pcesvn\":5},\"tcbDate\":\"2022-01-01T00:00:00Z\",\"tcbStatus\":\"OutOfDate\",\"advisoryIDs\":[\"INTEL-SA-00003\"]}]}",
+             "{\"tcb\":{\"sgxtcbcomponents\":%s,\"pcesvn\":10},\"tcbDate\":\"2023-08-01T00:00:"
+             "00Z\",\"tcbStatus\":\"UpToDate\"},"
+             "{\"tcb\":{\"sgxtcbcomponents\":%s,\"pcesvn\":10},\"tcbDate\":\"2023-02-01T00:00:"
+             "00Z\",\"tcbStatus\":\"SWHardeningNeeded\",\"advisoryIDs\":[\"INTEL-SA-00001\","
+             "\"INTEL-SA-00002\"]},"
+             "{\"tcb\":{\"sgxtcbcomponents\":%s,\"pcesvn\":5},\"tcbDate\":\"2022-01-01T00:00:00Z\","
+             "\"tcbStatus\":\"OutOfDate\",\"advisoryIDs\":[\"INTEL-SA-00003\"]}]}",
              id, DATES, c1, c2, c3);
     return sign_doc(key, "tcbInfo", body);
 }
 
-static char *qe_identity(EVP_PKEY *key, const char *id, int version, const char *mrsigner, int prodid)
+static char *qe_identity(EVP_PKEY *key, const char *id, int version, const char *mrsigner,
+                         int prodid)
 {
     char body[2048];
-    snprintf(body, sizeof(body),
-             "{\"id\":\"%s\",\"version\":%d,%s,\"tcbEvaluationDataNumber\":16,\"miscselect\":\"00000000\","
-             "\"miscselectMask\":\"FFFFFFFF\",\"attributes\":\"11000000000000000000000000000000\","
-             "\"attributesMask\":\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%s\",\"isvprodid\":%d,"
-             "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":8},\"tcbDate\":\"2023-08-01T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
-             "{\"tcb\":{\"isvsvn\":6},\"tcbDate\":\"2022-01-01T00:00:00Z\",\"tcbStatus\":\"OutOfDate\",\"advisoryIDs\":[\"INTEL-SA-00002\",\"INTEL-SA-00615\"]},"
-             "{\"tcb\":{\"isvsvn\":2},\"tcbDate\":\"2020-01-01T00:00:00Z\",\"tcbStatus\":\"Revoked\"}]}",
-             id, version, DATES, mrsigner, prodid);
+    snprintf(
+        body, sizeof(body),
+        "{\"id\":\"%s\",\"version\":%d,%s,\"tcbEvaluationDataNumber\":16,\"miscselect\":"
+        "\"00000000\","
+        "\"miscselectMask\":\"FFFFFFFF\",\"attributes\":\"11000000000000000000000000000000\","
+        "\"attributesMask\":\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%s\",\"isvprodid\":"
+        "%d,"
+        "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":8},\"tcbDate\":\"2023-08-01T00:00:00Z\",\"tcbStatus\":"
+        "\"UpToDate\"},"
+        "{\"tcb\":{\"isvsvn\":6},\"tcbDate\":\"2022-01-01T00:00:00Z\",\"tcbStatus\":\"OutOfDate\","
+        "\"advisoryIDs\":[\"INTEL-SA-00002\",\"INTEL-SA-00615\"]},"
+        "{\"tcb\":{\"isvsvn\":2},\"tcbDate\":\"2020-01-01T00:00:00Z\",\"tcbStatus\":\"Revoked\"}]}",
+        id, version, DATES, mrsigner, prodid);
     return sign_doc(key, "enclaveIdentity", body);
 }
 
@@ -223,9 +248,10 @@ static void sgx_case_init(struct sgx_case *c, int comp, int comp15, int pcesvn, 
     c->pck.pcesvn = (uint16_t)pcesvn;
     uint8_t f[6] = {0x00, 0x90, 0x6e, 0xd5, 0x00, 0x00};
     memcpy(c->pck.fmspc, f, 6);
-    static const uint8_t signer[32] = {0x8c, 0x4f, 0x57, 0x75, 0xd7, 0x96, 0x50, 0x3e, 0x96, 0x13, 0x7f,
-                                       0x77, 0xc6, 0x8a, 0x82, 0x9a, 0x00, 0x56, 0xac, 0x8d, 0xed, 0x70,
-                                       0x14, 0x0b, 0x08, 0x1b, 0x09, 0x44, 0x90, 0xc5, 0x7b, 0xff};
+    static const uint8_t signer[32] = {0x8c, 0x4f, 0x57, 0x75, 0xd7, 0x96, 0x50, 0x3e,
+                                       0x96, 0x13, 0x7f, 0x77, 0xc6, 0x8a, 0x82, 0x9a,
+                                       0x00, 0x56, 0xac, 0x8d, 0xed, 0x70, 0x14, 0x0b,
+                                       0x08, 0x1b, 0x09, 0x44, 0x90, 0xc5, 0x7b, 0xff};
     memcpy(c->qe_report + SGX_RB_MRSIGNER, signer, 32);
     c->qe_report[SGX_RB_ATTRIBUTES] = 0x15; /* INIT | PROVISIONKEY | MODE64 (masked out) */
     c->qe_report[SGX_RB_ISVPRODID] = 1;
@@ -235,9 +261,13 @@ static void sgx_case_init(struct sgx_case *c, int comp, int comp15, int pcesvn, 
 static int eval(struct pki *k, const struct collateral_input *in, const char *tcb, const char *qe,
                 struct collateral_result *r, struct cairn_error *err)
 {
-    struct attest_trust t = {.intel_roots = k->roots, .collateral_chain = k->chain, .tcb_info = tcb,
-                             .tcb_info_len = tcb ? strlen(tcb) : 0, .qe_identity = qe,
-                             .qe_identity_len = qe ? strlen(qe) : 0, .at = AT};
+    struct attest_trust t = {.intel_roots = k->roots,
+                             .collateral_chain = k->chain,
+                             .tcb_info = tcb,
+                             .tcb_info_len = tcb ? strlen(tcb) : 0,
+                             .qe_identity = qe,
+                             .qe_identity_len = qe ? strlen(qe) : 0,
+                             .at = AT};
     json_t *checks = json_array();
     memset(r, 0, sizeof(*r));
     int rc = collateral_evaluate(in, &t, AT, checks, r, err);
@@ -249,7 +279,8 @@ static bool has_adv(const struct collateral_result *r, const char *id)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(r->advisory_ids, i, v) {
+    json_array_foreach(r->advisory_ids, i, v)
+    {
         if (strcmp(json_string_value(v), id) == 0)
             return true;
     }
@@ -271,13 +302,14 @@ static void test_sgx_levels(void **state)
     } cases[] = {
         {10, 10, 10, 8, "UpToDate", "UpToDate", "UpToDate", 0},
         {11, 10, 12, 9, "UpToDate", "UpToDate", "UpToDate", 0},
-        {10, 9, 10, 8, "SWHardeningNeeded", "SWHardeningNeeded", "UpToDate", 0},    /* one component below */
-        {10, 10, 9, 8, "OutOfDate", "OutOfDate", "UpToDate", 0},                    /* PCESVN below level 1+2 */
-        {5, 6, 10, 7, "OutOfDate", "SWHardeningNeeded", "OutOfDate", 0},            /* QE OutOfDate degrades */
-        {5, 5, 10, 8, "OutOfDate", "OutOfDate", "UpToDate", 0},                     /* comp 15 < 6 */
+        {10, 9, 10, 8, "SWHardeningNeeded", "SWHardeningNeeded", "UpToDate",
+         0},                                                     /* one component below */
+        {10, 10, 9, 8, "OutOfDate", "OutOfDate", "UpToDate", 0}, /* PCESVN below level 1+2 */
+        {5, 6, 10, 7, "OutOfDate", "SWHardeningNeeded", "OutOfDate", 0}, /* QE OutOfDate degrades */
+        {5, 5, 10, 8, "OutOfDate", "OutOfDate", "UpToDate", 0},          /* comp 15 < 6 */
         {10, 10, 10, 3, "Revoked", "UpToDate", "Revoked", 0},
-        {10, 10, 4, 8, NULL, NULL, NULL, CAIRN_ERR_VERIFY},                         /* below every level */
-        {10, 10, 10, 1, NULL, NULL, NULL, CAIRN_ERR_VERIFY},                        /* QE below every level */
+        {10, 10, 4, 8, NULL, NULL, NULL, CAIRN_ERR_VERIFY},  /* below every level */
+        {10, 10, 10, 1, NULL, NULL, NULL, CAIRN_ERR_VERIFY}, /* QE below every level */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         sgx_case_init(&c, cases[i].comp, cases[i].comp15, cases[i].pcesvn, cases[i].qesvn);
@@ -286,8 +318,8 @@ static void test_sgx_levels(void **state)
         if (rc != cases[i].rc || (rc == 0 && (strcmp(r.status, cases[i].status) != 0 ||
                                               strcmp(r.platform_status, cases[i].platform) != 0 ||
                                               strcmp(r.qe_status, cases[i].qe) != 0))) {
-            fprintf(stderr, "case %zu: rc %d status %s/%s/%s (%s)\n", i, rc, r.status, r.platform_status, r.qe_status,
-                    err.msg);
+            fprintf(stderr, "case %zu: rc %d status %s/%s/%s (%s)\n", i, rc, r.status,
+                    r.platform_status, r.qe_status, err.msg);
             fail();
         }
         if (rc != 0)
@@ -312,7 +344,8 @@ static void test_sgx_levels(void **state)
     assert_int_equal(eval(k, &in, tcb, bad, &r, &err), CAIRN_ERR_VERIFY);
     assert_non_null(strstr(err.msg, "qe identity: QE ISVPRODID 1 is not 2"));
     free(bad);
-    bad = qe_identity(k->signer_key, "QE", 2, "0C4F5775D796503E96137F77C68A829A0056AC8DED70140B081B094490C57BFF", 1);
+    bad = qe_identity(k->signer_key, "QE", 2,
+                      "0C4F5775D796503E96137F77C68A829A0056AC8DED70140B081B094490C57BFF", 1);
     assert_int_equal(eval(k, &in, tcb, bad, &r, &err), CAIRN_ERR_VERIFY);
     assert_non_null(strstr(err.msg, "QE MRSIGNER does not match"));
     free(bad);
@@ -335,7 +368,8 @@ static void test_sgx_levels(void **state)
     /* FMSPC / PCE-ID / id */
     c.pck.fmspc[5] = 1;
     assert_int_equal(eval(k, &in, tcb, qe, &r, &err), CAIRN_ERR_VERIFY);
-    assert_non_null(strstr(err.msg, "fmspc mismatch: collateral 00906ed50000, PCK certificate 00906ed50001"));
+    assert_non_null(
+        strstr(err.msg, "fmspc mismatch: collateral 00906ed50000, PCK certificate 00906ed50001"));
     c.pck.fmspc[5] = 0;
     c.pck.pceid[0] = 1;
     assert_int_equal(eval(k, &in, tcb, qe, &r, &err), CAIRN_ERR_VERIFY);
@@ -351,9 +385,11 @@ static void test_sgx_levels(void **state)
     assert_int_equal(cc_key_generate(CC_KEY_EC_P256, 0, &other, &err), 0);
     char *forged = sgx_tcbinfo_v3(other, "SGX");
     assert_int_equal(eval(k, &in, forged, qe, &r, &err), CAIRN_ERR_VERIFY);
-    assert_non_null(strstr(err.msg, "tcb info: signature does not verify with the TCB signing certificate"));
+    assert_non_null(
+        strstr(err.msg, "tcb info: signature does not verify with the TCB signing certificate"));
     free(forged);
-    struct attest_trust t = {.collateral_chain = k->chain, .tcb_info = tcb, .tcb_info_len = strlen(tcb), .at = AT};
+    struct attest_trust t = {
+        .collateral_chain = k->chain, .tcb_info = tcb, .tcb_info_len = strlen(tcb), .at = AT};
     json_t *checks = json_array();
     assert_int_equal(collateral_evaluate(&in, &t, AT, checks, &r, &err), CAIRN_ERR_VERIFY);
     assert_non_null(strstr(err.msg, "not a trusted Intel SGX Root CA"));
@@ -364,14 +400,19 @@ static void test_sgx_levels(void **state)
     EVP_PKEY *ok2;
     X509 *wrong;
     assert_int_equal(cc_key_generate(CC_KEY_EC_P256, 0, &ok2, &err), 0);
-    struct cc_cert_template wt = {.subject = {.common_name = "Intel SGX PCK Certificate"}, .max_path_len = -1,
-                                  .not_before = 1000000000, .not_after = 2500000000};
+    struct cc_cert_template wt = {.subject = {.common_name = "Intel SGX PCK Certificate"},
+                                  .max_path_len = -1,
+                                  .not_before = 1000000000,
+                                  .not_after = 2500000000};
     assert_int_equal(cc_cert_issue(&wt, ok2, k->root, k->root_key, &wrong, &err), 0);
     STACK_OF(X509) *wchain = sk_X509_new_null();
     sk_X509_push(wchain, wrong);
     char *wdoc = sgx_tcbinfo_v3(ok2, "SGX");
-    struct attest_trust tw = {.intel_roots = k->roots, .collateral_chain = wchain, .tcb_info = wdoc,
-                              .tcb_info_len = strlen(wdoc), .at = AT};
+    struct attest_trust tw = {.intel_roots = k->roots,
+                              .collateral_chain = wchain,
+                              .tcb_info = wdoc,
+                              .tcb_info_len = strlen(wdoc),
+                              .at = AT};
     checks = json_array();
     assert_int_equal(collateral_evaluate(&in, &tw, AT, checks, &r, &err), CAIRN_ERR_VERIFY);
     assert_non_null(strstr(err.msg, "is not an \"Intel SGX TCB Signing\" certificate"));
@@ -384,15 +425,19 @@ static void test_sgx_levels(void **state)
     /* validity window */
     assert_int_equal(eval(k, &in, tcb, qe, &r, &err), 0);
     collateral_result_free(&r);
-    struct attest_trust t2 = {.intel_roots = k->roots, .collateral_chain = k->chain, .tcb_info = tcb,
+    struct attest_trust t2 = {.intel_roots = k->roots,
+                              .collateral_chain = k->chain,
+                              .tcb_info = tcb,
                               .tcb_info_len = strlen(tcb)};
     checks = json_array();
     assert_int_equal(collateral_evaluate(&in, &t2, 1706745600 /* = nextUpdate */, checks, &r, &err),
                      CAIRN_ERR_EXPIRED);
     assert_non_null(strstr(err.msg, "tcb info: expired (nextUpdate 2024-02-01T00:00:00Z"));
-    assert_int_equal(collateral_evaluate(&in, &t2, 1704067199, checks, &r, &err), CAIRN_ERR_EXPIRED);
+    assert_int_equal(collateral_evaluate(&in, &t2, 1704067199, checks, &r, &err),
+                     CAIRN_ERR_EXPIRED);
     assert_non_null(strstr(err.msg, "tcb info: not yet valid"));
-    assert_int_equal(collateral_evaluate(&in, &t2, 1704067200 /* = issueDate */, checks, &r, &err), 0);
+    assert_int_equal(collateral_evaluate(&in, &t2, 1704067200 /* = issueDate */, checks, &r, &err),
+                     0);
     collateral_result_free(&r);
     /* no collateral: not evaluated; required: error */
     t2.tcb_info = NULL;
@@ -410,14 +455,17 @@ static void test_sgx_v2(void **state)
 {
     struct pki *k = *state;
     char body[4096];
-    size_t o = (size_t)snprintf(body, sizeof(body),
-                                "{\"version\":2,%s,\"fmspc\":\"00906ed50000\",\"pceId\":\"0000\",\"tcbType\":0,"
-                                "\"tcbEvaluationDataNumber\":8,\"tcbLevels\":[{\"tcb\":{",
-                                DATES);
+    size_t o = (size_t)snprintf(
+        body, sizeof(body),
+        "{\"version\":2,%s,\"fmspc\":\"00906ed50000\",\"pceId\":\"0000\",\"tcbType\":0,"
+        "\"tcbEvaluationDataNumber\":8,\"tcbLevels\":[{\"tcb\":{",
+        DATES);
     for (int i = 1; i <= 16; i++)
-        o += (size_t)snprintf(body + o, sizeof(body) - o, "\"sgxtcbcomp%02dsvn\":%d,", i, i == 2 ? 7 : 3);
+        o += (size_t)snprintf(body + o, sizeof(body) - o, "\"sgxtcbcomp%02dsvn\":%d,", i,
+                              i == 2 ? 7 : 3);
     snprintf(body + o, sizeof(body) - o,
-             "\"pcesvn\":9},\"tcbDate\":\"2023-01-01T00:00:00Z\",\"tcbStatus\":\"ConfigurationNeeded\"}]}");
+             "\"pcesvn\":9},\"tcbDate\":\"2023-01-01T00:00:00Z\",\"tcbStatus\":"
+             "\"ConfigurationNeeded\"}]}");
     char *tcb = sign_doc(k->signer_key, "tcbInfo", body);
     struct sgx_case c;
     sgx_case_init(&c, 7, 7, 9, 8);
@@ -442,11 +490,17 @@ static void test_sgx_v2(void **state)
     /* malformed levels */
     static const char *const bodies[] = {
         "{\"version\":4,\"id\":\"SGX\"}",
-        "{\"version\":3,\"id\":\"SGX\",\"issueDate\":\"2024-01-01\",\"nextUpdate\":\"2024-02-01T00:00:00Z\"}",
-        "{\"version\":3,\"id\":\"SGX\",%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\",\"tcbLevels\":[]}",
-        "{\"version\":3,\"id\":\"SGX\",%s,\"fmspc\":\"00906ED500\",\"pceId\":\"0000\",\"tcbLevels\":[]}",
-        "{\"version\":3,\"id\":\"SGX\",%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\",\"tcbLevels\":[{\"tcb\":{\"sgxtcbcomponents\":[],\"pcesvn\":1},\"tcbStatus\":\"UpToDate\"}]}",
-        "{\"version\":2,%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\",\"tcbLevels\":[{\"tcb\":{\"pcesvn\":1},\"tcbStatus\":\"UpToDate\"}]}",
+        "{\"version\":3,\"id\":\"SGX\",\"issueDate\":\"2024-01-01\",\"nextUpdate\":\"2024-02-01T00:"
+        "00:00Z\"}",
+        "{\"version\":3,\"id\":\"SGX\",%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\","
+        "\"tcbLevels\":[]}",
+        "{\"version\":3,\"id\":\"SGX\",%s,\"fmspc\":\"00906ED500\",\"pceId\":\"0000\","
+        "\"tcbLevels\":[]}",
+        "{\"version\":3,\"id\":\"SGX\",%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\","
+        "\"tcbLevels\":[{\"tcb\":{\"sgxtcbcomponents\":[],\"pcesvn\":1},\"tcbStatus\":\"UpToDate\"}"
+        "]}",
+        "{\"version\":2,%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\",\"tcbLevels\":[{\"tcb\":{"
+        "\"pcesvn\":1},\"tcbStatus\":\"UpToDate\"}]}",
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         snprintf(body, sizeof(body), bodies[i], DATES);
@@ -460,9 +514,12 @@ static void test_sgx_v2(void **state)
     }
     /* an unknown status in the matching level */
     snprintf(body, sizeof(body),
-             "{\"version\":3,\"id\":\"SGX\",%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\",\"tcbLevels\":[{\"tcb\":"
-             "{\"sgxtcbcomponents\":[{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},"
-             "{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0}],"
+             "{\"version\":3,\"id\":\"SGX\",%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\","
+             "\"tcbLevels\":[{\"tcb\":"
+             "{\"sgxtcbcomponents\":[{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{"
+             "\"svn\":0},{\"svn\":0},"
+             "{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{\"svn\":0},{"
+             "\"svn\":0},{\"svn\":0}],"
              "\"pcesvn\":0},\"tcbStatus\":\"Fine\"}]}",
              DATES);
     char *d = sign_doc(k->signer_key, "tcbInfo", body);
@@ -481,26 +538,39 @@ static void test_tdx_levels(void **state)
     comps(tdx2, sizeof(tdx2), 0, 2, 2);
     /* level 1 also requires byte 0 >= 9, which only counts when TEE_TCB_SVN[1] == 0 */
     char tdx1b[512];
-    snprintf(tdx1b, sizeof(tdx1b), "[{\"svn\":9}%s", strchr(tdx1, ',') );
+    snprintf(tdx1b, sizeof(tdx1b), "[{\"svn\":9}%s", strchr(tdx1, ','));
     static const char Z48[] = "000000000000000000000000000000000000000000000000"
                               "000000000000000000000000000000000000000000000000";
-    snprintf(body, sizeof(body),
-             "{\"id\":\"TDX\",\"version\":3,%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\",\"tcbType\":0,"
-             "\"tcbEvaluationDataNumber\":17,\"tdxModule\":{\"mrsigner\":\"%s\",\"attributes\":\"0000000000000000\","
-             "\"attributesMask\":\"FFFFFFFFFFFFFFFF\"},\"tdxModuleIdentities\":[{\"id\":\"TDX_01\",\"mrsigner\":\"%s\","
-             "\"attributes\":\"0000000000000000\",\"attributesMask\":\"FFFFFFFFFFFFFFFF\",\"tcbLevels\":["
-             "{\"tcb\":{\"isvsvn\":4},\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
-             "{\"tcb\":{\"isvsvn\":2},\"tcbDate\":\"2023-08-09T00:00:00Z\",\"tcbStatus\":\"OutOfDate\",\"advisoryIDs\":[\"INTEL-SA-01000\"]}]}],"
-             "\"tcbLevels\":["
-             "{\"tcb\":{\"sgxtcbcomponents\":%s,\"pcesvn\":11,\"tdxtcbcomponents\":%s},\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
-             "{\"tcb\":{\"sgxtcbcomponents\":%s,\"pcesvn\":11,\"tdxtcbcomponents\":%s},\"tcbDate\":\"2023-08-09T00:00:00Z\",\"tcbStatus\":\"ConfigurationNeeded\",\"advisoryIDs\":[\"INTEL-SA-00999\"]}]}",
-             DATES, Z48, Z48, sgxc, tdx1b, sgxc, tdx2);
+    snprintf(
+        body, sizeof(body),
+        "{\"id\":\"TDX\",\"version\":3,%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\","
+        "\"tcbType\":0,"
+        "\"tcbEvaluationDataNumber\":17,\"tdxModule\":{\"mrsigner\":\"%s\",\"attributes\":"
+        "\"0000000000000000\","
+        "\"attributesMask\":\"FFFFFFFFFFFFFFFF\"},\"tdxModuleIdentities\":[{\"id\":\"TDX_01\","
+        "\"mrsigner\":\"%s\","
+        "\"attributes\":\"0000000000000000\",\"attributesMask\":\"FFFFFFFFFFFFFFFF\",\"tcbLevels\":"
+        "["
+        "{\"tcb\":{\"isvsvn\":4},\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
+        "{\"tcb\":{\"isvsvn\":2},\"tcbDate\":\"2023-08-09T00:00:00Z\",\"tcbStatus\":\"OutOfDate\","
+        "\"advisoryIDs\":[\"INTEL-SA-01000\"]}]}],"
+        "\"tcbLevels\":["
+        "{\"tcb\":{\"sgxtcbcomponents\":%s,\"pcesvn\":11,\"tdxtcbcomponents\":%s},\"tcbDate\":"
+        "\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
+        "{\"tcb\":{\"sgxtcbcomponents\":%s,\"pcesvn\":11,\"tdxtcbcomponents\":%s},\"tcbDate\":"
+        "\"2023-08-09T00:00:00Z\",\"tcbStatus\":\"ConfigurationNeeded\",\"advisoryIDs\":[\"INTEL-"
+        "SA-00999\"]}]}",
+        DATES, Z48, Z48, sgxc, tdx1b, sgxc, tdx2);
     char *tcb = sign_doc(k->signer_key, "tcbInfo", body);
     struct sgx_case c;
     sgx_case_init(&c, 2, 2, 11, 8);
     uint8_t svn[16] = {4, 1, 5}, seam_signer[48] = {0}, seam_attr[8] = {0};
-    struct collateral_input in = {.tdx = true, .pck = &c.pck, .qe_report = c.qe_report, .tee_tcb_svn = svn,
-                                  .mr_signer_seam = seam_signer, .seam_attributes = seam_attr};
+    struct collateral_input in = {.tdx = true,
+                                  .pck = &c.pck,
+                                  .qe_report = c.qe_report,
+                                  .tee_tcb_svn = svn,
+                                  .mr_signer_seam = seam_signer,
+                                  .seam_attributes = seam_attr};
     struct collateral_result r;
     struct cairn_error err = {0};
     int rc = eval(k, &in, tcb, NULL, &r, &err);
@@ -592,7 +662,8 @@ static void test_doc_sets(void **state)
     /* no document for this FMSPC */
     c.pck.fmspc[0] = 0x55;
     assert_int_equal(eval(k, &in, set, qset, &r, &err), CAIRN_ERR_NOT_FOUND);
-    assert_non_null(strstr(err.msg, "tcb info: the document set has none with id SGX and fmspc 55906ed50000"));
+    assert_non_null(
+        strstr(err.msg, "tcb info: the document set has none with id SGX and fmspc 55906ed50000"));
     c.pck.fmspc[0] = 0;
     /* no QE identity of the right kind */
     free(qset);
@@ -600,7 +671,8 @@ static void test_doc_sets(void **state)
     assert_int_equal(eval(k, &in, set, qset, &r, &err), CAIRN_ERR_NOT_FOUND);
     assert_non_null(strstr(err.msg, "qe identity: the document set has none with id QE"));
     /* malformed sets */
-    static const char *const bad[] = {"[", "[{}", "[{} {}]", "[1,]", "[{\"tcbInfo\":{}},{\"a\":1,\"a\":2}]"};
+    static const char *const bad[] = {"[", "[{}", "[{} {}]", "[1,]",
+                                      "[{\"tcbInfo\":{}},{\"a\":1,\"a\":2}]"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         rc = eval(k, &in, bad[i], NULL, &r, &err);
         if (rc == 0) {
@@ -638,7 +710,8 @@ static void test_real_doc_bit_flips(void **state)
 {
     (void)state;
     size_t tl, ql, cl, n;
-    char *tcb = (char *)shared_load("sgx/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json", &tl);
+    char *tcb =
+        (char *)shared_load("sgx/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json", &tl);
     char *qe = (char *)shared_load("sgx/mobilecoin_qe_identity.json", &ql);
     uint8_t *signer = shared_load("sgx/mobilecoin_tcb_signer.pem", &cl);
     uint8_t *quote = shared_load("sgx/mobilecoin_hw_quote.dat", &n);
@@ -655,7 +728,10 @@ static void test_real_doc_bit_flips(void **state)
     struct collateral_input in = {.pck = &pck, .qe_report = q.qe_report};
     time_t at;
     assert_int_equal(dcap_time_parse("2023-07-12T20:48:25Z", &at), 0);
-    struct attest_trust t = {.collateral_chain = chain, .tcb_info = tcb, .tcb_info_len = tl, .qe_identity = qe,
+    struct attest_trust t = {.collateral_chain = chain,
+                             .tcb_info = tcb,
+                             .tcb_info_len = tl,
+                             .qe_identity = qe,
                              .qe_identity_len = ql};
     struct collateral_result r;
     json_t *checks = json_array();
@@ -675,7 +751,8 @@ static void test_real_doc_bit_flips(void **state)
             int bit = (int)(i % 8);
             /* In the signature hex, flipping bit 5 of a letter only changes its
              * case: the same signature. */
-            if (i >= sig_start && i < sig_end && bit == 5 && ((d[i] | 0x20) >= 'a' && (d[i] | 0x20) <= 'f'))
+            if (i >= sig_start && i < sig_end && bit == 5 &&
+                ((d[i] | 0x20) >= 'a' && (d[i] | 0x20) <= 'f'))
                 continue;
             memcpy(m, d, dl);
             m[i] ^= (char)(1 << bit);

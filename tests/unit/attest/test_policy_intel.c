@@ -30,8 +30,12 @@ static void claims_mobilecoin(struct attest_claims *c)
     char *tcb = (char *)tv_load("sgx/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json", &tl);
     char *qe = (char *)tv_load("sgx/mobilecoin_qe_identity.json", &ql);
     STACK_OF(X509) *chain = tv_certs("sgx/mobilecoin_tcb_signer.pem");
-    struct attest_trust t = {.tcb_info = tcb, .tcb_info_len = tl, .qe_identity = qe, .qe_identity_len = ql,
-                             .collateral_chain = chain, .at = tv_time("2023-07-12T20:48:25Z")};
+    struct attest_trust t = {.tcb_info = tcb,
+                             .tcb_info_len = tl,
+                             .qe_identity = qe,
+                             .qe_identity_len = ql,
+                             .collateral_chain = chain,
+                             .at = tv_time("2023-07-12T20:48:25Z")};
     struct attest_evidence ev = {.type = ATTEST_SGX, .quote = q, .quote_len = n};
     struct cairn_error err = {0};
     assert_int_equal(attest_verify(&ev, &t, NULL, 0, c, &err), 0);
@@ -41,7 +45,8 @@ static void claims_mobilecoin(struct attest_claims *c)
     free(q);
 }
 
-static void claims_plain(const char *rel, enum attest_type type, const char *at, struct attest_claims *c)
+static void claims_plain(const char *rel, enum attest_type type, const char *at,
+                         struct attest_claims *c)
 {
     size_t n;
     uint8_t *q = tv_load(rel, &n);
@@ -52,7 +57,8 @@ static void claims_plain(const char *rel, enum attest_type type, const char *at,
     free(q);
 }
 
-static void expect_refusal(const struct tee_package *p, const struct attest_claims *c, const char *msg)
+static void expect_refusal(const struct tee_package *p, const struct attest_claims *c,
+                           const char *msg)
 {
     struct cairn_error err = {0};
     int rc = tee_policy_match(p, c, &err);
@@ -78,7 +84,8 @@ static void test_sgx_identity(void **state)
     struct attest_claims c;
     claims_mobilecoin(&c);
     struct tee_package p = {.tee = ATTEST_SGX};
-    p.signer_id = xstrdup("9F06DF5CA79A23FFDFB6CA0EC85514E21DD1CBD1ED11ABC45DBE8DC894EFDDDF"); /* case-insensitive */
+    p.signer_id = xstrdup(
+        "9F06DF5CA79A23FFDFB6CA0EC85514E21DD1CBD1ED11ABC45DBE8DC894EFDDDF"); /* case-insensitive */
     p.has_product_id = true;
     p.has_security_version = true;
     expect_accept(&p, &c);
@@ -86,12 +93,15 @@ static void test_sgx_identity(void **state)
     p.unique_id = xstrdup("840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4");
     expect_accept(&p, &c);
     p.unique_id[0] = '9';
-    expect_refusal(&p, &c, "mrenclave mismatch: expected 940d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4, "
-                           "got 840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4");
+    expect_refusal(&p, &c,
+                   "mrenclave mismatch: expected "
+                   "940d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4, "
+                   "got 840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4");
     p.unique_id[0] = 'x';
     expect_refusal(&p, &c, "is not valid hex");
     free(p.unique_id);
-    p.unique_id = xstrdup("840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423"); /* short */
+    p.unique_id =
+        xstrdup("840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423"); /* short */
     expect_refusal(&p, &c, "mrenclave mismatch");
     free(p.unique_id);
     p.unique_id = NULL;
@@ -149,12 +159,15 @@ static void test_sgx_tcb_and_advisories(void **state)
     uint8_t *q = tv_load("sgx/steward_icelake_xeon_quote.dat", &n);
     char *tcb = (char *)tv_load("sgx/steward_icelake_xeon_tcbinfo.json", &tl);
     STACK_OF(X509) *chain = tv_certs("sgx/steward_icelake_xeon_tcb_signing_chain.pem");
-    struct attest_trust t = {.tcb_info = tcb, .tcb_info_len = tl, .collateral_chain = chain,
+    struct attest_trust t = {.tcb_info = tcb,
+                             .tcb_info_len = tl,
+                             .collateral_chain = chain,
                              .at = tv_time("2023-02-01T00:00:00Z")};
     struct attest_evidence ev = {.type = ATTEST_SGX, .quote = q, .quote_len = n};
     struct cairn_error err = {0};
     assert_int_equal(attest_verify(&ev, &t, NULL, 0, &c, &err), 0);
-    struct tee_package s = {.tee = ATTEST_SGX, .has_product_id = true, .has_security_version = true};
+    struct tee_package s = {
+        .tee = ATTEST_SGX, .has_product_id = true, .has_security_version = true};
     s.signer_id = xstrdup("7a49a07df0f8e90a6e1d9a63e3c696d9c844f0e3f8739b21daa640f99facc48a");
     s.unique_id = xstrdup("4046ea255f0455131a024e1265ac1ebd131fdbd1240f1712a00381f6f04e8c15");
     expect_refusal(&s, &c, "tcb status \"OutOfDate\" is not accepted");
@@ -197,10 +210,13 @@ static void test_tdx(void **state)
     p.accepted_tcb_statuses = strv("NoCollateral", NULL);
     p.n_accepted_tcb_statuses = 1;
     expect_refusal(&p, &c, "package sets no MRTD");
-    p.mrtd = xstrdup("6363B8043668A3AD953278E10389574D326C6749FB78AA810ECD9336923DB86F22FC00B8DCD404BC10D5E119D7215CBB");
+    p.mrtd = xstrdup("6363B8043668A3AD953278E10389574D326C6749FB78AA810ECD9336923DB86F22FC00B8DCD40"
+                     "4BC10D5E119D7215CBB");
     expect_accept(&p, &c);
-    p.rtmr[1] = xstrdup("2c700b8ba9b85783f8be9fb9443647bdc0bb3c50747f06297cc6538c25a5f589c4b56d035c59107c6bc5800db2cacb61");
-    p.rtmr[3] = xstrdup("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+    p.rtmr[1] = xstrdup("2c700b8ba9b85783f8be9fb9443647bdc0bb3c50747f06297cc6538c25a5f589c4b56d035c"
+                        "59107c6bc5800db2cacb61");
+    p.rtmr[3] = xstrdup("00000000000000000000000000000000000000000000000000000000000000000000000000"
+                        "0000000000000000000000");
     p.mr_config_id = xstrdup(p.rtmr[3]);
     p.mr_owner = xstrdup(p.rtmr[3]);
     p.mr_owner_config = xstrdup(p.rtmr[3]);
@@ -236,7 +252,8 @@ static void test_tdx(void **state)
     /* trustee v4: a debug TD */
     claims_plain("tdx/trustee_tdx_quote_4.dat", ATTEST_TDX, "2024-06-01T00:00:00Z", &c);
     struct tee_package d = {.tee = ATTEST_TDX};
-    d.mrtd = xstrdup("705ee9381b8633a9fbe532b52345e8433343d2868959f57889d84ca377c395b689cac1599ccea1b7d420483a9ce5f031");
+    d.mrtd = xstrdup("705ee9381b8633a9fbe532b52345e8433343d2868959f57889d84ca377c395b689cac1599ccea"
+                     "1b7d420483a9ce5f031");
     d.accepted_tcb_statuses = strv("NoCollateral", NULL);
     d.n_accepted_tcb_statuses = 1;
     expect_refusal(&d, &c, "debug mismatch: expected false, got true");

@@ -12,8 +12,8 @@ struct fixture {
     size_t len;
     char *tcb, *qe;
     size_t tcb_len, qe_len;
-    STACK_OF(X509) *chain;
-    STACK_OF(X509_CRL) *crls;
+    STACK_OF(X509) * chain;
+    STACK_OF(X509_CRL) * crls;
 };
 
 static void fixture_free(struct fixture *f)
@@ -38,7 +38,8 @@ static void load_mobilecoin(struct fixture *f)
 {
     memset(f, 0, sizeof(*f));
     f->quote = tv_load("sgx/mobilecoin_hw_quote.dat", &f->len);
-    f->tcb = (char *)tv_load("sgx/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json", &f->tcb_len);
+    f->tcb =
+        (char *)tv_load("sgx/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json", &f->tcb_len);
     f->qe = (char *)tv_load("sgx/mobilecoin_qe_identity.json", &f->qe_len);
     f->chain = tv_certs("sgx/mobilecoin_tcb_signer.pem");
     static const char *const crls[] = {"sgx/mobilecoin_root_crl.der"};
@@ -75,14 +76,20 @@ static void test_occlum_trustee_claims(void **state)
     if (rc != 0)
         fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, 0);
-    assert_string_equal(claim_str(c.json, "mrenclave"), json_string_value(json_object_get(body, "mr_enclave")));
-    assert_string_equal(claim_str(c.json, "mrsigner"), json_string_value(json_object_get(body, "mr_signer")));
-    assert_string_equal(claim_str(c.json, "cpu_svn"), json_string_value(json_object_get(body, "cpu_svn")));
-    assert_string_equal(claim_str(c.json, "config_id"), json_string_value(json_object_get(body, "config_id")));
-    assert_string_equal(claim_str(c.json, "isv_family_id"), json_string_value(json_object_get(body, "isv_family_id")));
+    assert_string_equal(claim_str(c.json, "mrenclave"),
+                        json_string_value(json_object_get(body, "mr_enclave")));
+    assert_string_equal(claim_str(c.json, "mrsigner"),
+                        json_string_value(json_object_get(body, "mr_signer")));
+    assert_string_equal(claim_str(c.json, "cpu_svn"),
+                        json_string_value(json_object_get(body, "cpu_svn")));
+    assert_string_equal(claim_str(c.json, "config_id"),
+                        json_string_value(json_object_get(body, "config_id")));
+    assert_string_equal(claim_str(c.json, "isv_family_id"),
+                        json_string_value(json_object_get(body, "isv_family_id")));
     assert_string_equal(claim_str(c.json, "isv_ext_prod_id"),
                         json_string_value(json_object_get(body, "isv_ext_prod_id")));
-    assert_string_equal(claim_str(c.json, "report_data"), json_string_value(json_object_get(e, "report_data")));
+    assert_string_equal(claim_str(c.json, "report_data"),
+                        json_string_value(json_object_get(e, "report_data")));
     /* trustee prints the platform instance ID byte-reversed; the claim keeps
      * the certificate's byte order. */
     const char *pid = json_string_value(json_object_get(e, "platform_instance_id"));
@@ -91,7 +98,8 @@ static void test_occlum_trustee_claims(void **state)
     for (int i = 0; i < 16; i++)
         assert_memory_equal(got + 2 * i, pid + 30 - 2 * i, 2);
     char attr[64];
-    snprintf(attr, sizeof(attr), "%s%s", json_string_value(json_object_get(body, "attributes.flags")),
+    snprintf(attr, sizeof(attr), "%s%s",
+             json_string_value(json_object_get(body, "attributes.flags")),
              json_string_value(json_object_get(body, "attributes.xfrm")));
     assert_string_equal(claim_str(c.json, "attributes"), attr);
     assert_int_equal(claim_int(c.json, "qe_svn"), 8);
@@ -119,7 +127,8 @@ static void test_occlum_trustee_claims(void **state)
     assert_int_equal(attest_verify(&ev, &t, (const uint8_t *)"test", 4, &c, &err), 0);
     assert_true(claim_has_check(c.json, "report_data_binding"));
     attest_claims_free(&c);
-    assert_int_equal(attest_verify(&ev, &t, (const uint8_t *)"tesT", 4, &c, &err), CAIRN_ERR_VERIFY);
+    assert_int_equal(attest_verify(&ev, &t, (const uint8_t *)"tesT", 4, &c, &err),
+                     CAIRN_ERR_VERIFY);
 
     /* The PCK leaf is valid 2023-04-26 .. 2030-04-26. */
     t.at = tv_time("2023-04-01T00:00:00Z");
@@ -147,8 +156,10 @@ static void test_mobilecoin_full(void **state)
     if (rc != 0)
         fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, 0);
-    assert_string_equal(claim_str(c.json, "mrenclave"), "840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4");
-    assert_string_equal(claim_str(c.json, "mrsigner"), "9f06df5ca79a23ffdfb6ca0ec85514e21dd1cbd1ed11abc45dbe8dc894efdddf");
+    assert_string_equal(claim_str(c.json, "mrenclave"),
+                        "840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4");
+    assert_string_equal(claim_str(c.json, "mrsigner"),
+                        "9f06df5ca79a23ffdfb6ca0ec85514e21dd1cbd1ed11abc45dbe8dc894efdddf");
     assert_int_equal(claim_int(c.json, "isv_prod_id"), 0);
     assert_int_equal(claim_int(c.json, "isv_svn"), 0);
     assert_string_equal(claim_str(c.json, "tcb_status"), "SWHardeningNeeded");
@@ -173,9 +184,10 @@ static void test_mobilecoin_full(void **state)
     for (int i = 0; i < 16; i++)
         assert_int_equal(json_integer_value(json_array_get(comps, i)), want[i]);
     assert_true(json_is_false(json_object_get(c.json, "debug"))); /* flags 0x05 */
-    static const char *const checks[] = {"pck_chain", "pck_crl", "qe_report_signature", "qe_report_binding",
-                                         "quote_signature", "tcb_signing_chain", "tcb_info", "tcb_level",
-                                         "qe_identity"};
+    static const char *const checks[] = {
+        "pck_chain",         "pck_crl",         "qe_report_signature",
+        "qe_report_binding", "quote_signature", "tcb_signing_chain",
+        "tcb_info",          "tcb_level",       "qe_identity"};
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
         assert_true(claim_has_check(c.json, checks[i]));
     attest_claims_free(&c);
@@ -241,10 +253,13 @@ static void test_mobilecoin_negative(void **state)
     char *other = (char *)tv_load("sgx/steward_icelake_xeon_tcbinfo.json", &sl);
     uint8_t *mq = tv_load("sgx/mcsgx_hw_quote.dat", &ql);
     STACK_OF(X509) *sch = tv_certs("sgx/steward_icelake_xeon_tcb_signing_chain.pem");
-    struct attest_trust t2 = {.tcb_info = other, .tcb_info_len = sl, .collateral_chain = sch,
+    struct attest_trust t2 = {.tcb_info = other,
+                              .tcb_info_len = sl,
+                              .collateral_chain = sch,
                               .at = tv_time("2023-02-01T00:00:00Z")};
     assert_int_equal(verify(mq, ql, &t2, &c, &err), CAIRN_ERR_VERIFY);
-    assert_non_null(strstr(err.msg, "fmspc mismatch: collateral 00606a000000, PCK certificate 00906ed50000"));
+    assert_non_null(
+        strstr(err.msg, "fmspc mismatch: collateral 00606a000000, PCK certificate 00906ed50000"));
     sk_X509_pop_free(sch, X509_free);
     free(mq);
     free(other);
@@ -298,8 +313,10 @@ static void test_mcsgx_mutations(void **state)
     struct attest_claims c;
     struct cairn_error err = {0};
     assert_int_equal(verify(q, n, &t, &c, &err), 0);
-    assert_string_equal(claim_str(c.json, "mrenclave"), "1dd0df84810e53e26b2b167dfe0f97cc4364085fe0bd41d5e18a759c21d5c189");
-    assert_string_equal(claim_str(c.json, "mrsigner"), "d412a4f07ef83892a5915fb2ab584be31e186e5a4f95ab5f6950fd4eb8694d7b");
+    assert_string_equal(claim_str(c.json, "mrenclave"),
+                        "1dd0df84810e53e26b2b167dfe0f97cc4364085fe0bd41d5e18a759c21d5c189");
+    assert_string_equal(claim_str(c.json, "mrsigner"),
+                        "d412a4f07ef83892a5915fb2ab584be31e186e5a4f95ab5f6950fd4eb8694d7b");
     assert_true(json_is_true(json_object_get(c.json, "debug")));
     assert_int_equal(claim_int(c.json, "qe_svn"), 7);
     assert_int_equal(claim_int(c.json, "pce_svn"), 12);
@@ -364,8 +381,10 @@ static void test_steward_icelake(void **state)
     if (rc != 0)
         fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, 0);
-    assert_string_equal(claim_str(c.json, "mrsigner"), "7a49a07df0f8e90a6e1d9a63e3c696d9c844f0e3f8739b21daa640f99facc48a");
-    assert_string_equal(claim_str(c.json, "mrenclave"), "4046ea255f0455131a024e1265ac1ebd131fdbd1240f1712a00381f6f04e8c15");
+    assert_string_equal(claim_str(c.json, "mrsigner"),
+                        "7a49a07df0f8e90a6e1d9a63e3c696d9c844f0e3f8739b21daa640f99facc48a");
+    assert_string_equal(claim_str(c.json, "mrenclave"),
+                        "4046ea255f0455131a024e1265ac1ebd131fdbd1240f1712a00381f6f04e8c15");
     assert_int_equal(claim_int(c.json, "isv_svn"), 0);
     assert_int_equal(claim_int(c.json, "isv_prod_id"), 0);
     assert_string_equal(claim_str(c.json, "report_data"),
@@ -376,7 +395,8 @@ static void test_steward_icelake(void **state)
     assert_string_equal(claim_str(c.json, "tcb_status"), "OutOfDate");
     assert_string_equal(claim_str(c.json, "tcb_date"), "2021-11-10T00:00:00Z");
     json_t *adv = json_object_get(c.json, "advisory_ids");
-    static const char *const want[] = {"INTEL-SA-00586", "INTEL-SA-00614", "INTEL-SA-00615", "INTEL-SA-00657"};
+    static const char *const want[] = {"INTEL-SA-00586", "INTEL-SA-00614", "INTEL-SA-00615",
+                                       "INTEL-SA-00657"};
     assert_int_equal(json_array_size(adv), 4);
     for (size_t i = 0; i < 4; i++)
         assert_string_equal(json_string_value(json_array_get(adv, i)), want[i]);
@@ -431,7 +451,8 @@ static void test_oe_header(void **state)
     struct cairn_error err = {0};
     assert_int_equal(verify(m, n + 16, &t, &c, &err), 0);
     assert_true(json_is_true(json_object_get(c.json, "oe_header")));
-    assert_string_equal(claim_str(c.json, "mrenclave"), "8f173e4613ff05c52aaf04162d234edae8c9977eae47eb2299ae16a553011c68");
+    assert_string_equal(claim_str(c.json, "mrenclave"),
+                        "8f173e4613ff05c52aaf04162d234edae8c9977eae47eb2299ae16a553011c68");
     attest_claims_free(&c);
     m[8]++; /* size off by one */
     assert_int_equal(verify(m, n + 16, &t, &c, &err), CAIRN_ERR_TRUNCATED);
@@ -542,7 +563,8 @@ static void test_ppid_type3_with_certs(void **state)
     assert_int_equal(rc, 0);
     assert_string_equal(claim_str(c.json, "pck_chain_source"), "evidence");
     assert_int_equal(claim_int(c.json, "cert_data_type"), 3);
-    assert_string_equal(claim_str(c.json, "mrenclave"), "840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4");
+    assert_string_equal(claim_str(c.json, "mrenclave"),
+                        "840d61b0585dc8b4dc90f53af293c760fda06bee75978a6a86263ffb296423f4");
     attest_claims_free(&c);
     /* a chain of another platform: its PCK key did not sign this QE report */
     size_t on;

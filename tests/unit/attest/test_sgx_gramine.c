@@ -38,7 +38,8 @@ static void test_issue_and_probe(void **state)
     (void)state;
     char dir[] = "/tmp/cairn-gramine-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    struct attest_issuer_config cfg = {.gramine_dir = dir, .configfs_tsm = "/nonexistent/tsm",
+    struct attest_issuer_config cfg = {.gramine_dir = dir,
+                                       .configfs_tsm = "/nonexistent/tsm",
                                        .tpm_tcti = "swtpm:host=127.0.0.1,port=1"};
     uint8_t rd[64];
     for (int i = 0; i < 64; i++)
@@ -55,7 +56,8 @@ static void test_issue_and_probe(void **state)
     uint8_t *q = NULL;
     const char *shared = getenv("CAIRN_SHARED_DIR");
     char qp[512];
-    snprintf(qp, sizeof(qp), "%s/testvectors/sgx/trustee_occlum_quote.dat", shared ? shared : "/nonexistent");
+    snprintf(qp, sizeof(qp), "%s/testvectors/sgx/trustee_occlum_quote.dat",
+             shared ? shared : "/nonexistent");
     if (cairn_file_read(qp, 1 << 20, &q, &qn) != 0) {
         q = (uint8_t *)strdup("not a quote");
         qn = strlen((char *)q);
@@ -87,7 +89,8 @@ static void test_issue_and_probe(void **state)
 
     /* The fake quote cannot carry our report data: verification (if the
      * bytes are a real quote) fails at the binding. */
-    struct attest_evidence ev = {.type = ATTEST_SGX, .quote = iss.quote, .quote_len = iss.quote_len};
+    struct attest_evidence ev = {
+        .type = ATTEST_SGX, .quote = iss.quote, .quote_len = iss.quote_len};
     struct attest_trust t = {.at = tv_time("2024-06-01T00:00:00Z")};
     struct attest_claims c;
     int rc = attest_verify(&ev, &t, rd, 32, &c, &err);

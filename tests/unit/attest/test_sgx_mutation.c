@@ -24,7 +24,8 @@ static int verify(uint32_t tee, const uint8_t *q, size_t n, time_t at, struct at
                   struct cairn_error *err)
 {
     struct attest_trust t = {.at = at};
-    struct attest_evidence ev = {.type = tee == DCAP_TEE_TDX ? ATTEST_TDX : ATTEST_SGX, .quote = q, .quote_len = n};
+    struct attest_evidence ev = {
+        .type = tee == DCAP_TEE_TDX ? ATTEST_TDX : ATTEST_SGX, .quote = q, .quote_len = n};
     memset(c, 0, sizeof(*c));
     return attest_verify(&ev, &t, NULL, 0, c, err);
 }
@@ -50,7 +51,8 @@ static void test_truncation_and_padding(void **state)
                 fprintf(stderr, "%s: prefix of %zu bytes parsed\n", VECS[v].file, len);
                 fail();
             }
-            assert_non_null(strstr(err.msg, VECS[v].tee == DCAP_TEE_TDX ? "tdx quote" : "sgx quote"));
+            assert_non_null(
+                strstr(err.msg, VECS[v].tee == DCAP_TEE_TDX ? "tdx quote" : "sgx quote"));
             free(m);
         }
         /* Padding: SGX must be exact; TDX reports trailing bytes. */
@@ -66,14 +68,18 @@ static void test_truncation_and_padding(void **state)
             assert_int_equal(rc, 0);
             assert_int_equal(o.trailing, 3);
             struct attest_claims c;
-            assert_int_equal(verify(VECS[v].tee, m, dq.quote_size + 3, tv_time(VECS[v].at), &c, &err), 0);
+            assert_int_equal(
+                verify(VECS[v].tee, m, dq.quote_size + 3, tv_time(VECS[v].at), &c, &err), 0);
             assert_int_equal(claim_int(c.json, "trailing_bytes"), 3);
             attest_claims_free(&c);
         }
         /* Oversized buffer */
-        assert_int_equal(dcap_quote_parse(q, DCAP_QUOTE_MAX + 1, VECS[v].tee, &o, &err), CAIRN_ERR_TOO_LARGE);
+        assert_int_equal(dcap_quote_parse(q, DCAP_QUOTE_MAX + 1, VECS[v].tee, &o, &err),
+                         CAIRN_ERR_TOO_LARGE);
         /* Wrong kind */
-        assert_int_equal(dcap_quote_parse(q, n, VECS[v].tee == DCAP_TEE_SGX ? DCAP_TEE_TDX : DCAP_TEE_SGX, &o, &err),
+        assert_int_equal(dcap_quote_parse(q, n,
+                                          VECS[v].tee == DCAP_TEE_SGX ? DCAP_TEE_TDX : DCAP_TEE_SGX,
+                                          &o, &err),
                          CAIRN_ERR_UNSUPPORTED);
         free(m);
         free(q);
@@ -106,8 +112,10 @@ static void test_bit_flips(void **state)
                 if ((i - pem_start) % 7 != 0 || i + 1 >= dq.quote_size)
                     continue;
                 char ch = (char)q[i], nx = (char)q[i + 1];
-                bool b64 = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-                bool b64n = (nx >= 'A' && nx <= 'Z') || (nx >= 'a' && nx <= 'z') || (nx >= '0' && nx <= '9');
+                bool b64 = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                           (ch >= '0' && ch <= '9');
+                bool b64n = (nx >= 'A' && nx <= 'Z') || (nx >= 'a' && nx <= 'z') ||
+                            (nx >= '0' && nx <= '9');
                 if (!b64 || !b64n)
                     continue;
             }
@@ -115,7 +123,8 @@ static void test_bit_flips(void **state)
             m[i] ^= (uint8_t)(1u << (i % 8));
             int rc = verify(VECS[v].tee, m, n, at, &c, &err);
             if (rc == 0) {
-                fprintf(stderr, "%s: flip of bit %zu at 0x%zx was accepted\n", VECS[v].file, i % 8, i);
+                fprintf(stderr, "%s: flip of bit %zu at 0x%zx was accepted\n", VECS[v].file, i % 8,
+                        i);
                 attest_claims_free(&c);
                 fail();
             }

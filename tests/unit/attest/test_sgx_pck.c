@@ -8,11 +8,11 @@
 #include "common/encoding.h"
 
 static const char *const QUOTES[][2] = {
-    {"sgx/mobilecoin_hw_quote.dat", "s"},        {"sgx/mcsgx_hw_quote.dat", "s"},
-    {"sgx/trustee_occlum_quote.dat", "s"},       {"sgx/steward_icelake_xeon_quote.dat", "s"},
+    {"sgx/mobilecoin_hw_quote.dat", "s"},         {"sgx/mcsgx_hw_quote.dat", "s"},
+    {"sgx/trustee_occlum_quote.dat", "s"},        {"sgx/steward_icelake_xeon_quote.dat", "s"},
     {"tdx/gotdx_tdx_prod_quote_SPR_E4.dat", "t"}, {"tdx/gotdx_cos-113-tdx-quote.dat", "t"},
-    {"tdx/gotdx_quote_v5_sample.dat", "t"},      {"tdx/trustee_tdx_quote_4.dat", "t"},
-    {"tdx/trustee_tdx_quote_5.dat", "t"},        {"tdx/phala_tdx_quote.bin", "t"},
+    {"tdx/gotdx_quote_v5_sample.dat", "t"},       {"tdx/trustee_tdx_quote_4.dat", "t"},
+    {"tdx/trustee_tdx_quote_5.dat", "t"},         {"tdx/phala_tdx_quote.bin", "t"},
 };
 
 /* The raw extension value of the PCK leaf in a quote (malloc'd). */
@@ -152,7 +152,8 @@ static size_t tlv(uint8_t *out, uint8_t tag, const uint8_t *v, size_t n)
 
 static const uint8_t BASE_OID[] = {0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01};
 
-static size_t entry(uint8_t *out, const uint8_t *sfx, size_t sl, uint8_t vtag, const uint8_t *v, size_t vl)
+static size_t entry(uint8_t *out, const uint8_t *sfx, size_t sl, uint8_t vtag, const uint8_t *v,
+                    size_t vl)
 {
     uint8_t oid[16], body[1024];
     memcpy(oid, BASE_OID, sizeof(BASE_OID));
@@ -163,9 +164,9 @@ static size_t entry(uint8_t *out, const uint8_t *sfx, size_t sl, uint8_t vtag, c
 }
 
 struct spec {
-    int skip;           /* field number to leave out (0 = none) */
-    int dup;            /* field number to repeat */
-    int comp_value;     /* value of TCB component 1 (as DER INTEGER content) */
+    int skip;       /* field number to leave out (0 = none) */
+    int dup;        /* field number to repeat */
+    int comp_value; /* value of TCB component 1 (as DER INTEGER content) */
     size_t fmspc_len;
     bool neg_pcesvn;
 };
@@ -200,11 +201,22 @@ static size_t build(uint8_t *out, const struct spec *s)
             uint8_t sfx = (uint8_t)f, v[16] = {0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
             size_t el;
             switch (f) {
-            case 1: el = entry(tmp, &sfx, 1, 0x04, v, 16); break;
-            case 2: el = 0; break;
-            case 3: el = entry(tmp, &sfx, 1, 0x04, v, 2); break;
-            case 4: el = entry(tmp, &sfx, 1, 0x04, v, s->fmspc_len); break;
-            default: v[0] = 1; el = entry(tmp, &sfx, 1, 0x0a, v, 1); break;
+            case 1:
+                el = entry(tmp, &sfx, 1, 0x04, v, 16);
+                break;
+            case 2:
+                el = 0;
+                break;
+            case 3:
+                el = entry(tmp, &sfx, 1, 0x04, v, 2);
+                break;
+            case 4:
+                el = entry(tmp, &sfx, 1, 0x04, v, s->fmspc_len);
+                break;
+            default:
+                v[0] = 1;
+                el = entry(tmp, &sfx, 1, 0x0a, v, 1);
+                break;
             }
             if (f == 2) {
                 /* the TCB entry is larger than tmp: build in place */
@@ -242,7 +254,8 @@ static void test_rules(void **state)
         {{.dup = 3, .comp_value = 7, .fmspc_len = 6}, "field 3 appears twice"},
         {{.comp_value = 300, .fmspc_len = 6}, "TCB component 1 is not an integer 0..255"},
         {{.comp_value = 7, .fmspc_len = 5}, "FMSPC is not a 6-byte OCTET STRING"},
-        {{.comp_value = 7, .fmspc_len = 6, .neg_pcesvn = true}, "PCESVN is not an integer 0..65535"},
+        {{.comp_value = 7, .fmspc_len = 6, .neg_pcesvn = true},
+         "PCESVN is not an integer 0..65535"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         n = build(der, &bad[i].s);

@@ -37,7 +37,7 @@ static __attribute__((unused)) uint8_t *tv_load(const char *rel, size_t *len)
     return p;
 }
 
-static __attribute__((unused)) STACK_OF(X509) *tv_certs(const char *rel)
+static __attribute__((unused)) STACK_OF(X509) * tv_certs(const char *rel)
 {
     size_t n;
     uint8_t *p = tv_load(rel, &n);
@@ -60,7 +60,7 @@ static __attribute__((unused)) X509_CRL *tv_crl_der(const uint8_t *p, size_t n)
     return crl;
 }
 
-static __attribute__((unused)) STACK_OF(X509_CRL) *tv_crls(const char *const *rels, size_t n)
+static __attribute__((unused)) STACK_OF(X509_CRL) * tv_crls(const char *const *rels, size_t n)
 {
     STACK_OF(X509_CRL) *sk = sk_X509_CRL_new_null();
     for (size_t i = 0; i < n; i++) {
@@ -103,7 +103,8 @@ static __attribute__((unused)) bool claim_has_check(json_t *j, const char *name)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(j, "checks"), i, v) {
+    json_array_foreach(json_object_get(j, "checks"), i, v)
+    {
         if (strcmp(json_string_value(v), name) == 0)
             return true;
     }

@@ -34,22 +34,28 @@ static void test_spr_e4_values(void **state)
         fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, 0);
     assert_int_equal(claim_int(c.json, "version"), 4);
-    assert_int_equal(claim_int(c.json, "trailing_bytes"), 4974 - 4935); /* "\nextra bytes(only for testing purpose)\n" */
+    assert_int_equal(claim_int(c.json, "trailing_bytes"),
+                     4974 - 4935); /* "\nextra bytes(only for testing purpose)\n" */
     assert_string_equal(claim_str(c.json, "mr_seam"),
-                        "2fd279c16164a93dd5bf373d834328d46008c2b693af9ebb865b08b2ced320c9a89b4869a9fab60fbe9d0c5a5363c656");
+                        "2fd279c16164a93dd5bf373d834328d46008c2b693af9ebb865b08b2ced320c9a89b4869a9"
+                        "fab60fbe9d0c5a5363c656");
     assert_string_equal(claim_str(c.json, "td_attributes"), "0000004000000000");
     assert_string_equal(claim_str(c.json, "xfam"), "e71a060000000000");
     assert_string_equal(claim_str(c.json, "mrtd"),
-                        "6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb");
+                        "6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dc"
+                        "d404bc10d5e119d7215cbb");
     assert_string_equal(claim_str(c.json, "mr_config_id"), ZERO48);
     assert_string_equal(claim_str(c.json, "mr_owner"), ZERO48);
     assert_string_equal(claim_str(c.json, "mr_owner_config"), ZERO48);
     assert_string_equal(claim_str(c.json, "rtmr0"),
-                        "2927da70461cd63266f43230cc1849c03ef25ebe490062a801d8fcc80af42976823adf08f833c1e50b51779c6593f32a");
+                        "2927da70461cd63266f43230cc1849c03ef25ebe490062a801d8fcc80af42976823adf08f8"
+                        "33c1e50b51779c6593f32a");
     assert_string_equal(claim_str(c.json, "rtmr1"),
-                        "2c700b8ba9b85783f8be9fb9443647bdc0bb3c50747f06297cc6538c25a5f589c4b56d035c59107c6bc5800db2cacb61");
+                        "2c700b8ba9b85783f8be9fb9443647bdc0bb3c50747f06297cc6538c25a5f589c4b56d035c"
+                        "59107c6bc5800db2cacb61");
     assert_string_equal(claim_str(c.json, "rtmr2"),
-                        "8652f0caaba7e215ea442dc36a4499d8fec3362f3a0b2ca151cbe4b3e6466fe59c7368b3c2287fc7c3bf5c924eb4424e");
+                        "8652f0caaba7e215ea442dc36a4499d8fec3362f3a0b2ca151cbe4b3e6466fe59c7368b3c2"
+                        "287fc7c3bf5c924eb4424e");
     assert_string_equal(claim_str(c.json, "rtmr3"), ZERO48);
     assert_string_equal(claim_str(c.json, "report_data"),
                         "6c62dec1b8191749a31dab490be532a35944dea47caef1f980863993d9899545"
@@ -87,13 +93,16 @@ static void test_spr_e4_mutations(void **state)
         const char *msg;
     } cases[] = {
         {0x00, 3, CAIRN_ERR_UNSUPPORTED, "tdx quote: version 3 not supported"},
-        {0x278, 0x10, CAIRN_ERR_TRUNCATED, "tdx quote: certification data size 4165 exceeds remaining 3978 bytes"},
+        {0x278, 0x10, CAIRN_ERR_TRUNCATED,
+         "tdx quote: certification data size 4165 exceeds remaining 3978 bytes"},
         {0x1343, 0x32, 0, "pck chain"},
         {0x1329, 0x32, 0, "pck chain"},
         {0xF5F, 0x32, 0, "pck chain"},
         {0xB77, 0x32, 0, "pck chain"},
-        {0x1E, 0x32, CAIRN_ERR_VERIFY, "tdx quote: quote signature does not verify with the attestation key"},
-        {0x3C, 0x32, CAIRN_ERR_VERIFY, "tdx quote: quote signature does not verify with the attestation key"},
+        {0x1E, 0x32, CAIRN_ERR_VERIFY,
+         "tdx quote: quote signature does not verify with the attestation key"},
+        {0x3C, 0x32, CAIRN_ERR_VERIFY,
+         "tdx quote: quote signature does not verify with the attestation key"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memcpy(m, q, n);
@@ -121,8 +130,13 @@ static void test_spr_e4_collateral(void **state)
     STACK_OF(X509) *chain = tv_certs("tdx/gotdx_tcbinfo_qeidentity_issuer_chain.pem");
     static const char *const crlf[] = {"tdx/gotdx_pckcrl_platform.der", "tdx/gotdx_rootcrl.der"};
     STACK_OF(X509_CRL) *crls = tv_crls(crlf, 2);
-    struct attest_trust t = {.tcb_info = tcb, .tcb_info_len = tl, .qe_identity = qe, .qe_identity_len = ql,
-                             .collateral_chain = chain, .crls = crls, .at = tv_time("2023-07-01T01:00:00Z")};
+    struct attest_trust t = {.tcb_info = tcb,
+                             .tcb_info_len = tl,
+                             .qe_identity = qe,
+                             .qe_identity_len = ql,
+                             .collateral_chain = chain,
+                             .crls = crls,
+                             .at = tv_time("2023-07-01T01:00:00Z")};
     struct attest_claims c;
     struct cairn_error err = {0};
     assert_int_equal(verify(q, n, &t, &c, &err), CAIRN_ERR_VERIFY);
@@ -160,19 +174,24 @@ static void test_cos113(void **state)
     assert_int_equal(rc, 0);
     assert_int_equal(claim_int(c.json, "trailing_bytes"), 8000 - 4935);
     assert_string_equal(claim_str(c.json, "mrtd"),
-                        "dae67181d3d65e073ad8f95b7907d5e927bfe9761c9ff3e9b89734a45d8954dba41394c7717cb2735396c1d04231f94a");
+                        "dae67181d3d65e073ad8f95b7907d5e927bfe9761c9ff3e9b89734a45d8954dba41394c771"
+                        "7cb2735396c1d04231f94a");
     assert_string_equal(claim_str(c.json, "rtmr0"),
-                        "3fa2f61f395b7f5feefb4ec2df61297f109ad8abcd6410c1b7df60f21f37b19297fc35e544039c7e1edece752afd17f6");
+                        "3fa2f61f395b7f5feefb4ec2df61297f109ad8abcd6410c1b7df60f21f37b19297fc35e544"
+                        "039c7e1edece752afd17f6");
     assert_string_equal(claim_str(c.json, "rtmr1"),
-                        "f62dbc072bd5d3f3438b7b35c39a727f5aea2ffc2473f43723953f530daf62504f0a7944aa62c41a86e8a878c2b122c1");
+                        "f62dbc072bd5d3f3438b7b35c39a727f5aea2ffc2473f43723953f530daf62504f0a7944aa"
+                        "62c41a86e8a878c2b122c1");
     assert_string_equal(claim_str(c.json, "rtmr2"),
-                        "4969684dc87381fc3b3134176c8d8806eaf0a901859f5f70cfae8d17714b46c10a8de219048c9fc09f11f381a6fbe7c1");
+                        "4969684dc87381fc3b3134176c8d8806eaf0a901859f5f70cfae8d17714b46c10a8de21904"
+                        "8c9fc09f11f381a6fbe7c1");
     assert_string_equal(claim_str(c.json, "rtmr3"), ZERO48);
     assert_string_equal(claim_str(c.json, "tee_tcb_svn"), "04010700000000000000000000000000");
     assert_string_equal(claim_str(c.json, "td_attributes"), "0000001000000000");
     assert_string_equal(claim_str(c.json, "xfam"), "e700060000000000");
     assert_string_equal(claim_str(c.json, "mr_seam"),
-                        "ffc97a88587660fb04e1f7c851300c96ae0b5a463ac46d035d16c2d9f36d0ed1d23775bcbd27deb219e3a3cc28023895");
+                        "ffc97a88587660fb04e1f7c851300c96ae0b5a463ac46d035d16c2d9f36d0ed1d23775bcbd"
+                        "27deb219e3a3cc28023895");
     assert_string_equal(claim_str(c.json, "fmspc"), "00806f050000");
     assert_true(claim_has_check(c.json, "report_data_binding"));
     attest_claims_free(&c);
@@ -204,13 +223,17 @@ static void test_v5_sample(void **state)
     assert_string_equal(claim_str(c.json, "tee_tcb_svn2"), "0d010400000000000000000000000000");
     assert_string_equal(claim_str(c.json, "mr_service_td"), ZERO48);
     assert_string_equal(claim_str(c.json, "mrtd"),
-                        "7348651a34b2d2d3462822e3a750ec6110125f36757c78480bbfc69cc0d21fb001a1ced3ee19747dda8f750c3bc8f876");
+                        "7348651a34b2d2d3462822e3a750ec6110125f36757c78480bbfc69cc0d21fb001a1ced3ee"
+                        "19747dda8f750c3bc8f876");
     assert_string_equal(claim_str(c.json, "rtmr0"),
-                        "5c8daf76063a71ac8fcef4067564661fc682ed7944c7a5d21dbbced02f61ceff4ba0678c6aef3bdae8cbc614cec24619");
+                        "5c8daf76063a71ac8fcef4067564661fc682ed7944c7a5d21dbbced02f61ceff4ba0678c6a"
+                        "ef3bdae8cbc614cec24619");
     assert_string_equal(claim_str(c.json, "rtmr1"),
-                        "463acaace1b6e97c76e92e41fe312aa66f3fd4dad60ec7acf169859db0343e3d1e591646795cdc80fbc0ca5f7041d253");
+                        "463acaace1b6e97c76e92e41fe312aa66f3fd4dad60ec7acf169859db0343e3d1e59164679"
+                        "5cdc80fbc0ca5f7041d253");
     assert_string_equal(claim_str(c.json, "rtmr2"),
-                        "6369b9c9a3b791ebcbdc5a0bb9536cfb57f50df2b393b33c8b29616d3568baa61f4b59dc6092e31ea8764bcbdfc69f20");
+                        "6369b9c9a3b791ebcbdc5a0bb9536cfb57f50df2b393b33c8b29616d3568baa61f4b59dc60"
+                        "92e31ea8764bcbdfc69f20");
     assert_string_equal(claim_str(c.json, "report_data"),
                         "945eaacf5abc1f719d8666a942fda03d1edcb4490277396093dc5a5289ab9f1e"
                         "094aed63060cd4a4933a4dd537ed1255c9c79ecb3ed82cd1b486233e31c25c3a");
@@ -284,11 +307,21 @@ static void test_trustee_v4(void **state)
         fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, 0);
     static const char *const map[][2] = {
-        {"mr_config_id", "mr_config_id"}, {"mr_owner", "mr_owner"},       {"mr_owner_config", "mr_owner_config"},
-        {"mr_seam", "mr_seam"},           {"mrtd", "mr_td"},              {"mr_signer_seam", "mrsigner_seam"},
-        {"report_data", "report_data"},   {"rtmr0", "rtmr_0"},            {"rtmr1", "rtmr_1"},
-        {"rtmr2", "rtmr_2"},              {"rtmr3", "rtmr_3"},            {"seam_attributes", "seam_attributes"},
-        {"tee_tcb_svn", "tcb_svn"},       {"td_attributes", "td_attributes"}, {"xfam", "xfam"},
+        {"mr_config_id", "mr_config_id"},
+        {"mr_owner", "mr_owner"},
+        {"mr_owner_config", "mr_owner_config"},
+        {"mr_seam", "mr_seam"},
+        {"mrtd", "mr_td"},
+        {"mr_signer_seam", "mrsigner_seam"},
+        {"report_data", "report_data"},
+        {"rtmr0", "rtmr_0"},
+        {"rtmr1", "rtmr_1"},
+        {"rtmr2", "rtmr_2"},
+        {"rtmr3", "rtmr_3"},
+        {"seam_attributes", "seam_attributes"},
+        {"tee_tcb_svn", "tcb_svn"},
+        {"td_attributes", "td_attributes"},
+        {"xfam", "xfam"},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         json_t *v = json_object_get(body, map[i][1]);
@@ -299,7 +332,8 @@ static void test_trustee_v4(void **state)
     assert_int_equal(claim_int(c.json, "version"), 4);
     assert_string_equal(claim_str(c.json, "fmspc"), "50806f000000");
     /* trustee prints the platform instance ID byte-reversed */
-    const char *pid = "82548d228d94d5e204a95b354dc61a02", *got = claim_str(c.json, "platform_instance_id");
+    const char *pid = "82548d228d94d5e204a95b354dc61a02",
+               *got = claim_str(c.json, "platform_instance_id");
     for (int i = 0; i < 16; i++)
         assert_memory_equal(got + 2 * i, pid + 30 - 2 * i, 2);
     attest_claims_free(&c);
@@ -327,13 +361,17 @@ static void test_trustee_v5(void **state)
     assert_string_equal(claim_str(c.json, "tee_tcb_svn"), "05010200000000000000000000000000");
     assert_string_equal(claim_str(c.json, "tee_tcb_svn2"), "05010200000000000000000000000000");
     assert_string_equal(claim_str(c.json, "mr_service_td"),
-                        "383c87d3bbb047b2d171eaca95312ede99f258088dc788f6ae2ccf8b6dd848fe8d47629e08b3f6cbd4a00dd47a5a033d");
+                        "383c87d3bbb047b2d171eaca95312ede99f258088dc788f6ae2ccf8b6dd848fe8d47629e08"
+                        "b3f6cbd4a00dd47a5a033d");
     assert_string_equal(claim_str(c.json, "mrtd"),
-                        "dfba221b48a22af8511542ee796603f37382800840dcd978703909bf8e64d4c8a1e9de86e7c9638bfcba422f3886400a");
+                        "dfba221b48a22af8511542ee796603f37382800840dcd978703909bf8e64d4c8a1e9de86e7"
+                        "c9638bfcba422f3886400a");
     assert_string_equal(claim_str(c.json, "rtmr0"),
-                        "9b529f3689e2e8ebb899e9abbbc3dab394d6545e8cdb28a2abb9cc2f377b83a65c01ba56b824cd3ee885df20051f5128");
+                        "9b529f3689e2e8ebb899e9abbbc3dab394d6545e8cdb28a2abb9cc2f377b83a65c01ba56b8"
+                        "24cd3ee885df20051f5128");
     assert_string_equal(claim_str(c.json, "rtmr1"),
-                        "ca5a979317ffe8a527a3b7aadab03976d7cb6eef1041fb9bd9d69e6fafa7252cdc10e4c2a55e7ecbd2ddb5cacc867430");
+                        "ca5a979317ffe8a527a3b7aadab03976d7cb6eef1041fb9bd9d69e6fafa7252cdc10e4c2a5"
+                        "5e7ecbd2ddb5cacc867430");
     assert_string_equal(claim_str(c.json, "rtmr2"), ZERO48);
     assert_string_equal(claim_str(c.json, "report_data"),
                         "6d6ab13b046cff606ac0074be13981b07b6325dba10b5facc96febf551c0c3be"
@@ -389,9 +427,14 @@ static void test_phala(void **state)
     sk_X509_CRL_push(crls, tv_crl_der((uint8_t *)der, dl));
     free(der);
 
-    struct attest_trust t = {.tcb_info = tcb, .tcb_info_len = strlen(tcb), .qe_identity = qe,
-                             .qe_identity_len = strlen(qe), .collateral_chain = chain, .crls = crls,
-                             .require_collateral = true, .at = 1752919234};
+    struct attest_trust t = {.tcb_info = tcb,
+                             .tcb_info_len = strlen(tcb),
+                             .qe_identity = qe,
+                             .qe_identity_len = strlen(qe),
+                             .collateral_chain = chain,
+                             .crls = crls,
+                             .require_collateral = true,
+                             .at = 1752919234};
     struct attest_claims c;
     struct cairn_error err = {0};
     int rc = verify(q, n, &t, &c, &err);
@@ -406,13 +449,17 @@ static void test_phala(void **state)
     assert_string_equal(claim_str(c.json, "fmspc"), "b0c06f000000");
     assert_string_equal(claim_str(c.json, "tee_tcb_svn"), "06010300000000000000000000000000");
     assert_string_equal(claim_str(c.json, "mrtd"),
-                        "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7");
+                        "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5"
+                        "f87f27428b2538873118b7");
     assert_string_equal(claim_str(c.json, "rtmr0"),
-                        "44c0197b39157fdd7a4dcc44767f9d6b0bb3977c7a8e347b8492f827fe9d9e5c48aca29b220b80b6a540cf994b9bc9c0");
+                        "44c0197b39157fdd7a4dcc44767f9d6b0bb3977c7a8e347b8492f827fe9d9e5c48aca29b22"
+                        "0b80b6a540cf994b9bc9c0");
     assert_string_equal(claim_str(c.json, "rtmr1"),
-                        "0084452c01668329d4bc06acdf58a7205c26743304509973949e5619bf81a6a7aea8c323c173019b3093d54e579e9378");
+                        "0084452c01668329d4bc06acdf58a7205c26743304509973949e5619bf81a6a7aea8c323c1"
+                        "73019b3093d54e579e9378");
     assert_string_equal(claim_str(c.json, "rtmr2"),
-                        "d833feef2cd945148aa38ead2c53e9b7f138190aaaebfc551dccd829fc207aa3ba80b70870d7330733642e01d48c3132");
+                        "d833feef2cd945148aa38ead2c53e9b7f138190aaaebfc551dccd829fc207aa3ba80b70870"
+                        "d7330733642e01d48c3132");
     assert_string_equal(claim_str(c.json, "rtmr3"), ZERO48);
     assert_string_equal(claim_str(c.json, "report_data"),
                         "9a9d48e7f6799642d3d1b34e1e5e1742d4bb02dd6ddd551862c1211d35c304f9"
@@ -468,14 +515,10 @@ static void test_phala(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spr_e4_values),
-        cmocka_unit_test(test_spr_e4_mutations),
-        cmocka_unit_test(test_spr_e4_collateral),
-        cmocka_unit_test(test_cos113),
-        cmocka_unit_test(test_v5_sample),
-        cmocka_unit_test(test_trustee_v4),
-        cmocka_unit_test(test_trustee_v5),
-        cmocka_unit_test(test_phala),
+        cmocka_unit_test(test_spr_e4_values),     cmocka_unit_test(test_spr_e4_mutations),
+        cmocka_unit_test(test_spr_e4_collateral), cmocka_unit_test(test_cos113),
+        cmocka_unit_test(test_v5_sample),         cmocka_unit_test(test_trustee_v4),
+        cmocka_unit_test(test_trustee_v5),        cmocka_unit_test(test_phala),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
