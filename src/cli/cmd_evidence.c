@@ -326,7 +326,10 @@ static int run_verify(struct cli_ctx *ctx)
     }
     for (size_t i = 1; i < a->n_pos; i++) {
         if (trust_files_add_path(tf, a->pos[i], TRUST_FILE_UNKNOWN, NULL, &err) != 0) {
-            cli_fail("%s; name the file with a flag (see --help) or leave it out", cairn_error_msg(&err));
+            if (err.code == CAIRN_ERR_VERIFY) /* a foreign root: the message says what to do */
+                cli_fail("%s", cairn_error_msg(&err));
+            else
+                cli_fail("%s; name the file with a flag (see --help) or leave it out", cairn_error_msg(&err));
             goto out;
         }
     }
