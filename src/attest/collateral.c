@@ -758,6 +758,12 @@ int collateral_evaluate(const struct collateral_input *in, const struct attest_t
                         twhat);
         goto out;
     }
+    json_t *tt = json_object_get(tcb, "tcbType");
+    if (tt != NULL && (!json_is_integer(tt) || json_integer_value(tt) != 0)) {
+        rc = cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "%s: tcbType must be 0 (the only defined type)",
+                        twhat);
+        goto out;
+    }
     json_t *ev = json_object_get(tcb, "tcbEvaluationDataNumber");
     if (json_is_integer(ev))
         evalnum = json_integer_value(ev);

@@ -1172,6 +1172,15 @@ int dcap_verify_quote(const char *what, const struct dcap_quote *q, const char *
     }
     if ((rc = verify_pck_chain(what, pem, pem_size, trust, at, checks, &pkey, pck, err)) != 0)
         return rc;
+    /* PPID data ends with CPUSVN (16), PCESVN (2) and PCE-ID (2): the
+     * separately supplied PCK certificate must be for the same PCE. */
+    if (q->pck_pem == NULL && memcmp(q->cert_data + q->cert_data_size - 2, pck->pceid, 2) != 0) {
+        rc = cairn_errf(err, CAIRN_ERR_VERIFY,
+                        "%s: the PCE-ID in the PPID certification data differs from the PCK "
+                        "certificate's",
+                        what);
+        goto out;
+    }
     if (dcap_ecdsa_verify(pkey, q->qe_report, DCAP_SGX_REPORT_SIZE, q->qe_report_sig) != 0) {
         rc = cairn_errf(err, CAIRN_ERR_VERIFY,
                         "%s: QE report signature does not verify with the PCK certificate key",

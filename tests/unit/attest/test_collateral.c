@@ -512,6 +512,15 @@ static void test_sgx_v2(void **state)
         }
         free(d);
     }
+    /* tcbType other than 0 */
+    snprintf(body, sizeof(body),
+             "{\"version\":3,\"id\":\"SGX\",%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\","
+             "\"tcbType\":1,\"tcbLevels\":[]}",
+             DATES);
+    char *tt = sign_doc(k->signer_key, "tcbInfo", body);
+    assert_int_equal(eval(k, &in, tt, NULL, &r, &err), CAIRN_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "tcbType must be 0"));
+    free(tt);
     /* an unknown status in the matching level */
     snprintf(body, sizeof(body),
              "{\"version\":3,\"id\":\"SGX\",%s,\"fmspc\":\"00906ED50000\",\"pceId\":\"0000\","

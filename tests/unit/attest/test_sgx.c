@@ -549,6 +549,7 @@ static void test_ppid_type3_with_certs(void **state)
     for (int i = 0; i < 4; i++)
         m[0x1b0 + i] = (uint8_t)(sig_len >> (8 * i));
     memset(m + head + 6, 0x5a, 420);
+    m[m_len - 2] = m[m_len - 1] = 0; /* PCE-ID 0000, as in the PCK certificate */
 
     struct attest_trust t = {.at = tv_time("2023-07-12T20:48:25Z")};
     struct attest_evidence ev = {.type = ATTEST_SGX, .quote = m, .quote_len = m_len};
@@ -575,6 +576,13 @@ static void test_ppid_type3_with_certs(void **state)
     ev.certs_len = odq.pck_pem_size;
     assert_int_equal(attest_verify(&ev, &t, NULL, 0, &c, &err), CAIRN_ERR_VERIFY);
     assert_non_null(strstr(err.msg, "QE report signature does not verify"));
+    /* the PCE-ID at the end of the PPID data must be the certificate's */
+    ev.certs = (const uint8_t *)dq.pck_pem;
+    ev.certs_len = dq.pck_pem_size;
+    m[m_len - 1] = 0x01;
+    assert_int_equal(attest_verify(&ev, &t, NULL, 0, &c, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "PCE-ID in the PPID certification data differs"));
+    m[m_len - 1] = 0;
     /* certs given for a quote that has its own chain */
     ev.quote = q;
     ev.quote_len = n;
