@@ -130,6 +130,11 @@ void gov_recovery_data_save(struct core *c, const json_t *meta);
  * RecoveryThreshold are the same (no new DEK needed on update). */
 bool gov_recovery_keys_equal(const struct manifest *a, const struct manifest *b);
 
+/* Parses and checks the recovery data (untrusted bytes from the seal
+ * directory): format, mode/threshold consistent with the number of keys,
+ * each key {"pem": string, "share": 64 lowercase hex}. *out: new reference. */
+int gov_recovery_meta_parse(const uint8_t *data, size_t len, json_t **out, struct cairn_error *err);
+
 /* GET /recover/public-key (state 1): the ephemeral RSA-4096 key, PKIX DER
  * (malloc'd). Generated on first use, kept until recovery completes. */
 int gov_recover_public_key(struct core *c, uint8_t **out_der, size_t *out_len, struct cairn_error *err);

@@ -198,26 +198,71 @@ int gov_recover_public_key(struct core *c, uint8_t **out_der, size_t *out_len, s
     return rc;
 }
 
-/* The recovery data, parsed and checked for shape. NULL when absent (err
- * code 0) or malformed (err set). */
+static bool is_hex64(const char *s)
+{
+    if (s == NULL || strlen(s) != 64)
+        return false;
+    for (int i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+int gov_recovery_meta_parse(const uint8_t *data, size_t len, json_t **out, struct cairn_error *err)
+{
+    if (len > RECOVERY_MAX_DATA)
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "%s: larger than %d bytes", RECOVERY_NAME, RECOVERY_MAX_DATA);
+    json_error_t je;
+    json_t *m = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
+    if (m == NULL)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: invalid JSON: %s", RECOVERY_NAME, je.text);
+    const json_t *f = json_object_get(m, "format"), *mode = json_object_get(m, "mode"),
+                 *t = json_object_get(m, "threshold"), *keys = json_object_get(m, "keys");
+    int rc = 0;
+    size_t n = json_object_size(keys);
+    json_int_t th = json_is_integer(t) ? json_integer_value(t) : -1;
+    const char *ms = json_string_value(mode);
+    if (!json_is_string(f) || strcmp(json_string_value(f), RECOVERY_FORMAT) != 0)
+        rc = cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "%s: format: expected %s", RECOVERY_NAME, RECOVERY_FORMAT);
+    else if (!json_is_object(keys) || n == 0 || n > RECOVERY_MAX_KEYS)
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: keys: expected 1..%d entries", RECOVERY_NAME, RECOVERY_MAX_KEYS);
+    else if (ms == NULL ||
+             !((strcmp(ms, "single") == 0 && n == 1 && th == 1) || (strcmp(ms, "xor") == 0 && n >= 2 && th == (json_int_t)n) ||
+               (strcmp(ms, "shamir") == 0 && th >= 2 && th < (json_int_t)n)))
+        rc = cairn_errf(err, CAIRN_ERR_INVALID,
+                        "%s: mode/threshold: expected single (1 key, 1), xor (n keys, n) or shamir (2 <= t < n)",
+                        RECOVERY_NAME);
+    if (rc == 0) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)keys, k, v) {
+            const json_t *pem = json_object_get(v, "pem"), *sh = json_object_get(v, "share");
+            if (!json_is_string(pem) || !is_hex64(json_string_value(sh))) {
+                rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: keys.%s: expected {\"pem\": string, \"share\": 64 hex}",
+                                RECOVERY_NAME, k);
+                break;
+            }
+        }
+    }
+    if (rc != 0) {
+        json_decref(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* The recovery data beside the sealed state. NULL when absent (err code 0)
+ * or malformed (err set). */
 static json_t *load_meta(struct core *c, struct cairn_error *err)
 {
     uint8_t *d = NULL;
     size_t n = 0;
     if (c->store == NULL || store_get(c->store, RECOVERY_NAME, &d, &n, NULL, NULL) != 0)
         return NULL;
-    json_error_t je;
-    json_t *m = n <= RECOVERY_MAX_DATA ? json_loadb((const char *)d, n, JSON_REJECT_DUPLICATES, &je) : NULL;
+    json_t *m = NULL;
+    gov_recovery_meta_parse(d, n, &m, err);
     free(d);
-    const json_t *f = json_object_get(m, "format"), *mode = json_object_get(m, "mode"),
-                 *t = json_object_get(m, "threshold"), *keys = json_object_get(m, "keys");
-    if (!json_is_string(f) || strcmp(json_string_value(f), RECOVERY_FORMAT) != 0 || !json_is_string(mode) ||
-        !json_is_integer(t) || json_integer_value(t) < 1 || !json_is_object(keys) || json_object_size(keys) == 0 ||
-        json_object_size(keys) > RECOVERY_MAX_KEYS || (size_t)json_integer_value(t) > json_object_size(keys)) {
-        json_decref(m);
-        cairn_errf(err, CAIRN_ERR_INVALID, "%s in the seal directory is malformed", RECOVERY_NAME);
-        return NULL;
-    }
     return m;
 }
 
