@@ -188,7 +188,7 @@ enum snp_product snp_report_product(const struct snp_report *r)
 
 /* ---- certificates -------------------------------------------------------- */
 
-int attest_certs_parse(const uint8_t *p, size_t n, STACK_OF(X509) **out, struct cairn_error *err)
+static int certs_parse_uncached(const uint8_t *p, size_t n, STACK_OF(X509) **out, struct cairn_error *err)
 {
     if (p == NULL || n == 0)
         return cairn_errf(err, CAIRN_ERR_INVALID, "certificates: none given");
@@ -253,6 +253,74 @@ out:
     if (rc != 0) {
         sk_X509_pop_free(sk, X509_free);
         return rc;
+    }
+    *out = sk;
+    return 0;
+}
+
+/* Parsed-certificate cache. OpenSSL 3.0 decodes a certificate's public key
+ * through its provider decoders, which perf showed as about half of a TPM
+ * verification with an AK certificate; the same VCEK/AK bytes arrive again
+ * and again, so the parsed stack is kept, keyed by SHA-256 of the input
+ * bytes (16 slots, round robin). Certificates are reference counted and
+ * read-only once parsed; callers get their own stack of new references. */
+#define PARSE_CACHE_SLOTS 16
+static pthread_mutex_t g_parse_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    uint8_t key[32];
+    STACK_OF(X509) *certs;
+} g_parse[PARSE_CACHE_SLOTS];
+static unsigned g_parse_next;
+static bool g_parse_off;
+
+static void parse_cache_clear(bool enabled)
+{
+    pthread_mutex_lock(&g_parse_mu);
+    g_parse_off = !enabled;
+    for (unsigned i = 0; i < PARSE_CACHE_SLOTS; i++) {
+        sk_X509_pop_free(g_parse[i].certs, X509_free);
+        g_parse[i].certs = NULL;
+    }
+    g_parse_next = 0;
+    pthread_mutex_unlock(&g_parse_mu);
+}
+
+int attest_certs_parse(const uint8_t *p, size_t n, STACK_OF(X509) **out, struct cairn_error *err)
+{
+    uint8_t key[32];
+    unsigned int kl = 0;
+    bool keyed = p != NULL && n > 0 && n <= CERTS_BYTES_MAX && EVP_Digest(p, n, key, &kl, EVP_sha256(), NULL) == 1;
+    if (keyed) {
+        STACK_OF(X509) *hit = NULL;
+        pthread_mutex_lock(&g_parse_mu);
+        for (unsigned i = 0; !g_parse_off && i < PARSE_CACHE_SLOTS && hit == NULL; i++) {
+            if (g_parse[i].certs != NULL && memcmp(g_parse[i].key, key, 32) == 0)
+                hit = X509_chain_up_ref(g_parse[i].certs);
+        }
+        pthread_mutex_unlock(&g_parse_mu);
+        if (hit != NULL) {
+            *out = hit;
+            return 0;
+        }
+    }
+    STACK_OF(X509) *sk = NULL;
+    int rc = certs_parse_uncached(p, n, &sk, err);
+    if (rc != 0)
+        return rc;
+    STACK_OF(X509) *copy = keyed ? X509_chain_up_ref(sk) : NULL;
+    if (copy != NULL) {
+        STACK_OF(X509) *old = NULL;
+        pthread_mutex_lock(&g_parse_mu);
+        if (!g_parse_off) {
+            unsigned slot = g_parse_next++ % PARSE_CACHE_SLOTS;
+            old = g_parse[slot].certs;
+            memcpy(g_parse[slot].key, key, 32);
+            g_parse[slot].certs = copy;
+            copy = NULL;
+        }
+        pthread_mutex_unlock(&g_parse_mu);
+        sk_X509_pop_free(old, X509_free);
+        sk_X509_pop_free(copy, X509_free);
     }
     *out = sk;
     return 0;
@@ -394,6 +462,7 @@ static bool g_cache_off;
 
 void snp_chain_cache_set(bool enabled)
 {
+    parse_cache_clear(enabled);
     pthread_mutex_lock(&g_cache_mu);
     g_cache_off = !enabled;
     memset(g_cache, 0, sizeof(g_cache));

@@ -117,13 +117,15 @@ enum snp_product snp_report_product(const struct snp_report *r);
 int snp_cert_verify(X509 *leaf, STACK_OF(X509) *certs, const struct attest_trust *trust, time_t at,
                     enum snp_product *out_product, bool *out_is_vlek, struct cairn_error *err);
 
-/* The cache of verified VCEK/VLEK chains (default trust only; see snp.c) is
- * on by default; turning it on or off also empties it (benchmarks, tests). */
+/* The cache of verified VCEK/VLEK chains (default trust only; see snp.c) and
+ * the parsed-certificate cache behind attest_certs_parse are on by default;
+ * turning them on or off also empties them (benchmarks, tests). */
 void snp_chain_cache_set(bool enabled);
 
 /* Parses certificates given as evidence or trust material: one or more PEM
  * CERTIFICATE blocks, or a single DER certificate (no trailing bytes). At most
- * 16 certificates, 1 MiB in all. *out is a new stack (sk_X509_pop_free).
+ * 16 certificates, 1 MiB in all. *out is a new stack (sk_X509_pop_free) of
+ * new references; identical input bytes are served from a small cache.
  * Shared with tpm.c. */
 int attest_certs_parse(const uint8_t *p, size_t n, STACK_OF(X509) **out, struct cairn_error *err);
 
