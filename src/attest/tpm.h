@@ -138,8 +138,10 @@ int tpm_hcl_ak(const struct tpm_hcl *h, EVP_PKEY **out, struct cairn_error *err)
 /* TPM issuer (tpm_issuer.c): quotes cfg->tpm_pcrs with an AK over the first
  * 32 bytes of report_data through the TCTI cfg->tpm_tcti. The AK is a
  * restricted ECC P-256 ECDSA-SHA256 signing key created under an ECC
- * endorsement-hierarchy primary (or the persistent handle in
- * cfg->tpm_ak_context). Transient objects are flushed before returning
+ * endorsement-hierarchy primary, or the key named by cfg->tpm_ak_context:
+ * a persistent handle "0x81xxxxxx" or a tpm2-tools context file (saved
+ * transient context from `tpm2_createak -c`, or serialized persistent handle
+ * from `tpm2_evictcontrol -o`); it must be a restricted signing key. Transient objects are flushed before returning
  * (swtpm has no resource manager). Output: quote = TPMS_ATTEST, signature =
  * TPMT_SIGNATURE, ak_pub = TPMT_PUBLIC, pcrs = JSON {"pcrs": {bank: {idx: hex}}},
  * certs = contents of cfg->tpm_ak_cert, eventlog = contents of cfg->tpm_eventlog. */

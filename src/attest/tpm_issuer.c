@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/encoding.h"
 #include "common/file.h"
+#include "common/reader.h"
 
 #define DEFAULT_PCRS "sha256:0-7,16"
 #define ATTACH_MAX (16u << 20)
@@ -151,6 +152,54 @@ static void ak_template(TPM2B_PUBLIC *t)
     e->kdf.scheme = TPM2_ALG_NULL;
 }
 
+/* An AK context file as tpm2-tools writes it (`tpm2_createak -c ak.ctx`,
+ * `tpm2_evictcontrol -o`): either a saved transient context (big-endian
+ * header magic 0xBADCC0DE, version 1, hierarchy u32, savedHandle u32,
+ * sequence u64, contextBlob TPM2B; ESYS keeps its metadata inside the blob)
+ * or a serialized ESYS_TR of a persistent object. */
+static int load_ak_file(struct tpm_conn *c, const char *path, ESYS_TR *out, bool *transient, struct cairn_error *err)
+{
+    uint8_t *b = NULL;
+    size_t n = 0;
+    int frc = cairn_file_read(path, 64u << 10, &b, &n);
+    if (frc != 0)
+        return cairn_errf(err, frc, "tpm: cannot read the AK context file %s", path);
+    struct cairn_reader rd;
+    cairn_reader_init(&rd, b, n);
+    uint32_t magic = 0, version = 0;
+    int rc = 0;
+    if (n >= 8 && cairn_reader_u32be(&rd, &magic) == 0 && magic == 0xBADCC0DEu) {
+        TPMS_CONTEXT ctx;
+        memset(&ctx, 0, sizeof(ctx));
+        const uint8_t *blob;
+        uint16_t bl;
+        if (cairn_reader_u32be(&rd, &version) || version != 1 || cairn_reader_u32be(&rd, &ctx.hierarchy) ||
+            cairn_reader_u32be(&rd, &ctx.savedHandle) || cairn_reader_u64be(&rd, &ctx.sequence) ||
+            cairn_reader_tpm2b(&rd, &blob, &bl) || bl > sizeof(ctx.contextBlob.buffer) ||
+            cairn_reader_remaining(&rd) != 0) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "tpm: %s is not a tpm2-tools context file (version 1)", path);
+        } else {
+            ctx.contextBlob.size = bl;
+            memcpy(ctx.contextBlob.buffer, blob, bl);
+            TSS2_RC trc = Esys_ContextLoad(c->esys, &ctx, out);
+            if (trc != TSS2_RC_SUCCESS)
+                rc = cairn_errf(err, CAIRN_ERR_IO, "tpm: ContextLoad of %s failed (rc 0x%x; saved contexts do not "
+                                "survive a TPM reset)", path, trc);
+            else
+                *transient = true;
+        }
+    } else {
+        TSS2_RC trc = Esys_TR_Deserialize(c->esys, b, n, out);
+        if (trc != TSS2_RC_SUCCESS)
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "tpm: %s is neither a saved context nor a serialized handle "
+                            "(rc 0x%x)", path, trc);
+        else
+            *transient = false;
+    }
+    free(b);
+    return rc;
+}
+
 static int load_ak(struct tpm_conn *c, const char *ctx, ESYS_TR *out, bool *transient, TPM2B_PUBLIC **pub,
                    struct cairn_error *err)
 {
@@ -158,11 +207,19 @@ static int load_ak(struct tpm_conn *c, const char *ctx, ESYS_TR *out, bool *tran
     if (ctx != NULL) {
         char *end;
         unsigned long h = strtoul(ctx, &end, 0);
-        if (*ctx == 0 || *end != 0 || (h >> 24) != TPM2_HT_PERSISTENT)
-            return cairn_errf(err, CAIRN_ERR_INVALID, "tpm: AK \"%s\" is not a persistent handle 0x81xxxxxx", ctx);
-        rc = Esys_TR_FromTPMPublic(c->esys, (TPM2_HANDLE)h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, out);
-        if (rc != TSS2_RC_SUCCESS)
-            return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "tpm: AK handle %s not found (rc 0x%x)", ctx, rc);
+        if (strncmp(ctx, "0x", 2) != 0 && strncmp(ctx, "0X", 2) != 0) {
+            int lrc = load_ak_file(c, ctx, out, transient, err);
+            if (lrc != 0)
+                return lrc;
+        } else {
+            if (*end != 0 || (h >> 24) != TPM2_HT_PERSISTENT)
+                return cairn_errf(err, CAIRN_ERR_INVALID, "tpm: AK \"%s\" is not a persistent handle 0x81xxxxxx",
+                                  ctx);
+            rc = Esys_TR_FromTPMPublic(c->esys, (TPM2_HANDLE)h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, out);
+            if (rc != TSS2_RC_SUCCESS)
+                return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "tpm: AK handle %s not found (rc 0x%x)", ctx, rc);
+            *transient = false;
+        }
         rc = Esys_ReadPublic(c->esys, *out, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, pub, NULL, NULL);
         if (rc != TSS2_RC_SUCCESS)
             return cairn_errf(err, CAIRN_ERR_IO, "tpm: ReadPublic of the AK failed (rc 0x%x)", rc);
@@ -172,7 +229,6 @@ static int load_ak(struct tpm_conn *c, const char *ctx, ESYS_TR *out, bool *tran
             *pub = NULL;
             return cairn_errf(err, CAIRN_ERR_INVALID, "tpm: key %s is not a restricted signing key", ctx);
         }
-        *transient = false;
         return 0;
     }
     TPM2B_SENSITIVE_CREATE sens = {0};

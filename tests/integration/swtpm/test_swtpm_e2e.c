@@ -87,13 +87,14 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
     return remove(p);
 }
 
-/* The swtpm started by the running test, so that a failed assertion (which
- * leaves the test function early) still stops it at exit, by its PID. */
-static struct swtpm *g_live;
+/* A copy of the swtpm started by the running test, so that a failed
+ * assertion (which leaves the test function early, with its stack) still
+ * stops it at exit, by its PID. */
+static struct swtpm g_live;
 
 static void swtpm_stop(struct swtpm *t)
 {
-    g_live = NULL;
+    g_live.pid = 0;
     if (t->pid > 0) {
         kill(t->pid, SIGTERM);
         int st;
@@ -135,7 +136,7 @@ static int swtpm_start(struct swtpm *t)
         for (int i = 0; i < 100; i++) {
             if (port_open(t->port) && port_open(t->port + 1)) {
                 snprintf(t->tcti, sizeof(t->tcti), "swtpm:host=127.0.0.1,port=%d", t->port);
-                g_live = t;
+                g_live = *t;
                 return 0;
             }
             int st;
@@ -499,6 +500,90 @@ static void test_swtpm_persistent_ak(void **state)
     swtpm_stop(&t);
 }
 
+/* AK context files made by tpm2-tools: a saved transient context
+ * (`tpm2_createak -c`) and a serialized persistent handle
+ * (`tpm2_evictcontrol -o`). Skips this part without tpm2-tools. */
+static int tools(const char *tcti, const char *dir, const char *cmd)
+{
+    char line[1024];
+    snprintf(line, sizeof(line), "cd '%s' && TPM2TOOLS_TCTI='%s' %s >/dev/null 2>&1", dir, tcti, cmd);
+    return system(line);
+}
+
+static void test_swtpm_tools_context(void **state)
+{
+    (void)state;
+    if (!have_swtpm() || system("command -v tpm2_createak >/dev/null 2>&1") != 0) {
+        print_message("SKIP: swtpm or tpm2-tools not installed\n");
+        skip();
+    }
+    struct swtpm t;
+    assert_int_equal(swtpm_start(&t), 0);
+    assert_int_equal(tools(t.tcti, t.dir, "tpm2_createek -c ek.ctx -G ecc -u ek.pub"), 0);
+    assert_int_equal(tools(t.tcti, t.dir, "tpm2_flushcontext -t"), 0);
+    assert_int_equal(tools(t.tcti, t.dir, "tpm2_createak -C ek.ctx -c ak.ctx -G ecc -g sha256 -s ecdsa -u ak.pub "
+                                          "-n ak.name"),
+                     0);
+    assert_int_equal(tools(t.tcti, t.dir, "tpm2_flushcontext -t"), 0);
+    tools(t.tcti, t.dir, "tpm2_flushcontext -s"); /* fails when no session is left: fine */
+    char ctx[128], name[128], pers[128];
+    snprintf(ctx, sizeof(ctx), "%s/ak.ctx", t.dir);
+    snprintf(name, sizeof(name), "%s/ak.name", t.dir);
+    snprintf(pers, sizeof(pers), "%s/ak_pers.ctx", t.dir);
+    uint8_t *nm = NULL;
+    size_t nml = 0;
+    assert_int_equal(cairn_file_read(name, 1024, &nm, &nml), 0);
+    char *nmhex = cairn_hex_encode(nm, nml);
+
+    struct attest_issuer_config cfg = {.tpm_tcti = t.tcti, .tpm_pcrs = "sha256:0,16", .tpm_ak_context = ctx};
+    uint8_t rd[64] = {0};
+    sha256("tools", 5, rd);
+    struct attest_issued is;
+    struct cairn_error err = {0};
+    int rc = attest_issue(ATTEST_TPM, rd, &cfg, &is, &err);
+    if (rc != 0)
+        print_message("issue: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    struct attest_evidence ev = ev_of(&is);
+    struct attest_claims c;
+    assert_int_equal(attest_verify(&ev, NULL, rd, 32, &c, &err), 0);
+    /* the AK we quoted with is the one tpm2_createak made (same Name) */
+    assert_string_equal(json_string_value(json_object_get(c.json, "ak_name")), nmhex);
+    attest_claims_free(&c);
+    attest_issued_free(&is);
+
+    /* persisted by tpm2_evictcontrol, referenced by its serialized handle */
+    assert_int_equal(tools(t.tcti, t.dir, "tpm2_evictcontrol -c ak.ctx 0x81010005 -o ak_pers.ctx"), 0);
+    cfg.tpm_ak_context = pers;
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), 0);
+    ev = ev_of(&is);
+    assert_int_equal(attest_verify(&ev, NULL, rd, 32, &c, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(c.json, "ak_name")), nmhex);
+    attest_claims_free(&c);
+    attest_issued_free(&is);
+    cfg.tpm_ak_context = "0x81010005";
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), 0);
+    attest_issued_free(&is);
+
+    /* a file that is neither, and a damaged saved context */
+    cfg.tpm_ak_context = name;
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), CAIRN_ERR_INVALID);
+    uint8_t *cb = NULL;
+    size_t cl = 0;
+    assert_int_equal(cairn_file_read(ctx, 1 << 16, &cb, &cl), 0);
+    cb[7] = 9; /* version */
+    char bad[128];
+    snprintf(bad, sizeof(bad), "%s/bad.ctx", t.dir);
+    assert_int_equal(cairn_file_write_atomic(bad, cb, cl, 0600), 0);
+    cfg.tpm_ak_context = bad;
+    assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &is, &err), CAIRN_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "context file"));
+    free(cb);
+    free(nm);
+    free(nmhex);
+    swtpm_stop(&t);
+}
+
 /* The issuer without a TPM: a clear error, no crash. */
 static void test_no_tpm(void **state)
 {
@@ -529,8 +614,10 @@ static void test_no_tpm(void **state)
 
 static void stop_live(void)
 {
-    if (g_live != NULL)
-        swtpm_stop(g_live);
+    if (g_live.pid > 0) {
+        struct swtpm t = g_live;
+        swtpm_stop(&t);
+    }
 }
 
 int main(void)
@@ -540,6 +627,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_swtpm_end_to_end),
         cmocka_unit_test(test_swtpm_persistent_ak),
+        cmocka_unit_test(test_swtpm_tools_context),
         cmocka_unit_test(test_no_tpm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
