@@ -46,9 +46,9 @@ static void usage(FILE *f)
             "  CAIRN_EVIDENCE                evidence source (else probed, else simulation)\n"
             "  CAIRN_COORDINATOR_ROOT_CA     Coordinator root certificate (PEM file or PEM text):\n"
             "                                refuse any Coordinator that does not chain to it\n"
-            "  CAIRN_COORDINATOR_POLICY      expected Coordinator TEE identity (JSON file or text);\n"
-            "                                needs CAIRN_COORDINATOR_CLIENT_ADDR\n"
-            "  CAIRN_COORDINATOR_CLIENT_ADDR Coordinator client API address (host:port)\n"
+            "  CAIRN_COORDINATOR_POLICY      expected Coordinator TEE identity (JSON file or text): its\n"
+            "                                quote is verified first, from the client API\n"
+            "  CAIRN_COORDINATOR_CLIENT_ADDR Coordinator client API address (default: mesh host, port 4433)\n"
             "  CAIRN_PREMAIN_RETRIES         attempts while unreachable or not ready (default 30)\n"
             "  CAIRN_PREMAIN_RETRY_DELAY_MS  first retry delay, doubled each time (default 250)\n"
             "  CAIRN_PREMAIN_RETRY_MAX_MS    largest retry delay (default 5000)\n"
@@ -256,6 +256,18 @@ int main(int argc, char **argv)
     const char *client_addr = getenv("CAIRN_COORDINATOR_CLIENT_ADDR");
     if (client_addr != NULL && client_addr[0] == '\0')
         client_addr = NULL;
+    char derived[300];
+    if (policy != NULL && client_addr == NULL) {
+        /* The quote comes from the client API: by default on the mesh host, port 4433. */
+        const char *colon = strrchr(addr, ':');
+        size_t hl = colon ? (size_t)(colon - addr) : strlen(addr);
+        if (hl == 0 || hl > 255)
+            snprintf(derived, sizeof(derived), "localhost:4433");
+        else
+            snprintf(derived, sizeof(derived), "%.*s:4433", (int)hl, addr);
+        client_addr = derived;
+        LOG_INFO("CAIRN_COORDINATOR_CLIENT_ADDR not set: fetching the Coordinator's quote from %s", client_addr);
+    }
     if (root_pem == NULL && policy == NULL)
         LOG_WARN("the Coordinator is NOT authenticated (set CAIRN_COORDINATOR_ROOT_CA or CAIRN_COORDINATOR_POLICY "
                  "so that an impostor cannot configure this marble)");

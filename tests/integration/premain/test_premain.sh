@@ -132,6 +132,24 @@ premain dump "$WORK/imp3" EDG_MARBLE_COORDINATOR_ADDR="$B_MESH" CAIRN_COORDINATO
 premain dump "$WORK/auth" CAIRN_COORDINATOR_ROOT_CA="$WORK/rootA.pem" CAIRN_COORDINATOR_CLIENT_ADDR="$A_CLIENT" \
   "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null && [ -f "$WORK/auth/dump.txt" ] \
   && ok "the right Coordinator is accepted (root CA + client API)" || bad "auth with client addr"
+# A Coordinator policy: the quote is verified first; a simulated Coordinator has none.
+printf '{"UniqueID":"%064d","Debug":false}' 0 >"$WORK/policy.json"
+rc=0
+premain dump "$WORK/pol1" CAIRN_COORDINATOR_POLICY="$WORK/policy.json" CAIRN_COORDINATOR_CLIENT_ADDR="$A_CLIENT" \
+  "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/pol1.log" || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/pol1/dump.txt" ] && grep -q "Coordinator verification failed: .*no quote" "$WORK/pol1.log" \
+  && ok "policy vs a simulated Coordinator: refused, not executed" || bad "policy rc=$rc $(cat "$WORK/pol1.log")"
+rc=0
+premain dump "$WORK/pol2" CAIRN_COORDINATOR_POLICY="$(cat "$WORK/policy.json")" CAIRN_PREMAIN_RETRIES=1 \
+  EDG_MARBLE_COORDINATOR_ADDR=127.0.0.1:1 "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/pol2.log" || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/pol2/dump.txt" ] && grep -q "quote from 127.0.0.1:4433" "$WORK/pol2.log" \
+  && ok "policy as JSON text; client API defaults to the mesh host, port 4433" || bad "policy default addr rc=$rc $(cat "$WORK/pol2.log")"
+echo '{"SignerID":' >"$WORK/badpol.json"
+rc=0
+premain dump "$WORK/pol3" CAIRN_COORDINATOR_POLICY="$WORK/badpol.json" CAIRN_COORDINATOR_CLIENT_ADDR="$A_CLIENT" \
+  "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/pol3.log" || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/pol3/dump.txt" ] && grep -q "coordinator policy: invalid JSON" "$WORK/pol3.log" \
+  && ok "invalid policy: refused" || bad "bad policy rc=$rc $(cat "$WORK/pol3.log")"
 rc=0
 premain dump "$WORK/badroot" CAIRN_COORDINATOR_ROOT_CA="$WORK/missing.pem" "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null || rc=$?
 [ $rc -ne 0 ] && [ ! -e "$WORK/badroot/dump.txt" ] && ok "unreadable root CA file: refused" || bad "bad root file"
