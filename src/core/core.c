@@ -875,6 +875,7 @@ int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **o
         rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
         goto out;
     }
+    gov_recovery_data_stage(c, rmeta);   /* issue 6: recovery data valid across a crash here */
     rc = commit(c, cur, next, dek, acts, log, err);
     if (rc == 0) {
         next = NULL;   /* installed */

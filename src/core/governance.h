@@ -118,13 +118,21 @@ void gov_recovery_free(struct gov_recovery *r);   /* wipes; NULL ok */
  * one key (RSA-OAEP-SHA256 of the DEK), XOR shares (RecoveryThreshold 0 or n)
  * or Shamir shares (2 <= threshold < n, 33 bytes each). *meta (new reference
  * or NULL when no keys): the public recovery data saved beside the sealed
- * state (mode, threshold, each key's PEM and the SHA-256 of its share). */
+ * state (mode, threshold, each key's PEM and the SHA-256 of its share;
+ * optionally a "previous" key set of the same shape, see
+ * gov_recovery_data_stage). */
 int gov_recovery_secrets(const struct manifest *m, uint8_t dek[32], json_t **out, json_t **meta,
                          struct cairn_error *err);
 
 /* Writes (or, for NULL, removes) the recovery data beside the sealed state.
  * Best effort after a commit: logs a warning on failure. */
 void gov_recovery_data_save(struct core *c, const json_t *meta);
+
+/* Before a commit that changes the DEK: writes `meta` with the current
+ * recovery data kept as its "previous" key set, so that a crash between
+ * this write and the commit leaves recovery data that still matches the
+ * state on disk (either one). No-op for NULL. Best effort. */
+void gov_recovery_data_stage(struct core *c, const json_t *meta);
 
 /* True when two manifests' RecoveryKeys (names and PEMs) and
  * RecoveryThreshold are the same (no new DEK needed on update). */

@@ -37,7 +37,10 @@ struct gov_recovery {
     EVP_PKEY *eph;          /* ephemeral RSA-4096 for encrypted uploads */
     struct gov_share got[RECOVERY_MAX_KEYS];
     size_t n;
+    int slot;               /* the key set of the collected secrets: 0 current, 1 previous */
 };
+
+static json_t *load_meta_quiet(struct core *c);
 
 static void share_clear(struct gov_share *s)
 {
@@ -208,6 +211,36 @@ static bool is_hex64(const char *s)
     return true;
 }
 
+/* One key set {mode, threshold, keys} of the recovery data. */
+static int check_set(const json_t *set, const char *where, struct cairn_error *err)
+{
+    const json_t *mode = json_object_get(set, "mode"), *t = json_object_get(set, "threshold"),
+                 *keys = json_object_get(set, "keys");
+    size_t n = json_object_size(keys);
+    json_int_t th = json_is_integer(t) ? json_integer_value(t) : -1;
+    const char *ms = json_string_value(mode);
+    if (!json_is_object(set))
+        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: %s: expected an object", RECOVERY_NAME, where);
+    if (!json_is_object(keys) || n == 0 || n > RECOVERY_MAX_KEYS)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: %skeys: expected 1..%d entries", RECOVERY_NAME, where,
+                          RECOVERY_MAX_KEYS);
+    if (ms == NULL || !((strcmp(ms, "single") == 0 && n == 1 && th == 1) ||
+                        (strcmp(ms, "xor") == 0 && n >= 2 && th == (json_int_t)n) ||
+                        (strcmp(ms, "shamir") == 0 && th >= 2 && th < (json_int_t)n)))
+        return cairn_errf(err, CAIRN_ERR_INVALID,
+                          "%s: %smode/threshold: expected single (1 key, 1), xor (n keys, n) or shamir (2 <= t < n)",
+                          RECOVERY_NAME, where);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)keys, k, v) {
+        const json_t *pem = json_object_get(v, "pem"), *sh = json_object_get(v, "share");
+        if (!json_is_string(pem) || !is_hex64(json_string_value(sh)))
+            return cairn_errf(err, CAIRN_ERR_INVALID, "%s: %skeys.%s: expected {\"pem\": string, \"share\": 64 hex}",
+                              RECOVERY_NAME, where, k);
+    }
+    return 0;
+}
+
 int gov_recovery_meta_parse(const uint8_t *data, size_t len, json_t **out, struct cairn_error *err)
 {
     if (len > RECOVERY_MAX_DATA)
@@ -216,40 +249,46 @@ int gov_recovery_meta_parse(const uint8_t *data, size_t len, json_t **out, struc
     json_t *m = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
     if (m == NULL)
         return cairn_errf(err, CAIRN_ERR_INVALID, "%s: invalid JSON: %s", RECOVERY_NAME, je.text);
-    const json_t *f = json_object_get(m, "format"), *mode = json_object_get(m, "mode"),
-                 *t = json_object_get(m, "threshold"), *keys = json_object_get(m, "keys");
+    const json_t *f = json_object_get(m, "format"), *prev = json_object_get(m, "previous");
     int rc = 0;
-    size_t n = json_object_size(keys);
-    json_int_t th = json_is_integer(t) ? json_integer_value(t) : -1;
-    const char *ms = json_string_value(mode);
     if (!json_is_string(f) || strcmp(json_string_value(f), RECOVERY_FORMAT) != 0)
         rc = cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "%s: format: expected %s", RECOVERY_NAME, RECOVERY_FORMAT);
-    else if (!json_is_object(keys) || n == 0 || n > RECOVERY_MAX_KEYS)
-        rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: keys: expected 1..%d entries", RECOVERY_NAME, RECOVERY_MAX_KEYS);
-    else if (ms == NULL ||
-             !((strcmp(ms, "single") == 0 && n == 1 && th == 1) || (strcmp(ms, "xor") == 0 && n >= 2 && th == (json_int_t)n) ||
-               (strcmp(ms, "shamir") == 0 && th >= 2 && th < (json_int_t)n)))
-        rc = cairn_errf(err, CAIRN_ERR_INVALID,
-                        "%s: mode/threshold: expected single (1 key, 1), xor (n keys, n) or shamir (2 <= t < n)",
-                        RECOVERY_NAME);
-    if (rc == 0) {
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)keys, k, v) {
-            const json_t *pem = json_object_get(v, "pem"), *sh = json_object_get(v, "share");
-            if (!json_is_string(pem) || !is_hex64(json_string_value(sh))) {
-                rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: keys.%s: expected {\"pem\": string, \"share\": 64 hex}",
-                                RECOVERY_NAME, k);
-                break;
-            }
-        }
-    }
+    if (rc == 0)
+        rc = check_set(m, "", err);
+    if (rc == 0 && prev != NULL)
+        rc = check_set(prev, "previous.", err);
     if (rc != 0) {
         json_decref(m);
         return rc;
     }
     *out = m;
     return 0;
+}
+
+void gov_recovery_data_stage(struct core *c, const json_t *meta)
+{
+    if (c->store == NULL || meta == NULL)
+        return;
+    json_t *staged = json_deep_copy(meta);
+    struct cairn_error e = {0};
+    json_t *cur = load_meta_quiet(c);
+    if (staged != NULL && cur != NULL) {
+        json_t *prev = json_pack("{s:O, s:O, s:O}", "mode", json_object_get(cur, "mode"), "threshold",
+                                 json_object_get(cur, "threshold"), "keys", json_object_get(cur, "keys"));
+        if (prev == NULL || json_object_set_new(staged, "previous", prev) != 0) {
+            json_decref(staged);
+            staged = NULL;
+        }
+    }
+    char *s = staged != NULL ? json_dumps(staged, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (s == NULL ||
+        store_put(c->store, RECOVERY_NAME, (const uint8_t *)s, strlen(s), store_version(c->store, RECOVERY_NAME),
+                  NULL, &e) != 0)
+        LOG_WARN("cannot stage the recovery data beside the sealed state: %s",
+                 s == NULL ? "out of memory" : cairn_error_msg(&e));
+    free(s);
+    json_decref(staged);
+    json_decref(cur);
 }
 
 /* The recovery data beside the sealed state. NULL when absent (err code 0)
@@ -264,6 +303,11 @@ static json_t *load_meta(struct core *c, struct cairn_error *err)
     gov_recovery_meta_parse(d, n, &m, err);
     free(d);
     return m;
+}
+
+static json_t *load_meta_quiet(struct core *c)
+{
+    return load_meta(c, NULL);
 }
 
 static int verify_sig(const char *pem, const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len)
@@ -404,20 +448,37 @@ int gov_recover(struct core *c, const uint8_t *secret, size_t secret_len, const 
     char hx[65];
     cc_sha256(plain, plen, h);
     hex32(h, hx);
+    /* the current key set, or the previous one when a crash came between
+     * staging the recovery data and the commit that changed the data key */
     const char *kname = NULL;
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(meta, "keys"), k, v) {
-        const json_t *sh = json_object_get(v, "share");
-        if (json_is_string(sh) && strcmp(json_string_value(sh), hx) == 0)
-            kname = k;
+    const json_t *set = NULL;
+    int slot = -1;
+    for (int si = 0; si < 2 && kname == NULL; si++) {
+        const json_t *cand = si == 0 ? meta : json_object_get(meta, "previous");
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(cand, "keys"), k, v) {
+            const json_t *sh = json_object_get(v, "share");
+            if (json_is_string(sh) && strcmp(json_string_value(sh), hx) == 0) {
+                kname = k;
+                set = cand;
+                slot = si;
+            }
+        }
+    }
+    if (kname != NULL && r->n > 0 && slot != r->slot) {
+        rc = cairn_errf(err, CAIRN_ERR_INVALID,
+                        "the recovery secret of key \"%s\" belongs to another RecoveryKeys set than the secrets "
+                        "already uploaded",
+                        kname);
+        goto out;
     }
     if (kname == NULL) {
         rc = cairn_errf(err, CAIRN_ERR_VERIFY,
                         "the recovery secret belongs to none of the RecoveryKeys of the sealed state");
         goto out;
     }
-    const json_t *pem = json_object_get(json_object_get(json_object_get(meta, "keys"), kname), "pem");
+    const json_t *pem = json_object_get(json_object_get(json_object_get(set, "keys"), kname), "pem");
     if (!json_is_string(pem) || verify_sig(json_string_value(pem), plain, plen, sig, sig_len) != 0) {
         rc = cairn_errf(err, CAIRN_ERR_VERIFY,
                         "recovery secret signature does not verify with recovery key \"%s\" (expected RSA PKCS#1 "
@@ -430,8 +491,9 @@ int gov_recover(struct core *c, const uint8_t *secret, size_t secret_len, const 
             rc = cairn_errf(err, CAIRN_ERR_INVALID, "the recovery secret of key \"%s\" was already provided", kname);
             goto out;
         }
-    const char *mode = json_string_value(json_object_get(meta, "mode"));
-    size_t need = (size_t)json_integer_value(json_object_get(meta, "threshold"));
+    const char *mode = json_string_value(json_object_get(set, "mode"));
+    size_t need = (size_t)json_integer_value(json_object_get(set, "threshold"));
+    r->slot = slot;
     if (r->n >= RECOVERY_MAX_KEYS || (r->got[r->n].key = strdup(kname)) == NULL) {
         rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
         goto out;
@@ -472,7 +534,7 @@ int gov_recover(struct core *c, const uint8_t *secret, size_t secret_len, const 
     }
     memcpy(dek, key, 32);
     cc_free_secret(key, key_len);
-    rc = finish(c, cur, dek, meta, r, NULL, 0, NULL, 0, err);
+    rc = finish(c, cur, dek, set, r, NULL, 0, NULL, 0, err);
     if (rc != 0)
         goto out;
 done:

@@ -419,6 +419,28 @@ static void test_meta_mutations(void **state)
         assert_null(t);
         assert_non_null(strstr(e.msg, "recovery_data"));
     }
+    /* a staged document carries the previous key set; it is checked as strictly */
+    const char *staged =
+        "{\"format\":\"cairn-recovery-1\",\"keys\":{\"a\":{\"pem\":\"P\",\"share\":\"" H64 "\"}},"
+        "\"mode\":\"single\",\"threshold\":1,\"previous\":{\"keys\":{\"a\":{\"pem\":\"P\",\"share\":\"" H64
+        "\"},\"b\":{\"pem\":\"P\",\"share\":\"" H64 "\"}},\"mode\":\"xor\",\"threshold\":2}}";
+    json_t *t = NULL;
+    struct cairn_error e = {0};
+    assert_int_equal(gov_recovery_meta_parse((const uint8_t *)staged, strlen(staged), &t, &e), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(t, "previous"), "threshold")), 2);
+    json_decref(t);
+    char buf2[2048];
+    snprintf(buf2, sizeof(buf2), "%.*s", (int)(strstr(staged, "\"threshold\":2}}") - staged), staged);
+    strncat(buf2, "\"threshold\":3}}", sizeof(buf2) - strlen(buf2) - 1);
+    t = NULL;
+    assert_int_not_equal(gov_recovery_meta_parse((const uint8_t *)buf2, strlen(buf2), &t, &e), 0);
+    assert_null(t);
+    assert_non_null(strstr(e.msg, "previous."));
+    const char *prev_not_obj = "{\"format\":\"cairn-recovery-1\",\"keys\":{\"a\":{\"pem\":\"P\",\"share\":\"" H64
+                               "\"}},\"mode\":\"single\",\"threshold\":1,\"previous\":[]}";
+    assert_int_not_equal(gov_recovery_meta_parse((const uint8_t *)prev_not_obj, strlen(prev_not_obj), &t, &e), 0);
+    assert_null(t);
+
     /* one flipped bit anywhere: accepted only when still well-formed; never a crash or leak */
     size_t n = strlen(golden);
     for (size_t i = 0; i < n; i++)
@@ -426,12 +448,12 @@ static void test_meta_mutations(void **state)
             char buf[1024];
             memcpy(buf, golden, n);
             buf[i] ^= (char)(1 << b);
-            json_t *t = NULL;
-            if (gov_recovery_meta_parse((const uint8_t *)buf, n, &t, NULL) == 0) {
-                assert_non_null(t);
-                json_decref(t);
+            json_t *f = NULL;
+            if (gov_recovery_meta_parse((const uint8_t *)buf, n, &f, NULL) == 0) {
+                assert_non_null(f);
+                json_decref(f);
             } else {
-                assert_null(t);
+                assert_null(f);
             }
         }
 }
