@@ -75,6 +75,7 @@ struct loop {
     pthread_t th;
     bool started;
     struct event_base *base;
+    struct event *stop_ev;   /* activated by srv_stop; breaks the loop from inside */
     struct evhttp *http[SRV_MAX_LISTENERS];
 };
 
@@ -574,6 +575,16 @@ static void loop_break_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+/* Runs on the loop thread. event_base_loopbreak() from another thread would
+ * be lost if that thread had not entered event_base_loop() yet (the loop
+ * clears the flag on entry); an activated event is not. */
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
 static void *loop_main(void *arg)
 {
     struct loop *lp = arg;
@@ -589,7 +600,7 @@ int srv_start(struct srv *s, struct cairn_error *err)
         struct loop *lp = &s->loops[i];
         lp->srv = s;
         lp->base = event_base_new();
-        if (lp->base == NULL)
+        if (lp->base == NULL || (lp->stop_ev = event_new(lp->base, -1, 0, stop_cb, lp->base)) == NULL)
             goto fail;
         for (int k = 0; k < s->nlst; k++) {
             struct lst *l = &s->lst[k];
@@ -651,6 +662,9 @@ void srv_stop(struct srv *s)
                 evhttp_free(lp->http[k]);
             lp->http[k] = NULL;
         }
+        if (lp->stop_ev != NULL)
+            event_free(lp->stop_ev);
+        lp->stop_ev = NULL;
         if (lp->base != NULL)
             event_base_free(lp->base);
         lp->base = NULL;

@@ -65,8 +65,10 @@ req() {
 activate() {
   local out
   out=$("$TOOL" "$MESH" "$@" || true)
-  CODE=$(printf '%s\n' "$out" | head -1 | sed 's/^STATUS //')
-  BODY=$(printf '%s\n' "$out" | tail -n +2)
+  # no pipes here: a reader that exits early would SIGPIPE the writer (pipefail)
+  CODE=${out%%$'\n'*}
+  CODE=${CODE#STATUS }
+  BODY=${out#*$'\n'}
 }
 
 set_manifest_file() {

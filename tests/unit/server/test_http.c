@@ -365,6 +365,21 @@ static void test_parse_addr(void **state)
     assert_int_equal(srv_parse_addr("1.2.3.4:", &ss, &l, &e), CAIRN_ERR_INVALID);
 }
 
+/* Stopping right after starting must not lose the stop request (a loop
+ * thread that has not entered its loop yet must still exit). */
+static void test_start_stop_race(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 50; i++) {
+        struct srv *s = srv_new(4);
+        struct srv_listener_cfg cfg = {.name = "client", .addr = "127.0.0.1:0", .routes = k_routes, .n_routes = 3,
+                                       .fallback = h_fallback};
+        assert_true(srv_add_listener(s, &cfg, NULL) >= 0);
+        assert_int_equal(srv_start(s, NULL), 0);
+        srv_free(s);
+    }
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -373,7 +388,9 @@ int main(void)
         cmocka_unit_test(test_plain_routing),
         cmocka_unit_test(test_tls_client_cert),
         cmocka_unit_test(test_tls_require_and_idle_timeout),
+        cmocka_unit_test(test_start_stop_race),
     };
+    alarm(300);   /* a hang fails the test instead of stalling CI */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
     return rc;

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Coordinator benchmark, one command:  bench/run.sh [BUILD_DIR]   (make bench)
+#
+# Runs, on 127.0.0.1 with ephemeral ports and temp dirs (every process it
+# starts is stopped by PID):
+#   1. crypto primitives: `openssl speed` (P-384 ECDSA, X25519) and the same EVP
+#      calls in loadgen (P-384 keygen, HKDF), then the crypto floor of one
+#      activation (server CPU) and the activations/s it allows on this machine;
+#   2. sustained activations: loadgen, BENCH_CONC (32) concurrent simulated
+#      marbles for BENCH_SECONDS (5) s, each a new mTLS handshake + activation
+#      with a CSR; rate, mean/p50/p99, server CPU per activation, peak RSS;
+#   3. a burst of 100 activations at once, with the leaf key pool full and
+#      with the pool off;
+#   4. RSS after 10,000 activations (unique UUIDs);
+#   5. start-to-ready time with an existing state (median of 5);
+#   6. nginx with mTLS (new connection per request, P-384 server and client
+#      keys, tickets off) as the reference, same load generator.
+# Needs a non-sanitizer build for meaningful numbers (make bench uses build/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+SECS=${BENCH_SECONDS:-5}
+CONC=${BENCH_CONC:-32}
+CORES=$(nproc)
+cmake --build "$BUILD" --target cairn-coordinator loadgen -j"$CORES" >/dev/null
+COORD=$BUILD/bin/cairn-coordinator
+LG=$BUILD/bench/loadgen
+[ -x "$COORD" ] && [ -x "$LG" ] || { echo "bench: $COORD or $LG missing"; exit 1; }
+if grep -q "fsanitize=address" "$BUILD/CMakeCache.txt" 2>/dev/null; then
+  echo "bench: WARNING: $BUILD is a sanitizer build; figures are not representative"
+fi
+W=$(mktemp -d /tmp/cairn-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+cat >"$W/manifest.json" <<'JSON'
+{
+  "Packages": {"pkg": {"Debug": true, "UniqueID": "00"}},
+  "Marbles": {"bench": {"Package": "pkg",
+    "Parameters": {"Files": {"/secret/key": "{{ hex .Secrets.k }}", "/tls/cert.pem": "{{ pem .MarbleRun.MarbleCert.Cert }}"},
+                   "Env": {"K": "{{ base64 .Secrets.k }}"}, "Argv": ["bench"]}}},
+  "Secrets": {"k": {"Type": "symmetric-key", "Size": 256}}
+}
+JSON
+
+# start NAME POOL -> PID CLIENT MESH METRICS
+start() {
+  local name=$1 pool=$2
+  mkdir -p "$W/$name"
+  "$COORD" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+    --seal-dir "$W/$name/seal" --ready-file "$W/$name/ready.json" --leaf-key-pool "$pool" --threads "$CORES" \
+    >>"$W/$name/log" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+  for _ in $(seq 1 400); do [ -s "$W/$name/ready.json" ] && break; sleep 0.01; done
+  CLIENT=$(jq -r .client "$W/$name/ready.json")
+  MESH=$(jq -r .mesh "$W/$name/ready.json")
+  METRICS=$(jq -r .metrics "$W/$name/ready.json")
+}
+stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+set_manifest() {
+  curl -sk "https://$CLIENT/api/v2/manifest" -d "{\"manifest\":\"$(base64 -w0 "$W/manifest.json")\"}" | jq -e '.status == "success"' >/dev/null
+}
+pool_full() {   # wait until the pool reports $1 keys
+  for _ in $(seq 1 600); do
+    local n
+    n=$(curl -s "http://$METRICS/metrics" | awk '/^cairn_leaf_key_pool_available/ {print $2}')
+    [ "${n:-0}" -ge "$1" ] && return 0
+    sleep 0.05
+  done
+  echo "bench: pool did not fill"; return 1
+}
+
+echo "== machine: $CORES cores, $(openssl version), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+
+echo "== 1. crypto primitives"
+SPEED=$(openssl speed -seconds 1 ecdsap384 ecdhx25519 2>/dev/null)
+OS_SIGN=$(echo "$SPEED" | awk '/ecdsa \(nistp384\)/ {print $(NF-1)}')
+OS_VERIFY=$(echo "$SPEED" | awk '/ecdsa \(nistp384\)/ {print $NF}')
+OS_X25519=$(echo "$SPEED" | awk '/ecdh \(X25519\)/ {print $NF}')
+EVP=$("$LG" speed -t 1)
+KEYGEN=$(echo "$EVP" | jq .p384_keygen)
+HKDF=$(echo "$EVP" | jq .hkdf_sha256)
+echo "openssl speed: P-384 sign ${OS_SIGN}/s verify ${OS_VERIFY}/s, X25519 ${OS_X25519}/s"
+echo "loadgen speed (EVP): $EVP"
+# Server-side crypto of one activation: TLS 1.3 CertificateVerify (P-384 sign),
+# the marble's CertificateVerify (P-384 verify), X25519 key share (keygen +
+# derive ~ 2 ops), the CSR self-signature (P-384 verify), the leaf key (P-384
+# keygen), the leaf certificate (P-384 sign), one private symmetric secret (HKDF).
+FLOOR_US=$(awk -v s="$OS_SIGN" -v v="$OS_VERIFY" -v x="$OS_X25519" -v k="$KEYGEN" -v h="$HKDF" \
+  'BEGIN { printf "%.0f", 1e6*(2/s + 2/v + 2/x + 1/k + 1/h) }')
+FLOOR_POOL_US=$(awk -v f="$FLOOR_US" -v k="$KEYGEN" 'BEGIN { printf "%.0f", f - 1e6/k }')
+FLOOR_RATE=$(awk -v f="$FLOOR_US" -v c="$CORES" 'BEGIN { printf "%.0f", c*1e6/f }')
+echo "crypto floor per activation (server CPU): ${FLOOR_US} us (${FLOOR_POOL_US} us when the leaf key comes from the pool)"
+echo "floor rate with $CORES cores for the server alone: ${FLOOR_RATE} activations/s"
+
+echo "== 2. sustained: $CONC concurrent marbles, ${SECS}s"
+start sustained 64
+set_manifest
+"$LG" activate "$MESH" bench -c 4 -t 1 -i 8 >/dev/null   # warm-up
+SUS=$("$LG" activate "$MESH" bench -c "$CONC" -t "$SECS" -i 64 -p "$PID")
+echo "$SUS"
+stop
+
+echo "== 3. burst of 100 activations after idle"
+start burstpool 128
+set_manifest
+pool_full 128
+BURST_POOL=$("$LG" activate "$MESH" bench -c 100 -n 100 -t 60 -i 100 -p "$PID")
+echo "with pool:    $BURST_POOL"
+stop
+start burstnopool 0
+set_manifest
+sleep 0.5
+BURST_NOPOOL=$("$LG" activate "$MESH" bench -c 100 -n 100 -t 60 -i 100 -p "$PID")
+echo "without pool: $BURST_NOPOOL"
+stop
+
+echo "== 4. RSS after 10,000 activations (unique UUIDs)"
+start rss 64
+set_manifest
+RSS0=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
+RSS=$("$LG" activate "$MESH" bench -c 8 -n 10000 -t 120 -i 64 -p "$PID")
+echo "$RSS (RSS before: ${RSS0} KiB)"
+stop
+
+echo "== 5. start-to-ready with an existing state (5 starts, external clock)"
+READY=()
+for i in 1 2 3 4 5; do
+  rm -f "$W/rss/ready.json"
+  T0=$(date +%s%N)
+  start rss 64
+  T1=$(date +%s%N)
+  READY+=($(( (T1 - T0) / 1000 )))
+  stop
+done
+READY_MED=$(printf '%s\n' "${READY[@]}" | sort -n | sed -n 3p)
+READY_INT=$(jq -r .ready_ms "$W/rss/ready.json")
+echo "exec to ready file: ${READY[*]} us (median ${READY_MED} us; internal ${READY_INT} ms; 10 ms poll granularity)"
+
+echo "== 6. nginx reference: mTLS, new connection per request"
+NGX=$(command -v nginx || echo /usr/sbin/nginx)
+if [ -x "$NGX" ]; then
+  mkdir -p "$W/nginx/logs"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout "$W/nginx/key.pem" \
+    -out "$W/nginx/cert.pem" -subj /CN=localhost -days 1 2>/dev/null
+  NPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  cat >"$W/nginx/nginx.conf" <<NGINX
+worker_processes $CORES;
+pid $W/nginx/nginx.pid;
+error_log $W/nginx/logs/error.log error;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_timeout 0;
+  server {
+    listen 127.0.0.1:$NPORT ssl;
+    ssl_certificate $W/nginx/cert.pem;
+    ssl_certificate_key $W/nginx/key.pem;
+    ssl_protocols TLSv1.3;
+    ssl_verify_client optional_no_ca;
+    ssl_session_tickets off;
+    ssl_conf_command NumTickets 0;
+    location / { return 200 "ok\n"; }
+  }
+}
+NGINX
+  "$NGX" -p "$W/nginx" -c "$W/nginx/nginx.conf" -g 'daemon off;' >"$W/nginx/out" 2>&1 &
+  NPID=$!
+  PIDS+=("$NPID")
+  sleep 0.5
+  WPIDS=$(pgrep -P "$NPID" | paste -sd, -)
+  NGINX_RES=$("$LG" get "127.0.0.1:$NPORT" / -c "$CONC" -t "$SECS" -i 64 -p "$NPID,$WPIDS")
+  echo "$NGINX_RES"
+  kill "$NPID" 2>/dev/null || true; wait "$NPID" 2>/dev/null || true
+else
+  NGINX_RES='{}'
+  echo "nginx not installed: skipped"
+fi
+
+echo "== summary"
+j() { echo "$1" | jq -r "$2"; }
+RATE=$(j "$SUS" .rate); CPU=$(j "$SUS" .server_cpu_us_per_req)
+printf '%-58s %s\n' "sustained activations/s ($CONC concurrent)" "$RATE"
+printf '%-58s %s / %s / %s ms\n' "latency mean / p50 / p99" "$(j "$SUS" .mean_ms)" "$(j "$SUS" .p50_ms)" "$(j "$SUS" .p99_ms)"
+printf '%-58s %s\n' "p99 / mean (target <= 2)" "$(awk -v p="$(j "$SUS" .p99_ms)" -v m="$(j "$SUS" .mean_ms)" 'BEGIN{printf "%.2f", p/m}')"
+printf '%-58s %s us\n' "server CPU per activation (measured)" "$CPU"
+printf '%-58s %s us\n' "crypto floor per activation" "$FLOOR_US"
+printf '%-58s %s\n' "efficiency = floor / measured CPU (target >= 0.85)" "$(awk -v f="$FLOOR_US" -v c="$CPU" 'BEGIN{printf "%.2f", f/c}')"
+printf '%-58s %s (floor %s/s for the server alone)\n' "server-CPU-normalised activations/s ($CORES cores)" "$(awk -v c="$CPU" -v n="$CORES" 'BEGIN{printf "%.0f", n*1e6/c}')" "$FLOOR_RATE"
+printf '%-58s %s conn/s, %s us CPU/conn\n' "nginx mTLS new connections" "$(j "$NGINX_RES" .rate)" "$(j "$NGINX_RES" .server_cpu_us_per_req)"
+printf '%-58s %s s total, p50 %s / p99 %s ms\n' "burst of 100, pool full" "$(j "$BURST_POOL" .seconds)" "$(j "$BURST_POOL" .p50_ms)" "$(j "$BURST_POOL" .p99_ms)"
+printf '%-58s %s s total, p50 %s / p99 %s ms\n' "burst of 100, no pool" "$(j "$BURST_NOPOOL" .seconds)" "$(j "$BURST_NOPOOL" .p50_ms)" "$(j "$BURST_NOPOOL" .p99_ms)"
+printf '%-58s %s KiB (peak %s KiB)\n' "RSS after 10,000 activations" "$(j "$RSS" .server_vmrss_kib)" "$(j "$RSS" .server_vmhwm_kib)"
+printf '%-58s %s KiB\n' "peak RSS during the sustained run" "$(j "$SUS" .server_vmhwm_kib)"
+printf '%-58s %s us (internal %s ms)\n' "start-to-ready with an existing state (median)" "$READY_MED" "$READY_INT"
