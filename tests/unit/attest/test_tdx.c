@@ -512,6 +512,106 @@ static void test_phala(void **state)
     free(q);
 }
 
+/* dcap-qvl could_parse_tdx_quote: the insta snapshot of the parsed Phala
+ * quote (Rust Debug output, byte arrays in decimal) against our parse, every
+ * field. */
+static size_t snap_bytes(const char *snap, const char *name, uint8_t *out, size_t max)
+{
+    char key[64];
+    snprintf(key, sizeof(key), " %s: [", name);
+    const char *p = strstr(snap, key);
+    if (p == NULL) {
+        fprintf(stderr, "snapshot has no %s\n", name);
+        fail();
+    }
+    p += strlen(key);
+    size_t n = 0;
+    while (*p != ']' && *p != '\0') {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) {
+            p++;
+            continue;
+        }
+        assert_true(v >= 0 && v <= 255 && n < max);
+        out[n++] = (uint8_t)v;
+        p = end;
+    }
+    return n;
+}
+
+static long snap_int(const char *snap, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof(key), " %s: ", name);
+    const char *p = strstr(snap, key);
+    assert_non_null(p);
+    return strtol(p + strlen(key), NULL, 10);
+}
+
+static void test_phala_snapshot(void **state)
+{
+    (void)state;
+    size_t n, sn;
+    uint8_t *q = tv_load("tdx/phala_tdx_quote.bin", &n);
+    char *snap = (char *)tv_load("tdx/phala_tdx_quote.parsed.snap", &sn);
+    struct dcap_quote dq;
+    struct cairn_error err = {0};
+    assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &dq, &err), 0);
+    assert_int_equal(snap_int(snap, "version"), dq.version);
+    assert_int_equal(snap_int(snap, "attestation_key_type"), dq.att_key_type);
+    assert_int_equal(snap_int(snap, "tee_type"), dq.tee_type);
+    assert_int_equal(snap_int(snap, "qe_svn"), dq.qe_svn);
+    assert_int_equal(snap_int(snap, "pce_svn"), dq.pce_svn);
+    static const struct {
+        const char *name;
+        size_t off, len;
+    } body[] = {
+        {"tee_tcb_svn", 0, 16},       {"mr_seam", 16, 48},       {"mr_signer_seam", 64, 48},
+        {"seam_attributes", 112, 8},  {"td_attributes", 120, 8}, {"xfam", 128, 8},
+        {"mr_td", 136, 48},           {"mr_config_id", 184, 48}, {"mr_owner", 232, 48},
+        {"mr_owner_config", 280, 48}, {"rt_mr0", 328, 48},       {"rt_mr1", 376, 48},
+        {"rt_mr2", 424, 48},          {"rt_mr3", 472, 48},       {"report_data", 520, 64},
+    };
+    uint8_t buf[512];
+    for (size_t i = 0; i < sizeof(body) / sizeof(body[0]); i++) {
+        assert_int_equal(snap_bytes(snap, body[i].name, buf, sizeof(buf)), body[i].len);
+        assert_memory_equal(buf, dq.body + body[i].off, body[i].len);
+    }
+    assert_int_equal(snap_bytes(snap, "qe_vendor_id", buf, sizeof(buf)), 16);
+    assert_memory_equal(buf, dq.qe_vendor_id, 16);
+    assert_int_equal(snap_bytes(snap, "user_data", buf, sizeof(buf)), 20);
+    assert_memory_equal(buf, dq.user_data, 20);
+    assert_int_equal(snap_bytes(snap, "ecdsa_signature", buf, sizeof(buf)), 64);
+    assert_memory_equal(buf, dq.signature, 64);
+    assert_int_equal(snap_bytes(snap, "ecdsa_attestation_key", buf, sizeof(buf)), 64);
+    assert_memory_equal(buf, dq.att_key, 64);
+    assert_int_equal(snap_bytes(snap, "qe_report", buf, sizeof(buf)), 384);
+    assert_memory_equal(buf, dq.qe_report, 384);
+    assert_int_equal(snap_bytes(snap, "qe_report_signature", buf, sizeof(buf)), 64);
+    assert_memory_equal(buf, dq.qe_report_sig, 64);
+    assert_int_equal(snap_bytes(snap, "data", buf, sizeof(buf)), dq.qe_auth_size);
+    assert_memory_equal(buf, dq.qe_auth, dq.qe_auth_size);
+    assert_int_equal(snap_int(snap, "cert_type"), 6); /* outer, first in the dump */
+    assert_non_null(strstr(snap, "cert_type: 5"));
+    assert_int_equal(dq.cert_type, 5);
+    /* the PEM body of the inner certification data, as dumped (\n escaped, NUL at the end) */
+    const char *b = strstr(snap, "cert_type: 5,");
+    b = strstr(b, "body: \"") + 7;
+    size_t k = 0;
+    for (; *b != '"' && k < dq.pck_pem_size; b++, k++) {
+        char ch = *b;
+        if (ch == '\\') {
+            b++;
+            ch = *b == 'n' ? '\n' : *b == '0' ? '\0' : *b;
+        }
+        assert_int_equal((unsigned char)ch, (unsigned char)dq.pck_pem[k]);
+    }
+    assert_int_equal(k, dq.pck_pem_size);
+    free(snap);
+    free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_spr_e4_collateral), cmocka_unit_test(test_cos113),
         cmocka_unit_test(test_v5_sample),         cmocka_unit_test(test_trustee_v4),
         cmocka_unit_test(test_trustee_v5),        cmocka_unit_test(test_phala),
+        cmocka_unit_test(test_phala_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
