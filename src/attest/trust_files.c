@@ -2,6 +2,8 @@
 #include "attest/trust_files.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,8 +246,23 @@ static int classify_json(const uint8_t *p, size_t n, enum trust_file_kind *out, 
         return cairn_errf(err, CAIRN_ERR_INVALID, "JSON file: invalid at line %d column %d: %s", je.line, je.column,
                           je.text);
     int rc = 0;
-    if (!json_is_object(j))
-        rc = cairn_errf(err, CAIRN_ERR_INVALID, "JSON file: not an object");
+    if (json_is_array(j)) {
+        /* a document set: every element a TCB info, or every one a QE identity */
+        json_t *first = json_array_get(j, 0);
+        const char *key = json_object_get(first, "tcbInfo") ? "tcbInfo" : "enclaveIdentity";
+        size_t i;
+        json_t *el;
+        bool all = json_array_size(j) > 0 && json_array_size(j) <= TRUST_DOCS_MAX;
+        json_array_foreach(j, i, el) {
+            all = all && json_is_object(json_object_get(el, key));
+        }
+        if (!all)
+            rc = cairn_errf(err, CAIRN_ERR_INVALID,
+                            "JSON array: not a set of 1..%d TCB info or QE identity documents", TRUST_DOCS_MAX);
+        else
+            *out = strcmp(key, "tcbInfo") == 0 ? TRUST_FILE_TCB_INFO : TRUST_FILE_QE_IDENTITY;
+    } else if (!json_is_object(j))
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "JSON file: not an object or array");
     else if (json_object_get(j, "tcbInfo"))
         *out = TRUST_FILE_TCB_INFO;
     else if (json_object_get(j, "enclaveIdentity"))
@@ -270,7 +287,7 @@ int trust_file_classify(const uint8_t *p, size_t n, enum attest_type type, enum 
         return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "file of %zu bytes, cap %u", n, TRUST_FILE_MAX);
     /* JSON first: collateral bundles carry PEM chains inside strings. */
     size_t ws = skip_ws(p, n);
-    if (ws < n && p[ws] == '{')
+    if (ws < n && (p[ws] == '{' || p[ws] == '['))
         return classify_json(p, n, out, err);
     if (has_pem(p, n))
         return classify_pem(p, n, out, err);
@@ -467,6 +484,86 @@ struct item {
     int n_certs;
 };
 
+/* Intel collateral documents: each entry is one PCS document, or the inside
+ * of a document set (the text between its brackets). Several entries are
+ * joined into one set, which the collateral verifier selects from by kind
+ * and FMSPC (collateral.h). */
+struct docs {
+    char *text[TRUST_DOCS_MAX];
+    size_t len[TRUST_DOCS_MAX];
+    bool is_set[TRUST_DOCS_MAX];
+    size_t n;
+    char *joined;
+    size_t joined_len;
+};
+
+static void docs_free(struct docs *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        free(d->text[i]);
+    free(d->joined);
+    memset(d, 0, sizeof(*d));
+}
+
+/* Takes ownership of `text` (a document, or a set whose brackets are
+ * stripped here). */
+static int docs_add(struct docs *d, char *text, size_t len, struct cairn_error *err)
+{
+    if (d->n >= TRUST_DOCS_MAX) {
+        free(text);
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "more than %d collateral documents of one kind", TRUST_DOCS_MAX);
+    }
+    size_t a = 0, b = len;
+    while (a < b && isspace((unsigned char)text[a]))
+        a++;
+    while (b > a && isspace((unsigned char)text[b - 1]))
+        b--;
+    bool set = a < b && text[a] == '[' && text[b - 1] == ']';
+    if (set) {
+        memmove(text, text + a + 1, b - a - 2);
+        len = b - a - 2;
+        text[len] = '\0';
+    }
+    d->text[d->n] = text;
+    d->len[d->n] = len;
+    d->is_set[d->n] = set;
+    d->n++;
+    return 0;
+}
+
+/* One document as is, else "[" entries joined by "," "]". */
+static int docs_join(struct docs *d, struct cairn_error *err)
+{
+    free(d->joined);
+    d->joined = NULL;
+    d->joined_len = 0;
+    if (d->n == 0)
+        return 0;
+    struct cairn_buf b;
+    cairn_buf_init(&b, (size_t)COLLATERAL_DOC_MAX * 4 + 2);
+    bool plain = d->n == 1 && !d->is_set[0];
+    int rc = plain ? 0 : cairn_buf_append(&b, "[", 1);
+    for (size_t i = 0; i < d->n && rc == 0; i++) {
+        if (i > 0)
+            rc = cairn_buf_append(&b, ",", 1);
+        if (rc == 0)
+            rc = cairn_buf_append(&b, d->text[i], d->len[i]);
+    }
+    if (rc == 0 && !plain)
+        rc = cairn_buf_append(&b, "]", 1);
+    if (rc == 0)
+        rc = cairn_buf_append(&b, "", 1); /* NUL for C-string users */
+    if (rc != 0) {
+        cairn_buf_free(&b);
+        return cairn_errf(err, rc == CAIRN_ERR_TOO_LARGE ? rc : CAIRN_ERR_NOMEM,
+                          "collateral documents: more than %u bytes in all", COLLATERAL_DOC_MAX * 4);
+    }
+    size_t n = 0;
+    d->joined = (char *)cairn_buf_take(&b, &n);
+    d->joined_len = n - 1;
+    return 0;
+}
+
 struct trust_files {
     enum attest_type type;
     uint8_t *evidence;
@@ -475,8 +572,8 @@ struct trust_files {
     size_t n_items;
     STACK_OF(X509) *roots, *inters, *leaves, *collateral;
     STACK_OF(X509_CRL) *crls;
-    char *tcb_info; size_t tcb_info_len;          /* owned documents (possibly assembled) */
-    char *qe_identity; size_t qe_identity_len;
+    struct docs tcb, qe;                          /* Intel collateral documents */
+    bool store;                                   /* a trust directory (trust_store_load) */
     const uint8_t *sig; size_t sig_len;           /* borrowed from items */
     const uint8_t *ak; size_t ak_len;
     const uint8_t *pcrs; size_t pcrs_len;
@@ -521,8 +618,8 @@ void trust_files_free(struct trust_files *tf)
     sk_X509_pop_free(tf->leaves, X509_free);
     sk_X509_pop_free(tf->collateral, X509_free);
     sk_X509_CRL_pop_free(tf->crls, X509_CRL_free);
-    free(tf->tcb_info);
-    free(tf->qe_identity);
+    docs_free(&tf->tcb);
+    docs_free(&tf->qe);
     free(tf->certs_pem);
     free(tf);
 }
@@ -843,9 +940,16 @@ static int check_named(enum attest_type type, const uint8_t *p, size_t n, enum t
     struct cairn_error e = {0};
     switch (k) {
     case TRUST_FILE_TCB_INFO:
-        return check_doc("tcb info", p, n, "tcbInfo", err);
-    case TRUST_FILE_QE_IDENTITY:
-        return check_doc("qe identity", p, n, "enclaveIdentity", err);
+    case TRUST_FILE_QE_IDENTITY: {
+        size_t ws = skip_ws(p, n);
+        if (ws < n && p[ws] == '[') { /* a set: the verifier checks the element it uses */
+            if (trust_file_classify(p, n, type, &got, err) != 0)
+                return err ? err->code : CAIRN_ERR_INVALID;
+            return got == k ? 0 : cairn_errf(err, CAIRN_ERR_INVALID, "not a set of %s documents", trust_file_kind_name(k));
+        }
+        return k == TRUST_FILE_TCB_INFO ? check_doc("tcb info", p, n, "tcbInfo", err)
+                                        : check_doc("qe identity", p, n, "enclaveIdentity", err);
+    }
     case TRUST_FILE_PCRS: {
         struct tpm_pcr_values *v = malloc(sizeof(*v));
         if (v == NULL)
@@ -928,9 +1032,16 @@ int trust_files_add(struct trust_files *tf, const char *name, const uint8_t *p, 
     const uint8_t **slot = single_slot(tf, kind, &slot_len);
     if (slot != NULL && *slot != NULL)
         return cairn_errf(err, CAIRN_ERR_INVALID, "%s: a second %s file; give one", name, trust_file_kind_name(kind));
-    if ((kind == TRUST_FILE_TCB_INFO && tf->tcb_info) || (kind == TRUST_FILE_QE_IDENTITY && tf->qe_identity) ||
-        (kind == TRUST_FILE_QVL_COLLATERAL && (tf->tcb_info || tf->qe_identity)))
-        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: TCB info or QE identity given twice", name);
+    if (tf->store && (kind == TRUST_FILE_TPM_SIGNATURE || kind == TRUST_FILE_TPM_PUBLIC || kind == TRUST_FILE_PUBKEY_PEM ||
+                      kind == TRUST_FILE_PCRS || kind == TRUST_FILE_EVENTLOG || kind == TRUST_FILE_CCEL ||
+                      kind == TRUST_FILE_CCEL_TABLE || kind == TRUST_FILE_NONCE))
+        return cairn_errf(err, CAIRN_ERR_INVALID, "%s: a %s file is evidence, not trust material", name,
+                          trust_file_kind_name(kind));
+    if ((kind == TRUST_FILE_TCB_INFO && tf->tcb.n >= TRUST_DOCS_MAX) ||
+        (kind == TRUST_FILE_QE_IDENTITY && tf->qe.n >= TRUST_DOCS_MAX) ||
+        (kind == TRUST_FILE_QVL_COLLATERAL && (tf->tcb.n >= TRUST_DOCS_MAX || tf->qe.n >= TRUST_DOCS_MAX)))
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "%s: more than %d TCB info or QE identity documents", name,
+                          TRUST_DOCS_MAX);
 
     struct item *it = &tf->items[tf->n_items];
     memset(it, 0, sizeof(*it));
@@ -1005,14 +1116,11 @@ int trust_files_add(struct trust_files *tf, const char *name, const uint8_t *p, 
             goto fail;
         }
     }
-    if (tcb) {
-        tf->tcb_info = tcb;
-        tf->tcb_info_len = tcb_len;
-    }
-    if (qe) {
-        tf->qe_identity = qe;
-        tf->qe_identity_len = qe_len;
-    }
+    /* cannot fail: the counts were checked above */
+    if (tcb)
+        docs_add(&tf->tcb, tcb, tcb_len, NULL);
+    if (qe)
+        docs_add(&tf->qe, qe, qe_len, NULL);
     if (slot != NULL) {
         *slot = it->data;
         *slot_len = n;
@@ -1075,31 +1183,28 @@ static char *certs_to_pem(STACK_OF(X509) *a, STACK_OF(X509) *b)
     return out;
 }
 
-int trust_files_build(struct trust_files *tf, time_t at, struct attest_evidence *ev, struct attest_trust *trust,
-                      struct cairn_error *err)
+/* The trust part of the views (no evidence needed). */
+static int fill_trust(struct trust_files *tf, time_t at, struct attest_trust *out, struct cairn_error *err)
 {
-    if (tf->evidence == NULL)
-        return cairn_errf(err, CAIRN_ERR_INVALID, "no evidence given");
-    struct attest_evidence e = {.type = tf->type, .quote = tf->evidence, .quote_len = tf->evidence_len};
     struct attest_trust t = {.at = at};
     STACK_OF(X509) *roots = sk_X509_num(tf->roots) > 0 ? tf->roots : NULL;
     STACK_OF(X509) *inters = sk_X509_num(tf->inters) > 0 ? tf->inters : NULL;
     t.crls = sk_X509_CRL_num(tf->crls) > 0 ? tf->crls : NULL;
-    free(tf->certs_pem);
-    tf->certs_pem = NULL;
     switch (tf->type) {
     case ATTEST_SGX:
-    case ATTEST_TDX:
+    case ATTEST_TDX: {
+        int rc;
+        if ((rc = docs_join(&tf->tcb, err)) != 0 || (rc = docs_join(&tf->qe, err)) != 0)
+            return rc;
         t.intel_roots = roots;
         t.intermediates = inters;
         t.collateral_chain = sk_X509_num(tf->collateral) > 0 ? tf->collateral : NULL;
-        t.tcb_info = tf->tcb_info;
-        t.tcb_info_len = tf->tcb_info_len;
-        t.qe_identity = tf->qe_identity;
-        t.qe_identity_len = tf->qe_identity_len;
-        e.eventlog = tf->ccel;
-        e.eventlog_len = tf->ccel_len;
+        t.tcb_info = tf->tcb.joined;
+        t.tcb_info_len = tf->tcb.joined_len;
+        t.qe_identity = tf->qe.joined;
+        t.qe_identity_len = tf->qe.joined_len;
         break;
+    }
     case ATTEST_SNP:
         t.amd_roots = roots;
         t.amd_intermediates = inters;
@@ -1107,6 +1212,31 @@ int trust_files_build(struct trust_files *tf, time_t at, struct attest_evidence 
     case ATTEST_TPM:
         t.tpm_roots = roots;
         t.intermediates = inters;
+        break;
+    default:
+        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "evidence type %s has no supporting files",
+                          attest_type_name(tf->type));
+    }
+    *out = t;
+    return 0;
+}
+
+int trust_files_build(struct trust_files *tf, time_t at, struct attest_evidence *ev, struct attest_trust *trust,
+                      struct cairn_error *err)
+{
+    if (tf->evidence == NULL)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "no evidence given");
+    struct attest_evidence e = {.type = tf->type, .quote = tf->evidence, .quote_len = tf->evidence_len};
+    struct attest_trust t;
+    int rc = fill_trust(tf, at, &t, err);
+    if (rc != 0)
+        return rc;
+    free(tf->certs_pem);
+    tf->certs_pem = NULL;
+    if (tf->type == ATTEST_TDX) {
+        e.eventlog = tf->ccel;
+        e.eventlog_len = tf->ccel_len;
+    } else if (tf->type == ATTEST_TPM) {
         e.signature = tf->sig;
         e.signature_len = tf->sig_len;
         e.ak_pub = tf->ak;
@@ -1115,10 +1245,6 @@ int trust_files_build(struct trust_files *tf, time_t at, struct attest_evidence 
         e.pcrs_len = tf->pcrs_len;
         e.eventlog = tf->eventlog;
         e.eventlog_len = tf->eventlog_len;
-        break;
-    default:
-        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "evidence type %s has no supporting files",
-                          attest_type_name(tf->type));
     }
     if (sk_X509_num(tf->leaves) > 0) {
         tf->certs_pem = certs_to_pem(tf->leaves, NULL);
@@ -1215,4 +1341,155 @@ int trust_ccel_check(const uint8_t *table, size_t table_len, const uint8_t *data
         (json_is_array(checks) && json_array_append_new(checks, json_string("ccel_replay")) != 0))
         return cairn_errf(err, CAIRN_ERR_NOMEM, "ccel: out of memory");
     return 0;
+}
+
+/* ---- trust directories (a Coordinator's trust configuration) ----------------------- */
+
+struct trust_store {
+    struct trust_files *tf[4];   /* sgx, tdx, snp, tpm; NULL = built-in defaults */
+    struct attest_trust trust[4];
+};
+
+static int type_slot(enum attest_type t)
+{
+    switch (t) {
+    case ATTEST_SGX: return 0;
+    case ATTEST_TDX: return 1;
+    case ATTEST_SNP: return 2;
+    case ATTEST_TPM: return 3;
+    default: return -1;
+    }
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
+
+/* Adds every regular file of `dir` (sorted, dotfiles skipped) as `kind`;
+ * subdirectories other than "roots" are an error so nothing is silently
+ * ignored. */
+static int load_dir(struct trust_files *tf, const char *dir, enum trust_file_kind kind, struct cairn_error *err)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, by_name);
+    if (n < 0)
+        return cairn_errf(err, CAIRN_ERR_IO, "%s: cannot read the directory", dir);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *nm = names[i]->d_name;
+        char *path = NULL;
+        struct stat st;
+        if (rc != 0 || nm[0] == '.') {
+            free(names[i]);
+            continue;
+        }
+        if (asprintf(&path, "%s/%s", dir, nm) < 0) {
+            rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        } else if (stat(path, &st) != 0) {
+            rc = cairn_errf(err, CAIRN_ERR_IO, "%s: cannot stat", path);
+        } else if (S_ISDIR(st.st_mode)) {
+            if (kind == TRUST_FILE_UNKNOWN && strcmp(nm, "roots") == 0)
+                rc = load_dir(tf, path, TRUST_FILE_ROOTS, err);
+            else
+                rc = cairn_errf(err, CAIRN_ERR_INVALID, "%s: unexpected directory (only \"roots\" is read)", path);
+        } else if (S_ISREG(st.st_mode)) {
+            rc = trust_files_add_path(tf, path, kind, NULL, err);
+        }
+        free(path);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* In a trust directory several CRLs of one issuer accumulate over time: the
+ * newest (latest thisUpdate) supersedes the others, so an old file left in
+ * the directory cannot fail verification as stale. */
+static void supersede_crls(STACK_OF(X509_CRL) *crls)
+{
+    for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+        for (int j = i + 1; j < sk_X509_CRL_num(crls);) {
+            X509_CRL *a = sk_X509_CRL_value(crls, i), *b = sk_X509_CRL_value(crls, j);
+            if (X509_NAME_cmp(X509_CRL_get_issuer(a), X509_CRL_get_issuer(b)) != 0) {
+                j++;
+                continue;
+            }
+            int newer_b = ASN1_TIME_compare(X509_CRL_get0_lastUpdate(b), X509_CRL_get0_lastUpdate(a)) > 0;
+            if (newer_b)
+                sk_X509_CRL_set(crls, i, b);
+            sk_X509_CRL_delete(crls, j);
+            X509_CRL_free(newer_b ? a : b);
+        }
+    }
+}
+
+void trust_store_free(struct trust_store *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < 4; i++)
+        trust_files_free(s->tf[i]);
+    free(s);
+}
+
+int trust_store_load(const char *dir, struct trust_store **out, struct cairn_error *err)
+{
+    static const enum attest_type types[4] = {ATTEST_SGX, ATTEST_TDX, ATTEST_SNP, ATTEST_TPM};
+    struct stat st;
+    if (dir == NULL || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "trust directory %s: not a directory", dir ? dir : "(null)");
+    struct trust_store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < 4 && rc == 0; i++) {
+        char *sub = NULL;
+        if (asprintf(&sub, "%s/%s", dir, attest_type_name(types[i])) < 0) {
+            rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
+            s->tf[i] = trust_files_new(types[i]);
+            if (s->tf[i] == NULL)
+                rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+            else {
+                s->tf[i]->store = true;
+                rc = load_dir(s->tf[i], sub, TRUST_FILE_UNKNOWN, err);
+            }
+            if (rc == 0) {
+                supersede_crls(s->tf[i]->crls);
+                rc = fill_trust(s->tf[i], 0, &s->trust[i], err);
+            }
+        }
+        free(sub);
+    }
+    if (rc != 0) {
+        trust_store_free(s);
+        return cairn_err_prefix(err, "trust directory %s", dir);
+    }
+    *out = s;
+    return 0;
+}
+
+void trust_store_get(const struct trust_store *s, enum attest_type type, time_t at, struct attest_trust *out)
+{
+    int i = type_slot(type);
+    struct attest_trust t = {0};
+    if (s != NULL && i >= 0 && s->tf[i] != NULL)
+        t = s->trust[i];
+    t.at = at;
+    *out = t;
+}
+
+json_t *trust_store_describe(const struct trust_store *s)
+{
+    json_t *o = json_object();
+    for (int i = 0; o && i < 4; i++) {
+        if (s->tf[i] == NULL)
+            continue;
+        json_t *d = trust_files_describe(s->tf[i]);
+        if (d == NULL || json_object_set_new(o, attest_type_name(s->tf[i]->type), d) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
 }

@@ -23,6 +23,10 @@
  *              DER ECDSA or raw RSA (128/256/384/512 bytes) signature when
  *              the evidence is TPM; at most 64 other bytes: a nonce.
  *
+ * Several TCB info / QE identity files (or JSON arrays of such documents) are
+ * joined into one document set; the collateral verifier uses the element
+ * that matches the quote's kind (SGX/TDX) and FMSPC (collateral.h).
+ *
  * Certificates are then sorted one by one: a self-signed certificate is a
  * root, a CA certificate an intermediate, anything else a leaf. Roots are
  * trusted only when named with trust_files_add(.., TRUST_FILE_ROOTS, ..)
@@ -54,6 +58,7 @@
 #define TRUST_FILE_MAX (32u << 20)     /* a CCEL area can be a few MiB; nothing is larger */
 #define TRUST_FILES_MAX_ITEMS 64       /* supporting files per verification */
 #define TRUST_FILES_MAX_CERTS 64
+#define TRUST_DOCS_MAX 64              /* TCB info / QE identity documents of one kind */
 
 enum trust_file_kind {
     TRUST_FILE_UNKNOWN = 0,    /* recognise by content */
@@ -138,5 +143,30 @@ json_t *trust_files_describe(const struct trust_files *tf);
  * (with both values) otherwise. */
 int trust_ccel_check(const uint8_t *table, size_t table_len, const uint8_t *data, size_t data_len, json_t *claims,
                      struct cairn_error *err);
+
+/* ---- trust directories -----------------------------------------------------------
+ *
+ * A Coordinator's (or any long-running verifier's) trust configuration:
+ *   <dir>/sgx/ <dir>/tdx/ <dir>/snp/ <dir>/tpm/   supporting files recognised by
+ *       content as above (certificates, CRLs, TCB info / QE identity documents
+ *       or sets, dcap-qvl bundles); evidence-only kinds (nonce, TPM signature,
+ *       PCRs, event logs) are refused;
+ *   <dir>/<type>/roots/   certificates trusted as roots for that type (they
+ *       replace the built-in Intel/AMD roots; TPM has none built in).
+ * A type without its subdirectory uses the built-in defaults (empty trust).
+ * Dotfiles are skipped; any other subdirectory is an error. Of several CRLs
+ * by one issuer only the newest (latest thisUpdate) is kept. */
+struct trust_store;
+
+int trust_store_load(const char *dir, struct trust_store **out, struct cairn_error *err);
+void trust_store_free(struct trust_store *s);
+
+/* The trust for `type` at time `at` (0 = now). The views borrow from the
+ * store, which must outlive their use; the store is read-only after load, so
+ * concurrent callers (activations on several loops) need no lock. */
+void trust_store_get(const struct trust_store *s, enum attest_type type, time_t at, struct attest_trust *out);
+
+/* {"sgx": [{"file":..,"kind":..}, ...], ...} (new reference) for logs/status. */
+json_t *trust_store_describe(const struct trust_store *s);
 
 #endif

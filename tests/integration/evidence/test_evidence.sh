@@ -111,6 +111,12 @@ for c in pck_chain qe_report_signature qe_report_binding quote_signature tcb_sig
   has_check $c
 done
 claim '[.supporting_files[].kind] | join(",")' tcb-info,qe-identity,certificates,crl,certificates
+ok "sgx mobilecoin with a second platform's TCB info too (document set, FMSPC picks)" verify --time 2023-07-12T20:48:25Z \
+  "$S/mobilecoin_hw_quote.dat" "$S/steward_icelake_xeon_tcbinfo.json" "${MC[@]}" "$S/steward_icelake_xeon_tcb_signing_chain.pem"
+claim .tcb_status SWHardeningNeeded
+claim .tcb_evaluation_data_number 15
+no "sgx mobilecoin with only another platform's TCB info (single documents are checked as given)" "tcb info" verify --time 2023-07-12T20:48:25Z \
+  "$S/mobilecoin_hw_quote.dat" "$S/steward_icelake_xeon_tcbinfo.json" "$S/steward_icelake_xeon_tcb_signing_chain.pem"
 no "sgx mobilecoin at 2023-08-11T19:56:44Z (TCB info expired)" "tcb info: expired" verify \
   --time 2023-08-11T19:56:44Z "$S/mobilecoin_hw_quote.dat" "${MC[@]}"
 no "sgx mobilecoin at 2023-07-12T19:56:44Z (QE identity not yet valid)" "qe identity" verify \

@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include <unistd.h>
+
 #include "attest/attest.h"
 #include "attest/trust_files.h"
 
@@ -355,8 +357,10 @@ static void test_named_kinds(void **state)
     uint8_t *tcb = tv_load("sgx/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json", &n);
     assert_int_equal(trust_files_add(tf, "t", tcb, n, TRUST_FILE_QE_IDENTITY, NULL, &err), CAIRN_ERR_INVALID);
     assert_int_equal(trust_files_add(tf, "t", tcb, n, TRUST_FILE_TCB_INFO, NULL, &err), 0);
-    assert_int_equal(trust_files_add(tf, "t", tcb, n, TRUST_FILE_UNKNOWN, NULL, &err), CAIRN_ERR_INVALID);
-    assert_non_null(strstr(err.msg, "given twice"));
+    const char *notset = "[{\"tcbInfo\": {}}, {\"enclaveIdentity\": {}}]";
+    assert_int_equal(trust_files_add(tf, "mixed", (const uint8_t *)notset, strlen(notset), TRUST_FILE_UNKNOWN, NULL,
+                                     &err), CAIRN_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "not a set"));
     free(tcb);
     trust_files_free(tf);
     assert_null(trust_files_new(ATTEST_SIM));
@@ -515,6 +519,197 @@ static void test_mutations(void **state)
     assert_true(refused > total / 4); /* truncations of structured files mostly fail */
 }
 
+static char *slurp_str(const char *rel, size_t *n)
+{
+    char *p = (char *)tv_load(rel, n);
+    return p;
+}
+
+/* Several TCB info documents (files and sets) become one document set; the
+ * verifier picks the quote's FMSPC (mobilecoin 00906ED50000 among steward's
+ * 00606A000000). */
+static void test_doc_sets(void **state)
+{
+    (void)state;
+    size_t qn, tn, sn, en, cn, rn, ln;
+    uint8_t *q = tv_load("sgx/mobilecoin_hw_quote.dat", &qn);
+    char *tcb = slurp_str("sgx/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json", &tn);
+    char *stw = slurp_str("sgx/steward_icelake_xeon_tcbinfo.json", &sn);
+    uint8_t *qe = tv_load("sgx/mobilecoin_qe_identity.json", &en);
+    uint8_t *signer = tv_load("sgx/mobilecoin_tcb_signer.pem", &cn);
+    uint8_t *crl = tv_load("sgx/mobilecoin_root_crl.der", &rn);
+    uint8_t *chain = tv_load("sgx/steward_icelake_xeon_tcb_signing_chain.pem", &ln);
+    char *set = NULL;
+    assert_true(asprintf(&set, " [ %s ]\n", stw) > 0);
+    struct cairn_error err = {0};
+    enum trust_file_kind k;
+    struct trust_files *tf = trust_files_new(ATTEST_SGX);
+    assert_int_equal(trust_files_add(tf, "set", (const uint8_t *)set, strlen(set), TRUST_FILE_UNKNOWN, &k, &err), 0);
+    assert_int_equal(k, TRUST_FILE_TCB_INFO);
+    assert_int_equal(trust_files_add(tf, "tcb", (const uint8_t *)tcb, tn, TRUST_FILE_TCB_INFO, &k, &err), 0);
+    assert_int_equal(trust_files_add(tf, "qe", qe, en, TRUST_FILE_UNKNOWN, &k, &err), 0);
+    assert_int_equal(trust_files_add(tf, "signer", signer, cn, TRUST_FILE_UNKNOWN, &k, &err), 0);
+    assert_int_equal(trust_files_add(tf, "chain", chain, ln, TRUST_FILE_UNKNOWN, &k, &err), 0);
+    assert_int_equal(trust_files_add(tf, "crl", crl, rn, TRUST_FILE_UNKNOWN, &k, &err), 0);
+    assert_int_equal(trust_files_set_evidence(tf, q, qn, &err), 0);
+    struct attest_evidence ev;
+    struct attest_trust tr;
+    assert_int_equal(trust_files_build(tf, tv_time("2023-07-12T20:48:25Z"), &ev, &tr, &err), 0);
+    assert_true(tr.tcb_info[0] == '[');
+    assert_int_equal(tr.tcb_info_len, strlen(tr.tcb_info));
+    tr.require_collateral = true;
+    struct attest_claims c = {0};
+    int rc = attest_verify(&ev, &tr, NULL, 0, &c, &err);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_string_equal(claim_str(c.json, "tcb_status"), "SWHardeningNeeded");
+    assert_int_equal(claim_int(c.json, "tcb_evaluation_data_number"), 15);
+    attest_claims_free(&c);
+    trust_files_free(tf);
+    /* only the steward set: no document for this FMSPC */
+    tf = trust_files_new(ATTEST_SGX);
+    assert_int_equal(trust_files_add(tf, "set", (const uint8_t *)set, strlen(set), TRUST_FILE_UNKNOWN, &k, &err), 0);
+    assert_int_equal(trust_files_add(tf, "signer", signer, cn, TRUST_FILE_UNKNOWN, &k, &err), 0);
+    assert_int_equal(trust_files_set_evidence(tf, q, qn, &err), 0);
+    assert_int_equal(trust_files_build(tf, tv_time("2023-07-12T20:48:25Z"), &ev, &tr, &err), 0);
+    assert_int_not_equal(attest_verify(&ev, &tr, NULL, 0, &c, &err), 0);
+    assert_non_null(strstr(err.msg, "00906ed50000"));
+    trust_files_free(tf);
+    free(set);
+    free(q);
+    free(tcb);
+    free(stw);
+    free(qe);
+    free(signer);
+    free(crl);
+    free(chain);
+}
+
+static void put(const char *dir, const char *name, const char *rel)
+{
+    size_t n;
+    uint8_t *p = tv_load(rel, &n);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_int_equal(cairn_file_write_atomic(path, p, n, 0644), 0);
+    free(p);
+}
+
+static void rm_tree(const char *dir)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A trust directory as a Coordinator would load it. */
+static void test_store(void **state)
+{
+    (void)state;
+    size_t probe_n;
+    free(tv_load("sgx/mobilecoin_hw_quote.dat", &probe_n)); /* skip early without the vectors */
+    char tmpl[] = "/tmp/cairn-trust-store.XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    char sub[1024];
+    snprintf(sub, sizeof(sub), "%s/sgx", dir);
+    assert_int_equal(cairn_mkdirs(sub, 0700), 0);
+    put(sub, "tcb-00906ed50000.json", "sgx/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json");
+    put(sub, "tcb-00606a000000.json", "sgx/steward_icelake_xeon_tcbinfo.json");
+    put(sub, "qe.json", "sgx/mobilecoin_qe_identity.json");
+    put(sub, "signer.pem", "sgx/mobilecoin_tcb_signer.pem");
+    put(sub, "root-2022.crl", "sgx/steward_icelake_xeon_rootca_crl.der");   /* superseded */
+    put(sub, "root-2023.crl", "sgx/mobilecoin_root_crl.der");
+    put(sub, ".hidden", "tdx/gotdx_nonce.dat");                            /* dotfiles skipped */
+    snprintf(sub, sizeof(sub), "%s/tpm/roots", dir);
+    assert_int_equal(cairn_mkdirs(sub, 0700), 0);
+    put(sub, "gce_root.der", "roots/gce_tpm_ek_root_1.der");
+    snprintf(sub, sizeof(sub), "%s/tpm", dir);
+    put(sub, "gce_intermediate.der", "roots/gce_tpm_ek_intermediate_2.der");
+
+    struct trust_store *st = NULL;
+    struct cairn_error err = {0};
+    int rc = trust_store_load(dir, &st, &err);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    json_t *d = trust_store_describe(st);
+    assert_int_equal(json_array_size(json_object_get(d, "sgx")), 6);
+    assert_int_equal(json_array_size(json_object_get(d, "tpm")), 2);
+    assert_null(json_object_get(d, "snp"));
+    json_decref(d);
+
+    struct attest_trust tr;
+    trust_store_get(st, ATTEST_SGX, tv_time("2023-07-12T20:48:25Z"), &tr);
+    assert_int_equal(sk_X509_CRL_num(tr.crls), 1); /* the 2022 root CRL was superseded */
+    tr.require_collateral = true;
+    size_t qn;
+    uint8_t *q = tv_load("sgx/mobilecoin_hw_quote.dat", &qn);
+    struct attest_evidence ev = {.type = ATTEST_SGX, .quote = q, .quote_len = qn};
+    struct attest_claims c = {0};
+    rc = attest_verify(&ev, &tr, NULL, 0, &c, &err);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_string_equal(claim_str(c.json, "tcb_status"), "SWHardeningNeeded");
+    attest_claims_free(&c);
+    free(q);
+
+    /* TPM: the AK certificate chains to the directory's root */
+    size_t an, sn2, pn, cn;
+    uint8_t *att = tv_load("tpm/gce_cos85_nonce9009.quote_sha256.tpms_attest", &an);
+    uint8_t *sig = tv_load("tpm/gce_cos85_nonce9009.quote_sha256.tpmt_signature", &sn2);
+    uint8_t *pcrs = tv_load("tpm/gce_cos85_nonce9009.quote_sha256.pcrs.json", &pn);
+    uint8_t *akc = tv_load("tpm/gce_cos85_nonce9009.ak_cert.der", &cn);
+    struct attest_evidence tev = {.type = ATTEST_TPM, .quote = att, .quote_len = an, .signature = sig,
+                                  .signature_len = sn2, .pcrs = pcrs, .pcrs_len = pn, .certs = akc, .certs_len = cn};
+    trust_store_get(st, ATTEST_TPM, 0, &tr);
+    assert_int_equal(sk_X509_num(tr.tpm_roots), 1);
+    rc = attest_verify(&tev, &tr, NULL, 0, &c, &err);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_true(claim_has_check(c.json, "ak_cert_chain"));
+    attest_claims_free(&c);
+    free(att);
+    free(sig);
+    free(pcrs);
+    free(akc);
+
+    /* no snp/ directory: built-in defaults */
+    trust_store_get(st, ATTEST_SNP, 5, &tr);
+    assert_null(tr.amd_roots);
+    assert_null(tr.crls);
+    assert_int_equal(tr.at, 5);
+    trust_store_free(st);
+
+    /* refusals: evidence in a trust directory, a foreign root outside roots/,
+     * an unknown subdirectory, no directory */
+    snprintf(sub, sizeof(sub), "%s/sgx", dir);
+    put(sub, "nonce.bin", "tdx/gotdx_nonce.dat");
+    assert_int_equal(trust_store_load(dir, &st, &err), CAIRN_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "evidence, not trust material"));
+    assert_non_null(strstr(err.msg, "nonce.bin"));
+    snprintf(sub, sizeof(sub), "%s/sgx/nonce.bin", dir);
+    assert_int_equal(unlink(sub), 0);
+    snprintf(sub, sizeof(sub), "%s/tpm", dir);
+    put(sub, "root_here.der", "roots/gce_tpm_ek_root_1.der");
+    assert_int_equal(trust_store_load(dir, &st, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "pass it with --root"));
+    snprintf(sub, sizeof(sub), "%s/tpm/root_here.der", dir);
+    assert_int_equal(unlink(sub), 0);
+    snprintf(sub, sizeof(sub), "%s/tpm/extra", dir);
+    assert_int_equal(cairn_mkdirs(sub, 0700), 0);
+    assert_int_equal(trust_store_load(dir, &st, &err), CAIRN_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "unexpected directory"));
+    assert_int_equal(rmdir(sub), 0);
+    assert_int_equal(trust_store_load(dir, &st, &err), 0);
+    trust_store_free(st);
+    rm_tree(dir);
+    assert_int_equal(trust_store_load(dir, &st, &err), CAIRN_ERR_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_roots),            cmocka_unit_test(test_sorting),
         cmocka_unit_test(test_named_kinds),      cmocka_unit_test(test_qvl_bundle),
         cmocka_unit_test(test_ccel_check),       cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_doc_sets),         cmocka_unit_test(test_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
