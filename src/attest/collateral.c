@@ -614,6 +614,30 @@ static int check_tdx_module(const char *what, json_t *tcbinfo, const struct coll
                       in->tee_tcb_svn[0]);
 }
 
+int collateral_match_levels(const struct collateral_input *in, json_t *tcbinfo, char status[40],
+                            char tcb_date[32], struct cairn_error *err)
+{
+    long long version = 0;
+    int rc;
+    struct level_ref lvl = {0};
+    if ((rc = get_uint("tcb info", tcbinfo, "version", 100, &version, err)) != 0 ||
+        (rc = match_tcb_levels("tcb info", tcbinfo, version, in, &lvl, err)) != 0)
+        return rc;
+    const char *st = lvl.status;
+    if (in->tdx) {
+        json_t *ml;
+        const char *ms;
+        if ((rc = check_tdx_module("tcb info", tcbinfo, in, &ml, &ms, err)) != 0)
+            return rc;
+        if (ms != NULL)
+            st = collateral_converge(st, ms);
+    }
+    const char *td = json_string_value(json_object_get(lvl.level, "tcbDate"));
+    snprintf(status, 40, "%s", st);
+    snprintf(tcb_date, 32, "%s", td != NULL ? td : "");
+    return 0;
+}
+
 /* ---- QE identity ----------------------------------------------------------- */
 
 static int check_qe_identity(const char *what, json_t *qe, const struct collateral_input *in,

@@ -70,6 +70,12 @@ int collateral_doc_parse(const char *what, const char *text, size_t len, const c
                          const char **body, size_t *body_len, uint8_t sig[64], json_t **obj,
                          struct cairn_error *err);
 
+/* For tests and tools: TCB level matching (and, for TDX, the TDX module
+ * identity) alone on a parsed tcbInfo object whose signature, dates and FMSPC
+ * are NOT checked here. Writes the converged platform status and tcbDate. */
+int collateral_match_levels(const struct collateral_input *in, json_t *tcbinfo, char status[40],
+                            char tcb_date[32], struct cairn_error *err);
+
 /* Intel's status convergence: a QE (or TDX module) status of OutOfDate or
  * Revoked degrades the platform status. Returns a static string. */
 const char *collateral_converge(const char *platform, const char *other);

@@ -157,6 +157,54 @@ static void test_spr_e4_collateral(void **state)
     free(q);
 }
 
+/* go-tdx-guest's positive collateral tests zero the SVNs of tcbLevels[0]
+ * (they cannot re-sign, so only the matching is compared): with that change
+ * the SPR quote's TD TCB is UpToDate; unchanged, no level matches. */
+static void test_spr_e4_zeroed_level(void **state)
+{
+    (void)state;
+    size_t n, tl;
+    uint8_t *q = tv_load("tdx/gotdx_tdx_prod_quote_SPR_E4.dat", &n);
+    char *tcb = (char *)tv_load("tdx/gotdx_sample_tcbInfo_response.json", &tl);
+    struct dcap_quote dq;
+    struct cairn_error err = {0};
+    assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &dq, &err), 0);
+    BIO *b = BIO_new_mem_buf(dq.pck_pem, (int)dq.pck_pem_size);
+    X509 *leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    struct dcap_pck_info pck;
+    assert_int_equal(dcap_pck_info_parse(leaf, &pck, &err), 0);
+    struct collateral_input in = {.tdx = true,
+                                  .pck = &pck,
+                                  .qe_report = dq.qe_report,
+                                  .tee_tcb_svn = dq.body,
+                                  .mr_signer_seam = dq.body + 64,
+                                  .seam_attributes = dq.body + 112};
+    json_t *doc = json_loadb(tcb, tl, 0, NULL);
+    json_t *info = json_object_get(doc, "tcbInfo");
+    char status[40], date[32];
+    assert_int_equal(collateral_match_levels(&in, info, status, date, &err), CAIRN_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "no matching TCB level"));
+    json_t *t0 = json_object_get(json_array_get(json_object_get(info, "tcbLevels"), 0), "tcb");
+    static const char *const lists[] = {"sgxtcbcomponents", "tdxtcbcomponents"};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(t0, lists[l]), i, c)
+        {
+            json_object_set_new(c, "svn", json_integer(0));
+        }
+    }
+    json_object_set_new(t0, "pcesvn", json_integer(0));
+    assert_int_equal(collateral_match_levels(&in, info, status, date, &err), 0);
+    assert_string_equal(status, "UpToDate");
+    assert_string_equal(date, "2023-02-15T00:00:00Z");
+    json_decref(doc);
+    X509_free(leaf);
+    free(tcb);
+    free(q);
+}
+
 /* go-tdx-guest TestReplayCcelWithTdQuote: the COS 113 quote (zero-padded 8000-byte buffer). */
 static void test_cos113(void **state)
 {
@@ -615,10 +663,15 @@ static void test_phala_snapshot(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spr_e4_values),     cmocka_unit_test(test_spr_e4_mutations),
-        cmocka_unit_test(test_spr_e4_collateral), cmocka_unit_test(test_cos113),
-        cmocka_unit_test(test_v5_sample),         cmocka_unit_test(test_trustee_v4),
-        cmocka_unit_test(test_trustee_v5),        cmocka_unit_test(test_phala),
+        cmocka_unit_test(test_spr_e4_values),
+        cmocka_unit_test(test_spr_e4_mutations),
+        cmocka_unit_test(test_spr_e4_collateral),
+        cmocka_unit_test(test_spr_e4_zeroed_level),
+        cmocka_unit_test(test_cos113),
+        cmocka_unit_test(test_v5_sample),
+        cmocka_unit_test(test_trustee_v4),
+        cmocka_unit_test(test_trustee_v5),
+        cmocka_unit_test(test_phala),
         cmocka_unit_test(test_phala_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
