@@ -7,6 +7,8 @@
 #include "attest/attest.h"
 #include "attest/collateral.h"
 
+#include <pthread.h>
+
 struct fixture {
     uint8_t *quote;
     size_t len;
@@ -632,6 +634,62 @@ static void test_collateral_sets(void **state)
     fixture_free(&f);
 }
 
+/* Several threads verify through the shared cache at once (the Coordinator
+ * runs one event loop per core): every verification must succeed with the
+ * same claims, and the failing ones must keep failing. */
+struct thread_arg {
+    const struct fixture *f;
+    const uint8_t *bad;
+    int ok, refused;
+};
+
+static void *verify_thread(void *p)
+{
+    struct thread_arg *a = p;
+    struct attest_trust t = trust_of(a->f, "2023-07-12T20:48:25Z");
+    for (int i = 0; i < 40; i++) {
+        struct attest_claims c;
+        struct cairn_error err = {0};
+        const uint8_t *q = (i % 4 == 3) ? a->bad : a->f->quote;
+        int rc = verify(q, a->f->len, &t, &c, &err);
+        if (rc == 0) {
+            if (strcmp(json_string_value(json_object_get(c.json, "tcb_status")),
+                       "SWHardeningNeeded") == 0)
+                a->ok++;
+            attest_claims_free(&c);
+        } else if (q == a->bad) {
+            a->refused++;
+        }
+    }
+    return NULL;
+}
+
+static void test_cache_threads(void **state)
+{
+    (void)state;
+    struct fixture f;
+    load_mobilecoin(&f);
+    uint8_t *bad = malloc(f.len);
+    memcpy(bad, f.quote, f.len);
+    bad[0x40] ^= 1;
+    dcap_cache_clear();
+    pthread_t th[4];
+    struct thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct thread_arg){.f = &f, .bad = bad};
+        assert_int_equal(pthread_create(&th[i], NULL, verify_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 2; i++)
+        dcap_cache_clear(); /* concurrent clears are safe too */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(args[i].ok, 30);
+        assert_int_equal(args[i].refused, 10);
+    }
+    free(bad);
+    fixture_free(&f);
+}
+
 /* Certificate roles are checked by subject CN. */
 static void test_cert_roles(void **state)
 {
@@ -656,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cert_roles),
         cmocka_unit_test(test_collateral_sets),
+        cmocka_unit_test(test_cache_threads),
         cmocka_unit_test(test_ppid_type3_with_certs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
