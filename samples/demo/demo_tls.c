@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,7 @@ static int split_addr(const char *addr, char *host, size_t hn, char *port, size_
 int demo_serve(SSL_CTX *ctx, demo_handler h)
 {
     char host[256], port[16];
+    signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the service */
     const char *listen_addr = getenv("DEMO_LISTEN") ? getenv("DEMO_LISTEN") : "127.0.0.1:0";
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
     if (split_addr(listen_addr, host, sizeof(host), port, sizeof(port)) != 0 ||
