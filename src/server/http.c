@@ -568,13 +568,6 @@ static struct bufferevent *bev_tls(struct event_base *base, void *arg)
     return bev;
 }
 
-static void loop_break_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    event_base_loopbreak(arg);
-}
-
 /* Runs on the loop thread. event_base_loopbreak() from another thread would
  * be lost if that thread had not entered event_base_loop() yet (the loop
  * clears the flag on entry); an activated event is not. */
@@ -644,14 +637,10 @@ void srv_stop(struct srv *s)
 {
     if (s == NULL || !s->running)
         return;
-    /* Not event_base_loopbreak(): a loop thread that has not entered
-     * event_base_loop() yet clears the break flag when it does, and would then
-     * run forever. A zero timeout event queued now fires as soon as the loop
-     * runs, whenever that is, and breaks it from inside. */
-    static const struct timeval now = {0, 0};
+    /* see stop_cb: the break is requested from inside each loop */
     for (int i = 0; i < s->nloops; i++)
-        if (s->loops[i].base != NULL && s->loops[i].started)
-            event_base_once(s->loops[i].base, -1, EV_TIMEOUT, loop_break_cb, s->loops[i].base, &now);
+        if (s->loops[i].stop_ev != NULL && s->loops[i].started)
+            event_active(s->loops[i].stop_ev, EV_TIMEOUT, 0);
     for (int i = 0; i < s->nloops; i++) {
         struct loop *lp = &s->loops[i];
         if (lp->started)
