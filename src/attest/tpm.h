@@ -102,8 +102,8 @@ struct tpm_pcr_values {
 };
 int tpm_pcrs_parse_json(const uint8_t *p, size_t n, struct tpm_pcr_values *out, struct cairn_error *err);
 
-/* Cache of verified AK certificate chains (no CRLs only; see tpm.c): on by
- * default; switching empties it. */
+/* Caches of verified AK certificate chains (no CRLs only), parsed AK keys and
+ * parsed PCR-value JSON (see tpm.c): on by default; switching empties them. */
 void tpm_chain_cache_set(bool enabled);
 
 /* JSON (above) or binary: the values of the quote's selection concatenated
