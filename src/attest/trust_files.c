@@ -1493,3 +1493,25 @@ json_t *trust_store_describe(const struct trust_store *s)
     }
     return o;
 }
+
+int trust_files_add_dir(struct trust_files *tf, const char *dir, struct cairn_error *err)
+{
+    struct stat st;
+    if (dir == NULL || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "trust directory %s: not a directory", dir ? dir : "(null)");
+    char *sub = NULL;
+    if (asprintf(&sub, "%s/%s", dir, attest_type_name(tf->type)) < 0)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* trust material only, as for trust_store_load */
+        bool was = tf->store;
+        tf->store = true;
+        rc = load_dir(tf, sub, TRUST_FILE_UNKNOWN, err);
+        tf->store = was;
+        if (rc == 0)
+            supersede_crls(tf->crls);
+    }
+    free(sub);
+    return rc;
+}

@@ -166,6 +166,11 @@ void trust_store_free(struct trust_store *s);
  * concurrent callers (activations on several loops) need no lock. */
 void trust_store_get(const struct trust_store *s, enum attest_type type, time_t at, struct attest_trust *out);
 
+/* Adds the files of <dir>/<type of tf>/ (and its roots/) to `tf` with the
+ * rules of trust_store_load; nothing when that subdirectory is absent. On
+ * failure the files added before the failing one stay. */
+int trust_files_add_dir(struct trust_files *tf, const char *dir, struct cairn_error *err);
+
 /* {"sgx": [{"file":..,"kind":..}, ...], ...} (new reference) for logs/status. */
 json_t *trust_store_describe(const struct trust_store *s);
 

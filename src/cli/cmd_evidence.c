@@ -40,6 +40,7 @@ static const struct cli_flag verify_flags[] = {
     {"pcrs", 0, true, "FILE", "TPM PCR values JSON"},
     {"eventlog", 0, true, "FILE", "TPM TCG event log, or the TDX CCEL area"},
     {"ccel-table", 0, true, "FILE", "TDX ACPI CCEL table (bounds the CCEL area)"},
+    {"trust-dir", 0, true, "DIR", "trust directory (<dir>/<type>/ files, <dir>/<type>/roots/), as a Coordinator's"},
     {NULL, 0, false, NULL, NULL},
 };
 
@@ -151,6 +152,36 @@ static int load_policy(const char *path, const char *pkg_name, enum attest_type 
         tee_package_free(out);
         return cli_fail("out of memory");
     }
+    return 0;
+}
+
+/* --accepted-tcb-statuses / --accepted-advisories (global flags) replace the
+ * policy's lists, as for the other commands. */
+static int set_list(char ***arr, size_t *n, const char *list)
+{
+    size_t cap = 1;
+    for (const char *c = list; *c; c++)
+        cap += *c == ',';
+    char **v = calloc(cap, sizeof(char *));
+    char *copy = strdup(list);
+    if (v == NULL || copy == NULL) {
+        free(v);
+        free(copy);
+        return -1;
+    }
+    size_t k = 0;
+    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && k < cap; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (*t && (v[k] = strdup(t)) != NULL)
+            k++;
+    }
+    free(copy);
+    for (size_t i = 0; i < *n; i++)
+        free((*arr)[i]);
+    free(*arr);
+    *arr = v;
+    *n = k;
     return 0;
 }
 
@@ -314,7 +345,13 @@ static int run_verify(struct cli_ctx *ctx)
         cli_fail("%s: %s", ev_path, cairn_error_msg(&err));
         goto out;
     }
-    /* Named files first (flags in order), then the rest by content. */
+    /* The trust directory, then named files (flags in order), then the rest
+     * by content. */
+    const char *tdir = cli_args_get(a, "trust-dir");
+    if (tdir != NULL && trust_files_add_dir(tf, tdir, &err) != 0) {
+        cli_fail("--trust-dir %s", cairn_error_msg(&err));
+        goto out;
+    }
     for (size_t i = 0; i < a->n_flags; i++) {
         enum trust_file_kind k = flag_kind(a->flag[i]->name, type);
         if (k == TRUST_FILE_UNKNOWN)
@@ -350,12 +387,18 @@ static int run_verify(struct cli_ctx *ctx)
         expected_len = nl;
     }
     const char *pol = cli_args_get(a, "policy");
+    const char *acc_tcb = cli_args_get(a, "accepted-tcb-statuses"), *acc_adv = cli_args_get(a, "accepted-advisories");
     if (pol != NULL) {
         if (load_policy(pol, cli_args_get(a, "package"), type, &pkg, &pkg_name) != 0)
             goto out;
         have_pkg = true;
-    } else if (cli_args_has(a, "package")) {
-        cli_fail("%s: --package needs --policy", ctx->path);
+        if ((acc_tcb && set_list(&pkg.accepted_tcb_statuses, &pkg.n_accepted_tcb_statuses, acc_tcb) != 0) ||
+            (acc_adv && set_list(&pkg.accepted_advisories, &pkg.n_accepted_advisories, acc_adv) != 0)) {
+            cli_fail("out of memory");
+            goto out;
+        }
+    } else if (cli_args_has(a, "package") || acc_tcb || acc_adv) {
+        cli_fail("%s: --package and --accepted-* need --policy", ctx->path);
         ret = CLI_EXIT_USAGE;
         goto out;
     }
@@ -559,7 +602,8 @@ static const struct cli_command cmd_verify = {
         "dcap-qvl collateral JSON, TPMT_SIGNATURE, TPMT_PUBLIC or PEM AK, PCR values JSON, TCG event log,\n"
         "CCEL area and table, and a file of at most 64 bytes as the nonce. Flags name a file's kind instead.\n"
         "--nonce HEX (global flag) is the expected report data for SGX/TDX/SNP (prefix, rest zero) and the\n"
-        "exact TPM nonce (extraData), like --report-data.\n"
+        "exact TPM nonce (extraData), like --report-data. --accepted-tcb-statuses/--accepted-advisories\n"
+        "(global flags) replace the --policy package's lists.\n"
         "\n"
         "example: cairn evidence verify --time 2023-07-12T20:48:25Z quote.dat tcbinfo.json qe_identity.json \\\n"
         "           tcb_signer.pem root_crl.der",

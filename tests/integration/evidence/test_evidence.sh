@@ -543,6 +543,36 @@ mutate "$P/azure_genoa_tpm-quote.rsassa_sha256.sig" "$WORK/az.sig" 7 ^4
 no "tpm Azure with signature byte 7 ^= 4" "signature" verify --nonce $NONCE "$P/azure_genoa_tpm-quote.tpms_attest" \
   --signature "$WORK/az.sig" "$P/azure_genoa_akpub.pem" "$P/azure_genoa_tpm-quote.pcrs.json"
 
+echo "== trust directory (--trust-dir, as a Coordinator's) and --accepted-* overrides"
+TD="$WORK/trust"
+mkdir -p "$TD/sgx" "$TD/tpm/roots"
+cp "$S/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json" "$S/steward_icelake_xeon_tcbinfo.json" \
+  "$S/mobilecoin_qe_identity.json" "$S/mobilecoin_tcb_signer.pem" "$TD/sgx/"
+cp "$S/steward_icelake_xeon_rootca_crl.der" "$TD/sgx/root-old.crl" # superseded by the newer one
+cp "$S/mobilecoin_root_crl.der" "$TD/sgx/root-new.crl"
+cp "$TV/roots/gce_tpm_ek_root_1.der" "$TD/tpm/roots/"
+cp "$TV/roots/gce_tpm_ek_intermediate_2.der" "$TD/tpm/"
+ok "sgx mobilecoin with --trust-dir only" verify --require-collateral --trust-dir "$TD" --time 2023-07-12T20:48:25Z \
+  "$S/mobilecoin_hw_quote.dat"
+claim .tcb_status SWHardeningNeeded
+claim '[.supporting_files[].kind] | join(",")' qe-identity,certificates,tcb-info,crl,crl,tcb-info
+ok "tpm GCE with --trust-dir (root from tpm/roots/)" verify --trust-dir "$TD" --nonce 9009 \
+  "$P/gce_cos85_nonce9009.quote_sha256.tpms_attest" "$P/gce_cos85_nonce9009.quote_sha256.tpmt_signature" \
+  "$P/gce_cos85_nonce9009.ak_cert.der" "$P/gce_cos85_nonce9009.quote_sha256.pcrs.json"
+has_check ak_cert_chain
+cp "$T/gotdx_nonce.dat" "$TD/sgx/nonce.bin"
+no "a trust directory holding evidence" "evidence, not trust material" verify --trust-dir "$TD" \
+  --time 2023-07-12T20:48:25Z "$S/mobilecoin_hw_quote.dat"
+rm "$TD/sgx/nonce.bin"
+ok "sgx steward: --accepted-tcb-statuses OutOfDate overrides the strict policy" verify --time 2023-02-01T00:00:00Z \
+  --policy "$WORK/steward_strict.json" --accepted-tcb-statuses OutOfDate "$S/steward_icelake_xeon_quote.dat" "${STW[@]}"
+claim .policy.matched true
+no "sgx mobilecoin: --accepted-advisories narrows the policy's list" "INTEL-SA-00615" verify \
+  --time 2023-07-12T20:48:25Z --policy "$WORK/mc_pkg.json" --accepted-advisories INTEL-SA-00334 \
+  "$S/mobilecoin_hw_quote.dat" "${MC[@]}"
+rc=0; "$CAIRN" evidence verify --accepted-advisories X "$S/mobilecoin_hw_quote.dat" >/dev/null 2>&1 || rc=$?
+if [ $rc -eq 2 ]; then pass; else fail "--accepted-advisories without --policy: exit $rc, want 2"; fi
+
 echo "== a mutated copy of each evidence (one byte of the signed report data or quote)"
 # each: file offset args (the evidence verifies unmutated above)
 while read -r f off args; do
