@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include <openssl/pem.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -615,6 +617,75 @@ static void test_pcrs_binary(void **state)
     gce_free(&g);
 }
 
+/* The caches (parsed certificates, AK keys, PCR JSON, verified chains) under
+ * concurrent use: 4 threads verify GCE TPM and trustee SNP evidence while
+ * the main thread empties the caches repeatedly. Every verification must
+ * succeed with the same claims (run under ASan in CI). */
+struct thr {
+    struct gce *g;
+    const uint8_t *rep, *vcek;
+    size_t rn, cn;
+    int failures;
+};
+
+static void *worker(void *arg)
+{
+    struct thr *t = arg;
+    struct attest_evidence tev = gce_ev(t->g);
+    struct attest_trust tr = {.tpm_roots = t->g->roots, .intermediates = t->g->inters};
+    struct attest_evidence sev = {.type = ATTEST_SNP, .quote = t->rep, .quote_len = t->rn, .certs = t->vcek,
+                                  .certs_len = t->cn};
+    for (int i = 0; i < 60; i++) {
+        struct attest_claims c;
+        struct cairn_error err = {0};
+        if (attest_verify(&tev, &tr, NONCE9009, 2, &c, &err) != 0)
+            t->failures++;
+        else if (strcmp(json_string_value(json_object_get(c.json, "ak_name")),
+                        "000bf175bdb57297b2b289973f819863d6c9d09c236725676914f4248c9a2404c2a4") != 0 ||
+                 !json_is_true(json_object_get(c.json, "ak_certified")))
+            t->failures++;
+        if (t->failures == 0)
+            attest_claims_free(&c);
+        if (i % 10 == 0) {
+            if (attest_verify(&sev, NULL, NULL, 0, &c, &err) != 0)
+                t->failures++;
+            else
+                attest_claims_free(&c);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    NEED_SHARED();
+    struct gce g;
+    gce_load(&g, "sha256");
+    size_t rn, cn;
+    uint8_t *rep = load("snp/trustee_test-report.bin", &rn), *vcek = load("snp/trustee_test-vcek.der", &cn);
+    pthread_t th[4];
+    struct thr t[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = (struct thr){.g = &g, .rep = rep, .vcek = vcek, .rn = rn, .cn = cn};
+        assert_int_equal(pthread_create(&th[i], NULL, worker, &t[i]), 0);
+    }
+    for (int k = 0; k < 20; k++) {
+        tpm_chain_cache_set(k % 2 == 0);
+        snp_chain_cache_set(k % 2 == 0);
+        usleep(2000);
+    }
+    tpm_chain_cache_set(true);
+    snp_chain_cache_set(true);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(t[i].failures, 0);
+    }
+    free(rep);
+    free(vcek);
+    gce_free(&g);
+}
+
 static void test_pcrs_json(void **state)
 {
     (void)state;
@@ -648,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_windows_sha1), cmocka_unit_test(test_azure_vtpm),
         cmocka_unit_test(test_attest_mutations), cmocka_unit_test(test_pcrs_json),
         cmocka_unit_test(test_azure_hcl_composite), cmocka_unit_test(test_pcrs_binary),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
