@@ -1,7 +1,9 @@
 /* SEV-SNP report parser and verifier on arbitrary bytes: the input is the
- * report; when longer than a report, the rest is the certificate blob. */
+ * report; when longer than a report, the rest is the certificate blob. The
+ * whole input is also tried as an auxblob certificate table. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "attest/attest.h"
 #include "attest/snp.h"
@@ -17,6 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct snp_tcb t;
         snp_tcb_decode(r.reported_tcb, SNP_PRODUCT_TURIN, &t);
     }
+    char *pem = NULL;
+    if (snp_certtable_to_pem(data, size, &pem, &err) == 0)
+        free(pem);
     if (size > SNP_REPORT_SIZE) {
         struct attest_evidence ev = {.type = ATTEST_SNP, .quote = data, .quote_len = SNP_REPORT_SIZE,
                                      .certs = data + SNP_REPORT_SIZE, .certs_len = size - SNP_REPORT_SIZE};
