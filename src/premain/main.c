@@ -318,6 +318,18 @@ int main(int argc, char **argv)
     LOG_INFO("activated marble \"%s\" (uuid %s): %zu files, %zu env vars, %zu args", type, uuid, p->n_files,
              p->n_env, p->argc);
 
+    /* Like MarbleRun's Gramine/Occlum premain: transparent TLS (manifest TLS
+     * tags) needs runtime support this launcher does not have, so refuse
+     * rather than start a service that would talk in the clear. */
+    for (size_t i = 0; i < p->n_env; i++) {
+        if (strcmp(p->env[i].path, "MARBLE_TTLS_CONFIG") == 0) {
+            LOG_ERROR("marble \"%s\" has TLS tags in the manifest (MARBLE_TTLS_CONFIG), which cairn-premain does not "
+                      "support; remove \"TLS\" from the marble and use MARBLE_PREDEFINED_* in the application",
+                      type);
+            cairn_marble_params_free(p);
+            return 1;
+        }
+    }
     if (write_files(p) != 0) {
         cairn_marble_params_free(p);
         return 1;

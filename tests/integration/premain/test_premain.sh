@@ -24,9 +24,11 @@ cat >"$WORK/manifest.json" <<JSON
       "Env": {"GREETING": "hello world", "KEY_HEX": "{{ hex .Secrets.k }}", "MULTI": "a\nb \$x"},
       "Argv": ["dump-marble", "arg one", "--flag=x", ""]}},
     "noargv": {"Package": "p"},
+    "ttls": {"Package": "p", "TLS": ["web"]},
     "limited": {"Package": "p", "MaxActivations": 1}
   },
-  "Secrets": {"k": {"Type": "symmetric-key", "Size": 128, "Shared": true}}
+  "Secrets": {"k": {"Type": "symmetric-key", "Size": 128, "Shared": true}},
+  "TLS": {"web": {"Outgoing": [{"Port": "443", "Addr": "example.com"}]}}
 }
 JSON
 cli manifest set "$WORK/manifest.json" "$A_CLIENT" -i >/dev/null 2>&1 || { bad "manifest set on A"; exit 1; }
@@ -112,6 +114,11 @@ rc=0
 premain dump "$WORK/badu" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/badu.log" || rc=$?
 [ $rc -ne 0 ] && [ ! -e "$WORK/badu/dump.txt" ] && grep -q "canonical UUID" "$WORK/badu.log" \
   && ok "corrupt UUID file refused" || bad "bad uuid rc=$rc"
+
+rc=0
+premain ttls "$WORK/ttls" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/ttls.log" || rc=$?
+[ $rc = 1 ] && [ ! -e "$WORK/ttls/dump.txt" ] && grep -q "TLS tags.*MARBLE_TTLS_CONFIG" "$WORK/ttls.log" \
+  && ok "TLS tags (TTLS) refused like MarbleRun's libOS premain, not executed" || bad "ttls rc=$rc $(cat "$WORK/ttls.log")"
 
 # --- Coordinator authentication -----------------------------------------------
 rc=0
