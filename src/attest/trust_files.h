@@ -99,6 +99,31 @@ int trust_evidence_detect(const uint8_t *p, size_t n, enum attest_type *out, str
  * caller frees) and 1 is returned; 0 when `p` is not text to decode. */
 int trust_evidence_decode_text(const uint8_t *p, size_t n, uint8_t **out, size_t *out_len);
 
+/* Azure confidential VMs hand out an "HCL report": 0x00 "HCLA", 0x20 the
+ * hardware report (SNP: the 0x4A0-byte report), 0x4C0 the runtime-data
+ * header {data_size, version, report_type (2 = SNP, 4 = TDX), hash_type
+ * (1 = SHA-256, 2 = SHA-384, 3 = SHA-512), variable_data_size} (u32 LE),
+ * 0x4D4 the variable data: JSON whose JWK "HCLAkPub" is the vTPM's AK. The
+ * hardware REPORTDATA starts with H(variable data), the rest is zero.
+ * Parsing is bounded and pure; pointers borrow from `p`. */
+struct trust_hcl {
+    const uint8_t *report;  size_t report_len;   /* the SNP report */
+    uint32_t report_type, hash_type;
+    const uint8_t *runtime_data;  size_t runtime_data_len;
+};
+int trust_hcl_parse(const uint8_t *p, size_t n, struct trust_hcl *out, struct cairn_error *err);
+
+/* Checks the binding: the verified report data (claims) starts with
+ * H(runtime data) and is zero after it. Adds the check "hcl_runtime_data"
+ * and the claim "hcl" {"report_type", "runtime_data_hash", "runtime_data"
+ * (the parsed JSON, when it parses), "ak_pub" (PEM of the HCLAkPub JWK, when
+ * present)} to claims->json. CAIRN_ERR_VERIFY when the hash differs. */
+int trust_hcl_check(const struct trust_hcl *h, struct attest_claims *claims, struct cairn_error *err);
+
+/* The RSA public key of JWK `kid` in the runtime data, as PEM "PUBLIC KEY"
+ * (malloc'd, caller frees). CAIRN_ERR_NOT_FOUND when there is no such key. */
+int trust_hcl_jwk_pem(const struct trust_hcl *h, const char *kid, char **out_pem, struct cairn_error *err);
+
 /* The builder. Owns copies of every file and every parsed object. */
 struct trust_files;
 

@@ -40,6 +40,8 @@ static const struct cli_flag verify_flags[] = {
     {"pcrs", 0, true, "FILE", "TPM PCR values JSON"},
     {"eventlog", 0, true, "FILE", "TPM TCG event log, or the TDX CCEL area"},
     {"ccel-table", 0, true, "FILE", "TDX ACPI CCEL table (bounds the CCEL area)"},
+    {"vtpm-quote", 0, true, "FILE",
+     "Azure: the vTPM TPMS_ATTEST to verify with the HCL report's AK (--signature, --pcrs, --eventlog, --nonce)"},
     {"trust-dir", 0, true, "DIR", "trust directory (<dir>/<type>/ files, <dir>/<type>/roots/), as a Coordinator's"},
     {NULL, 0, false, NULL, NULL},
 };
@@ -183,6 +185,84 @@ static int set_list(char ***arr, size_t *n, const char *list)
     *arr = v;
     *n = k;
     return 0;
+}
+
+static int check_expected(enum attest_type type, struct attest_claims *c, const uint8_t *want, size_t n);
+
+/* With --vtpm-quote these flags name the vTPM quote's files. */
+static bool is_vtpm_flag(const char *name)
+{
+    return strcmp(name, "signature") == 0 || strcmp(name, "pcrs") == 0 || strcmp(name, "eventlog") == 0 ||
+           strcmp(name, "nonce-file") == 0;
+}
+
+/* Azure CVM: the vTPM quote, signed by the AK that the (verified) HCL runtime
+ * data carries. Its claims go to out["vtpm"]. */
+static int verify_vtpm(const struct cli_args *a, const struct trust_hcl *hcl, const char *quote_path, time_t at,
+                       const uint8_t *expected, size_t expected_len, json_t *out)
+{
+    struct cairn_error err = {0};
+    char *ak = NULL;
+    uint8_t *q = NULL;
+    size_t qn = 0;
+    struct attest_claims c = {0};
+    int ret = CLI_EXIT_FAIL;
+    struct trust_files *tf = trust_files_new(ATTEST_TPM);
+    if (tf == NULL) {
+        cli_fail("out of memory");
+        goto out;
+    }
+    if (trust_hcl_jwk_pem(hcl, "HCLAkPub", &ak, &err) != 0) {
+        cli_fail("snp evidence does not verify: %s", cairn_error_msg(&err));
+        goto out;
+    }
+    if (cli_read_file("vTPM quote", quote_path, TRUST_FILE_MAX, &q, &qn) != 0)
+        goto out;
+    if (trust_files_set_evidence(tf, q, qn, &err) != 0 ||
+        trust_files_add(tf, "HCLAkPub", (const uint8_t *)ak, strlen(ak), TRUST_FILE_PUBKEY_PEM, NULL, &err) != 0) {
+        cli_fail("--vtpm-quote %s: %s", quote_path, cairn_error_msg(&err));
+        goto out;
+    }
+    for (size_t i = 0; i < a->n_flags; i++) {
+        if (!is_vtpm_flag(a->flag[i]->name))
+            continue;
+        if (trust_files_add_path(tf, a->value[i], flag_kind(a->flag[i]->name, ATTEST_TPM), NULL, &err) != 0) {
+            cli_fail("--%s %s", a->flag[i]->name, cairn_error_msg(&err));
+            goto out;
+        }
+    }
+    size_t nl = 0;
+    const uint8_t *nf = trust_files_nonce(tf, &nl);
+    if (nf != NULL) {
+        expected = nf;
+        expected_len = nl;
+    }
+    struct attest_evidence ev;
+    struct attest_trust trust;
+    if (trust_files_build(tf, at, &ev, &trust, &err) != 0) {
+        cli_fail("%s", cairn_error_msg(&err));
+        goto out;
+    }
+    if (attest_verify(&ev, &trust, NULL, 0, &c, &err) != 0) {
+        cli_fail("vtpm evidence does not verify: %s", cairn_error_msg(&err));
+        goto out;
+    }
+    if (expected != NULL && check_expected(ATTEST_TPM, &c, expected, expected_len) != 0)
+        goto out;
+    json_t *checks = json_object_get(c.json, "checks");
+    if (json_is_array(checks))
+        json_array_append_new(checks, json_string("ak_from_hcl_runtime_data"));
+    if (json_object_set(out, "vtpm", c.json) != 0) {
+        cli_fail("out of memory");
+        goto out;
+    }
+    ret = 0;
+out:
+    attest_claims_free(&c);
+    trust_files_free(tf);
+    free(ak);
+    free(q);
+    return ret;
 }
 
 static int print_json(json_t *j)
@@ -341,7 +421,10 @@ static int run_verify(struct cli_ctx *ctx)
         cli_fail("out of memory");
         goto out;
     }
-    if (trust_files_set_evidence(tf, evb, evn, &err) != 0) {
+    /* An Azure HCL report carries the SNP report and the runtime data it binds. */
+    struct trust_hcl hcl;
+    bool is_hcl = type == ATTEST_SNP && trust_hcl_parse(evb, evn, &hcl, NULL) == 0;
+    if (trust_files_set_evidence(tf, is_hcl ? hcl.report : evb, is_hcl ? hcl.report_len : evn, &err) != 0) {
         cli_fail("%s: %s", ev_path, cairn_error_msg(&err));
         goto out;
     }
@@ -352,10 +435,18 @@ static int run_verify(struct cli_ctx *ctx)
         cli_fail("--trust-dir %s", cairn_error_msg(&err));
         goto out;
     }
+    const char *vq = cli_args_get(a, "vtpm-quote");
+    if (vq != NULL && !is_hcl) {
+        cli_fail("%s: --vtpm-quote needs an Azure HCL report as the evidence", ctx->path);
+        ret = CLI_EXIT_USAGE;
+        goto out;
+    }
     for (size_t i = 0; i < a->n_flags; i++) {
         enum trust_file_kind k = flag_kind(a->flag[i]->name, type);
         if (k == TRUST_FILE_UNKNOWN)
             continue;
+        if (vq != NULL && is_vtpm_flag(a->flag[i]->name))
+            continue; /* for the vTPM quote, below */
         if (trust_files_add_path(tf, a->value[i], k, NULL, &err) != 0) {
             cli_fail("--%s %s", a->flag[i]->name, cairn_error_msg(&err));
             goto out;
@@ -419,8 +510,12 @@ static int run_verify(struct cli_ctx *ctx)
         cli_fail("%s evidence does not verify: %s", attest_type_name(type), cairn_error_msg(&err));
         goto out;
     }
-    if (expected != NULL && check_expected(type, &claims, expected, expected_len) != 0)
+    if (vq == NULL && expected != NULL && check_expected(type, &claims, expected, expected_len) != 0)
         goto out;
+    if (is_hcl && trust_hcl_check(&hcl, &claims, &err) != 0) {
+        cli_fail("snp evidence does not verify: %s", cairn_error_msg(&err));
+        goto out;
+    }
     size_t ccel_len = 0, table_len = 0;
     const uint8_t *table = NULL;
     const uint8_t *ccel = trust_files_ccel(tf, &ccel_len, &table, &table_len);
@@ -444,7 +539,9 @@ static int run_verify(struct cli_ctx *ctx)
         cli_fail("out of memory");
         goto out;
     }
-    json_t *w = warnings_of(type, claims.json, expected != NULL);
+    if (vq != NULL && verify_vtpm(a, &hcl, vq, at, expected, expected_len, out) != 0)
+        goto out;
+    json_t *w = warnings_of(type, claims.json, expected != NULL || vq != NULL);
     if (w != NULL)
         json_object_set_new(out, "warnings", w);
     if (have_pkg) {
@@ -595,7 +692,8 @@ static const struct cli_command cmd_verify = {
         "hex, report data, TCB status, advisories, the checks that ran) as JSON. Exit 0 only when the evidence\n"
         "verifies (and matches --policy when given); otherwise one line on stderr naming the failed check.\n"
         "\n"
-        "Evidence: SGX quote v3 (also behind MarbleRun's OE header), TDX quote v4/v5, SNP report, TPMS_ATTEST;\n"
+        "Evidence: SGX quote v3 (also behind MarbleRun's OE header), TDX quote v4/v5, SNP report (also inside\n"
+        "an Azure HCL report, whose runtime data must be bound by the report data), TPMS_ATTEST;\n"
         "raw bytes, or hex/base64 text. --type is detected from the bytes when omitted.\n"
         "Supporting files are recognised by content: PEM/DER certificates (a self-signed one is trusted only\n"
         "if it is a built-in Intel/AMD root; others need --root), CRLs, Intel TCB info / QE identity JSON,\n"

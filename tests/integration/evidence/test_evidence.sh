@@ -543,6 +543,38 @@ mutate "$P/azure_genoa_tpm-quote.rsassa_sha256.sig" "$WORK/az.sig" 7 ^4
 no "tpm Azure with signature byte 7 ^= 4" "signature" verify --nonce $NONCE "$P/azure_genoa_tpm-quote.tpms_attest" \
   --signature "$WORK/az.sig" "$P/azure_genoa_akpub.pem" "$P/azure_genoa_tpm-quote.pcrs.json"
 
+# Azure CVM: the HCL report (SNP report + runtime data) and the vTPM quote signed by its AK
+# (trustee test_evaluate_genoa: nonce = the TPM extraData, PCR0 afd689d0…)
+AZN=0218488bae25d2509232bf676f1a66a30d7372add909109b36016ef136f2938ca05475f8b46094de6b64270ea35d950f
+AZ=(--vtpm-quote "$TV/tpm/azure_genoa_tpm-quote.tpms_attest" --signature "$TV/tpm/azure_genoa_tpm-quote.rsassa_sha256.sig"
+  --pcrs "$TV/tpm/azure_genoa_tpm-quote.pcrs.json")
+ok "snp Azure HCL report + vTPM quote with the HCL AK and the upstream nonce" verify --time 2025-06-01T00:00:00Z \
+  --nonce $AZN "$A/azure_genoa_hcl-report.bin" "$A/azure_genoa_vcek.pem" "${AZ[@]}"
+claim .measurement f57dc09a507c6ecd82369bffb600f0003792f4d99bc26e985ec0c266fc34faf3706faf814c9e61065768a6ff917c89ae
+has_check hcl_runtime_data
+claim .hcl.runtime_data_hash b581f12e29a2d7d64e5e0b738d563879a78b51c644d0fa0cce02b48699f6bf5f
+claim '.hcl.runtime_data.keys[0].kid' HCLAkPub
+claim '.vtpm.pcrs.sha256."0"' afd689d0bb1c5f36f023fbaf574135f555a28a10c1f6b938d2a25e70c7783338
+claim .vtpm.nonce $AZN
+claim '.vtpm.checks | index("ak_from_hcl_runtime_data") != null' true
+claim '.vtpm.checks | index("nonce") != null' true
+if command -v openssl >/dev/null; then
+  ak1=$(jq -r .hcl.ak_pub "$OUT" | openssl pkey -pubin -outform der 2>/dev/null | base64 -w0)
+  ak2=$(openssl pkey -pubin -in "$TV/tpm/azure_genoa_akpub.pem" -outform der 2>/dev/null | base64 -w0)
+  if [ -n "$ak1" ] && [ "$ak1" == "$ak2" ]; then pass; else fail "HCL AK differs from tpm/azure_genoa_akpub.pem"; fi
+fi
+mutate "$A/azure_genoa_hcl-report.bin" "$WORK/hcl_rt.bin" $((0x4D4 + 100)) ^1
+no "snp Azure HCL with one runtime-data byte changed" "hcl runtime data" verify --time 2025-06-01T00:00:00Z \
+  "$WORK/hcl_rt.bin" "$A/azure_genoa_vcek.pem"
+no "snp Azure HCL + vTPM quote with another nonce" "nonce" verify --time 2025-06-01T00:00:00Z --nonce 01 \
+  "$A/azure_genoa_hcl-report.bin" "$A/azure_genoa_vcek.pem" "${AZ[@]}"
+no "snp Azure HCL + the GCE quote (another AK)" "signature" verify --time 2025-06-01T00:00:00Z \
+  "$A/azure_genoa_hcl-report.bin" "$A/azure_genoa_vcek.pem" --vtpm-quote "$P/gce_cos85_nonce9009.quote_sha256.tpms_attest" \
+  --signature "$P/gce_cos85_nonce9009.quote_sha256.tpmt_signature" --pcrs "$P/gce_cos85_nonce9009.quote_sha256.pcrs.json"
+rc=0; "$CAIRN" evidence verify --vtpm-quote "$TV/tpm/azure_genoa_tpm-quote.tpms_attest" --time 2025-06-01T00:00:00Z \
+  "$A/azure_genoa_snp_report.bin" "$A/azure_genoa_vcek.pem" >/dev/null 2>&1 || rc=$?
+if [ $rc -eq 2 ]; then pass; else fail "--vtpm-quote without an HCL report: exit $rc, want 2"; fi
+
 echo "== trust directory (--trust-dir, as a Coordinator's) and --accepted-* overrides"
 TD="$WORK/trust"
 mkdir -p "$TD/sgx" "$TD/tpm/roots"
