@@ -2,7 +2,8 @@
  * the kind a flag would name (or recognition by content); the rest is the
  * file. Invariants: a refused file leaves the builder empty and its message is
  * one line; an accepted one is described once; evidence detection and text
- * decoding never read out of bounds; building views never fails on a
+ * decoding never read out of bounds; an Azure HCL report's parts stay inside
+ * the input; building views never fails on a
  * builder that has evidence. */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t dl = 0;
     if (trust_evidence_decode_text(p, n, &dec, &dl) == 1)
         free(dec);
+
+    struct trust_hcl hcl;
+    if (trust_hcl_parse(p, n, &hcl, NULL) == 0) {
+        if (hcl.report < p || hcl.report + hcl.report_len > p + n || hcl.runtime_data < p ||
+            hcl.runtime_data + hcl.runtime_data_len > p + n)
+            abort();
+        char *pem = NULL;
+        if (trust_hcl_jwk_pem(&hcl, "HCLAkPub", &pem, NULL) == 0)
+            free(pem);
+    }
 
     struct trust_files *tf = trust_files_new(type);
     if (tf == NULL)
