@@ -552,6 +552,42 @@ static void test_swtpm_tools_context(void **state)
     attest_claims_free(&c);
     attest_issued_free(&is);
 
+    /* interop: a quote made by tpm2_quote (plain DER signature, PCR values
+     * with -F values, AK as the TPM2B_PUBLIC from tpm2_createak -u) verifies */
+    assert_int_equal(tools(t.tcti, t.dir, "tpm2_quote -c ak.ctx -l sha256:0,7,16 -q 00112233445566778899aabbccddeeff "
+                                          "-m quote.msg -s quote.sig -f plain -o quote.pcrs -F values -g sha256"),
+                     0);
+    tools(t.tcti, t.dir, "tpm2_flushcontext -t");
+    char f1[160], f2[160], f3[160], f4[160];
+    snprintf(f1, sizeof(f1), "%s/quote.msg", t.dir);
+    snprintf(f2, sizeof(f2), "%s/quote.sig", t.dir);
+    snprintf(f3, sizeof(f3), "%s/quote.pcrs", t.dir);
+    snprintf(f4, sizeof(f4), "%s/ak.pub", t.dir);
+    uint8_t *qm = NULL, *qs = NULL, *qp = NULL, *ap = NULL;
+    size_t qml, qsl, qpl, apl;
+    assert_int_equal(cairn_file_read(f1, 1 << 16, &qm, &qml), 0);
+    assert_int_equal(cairn_file_read(f2, 1 << 16, &qs, &qsl), 0);
+    assert_int_equal(cairn_file_read(f3, 1 << 16, &qp, &qpl), 0);
+    assert_int_equal(cairn_file_read(f4, 1 << 16, &ap, &apl), 0);
+    assert_int_equal(qpl, 3 * 32);
+    struct attest_evidence tev = {.type = ATTEST_TPM, .quote = qm, .quote_len = qml, .signature = qs,
+                                  .signature_len = qsl, .ak_pub = ap, .ak_pub_len = apl, .pcrs = qp,
+                                  .pcrs_len = qpl};
+    static const uint8_t qn[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                   0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+    rc = attest_verify(&tev, NULL, qn, 16, &c, &err);
+    if (rc != 0)
+        print_message("tpm2_quote output: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_string_equal(json_string_value(json_object_get(c.json, "ak_name")), nmhex);
+    attest_claims_free(&c);
+    qp[40] ^= 1; /* PCR 7 value */
+    assert_int_equal(attest_verify(&tev, NULL, qn, 16, &c, &err), CAIRN_ERR_VERIFY);
+    free(qm);
+    free(qs);
+    free(qp);
+    free(ap);
+
     /* persisted by tpm2_evictcontrol, referenced by its serialized handle */
     assert_int_equal(tools(t.tcti, t.dir, "tpm2_evictcontrol -c ak.ctx 0x81010005 -o ak_pers.ctx"), 0);
     cfg.tpm_ak_context = pers;
