@@ -378,6 +378,11 @@ claim '[.current_tcb.bootloader, .current_tcb.tee, .current_tcb.snp, .current_tc
 for c in report_format cert_chain product tcb_binding report_signature report_data; do has_check $c; done
 no "snp go-sev-guest with the report data's last byte 1" "report data" verify --time 2023-01-01T00:00:00Z \
   --report-data 0102030405$(printf '0%.0s' {1..116})01 "$A/gosev_attestation.bin" "$A/gosev_vcek.der"
+ok "snp go-sev-guest with the AMD Milan CRL (2022-05-09, 0 entries) at 2023-01-01" verify --time 2023-01-01T00:00:00Z \
+  "$A/gosev_attestation.bin" "$A/gosev_vcek.der" "$TV/roots/amd_milan_crl_2022-05-09.der"
+claim '[.supporting_files[].kind] | join(",")' certificates,crl
+no "snp go-sev-guest with that CRL after its nextUpdate (2023-05-09)" "crl: nextUpdate" verify \
+  --time 2023-06-01T00:00:00Z "$A/gosev_attestation.bin" "$A/gosev_vcek.der" "$TV/roots/amd_milan_crl_2022-05-09.der"
 ok "snp trustee Milan VCEK (ID block) at 2024-01-01" verify --time 2024-01-01T00:00:00Z \
   "$A/trustee_test-report.bin" "$A/trustee_test-vcek.der"
 claim .guest_svn 4
