@@ -415,6 +415,10 @@ static int run_verify(struct cli_ctx *ctx)
             goto out;
         }
         type = detected;
+    } else if (drc == 0 && detected != type) {
+        cli_fail("%s: the bytes are %s evidence, not %s; fix --type", ev_path, attest_type_name(detected),
+                 attest_type_name(type));
+        goto out;
     }
     tf = trust_files_new(type);
     if (tf == NULL) {
@@ -501,11 +505,6 @@ static int run_verify(struct cli_ctx *ctx)
         goto out;
     }
     trust.require_collateral = cli_args_has(a, "require-collateral");
-    if (drc == 0 && detected != type) {
-        cli_fail("%s: the bytes are %s evidence, not %s; fix --type", ev_path, attest_type_name(detected),
-                 attest_type_name(type));
-        goto out;
-    }
     if (attest_verify(&ev, &trust, NULL, 0, &claims, &err) != 0) {
         cli_fail("%s evidence does not verify: %s", attest_type_name(type), cairn_error_msg(&err));
         goto out;
