@@ -26,6 +26,9 @@ static const struct cli_flag verify_flags[] = {
     {"type", 't', true, "TYPE", "sgx, tdx, snp or tpm (default: detected from the evidence bytes)"},
     {"time", 0, true, "RFC3339", "verification time for certificates and collateral (default: now)"},
     {"report-data", 0, true, "HEX", "expected report data (prefix; the rest must be zero) / TPM nonce"},
+    /* --nonce is also a global flag (the parser finds that one first); listed
+     * here for what it means to this command */
+    {"nonce", 0, true, "HEX", "expected report data (SGX/TDX/SNP) or TPM nonce, like --report-data"},
     {"nonce-file", 0, true, "FILE", "expected report data or TPM nonce as raw bytes"},
     {"policy", 'p', true, "FILE", "expected identity: a manifest package (JSON) or a manifest (with --package)"},
     {"package", 0, true, "NAME", "the package of the --policy manifest to match"},
