@@ -134,6 +134,22 @@ else
   echo "skip - activate_tool not built: marble delivery not checked"
 fi
 
+# ---- concurrent uploads: both land, nothing lost ----
+CK=$(head -c 32 /dev/urandom | base64 -w0)
+CP=$(printf 'concurrent' | base64 -w0)
+req GET /api/v2/update; NLOG=$(jqv '.data.updateLog|length')
+( ureq bob POST /api/v2/secrets -d "{\"secrets\":{\"user_key\":{\"Key\":\"$CK\"}}}"; echo "$CODE" >"$WORK/c.bob" ) &
+P1=$!
+( ureq alice POST /api/v2/secrets -d "{\"secrets\":{\"user_plain\":{\"Key\":\"$CP\"}}}"; echo "$CODE" >"$WORK/c.alice" ) &
+P2=$!
+wait "$P1" "$P2"   # only these two (the Coordinator is a child too)
+check "two concurrent uploads both succeed" eq "$(cat "$WORK/c.bob"):$(cat "$WORK/c.alice")" "200:200"
+ureq alice GET "/api/v2/secrets?s=user_key&s=user_plain"
+check "both values stored" eq "$(jqv .data.secrets.user_key.Private):$(jqv .data.secrets.user_plain.Private)" "$CK:$CP"
+req GET /api/v2/update
+check "two more log lines" eq "$(jqv '.data.updateLog|length')" "$((NLOG + 2))"
+KEY32=$CK
+
 # ---- v1 paths ----
 ureq bob GET "/secrets?s=user_key"
 check "v1 GET /secrets unwrapped" eq "$(jqv .data.user_key.Private)" "$KEY32"

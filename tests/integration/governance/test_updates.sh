@@ -196,6 +196,44 @@ check "acknowledge without pending update: 404" eq "$CODE" 404
 req GET /api/v2/manifest
 check "manifest still m2 after the cancel" eq "$(jqv .data.manifest)" "$(b64f "$WORK/m2.json")"
 
+# ================= threshold rule and concurrent acknowledgements =================
+manifest "$WORK/m3t.json" "" '{"UpdateThreshold": 4}'
+ureq alice POST /api/v2/update -d "$(mbody "$WORK/m3t.json")"
+check "UpdateThreshold above the number of updaters refused (Check)" contains "$(jqv .message)" \
+  "not enough users with manifest update permissions (3) to meet the threshold of 4"
+manifest "$WORK/m3c.json" ', "/c": "{{ hex .Secrets.sym }}"' '{"UpdateThreshold": 3}'
+ureq alice POST /api/v2/update -d "$(mbody "$WORK/m3c.json")"
+check "an update needing all three (m2 threshold 2: one ack missing)" eq "$CODE:$(jqv .data.missingAcknowledgments)" "200:1"
+ureq carol POST /api/v2/update-cancel
+manifest "$WORK/m2c.json" ', "/c": "{{ hex .Secrets.sym }}"' '{"UpdateThreshold": 3}'
+jq '.Config.UpdateThreshold = 0' "$WORK/m2c.json" >"$WORK/m0.json"
+ureq alice POST /api/v2/update -d "$(mbody "$WORK/m0.json")"
+ureq bob POST /api/v2/update-manifest -d "$(mbody "$WORK/m0.json")"
+check "m0 (UpdateThreshold 0 = all updaters) applied" eq "$CODE:$(jqv .data.missingAcknowledgments)" "200:0"
+ureq alice POST /api/v2/update -d "$(mbody "$WORK/m3c.json")"
+check "threshold 0: both other updaters missing" eq "$(jqv '.data.missingUsers|join(",")')" "bob,carol"
+( ureq bob POST /api/v2/update-manifest -d "$(mbody "$WORK/m3c.json")"; echo "$CODE" >"$WORK/ack.bob" ) &
+A1=$!
+( ureq carol POST /api/v2/update-manifest -d "$(mbody "$WORK/m3c.json")"; echo "$CODE" >"$WORK/ack.carol" ) &
+A2=$!
+wait "$A1" "$A2"   # only these two (the Coordinator is a child too)
+check "concurrent acknowledgements both succeed" eq "$(cat "$WORK/ack.bob"):$(cat "$WORK/ack.carol")" "200:200"
+req GET /api/v2/manifest
+check "the update applied exactly once" eq "$(jqv .data.manifest)" "$(b64f "$WORK/m3c.json")"
+req GET /api/v2/update
+check "log: two acknowledgements, one update applied" eq \
+  "$(jqv '.data.updateLog | map(fromjson) | .[-3:] | map(.update) | join("|")')" \
+  "Complete Manifest update acknowledged by user|Complete Manifest update acknowledged by user|Complete Manifest updated"
+manifest "$WORK/m2.json" ', "/prev": "{{ pem .Previous.Secrets.crt.Cert }}", "/new": "{{ hex .Secrets.added }}"' \
+  '{"UpdateThreshold": 2}'
+jq '.Secrets.added = {"Type": "symmetric-key", "Size": 256, "Shared": true}' "$WORK/m2.json" >"$WORK/m2b.json"
+mv "$WORK/m2b.json" "$WORK/m2.json"
+ureq alice POST /api/v2/update -d "$(mbody "$WORK/m2.json")"
+ureq carol POST /api/v2/update-manifest -d "$(mbody "$WORK/m2.json")"
+check "the CURRENT manifest's threshold (3) counts: one more needed" eq "$CODE:$(jqv .data.missingAcknowledgments)" "200:1"
+ureq bob POST /api/v2/update-manifest -d "$(mbody "$WORK/m2.json")"
+check "back to m2 after three acknowledgements" eq "$CODE:$(jqv .data.missingAcknowledgments)" "200:0"
+
 # ================= RotateRootSecret + RecoveryKeys, via v1 =================
 manifest "$WORK/m4.json" "" '{"UpdateThreshold": 2, "RotateRootSecret": true}' \
   ", \"RecoveryKeys\": {\"rk1\": $(pemjson "$WORK/rk1.pub")}"
