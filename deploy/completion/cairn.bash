@@ -13,9 +13,9 @@ _cairn() {
     fi
 
     local global="--coordinator-cert --coordinator-policy --era-config --insecure -i --nonce
-                  --accepted-tcb-statuses --accepted-advisories --help -h"
+                  --accepted-tcb-statuses --accepted-advisories --save-sgx-quote --help -h"
     # Flags whose value is a file, and flags whose value is something else.
-    local file_flags="--coordinator-cert --coordinator-policy --era-config -o --output -r --recoverydata -c --cert
+    local file_flags="--coordinator-cert --coordinator-policy --era-config --save-sgx-quote -o --output -r --recoverydata -c --cert
                       -k --key --coordinator-pub-key -p --policy --root --crl --tcb-info --qe-identity --ak --pcrs
                       --eventlog --ccel-table --nonce-file"
     local value_flags="--nonce --accepted-tcb-statuses --accepted-advisories --from-pem --package -t --type --time

@@ -88,6 +88,9 @@ struct cairn_coordinator_certs {
     int verified;            /* 1: the evidence verified and matched the policy; 0: insecure */
     char *tee;               /* owned; evidence type ("sgx", "tdx", ...), "none" when insecure */
     char *claims_json;       /* owned; verified claims as JSON, "{}" when insecure */
+    uint8_t *quote;          /* owned; the raw quote as sent (SGX quote, or the "quote" of the
+                              * evidence of other TEEs); NULL when the Coordinator sent none */
+    size_t quote_size;
 };
 void cairn_coordinator_certs_free(struct cairn_coordinator_certs *certs); /* frees members */
 

@@ -28,6 +28,7 @@ const struct cli_flag cli_global_flags[] = {
     {"accepted-tcb-statuses", 0, true, "LIST",
      "TCB statuses to accept besides UpToDate (comma-separated; overrides the policy's AcceptedTCBStatuses)"},
     {"accepted-advisories", 0, true, "LIST", "advisory IDs to accept (comma-separated; overrides the policy's)"},
+    {"save-sgx-quote", 0, true, "FILE", "save the Coordinator's quote (raw bytes) to FILE"},
     {"help", 'h', false, NULL, "show help"},
     {NULL, 0, false, NULL, NULL},
 };
@@ -301,6 +302,18 @@ int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **
         }
     }
     free(cache);
+    if (ret != 0) {
+        cairn_coordinator_certs_free(&certs);
+        cairn_client_free(c);
+        return ret;
+    }
+    const char *save = cli_args_get(a, "save-sgx-quote");
+    if (save != NULL) {
+        if (certs.quote == NULL)
+            fprintf(stderr, "cairn: warning: the Coordinator sent no quote (simulation); nothing saved to %s\n", save);
+        else if (cli_write_output(save, certs.quote, certs.quote_size, 0644) != 0)
+            ret = CLI_EXIT_FAIL;
+    }
     if (ret != 0) {
         cairn_coordinator_certs_free(&certs);
         cairn_client_free(c);

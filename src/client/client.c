@@ -437,6 +437,7 @@ void cairn_coordinator_certs_free(struct cairn_coordinator_certs *certs)
     free(certs->intermediate_pem);
     free(certs->tee);
     free(certs->claims_json);
+    free(certs->quote);
     memset(certs, 0, sizeof(*certs));
 }
 
@@ -473,6 +474,15 @@ int cairn_coordinator_verify(struct cairn_client *c, const struct cairn_verify_c
     if (rc == 0)
         rc = client_verify_quote_data(d, cfg->nonce, cfg->nonce_size, have_pol ? &pol : NULL, cfg->insecure != 0,
                                       &certs, &c->err);
+    if (rc == 0) {
+        /* Keep the raw quote for the caller (e.g. `--save-sgx-quote`). */
+        const json_t *ev = json_object_get(d, "evidence");
+        const json_t *holder = json_is_object(ev) ? ev : d;
+        if (b64_member(holder, "quote", &certs.quote, &certs.quote_size, true) != 0) {
+            certs.quote = NULL;
+            certs.quote_size = 0;
+        }
+    }
     json_decref(d);
     if (have_pol)
         tee_package_free(&pol);

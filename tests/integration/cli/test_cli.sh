@@ -56,6 +56,10 @@ code=$(curl -sk -o /dev/null -w '%{http_code}' "https://$A_CLIENT/api/v2/quote?n
 expect_error "empty --nonce" "nonce.*empty" cli status "$A_CLIENT" -i --nonce ""
 expect_error "oversized --nonce" "nonce" cli status "$A_CLIENT" -i --nonce "$(head -c 600 /dev/zero | tr '\0' x)"
 
+cli status "$A_CLIENT" -i --save-sgx-quote "$WORK/q.bin" >/dev/null 2>"$WORK/err" && [ ! -e "$WORK/q.bin" ] \
+  && grep -q "no quote (simulation); nothing saved" "$WORK/err" && ok "--save-sgx-quote without a quote: warning" \
+  || bad "--save-sgx-quote in simulation: $(cat "$WORK/err")"
+
 # --- the root cache -----------------------------------------------------------
 expect_error "root changed" "root certificate changed.*delete that file" cli status "$B_CLIENT" -i
 expect_error "root changed (certificate root)" "root certificate changed" cli certificate root "$B_CLIENT" -i -o "$WORK/x.pem"

@@ -16,7 +16,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout "$V
 printf '{"Packages":{"p":{"Debug":true,"UniqueID":"00"}},"Marbles":{"m":{"Package":"p"}}}' >"$V/manifest.json"
 openssl dgst -sha256 -sign "$V/root.key" -out "$V/manifest.sig" "$V/manifest.json"
 HASH=$(sha256sum "$V/manifest.json" | cut -d' ' -f1)
-jq -cn --rawfile c "$V/root.pem" '{status:"success",data:{Cert:$c,Quote:null}}' >"$V/quote.json"
+# (insecure mode does not verify the quote: these 4 bytes only test --save-sgx-quote)
+jq -cn --rawfile c "$V/root.pem" '{status:"success",data:{Cert:$c,Quote:"AAECAw=="}}' >"$V/quote.json"
 jq -cn --arg m "$(base64 -w0 "$V/manifest.json")" --arg s "$(base64 -w0 "$V/manifest.sig")" --arg h "$HASH" \
   '{status:"success",data:{ManifestSignatureRootECDSA:$s,ManifestSignature:$h,Manifest:$m}}' >"$V/manifest-v1.json"
 # A second manifest answer whose signature is over other bytes.
@@ -85,6 +86,8 @@ cli manifest get "$ADDR" -i -o "$WORK/got.json" 2>/dev/null && cmp -s "$WORK/got
 cli manifest set "$V/manifest.json" "$ADDR" -i >/dev/null 2>&1 && grep -q '"POST /manifest HTTP/1.1" 200' "$V/access.log" \
   && ok "manifest set via v1 (raw body to POST /manifest)" || bad "manifest set"
 expect_error "nonce needs API v2" "HTTP 405" cli status "$ADDR" -i --nonce abc
+cli status "$ADDR" -i --save-sgx-quote "$WORK/q.bin" >/dev/null 2>&1 && [ "$(od -An -tx1 "$WORK/q.bin" | tr -d ' \n')" = 00010203 ] \
+  && ok "--save-sgx-quote writes the raw quote" || bad "--save-sgx-quote"
 # A signature over other bytes: verify must refuse.
 cp "$V/manifest-v1.json" "$V/manifest-good.json"
 cp "$V/manifest-badsig.json" "$V/manifest-v1.json"
