@@ -10,9 +10,11 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/x509v3.h>
 
 #include "attest/attest.h"
 #include "attest/eventlog.h"
+#include "attest/issuer.h"
 #include "attest/policy.h"
 #include "attest/trust_files.h"
 #include "cli/cli.h"
@@ -190,7 +192,8 @@ static int set_list(char ***arr, size_t *n, const char *list)
     return 0;
 }
 
-static int check_expected(enum attest_type type, struct attest_claims *c, const uint8_t *want, size_t n);
+static int check_expected(enum attest_type type, struct attest_claims *c, const uint8_t *want, size_t n,
+                          const char *why);
 
 /* With --vtpm-quote these flags name the vTPM quote's files. */
 static bool is_vtpm_flag(const char *name)
@@ -250,7 +253,7 @@ static int verify_vtpm(const struct cli_args *a, const struct trust_hcl *hcl, co
         cli_fail("vtpm evidence does not verify: %s", cairn_error_msg(&err));
         goto out;
     }
-    if (expected != NULL && check_expected(ATTEST_TPM, &c, expected, expected_len) != 0)
+    if (expected != NULL && check_expected(ATTEST_TPM, &c, expected, expected_len, NULL) != 0)
         goto out;
     json_t *checks = json_object_get(c.json, "checks");
     if (json_is_array(checks))
@@ -315,7 +318,8 @@ static json_t *warnings_of(enum attest_type type, json_t *claims, bool have_expe
  * Coordinator binds keys) or TPM nonce (extraData, compared whole). Done
  * here rather than by attest_verify so the message speaks of what the user
  * gave, not of a presented key. */
-static int check_expected(enum attest_type type, struct attest_claims *c, const uint8_t *want, size_t n)
+static int check_expected(enum attest_type type, struct attest_claims *c, const uint8_t *want, size_t n,
+                          const char *why)
 {
     const char *what = type == ATTEST_TPM ? "nonce (extraData)" : "report data";
     bool ok = type == ATTEST_TPM ? c->report_data_len == n : n <= c->report_data_len;
@@ -325,8 +329,11 @@ static int check_expected(enum attest_type type, struct attest_claims *c, const 
     if (!ok) {
         char *got = cairn_hex_encode(c->report_data, c->report_data_len);
         char *exp = cairn_hex_encode(want, n);
-        cli_fail("%s evidence does not verify: %s is %s, expected %s%s", attest_type_name(type), what,
-                 got ? got : "?", exp ? exp : "?", type == ATTEST_TPM ? "" : " followed by zero bytes");
+        if (why != NULL) /* the caller names the binding */
+            cli_fail("%s: %s is %s, expected %s", why, what, got ? got : "?", exp ? exp : "?");
+        else
+            cli_fail("%s evidence does not verify: %s is %s, expected %s%s", attest_type_name(type), what,
+                     got ? got : "?", exp ? exp : "?", type == ATTEST_TPM ? "" : " followed by zero bytes");
         free(got);
         free(exp);
         return -1;
@@ -362,6 +369,117 @@ static int read_evidence(const char *path, uint8_t **out, size_t *out_len, bool 
     return 0;
 }
 
+/* Evidence in Cairn's/MarbleRun's wire form: an activation request or quote
+ * answer ({"quote": b64} for SGX, {"evidence": {"type", "quote", "certs",
+ * "signature", "akPub", "pcrs", "eventlog"}}), optionally inside a JSend
+ * envelope, and for a Coordinator's answer to GET /api/v2/quote with its
+ * certificate chain ("cert": intermediate + root PEM). Keys are matched
+ * case-insensitively (v1 answers say "Cert", "Quote"). */
+struct wire {
+    struct attest_issued st;
+    STACK_OF(X509) *chain;     /* Coordinator answer: intermediate?, root */
+};
+
+static json_t *member_ci(json_t *o, const char *key)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (strcasecmp(k, key) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+static int wire_parse(const char *path, const uint8_t *p, size_t n, struct wire *w)
+{
+    json_error_t je;
+    json_t *j = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return cli_fail("%s: JSON evidence does not parse (line %d: %s)", path, je.line, je.text);
+    }
+    json_t *d = j;
+    if (json_is_object(member_ci(j, "data")) && member_ci(j, "status") != NULL)
+        d = member_ci(j, "data"); /* JSend */
+    json_t *req = json_object();
+    json_t *q = member_ci(d, "quote"), *e = member_ci(d, "evidence"), *c = member_ci(d, "cert");
+    if (req != NULL && q != NULL)
+        json_object_set(req, "quote", q);
+    if (req != NULL && e != NULL)
+        json_object_set(req, "evidence", e);
+    struct cairn_error err = {0};
+    struct attest_evidence ev;
+    int rc = req ? attest_evidence_from_json(req, &w->st, &ev, &err) : CAIRN_ERR_NOMEM;
+    json_decref(req);
+    if (rc != 0) {
+        json_decref(j);
+        return cli_fail("%s: %s", path, cairn_error_msg(&err));
+    }
+    if (c != NULL && !json_is_null(c)) {
+        if (!json_is_string(c) ||
+            cc_certs_from_pem(json_string_value(c), json_string_length(c), &w->chain, &err) != 0 ||
+            sk_X509_num(w->chain) < 1 || sk_X509_num(w->chain) > 2) {
+            json_decref(j);
+            return cli_fail("%s: \"cert\" is not the Coordinator's intermediate and root (PEM) %s", path,
+                            err.msg);
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
+static void wire_free(struct wire *w)
+{
+    attest_issued_free(&w->st);
+    sk_X509_pop_free(w->chain, X509_free);
+}
+
+/* The Coordinator's quote binds SHA-256(root DER || nonce) (nonce as the
+ * client sent it, possibly empty); the intermediate must chain to the root. */
+static int coordinator_expected(const struct wire *w, const char *nonce, time_t at, uint8_t out[32], json_t **info)
+{
+    X509 *root = sk_X509_value(w->chain, sk_X509_num(w->chain) - 1);
+    struct cairn_error err = {0};
+    if (X509_check_issued(root, root) != X509_V_OK || X509_verify(root, X509_get0_pubkey(root)) != 1)
+        return cli_fail("coordinator answer: the last certificate of \"cert\" is not a self-signed root");
+    if (sk_X509_num(w->chain) == 2) {
+        STACK_OF(X509) *roots = sk_X509_new_null();
+        if (roots == NULL || !sk_X509_push(roots, root)) {
+            sk_X509_free(roots);
+            return cli_fail("out of memory");
+        }
+        X509_up_ref(root);
+        int rc = cc_chain_verify(sk_X509_value(w->chain, 0), NULL, roots, NULL, at, &err);
+        sk_X509_pop_free(roots, X509_free);
+        if (rc != 0)
+            return cli_fail("coordinator answer: the intermediate does not chain to the root: %s",
+                            cairn_error_msg(&err));
+    }
+    uint8_t *der = NULL;
+    size_t dl = 0;
+    if (cc_cert_to_der(root, &der, &dl) != 0)
+        return cli_fail("out of memory");
+    size_t nl = nonce ? strlen(nonce) : 0;
+    uint8_t *msg = malloc(dl + nl + 1);
+    if (msg == NULL) {
+        free(der);
+        return cli_fail("out of memory");
+    }
+    memcpy(msg, der, dl);
+    if (nl)
+        memcpy(msg + dl, nonce, nl);
+    cc_sha256(msg, dl + nl, out);
+    uint8_t fp[32];
+    cc_sha256(der, dl, fp);
+    free(msg);
+    free(der);
+    char *fph = cairn_hex_encode(fp, 32);
+    *info = json_pack("{s:s?, s:s?}", "root_sha256", fph, "nonce", nonce);
+    free(fph);
+    return 0;
+}
+
 static int run_verify(struct cli_ctx *ctx)
 {
     const struct cli_args *a = &ctx->args;
@@ -375,8 +493,11 @@ static int run_verify(struct cli_ctx *ctx)
     bool have_pkg = false;
     char *pkg_name = NULL;
     struct attest_claims claims = {0};
-    json_t *out = NULL;
+    json_t *out = NULL, *coord = NULL;
     struct cairn_error err = {0};
+    struct wire wire;
+    memset(&wire, 0, sizeof(wire));
+    bool is_wire = false;
 
     /* Usage first: nothing is read before the flags make sense. */
     time_t at = 0;
@@ -390,8 +511,21 @@ static int run_verify(struct cli_ctx *ctx)
         cli_fail("%s: give one of --report-data, --nonce and --nonce-file", ctx->path);
         return CLI_EXIT_USAGE;
     }
+    bool ev_json = false;
+    {
+        /* A JSON evidence file is the wire form; peek without reading twice below. */
+        uint8_t *peek = NULL;
+        size_t pn = 0;
+        if (cairn_file_read(ev_path, TRUST_FILE_MAX, &peek, &pn) == 0) {
+            size_t i = 0;
+            while (i < pn && (peek[i] == ' ' || peek[i] == '\n' || peek[i] == '\r' || peek[i] == '\t'))
+                i++;
+            ev_json = i < pn && peek[i] == '{';
+        }
+        free(peek);
+    }
     const char *hex = rd ? rd : nonce;
-    if (hex != NULL) {
+    if (hex != NULL && !(ev_json && rd == NULL)) {
         if (cairn_hex_decode(hex, strlen(hex), &expected, &expected_len) != 0 || expected_len == 0 ||
             expected_len > 64) {
             free(expected);
@@ -410,6 +544,47 @@ static int run_verify(struct cli_ctx *ctx)
     bool decoded = false;
     if (read_evidence(ev_path, &evb, &evn, &decoded) != 0)
         goto out;
+    if (ev_json) {
+        if (wire_parse(ev_path, evb, evn, &wire) != 0)
+            goto out;
+        is_wire = true;
+        if (wire.st.type == ATTEST_SIM) {
+            cli_fail("%s: simulation evidence proves nothing; there is nothing to verify", ev_path);
+            goto out;
+        }
+        if (wire.chain != NULL) {
+            if (rd != NULL || cli_args_has(a, "nonce-file")) {
+                cli_fail("%s: a Coordinator answer binds its root certificate; give --nonce (the string sent), "
+                         "not --report-data", ev_path);
+                ret = CLI_EXIT_USAGE;
+                goto out;
+            }
+            free(expected);
+            expected = malloc(32);
+            if (expected == NULL || coordinator_expected(&wire, nonce, at, expected, &coord) != 0)
+                goto out;
+            expected_len = 32;
+        } else if (nonce != NULL && rd == NULL) {
+            if (cairn_hex_decode(nonce, strlen(nonce), &expected, &expected_len) != 0 || expected_len == 0 ||
+                expected_len > 64) {
+                cli_fail("%s: --nonce must be 1..64 bytes of hex", ctx->path);
+                ret = CLI_EXIT_USAGE;
+                goto out;
+            }
+        }
+        free(evb);
+        evb = wire.st.quote;
+        evn = wire.st.quote_len;
+        wire.st.quote = NULL; /* moved */
+        if (ty == NULL)
+            ty = attest_type_name(wire.st.type);
+        else if (type != wire.st.type) {
+            cli_fail("%s: the JSON says %s evidence, not %s; fix --type", ev_path, attest_type_name(wire.st.type),
+                     attest_type_name(type));
+            goto out;
+        }
+        type = wire.st.type;
+    }
     enum attest_type detected;
     int drc = trust_evidence_detect(evb, evn, &detected, &err);
     if (ty == NULL) {
@@ -435,8 +610,33 @@ static int run_verify(struct cli_ctx *ctx)
         cli_fail("%s: %s", ev_path, cairn_error_msg(&err));
         goto out;
     }
-    /* The trust directory, then named files (flags in order), then the rest
-     * by content. */
+    /* The wire form's own members, the trust directory, then named files
+     * (flags in order), then the rest by content. */
+    if (is_wire) {
+        const struct {
+            const char *what;
+            const void *p;
+            size_t n;
+            enum trust_file_kind k;
+        } parts[] = {
+            {"certs", wire.st.certs, wire.st.certs ? strlen(wire.st.certs) : 0, TRUST_FILE_CERTS},
+            {"signature", wire.st.signature, wire.st.signature_len, TRUST_FILE_TPM_SIGNATURE},
+            {"akPub", wire.st.ak_pub, wire.st.ak_pub_len, TRUST_FILE_TPM_PUBLIC},
+            {"pcrs", wire.st.pcrs, wire.st.pcrs_len, TRUST_FILE_PCRS},
+            {"eventlog", wire.st.eventlog, wire.st.eventlog_len,
+             type == ATTEST_TDX ? TRUST_FILE_CCEL : TRUST_FILE_EVENTLOG},
+        };
+        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+            if (parts[i].n == 0)
+                continue;
+            char name[600];
+            snprintf(name, sizeof(name), "%s#evidence.%s", ev_path, parts[i].what);
+            if (trust_files_add(tf, name, parts[i].p, parts[i].n, parts[i].k, NULL, &err) != 0) {
+                cli_fail("%s", cairn_error_msg(&err));
+                goto out;
+            }
+        }
+    }
     const char *tdir = cli_args_get(a, "trust-dir");
     if (tdir != NULL && trust_files_add_dir(tf, tdir, &err) != 0) {
         cli_fail("--trust-dir %s", cairn_error_msg(&err));
@@ -512,7 +712,14 @@ static int run_verify(struct cli_ctx *ctx)
         cli_fail("%s evidence does not verify: %s", attest_type_name(type), cairn_error_msg(&err));
         goto out;
     }
-    if (vq == NULL && expected != NULL && check_expected(type, &claims, expected, expected_len) != 0)
+    char why[256];
+    if (coord != NULL) /* say which binding failed */
+        snprintf(why, sizeof(why),
+                 "%s evidence does not bind the Coordinator root certificate of \"cert\" (SHA-256 %.64s) %s",
+                 attest_type_name(type), json_string_value(json_object_get(coord, "root_sha256")),
+                 nonce ? "with this --nonce" : "without a nonce");
+    if (vq == NULL && expected != NULL &&
+        check_expected(type, &claims, expected, expected_len, coord != NULL ? why : NULL) != 0)
         goto out;
     if (is_hcl && trust_hcl_check(&hcl, &claims, &err) != 0) {
         cli_fail("snp evidence does not verify: %s", cairn_error_msg(&err));
@@ -543,6 +750,11 @@ static int run_verify(struct cli_ctx *ctx)
     }
     if (vq != NULL && verify_vtpm(a, &hcl, vq, at, expected, expected_len, out) != 0)
         goto out;
+    if (coord != NULL) {
+        json_object_set_new(out, "coordinator", coord);
+        coord = NULL;
+        json_array_append_new(json_object_get(out, "checks"), json_string("coordinator_root_binding"));
+    }
     json_t *w = warnings_of(type, claims.json, expected != NULL || vq != NULL);
     if (w != NULL)
         json_object_set_new(out, "warnings", w);
@@ -567,6 +779,8 @@ static int run_verify(struct cli_ctx *ctx)
         ret = CLI_EXIT_OK;
 out:
     json_decref(out);
+    json_decref(coord);
+    wire_free(&wire);
     attest_claims_free(&claims);
     if (have_pkg)
         tee_package_free(&pkg);

@@ -610,6 +610,49 @@ no "sgx mobilecoin: --accepted-advisories narrows the policy's list" "INTEL-SA-0
 rc=0; "$CAIRN" evidence verify --accepted-advisories X "$S/mobilecoin_hw_quote.dat" >/dev/null 2>&1 || rc=$?
 if [ $rc -eq 2 ]; then pass; else fail "--accepted-advisories without --policy: exit $rc, want 2"; fi
 
+echo "== wire form (activation request / Coordinator quote answer JSON)"
+printf '{"quote": "%s"}' "$(base64 -w0 "$S/trustee_occlum_quote.dat")" >"$WORK/w_sgx.json"
+ok "wire {\"quote\": b64} (SGX, MarbleRun's form)" verify --time 2024-06-01T00:00:00Z "$WORK/w_sgx.json"
+claim .type sgx
+claim .mrenclave 8f173e4613ff05c52aaf04162d234edae8c9977eae47eb2299ae16a553011c68
+jq -n --arg q "$(base64 -w0 "$P/gce_cos85_nonce9009.quote_sha256.tpms_attest")" \
+  --arg s "$(base64 -w0 "$P/gce_cos85_nonce9009.quote_sha256.tpmt_signature")" \
+  --arg a "$(base64 -w0 "$P/gce_cos85_nonce9009.ak_pub.tpmt_public")" \
+  --arg p "$(base64 -w0 "$P/gce_cos85_nonce9009.quote_sha256.pcrs.json")" \
+  --arg l "$(base64 -w0 "$P/gce_cos85_nonce9009.eventlog.bin")" \
+  --arg c "$(printf -- '-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n' \
+    "$(base64 -w64 "$P/gce_cos85_nonce9009.ak_cert.der")")" \
+  '{status: "success", data: {evidence: {type: "tpm", quote: $q, signature: $s, akPub: $a, pcrs: $p, eventlog: $l, certs: $c}}}' \
+  >"$WORK/w_tpm.json"
+ok "wire JSend {\"evidence\": {type tpm, ...}} with --nonce and --root" verify --nonce 9009 \
+  --root "$TV/roots/gce_tpm_ek_root_1.der" "$WORK/w_tpm.json" "$TV/roots/gce_tpm_ek_intermediate_2.der"
+claim .type tpm
+for c in ak_cert_chain quote_signature pcr_digest eventlog_replay nonce; do has_check $c; done
+claim '[.supporting_files[].kind] | join(",")' certificates,tpm-signature,tpm-public,pcrs,eventlog,roots,certificates
+no "wire TPM with another nonce" "nonce" verify --nonce 9008 --root "$TV/roots/gce_tpm_ek_root_1.der" \
+  "$WORK/w_tpm.json" "$TV/roots/gce_tpm_ek_intermediate_2.der"
+no "wire form whose type contradicts --type" "fix --type" verify --type sgx "$WORK/w_tpm.json"
+printf '{"evidence": {"type": "sim", "quote": "%s"}}' "$(head -c 64 /dev/zero | base64 -w0)" >"$WORK/w_sim.json"
+no "wire simulation evidence" "proves nothing" verify "$WORK/w_sim.json"
+echo '{"quote": "not base64!"}' >"$WORK/w_bad.json"
+no "wire form with a quote that is not base64" "quote" verify "$WORK/w_bad.json"
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/ck.pem" -out "$WORK/croot.pem" \
+    -subj /CN=Coordinator -days 1 >/dev/null 2>&1
+  jq -n --arg q "$(base64 -w0 "$S/trustee_occlum_quote.dat")" --rawfile c "$WORK/croot.pem" \
+    '{status: "success", data: {Cert: $c, Quote: $q}}' >"$WORK/w_answer.json"
+  fp=$(openssl x509 -in "$WORK/croot.pem" -outform der | sha256sum | cut -c1-64)
+  no "Coordinator quote answer whose quote does not bind its root" "does not bind the Coordinator root certificate.*$fp.*without a nonce" \
+    verify --time 2024-06-01T00:00:00Z "$WORK/w_answer.json"
+  no "Coordinator quote answer with --nonce" "with this --nonce" verify --nonce abc --time 2024-06-01T00:00:00Z \
+    "$WORK/w_answer.json"
+  cat "$S/mobilecoin_tcb_signer.pem" "$WORK/croot.pem" >"$WORK/c2.pem"
+  jq -n --arg q "$(base64 -w0 "$S/trustee_occlum_quote.dat")" --rawfile c "$WORK/c2.pem" \
+    '{data: {cert: $c, quote: $q}, status: "success"}' >"$WORK/w_answer2.json"
+  no "Coordinator quote answer whose intermediate is not the root's" "does not chain to the root" \
+    verify --time 2024-06-01T00:00:00Z "$WORK/w_answer2.json"
+fi
+
 echo "== a mutated copy of each evidence (one byte of the signed report data or quote)"
 # each: file offset args (the evidence verifies unmutated above)
 while read -r f off args; do
