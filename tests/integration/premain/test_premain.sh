@@ -120,6 +120,25 @@ premain ttls "$WORK/ttls" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/ttls.log" || 
 [ $rc = 1 ] && [ ! -e "$WORK/ttls/dump.txt" ] && grep -q "TLS tags.*MARBLE_TTLS_CONFIG" "$WORK/ttls.log" \
   && ok "TLS tags (TTLS) refused like MarbleRun's libOS premain, not executed" || bad "ttls rc=$rc $(cat "$WORK/ttls.log")"
 
+# --- options, log format, UUID location ------------------------------------------
+"$BIN/cairn-premain" --help | grep -q "EDG_MARBLE_TYPE" && ok "--help documents the variables" || bad "--help"
+"$BIN/cairn-premain" --version | grep -q "^cairn-premain [0-9]" && ok "--version" || bad "--version"
+rc=0
+"$BIN/cairn-premain" --bogus 2>/dev/null || rc=$?
+[ $rc = 2 ] && ok "unknown option: exit 2" || bad "unknown option rc=$rc"
+rc=0
+(cd "$WORK" && EDG_MARBLE_TYPE=dump "$BIN/cairn-premain" stray 2>"$WORK/stray.log") || rc=$?
+[ $rc = 2 ] && grep -q "put the program after" "$WORK/stray.log" && ok "argument without --: exit 2" || bad "stray rc=$rc"
+rc=0
+premain nope "$WORK/json" EDG_LOG_FORMAT=json "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/json.log" || rc=$?
+if command -v jq >/dev/null; then
+  [ $rc = 1 ] && jq -e . "$WORK/json.log" >/dev/null 2>&1 && [ "$(jq -r 'select(.level=="error") | .msg' "$WORK/json.log" 2>/dev/null | grep -c 'unknown marble type')" = 1 ] \
+    && ok "EDG_LOG_FORMAT=json: JSON lines, one error" || bad "json log: $(cat "$WORK/json.log")"
+fi
+mkdir -p "$WORK/cwd"
+premain dump "$WORK/elsewhere" EDG_CWD="$WORK/cwd" "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null && [ -s "$WORK/cwd/uuid" ] \
+  && [ ! -e "$WORK/elsewhere/uuid" ] && ok "UUID file defaults to \$EDG_CWD/uuid" || bad "EDG_CWD uuid"
+
 # --- Coordinator authentication -----------------------------------------------
 rc=0
 premain dump "$WORK/imp1" EDG_MARBLE_COORDINATOR_ADDR="$B_MESH" CAIRN_COORDINATOR_ROOT_CA="$WORK/rootA.pem" \
