@@ -938,7 +938,36 @@ static const struct cli_command cmd_eventlog = {
     .run = run_eventlog,
 };
 
-static const struct cli_command *const evidence_subs[] = {&cmd_verify, &cmd_eventlog, NULL};
+/* ---- trust-dir ------------------------------------------------------------------- */
+
+static int run_trust_dir(struct cli_ctx *ctx)
+{
+    struct trust_store *st = NULL;
+    struct cairn_error err = {0};
+    if (trust_store_load(ctx->args.pos[0], &st, &err) != 0)
+        return cli_fail("%s", cairn_error_msg(&err));
+    json_t *d = trust_store_describe(st);
+    trust_store_free(st);
+    if (d == NULL)
+        return cli_fail("out of memory");
+    int rc = print_json(d) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    json_decref(d);
+    return rc;
+}
+
+static const struct cli_command cmd_trust_dir = {
+    .name = "trust-dir",
+    .summary = "check a trust directory (as --trust-dir and a Coordinator load it) and list what each file is",
+    .usage = "<dir>",
+    .help = "Layout: <dir>/sgx/, <dir>/tdx/, <dir>/snp/, <dir>/tpm/ hold certificates, CRLs and Intel collateral\n"
+            "(TCB info / QE identity documents or sets, dcap-qvl bundles); <dir>/<type>/roots/ holds the roots for\n"
+            "that type. Exit 1 with the first refused file (evidence files, foreign roots outside roots/, unknown\n"
+            "subdirectories, unrecognised content).",
+    .min_args = 1, .max_args = 1,
+    .run = run_trust_dir,
+};
+
+static const struct cli_command *const evidence_subs[] = {&cmd_verify, &cmd_eventlog, &cmd_trust_dir, NULL};
 
 const struct cli_command cli_cmd_evidence = {
     .name = "evidence",

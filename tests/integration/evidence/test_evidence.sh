@@ -601,6 +601,13 @@ cp "$T/gotdx_nonce.dat" "$TD/sgx/nonce.bin"
 no "a trust directory holding evidence" "evidence, not trust material" verify --trust-dir "$TD" \
   --time 2023-07-12T20:48:25Z "$S/mobilecoin_hw_quote.dat"
 rm "$TD/sgx/nonce.bin"
+ok "evidence trust-dir lists the directory" trust-dir "$TD"
+claim '.sgx | length' 6
+claim '[.tpm[].kind] | join(",")' certificates,roots
+cp "$T/gotdx_nonce.dat" "$TD/sgx/nonce.bin"
+no "evidence trust-dir refuses evidence in it" "nonce.bin.*evidence, not trust material" trust-dir "$TD"
+rm "$TD/sgx/nonce.bin"
+no "evidence trust-dir on a missing directory" "not a directory" trust-dir "$WORK/nope"
 ok "sgx steward: --accepted-tcb-statuses OutOfDate overrides the strict policy" verify --time 2023-02-01T00:00:00Z \
   --policy "$WORK/steward_strict.json" --accepted-tcb-statuses OutOfDate "$S/steward_icelake_xeon_quote.dat" "${STW[@]}"
 claim .policy.matched true
