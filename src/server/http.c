@@ -21,6 +21,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
@@ -77,6 +78,8 @@ struct loop {
     struct event_base *base;
     struct event *stop_ev;   /* activated by srv_stop; breaks the loop from inside */
     struct evhttp *http[SRV_MAX_LISTENERS];
+    struct evconnlistener *evl[SRV_MAX_LISTENERS];   /* owned by http[] */
+    struct event *resume_ev[SRV_MAX_LISTENERS];      /* re-enables evl[] after one accept */
 };
 
 struct srv {
@@ -550,9 +553,46 @@ static void dispatch(struct evhttp_request *req, void *arg)
     free(r.path_owned);
 }
 
+/* Accept pacing. libevent's listener accepts every pending connection in one
+ * callback, and each connection then stays on the loop that accepted it; a
+ * loop that wakes first takes a whole batch while the other idles, which
+ * shows up as tail latency. So after each accepted connection this loop's
+ * listener pauses until its other ready events have run, and the other
+ * loops (watching the same socket) get the next connections meanwhile.
+ * Called from evhttp's accept path on the loop thread. */
+static void pace_accept(struct event_base *base, struct lst *l)
+{
+    struct srv *s = l->srv;
+    int k = (int)(l - s->lst);
+    if (s->nloops < 2)
+        return;
+    for (int i = 0; i < s->nloops; i++) {
+        struct loop *lp = &s->loops[i];
+        if (lp->base == base && lp->evl[k] != NULL && lp->resume_ev[k] != NULL) {
+            evconnlistener_disable(lp->evl[k]);
+            event_active(lp->resume_ev[k], EV_READ, 0);
+            return;
+        }
+    }
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(arg);
+}
+
+static struct bufferevent *bev_plain(struct event_base *base, void *arg)
+{
+    pace_accept(base, arg);
+    return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+}
+
 static struct bufferevent *bev_tls(struct event_base *base, void *arg)
 {
     struct lst *l = arg;
+    pace_accept(base, l);
     SSL_CTX *ctx = l->cfg.tls(l->cfg.tls_ctx);
     /* Never return NULL: libevent would then serve plain HTTP on this socket.
      * Without a context the handshake is made to fail instead. */
@@ -607,17 +647,21 @@ int srv_start(struct srv *s, struct cairn_error *err)
             evhttp_set_max_headers_size(h, (ev_ssize_t)l->cfg.max_headers);
             evhttp_set_timeout(h, l->cfg.timeout_s);
             evhttp_set_gencb(h, dispatch, l);
-            if (l->cfg.tls != NULL)
-                evhttp_set_bevcb(h, bev_tls, l);
+            evhttp_set_bevcb(h, l->cfg.tls != NULL ? bev_tls : bev_plain, l);
             /* every loop watches the same listening socket (its own dup, so
              * each evhttp can close its copy); the kernel hands each new
              * connection to one accept() */
             int fd = dup(l->fd);
-            if (fd < 0 || evhttp_accept_socket(h, fd) != 0) {
+            struct evhttp_bound_socket *bs = fd >= 0 ? evhttp_accept_socket_with_handle(h, fd) : NULL;
+            if (bs == NULL) {
                 if (fd >= 0)
                     close(fd);
                 goto fail;
             }
+            lp->evl[k] = evhttp_bound_socket_get_listener(bs);
+            lp->resume_ev[k] = event_new(lp->base, -1, 0, resume_cb, lp->evl[k]);
+            if (lp->resume_ev[k] == NULL)
+                goto fail;
         }
     }
     for (int i = 0; i < s->nloops; i++) {
@@ -647,9 +691,13 @@ void srv_stop(struct srv *s)
             pthread_join(lp->th, NULL);
         lp->started = false;
         for (int k = 0; k < s->nlst; k++) {
+            if (lp->resume_ev[k] != NULL)
+                event_free(lp->resume_ev[k]);
+            lp->resume_ev[k] = NULL;
             if (lp->http[k] != NULL)
                 evhttp_free(lp->http[k]);
             lp->http[k] = NULL;
+            lp->evl[k] = NULL;
         }
         if (lp->stop_ev != NULL)
             event_free(lp->stop_ev);
