@@ -185,17 +185,29 @@ int cli_manifest_display_update(struct cairn_client *c, const uint8_t *manifest,
         json_decref(m);
         return cli_fail("manifest get --display-update: the manifest has no Packages object");
     }
-    /* replay "SecurityVersion increased" {package, new version} in order */
+    /* replay "SecurityVersion increased" {package, new version} in order; a
+     * full update ("Complete Manifest updated") installs a new manifest whose
+     * packages are authoritative, so only the bumps after the last one count */
+    json_t *bumps = json_object();
     for (char *save = NULL, *line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         json_t *l = json_loads(line, 0, NULL);
         const json_t *u = json_object_get(l, "update"), *p = json_object_get(l, "package"),
                      *v = json_object_get(l, "new version");
-        if (json_is_string(u) && strcmp(json_string_value(u), "SecurityVersion increased") == 0 &&
-            json_is_string(p) && json_is_integer(v) && json_is_object(json_object_get(pk, json_string_value(p))))
-            json_object_set(json_object_get(pk, json_string_value(p)), "SecurityVersion", (json_t *)v);
+        if (json_is_string(u) && strcmp(json_string_value(u), "Complete Manifest updated") == 0)
+            json_object_clear(bumps);
+        else if (json_is_string(u) && strcmp(json_string_value(u), "SecurityVersion increased") == 0 &&
+                 json_is_string(p) && json_is_integer(v))
+            json_object_set(bumps, json_string_value(p), (json_t *)v);
         json_decref(l);
     }
     cairn_free(log);
+    const char *name;
+    json_t *v;
+    json_object_foreach(bumps, name, v) {
+        if (json_is_object(json_object_get(pk, name)))
+            json_object_set(json_object_get(pk, name), "SecurityVersion", v);
+    }
+    json_decref(bumps);
     char *s = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(m);
     if (s == NULL)

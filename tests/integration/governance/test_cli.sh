@@ -129,6 +129,13 @@ AS bob manifest update acknowledge "$WORK/m2.json" "$CLIENT"
 check "bob acknowledges: applied" eq "$RC:$OUT" "0:All users have acknowledged the update manifest. Update successfully applied"
 cli manifest verify "$WORK/m2.json" "$CLIENT" "${G[@]}"
 check "manifest verify: the Coordinator runs m2" eq "$RC" 0
+cli manifest get "$CLIENT" -u "${G[@]}"
+check "--display-update ignores SVN bumps before a full update (m2 says 1)" eq \
+  "$(printf '%s' "$OUT" | jq .Packages.pkg.SecurityVersion)" 1
+printf '{"Packages":{"pkg":{"SecurityVersion":2}}}' >"$WORK/svn2.json"
+AS dave manifest update apply "$WORK/svn2.json" "$CLIENT"
+cli manifest get "$CLIENT" --display-update "${G[@]}"
+check "... and applies the bumps after it" eq "$(printf '%s' "$OUT" | jq .Packages.pkg.SecurityVersion)" 2
 
 # ---- cancel ----
 manifest "$WORK/m3.json" '{}' "$(keys rk1)"
