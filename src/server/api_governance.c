@@ -61,6 +61,22 @@ static void refuse_v1(struct srv_req *r, const char *what, const struct cairn_er
     srv_jsend_error(r, st, "%s", cairn_error_msg(e));
 }
 
+/* Overwrites every string inside `j` before it is released: uploaded secret
+ * values and recovery secrets are held in jansson strings. */
+static void wipe_json_strings(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_string(j)) {
+        cc_wipe((char *)json_string_value(j), json_string_length(j));
+    } else if (json_is_object(j)) {
+        json_object_foreach(j, k, v) wipe_json_strings(v);
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v) wipe_json_strings(v);
+    }
+}
+
 /* {"<member>": b64} of a v2 body; replies 400 and returns -1 on failure. */
 static int body_b64_member(struct srv_req *r, const char *member, uint8_t **out, size_t *out_len)
 {
@@ -163,7 +179,8 @@ static void secrets_post(struct srv_req *r, void *ctx, bool v1)
         else
             srv_jsend_success(r, NULL);
     }
-    json_decref(j);   /* holds uploaded secret bytes in jansson strings */
+    wipe_json_strings(j);   /* uploaded secret bytes */
+    json_decref(j);
 }
 
 void api_gov_v2_secrets_post(struct srv_req *r, void *ctx)
@@ -308,6 +325,7 @@ void api_gov_v2_recover(struct srv_req *r, void *ctx)
         cc_wipe(sec, sec_len);
     free(sec);
     free(sig);
+    wipe_json_strings(j);   /* the recovery secret (base64) */
     json_decref(j);
 }
 
