@@ -40,6 +40,14 @@ static void usage(FILE *f)
             "                                                      [EDG_STARTUP_MANIFEST]\n"
             "  --simulation            simulation mode: accept \"sim\" evidence, no quote, seal with a\n"
             "                          key file (INSECURE, development only)  [OE_SIMULATION=1]\n"
+            "  --trust-dir DIR         trust directory for marble evidence: DIR/<sgx|tdx|snp|tpm>/ holds\n"
+            "                          collateral, CRLs and intermediates, DIR/<type>/roots/ the roots\n"
+            "                          (see docs/trust.md); default: built-in Intel/AMD roots, no\n"
+            "                          collateral                  [CAIRN_TRUST_DIR]\n"
+            "  --insecure-no-tee       the Coordinator itself runs without a TEE (null quote, state sealed\n"
+            "                          with a key file) but VERIFIES marble evidence (\"sim\" refused);\n"
+            "                          for testing hardware evidence, e.g. a swtpm marble (INSECURE,\n"
+            "                          development only)           [CAIRN_INSECURE_NO_TEE=1]\n"
             "  --debug                 debug logging               [EDG_DEBUG_LOGGING=1]\n"
             "  --log-format text|json  log format                  [EDG_LOG_FORMAT, text]\n"
             "  --ready-file PATH       after the listeners are bound, write {\"client\",\"mesh\",\"metrics\"}\n"
@@ -96,11 +104,13 @@ int main(int argc, char **argv)
     const char *log_format = env_or("EDG_LOG_FORMAT", "text");
     const char *ready_file = NULL;
     bool simulation = env_true("OE_SIMULATION");
+    const char *trust_dir = env_or("CAIRN_TRUST_DIR", NULL);
+    bool insecure_no_tee = env_true("CAIRN_INSECURE_NO_TEE");
     bool debug = env_true("EDG_DEBUG_LOGGING");
     long threads = 0, pool = 64, timeout = 10;
 
     enum { O_CLIENT = 256, O_MESH, O_DNS, O_SEAL, O_METRICS, O_STARTUP, O_SIM, O_DEBUG, O_LOGFMT, O_READY,
-           O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION };
+           O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE };
     static const struct option opts[] = {
         {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
         {"dns-names", required_argument, NULL, O_DNS},      {"seal-dir", required_argument, NULL, O_SEAL},
@@ -110,6 +120,8 @@ int main(int argc, char **argv)
         {"log-format", required_argument, NULL, O_LOGFMT},  {"ready-file", required_argument, NULL, O_READY},
         {"threads", required_argument, NULL, O_THREADS},    {"leaf-key-pool", required_argument, NULL, O_POOL},
         {"http-timeout", required_argument, NULL, O_TIMEOUT},
+        {"trust-dir", required_argument, NULL, O_TRUST_DIR},
+        {"insecure-no-tee", no_argument, NULL, O_INSECURE_NO_TEE},
         {"help", no_argument, NULL, O_HELP},                {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -123,6 +135,8 @@ int main(int argc, char **argv)
         case O_METRICS: metrics_addr = optarg; break;
         case O_STARTUP: startup = optarg; break;
         case O_SIM: simulation = true; break;
+        case O_TRUST_DIR: trust_dir = optarg; break;
+        case O_INSECURE_NO_TEE: insecure_no_tee = true; break;
         case O_DEBUG: debug = true; break;
         case O_LOGFMT: log_format = optarg; break;
         case O_READY: ready_file = optarg; break;
@@ -187,6 +201,15 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (insecure_no_tee && simulation) {
+        LOG_ERROR("--insecure-no-tee and --simulation exclude each other: simulation accepts \"sim\" marble "
+                  "evidence, --insecure-no-tee verifies marble evidence");
+        return 2;
+    }
+    if (insecure_no_tee)
+        LOG_WARN("*** INSECURE NO-TEE MODE: the Coordinator runs WITHOUT a TEE: it has no quote, so clients cannot "
+                 "verify it, and its state is sealed with a key file in %s. Marble evidence IS verified (\"sim\" "
+                 "refused). For testing hardware evidence only; never use this in production. ***", seal_dir);
     if (simulation)
         LOG_WARN("*** SIMULATION MODE: marble identities are NOT verified, the Coordinator has no quote and its "
                  "state is sealed with a key file in %s. Never use this in production. ***", seal_dir);
@@ -202,6 +225,8 @@ int main(int argc, char **argv)
         .dns_names = (const char *const *)names,
         .n_dns_names = n_names,
         .leaf_key_pool = (size_t)pool,
+        .trust_dir = trust_dir,
+        .insecure_no_tee = insecure_no_tee,
     };
     struct core *core = NULL;
     struct cairn_error e = {0};

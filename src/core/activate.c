@@ -275,20 +275,28 @@ static enum core_refusal verify_evidence(struct core *c, struct core_snap *s, co
     free(der);
     if (a->ev.type == ATTEST_SIM && !c->cfg.simulation)
         return forbid(err, "simulation evidence is not accepted: the Coordinator is not in simulation mode");
+    if (a->ev.type == ATTEST_SIM && c->cfg.insecure_no_tee)
+        return forbid(err, "simulation evidence is not accepted: the Coordinator verifies marble evidence "
+                      "(--insecure-no-tee only makes its own quote null)");
     if (a->ev.type != ATTEST_SIM && a->ev.type != pkg->pkg.tee) {
         char m[256];
         snprintf(m, sizeof(m), "evidence type %s does not match the TEE of package %s (%s)",
                  attest_type_name(a->ev.type), pkg->name, attest_type_name(pkg->pkg.tee));
         return forbid(err, "%s", m);
     }
+    /* the trust directory's roots, intermediates, CRLs and collateral for
+     * this type (all-zero without one: built-in roots, no collateral) */
     struct attest_trust trust;
-    memset(&trust, 0, sizeof(trust));
+    core_trust_get(c, a->ev.type, &trust);
     struct cairn_error ve = {0};
     int rc = attest_verify(&a->ev, &trust, expected, sizeof(expected), &a->claims, &ve);
+    if (rc == 0) {
+        a->have_claims = true;
+        rc = core_trust_check_claims(c, &a->claims, &ve);
+    }
     core_metrics_evidence(c, a->ev.type, rc == 0);
     if (rc != 0)
         return forbid(err, "%s", cairn_error_msg(&ve));
-    a->have_claims = true;
     if (a->ev.type != ATTEST_SIM) {
         /* in simulation only "sim" evidence skips the identity check */
         struct cairn_error pe = {0};

@@ -723,6 +723,11 @@ int core_new(const struct core_config *cfg, struct core **out, struct cairn_erro
     if (c == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     c->cfg = *cfg;
+    c->cfg.trust_dir = NULL;   /* borrowed only here: loaded into c->trust below */
+    /* no TEE of its own: quote and sealing as in simulation; activate.c
+     * still refuses "sim" marble evidence (insecure_no_tee) */
+    if (c->cfg.insecure_no_tee)
+        c->cfg.simulation = true;
     if (c->cfg.events_max == 0)
         c->cfg.events_max = 256;
     if (c->cfg.leaf_key_pool_idle_ms == 0)
@@ -734,13 +739,15 @@ int core_new(const struct core_config *cfg, struct core **out, struct cairn_erro
     c->events = json_array();
     c->tee = ATTEST_SIM;
     int rc = 0;
-    if (!cfg->simulation) {
+    if (!c->cfg.simulation) {
         c->tee = attest_probe(NULL);
         if (c->tee == ATTEST_SIM)
             rc = cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
                             "no TEE found (no Gramine /dev/attestation, configfs-tsm or TPM): run the Coordinator "
                             "in a TEE, or with --simulation (OE_SIMULATION=1) for development");
     }
+    if (rc == 0)
+        rc = core_trust_load(c, cfg->trust_dir, err);
     if (rc == 0 && !cfg->memory_only)
         rc = store_file_open(cfg->seal_dir, &c->store, err);
     if (rc == 0)
@@ -773,6 +780,7 @@ void core_free(struct core *c)
     seal_free(c->seal_product);
     seal_free(c->seal_unique);
     gov_recovery_free(c->recovery);
+    core_trust_free(c);
     store_free(c->store);
     cc_wipe(c->dek, sizeof(c->dek));
     core_metrics_free(c);

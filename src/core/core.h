@@ -55,6 +55,17 @@ struct core_config {
     size_t leaf_key_pool;          /* pre-generated leaf keys; 0 = none */
     unsigned leaf_key_pool_idle_ms;/* refill only after this long without activations; 0 = 50 */
     size_t events_max;             /* /events ring size; 0 = 256 */
+    /* Trust directory for marble evidence (docs/trust.md; src/attest/trust_files.h):
+     * <dir>/<type>/ collateral, CRLs, intermediates; <dir>/<type>/roots/ roots.
+     * Loaded by core_new (an unusable directory fails core_new); borrowed only
+     * during core_new. NULL = built-in Intel/AMD roots, no collateral. */
+    const char *trust_dir;
+    /* INSECURE, development only: the Coordinator runs without a TEE (its own
+     * quote is null and its state is sealed with a key file, as in
+     * simulation) but marble evidence is verified as in production: "sim"
+     * evidence is refused. For testing hardware verification paths (e.g. a
+     * swtpm-attested marble) on a machine without a TEE. */
+    bool insecure_no_tee;
 };
 
 /* Everything read-mostly, immutable once published. */

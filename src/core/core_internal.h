@@ -45,6 +45,7 @@ struct core {
     uint64_t evidence[5][2];     /* [attest_type][0 ok, 1 fail] */
     uint64_t refusals[6];        /* by enum core_refusal */
     struct gov_recovery *recovery; /* issue 6: recovery progress in state 1 (recovery.c), under admin */
+    struct trust_store *trust;   /* trust.c: cfg.trust_dir loaded at start, read-only after; NULL = built-in roots */
 };
 
 int core_own_evidence(struct core *c, X509 *root, const uint8_t *nonce, size_t nonce_len, json_t **out,
@@ -66,6 +67,18 @@ int core_load_with_dek(struct core *c, const uint8_t dek[32], struct core_snap *
 /* commit() replacing counters and log (recovery). Consumes `next` on failure. */
 int core_commit_all(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
                     json_t *acts, json_t *log, struct cairn_error *err);
+
+/* trust.c: the trust directory (docs/trust.md). core_trust_load loads `dir`
+ * (NULL: nothing) into c->trust and logs what it holds; core_trust_get gives
+ * the trust for evidence of `type` at the present time (views borrow from
+ * c->trust; all-zero without a trust directory); core_trust_check_claims adds
+ * the Coordinator's rules on verified claims (TPM: AK roots configured =>
+ * the AK must be certified). */
+struct trust_store;
+int core_trust_load(struct core *c, const char *dir, struct cairn_error *err);
+void core_trust_get(const struct core *c, enum attest_type type, struct attest_trust *out);
+int core_trust_check_claims(const struct core *c, const struct attest_claims *claims, struct cairn_error *err);
+void core_trust_free(struct core *c);
 
 /* metrics.c */
 void core_metrics_activation_attempt(struct core *c, const char *type, const char *uuid);

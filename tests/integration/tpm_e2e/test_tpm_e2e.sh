@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# TPM end to end through the running system (issue 5 item 5, docs/trust.md):
+#   swtpm (direct child, ephemeral loopback ports) -> tpm2-tools make an AK and
+#   persist it -> a test CA made with openssl certifies it -> PCR 16 is
+#   extended with a known digest -> cairn-coordinator runs WITHOUT --simulation
+#   (--insecure-no-tee: no quote of its own, but marble evidence is verified by
+#   the hardware path) with a trust directory holding the CA under tpm/roots/ ->
+#   cairn-premain (CAIRN_EVIDENCE=tpm, the swtpm TCTI) activates and execs its
+#   program; refused and NOT exec'd after PCR 16 changes, with an AK certified
+#   by another CA, without an AK certificate, and with "sim" evidence.
+#   The Coordinator's metrics count the verifications by type and result.
+# Usage: test_tpm_e2e.sh BIN_DIR. Exit 77 (skip) when a tool is missing.
+set -uo pipefail
+BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
+for t in swtpm tpm2_createak tpm2_evictcontrol tpm2_pcrextend tpm2_pcrread openssl curl jq sha256sum; do
+  command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t is not installed"; exit 77; }
+done
+for b in cairn-coordinator cairn-premain; do
+  [ -x "$BIN/$b" ] || { echo "SKIP: $BIN/$b is not built"; exit 77; }
+done
+
+T0=$(date +%s%N)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-tpm-e2e.XXXXXX")
+PIDS=()
+FAILS=0
+CHECKS=0
+cleanup() {
+  local rc=$?
+  # only the processes this script started, by PID
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ $rc -ne 0 ] || [ $FAILS -ne 0 ]; then
+    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 20 "$f"; }; done
+  fi
+  rm -rf "$WORK"
+  [ $FAILS -eq 0 ] || exit 1
+  exit $rc
+}
+trap cleanup EXIT
+ok() { CHECKS=$((CHECKS + 1)); echo "ok   $*"; }
+bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL $*"; }
+die() { bad "$*"; exit 1; }
+ms() { echo $(( ($(date +%s%N) - T0) / 1000000 )); }
+
+# ---- swtpm on a free port pair (server p, control p+1); retry on a lost race
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+TCTI=""
+mkdir -p "$WORK/tpmstate"
+for attempt in 1 2 3 4 5 6 7 8; do
+  p=$((20000 + RANDOM % 40000))
+  port_free $p && port_free $((p + 1)) || continue
+  swtpm socket --tpm2 --tpmstate dir="$WORK/tpmstate" --server type=tcp,port=$p,bindaddr=127.0.0.1 \
+    --ctrl type=tcp,port=$((p + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear >"$WORK/swtpm.log" 2>&1 &
+  spid=$!
+  for _ in $(seq 60); do
+    if ! port_free $p && ! port_free $((p + 1)); then TCTI="swtpm:host=127.0.0.1,port=$p"; break; fi
+    kill -0 $spid 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ -n "$TCTI" ] && kill -0 $spid 2>/dev/null; then PIDS+=($spid); break; fi
+  TCTI=""
+  kill $spid 2>/dev/null; wait $spid 2>/dev/null || true
+done
+[ -n "$TCTI" ] || die "cannot start swtpm"
+export TPM2TOOLS_TCTI="$TCTI"
+export TSS2_LOG=all+NONE
+
+# ---- the AK: ECC, made by tpm2-tools under an ECC EK, persisted at 0x81010002
+AKH=0x81010002
+(cd "$WORK" && tpm2_createek -c ek.ctx -G ecc -u ek.pub && tpm2_flushcontext -t &&
+  tpm2_createak -C ek.ctx -c ak.ctx -G ecc -g sha256 -s ecdsa -u ak.pub -f pem -n ak.name -r ak.priv &&
+  tpm2_flushcontext -t && { tpm2_flushcontext -s || true; } &&
+  tpm2_evictcontrol -c ak.ctx $AKH && tpm2_readpublic -c $AKH -f pem -o ak-pub.pem) >"$WORK/tools.log" 2>&1 ||
+  die "tpm2-tools: AK creation ($(tail -n 3 "$WORK/tools.log"))"
+
+# ---- test CAs (openssl) and AK certificates: the good CA and an impostor CA
+mkca() {   # mkca NAME CN
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/$1.key" -out "$WORK/$1.pem" \
+    -days 2 -subj "/CN=$2" -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" >>"$WORK/openssl.log" 2>&1
+}
+certify() {   # certify CA OUT: certificate for the TPM's AK public key, issued by CA
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/dummy.key" \
+    -subj "/CN=swtpm AK" -out "$WORK/ak.csr" >>"$WORK/openssl.log" 2>&1 &&
+  printf 'keyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n' >"$WORK/ak.ext" &&
+  openssl x509 -req -in "$WORK/ak.csr" -CA "$WORK/$1.pem" -CAkey "$WORK/$1.key" -set_serial "0x$(openssl rand -hex 8)" \
+    -days 1 -force_pubkey "$WORK/ak-pub.pem" -extfile "$WORK/ak.ext" -out "$2" >>"$WORK/openssl.log" 2>&1
+}
+mkca ca "Cairn tpm_e2e AK CA" && mkca other "Impostor AK CA" || die "openssl: CA"
+certify ca "$WORK/ak.pem" && certify other "$WORK/ak-other.pem" || die "openssl: AK certificates"
+# the certificate really carries the TPM's AK (not the dummy CSR key)
+[ "$(openssl x509 -in "$WORK/ak.pem" -noout -pubkey)" = "$(cat "$WORK/ak-pub.pem")" ] &&
+  ok "AK certificate (openssl CA) holds the TPM's AK public key" || die "AK certificate key"
+
+# ---- PCR 16: extended with a known digest; the expected value computed here
+hexbin() { printf "$(printf '%s' "$1" | sed 's/../\\x&/g')"; }
+D1=$(printf 'cairn tpm_e2e workload v1' | sha256sum | cut -d' ' -f1)
+PCR16=$({ head -c 32 /dev/zero; hexbin "$D1"; } | sha256sum | cut -d' ' -f1)
+tpm2_pcrextend 16:sha256="$D1" >>"$WORK/tools.log" 2>&1 || die "tpm2_pcrextend"
+READ=$(tpm2_pcrread sha256:16 2>>"$WORK/tools.log" | sed -n 's/.*16 *: *0x\([0-9A-Fa-f]*\).*/\1/p' | tr 'A-F' 'a-f')
+[ "$READ" = "$PCR16" ] && ok "PCR16 = SHA-256(0^32 || D1) = ${PCR16:0:16}... (tpm2_pcrread agrees)" ||
+  die "PCR16 computed $PCR16, TPM says $READ"
+
+# ---- trust directory: the good CA as the TPM AK root
+mkdir -p "$WORK/trust/tpm/roots"
+cp "$WORK/ca.pem" "$WORK/trust/tpm/roots/ak-ca.pem"
+
+# ---- the Coordinator: real verification path, ephemeral ports
+# start_coord NAME [flags]: sets CLIENT MESH METRICS PID
+start_coord() {
+  local n=$1
+  shift
+  "$BIN/cairn-coordinator" --insecure-no-tee --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 \
+    --metrics-addr 127.0.0.1:0 --seal-dir "$WORK/$n-seal" --ready-file "$WORK/$n.json" --leaf-key-pool 0 \
+    --threads 1 "$@" >"$WORK/$n.log" 2>&1 &
+  PID=$!
+  PIDS+=($PID)
+  for _ in $(seq 400); do
+    [ -s "$WORK/$n.json" ] && break
+    kill -0 $PID 2>/dev/null || break
+    sleep 0.05
+  done
+  [ -s "$WORK/$n.json" ] || return 1
+  CLIENT=$(jq -r .client "$WORK/$n.json")
+  MESH=$(jq -r .mesh "$WORK/$n.json")
+  METRICS=$(jq -r .metrics "$WORK/$n.json")
+}
+
+# a bad trust directory: clear error, exit, no listener
+mkdir -p "$WORK/badtrust/tpm/roots/nested"
+rc=0
+"$BIN/cairn-coordinator" --insecure-no-tee --trust-dir "$WORK/badtrust" --client-addr 127.0.0.1:0 \
+  --mesh-addr 127.0.0.1:0 --seal-dir "$WORK/bad-seal" --ready-file "$WORK/bad.json" >"$WORK/bad.log" 2>&1 || rc=$?
+[ $rc -ne 0 ] && [ ! -e "$WORK/bad.json" ] && grep -q "cannot start: --trust-dir" "$WORK/bad.log" &&
+  ok "bad trust directory: exit $rc, $(grep -o 'cannot start: .*' "$WORK/bad.log" | head -c 150)" ||
+  bad "bad trust directory rc=$rc $(cat "$WORK/bad.log")"
+rc=0
+"$BIN/cairn-coordinator" --insecure-no-tee --simulation --seal-dir "$WORK/bad-seal" >"$WORK/bad2.log" 2>&1 || rc=$?
+[ $rc -eq 2 ] && grep -q "exclude each other" "$WORK/bad2.log" && ok "--insecure-no-tee with --simulation refused" ||
+  bad "insecure+simulation rc=$rc"
+
+start_coord A --trust-dir "$WORK/trust" || die "Coordinator A did not start: $(cat "$WORK/A.log")"
+grep -q "INSECURE NO-TEE MODE" "$WORK/A.log" && grep -q "trust directory $WORK/trust loaded: {\"tpm\":\[{" "$WORK/A.log" &&
+  ok "Coordinator A up (no simulation; logs the trust directory it loaded)" || bad "Coordinator A log: $(cat "$WORK/A.log")"
+
+CA_JSON=$(jq -Rs . "$WORK/ca.pem")
+cat >"$WORK/manifest.json" <<JSON
+{
+  "Packages": {"vm": {"TEE": "tpm", "AKRoots": [$CA_JSON], "PCRs": {"sha256": {"16": "$PCR16"}}}},
+  "Marbles": {"app": {"Package": "vm", "Parameters": {"Env": {"FROM_MANIFEST": "tpm-verified"}}}}
+}
+JSON
+set_manifest() {   # set_manifest CLIENT
+  curl -sk -o "$WORK/set.out" -w '%{http_code}' -X POST "https://$1/api/v2/manifest" \
+    -H 'Content-Type: application/json' -d "{\"manifest\":\"$(base64 -w0 "$WORK/manifest.json")\"}"
+}
+code=$(set_manifest "$CLIENT")
+[ "$code" = 200 ] && ok "manifest with the TPM package set" || die "manifest set: $code $(cat "$WORK/set.out")"
+# the Coordinator has no quote of its own in this mode
+curl -sk "https://$CLIENT/api/v2/quote" >"$WORK/quote.json"
+[ "$(jq -r .data.quote "$WORK/quote.json")" = null ] && ok "Coordinator quote is null (--insecure-no-tee)" ||
+  bad "quote: $(head -c 200 "$WORK/quote.json")"
+# pin the Coordinator's root for premain (last certificate of the chain)
+jq -r .data.cert "$WORK/quote.json" | awk '/BEGIN CERT/{b=""} {b=b $0 "\n"} /END CERT/{last=b} END{printf "%s", last}' \
+  >"$WORK/root.pem"
+
+# run_marble NAME [VAR=value...]: premain with TPM evidence; program writes a marker
+run_marble() {
+  local n=$1
+  shift
+  mkdir -p "$WORK/m-$n"
+  (cd "$WORK/m-$n" && env EDG_MARBLE_TYPE=app EDG_MARBLE_COORDINATOR_ADDR="$MESH" CAIRN_EVIDENCE=tpm \
+    CAIRN_TPM_TCTI="$TCTI" CAIRN_TPM_PCRS=sha256:0,16 CAIRN_TPM_AK_CONTEXT=$AKH CAIRN_TPM_AK_CERT="$WORK/ak.pem" \
+    CAIRN_COORDINATOR_ROOT_CA="$WORK/root.pem" CAIRN_PREMAIN_RETRIES=3 MARKER="$WORK/m-$n/ran" "$@" \
+    "$BIN/cairn-premain" -- /bin/sh -c 'printf %s "$FROM_MANIFEST" >"$MARKER"') >"$WORK/m-$n.log" 2>&1
+}
+refused() {   # refused NAME RC PATTERN DESCRIPTION
+  if [ "$2" -ne 0 ] && [ ! -e "$WORK/m-$1/ran" ] && grep -q "$3" "$WORK/m-$1.log"; then
+    ok "$4: refused, not exec'd: $(grep -o 'failed: .*' "$WORK/m-$1.log" | head -c 220)"
+  else
+    bad "$4: rc=$2 marker=$([ -e "$WORK/m-$1/ran" ] && echo yes || echo no) $(tail -n 3 "$WORK/m-$1.log")"
+  fi
+}
+
+t=$(date +%s%N)
+rc=0; run_marble good || rc=$?
+[ $rc -eq 0 ] && [ "$(cat "$WORK/m-good/ran" 2>/dev/null)" = tpm-verified ] &&
+  ok "TPM marble activated via cairn-premain, program ran with the manifest's env ($(( ($(date +%s%N) - t) / 1000000 )) ms)" ||
+  bad "TPM marble: rc=$rc $(tail -n 5 "$WORK/m-good.log")"
+
+rc=0; run_marble other CAIRN_TPM_AK_CERT="$WORK/ak-other.pem" || rc=$?
+refused other $rc "403.*tpm AK certificate chain" "AK certified by another CA (trust dir roots)"
+
+rc=0; run_marble nocert CAIRN_TPM_AK_CERT= || rc=$?
+refused nocert $rc "403.*no AK certificate" "AK without certificate (trust dir has AK roots)"
+
+rc=0; run_marble sim CAIRN_EVIDENCE=sim || rc=$?
+refused sim $rc "403.*simulation evidence is not accepted" "\"sim\" evidence"
+
+# ---- a second Coordinator WITHOUT a trust directory: the package's AKRoots decide
+start_coord B || die "Coordinator B did not start: $(cat "$WORK/B.log")"
+code=$(set_manifest "$CLIENT")
+[ "$code" = 200 ] || die "manifest set on B: $code"
+curl -sk "https://$CLIENT/api/v2/quote" | jq -r .data.cert |
+  awk '/BEGIN CERT/{b=""} {b=b $0 "\n"} /END CERT/{last=b} END{printf "%s", last}' >"$WORK/root.pem"
+rc=0; run_marble b-other CAIRN_TPM_AK_CERT="$WORK/ak-other.pem" || rc=$?
+refused b-other $rc "403.*AKRoots" "no trust dir, AK certified by another CA (package AKRoots)"
+rc=0; run_marble b-good || rc=$?
+[ $rc -eq 0 ] && [ -e "$WORK/m-b-good/ran" ] && ok "no trust dir: the CA's AK accepted through AKRoots" ||
+  bad "B good: rc=$rc $(tail -n 3 "$WORK/m-b-good.log")"
+METRICS_B=$METRICS
+CLIENT_B=$CLIENT
+
+# ---- the workload changes: PCR 16 extended again -> refused, naming the PCR
+MESH=$(jq -r .mesh "$WORK/A.json")
+METRICS=$(jq -r .metrics "$WORK/A.json")
+CLIENT=$(jq -r .client "$WORK/A.json")
+curl -sk "https://$CLIENT/api/v2/quote" | jq -r .data.cert |
+  awk '/BEGIN CERT/{b=""} {b=b $0 "\n"} /END CERT/{last=b} END{printf "%s", last}' >"$WORK/root.pem"
+D2=$(printf 'cairn tpm_e2e workload v2' | sha256sum | cut -d' ' -f1)
+tpm2_pcrextend 16:sha256="$D2" >>"$WORK/tools.log" 2>&1 || die "tpm2_pcrextend (2)"
+rc=0; run_marble changed || rc=$?
+refused changed $rc "403.*PCRs.sha256.16 mismatch: expected $PCR16" "PCR16 extended again"
+
+# ---- metrics: verification counters by type and result
+metric() {   # metric URL TYPE RESULT
+  curl -s "http://$1/metrics" | sed -n "s/^cairn_evidence_verifications_total{type=\"$2\",result=\"$3\"} //p"
+}
+a_ok=$(metric "$METRICS" tpm ok); a_fail=$(metric "$METRICS" tpm fail); a_sim=$(metric "$METRICS" sim ok)
+# A: good + PCR-changed verified (the PCR refusal is policy), other CA + no cert failed; sim never verified
+[ "$a_ok" = 2 ] && [ "$a_fail" = 2 ] && [ "$a_sim" = 0 ] &&
+  ok "A metrics: tpm ok=$a_ok fail=$a_fail, sim ok=$a_sim" || bad "A metrics: tpm ok=$a_ok fail=$a_fail sim=$a_sim"
+succ=$(curl -s "http://$METRICS/metrics" | awk '/^coordinator_marble_activations_success_total/ {s+=$2} END{print s+0}')
+[ "$succ" = 1 ] && ok "A: exactly 1 successful activation" || bad "A successful activations: $succ"
+b_ok=$(metric "$METRICS_B" tpm ok); b_fail=$(metric "$METRICS_B" tpm fail)
+# B: both verified (no roots configured), the other CA refused by policy
+[ "$b_ok" = 2 ] && [ "$b_fail" = 0 ] && ok "B metrics: tpm ok=$b_ok fail=$b_fail" ||
+  bad "B metrics: tpm ok=$b_ok fail=$b_fail"
+: "$CLIENT_B"
+
+echo "$CHECKS checks, $FAILS failed, $(ms) ms"
