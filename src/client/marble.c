@@ -319,6 +319,11 @@ static int coordinator_trust(const struct cairn_marble_config *cfg, struct mesh_
                 inter_pem = certs.intermediate_pem;
                 certs.root_pem = certs.intermediate_pem = NULL;
             } else {
+                /* Only an unreachable client API is worth retrying; a
+                 * Coordinator without a quote (simulation) or with the wrong
+                 * identity will not change its mind. */
+                if (rc == CAIRN_ERR_STATE)
+                    rc = CAIRN_ERR_VERIFY;
                 cairn_errf(err, rc, "Coordinator verification failed: %s", cairn_client_last_error(c));
             }
             cairn_coordinator_certs_free(&certs);
@@ -332,6 +337,8 @@ static int coordinator_trust(const struct cairn_marble_config *cfg, struct mesh_
                 inter_pem = q.cert_pem;
                 q.cert_pem = NULL;
             } else {
+                if (rc == CAIRN_ERR_STATE)
+                    rc = CAIRN_ERR_VERIFY;
                 cairn_errf(err, rc, "cannot fetch the Coordinator's intermediate: %s", cairn_client_last_error(c));
             }
             cairn_quote_free(&q);
