@@ -104,7 +104,7 @@ CONF
       kill -0 $npid 2>/dev/null || break
       sleep 0.05
     done
-    kill $npid 2>/dev/null; wait $npid 2>/dev/null || true
+    kill $npid 2>/dev/null || true; wait $npid 2>/dev/null || true
   done
   return 1
 }

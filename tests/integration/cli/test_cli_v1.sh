@@ -67,7 +67,7 @@ PORT=""
 for attempt in 1 2 3 4 5; do
   p=$((20000 + RANDOM % 40000))
   if start_nginx $p; then PORT=$p; PIDS+=($NPID); break; fi
-  kill $NPID 2>/dev/null; wait $NPID 2>/dev/null || true
+  kill $NPID 2>/dev/null || true; wait $NPID 2>/dev/null || true
 done
 [ -n "$PORT" ] || { cat "$V/error.log"; echo "cannot start nginx"; exit 1; }
 ADDR=localhost:$PORT

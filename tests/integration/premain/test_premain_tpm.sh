@@ -19,12 +19,17 @@ for attempt in 1 2 3 4 5; do
     --ctrl type=tcp,port=$((p + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear >"$WORK/swtpm.log" 2>&1 &
   spid=$!
   for i in $(seq 40); do
-    if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then TCTI="swtpm:host=127.0.0.1,port=$p"; break; fi
+    if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/$((p + 1))) 2>/dev/null; then
+      sleep 0.05
+      # still ours? (the ports may belong to someone else and swtpm have died)
+      kill -0 $spid 2>/dev/null && TCTI="swtpm:host=127.0.0.1,port=$p"
+      break
+    fi
     kill -0 $spid 2>/dev/null || break
     sleep 0.05
   done
   if [ -n "$TCTI" ]; then PIDS+=($spid); break; fi
-  kill $spid 2>/dev/null; wait $spid 2>/dev/null || true
+  kill $spid 2>/dev/null || true; wait $spid 2>/dev/null || true
 done
 [ -n "$TCTI" ] || { echo "cannot start swtpm"; exit 1; }
 "$AKTOOL" "$TCTI" "$WORK" || { bad "AK certificate"; exit 1; }

@@ -88,6 +88,9 @@ static int start_swtpm(void **state)
         }
         for (int i = 0; i < 100; i++) {
             if (reachable(port) && reachable(port + 1)) {
+                usleep(50000);
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                    break; /* the ports were someone else's and swtpm died: retry */
                 g_swtpm = pid;
                 snprintf(g_tcti, sizeof(g_tcti), "swtpm:host=127.0.0.1,port=%d", port);
                 break;
