@@ -100,7 +100,12 @@ CONF
     "$ng" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
     npid=$!
     for i in $(seq 60); do
-      if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then NGINX_PORT=$port; PIDS+=($npid); return 0; fi
+      if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+        sleep 0.05
+        # ours only if our nginx is still alive (the port may be someone else's)
+        if kill -0 $npid 2>/dev/null; then NGINX_PORT=$port; PIDS+=($npid); return 0; fi
+        break
+      fi
       kill -0 $npid 2>/dev/null || break
       sleep 0.05
     done

@@ -57,7 +57,11 @@ CONF
   "$NGINX" -p "$V" -e "$V/error.log" -c "$V/nginx.conf" >"$WORK/nginx.log" 2>&1 &
   NPID=$!
   for i in $(seq 60); do
-    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then return 0; fi
+    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+      sleep 0.05
+      kill -0 $NPID 2>/dev/null && return 0   # ours only if our nginx is alive
+      return 1
+    fi
     kill -0 $NPID 2>/dev/null || return 1
     sleep 0.05
   done
