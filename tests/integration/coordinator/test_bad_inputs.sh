@@ -26,6 +26,9 @@ check "template referencing a missing secret -> 500" eq "$CODE" "500"
 check "template error names the secret" contains "$(jqv .message)" "nope"
 req POST /manifest -d 'not json'
 check "v1 POST /manifest with garbage -> 400 error" eq "$CODE $(jqv .status)" "400 error"
+BIGH=$(head -c 20000 /dev/zero | tr '\0' 'h')
+req GET /api/v2/status -H "X-Big: $BIGH"
+check "headers over the 16 KiB cap are refused" test "$CODE" != "200"
 req GET /api/v2/status
 check "state still 2 after bad manifests" eq "$(jqv .data.code)" "2"
 check "nothing but the initial state was written" test ! -e "$WORK/a/seal/sealed_key.prev"

@@ -53,6 +53,23 @@ check "env config: root SANs from EDG_COORDINATOR_DNS_NAMES" contains "$(openssl
 check "env config: JSON log lines" bash -c "jq -e . '$WORK/env/log' >/dev/null"
 check "simulation warning is loud" grep -q "SIMULATION MODE" "$WORK/env/log"
 stop_coord
+# SealMode Disabled: state in memory only; a restart finds no state (and no old one)
+cat >"$WORK/disabled.json" <<'JSON'
+{"Packages": {"pkg": {"Debug": true, "UniqueID": "00"}},
+ "Marbles": {"m": {"Package": "pkg"}},
+ "Config": {"SealMode": "Disabled"}}
+JSON
+start_coord dis
+set_manifest_file "$WORK/disabled.json"
+check "SealMode Disabled: manifest set" eq "$CODE" "200"
+activate m
+check "SealMode Disabled: activation works" eq "$CODE" "200"
+check "SealMode Disabled: no sealed state on disk" test ! -e "$WORK/dis/seal/sealed_data"
+stop_coord
+start_coord dis
+req GET /api/v2/status
+check "SealMode Disabled: restart starts over in state 2" eq "$(jqv .data.code)" "2"
+stop_coord
 check "--help lists the flags" contains "$("$BIN" --help)" "--ready-file"
 check "--version" contains "$("$BIN" --version)" "cairn-coordinator"
 "$BIN" --bogus >/dev/null 2>&1 && R=0 || R=$?
