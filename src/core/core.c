@@ -498,14 +498,20 @@ int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err)
     int rc = 0;
     pthread_mutex_lock(&c->persist);
     if (c->persisted_gen < gen) {
+        /* under the state lock only a snapshot reference and shallow copies
+         * of the counters and the log (their members are never modified in
+         * place); serialising (key encoding, secrets) happens outside it */
         pthread_mutex_lock(&c->lock);
         struct core_snap *s = c->snap;
         atomic_fetch_add(&s->refs, 1);
         uint64_t g = c->gen;
+        json_t *acts = json_copy(c->activations), *log = json_copy(c->update_log);
+        pthread_mutex_unlock(&c->lock);
         char *doc = NULL;
         size_t len = 0;
-        rc = doc_build(c, s, c->activations, c->update_log, &doc, &len);
-        pthread_mutex_unlock(&c->lock);
+        rc = (acts != NULL && log != NULL) ? doc_build(c, s, acts, log, &doc, &len) : CAIRN_ERR_NOMEM;
+        json_decref(acts);
+        json_decref(log);
         if (rc == 0)
             rc = persist_doc(c, s, NULL, doc, len, err);
         else
@@ -531,12 +537,16 @@ static int commit(struct core *c, struct core_snap *expected, struct core_snap *
         pthread_mutex_unlock(&c->persist);
         return cairn_errf(err, CAIRN_ERR_CONFLICT, "the state changed concurrently, retry");
     }
-    char *doc = NULL;
-    size_t len = 0;
-    int rc = doc_build(c, next, new_acts != NULL ? new_acts : c->activations,
-                       new_log != NULL ? new_log : c->update_log, &doc, &len);
+    json_t *acts = new_acts != NULL ? json_incref(new_acts) : json_copy(c->activations);
+    json_t *log = new_log != NULL ? json_incref(new_log) : json_copy(c->update_log);
     uint64_t g = ++c->gen;
     pthread_mutex_unlock(&c->lock);
+    /* serialised outside the state lock; the persist lock keeps other writers out */
+    char *doc = NULL;
+    size_t len = 0;
+    int rc = (acts != NULL && log != NULL) ? doc_build(c, next, acts, log, &doc, &len) : CAIRN_ERR_NOMEM;
+    json_decref(acts);
+    json_decref(log);
     if (rc != 0)
         rc = cairn_errf(err, rc, "serialising the state failed");
     else
