@@ -80,6 +80,15 @@ struct cairn_verify_config {
     /* Non-zero: skip evidence verification (a simulated Coordinator sends no
      * quote). The certificates are then trusted on first use (INSECURE). */
     int insecure;
+    /* Optional trust directory (docs/trust.md): DIR/<sgx|tdx|snp|tpm>/ with
+     * collateral (TCB info, QE identity), CRLs and intermediates, and
+     * DIR/<type>/roots/ with roots replacing the built-in Intel/AMD ones.
+     * NULL: $CAIRN_TRUST_DIR when set, else built-in roots and no collateral
+     * (SGX/TDX evidence then has no TCB status and the policy must accept
+     * "NoCollateral"); "": none, even when $CAIRN_TRUST_DIR is set. A
+     * directory that does not load fails the call (CAIRN_ERR_NOT_FOUND or
+     * CAIRN_ERR_INVALID) before anything is sent. Ignored when `insecure`. */
+    const char *trust_dir;
 };
 
 struct cairn_coordinator_certs {

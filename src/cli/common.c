@@ -29,6 +29,9 @@ const struct cli_flag cli_global_flags[] = {
      "TCB statuses to accept besides UpToDate (comma-separated; overrides the policy's AcceptedTCBStatuses)"},
     {"accepted-advisories", 0, true, "LIST", "advisory IDs to accept (comma-separated; overrides the policy's)"},
     {"save-sgx-quote", 0, true, "FILE", "save the Coordinator's quote (raw bytes) to FILE"},
+    {"trust-dir", 0, true, "DIR",
+     "trust directory for evidence: DIR/<type>/ collateral, CRLs, intermediates, DIR/<type>/roots/ roots "
+     "(default $CAIRN_TRUST_DIR, else built-in roots only; docs/trust.md)"},
     {"help", 'h', false, NULL, "show help"},
     {NULL, 0, false, NULL, NULL},
 };
@@ -265,7 +268,8 @@ int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **
         return cli_fail("invalid Coordinator address \"%s\"; expected host:port (e.g. localhost:4433)", address);
     }
     struct cairn_verify_config vc = {.policy_json = policy, .insecure = insecure,
-                                     .nonce = (const uint8_t *)nonce, .nonce_size = nonce ? strlen(nonce) : 0};
+                                     .nonce = (const uint8_t *)nonce, .nonce_size = nonce ? strlen(nonce) : 0,
+                                     .trust_dir = cli_args_get(a, "trust-dir")};
     struct cairn_coordinator_certs certs = {0};
     rc = cairn_coordinator_verify(c, &vc, &certs);
     free(policy);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "cairn/cairn.h"
+#include "attest/trust_files.h"
 #include "client/client_internal.h"
 #include "common/encoding.h"
 
@@ -458,6 +459,15 @@ int cairn_coordinator_verify(struct cairn_client *c, const struct cairn_verify_c
             return rc;
         have_pol = true;
     }
+    /* The trust directory is loaded before anything goes on the wire, so a
+     * bad one fails early; it is only needed when the evidence is verified. */
+    struct trust_store *ts = NULL;
+    const char *tdir = cfg->insecure ? NULL : client_trust_dir(cfg->trust_dir);
+    if (tdir != NULL && (rc = client_trust_open(tdir, &ts, &c->err)) != 0) {
+        if (have_pol)
+            tee_package_free(&pol);
+        return rc;
+    }
     /* The quote is fetched without TLS authentication: the evidence is what
      * authenticates the root, and the root is pinned afterwards. */
     bool saved_insecure = c->insecure;
@@ -472,8 +482,9 @@ int cairn_coordinator_verify(struct cairn_client *c, const struct cairn_verify_c
     c->root_pin = saved_pin;
     struct cairn_coordinator_certs certs = {0};
     if (rc == 0)
-        rc = client_verify_quote_data(d, cfg->nonce, cfg->nonce_size, have_pol ? &pol : NULL, cfg->insecure != 0,
-                                      &certs, &c->err);
+        rc = client_verify_quote_data_trust(d, cfg->nonce, cfg->nonce_size, have_pol ? &pol : NULL,
+                                            cfg->insecure != 0, ts, &certs, &c->err);
+    trust_store_free(ts);
     if (rc == 0) {
         /* Keep the raw quote for the caller (e.g. `--save-sgx-quote`). */
         const json_t *ev = json_object_get(d, "evidence");

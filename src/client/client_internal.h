@@ -91,6 +91,19 @@ int client_verify_quote_data(const json_t *data, const uint8_t *nonce, size_t no
                              const struct tee_package *policy, bool insecure,
                              struct cairn_coordinator_certs *out, struct cairn_error *err);
 
+/* The same with a trust directory (src/attest/trust_files.h; NULL = built-in
+ * roots, no collateral): its roots, intermediates, CRLs and collateral for
+ * the evidence type are passed to attest_verify. `ts` is borrowed. */
+struct trust_store;
+int client_verify_quote_data_trust(const json_t *data, const uint8_t *nonce, size_t nonce_len,
+                                   const struct tee_package *policy, bool insecure, const struct trust_store *ts,
+                                   struct cairn_coordinator_certs *out, struct cairn_error *err);
+/* The trust directory to use: `configured` when not NULL ("" = none), else
+ * $CAIRN_TRUST_DIR when set and non-empty, else NULL. */
+const char *client_trust_dir(const char *configured);
+/* Loads a trust directory (trust_store_load); *out: trust_store_free. */
+int client_trust_open(const char *dir, struct trust_store **out, struct cairn_error *err);
+
 /* Decodes the "data" of an activation answer ({"files","env","argv"};
  * untrusted). *out is owned: cairn_marble_params_free(). */
 struct cairn_marble_params;

@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include "attest/issuer.h"
+#include "attest/trust_files.h"
 #include "client/client_internal.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
@@ -67,9 +68,30 @@ static char *pem_of(X509 *x)
     return cc_cert_to_pem(x, &pem, &n) == 0 ? pem : NULL;
 }
 
+const char *client_trust_dir(const char *configured)
+{
+    if (configured != NULL)
+        return configured[0] != '\0' ? configured : NULL;
+    const char *env = getenv("CAIRN_TRUST_DIR");
+    return env != NULL && env[0] != '\0' ? env : NULL;
+}
+
+int client_trust_open(const char *dir, struct trust_store **out, struct cairn_error *err)
+{
+    /* the loader's messages already name the directory and the file */
+    return trust_store_load(dir, out, err);
+}
+
 int client_verify_quote_data(const json_t *data, const uint8_t *nonce, size_t nonce_len,
                              const struct tee_package *policy, bool insecure,
                              struct cairn_coordinator_certs *out, struct cairn_error *err)
+{
+    return client_verify_quote_data_trust(data, nonce, nonce_len, policy, insecure, NULL, out, err);
+}
+
+int client_verify_quote_data_trust(const json_t *data, const uint8_t *nonce, size_t nonce_len,
+                                   const struct tee_package *policy, bool insecure, const struct trust_store *ts,
+                                   struct cairn_coordinator_certs *out, struct cairn_error *err)
 {
     const json_t *cert = json_object_get(data, "cert");
     if (!json_is_string(cert) || json_string_length(cert) == 0)
@@ -164,7 +186,11 @@ int client_verify_quote_data(const json_t *data, const uint8_t *nonce, size_t no
             memcpy(msg + root_der_len, nonce, nonce_len);
         uint8_t expected[32];
         cc_sha256(msg, root_der_len + nonce_len, expected);
+        /* the trust directory's roots, CRLs and collateral for this type
+         * (all-zero without one: built-in roots, no collateral) */
         struct attest_trust trust = {0};
+        if (ts != NULL)
+            trust_store_get(ts, e.type, 0, &trust);
         rc = attest_verify(&e, &trust, expected, sizeof(expected), &claims, err);
         if (rc != 0) {
             cairn_err_prefix(err, "Coordinator evidence does not verify");

@@ -197,6 +197,30 @@ refused nocert $rc "403.*no AK certificate" "AK without certificate (trust dir h
 rc=0; run_marble sim CAIRN_EVIDENCE=sim || rc=$?
 refused sim $rc "403.*simulation evidence is not accepted" "\"sim\" evidence"
 
+# ---- clients: the CLI's --trust-dir, libcairn's $CAIRN_TRUST_DIR (premain)
+jq '.Packages.vm' "$WORK/manifest.json" >"$WORK/policy.json"
+if [ -x "$BIN/cairn" ]; then
+  clirun() { XDG_CONFIG_HOME="$WORK/xdg" "$BIN/cairn" "$@" >"$WORK/cli.out" 2>"$WORK/cli.err"; }
+  rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" --trust-dir "$WORK/nope" || rc=$?
+  [ $rc -ne 0 ] && grep -q "trust directory $WORK/nope: not a directory" "$WORK/cli.err" &&
+    ok "cairn --trust-dir (missing): $(head -c 160 "$WORK/cli.err")" || bad "cli missing trust dir rc=$rc $(cat "$WORK/cli.err")"
+  rc=0; CAIRN_TRUST_DIR="$WORK/badtrust" clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" || rc=$?
+  [ $rc -ne 0 ] && grep -q "nested: unexpected directory" "$WORK/cli.err" &&
+    ok "cairn with CAIRN_TRUST_DIR (bad): refused before contacting the Coordinator" ||
+    bad "cli env trust dir rc=$rc $(cat "$WORK/cli.err")"
+  # a good directory loads; this Coordinator then has no quote to verify
+  rc=0; CAIRN_TRUST_DIR="$WORK/badtrust" clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" \
+    --trust-dir "$WORK/trust" || rc=$?
+  [ $rc -ne 0 ] && grep -q "sent no quote" "$WORK/cli.err" &&
+    ok "cairn --trust-dir overrides CAIRN_TRUST_DIR; the quote-less Coordinator is still refused" ||
+    bad "cli good trust dir rc=$rc $(cat "$WORK/cli.err")"
+else
+  echo "note: $BIN/cairn not built, CLI checks skipped"
+fi
+rc=0; run_marble envtrust CAIRN_TRUST_DIR="$WORK/nope" CAIRN_COORDINATOR_POLICY="$WORK/policy.json" \
+  CAIRN_COORDINATOR_CLIENT_ADDR="$CLIENT" || rc=$?
+refused envtrust $rc "trust directory $WORK/nope: not a directory" "premain with CAIRN_TRUST_DIR (missing)"
+
 # ---- a second Coordinator WITHOUT a trust directory: the package's AKRoots decide
 start_coord B || die "Coordinator B did not start: $(cat "$WORK/B.log")"
 code=$(set_manifest "$CLIENT")
