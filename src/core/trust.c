@@ -14,8 +14,12 @@
 
 int core_trust_load(struct core *c, const char *dir, struct cairn_error *err)
 {
-    if (dir == NULL)
+    if (dir == NULL) {
+        /* say what the default means, so a refused SGX/TDX marble is not a mystery */
+        LOG_INFO("no trust directory (--trust-dir): built-in Intel/AMD roots, no collateral (SGX/TDX marbles "
+                 "have no TCB status and need \"NoCollateral\" in AcceptedTCBStatuses)");
         return 0;
+    }
     struct trust_store *s = NULL;
     int rc = trust_store_load(dir, &s, err);
     if (rc != 0)

@@ -101,6 +101,20 @@ READ=$(tpm2_pcrread sha256:16 2>>"$WORK/tools.log" | sed -n 's/.*16 *: *0x\([0-9
 [ "$READ" = "$PCR16" ] && ok "PCR16 = SHA-256(0^32 || D1) = ${PCR16:0:16}... (tpm2_pcrread agrees)" ||
   die "PCR16 computed $PCR16, TPM says $READ"
 
+# ---- a TCG event log (crypto-agile, SHA-256 bank) recording D1 on PCR 16,
+# as boot firmware or a launcher would: the Coordinator replays it against
+# the quoted PCR values
+le32() { local v=$1; printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((v & 255)) $((v >> 8 & 255)) $((v >> 16 & 255)) $((v >> 24 & 255)))"; }
+le16() { local v=$1; printf "$(printf '\\x%02x\\x%02x' $((v & 255)) $((v >> 8 & 255)))"; }
+{
+  le32 0; le32 3; head -c 20 /dev/zero; le32 33             # header event: EV_NO_ACTION, SHA-1 zero digest
+  printf 'Spec ID Event03\0'; le32 0; printf '\x00\x02\x00\x02'  # class, minor 0, major 2, errata 0, uintn 2
+  le32 1; le16 11; le16 32; printf '\x00'                     # one bank: SHA-256 (0x000B), 32 bytes; no vendor info
+  le32 16; le32 13; le32 1; le16 11; hexbin "$D1"            # PCR 16, EV_IPL, SHA-256 digest D1
+  le32 8; printf 'workload'
+} >"$WORK/eventlog.bin"
+[ "$(stat -c %s "$WORK/eventlog.bin")" = 123 ] || die "event log size $(stat -c %s "$WORK/eventlog.bin")"
+
 # ---- trust directory: the good CA as the TPM AK root
 mkdir -p "$WORK/trust/tpm/roots"
 cp "$WORK/ca.pem" "$WORK/trust/tpm/roots/ak-ca.pem"
@@ -183,9 +197,9 @@ refused() {   # refused NAME RC PATTERN DESCRIPTION
 }
 
 t=$(date +%s%N)
-rc=0; run_marble good || rc=$?
+rc=0; run_marble good CAIRN_TPM_EVENTLOG="$WORK/eventlog.bin" || rc=$?
 [ $rc -eq 0 ] && [ "$(cat "$WORK/m-good/ran" 2>/dev/null)" = tpm-verified ] &&
-  ok "TPM marble activated via cairn-premain, program ran with the manifest's env ($(( ($(date +%s%N) - t) / 1000000 )) ms)" ||
+  ok "TPM marble (quote + AK cert + event log) activated via cairn-premain, program ran with the manifest's env ($(( ($(date +%s%N) - t) / 1000000 )) ms)" ||
   bad "TPM marble: rc=$rc $(tail -n 5 "$WORK/m-good.log")"
 
 rc=0; run_marble other CAIRN_TPM_AK_CERT="$WORK/ak-other.pem" || rc=$?
@@ -245,14 +259,18 @@ D2=$(printf 'cairn tpm_e2e workload v2' | sha256sum | cut -d' ' -f1)
 tpm2_pcrextend 16:sha256="$D2" >>"$WORK/tools.log" 2>&1 || die "tpm2_pcrextend (2)"
 rc=0; run_marble changed || rc=$?
 refused changed $rc "403.*PCRs.sha256.16 mismatch: expected $PCR16" "PCR16 extended again"
+# the old event log no longer replays to the quoted PCR 16: the evidence itself fails
+rc=0; run_marble stalelog CAIRN_TPM_EVENTLOG="$WORK/eventlog.bin" || rc=$?
+refused stalelog $rc "403.*sha256 PCR 16 replays to" "PCR16 extended again, stale event log"
 
 # ---- metrics: verification counters by type and result
 metric() {   # metric URL TYPE RESULT
   curl -s "http://$1/metrics" | sed -n "s/^cairn_evidence_verifications_total{type=\"$2\",result=\"$3\"} //p"
 }
 a_ok=$(metric "$METRICS" tpm ok); a_fail=$(metric "$METRICS" tpm fail); a_sim=$(metric "$METRICS" sim ok)
-# A: good + PCR-changed verified (the PCR refusal is policy), other CA + no cert failed; sim never verified
-[ "$a_ok" = 2 ] && [ "$a_fail" = 2 ] && [ "$a_sim" = 0 ] &&
+# A: good + PCR-changed verified (the PCR refusal is policy); other CA, no cert and the stale
+# event log failed verification; "sim" is refused before any verification
+[ "$a_ok" = 2 ] && [ "$a_fail" = 3 ] && [ "$a_sim" = 0 ] &&
   ok "A metrics: tpm ok=$a_ok fail=$a_fail, sim ok=$a_sim" || bad "A metrics: tpm ok=$a_ok fail=$a_fail sim=$a_sim"
 succ=$(curl -s "http://$METRICS/metrics" | awk '/^coordinator_marble_activations_success_total/ {s+=$2} END{print s+0}')
 [ "$succ" = 1 ] && ok "A: exactly 1 successful activation" || bad "A successful activations: $succ"
