@@ -249,6 +249,27 @@ rc=0; run_marble b-good || rc=$?
 METRICS_B=$METRICS
 CLIENT_B=$CLIENT
 
+# ---- a third Coordinator whose trust directory also holds the CA's CRL revoking the AK certificate
+mkdir -p "$WORK/ca-db" "$WORK/trust-crl/tpm/roots"
+: >"$WORK/ca-db/index.txt"
+echo 01 >"$WORK/ca-db/crlnumber"
+printf '[ca]\ndefault_ca=d\n[d]\ndatabase=%s\ncrlnumber=%s\ndefault_md=sha256\ndefault_crl_days=1\n' \
+  "$WORK/ca-db/index.txt" "$WORK/ca-db/crlnumber" >"$WORK/ca.cnf"
+openssl ca -config "$WORK/ca.cnf" -cert "$WORK/ca.pem" -keyfile "$WORK/ca.key" -revoke "$WORK/ak.pem" \
+  >>"$WORK/openssl.log" 2>&1 &&
+  openssl ca -config "$WORK/ca.cnf" -cert "$WORK/ca.pem" -keyfile "$WORK/ca.key" -gencrl \
+    -out "$WORK/trust-crl/tpm/ak-ca.crl" >>"$WORK/openssl.log" 2>&1 || die "openssl: CRL"
+cp "$WORK/ca.pem" "$WORK/trust-crl/tpm/roots/"
+start_coord C --trust-dir "$WORK/trust-crl" || die "Coordinator C did not start: $(cat "$WORK/C.log")"
+grep -q '"kind":"crl"' "$WORK/C.log" && ok "Coordinator C logs the CRL among its trust files" ||
+  bad "C did not log the CRL: $(grep trust "$WORK/C.log")"
+code=$(set_manifest "$CLIENT")
+[ "$code" = 200 ] || die "manifest set on C: $code"
+curl -sk "https://$CLIENT/api/v2/quote" | jq -r .data.cert |
+  awk '/BEGIN CERT/{b=""} {b=b $0 "\n"} /END CERT/{last=b} END{printf "%s", last}' >"$WORK/root.pem"
+rc=0; run_marble c-revoked || rc=$?
+refused c-revoked $rc "403.*revoked" "trust dir with the CA's CRL: AK certificate revoked"
+
 # ---- the workload changes: PCR 16 extended again -> refused, naming the PCR
 MESH=$(jq -r .mesh "$WORK/A.json")
 METRICS=$(jq -r .metrics "$WORK/A.json")
