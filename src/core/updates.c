@@ -547,9 +547,9 @@ int gov_update_ack(struct core *c, X509 *peer, const uint8_t *raw, size_t len, j
         size_t i;
         json_t *v;
         json_array_foreach(json_object_get(p, "requiredUsers"), i, v) required =
-            required || strcmp(json_string_value(v), u->name) == 0;
+            required || (json_is_string(v) && strcmp(json_string_value(v), u->name) == 0);
         json_array_foreach(json_object_get(p, "acknowledged"), i, v) acked =
-            acked || strcmp(json_string_value(v), u->name) == 0;
+            acked || (json_is_string(v) && strcmp(json_string_value(v), u->name) == 0);
         if (acked)
             rc = cairn_errf(err, CAIRN_ERR_INVALID, "user %s has already acknowledged the update manifest", u->name);
         else if (!required)
