@@ -295,6 +295,9 @@ a_ok=$(metric "$METRICS" tpm ok); a_fail=$(metric "$METRICS" tpm fail); a_sim=$(
   ok "A metrics: tpm ok=$a_ok fail=$a_fail, sim ok=$a_sim" || bad "A metrics: tpm ok=$a_ok fail=$a_fail sim=$a_sim"
 succ=$(curl -s "http://$METRICS/metrics" | awk '/^coordinator_marble_activations_success_total/ {s+=$2} END{print s+0}')
 [ "$succ" = 1 ] && ok "A: exactly 1 successful activation" || bad "A successful activations: $succ"
+# informational: server-side time of the successful TPM activation (verification, leaf, secrets)
+act_s=$(curl -s "http://$METRICS/metrics" | sed -n 's/^cairn_activation_duration_seconds_sum //p')
+echo "info: Coordinator A served the TPM activation in ${act_s:-?} s (cairn_activation_duration_seconds_sum)"
 b_ok=$(metric "$METRICS_B" tpm ok); b_fail=$(metric "$METRICS_B" tpm fail)
 # B: both verified (no roots configured), the other CA refused by policy
 [ "$b_ok" = 2 ] && [ "$b_fail" = 0 ] && ok "B metrics: tpm ok=$b_ok fail=$b_fail" ||
