@@ -32,13 +32,44 @@ static int apply_svns(struct manifest *m, const json_t *svns, struct cairn_error
     return 0;
 }
 
+static bool string_array(const json_t *a)
+{
+    size_t i;
+    json_t *v;
+    if (!json_is_array(a))
+        return false;
+    json_array_foreach(a, i, v) if (!json_is_string(v)) return false;
+    return true;
+}
+
 int gov_snap_loaded(struct core_snap *s, const json_t *gov, struct cairn_error *err)
 {
     if (gov == NULL || json_is_null(gov))
         return 0;
     if (!json_is_object(gov))
         return cairn_errf(err, CAIRN_ERR_INVALID, "expected an object");
-    int rc = apply_svns(s->manifest, json_object_get(gov, "packageSVN"), err);
+    const json_t *p = json_object_get(gov, "pendingUpdate");
+    if (p != NULL &&
+        (!json_is_object(p) || !json_is_string(json_object_get(p, "manifest")) ||
+         !string_array(json_object_get(p, "requiredUsers")) || !string_array(json_object_get(p, "acknowledged")) ||
+         !json_is_integer(json_object_get(p, "missingAcknowledgments")) ||
+         json_integer_value(json_object_get(p, "missingAcknowledgments")) < 0))
+        return cairn_errf(err, CAIRN_ERR_INVALID,
+                          "pendingUpdate: expected {manifest, requiredUsers, acknowledged, missingAcknowledgments}");
+    /* check everything before changing the manifest: no partial application */
+    const json_t *svns = json_object_get(gov, "packageSVN");
+    if (svns != NULL) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(svns))
+            return cairn_errf(err, CAIRN_ERR_INVALID, "packageSVN: expected an object");
+        json_object_foreach((json_t *)svns, k, v) {
+            if (manifest_find_package(s->manifest, k) == NULL || !json_is_integer(v) || json_integer_value(v) < 0)
+                return cairn_errf(err, CAIRN_ERR_INVALID, "packageSVN.%s: expected a known package and a version",
+                                  k);
+        }
+    }
+    int rc = apply_svns(s->manifest, svns, err);
     if (rc != 0)
         return rc;
     json_decref(s->gov);

@@ -192,7 +192,14 @@ static void test_svn_override_policy(void **state)
     /* malformed overrides are refused and leave the snapshot as it was */
     json_t *bad[] = {json_pack("{s:{s:i}}", "packageSVN", "nope", 4), json_pack("{s:i}", "packageSVN", 4),
                      json_pack("{s:{s:s}}", "packageSVN", "pkg", "4"), json_pack("{s:{s:i}}", "packageSVN", "pkg", -1),
-                     json_pack("[i]", 1)};
+                     json_pack("[i]", 1),
+                     /* a valid and an invalid override: nothing may be applied */
+                     json_pack("{s:{s:i, s:i}}", "packageSVN", "pkg", 5, "nope", 1),
+                     json_pack("{s:{s:i}, s:s}", "packageSVN", "pkg", 5, "pendingUpdate", "x"),
+                     json_pack("{s:{s:s, s:[i], s:[], s:i}}", "pendingUpdate", "manifest", "e30=", "requiredUsers", 1,
+                               "acknowledged", "missingAcknowledgments", 1),
+                     json_pack("{s:{s:s, s:[], s:[], s:i}}", "pendingUpdate", "manifest", "e30=", "requiredUsers",
+                               "acknowledged", "missingAcknowledgments", -1)};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_not_equal(gov_snap_loaded(s, bad[i], &e), 0);
         assert_int_equal(p->pkg.security_version, 3);
