@@ -154,6 +154,7 @@ rc=0
   bad "insecure+simulation rc=$rc"
 
 start_coord A --trust-dir "$WORK/trust" || die "Coordinator A did not start: $(cat "$WORK/A.log")"
+PID_A=$PID
 grep -q "INSECURE NO-TEE MODE" "$WORK/A.log" && grep -q "trust directory $WORK/trust loaded: {\"tpm\":\[{" "$WORK/A.log" &&
   ok "Coordinator A up (no simulation; logs the trust directory it loaded)" || bad "Coordinator A log: $(cat "$WORK/A.log")"
 
@@ -237,6 +238,7 @@ refused envtrust $rc "trust directory $WORK/nope: not a directory" "premain with
 
 # ---- a second Coordinator WITHOUT a trust directory: the package's AKRoots decide
 start_coord B || die "Coordinator B did not start: $(cat "$WORK/B.log")"
+PID_B=$PID
 code=$(set_manifest "$CLIENT")
 [ "$code" = 200 ] || die "manifest set on B: $code"
 curl -sk "https://$CLIENT/api/v2/quote" | jq -r .data.cert |
@@ -261,6 +263,7 @@ openssl ca -config "$WORK/ca.cnf" -cert "$WORK/ca.pem" -keyfile "$WORK/ca.key" -
     -out "$WORK/trust-crl/tpm/ak-ca.crl" >>"$WORK/openssl.log" 2>&1 || die "openssl: CRL"
 cp "$WORK/ca.pem" "$WORK/trust-crl/tpm/roots/"
 start_coord C --trust-dir "$WORK/trust-crl" || die "Coordinator C did not start: $(cat "$WORK/C.log")"
+PID_C=$PID
 grep -q '"kind":"crl"' "$WORK/C.log" && ok "Coordinator C logs the CRL among its trust files" ||
   bad "C did not log the CRL: $(grep trust "$WORK/C.log")"
 code=$(set_manifest "$CLIENT")
@@ -303,5 +306,17 @@ b_ok=$(metric "$METRICS_B" tpm ok); b_fail=$(metric "$METRICS_B" tpm fail)
 [ "$b_ok" = 2 ] && [ "$b_fail" = 0 ] && ok "B metrics: tpm ok=$b_ok fail=$b_fail" ||
   bad "B metrics: tpm ok=$b_ok fail=$b_fail"
 : "$CLIENT_B"
+
+# ---- clean shutdown: exit 0 and, in sanitizer builds, no ASan/LSan/UBSan report
+for n in A B C; do
+  pv=PID_$n
+  kill "${!pv}" 2>/dev/null
+  rc=0; wait "${!pv}" || rc=$?
+  if [ $rc -eq 0 ] && ! grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$WORK/$n.log"; then
+    ok "Coordinator $n: clean shutdown (exit 0, no sanitizer report)"
+  else
+    bad "Coordinator $n: exit $rc $(grep -m3 -E 'Sanitizer|runtime error' "$WORK/$n.log")"
+  fi
+done
 
 echo "$CHECKS checks, $FAILS failed, $(ms) ms"
