@@ -11,6 +11,7 @@
 #include "attest/policy.h"
 #include "common/encoding.h"
 #include "core/core_internal.h"
+#include "core/governance.h"
 #include "core/pki.h"
 #include "crypto/crypto.h"
 
@@ -160,7 +161,7 @@ struct act {
     bool have_claims;
     EVP_PKEY *leaf_key;
     X509 *leaf;
-    struct manifest_secret_set *priv, *merged;
+    struct manifest_secret_set *priv, *merged, *prev;   /* prev: governance.h gov_previous_secrets */
     struct manifest_secret_value mc;
     struct manifest_params *params;
     char *leaf_pem, *key_pem, *chain_pem, *ttls;
@@ -178,6 +179,7 @@ static void act_clear(struct act *a)
     X509_free(a->leaf);
     manifest_secret_set_free(a->priv);
     manifest_secret_set_free(a->merged);
+    manifest_secret_set_free(a->prev);
     manifest_secret_value_clear(&a->mc);
     manifest_params_free(a->params);
     free(a->leaf_pem);
@@ -323,6 +325,8 @@ static enum core_refusal build_response(struct core *c, struct core_snap *s, con
     if ((rc = manifest_generate_secrets(m, MANIFEST_SECRETS_PRIVATE, s->root_secret, a->uuid, a->type,
                                         s->marble_root_cert, s->intermediate_key, 0, &a->priv, err)) != 0)
         return CORE_INTERNAL;
+    if ((rc = gov_previous_secrets(s, a->uuid, a->type, a->priv, &a->prev, err)) != 0)
+        return CORE_INTERNAL;
     a->merged = manifest_secret_set_new();
     if (a->merged == NULL || manifest_secret_set_merge(a->merged, s->secrets) != 0 ||
         manifest_secret_set_merge(a->merged, a->priv) != 0) {
@@ -348,7 +352,7 @@ static enum core_refusal build_response(struct core *c, struct core_snap *s, con
     }
     struct manifest_template_data td = {
         .secrets = a->merged,
-        .previous = s->previous_secrets,
+        .previous = a->prev != NULL ? a->prev : s->previous_secrets,
         .root_ca = &s->tv_marble_root,
         .marble_cert = &a->mc,
         .coordinator_root = &s->tv_root,

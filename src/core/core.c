@@ -64,6 +64,7 @@ void core_snap_put(struct core_snap *s)
     manifest_secret_value_clear(&s->tv_intermediate);
     manifest_secret_value_clear(&s->tv_marble_root);
     cc_wipe(s->root_secret, sizeof(s->root_secret));
+    cc_wipe(s->previous_root_secret, sizeof(s->previous_root_secret));
     manifest_secret_set_free(s->secrets);
     manifest_secret_set_free(s->previous_secrets);
     SSL_CTX_free(s->client_tls);
@@ -281,6 +282,8 @@ static int doc_build(struct core *c, const struct core_snap *s, const json_t *ac
             rc = put_b64(d, "manifestSignature", s->manifest_sig, s->manifest_sig_len);
         if (rc == 0)
             rc = put_b64(d, "rootSecret", s->root_secret, sizeof(s->root_secret));
+        if (rc == 0 && s->has_previous_root_secret)
+            rc = put_b64(d, "previousRootSecret", s->previous_root_secret, sizeof(s->previous_root_secret));
         json_t *sj = NULL;
         if (rc == 0 && s->secrets != NULL && (rc = manifest_secret_set_to_json(s->secrets, &sj)) == 0)
             rc = json_object_set_new(d, "secrets", sj) ? CAIRN_ERR_NOMEM : 0;
@@ -393,6 +396,15 @@ static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_
                 rc = cairn_errf(err, CAIRN_ERR_INVALID, "state document: rootSecret: expected 32 bytes");
             else
                 memcpy(s->root_secret, rs, 32);
+            cc_free_secret(rs, rsl);
+        }
+        /* optional (issue 6): absent until the first full manifest update */
+        if (rc == 0 && (rc = get_b64(d, "previousRootSecret", false, &rs, &rsl, err)) == 0 && rs != NULL) {
+            if (rsl != 32)
+                rc = cairn_errf(err, CAIRN_ERR_INVALID, "state document: previousRootSecret: expected 32 bytes");
+            else
+                memcpy(s->previous_root_secret, rs, 32);
+            s->has_previous_root_secret = rc == 0;
             cc_free_secret(rs, rsl);
         }
         if (rc == 0 && (rc = manifest_parse(s->manifest_raw, s->manifest_raw_len, &s->manifest, err)) != 0)

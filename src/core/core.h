@@ -86,6 +86,10 @@ struct core_snap {
     char *root_pem, *intermediate_pem, *marble_root_pem;
     struct manifest_secret_value tv_root, tv_intermediate, tv_marble_root;  /* template values (Cert only) */
     uint8_t root_secret[32];
+    /* the root secret before the last full update (MarbleRun's
+     * previousRootSecret): per-marble .Previous.Secrets are derived from it */
+    uint8_t previous_root_secret[32];
+    bool has_previous_root_secret;
     struct manifest_secret_set *secrets;           /* shared + user-defined values */
     struct manifest_secret_set *previous_secrets;  /* after updates; may be NULL */
     SSL_CTX *client_tls;       /* Root cert, client certs requested */

@@ -77,6 +77,20 @@ int gov_secrets_get(struct core *c, X509 *peer, const char *const *names, size_t
  * stored all at once with one "Secret set" log line per secret. */
 int gov_secrets_set(struct core *c, X509 *peer, const json_t *secrets, struct cairn_error *err);
 
+/* Activation (inventory §3.2 step 6): the .Previous.Secrets of one marble,
+ * or *out = NULL when no full update happened yet (then the snapshot's
+ * previous_secrets, possibly NULL, are all there is). The set holds the
+ * snapshot's previous shared/user-defined values, plus the marble's private
+ * symmetric keys derived from the previous root secret (the current
+ * manifest's definitions, same UUID and type binding: equal to what the
+ * marble got before the update when the definition did not change), plus
+ * its current private certificates (MarbleRun signs fresh ones for the
+ * previous set too; reusing them avoids a second key generation). `priv` is
+ * the marble's current private set (borrowed). *out: new set. */
+int gov_previous_secrets(const struct core_snap *s, const char *uuid, const char *type,
+                         const struct manifest_secret_set *priv, struct manifest_secret_set **out,
+                         struct cairn_error *err);
+
 /* ---- updates.c ------------------------------------------------------------- */
 
 /* POST /update. A package-only manifest raises SecurityVersions at once

@@ -147,3 +147,53 @@ out:
     core_admin_unlock(c);
     return rc;
 }
+
+int gov_previous_secrets(const struct core_snap *s, const char *uuid, const char *type,
+                         const struct manifest_secret_set *priv, struct manifest_secret_set **out,
+                         struct cairn_error *err)
+{
+    if (!s->has_previous_root_secret || s->manifest == NULL) {
+        *out = NULL;
+        return 0;
+    }
+    const struct manifest *m = s->manifest;
+    struct manifest_secret *defs = calloc(m->n_secrets + 1, sizeof(*defs));
+    struct manifest_secret_set *set = manifest_secret_set_new(), *gen = NULL;
+    int rc = defs != NULL && set != NULL ? 0 : cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; rc == 0 && i < m->n_secrets; i++) {
+        const struct manifest_secret *d = &m->secrets[i];
+        if (!d->shared && !d->user_defined && d->type == MANIFEST_SECRET_SYMMETRIC_KEY)
+            defs[k++] = *d;   /* shallow: borrowed from m, never freed here */
+    }
+    if (rc == 0 && k > 0) {
+        /* a view of the manifest with only its private symmetric keys, so
+         * that no certificate key is generated a second time */
+        struct manifest view = *m;
+        view.secrets = defs;
+        view.n_secrets = k;
+        rc = manifest_generate_secrets(&view, MANIFEST_SECRETS_PRIVATE, s->previous_root_secret, uuid, type, NULL,
+                                       NULL, 0, &gen, err);
+    }
+    /* the stored previous values win: a name that was shared or
+     * user-defined before the update keeps its real previous value */
+    if (rc == 0 && s->previous_secrets != NULL && manifest_secret_set_merge(set, s->previous_secrets) != 0)
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && gen != NULL && i < gen->count; i++)
+        if (manifest_secret_set_find(set, gen->items[i].name) == NULL &&
+            manifest_secret_set_put(set, &gen->items[i]) != 0)
+            rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && priv != NULL && i < priv->count; i++)
+        if (priv->items[i].type != MANIFEST_SECRET_SYMMETRIC_KEY &&
+            manifest_secret_set_find(set, priv->items[i].name) == NULL &&
+            manifest_secret_set_put(set, &priv->items[i]) != 0)
+            rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    manifest_secret_set_free(gen);
+    free(defs);
+    if (rc != 0) {
+        manifest_secret_set_free(set);
+        return rc;
+    }
+    *out = set;
+    return 0;
+}

@@ -122,6 +122,8 @@ struct core_snap *gov_snap_clone(struct core *c, const struct core_snap *cur, st
         X509_up_ref(cur->marble_root_cert);
         n->marble_root_cert = cur->marble_root_cert;
         memcpy(n->root_secret, cur->root_secret, 32);
+        memcpy(n->previous_root_secret, cur->previous_root_secret, 32);
+        n->has_previous_root_secret = cur->has_previous_root_secret;
         if ((n->secrets = manifest_secret_set_new()) == NULL ||
             (cur->secrets != NULL && manifest_secret_set_merge(n->secrets, cur->secrets) != 0))
             rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
@@ -303,6 +305,11 @@ static int build_full(struct core *c, struct core_snap *cur, const uint8_t *raw,
                                   &n->intermediate_key, err);
     bool rotate = rc == 0 && n->manifest->config.rotate_root_secret;
     if (rc == 0) {
+        /* as MarbleRun, every full update keeps the current root secret as
+         * the previous one (rotated or not): per-marble .Previous.Secrets
+         * are derived from it at activation */
+        memcpy(n->previous_root_secret, cur->root_secret, 32);
+        n->has_previous_root_secret = true;
         if (rotate)
             rc = cc_random(n->root_secret, 32) == 0 ? 0 : cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
         else
