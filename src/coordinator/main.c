@@ -48,6 +48,18 @@ static void usage(FILE *f)
             "                          with a key file) but VERIFIES marble evidence (\"sim\" refused);\n"
             "                          for testing hardware evidence, e.g. a swtpm marble (INSECURE,\n"
             "                          development only)           [CAIRN_INSECURE_NO_TEE=1]\n"
+            "  --tee auto|sgx|tdx|snp|tpm  the Coordinator's own TEE for its quote; auto probes Gramine,\n"
+            "                          configfs-tsm, then a TPM (see docs/coordinator-tee.md)\n"
+            "                                                      [CAIRN_COORDINATOR_TEE, auto]\n"
+            "  --tpm-tcti TCTI         TPM for the Coordinator's quote, e.g. swtpm:host=127.0.0.1,port=2321\n"
+            "                                                      [CAIRN_TPM_TCTI, tss2 default]\n"
+            "  --tpm-pcrs SEL          quoted PCRs                 [CAIRN_TPM_PCRS, sha256:0-7,16]\n"
+            "  --tpm-ak-cert FILE      PEM AK certificate (+ chain) sent with the quote [CAIRN_TPM_AK_CERT]\n"
+            "  --tpm-ak-context CTX    AK: persistent handle (0x81...) or context file [CAIRN_TPM_AK_CONTEXT,\n"
+            "                          else a fresh AK per quote]\n"
+            "  --tpm-eventlog FILE     TCG event log sent with the quote [CAIRN_TPM_EVENTLOG]\n"
+            "                          A TPM-backed Coordinator seals its state with a key file in the seal\n"
+            "                          directory: TPM sealing is not implemented\n"
             "  --debug                 debug logging               [EDG_DEBUG_LOGGING=1]\n"
             "  --log-format text|json  log format                  [EDG_LOG_FORMAT, text]\n"
             "  --ready-file PATH       after the listeners are bound, write {\"client\",\"mesh\",\"metrics\"}\n"
@@ -107,10 +119,17 @@ int main(int argc, char **argv)
     const char *trust_dir = env_or("CAIRN_TRUST_DIR", NULL);
     bool insecure_no_tee = env_true("CAIRN_INSECURE_NO_TEE");
     bool debug = env_true("EDG_DEBUG_LOGGING");
+    const char *tee_name = env_or("CAIRN_COORDINATOR_TEE", "auto");
+    struct attest_issuer_config issuer = {
+        .tpm_tcti = env_or("CAIRN_TPM_TCTI", NULL), .tpm_pcrs = env_or("CAIRN_TPM_PCRS", NULL),
+        .tpm_ak_cert = env_or("CAIRN_TPM_AK_CERT", NULL), .tpm_ak_context = env_or("CAIRN_TPM_AK_CONTEXT", NULL),
+        .tpm_eventlog = env_or("CAIRN_TPM_EVENTLOG", NULL),
+    };
     long threads = 0, pool = 64, timeout = 10;
 
     enum { O_CLIENT = 256, O_MESH, O_DNS, O_SEAL, O_METRICS, O_STARTUP, O_SIM, O_DEBUG, O_LOGFMT, O_READY,
-           O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE };
+           O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE, O_TEE, O_TPM_TCTI,
+           O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG };
     static const struct option opts[] = {
         {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
         {"dns-names", required_argument, NULL, O_DNS},      {"seal-dir", required_argument, NULL, O_SEAL},
@@ -122,6 +141,10 @@ int main(int argc, char **argv)
         {"http-timeout", required_argument, NULL, O_TIMEOUT},
         {"trust-dir", required_argument, NULL, O_TRUST_DIR},
         {"insecure-no-tee", no_argument, NULL, O_INSECURE_NO_TEE},
+        {"tee", required_argument, NULL, O_TEE},            {"tpm-tcti", required_argument, NULL, O_TPM_TCTI},
+        {"tpm-pcrs", required_argument, NULL, O_TPM_PCRS},  {"tpm-ak-cert", required_argument, NULL, O_TPM_AK_CERT},
+        {"tpm-ak-context", required_argument, NULL, O_TPM_AK_CONTEXT},
+        {"tpm-eventlog", required_argument, NULL, O_TPM_EVENTLOG},
         {"help", no_argument, NULL, O_HELP},                {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -137,6 +160,13 @@ int main(int argc, char **argv)
         case O_SIM: simulation = true; break;
         case O_TRUST_DIR: trust_dir = optarg; break;
         case O_INSECURE_NO_TEE: insecure_no_tee = true; break;
+        case O_TEE: tee_name = optarg; break;
+        /* empty values mean "not set", as for the environment variables */
+        case O_TPM_TCTI: issuer.tpm_tcti = *optarg ? optarg : NULL; break;
+        case O_TPM_PCRS: issuer.tpm_pcrs = *optarg ? optarg : NULL; break;
+        case O_TPM_AK_CERT: issuer.tpm_ak_cert = *optarg ? optarg : NULL; break;
+        case O_TPM_AK_CONTEXT: issuer.tpm_ak_context = *optarg ? optarg : NULL; break;
+        case O_TPM_EVENTLOG: issuer.tpm_eventlog = *optarg ? optarg : NULL; break;
         case O_DEBUG: debug = true; break;
         case O_LOGFMT: log_format = optarg; break;
         case O_READY: ready_file = optarg; break;
@@ -206,6 +236,18 @@ int main(int argc, char **argv)
                   "evidence, --insecure-no-tee verifies marble evidence");
         return 2;
     }
+    /* "auto" keeps ATTEST_SIM, which core_new reads as "probe" */
+    enum attest_type own_tee = ATTEST_SIM;
+    if (strcasecmp(tee_name, "auto") != 0 &&
+        (attest_type_parse(tee_name, &own_tee) != 0 || own_tee == ATTEST_SIM)) {
+        LOG_ERROR("--tee (CAIRN_COORDINATOR_TEE): expected auto, sgx, tdx, snp or tpm, got \"%s\"", tee_name);
+        return 2;
+    }
+    if (own_tee != ATTEST_SIM && (simulation || insecure_no_tee)) {
+        LOG_ERROR("--tee %s excludes %s: that mode runs the Coordinator without a TEE", attest_type_name(own_tee),
+                  simulation ? "--simulation" : "--insecure-no-tee");
+        return 2;
+    }
     if (insecure_no_tee)
         LOG_WARN("*** INSECURE NO-TEE MODE: the Coordinator runs WITHOUT a TEE: it has no quote, so clients cannot "
                  "verify it, and its state is sealed with a key file in %s. Marble evidence IS verified (\"sim\" "
@@ -227,6 +269,8 @@ int main(int argc, char **argv)
         .leaf_key_pool = (size_t)pool,
         .trust_dir = trust_dir,
         .insecure_no_tee = insecure_no_tee,
+        .own_tee = own_tee,
+        .issuer = issuer,
     };
     struct core *core = NULL;
     struct cairn_error e = {0};

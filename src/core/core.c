@@ -169,6 +169,18 @@ static int snap_finish(struct core *c, struct core_snap *s, struct cairn_error *
     return core_own_evidence(c, s->root_cert, NULL, 0, &s->quote_json, err);
 }
 
+/* A TPM quotes but offers no sealing key here (TPM sealing is not
+ * implemented): such a Coordinator seals with a key file, as simulation. */
+static bool seal_with_key_file(const struct core *c)
+{
+    return c->cfg.simulation || c->tee == ATTEST_TPM;
+}
+
+/* One TPM command stream at a time for the Coordinator's own quotes: a TPM
+ * has few transient object slots and swtpm serves one connection at a time,
+ * so concurrent ?nonce= quotes would otherwise fail or stall each other. */
+static pthread_mutex_t own_tpm_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* The Coordinator's evidence over SHA-256(root DER [|| nonce]) (DESIGN §6). */
 int core_own_evidence(struct core *c, X509 *root, const uint8_t *nonce, size_t nonce_len, json_t **out,
                       struct cairn_error *err)
@@ -202,10 +214,14 @@ int core_own_evidence(struct core *c, X509 *root, const uint8_t *nonce, size_t n
     free(buf);
     free(der);
     struct attest_issued iss;
-    int rc = attest_issue(c->tee, rd, NULL, &iss, err);
+    if (c->tee == ATTEST_TPM)
+        pthread_mutex_lock(&own_tpm_lock);
+    int rc = attest_issue(c->tee, rd, &c->cfg.issuer, &iss, err);
+    if (c->tee == ATTEST_TPM)
+        pthread_mutex_unlock(&own_tpm_lock);
     if (rc != 0) {
         json_decref(j);
-        return cairn_err_prefix(err, "issuing the Coordinator's evidence");
+        return cairn_err_prefix(err, "issuing the Coordinator's %s evidence", attest_type_name(c->tee));
     }
     rc = attest_evidence_to_json(&iss, j);
     attest_issued_free(&iss);
@@ -454,7 +470,7 @@ static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_
 
 static struct seal *seal_for(struct core *c, const struct core_snap *s, struct cairn_error *err)
 {
-    if (c->cfg.simulation) {
+    if (seal_with_key_file(c)) {
         if (c->seal_sim == NULL && seal_open(SEAL_SIM, c->cfg.seal_dir, NULL, &c->seal_sim, err) != 0)
             return NULL;
         return c->seal_sim;
@@ -667,14 +683,14 @@ static int load_or_create(struct core *c, struct cairn_error *err)
         struct core_snap probe = {0};
         uint8_t *kb = NULL;
         size_t kl = 0;
-        if (!c->cfg.simulation && store_get(c->store, "sealed_key", &kb, &kl, NULL, NULL) == 0) {
+        if (!seal_with_key_file(c) && store_get(c->store, "sealed_key", &kb, &kl, NULL, NULL) == 0) {
             probe.seal_unique = kl > 4 && kb[4] == SEAL_UNIQUE;
             free(kb);
         }
         struct cairn_error se = {0};
         struct seal *seal = seal_for(c, &probe, &se);
         if (seal == NULL) {
-            if (store_version(c->store, "sealed_data") != 0 && !c->cfg.simulation) {
+            if (store_version(c->store, "sealed_data") != 0 && !seal_with_key_file(c)) {
                 /* the state exists but no sealing key is available here */
                 LOG_WARN("cannot unseal the existing state: %s", se.msg);
                 res = SEALED_LOAD_UNSEAL_FAILED;
@@ -762,11 +778,21 @@ int core_new(const struct core_config *cfg, struct core **out, struct cairn_erro
     c->tee = ATTEST_SIM;
     int rc = 0;
     if (!c->cfg.simulation) {
-        c->tee = attest_probe(NULL);
+        /* an explicit TEE is taken as given: the first attest_issue (the
+         * startup evidence in load_or_create) proves it works */
+        c->tee = cfg->own_tee != ATTEST_SIM ? cfg->own_tee : attest_probe(&c->cfg.issuer);
         if (c->tee == ATTEST_SIM)
             rc = cairn_errf(err, CAIRN_ERR_UNSUPPORTED,
                             "no TEE found (no Gramine /dev/attestation, configfs-tsm or TPM): run the Coordinator "
                             "in a TEE, or with --simulation (OE_SIMULATION=1) for development");
+        else
+            LOG_INFO("the Coordinator's own evidence: %s (%s)", attest_type_name(c->tee),
+                     cfg->own_tee != ATTEST_SIM ? "configured" : "probed");
+        if (c->tee == ATTEST_TPM)
+            LOG_WARN("*** TPM-backed Coordinator: its quotes come from the TPM, but TPM sealing is not implemented: "
+                     "the state is sealed with a key file in %s, readable by anyone who can read that directory. "
+                     "Protect the directory (or use SealMode Disabled). ***",
+                     cfg->memory_only ? "(memory only)" : cfg->seal_dir);
     }
     if (rc == 0)
         rc = core_trust_load(c, cfg->trust_dir, err);

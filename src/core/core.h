@@ -32,6 +32,7 @@
 #include <openssl/ssl.h>
 
 #include "common/buf.h"
+#include "attest/issuer.h"
 #include "common/error.h"
 #include "manifest/manifest.h"
 
@@ -66,6 +67,17 @@ struct core_config {
      * evidence is refused. For testing hardware verification paths (e.g. a
      * swtpm-attested marble) on a machine without a TEE. */
     bool insecure_no_tee;
+    /* The Coordinator's own TEE (docs/coordinator-tee.md). ATTEST_SIM means
+     * "auto": probe as attest_probe() does (ignored in simulation and
+     * insecure_no_tee, which have no TEE). Any other type is used as given;
+     * core_new fails when no evidence of that type can be issued at start. */
+    enum attest_type own_tee;
+    /* Passed to every attest_issue()/attest_probe() for the Coordinator's own
+     * evidence (TPM TCTI, PCR selection, AK certificate/context, event log).
+     * The strings are borrowed for the lifetime of the core. A TPM-backed
+     * Coordinator seals its state with a key file in seal_dir (as
+     * simulation): TPM sealing is not implemented. */
+    struct attest_issuer_config issuer;
 };
 
 /* Everything read-mostly, immutable once published. */
