@@ -210,6 +210,25 @@ rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy-otherca.json" |
 [ $rc -ne 0 ] && grep -qi "AKRoots\|AK certificate" "$WORK/cli.err" && [ ! -e "$CACHE" ] &&
   ok "policy with another CA in AKRoots: refused: $(head -c 200 "$WORK/cli.err")" ||
   bad "other CA policy rc=$rc $(cat "$WORK/cli.err")"
+# a TPM policy must name AKRoots (an uncertified AK proves nothing)
+printf '{"TEE":"tpm","PCRs":{"sha256":{"16":"%s"}}}\n' "$PCR16" >"$WORK/policy-noroots.json"
+rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy-noroots.json" || rc=$?
+[ $rc -ne 0 ] && grep -q "TEE tpm requires AKRoots" "$WORK/cli.err" && [ ! -e "$CACHE" ] &&
+  ok "a TPM policy without AKRoots is refused: $(head -c 150 "$WORK/cli.err")" ||
+  bad "no-AKRoots policy rc=$rc $(cat "$WORK/cli.err")"
+# the trust directory's tpm/roots/ decide the AK chain during verification as well
+mkdir -p "$WORK/trust/tpm/roots" "$WORK/trust-other/tpm/roots"
+cp "$WORK/ca.pem" "$WORK/trust/tpm/roots/"
+cp "$WORK/other.pem" "$WORK/trust-other/tpm/roots/"
+rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" --trust-dir "$WORK/trust" \
+  --coordinator-cert "$WORK/t-cache.pem" || rc=$?
+[ $rc -eq 0 ] && grep -q "tpm evidence matches" "$WORK/cli.err" &&
+  ok "--trust-dir with the CA under tpm/roots: verified" || bad "trust dir CA rc=$rc $(cat "$WORK/cli.err")"
+rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" --trust-dir "$WORK/trust-other" \
+  --coordinator-cert "$WORK/t-cache2.pem" || rc=$?
+[ $rc -ne 0 ] && grep -q "does not verify.*AK certificate chain" "$WORK/cli.err" && [ ! -e "$WORK/t-cache2.pem" ] &&
+  ok "--trust-dir with only another CA under tpm/roots: the evidence does not verify: $(head -c 160 "$WORK/cli.err")" ||
+  bad "trust dir other CA rc=$rc $(cat "$WORK/cli.err")"
 rc=0; clirun manifest set "$WORK/manifest.json" "$CLIENT" --coordinator-policy "$WORK/policy.json" || rc=$?
 [ $rc -eq 0 ] && grep -q "Coordinator verified (tpm evidence matches the policy)" "$WORK/cli.err" &&
   ok "cairn manifest set with --coordinator-policy: Coordinator verified (tpm), manifest set" ||
