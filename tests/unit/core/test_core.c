@@ -428,6 +428,42 @@ static void test_corrupt_state_fails(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* /events keeps the last events_max activations, oldest dropped first. */
+static void test_events_ring(void **state)
+{
+    (void)state;
+    struct core_config cfg = {.simulation = true, .memory_only = true, .events_max = 3};
+    struct core *c = NULL;
+    struct cairn_error e = {0};
+    assert_int_equal(core_new(&cfg, &c, &e), 0);
+    json_t *rec = NULL;
+    assert_int_equal(core_manifest_set(c, (const uint8_t *)k_manifest, strlen(k_manifest), &rec, &e), 0);
+    json_decref(rec);
+    char uuids[5][37];
+    for (int i = 0; i < 5; i++) {
+        snprintf(uuids[i], sizeof(uuids[i]), "3f2504e0-4f89-41d3-9a0c-0305e82c330%d", i);
+        struct marble_sim m;
+        assert_int_equal(marble_sim_new("free", uuids[i], MARBLE_SIM_OK, &m), 0);
+        X509 *peer = pem_cert(m.cert_pem);
+        json_t *d = NULL;
+        assert_int_equal(core_activate(c, (const uint8_t *)m.body, m.body_len, peer, &d, &e), CORE_OK);
+        json_decref(d);
+        X509_free(peer);
+        marble_sim_free(&m);
+    }
+    json_t *ev = core_events(c);
+    assert_int_equal(json_array_size(ev), 3);
+    for (int i = 0; i < 3; i++) {
+        const json_t *a = json_object_get(json_array_get(ev, (size_t)i), "activation");
+        assert_string_equal(json_string_value(json_object_get(a, "uuid")), uuids[i + 2]);
+        assert_string_equal(json_string_value(json_object_get(a, "marbleType")), "free");
+        assert_int_equal(json_string_length(json_object_get(a, "quote")), 88);   /* base64 of 64 bytes */
+    }
+    assert_non_null(json_object_get(json_array_get(ev, 0), "time"));
+    json_decref(ev);
+    core_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_request_mutations),
         cmocka_unit_test(test_persistence),
         cmocka_unit_test(test_corrupt_state_fails),
+        cmocka_unit_test(test_events_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
