@@ -184,6 +184,16 @@ curl -sk "https://$CLIENT/api/v2/quote" >"$WORK/quote.json"
   bad "quote answer: $(head -c 300 "$WORK/quote.json")"
 jq -r .data.cert "$WORK/quote.json" | awk '/BEGIN CERT/{b=""} {b=b $0 "\n"} /END CERT/{last=b} END{printf "%s", last}' \
   >"$WORK/root.pem"
+# the mesh TLS chain: Marble Root (self-signed with the intermediate key) + the Intermediate of /quote
+timeout 10 openssl s_client -connect "$MESH" -showcerts </dev/null >"$WORK/sclient.out" 2>&1
+awk '/BEGIN CERT/{n++} n==2{print} /END CERT/{if(n==2) exit}' "$WORK/sclient.out" >"$WORK/mesh-inter.pem"
+jq -r .data.cert "$WORK/quote.json" | awk '/BEGIN CERT/{n++} n==1{print} /END CERT/{if(n==1) exit}' >"$WORK/quote-inter.pem"
+fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 2>/dev/null; }
+[ "$(grep -c "BEGIN CERT" "$WORK/sclient.out")" = 2 ] && [ -n "$(fp "$WORK/mesh-inter.pem")" ] &&
+  [ "$(fp "$WORK/mesh-inter.pem")" = "$(fp "$WORK/quote-inter.pem")" ] &&
+  openssl verify -CAfile "$WORK/root.pem" "$WORK/mesh-inter.pem" >/dev/null 2>&1 &&
+  ok "mesh TLS chain: Marble Root + the Intermediate of /quote (which the root verifies)" ||
+  bad "mesh chain: $(grep -c "BEGIN CERT" "$WORK/sclient.out") certificates; $(grep -E "s:|i:" "$WORK/sclient.out" | head -4)"
 # an independent check of the binding with the evidence verifier: the answer
 # verifies against SHA-256(root DER) and the policy, not with a nonce it was not made for
 rc=0; "$BIN/cairn" evidence verify "$WORK/quote.json" --policy "$WORK/policy.json" >"$WORK/ev.out" 2>&1 || rc=$?
@@ -290,6 +300,10 @@ rc=0; run_marble wrongpcr CAIRN_COORDINATOR_POLICY="$WORK/policy-wrongpcr.json" 
 [ $rc -ne 0 ] && [ ! -e "$WORK/m-wrongpcr/ran" ] && grep -q "PCRs.sha256.16" "$WORK/m-wrongpcr.log" &&
   ok "cairn-premain with a wrong-PCR Coordinator policy: refused, not exec'd" ||
   bad "premain wrong pcr: rc=$rc $(tail -n 3 "$WORK/m-wrongpcr.log")"
+rc=0; run_marble rootonly CAIRN_COORDINATOR_POLICY= CAIRN_COORDINATOR_CLIENT_ADDR= CAIRN_COORDINATOR_ROOT_CA="$WORK/root.pem" || rc=$?
+[ $rc -eq 0 ] && [ "$(cat "$WORK/m-rootonly/ran" 2>/dev/null)" = coordinator-tpm-verified ] &&
+  ok "cairn-premain with only CAIRN_COORDINATOR_ROOT_CA: mesh server authenticated, marble activated" ||
+  bad "premain root only: rc=$rc $(tail -n 3 "$WORK/m-rootonly.log")"
 rc=0; run_marble sim CAIRN_EVIDENCE=sim || rc=$?
 [ $rc -ne 0 ] && [ ! -e "$WORK/m-sim/ran" ] && grep -q "simulation evidence is not accepted" "$WORK/m-sim.log" &&
   ok "a \"sim\" marble is refused by the TPM-backed Coordinator (not --simulation)" ||
