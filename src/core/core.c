@@ -748,7 +748,6 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     if (s->state == CORE_STATE_RECOVERY) {
         LOG_WARN("the sealed state cannot be unsealed on this machine: Coordinator in recovery mode (state 1); "
                  "recover the state or set a new manifest (which discards the old state)");
-        gov_recovery_start(c);   /* issue 6: the ephemeral recovery key, off every request path */
         return 0;
     }
     /* keep the root across restarts before a manifest is set, as MarbleRun */
