@@ -186,7 +186,13 @@ static int rws_public_key(struct cli_ctx *ctx)
         return rc;
     uint8_t *der = NULL;
     size_t n = 0;
+    /* the Coordinator generates its RSA-4096 key in the background and
+     * answers 503 until it is ready (up to a few seconds): retry for 30 s */
     int r = cairn_recover_public_key(c, &der, &n);
+    for (int i = 0; r != 0 && i < 120 && cairn_client_last_http_status(c) == 503; i++) {
+        usleep(250 * 1000);
+        r = cairn_recover_public_key(c, &der, &n);
+    }
     EVP_PKEY *pub = NULL;
     char *pem = NULL;
     size_t pl = 0;

@@ -157,8 +157,16 @@ bool gov_recovery_keys_equal(const struct manifest *a, const struct manifest *b)
  * each key {"pem": string, "share": 64 lowercase hex}. *out: new reference. */
 int gov_recovery_meta_parse(const uint8_t *data, size_t len, json_t **out, struct cairn_error *err);
 
+/* Starts generating the ephemeral RSA-4096 key on a background thread
+ * (core_new calls it when the Coordinator enters state 1), so that no
+ * request waits for it. Best effort: a failure is logged and the first
+ * public-key request starts the thread instead. */
+void gov_recovery_start(struct core *c);
+
 /* GET /recover/public-key (state 1): the ephemeral RSA-4096 key, PKIX DER
- * (malloc'd). Generated on first use, kept until recovery completes. */
+ * (malloc'd), kept until recovery completes. Never blocks on generation:
+ * CAIRN_ERR_TIMEOUT ("still being generated: retry", HTTP 503) until the
+ * background thread has finished (it is started here if it was not). */
 int gov_recover_public_key(struct core *c, uint8_t **out_der, size_t *out_len, struct cairn_error *err);
 
 /* POST /recover (state 1). `secret` is 16/32/33 bytes, or an RSA-OAEP

@@ -335,6 +335,11 @@ void api_gov_v2_recover_public_key(struct srv_req *r, void *ctx)
     size_t n = 0;
     struct cairn_error e = {0};
     if (gov_recover_public_key(core_of(ctx), &der, &n, &e) != 0) {
+        if (e.code == CAIRN_ERR_TIMEOUT) {
+            /* the key is generated off the event loop; the client retries */
+            srv_jsend_error(r, 503, "%s", cairn_error_msg(&e));
+            return;
+        }
         refuse_v2(r, "recover public-key", &e);
         return;
     }
