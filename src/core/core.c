@@ -164,6 +164,14 @@ static int snap_finish(struct core *c, struct core_snap *s, struct cairn_error *
     s->mesh_tls = tls_ctx(s->marble_root_cert, s->intermediate_key, false);
     if (s->client_tls == NULL || s->mesh_tls == NULL)
         return cairn_errf(err, CAIRN_ERR_TLS, "creating the TLS contexts failed");
+    /* The Marble Root is self-signed with the intermediate key; sending the
+     * Intermediate (same key, signed by the Root) along lets a marble that
+     * holds only the Root authenticate the mesh server during the handshake,
+     * before its activation request leaves (src/client/marble.c). MarbleRun
+     * sends the Marble Root alone and its marbles skip verification, so they
+     * simply ignore the extra certificate. */
+    if (SSL_CTX_add1_chain_cert(s->mesh_tls, s->intermediate_cert) != 1)
+        return cairn_errf(err, CAIRN_ERR_TLS, "adding the intermediate to the mesh TLS chain failed");
     if (s->secrets == NULL && (s->secrets = manifest_secret_set_new()) == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     return core_own_evidence(c, s->root_cert, NULL, 0, &s->quote_json, err);
