@@ -280,6 +280,12 @@ done
 [ $wait_ok = 4 ] && ok "4 concurrent ?nonce= quotes: all 4 verify for their own nonce ($(since $t) ms)" ||
   bad "concurrent quotes: $wait_ok of 4 verify; $(head -c 200 "$WORK/qc1.json")"
 
+# informational: a cached quote vs a fresh TPM quote (curl wall time, 10 each, sanitizer builds are slower)
+qt() { curl -sk -o /dev/null -w '%{time_total}\n' "$1"; }
+cached=$(for i in $(seq 10); do qt "https://$CLIENT/api/v2/quote"; done | awk '{s+=$1} END{printf "%.1f", s*100}')
+fresh=$(for i in $(seq 10); do qt "https://$CLIENT/api/v2/quote?nonce=$(b64url "t$i")"; done | awk '{s+=$1} END{printf "%.1f", s*100}')
+echo "info: GET /api/v2/quote mean ${cached} ms (cached startup evidence), ?nonce= mean ${fresh} ms (fresh TPM quote)"
+
 # ---- cairn-premain: verifies the Coordinator by policy, attests with the TPM
 run_marble() {   # run_marble NAME [VAR=value...]
   local n=$1
