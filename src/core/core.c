@@ -705,6 +705,11 @@ static int load_or_create(struct core *c, struct cairn_error *err)
             } else {
                 if (err != NULL)
                     *err = se;
+                if (c->tee == ATTEST_TDX || c->tee == ATTEST_SNP)
+                    return cairn_err_prefix(err, "no sealing key: sealing is not implemented for a %s Coordinator "
+                                                 "(Gramine SGX seals; --tee tpm, --simulation and --insecure-no-tee "
+                                                 "use a key file)",
+                                            attest_type_name(c->tee));
                 return cairn_err_prefix(err, "no sealing key (run in Gramine SGX, or with --simulation)");
             }
         } else {

@@ -168,6 +168,18 @@ refuse_start simtee 2 "--tee tpm excludes --simulation" "--tee tpm with --simula
 refuse_start envtee 2 "--tee tpm excludes --insecure-no-tee" "CAIRN_COORDINATOR_TEE=tpm with --insecure-no-tee" -- \
   CAIRN_COORDINATOR_TEE=tpm --insecure-no-tee
 
+# an explicit TEE that is not here is not replaced by another one (the TPM is reachable);
+# the seal provider is looked for first, so that is what these name
+if [ ! -e /dev/attestation/quote ]; then
+  refuse_start nosgx 1 "cannot start: no sealing key (run in Gramine SGX" "--tee sgx without Gramine" -- \
+    --tee sgx --tpm-tcti "$TCTI" --tpm-ak-context $AKH
+fi
+if [ ! -e /sys/kernel/config/tsm/report ]; then
+  refuse_start notdx 1 "cannot start: no sealing key: sealing is not implemented for a tdx Coordinator" \
+    "--tee tdx without configfs-tsm" -- \
+    --tee tdx --tpm-tcti "$TCTI" --tpm-ak-context $AKH
+fi
+
 t=$(date +%s%N)
 start_coord A "${TPMFLAGS[@]}" || die "Coordinator A did not start: $(cat "$WORK/A.log")"
 PID_A=$PID
@@ -338,6 +350,18 @@ rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" --coordin
 [ $rc -eq 0 ] && grep -q "tpm evidence matches" "$WORK/cli.err" &&
   ok "Coordinator B with a fresh cache: verified (quotes only PCR 16, from the environment's selection)" ||
   bad "B fresh cache rc=$rc $(cat "$WORK/cli.err")"
+
+# ---- auto: no --tee, the TPM behind --tpm-tcti is probed (when no Gramine/configfs-tsm is here)
+if [ ! -e /dev/attestation/quote ] && [ ! -e /sys/kernel/config/tsm/report ]; then
+  start_coord C --tpm-tcti "$TCTI" --tpm-pcrs sha256:0,16 --tpm-ak-context $AKH --tpm-ak-cert "$WORK/ak.pem" ||
+    die "Coordinator C did not start: $(cat "$WORK/C.log")"
+  PID_C=$PID
+  rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" --coordinator-cert "$WORK/c-cache.pem" || rc=$?
+  [ $rc -eq 0 ] && grep -q "own evidence: tpm (probed)" "$WORK/C.log" && grep -q "tpm evidence matches" "$WORK/cli.err" &&
+    ok "Coordinator C (--tee auto): probed the TPM behind --tpm-tcti, verified" ||
+    bad "auto rc=$rc $(cat "$WORK/cli.err") $(grep 'own evidence' "$WORK/C.log")"
+  stop_coord C $PID_C
+fi
 
 stop_coord A $PID_A
 stop_coord B $PID_B
