@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "common/buf.h"
 #include "common/encoding.h"
 #include "common/file.h"
 #include "crypto/crypto.h"
@@ -22,7 +23,7 @@ static const struct cli_flag set_flags[] = {
 };
 static const struct cli_flag get_flags[] = {
     CLI_USER_FLAGS,
-    {"output", 'o', true, "FILE", "write the secrets (JSON) to FILE (mode 0600) instead of stdout"},
+    {"output", 'o', true, "FILE", "write the secrets as JSON to FILE (mode 0600; \"-\" = stdout) instead of text"},
     {NULL, 0, false, NULL, NULL},
 };
 
@@ -173,6 +174,90 @@ static int run_set(struct cli_ctx *ctx)
 
 /* ---- get ---- */
 
+#define TEXT_MAX (16 * 1024 * 1024)
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* One member of a Secret as MarbleRun's CLI prints it: strings as they are,
+ * numbers and booleans in JSON notation, absent/null as "". Control bytes
+ * from the Coordinator are shown as '?' so that they cannot drive the
+ * terminal. */
+static int text_value(struct cairn_buf *b, const json_t *v)
+{
+    char num[32];
+    const char *s = "";
+    if (json_is_string(v))
+        s = json_string_value(v);
+    else if (json_is_integer(v))
+        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v)), s = num;
+    else if (json_is_boolean(v))
+        s = json_is_true(v) ? "true" : "false";
+    for (; *s != '\0'; s++) {
+        char ch = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+        if (cairn_buf_append(b, &ch, 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int text_line(struct cairn_buf *b, const char *label, const json_t *v)
+{
+    /* MarbleRun: a tab, the label left-aligned in 14 columns, a space, the value */
+    if (cairn_buf_appendf(b, "\t%-14s ", label) != 0 || text_value(b, v) != 0 ||
+        cairn_buf_append(b, "\n", 1) != 0)
+        return -1;
+    return 0;
+}
+
+/* {name: Secret} as text, one block per secret, names sorted; the labels
+ * and their order per type are MarbleRun's `secret get` (inventory §4). */
+static int secrets_text(const json_t *all, struct cairn_buf *b)
+{
+    const char **names = calloc(json_object_size(all) + 1, sizeof(*names));
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    if (names == NULL)
+        return cli_fail("out of memory");
+    json_object_foreach((json_t *)all, k, v) names[n++] = k;
+    qsort(names, n, sizeof(*names), cmp_names);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const json_t *s = json_object_get(all, names[i]);
+        const json_t *type = json_object_get(s, "Type");
+        const char *t = json_is_string(type) ? json_string_value(type) : "";
+        const json_t *ud = json_object_get(s, "UserDefined"), *size = json_object_get(s, "Size");
+        json_t *name = json_string(names[i]);
+        int w = name == NULL || text_value(b, name) != 0 || cairn_buf_append_str(b, ":\n") != 0 ||
+                text_line(b, "Type:", type) != 0;
+        json_decref(name);
+        if (!json_is_object(s)) {
+            rc = cli_fail("the Coordinator's answer for secret \"%s\" is not an object", names[i]);
+        } else if (strcmp(t, "cert-rsa") == 0 || strcmp(t, "cert-ecdsa") == 0 || strcmp(t, "cert-ed25519") == 0) {
+            w = w || text_line(b, "UserDefined:", ud) != 0 ||
+                (strcmp(t, "cert-ed25519") != 0 && text_line(b, "Size:", size) != 0) ||
+                text_line(b, "Valid For:", json_object_get(s, "ValidFor")) != 0 ||
+                text_line(b, "Certificate:", json_object_get(s, "Cert")) != 0 ||
+                text_line(b, "Public Key:", json_object_get(s, "Public")) != 0 ||
+                text_line(b, "Private Key:", json_object_get(s, "Private")) != 0;
+        } else if (strcmp(t, "symmetric-key") == 0) {
+            w = w || text_line(b, "UserDefined:", ud) != 0 || text_line(b, "Size:", size) != 0 ||
+                text_line(b, "Key:", json_object_get(s, "Public")) != 0;
+        } else if (strcmp(t, "plain") == 0) {
+            w = w || text_line(b, "Data:", json_object_get(s, "Public")) != 0;
+        } else {
+            rc = cli_fail("secret \"%s\": unknown secret type; use -o FILE for the raw JSON", names[i]);
+        }
+        if (rc == 0 && (w || cairn_buf_append(b, "\n", 1) != 0))
+            rc = cli_fail("the secrets do not fit in %d MiB of text", TEXT_MAX >> 20);
+    }
+    free(names);
+    return rc;
+}
+
 static int run_get(struct cli_ctx *ctx)
 {
     size_t n = ctx->args.n_pos - 1;
@@ -182,15 +267,26 @@ static int run_get(struct cli_ctx *ctx)
     if (rc != 0)
         return rc;
     char *json = NULL;
+    const char *output = cli_args_get(&ctx->args, "output");
     int r = cairn_secrets_get(c, ctx->args.pos, n, &json);
+    json_t *j = r == 0 ? json_loads(json, 0, NULL) : NULL;
     if (r != 0) {
         rc = cli_fail_client(r, "secret get", cairn_client_last_error(c));
+    } else if (!json_is_object(j)) {
+        rc = cli_fail("the Coordinator's answer is not a JSON object");
+    } else if (json_object_size(j) != n) {
+        rc = cli_fail("did not receive the same number of secrets as requested (%zu of %zu)", json_object_size(j), n);
+    } else if (output == NULL) {
+        struct cairn_buf b;
+        cairn_buf_init(&b, TEXT_MAX);
+        rc = secrets_text(j, &b);
+        if (rc == 0)
+            rc = cli_write_output(NULL, b.data, b.len, 0600);
+        cairn_buf_free_secret(&b);
     } else {
-        json_t *j = json_loads(json, 0, NULL);
-        char *pretty = j != NULL ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-        json_decref(j);
+        char *pretty = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
         if (pretty == NULL) {
-            rc = cli_fail("the Coordinator's answer is not JSON");
+            rc = cli_fail("out of memory");
         } else {
             size_t len = strlen(pretty);
             char *out = realloc(pretty, len + 2);
@@ -199,11 +295,14 @@ static int run_get(struct cli_ctx *ctx)
                 rc = cli_fail("out of memory");
             } else {
                 out[len] = '\n';
-                rc = cli_write_output(cli_args_get(&ctx->args, "output"), out, len + 1, 0600);
+                rc = cli_write_output(output, out, len + 1, 0600);
                 cc_free_secret(out, len + 2);
+                if (rc == 0 && strcmp(output, "-") != 0)
+                    fprintf(stderr, "Saved secrets to: %s\n", output);
             }
         }
     }
+    json_decref(j);   /* holds secret bytes: jansson does not wipe (as for the response string below) */
     if (json != NULL)
         cc_free_secret(json, strlen(json));
     cairn_client_free(c);
@@ -221,10 +320,13 @@ static const struct cli_command cmd_set = {
 };
 static const struct cli_command cmd_get = {
     .name = "get",
-    .summary = "read secrets (JSON)",
-    .usage = "<name>... <address> -c CERT -k KEY",
-    .help = "Prints {name: Secret} as JSON (Private/Public/Cert base64). The user needs ReadSecret on every\n"
-            "requested name. With -o the file is written with mode 0600.",
+    .summary = "read secrets (text, or JSON with -o)",
+    .usage = "<name>... <address> -c CERT -k KEY [-o FILE|-]",
+    .help = "Prints each secret as text, as MarbleRun's CLI: the name, then per type Type, UserDefined, Size,\n"
+            "Valid For, Certificate, Public Key, Private Key (certificates), Key (symmetric keys) or Data\n"
+            "(plain), values base64 as the Coordinator sends them. With -o FILE the answer {name: Secret} is\n"
+            "written as JSON to FILE (mode 0600) and \"Saved secrets to: FILE\" goes to stderr; -o - prints the\n"
+            "JSON on stdout. The user needs ReadSecret on every requested name.",
     .flags = get_flags, .min_args = 2, .max_args = CLI_MAX_ARGS, .run = run_get,
 };
 static const struct cli_command *const secret_subs[] = {&cmd_set, &cmd_get, NULL};

@@ -30,7 +30,8 @@ manifest() {
   "Packages": {"pkg": {"SignerID": "$SIGNER", "ProductID": 1, "SecurityVersion": 1}},
   "Marbles": {"web": {"Package": "pkg", "Parameters": {"Files": {"/k": "{{ hex .Secrets.user_key }}"}}}},
   "Secrets": {"user_key": {"Type": "symmetric-key", "Size": 128, "UserDefined": true},
-              "user_cert": {"Type": "cert-ecdsa", "UserDefined": true}},
+              "user_cert": {"Type": "cert-ecdsa", "UserDefined": true},
+              "note": {"Type": "plain", "UserDefined": true}},
   "Users": {
     "alice": {"Certificate": $(pemjson "$WORK/alice.crt"), "Roles": ["upd", "rw"]},
     "bob": {"Certificate": $(pemjson "$WORK/bob.crt"), "Roles": ["upd"]},
@@ -39,7 +40,7 @@ manifest() {
   },
   "Roles": {
     "upd": {"ResourceType": "Manifest", "Actions": ["UpdateManifest"]},
-    "rw": {"ResourceType": "Secrets", "ResourceNames": ["user_key", "user_cert"], "Actions": ["ReadSecret", "WriteSecret"]},
+    "rw": {"ResourceType": "Secrets", "ResourceNames": ["user_key", "user_cert", "note"], "Actions": ["ReadSecret", "WriteSecret"]},
     "svn": {"ResourceType": "Packages", "ResourceNames": ["pkg"], "Actions": ["UpdateSecurityVersion"]}
   },
   "RecoveryKeys": ${3:-{\}},
@@ -83,14 +84,37 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W
 cat "$WORK/uc.crt" "$WORK/uc.key" >"$WORK/uc.pem"
 AS alice secret set "$WORK/uc.pem" "$CLIENT" --from-pem user_cert
 check "secret set --from-pem (certificate + key)" eq "$RC" 0
-AS alice secret get user_key user_cert "$CLIENT"
-check "secret get prints JSON" eq "$RC:$(printf '%s' "$OUT" | jq -r .user_key.Private)" "0:$KEY"
-check "--from-pem stored the certificate DER" eq "$(printf '%s' "$OUT" | jq -r .user_cert.Cert)" \
+printf '{"note":{"Key":"%s"}}' "$(printf 'hello\nworld' | base64 -w0)" >"$WORK/note.json"
+AS alice secret set "$WORK/note.json" "$CLIENT"
+check "alice sets the plain secret note" eq "$RC" 0
+AS alice secret get user_key user_cert note "$CLIENT" -o -
+check "secret get -o - prints JSON on stdout" eq "$RC:$(printf '%s' "$OUT" | jq -r .user_key.Private)" "0:$KEY"
+JS=$OUT
+js() { printf '%s' "$JS" | jq -r "$1"; }
+# MarbleRun's text: the name, then "\t%-14s %s" per label, a blank line after each secret
+line() { printf '\t%-14s %s\n' "$1" "$2"; }
+{
+  printf 'note:\n'; line Type: plain; line Data: "$(js .note.Public)"; echo
+  printf 'user_cert:\n'; line Type: cert-ecdsa; line UserDefined: true; line Size: "$(js .user_cert.Size)"
+  line "Valid For:" "$(js .user_cert.ValidFor)"; line Certificate: "$(js .user_cert.Cert)"
+  line "Public Key:" "$(js .user_cert.Public)"; line "Private Key:" "$(js .user_cert.Private)"; echo
+  printf 'user_key:\n'; line Type: symmetric-key; line UserDefined: true; line Size: 128; line Key: "$KEY"; echo
+} >"$WORK/expected.txt"
+AS alice secret get user_key user_cert note "$CLIENT"
+cp "$WORK/out" "$WORK/got.txt"
+check "secret get prints MarbleRun's text per type by default (names sorted)" cmp -s "$WORK/expected.txt" "$WORK/got.txt"
+check "text: the symmetric key is the uploaded one" contains "$OUT" "$(line Key: "$KEY" | tr -d '\n')"
+check "text: the plain secret's data (base64 of the uploaded bytes)" eq "$(js .note.Public | base64 -d)" "$(printf 'hello\nworld')"
+check "text: the certificate is the uploaded DER" eq "$(js .user_cert.Cert)" \
   "$(openssl x509 -in "$WORK/uc.crt" -outform DER | base64 -w0)"
-check "--from-pem stored the key as PKCS#8" eq "$(printf '%s' "$OUT" | jq -r .user_cert.Private)" \
+check "--from-pem stored the certificate DER" eq "$(printf "%s" "$JS" | jq -r .user_cert.Cert)" \
+  "$(openssl x509 -in "$WORK/uc.crt" -outform DER | base64 -w0)"
+check "--from-pem stored the key as PKCS#8" eq "$(printf "%s" "$JS" | jq -r .user_cert.Private)" \
   "$(openssl pkcs8 -topk8 -nocrypt -in "$WORK/uc.key" -outform DER | base64 -w0)"
 AS alice secret get user_key "$CLIENT" -o "$WORK/got.json"
 check "secret get -o writes a 0600 file" eq "$RC:$(stat -c %a "$WORK/got.json")" "0:600"
+check "-o FILE: JSON in the file, nothing on stdout, MarbleRun's notice on stderr" eq \
+  "$(jq -r .user_key.Private "$WORK/got.json"):$OUT:$ERR" "$KEY::Saved secrets to: $WORK/got.json"
 AS dave secret get user_key "$CLIENT"
 check "dave may not read: exit 1" eq "$RC" 1
 AS alice secret set "$WORK/sec.json" "$CLIENT" --from-pem user_cert
