@@ -99,6 +99,23 @@ PCR16=$({ head -c 32 /dev/zero; hexbin "$D1"; } | sha256sum | cut -d' ' -f1)
 tpm2_pcrextend 16:sha256="$D1" >>"$WORK/tools.log" 2>&1 || die "tpm2_pcrextend"
 WRONG16=$(printf 'not the platform' | sha256sum | cut -d' ' -f1)
 
+# ---- TCG event logs (crypto-agile, SHA-256 bank) with one EV_IPL event on PCR 16:
+# one recording D1 (replays to the quoted PCR 16), one recording another digest
+le32() { local v=$1; printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((v & 255)) $((v >> 8 & 255)) $((v >> 16 & 255)) $((v >> 24 & 255)))"; }
+le16() { local v=$1; printf "$(printf '\\x%02x\\x%02x' $((v & 255)) $((v >> 8 & 255)))"; }
+eventlog() {   # eventlog DIGEST_HEX OUT
+  {
+    le32 0; le32 3; head -c 20 /dev/zero; le32 33                   # header: EV_NO_ACTION, SHA-1 zero digest
+    printf 'Spec ID Event03\0'; le32 0; printf '\x00\x02\x00\x02'      # class, minor 0, major 2, errata 0, uintn 2
+    le32 1; le16 11; le16 32; printf '\x00'                           # one bank: SHA-256, 32 bytes; no vendor info
+    le32 16; le32 13; le32 1; le16 11; hexbin "$1"                  # PCR 16, EV_IPL, SHA-256 digest
+    le32 8; printf 'platform'
+  } >"$2"
+}
+eventlog "$D1" "$WORK/eventlog.bin"
+eventlog "$WRONG16" "$WORK/eventlog-stale.bin"
+[ "$(stat -c %s "$WORK/eventlog.bin")" = 123 ] || die "event log size $(stat -c %s "$WORK/eventlog.bin")"
+
 # ---- policies (manifest package fields, as MarbleRun's era config)
 CA_JSON=$(jq -Rs . "$WORK/ca.pem")
 OTHER_JSON=$(jq -Rs . "$WORK/other.pem")
@@ -338,9 +355,9 @@ rc=0; clirun manifest verify "$WORK/manifest.json" "$CLIENT" --coordinator-polic
 
 # ---- a second Coordinator (new root) on the same TPM, configured by the environment
 export CAIRN_COORDINATOR_TEE=tpm CAIRN_TPM_TCTI="$TCTI" CAIRN_TPM_PCRS=sha256:16 CAIRN_TPM_AK_CONTEXT=$AKH \
-  CAIRN_TPM_AK_CERT="$WORK/ak.pem"
+  CAIRN_TPM_AK_CERT="$WORK/ak.pem" CAIRN_TPM_EVENTLOG="$WORK/eventlog.bin"
 start_coord B || die "Coordinator B did not start: $(cat "$WORK/B.log")"
-unset CAIRN_COORDINATOR_TEE CAIRN_TPM_TCTI CAIRN_TPM_PCRS CAIRN_TPM_AK_CONTEXT CAIRN_TPM_AK_CERT
+unset CAIRN_COORDINATOR_TEE CAIRN_TPM_TCTI CAIRN_TPM_PCRS CAIRN_TPM_AK_CONTEXT CAIRN_TPM_AK_CERT CAIRN_TPM_EVENTLOG
 PID_B=$PID
 rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" || rc=$?
 [ $rc -ne 0 ] && grep -q "root certificate changed" "$WORK/cli.err" &&
@@ -350,6 +367,19 @@ rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" --coordin
 [ $rc -eq 0 ] && grep -q "tpm evidence matches" "$WORK/cli.err" &&
   ok "Coordinator B with a fresh cache: verified (quotes only PCR 16, from the environment's selection)" ||
   bad "B fresh cache rc=$rc $(cat "$WORK/cli.err")"
+curl -sk "https://$CLIENT/api/v2/quote" | jq -r .data.evidence.eventlog | base64 -d >"$WORK/b-eventlog.bin" 2>/dev/null
+cmp -s "$WORK/b-eventlog.bin" "$WORK/eventlog.bin" &&
+  ok "Coordinator B's quote answer carries its event log (CAIRN_TPM_EVENTLOG), which the verifier replayed" ||
+  bad "B event log not in the answer"
+
+# a Coordinator whose event log does not replay to the quoted PCR 16: its own evidence fails verification
+start_coord D "${TPMFLAGS[@]}" --tpm-eventlog "$WORK/eventlog-stale.bin" || die "Coordinator D did not start: $(cat "$WORK/D.log")"
+PID_D=$PID
+rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" --coordinator-cert "$WORK/d-cache.pem" || rc=$?
+[ $rc -ne 0 ] && grep -q "does not verify.*PCR 16 replays to" "$WORK/cli.err" && [ ! -e "$WORK/d-cache.pem" ] &&
+  ok "Coordinator D with an event log that does not match PCR 16: refused: $(head -c 170 "$WORK/cli.err")" ||
+  bad "D stale event log rc=$rc $(cat "$WORK/cli.err")"
+stop_coord D $PID_D
 
 # ---- auto: no --tee, the TPM behind --tpm-tcti is probed (when no Gramine/configfs-tsm is here)
 if [ ! -e /dev/attestation/quote ] && [ ! -e /sys/kernel/config/tsm/report ]; then
