@@ -199,6 +199,12 @@ static void test_svn_update(void **state)
                                        *c1 = manifest_secret_set_find(after->secrets, "c");
     assert_memory_equal(s0->private_key, s1->private_key, s0->private_len);   /* symmetric key kept */
     assert_true(c0->cert_len != c1->cert_len || memcmp(c0->cert, c1->cert, c0->cert_len) != 0);   /* cert new */
+    /* an SVN update is not a full update: no previous root secret */
+    assert_false(after->has_previous_root_secret);
+    assert_memory_equal(after->root_secret, before->root_secret, 32);
+    struct manifest_secret_set *prev = (struct manifest_secret_set *)&e;   /* must be overwritten */
+    assert_int_equal(gov_previous_secrets(after, "6a1c9f0e-3b52-4d7a-9e1f-0c2b8d4e5f61", "m", NULL, &prev, &e), 0);
+    assert_null(prev);   /* no full update yet: the snapshot's previous_secrets are all there is */
     char buf[512];
     assert_non_null(strstr(last_log(f->c, buf, sizeof(buf)), "\"package\":\"pkg\",\"new version\":4"));
     core_snap_put(after);
@@ -213,6 +219,11 @@ static void test_full_update(void **state)
     json_t *up = json_pack("{s:{s:s}}", "k", "Key", "AAECAwQFBgcICQoLDA0ODw==");
     assert_int_equal(gov_secrets_set(f->c, f->alice, up, &e), 0);
     json_decref(up);
+    struct core_snap *s0 = core_snap_get(f->c);
+    assert_false(s0->has_previous_root_secret);
+    uint8_t root0[32];
+    memcpy(root0, s0->root_secret, 32);
+    core_snap_put(s0);
     assert_int_equal(gov_update_pending(f->c, &out, &e), CAIRN_ERR_NOT_FOUND);
     assert_string_equal(e.msg, "no update in progress");
     assert_int_equal(gov_update(f->c, f->alice, (const uint8_t *)m2, strlen(m2), &out, &e), 0);
@@ -248,6 +259,19 @@ static void test_full_update(void **state)
     assert_non_null(s->previous_secrets);
     assert_non_null(manifest_secret_set_find(s->previous_secrets, "c"));   /* .Previous.Secrets */
     assert_non_null(manifest_secret_set_find(s->secrets, "k"));            /* uploaded value kept */
+    /* MarbleRun keeps the root secret as previousRootSecret on every full
+     * update; without RotateRootSecret both are the same */
+    assert_true(s->has_previous_root_secret);
+    assert_memory_equal(s->previous_root_secret, root0, 32);
+    assert_memory_equal(s->root_secret, root0, 32);
+    /* the marble's previous set: stored previous values; no private
+     * symmetric key in this manifest, so nothing derived */
+    struct manifest_secret_set *prev = NULL;
+    assert_int_equal(gov_previous_secrets(s, "6a1c9f0e-3b52-4d7a-9e1f-0c2b8d4e5f61", "m", NULL, &prev, &e), 0);
+    assert_non_null(prev);
+    assert_int_equal(prev->count, s->previous_secrets->count);
+    assert_non_null(manifest_secret_set_find(prev, "c"));
+    manifest_secret_set_free(prev);
     core_snap_put(s);
 
     /* start and cancel */
