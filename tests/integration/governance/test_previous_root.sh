@@ -20,7 +20,8 @@ manifest() {
   "Marbles": {"web": {"Package": "pkg", "Parameters": {"Files": {
       "/k": "{{ hex .Secrets.psym }}", "/s": "{{ hex .Secrets.ssym }}" ${3:-}}}}},
   "Secrets": {"psym": {"Type": "symmetric-key", "Size": 256},
-              "ssym": {"Type": "symmetric-key", "Size": 128, "Shared": true}},
+              "ssym": {"Type": "symmetric-key", "Size": 128, "Shared": true},
+              "pcrt": {"Type": "cert-ecdsa", "Size": 256}},
   "Users": {"alice": {"Certificate": $(pemjson "$WORK/alice.crt"), "Roles": ["upd"]}},
   "Roles": {"upd": {"ResourceType": "Manifest", "Actions": ["UpdateManifest"]}},
   "Config": $2
@@ -78,5 +79,18 @@ check "m4 (second rotation) applied" eq "$CODE" 200
 check "m4: previous private key = the m3 key" eq "$(act $UUID /pk)" "$K3"
 K4=$(act $UUID /k)
 check "m4: a third private key" test "$K4" != "$K3" -a "$K4" != "$K1"
+
+# a private certificate's previous value is the marble's current one (no
+# second key generation; documented deviation from MarbleRun)
+manifest "$WORK/m5.json" '{}' ', "/c": "{{ pem .Secrets.pcrt.Cert }}{{ pem .Previous.Secrets.pcrt.Cert }}"'
+ureq alice POST /api/v2/update -d "$(mbody "$WORK/m5.json")"
+check "m5 applied" eq "$CODE" 200
+out=$("$TOOL" "$MESH" web --uuid $UUID --file /c || true)
+printf '%s\n' "$out" | tail -n +2 >"$WORK/c.pem"
+check "m5: the file holds two certificates" eq "$(grep -c 'BEGIN CERTIFICATE' "$WORK/c.pem")" 2
+awk '/BEGIN/{n++} {print > ("'"$WORK"'/c" n ".pem")}' "$WORK/c.pem"
+check "m5: .Previous.Secrets.pcrt is the marble's current private certificate" cmp -s "$WORK/c1.pem" "$WORK/c2.pem"
+check "m5: it is a generated certificate" contains "$(openssl x509 -in "$WORK/c1.pem" -noout -subject 2>/dev/null)" \
+  "MarbleRun Generated Certificate"
 check "Coordinator still serving" alive
 finish
