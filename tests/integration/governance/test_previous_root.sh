@@ -90,7 +90,7 @@ printf '%s\n' "$out" | tail -n +2 >"$WORK/c.pem"
 check "m5: the file holds two certificates" eq "$(grep -c 'BEGIN CERTIFICATE' "$WORK/c.pem")" 2
 awk '/BEGIN/{n++} {print > ("'"$WORK"'/c" n ".pem")}' "$WORK/c.pem"
 check "m5: .Previous.Secrets.pcrt is the marble's current private certificate" cmp -s "$WORK/c1.pem" "$WORK/c2.pem"
-check "m5: it is a generated certificate" contains "$(openssl x509 -in "$WORK/c1.pem" -noout -subject 2>/dev/null)" \
-  "MarbleRun Generated Certificate"
+check "m5: it is issued by the Marble Root (issuer CN of the Intermediate CA)" contains \
+  "$(openssl x509 -in "$WORK/c1.pem" -noout -issuer 2>/dev/null)" "MarbleRun Coordinator - Intermediate CA"
 check "Coordinator still serving" alive
 finish
