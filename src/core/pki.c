@@ -128,7 +128,8 @@ int pki_leaf_issue(X509_REQ *csr, const char *uuid, const char *marble_type, X50
     t.not_after = t.not_before + PKI_MAX_VALIDITY_S;
     t.extensions = &ext;
     t.n_extensions = 1;
-    rc = cc_cert_issue(&t, leaf_key, marble_root, intermediate_key, out, err);
+    /* lean: the leaf is only encoded (DER/PEM) afterwards, never asked for its key object */
+    rc = cc_cert_issue_lean(&t, leaf_key, marble_root, intermediate_key, out, err);
     pki_names_free(dns, nd);
     pki_names_free(ips, ni);
     return rc;

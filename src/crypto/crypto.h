@@ -203,4 +203,16 @@ int cc_crl_from_der_or_pem(const uint8_t *data, size_t len, X509_CRL **out, stru
 int cc_time_parse_rfc3339(const char *s, time_t *out);
 void cc_time_format_rfc3339(time_t t, char out[32]);
 
+/* ---- hot-path additions (marble activation; perf work, see docs/benchmarks.md) */
+
+/* As cc_cert_issue, but for an EC subject key the SubjectPublicKeyInfo is
+ * written from the key's encoded point instead of through X509_set_pubkey,
+ * whose encoder + decoder round trip costs ~150 us per P-384 certificate in
+ * OpenSSL 3.0. The DER is identical. Difference: the returned X509 caches no
+ * EVP_PKEY, so X509_get0_pubkey() on it returns NULL (re-parse its DER with
+ * cc_cert_from_der when a key object is needed). Non-EC keys: same as
+ * cc_cert_issue. */
+int cc_cert_issue_lean(const struct cc_cert_template *tmpl, EVP_PKEY *subject_key, X509 *issuer_cert,
+                       EVP_PKEY *issuer_key, X509 **out, struct cairn_error *err);
+
 #endif
