@@ -81,6 +81,8 @@ struct loop {
     struct evhttp *http[SRV_MAX_LISTENERS];
     struct evconnlistener *evl[SRV_MAX_LISTENERS];   /* owned by http[] */
     struct event *resume_ev[SRV_MAX_LISTENERS];      /* re-enables evl[] after one accept */
+    struct event *backoff_ev[SRV_MAX_LISTENERS];     /* re-enables evl[] after a failed accept */
+    time_t accept_err_logged;                        /* last accept-failure log line (rate limit) */
 };
 
 struct srv {
@@ -623,9 +625,43 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+/* The loop running on this thread, for callbacks whose argument is not ours
+ * (the listener error callback gets evhttp's). */
+static __thread struct loop *tl_loop;
+
+/* accept() failed with a non-retriable error, typically EMFILE/ENFILE when
+ * the descriptor table is full. The pending connection stays in the backlog,
+ * so the level-triggered listener would fire again at once: without this
+ * callback libevent spins at 100% CPU printing a warning per attempt. The
+ * listener pauses instead and retries after a short delay; the log line is
+ * rate-limited. */
+static void accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+    (void)arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    struct loop *lp = tl_loop;
+    if (lp == NULL)
+        return;
+    for (int k = 0; k < SRV_MAX_LISTENERS; k++) {
+        if (lp->evl[k] != lev || lp->backoff_ev[k] == NULL)
+            continue;
+        evconnlistener_disable(lev);
+        const struct timeval delay = {0, 100 * 1000};
+        evtimer_add(lp->backoff_ev[k], &delay);
+        time_t now = time(NULL);
+        if (now - lp->accept_err_logged >= 10) {
+            lp->accept_err_logged = now;
+            LOG_WARN("%s listener: accept failed: %s; pausing new connections for 100 ms",
+                     lp->srv->lst[k].cfg.name, strerror(e));
+        }
+        return;
+    }
+}
+
 static void *loop_main(void *arg)
 {
     struct loop *lp = arg;
+    tl_loop = lp;
     event_base_loop(lp->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }
@@ -665,8 +701,10 @@ int srv_start(struct srv *s, struct cairn_error *err)
             }
             lp->evl[k] = evhttp_bound_socket_get_listener(bs);
             lp->resume_ev[k] = event_new(lp->base, -1, 0, resume_cb, lp->evl[k]);
-            if (lp->resume_ev[k] == NULL)
+            lp->backoff_ev[k] = evtimer_new(lp->base, resume_cb, lp->evl[k]);
+            if (lp->resume_ev[k] == NULL || lp->backoff_ev[k] == NULL)
                 goto fail;
+            evconnlistener_set_error_cb(lp->evl[k], accept_error_cb);
         }
     }
     for (int i = 0; i < s->nloops; i++) {
@@ -699,6 +737,9 @@ void srv_stop(struct srv *s)
             if (lp->resume_ev[k] != NULL)
                 event_free(lp->resume_ev[k]);
             lp->resume_ev[k] = NULL;
+            if (lp->backoff_ev[k] != NULL)
+                event_free(lp->backoff_ev[k]);
+            lp->backoff_ev[k] = NULL;
             if (lp->http[k] != NULL)
                 evhttp_free(lp->http[k]);
             lp->http[k] = NULL;
