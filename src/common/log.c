@@ -95,6 +95,11 @@ void cairn_log(enum cairn_log_level lvl, const char *fmt, ...)
         json_escape(&line, msg);
         cairn_buf_appendf(&line, "\"}\n");
     } else {
+        /* one entry, one line: messages quote untrusted input (manifest keys,
+         * request fields), and a newline in it would forge a log entry */
+        for (char *c = msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
         cairn_buf_appendf(&line, "%s %-5s %s: %s\n", ts, level_names[lvl], g_log_component, msg);
     }
     if (line.len > 0)
