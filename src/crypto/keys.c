@@ -38,6 +38,31 @@ int cc_key_generate(enum cc_key_type type, unsigned rsa_bits, EVP_PKEY **out, st
 
 /* ---- private keys ------------------------------------------------------- */
 
+/* shared with x509.c (declared there too: crypto_internal.h belongs to the crypto owner) */
+int cc__ec_named_full(const EVP_PKEY *key);
+
+/* True when OpenSSL's encoders would write this EC key in the default shape
+ * the direct encoders below produce: named curve (not explicit parameters),
+ * uncompressed point and, for private keys, the public point included. Anything else goes
+ * through the encoder. */
+int cc__ec_named_full(const EVP_PKEY *key)
+{
+    char enc[32];
+    size_t elen = 0;
+    int inc = 1;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc), &elen) == 1 &&
+        strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0)
+        return 0;
+    if (EVP_PKEY_get_int_param(key, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, &inc) == 1 && inc == 0)
+        return 0;
+    /* the encoded point parameter is always uncompressed, the encoders follow the key's form */
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, enc, sizeof(enc), &elen) == 1 &&
+        strcmp(enc, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 0)
+        return 0;
+    ERR_clear_error();
+    return 1;
+}
+
 /* DER header (tag + definite length) for `n` content bytes; returns its size. */
 static size_t der_hdr(uint8_t *p, uint8_t tag, size_t n)
 {
@@ -74,6 +99,7 @@ static int ec_pkcs8_direct(const EVP_PKEY *key, uint8_t **out, size_t *out_len)
     size_t nb = 0, plen = 0, glen = 0;
     char group[64];
     if (!EVP_PKEY_is_a(key, "EC") || cc__key_kind(key, &nb) < 0 || nb == 0 || nb > 66 ||
+        !cc__ec_named_full(key) ||
         EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) != 1)
         goto fallback;
     int nid = OBJ_sn2nid(group);

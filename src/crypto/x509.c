@@ -482,6 +482,9 @@ static int set_serial(X509 *x)
     return ok ? 0 : cc__ossl_clear(CAIRN_ERR_CRYPTO);
 }
 
+/* keys.c: the key is on a named curve and encodes in the default shape */
+int cc__ec_named_full(const EVP_PKEY *key);
+
 /* SubjectPublicKeyInfo of an EC key written straight from its encoded point
  * (the same DER the encoder produces: id-ecPublicKey, named curve, point in
  * the key's conversion form). X509_set_pubkey costs an encoder plus a decoder
@@ -492,7 +495,7 @@ static int set_ec_spki_direct(X509 *x, const EVP_PKEY *key)
 {
     char group[64];
     size_t glen = 0, plen = 0;
-    if (!EVP_PKEY_is_a(key, "EC") ||
+    if (!EVP_PKEY_is_a(key, "EC") || !cc__ec_named_full(key) ||
         EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) != 1) {
         ERR_clear_error();
         return 0;
