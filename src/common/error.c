@@ -35,6 +35,16 @@ const char *cairn_strerror(int err)
     }
 }
 
+/* Messages quote untrusted input (JSON keys, request fields): a control byte
+ * in it would break the one-line contract of error.h and the clients and
+ * logs that show the message, so each becomes '?'. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 int cairn_errf(struct cairn_error *err, int code, const char *fmt, ...)
 {
     if (err != NULL) {
@@ -42,6 +52,7 @@ int cairn_errf(struct cairn_error *err, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
         va_end(ap);
+        one_line(err->msg);
         err->code = code;
     }
     return code;
@@ -60,6 +71,7 @@ int cairn_err_prefix(struct cairn_error *err, const char *fmt, ...)
     memcpy(old, err->msg, sizeof(old));
     snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix,
              old[0] ? old : cairn_strerror(err->code));
+    one_line(err->msg);
     if (err->code == 0)
         err->code = CAIRN_ERR_INTERNAL;
     return err->code;

@@ -3,7 +3,11 @@
  * log_one_line: log messages quote untrusted input (an unauthenticated
  * POST /api/v2/manifest in state 2 got "manifest set refused: manifest does
  * not contain marble package <Package value>" logged verbatim), so a newline
- * in it forged a whole log entry. A text log entry must be exactly one line. */
+ * in it forged a whole log entry. A text log entry must be exactly one line.
+ *
+ * error_one_line: error.h promises one-line messages, which clients and logs
+ * show as such, but cairn_errf() copied quoted input verbatim; found by
+ * fuzz_trust_files (a PCR key holding "\n" in a reference-values file). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,10 +75,27 @@ static void log_one_line(void **state)
     cairn_log_setup(CAIRN_LOG_INFO, CAIRN_LOG_TEXT, "cairn");
 }
 
+static void error_one_line(void **state)
+{
+    (void)state;
+    struct cairn_error e = {0};
+    assert_int_equal(cairn_errf(&e, CAIRN_ERR_INVALID, "pcrs: unknown bank \"%s\"", "a\nb\r\tc\x7f"),
+                     CAIRN_ERR_INVALID);
+    assert_string_equal(e.msg, "pcrs: unknown bank \"a?b??c?\"");
+    assert_int_equal(e.code, CAIRN_ERR_INVALID);
+    /* a prefix with a quoted name is held to the same rule */
+    assert_int_equal(cairn_err_prefix(&e, "file \"%s\"", "x\ny"), CAIRN_ERR_INVALID);
+    assert_string_equal(e.msg, "file \"x?y\": pcrs: unknown bank \"a?b??c?\"");
+    /* UTF-8 text is kept */
+    assert_int_equal(cairn_errf(&e, CAIRN_ERR_INVALID, "name \"%s\"", "caf\xc3\xa9"), CAIRN_ERR_INVALID);
+    assert_string_equal(e.msg, "name \"caf\xc3\xa9\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(log_one_line),
+        cmocka_unit_test(error_one_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
