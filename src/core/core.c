@@ -2,6 +2,7 @@
  * quote, update log, metrics and events. Activation is in activate.c. */
 #include "core/core.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -769,8 +770,34 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     return rc;
 }
 
+/* jansson holds secrets in its own buffers that no caller can wipe: the
+ * state document's keys and root secret (its tree, json_dumps' internal
+ * buffer, the parser's token buffer when the state is loaded), activation
+ * answers with the marble's private key, uploaded secrets. So every block
+ * jansson frees is wiped first. Installed once, over the functions in place
+ * (which must be malloc-based: malloc_usable_size gives the block size). */
+static json_free_t g_json_prev_free;
+static pthread_once_t g_json_wipe_once = PTHREAD_ONCE_INIT;
+
+static void json_wiping_free(void *p)
+{
+    if (p == NULL)
+        return;
+    cc_wipe(p, malloc_usable_size(p));
+    g_json_prev_free(p);
+}
+
+static void json_wipe_install(void)
+{
+    json_malloc_t m = NULL;
+    json_get_alloc_funcs(&m, &g_json_prev_free);
+    if (m == malloc && g_json_prev_free != NULL)
+        json_set_alloc_funcs(m, json_wiping_free);
+}
+
 int core_new(const struct core_config *cfg, struct core **out, struct cairn_error *err)
 {
+    pthread_once(&g_json_wipe_once, json_wipe_install);
     struct core *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
