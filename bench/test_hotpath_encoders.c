@@ -70,9 +70,11 @@ static X509 *issue(EVP_PKEY *subject, X509 *issuer, EVP_PKEY *issuer_key, bool l
 
 static void assert_spki_same(EVP_PKEY *subject, X509 *issuer, EVP_PKEY *issuer_key)
 {
-    X509 *ref = issue(subject, issuer, issuer_key, false), *lean = issue(subject, issuer, issuer_key, true);
+    X509 *ref = issue(subject, issuer, issuer_key, false),
+         *lean = issue(subject, issuer, issuer_key, true);
     unsigned char *a = NULL, *b = NULL;
-    int al = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(ref), &a), bl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(lean), &b);
+    int al = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(ref), &a),
+        bl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(lean), &b);
     assert_true(al > 0);
     assert_int_equal(al, bl);
     assert_memory_equal(a, b, (size_t)al);
@@ -97,7 +99,8 @@ static void assert_spki_same(EVP_PKEY *subject, X509 *issuer, EVP_PKEY *issuer_k
 static void test_pkcs8_named_curves(void **state)
 {
     (void)state;
-    const enum cc_key_type types[] = {CC_KEY_EC_P224, CC_KEY_EC_P256, CC_KEY_EC_P384, CC_KEY_EC_P521};
+    const enum cc_key_type types[] = {CC_KEY_EC_P224, CC_KEY_EC_P256, CC_KEY_EC_P384,
+                                      CC_KEY_EC_P521};
     for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
         for (int i = 0; i < KEYS_PER_CURVE; i++) {
             EVP_PKEY *k = NULL;
@@ -115,9 +118,13 @@ static void test_pkcs8_other_shapes(void **state)
     (void)state;
     EVP_PKEY *k = NULL;
     assert_int_equal(cc_key_generate(CC_KEY_EC_P384, 0, &k, NULL), 0);
-    assert_int_equal(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"), 1);
+    assert_int_equal(
+        EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+        1);
     assert_pkcs8_same(k);
-    assert_int_equal(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "uncompressed"), 1);
+    assert_int_equal(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                                    "uncompressed"),
+                     1);
     assert_int_equal(EVP_PKEY_set_int_param(k, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, 0), 1);
     assert_pkcs8_same(k);
     assert_int_equal(EVP_PKEY_set_int_param(k, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, 1), 1);
@@ -135,7 +142,8 @@ static void test_lean_spki(void **state)
     EVP_PKEY *ik = NULL;
     assert_int_equal(cc_key_generate(CC_KEY_EC_P384, 0, &ik, NULL), 0);
     X509 *ic = issue(ik, NULL, ik, false);
-    const enum cc_key_type types[] = {CC_KEY_EC_P256, CC_KEY_EC_P384, CC_KEY_EC_P521, CC_KEY_ED25519};
+    const enum cc_key_type types[] = {CC_KEY_EC_P256, CC_KEY_EC_P384, CC_KEY_EC_P521,
+                                      CC_KEY_ED25519};
     for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
         for (int i = 0; i < KEYS_PER_CURVE / 4; i++) {
             EVP_PKEY *k = NULL;
@@ -147,7 +155,9 @@ static void test_lean_spki(void **state)
     /* compressed and explicit-parameter subject keys: encoder fallback */
     EVP_PKEY *k = NULL;
     assert_int_equal(cc_key_generate(CC_KEY_EC_P384, 0, &k, NULL), 0);
-    assert_int_equal(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"), 1);
+    assert_int_equal(
+        EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+        1);
     assert_spki_same(k, ic, ik);
     assert_int_equal(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_ENCODING, "explicit"), 1);
     assert_spki_same(k, ic, ik);
@@ -167,7 +177,7 @@ static void test_lean_no_cached_key(void **state)
     X509 *ref = issue(k, ic, ik, false), *lean = issue(k, ic, ik, true);
     assert_non_null(X509_get0_pubkey(ref));
     assert_null(X509_get0_pubkey(lean));
-    ERR_clear_error();   /* X509_get0_pubkey left its "cannot decode" note */
+    ERR_clear_error(); /* X509_get0_pubkey left its "cannot decode" note */
     X509_free(ref);
     X509_free(lean);
     X509_free(ic);

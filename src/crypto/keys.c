@@ -50,13 +50,15 @@ int cc__ec_named_full(const EVP_PKEY *key)
     char enc[32];
     size_t elen = 0;
     int inc = 1;
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc), &elen) == 1 &&
+    const char *encoding = OSSL_PKEY_PARAM_EC_ENCODING;
+    if (EVP_PKEY_get_utf8_string_param(key, encoding, enc, sizeof(enc), &elen) == 1 &&
         strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0)
         return 0;
     if (EVP_PKEY_get_int_param(key, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, &inc) == 1 && inc == 0)
         return 0;
     /* the encoded point parameter is always uncompressed, the encoders follow the key's form */
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, enc, sizeof(enc), &elen) == 1 &&
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, enc,
+                                       sizeof(enc), &elen) == 1 &&
         strcmp(enc, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 0)
         return 0;
     ERR_clear_error();
@@ -100,7 +102,8 @@ static int ec_pkcs8_direct(const EVP_PKEY *key, uint8_t **out, size_t *out_len)
     char group[64];
     if (!EVP_PKEY_is_a(key, "EC") || cc__key_kind(key, &nb) < 0 || nb == 0 || nb > 66 ||
         !cc__ec_named_full(key) ||
-        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) != 1)
+        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                       &glen) != 1)
         goto fallback;
     int nid = OBJ_sn2nid(group);
     if (nid == NID_undef)
@@ -109,12 +112,13 @@ static int ec_pkcs8_direct(const EVP_PKEY *key, uint8_t **out, size_t *out_len)
     int clen = curve != NULL ? i2d_ASN1_OBJECT(curve, NULL) : -1;
     uint8_t pt[1 + 2 * 66];
     if (clen <= 0 || clen > 16 ||
-        EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt), &plen) != 1 ||
+        EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt),
+                                        &plen) != 1 ||
         plen == 0)
         goto fallback;
     BIGNUM *d = NULL;
     if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1)
-        goto fallback;   /* a public key only: let the encoder report it */
+        goto fallback; /* a public key only: let the encoder report it */
     uint8_t scalar[66];
     int sok = BN_bn2binpad(d, scalar, (int)nb) == (int)nb;
     BN_clear_free(d);
@@ -154,7 +158,7 @@ static int ec_pkcs8_direct(const EVP_PKEY *key, uint8_t **out, size_t *out_len)
     *p++ = 0x00;
     memcpy(p, pt, plen);
     p += plen;
-    if ((size_t)(p - buf) != total) {   /* cannot happen: sizes computed above */
+    if ((size_t)(p - buf) != total) { /* cannot happen: sizes computed above */
         cc_free_secret(buf, total);
         return CAIRN_ERR_CRYPTO;
     }

@@ -496,15 +496,16 @@ static int set_ec_spki_direct(X509 *x, const EVP_PKEY *key)
     char group[64];
     size_t glen = 0, plen = 0;
     if (!EVP_PKEY_is_a(key, "EC") || !cc__ec_named_full(key) ||
-        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) != 1) {
+        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                       &glen) != 1) {
         ERR_clear_error();
         return 0;
     }
     int curve = OBJ_sn2nid(group);
     if (curve == NID_undef)
         curve = EC_curve_nist2nid(group);
-    if (curve == NID_undef ||
-        EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0, &plen) != 1 ||
+    const char *pub = OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY;   /* always uncompressed */
+    if (curve == NID_undef || EVP_PKEY_get_octet_string_param(key, pub, NULL, 0, &plen) != 1 ||
         plen == 0 || plen > 256) {
         ERR_clear_error();
         return 0;
@@ -512,14 +513,14 @@ static int set_ec_spki_direct(X509 *x, const EVP_PKEY *key)
     unsigned char *pt = OPENSSL_malloc(plen);
     if (pt == NULL)
         return CAIRN_ERR_NOMEM;
-    if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, plen, &plen) != 1) {
+    if (EVP_PKEY_get_octet_string_param(key, pub, pt, plen, &plen) != 1) {
         OPENSSL_free(pt);
         ERR_clear_error();
         return 0;
     }
     /* set0_param takes pt on success only */
-    if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
-                               OBJ_nid2obj(curve), pt, (int)plen) != 1) {
+    if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+                               V_ASN1_OBJECT, OBJ_nid2obj(curve), pt, (int)plen) != 1) {
         OPENSSL_free(pt);
         return cc__ossl_clear(CAIRN_ERR_CRYPTO);
     }
@@ -572,7 +573,8 @@ static int cert_issue(const struct cc_cert_template *tmpl, EVP_PKEY *subject_key
     }
     int direct = direct_spki ? set_ec_spki_direct(x, subject_key) : 0;
     if (direct < 0 || (direct == 0 && X509_set_pubkey(x, subject_key) != 1)) {
-        rc = cc__ossl_errf(err, CAIRN_ERR_CRYPTO, "certificate: setting the subject public key failed");
+        rc = cc__ossl_errf(err, CAIRN_ERR_CRYPTO,
+                           "certificate: setting the subject public key failed");
         goto out;
     }
     if ((rc = set_serial(x)) != 0)
@@ -605,8 +607,8 @@ int cc_cert_issue(const struct cc_cert_template *tmpl, EVP_PKEY *subject_key, X5
 
 /* ---- hot-path additions (marble activation) ------------------------------ */
 
-int cc_cert_issue_lean(const struct cc_cert_template *tmpl, EVP_PKEY *subject_key, X509 *issuer_cert,
-                       EVP_PKEY *issuer_key, X509 **out, struct cairn_error *err)
+int cc_cert_issue_lean(const struct cc_cert_template *tmpl, EVP_PKEY *subject_key,
+                       X509 *issuer_cert, EVP_PKEY *issuer_key, X509 **out, struct cairn_error *err)
 {
     return cert_issue(tmpl, subject_key, issuer_cert, issuer_key, true, out, err);
 }
