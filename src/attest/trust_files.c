@@ -1083,15 +1083,24 @@ int trust_files_add(struct trust_files *tf, const char *name, const uint8_t *p, 
         rc = add_qvl(tf, &st, it->data, n, &tcb, &tcb_len, &qe, &qe_len, &it->n_certs, err);
         break;
     case TRUST_FILE_TCB_INFO:
-        tcb = strdup((const char *)it->data);
-        tcb_len = n;
-        rc = tcb ? 0 : cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    case TRUST_FILE_QE_IDENTITY: {
+        /* strdup stops at a NUL byte, and the length passed on must be the
+         * copy's: a JSON document has no NUL byte, so refuse one */
+        if (memchr(it->data, '\0', n) != NULL) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "a NUL byte in a JSON document");
+            break;
+        }
+        char *doc = strdup((const char *)it->data);
+        rc = doc ? 0 : cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        if (kind == TRUST_FILE_TCB_INFO) {
+            tcb = doc;
+            tcb_len = n;
+        } else {
+            qe = doc;
+            qe_len = n;
+        }
         break;
-    case TRUST_FILE_QE_IDENTITY:
-        qe = strdup((const char *)it->data);
-        qe_len = n;
-        rc = qe ? 0 : cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
-        break;
+    }
     default:
         break;
     }
