@@ -70,7 +70,18 @@ struct lst {
     int fd;
     int port;
     struct route_stats *stats;   /* n_routes + 1 (fallback) */
+    atomic_int conns;            /* open TLS connections (see struct conn) */
 };
+
+/* Per TLS connection, hung on its SSL as ex_data so that it lives exactly as
+ * long as the connection: libevent frees the SSL with the connection, and the
+ * ex_data free callback (conn_free) runs then, on the loop thread. */
+struct conn {
+    struct lst *l;
+    struct event *deadline;      /* request deadline, see arm_deadline() */
+};
+static int g_conn_idx = -1;
+static void rearm_deadline(struct evhttp_request *req);
 
 struct loop {
     struct srv *srv;
@@ -108,9 +119,26 @@ struct srv_req {
 };
 
 static pthread_once_t g_evthread_once = PTHREAD_ONCE_INIT;
+static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    struct conn *c = ptr;
+    if (c == NULL)
+        return;
+    if (c->deadline != NULL)
+        event_free(c->deadline);
+    atomic_fetch_sub(&c->l->conns, 1);
+    free(c);
+}
+
 static void evthread_init(void)
 {
     evthread_use_pthreads();
+    g_conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
 }
 
 struct srv *srv_new(int threads)
@@ -231,6 +259,9 @@ int srv_add_listener(struct srv *s, const struct srv_listener_cfg *cfg, struct c
         l->cfg.max_headers = 16 * 1024;
     if (l->cfg.timeout_s <= 0)
         l->cfg.timeout_s = 10;
+    if (l->cfg.max_conns == 0)
+        l->cfg.max_conns = SRV_DEFAULT_MAX_CONNS;
+    atomic_init(&l->conns, 0);
     l->fd = fd;
     l->port = port;
     return s->nlst++;
@@ -519,6 +550,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
     r.req = req;
     r.l = l;
     clock_gettime(CLOCK_MONOTONIC, &r.start);
+    if (l->cfg.tls != NULL)
+        rearm_deadline(req);
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     r.path = (path != NULL && *path != '\0') ? path : "/";
 
@@ -596,6 +629,61 @@ static struct bufferevent *bev_plain(struct event_base *base, void *arg)
     return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
 
+/* The deadline fired: the client took longer than 3 x timeout_s for one
+ * request (handshake included). libevent's own timeout restarts on every byte,
+ * so a client dripping bytes would never hit it. Shutting the socket down
+ * makes libevent see EOF and free the connection through its normal path. */
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    int sfd = SSL_get_fd(arg);
+    if (sfd >= 0)
+        shutdown(sfd, SHUT_RDWR);
+}
+
+static void arm_deadline(struct conn *c)
+{
+    struct timeval tv = {.tv_sec = 3 * c->l->cfg.timeout_s};
+    event_add(c->deadline, &tv);
+}
+
+static void track_conn(struct event_base *base, struct lst *l, SSL *ssl)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return;
+    c->l = l;
+    c->deadline = event_new(base, -1, 0, deadline_cb, ssl);
+    if (c->deadline == NULL || !SSL_set_ex_data(ssl, g_conn_idx, c)) {
+        if (c->deadline != NULL)
+            event_free(c->deadline);
+        free(c);
+        return;
+    }
+    atomic_fetch_add(&l->conns, 1);
+    arm_deadline(c);
+}
+
+/* Each request starts a new deadline for the next one on that connection. */
+static void rearm_deadline(struct evhttp_request *req)
+{
+    struct evhttp_connection *ec = evhttp_request_get_connection(req);
+    struct bufferevent *bev = ec != NULL ? evhttp_connection_get_bufferevent(ec) : NULL;
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    struct conn *c = ssl != NULL ? SSL_get_ex_data(ssl, g_conn_idx) : NULL;
+    if (c != NULL)
+        arm_deadline(c);
+}
+
+static void log_over_cap(struct lst *l)
+{
+    static _Atomic time_t last;
+    time_t now = time(NULL), prev = atomic_load(&last);
+    if (now - prev >= 10 && atomic_compare_exchange_strong(&last, &prev, now))
+        LOG_WARN("%s API: %zu connections open (the cap): refusing new ones", l->cfg.name, l->cfg.max_conns);
+}
+
 static struct bufferevent *bev_tls(struct event_base *base, void *arg)
 {
     struct lst *l = arg;
@@ -603,11 +691,21 @@ static struct bufferevent *bev_tls(struct event_base *base, void *arg)
     SSL_CTX *ctx = l->cfg.tls(l->cfg.tls_ctx);
     /* Never return NULL: libevent would then serve plain HTTP on this socket.
      * Without a context the handshake is made to fail instead. */
+    /* Over the connection cap the handshake is refused, so that slow or idle
+     * clients cannot pin an unbounded number of connections and buffers. */
+    bool over = (size_t)atomic_load(&l->conns) >= l->cfg.max_conns;
+    if (over && ctx != NULL) {
+        SSL_CTX_free(ctx);
+        ctx = NULL;
+        log_over_cap(l);
+    }
     SSL *ssl = SSL_new(ctx != NULL ? ctx : l->srv->refuse_ctx);
     if (ctx != NULL)
         SSL_CTX_free(ctx);
     if (ssl == NULL)
         ssl = SSL_new(l->srv->refuse_ctx);
+    else if (ctx != NULL)
+        track_conn(base, l, ssl);
     struct bufferevent *bev =
         bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     if (bev != NULL)

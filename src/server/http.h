@@ -57,6 +57,8 @@ struct srv_route {
     size_t max_body;         /* bytes; 0 = the listener's cap */
 };
 
+#define SRV_DEFAULT_MAX_CONNS 1024
+
 struct srv_listener_cfg {
     const char *name;            /* "client", "mesh", "metrics": used in metric names and logs */
     const char *addr;            /* "host:port", ":port", "[v6]:port"; port 0 = ephemeral */
@@ -68,7 +70,11 @@ struct srv_listener_cfg {
     void *ctx;                   /* passed to every handler of this listener */
     size_t max_body;             /* bytes; default 1 MiB */
     size_t max_headers;          /* bytes; default 16 KiB */
-    int timeout_s;               /* read/write/idle timeout; default 10 */
+    int timeout_s;               /* read/write/idle timeout; default 10. TLS listeners also close a
+                                  * connection whose handshake or next request takes longer than
+                                  * 3 x timeout_s in all, however steadily it trickles bytes */
+    size_t max_conns;            /* TLS listeners: open connections before new handshakes are
+                                  * refused; default SRV_DEFAULT_MAX_CONNS */
     bool metrics;                /* count requests per route (Prometheus) */
 };
 
