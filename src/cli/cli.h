@@ -62,7 +62,10 @@ int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **
 int cli_load_manifest(const char *path, uint8_t **out, size_t *out_len);
 /* Reads a whole file (capped); prints the error and returns non-zero on failure. */
 int cli_read_file(const char *what, const char *path, size_t max, uint8_t **out, size_t *out_len);
-/* Writes `data` to `path` ("-" = stdout) with `mode`. Prints the error on failure. */
+/* Writes `data` to `path` ("-" = stdout). A regular or new file is replaced
+ * atomically (temp file + rename) with `mode`; an existing non-regular file
+ * (FIFO, device such as /dev/null) is written into and keeps its type and mode.
+ * Prints the error on failure. */
 int cli_write_output(const char *path, const void *data, size_t len, unsigned mode);
 
 extern const struct cli_command cli_cmd_status;

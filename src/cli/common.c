@@ -1,6 +1,7 @@
 /* Helpers shared by the CLI commands: one-line errors, Coordinator connection
  * with verification and the root-certificate cache, file I/O. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,34 @@ int cli_write_output(const char *path, const void *data, size_t len, unsigned mo
     if (path == NULL || strcmp(path, "-") == 0) {
         if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
             return cli_fail("cannot write to stdout");
+        return 0;
+    }
+    /* An existing non-regular file (FIFO, /dev/null, /dev/stdout, a tty) is
+     * written into: the temp-file-and-rename path would replace it with a
+     * regular file (as root, even the device node in /dev). O_CREAT is not
+     * given, so a file that appeared meanwhile is not created here. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        int ok = fd >= 0;
+        const uint8_t *p = data;
+        for (size_t left = len; ok && left > 0;) {
+            ssize_t w = write(fd, p, left);
+            if (w < 0 && errno == EINTR)
+                continue;
+            ok = w > 0;
+            if (ok) {
+                p += w;
+                left -= (size_t)w;
+            }
+        }
+        int saved = errno;
+        if (fd >= 0 && close(fd) != 0 && ok) {
+            ok = 0;
+            saved = errno;
+        }
+        if (!ok)
+            return cli_fail("cannot write \"%s\": %s", path, strerror(saved));
         return 0;
     }
     int rc = cairn_file_write_atomic(path, data, len, (mode_t)mode);
