@@ -58,8 +58,14 @@ static int run_set(struct cli_ctx *ctx)
         const char *rf = cli_args_get(&ctx->args, "recoverydata");
         if (rf != NULL) {
             rc = cli_write_output(rf, doc, strlen(doc), 0600);
-            if (rc == 0)
+            if (rc == 0) {
                 printf("Recovery data saved to: %s\n", rf);
+            } else {
+                /* the manifest is set and the Coordinator never sends these
+                 * again: losing them here would lose recovery for good */
+                fprintf(stderr, "cairn: the manifest IS set; the recovery data follows on stdout, save it\n");
+                printf("%s", doc);
+            }
         } else {
             printf("%s", doc);
         }

@@ -49,8 +49,13 @@ static int recovery_out(struct cli_ctx *ctx, const json_t *d)
     int rc;
     if (rf != NULL) {
         rc = cli_write_output(rf, s, n, 0600);
-        if (rc == 0)
+        if (rc == 0) {
             printf("The update changed the RecoveryKeys: new recovery data saved to %s\n", rf);
+        } else {
+            /* the update is applied; the Coordinator never sends these again */
+            fprintf(stderr, "cairn: the update IS applied; the new recovery data follows on stdout, save it\n");
+            printf("%s\n", s);
+        }
     } else {
         printf("The update changed the RecoveryKeys: new recovery data:\n%s\n", s);
         rc = 0;
