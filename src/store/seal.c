@@ -303,6 +303,27 @@ int sealed_state_load(struct store *st, const struct seal *s, enum sealed_load_r
     return rc;
 }
 
+/* True when sealed_key.prev opens the stored sealed_data. Then sealed_key is
+ * the orphan of a DEK change whose data write failed or was interrupted, and
+ * prev is the only key for the data: it must not be overwritten by it. */
+static bool prev_opens_data(struct store *st, const struct seal *s)
+{
+    uint8_t *data = NULL;
+    size_t data_len = 0;
+    if (store_get(st, "sealed_data", &data, &data_len, NULL, NULL) != 0)
+        return false;
+    uint8_t k[32];
+    uint8_t *doc = NULL;
+    size_t doc_len = 0;
+    int rc = try_key(st, s, "sealed_key.prev", data, data_len, k, &doc, &doc_len, NULL);
+    free(data);
+    if (rc == 0) {
+        cc_free_secret(doc, doc_len);
+        cc_wipe(k, sizeof(k));
+    }
+    return rc == 0;
+}
+
 int sealed_state_save(struct store *st, const struct seal *s, const uint8_t dek[32], bool dek_changed,
                       const uint8_t *doc, size_t doc_len, struct cairn_error *err)
 {
@@ -316,8 +337,10 @@ int sealed_state_save(struct store *st, const struct seal *s, const uint8_t dek[
         rc = seal_wrap(s, dek, &kb, &kl, err);
         if (rc != 0)
             return rc;
-        rc = store_get(st, "sealed_key", &cur, &cur_len, &ver, NULL);
-        if (rc == 0) {
+        if (prev_opens_data(st, s)) {
+            /* an earlier change did not finish: keep its backup, replace the orphan */
+            ver = store_version(st, "sealed_key");
+        } else if (store_get(st, "sealed_key", &cur, &cur_len, &ver, NULL) == 0) {
             rc = store_put(st, "sealed_key.prev", cur, cur_len, store_version(st, "sealed_key.prev"), NULL, err);
             free(cur);
             if (rc != 0) {

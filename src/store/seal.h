@@ -22,8 +22,10 @@
  * the backup; sealed_state_load() falls back to the backup when the current
  * key does not open the data, and then makes the backup the current key again
  * before anything else is saved (otherwise a second interrupted change would
- * back up the key that does not open the data). So a kill -9 at any point
- * leaves a loadable old or new state. */
+ * back up the key that does not open the data). The same holds without a
+ * restart: when a change failed at the data write and is retried, a backup
+ * that opens the stored data is kept, not replaced by the orphaned key. So a
+ * kill -9 or a failed write at any point leaves a loadable old or new state. */
 #ifndef CAIRN_STORE_SEAL_H
 #define CAIRN_STORE_SEAL_H
 
