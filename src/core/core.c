@@ -917,8 +917,7 @@ int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **o
     }
     next->state = CORE_STATE_ACCEPTING_MARBLES;
     if ((rc = manifest_parse(raw, len, &next->manifest, err)) != 0 ||
-        (rc = manifest_check_ex(next->manifest, warn_cb, NULL, err)) != 0 ||
-        (rc = manifest_validate(next->manifest, err)) != 0) {
+        (rc = manifest_check_ex(next->manifest, warn_cb, NULL, err)) != 0) {
         if (rc != CAIRN_ERR_NOMEM)
             rc = CAIRN_ERR_INVALID;
         goto out;
@@ -954,9 +953,17 @@ int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **o
         rc = cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
         goto out;
     }
+    /* The rest of MarbleRun's SetManifest validation runs with these real
+     * shared secrets and CA, so nothing expensive (cert-rsa keys, a throwaway
+     * CA) is generated twice. */
     if ((rc = manifest_generate_secrets(next->manifest, MANIFEST_SECRETS_SHARED, next->root_secret, NULL, NULL,
-                                        next->marble_root_cert, next->intermediate_key, 0, &next->secrets, err)) != 0)
+                                        next->marble_root_cert, next->intermediate_key, 0, &next->secrets, err)) != 0 ||
+        (rc = manifest_validate_with(next->manifest, next->secrets, next->marble_root_cert, next->intermediate_key,
+                                     err)) != 0) {
+        if (rc != CAIRN_ERR_NOMEM)
+            rc = CAIRN_ERR_INVALID;
         goto out;
+    }
     if ((rc = recovery_secrets(next->manifest, dek, &recovery, &rmeta, err)) != 0)
         goto out;
     if (cc_sign(next->root_key, "SHA256", raw, len, &next->manifest_sig, &next->manifest_sig_len) != 0) {
