@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "attest/issuer.h"
 #include "common/encoding.h"
 #include "common/log.h"
@@ -126,17 +128,32 @@ static int accept_any(int ok, X509_STORE_CTX *x)
     return 1;
 }
 
-static SSL_CTX *tls_ctx(X509 *cert, EVP_PKEY *key, bool require_client)
+/* TLS 1.2 cipher suites of the client API: ECDHE key exchange (forward
+ * secrecy) and AEAD ciphers only, for the Root's ECDSA key. TLS 1.3 suites
+ * are all AEAD with (EC)DHE already; OpenSSL's default set is kept. */
+#define CLIENT_TLS12_CIPHERS "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305"
+
+/* `tls12`: also accept TLS 1.2 (the client API: MarbleRun's Go clients and
+ * scripts negotiate 1.2 or 1.3). The mesh API stays TLS 1.3 only: every
+ * MarbleRun premain is Go and offers 1.3. */
+static SSL_CTX *tls_ctx(X509 *cert, EVP_PKEY *key, bool require_client, bool tls12)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL)
         return NULL;
-    if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 || SSL_CTX_use_certificate(ctx, cert) != 1 ||
+    if (SSL_CTX_set_min_proto_version(ctx, tls12 ? TLS1_2_VERSION : TLS1_3_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+        (tls12 && SSL_CTX_set_cipher_list(ctx, CLIENT_TLS12_CIPHERS) != 1) || SSL_CTX_use_certificate(ctx, cert) != 1 ||
         SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+        ERR_clear_error();
         SSL_CTX_free(ctx);
         return NULL;
     }
-    SSL_CTX_set_num_tickets(ctx, 0);   /* DESIGN §4: ~35% less CPU per handshake */
+    SSL_CTX_set_num_tickets(ctx, 0);   /* DESIGN §4: ~35% less CPU per handshake (TLS 1.3 tickets) */
+    /* no TLS 1.2 tickets or session cache either (no resumption at all), no
+     * renegotiation (a client-initiated one costs the server a handshake),
+     * the server's order of the AEAD suites */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (require_client ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), accept_any);
     return ctx;
@@ -159,10 +176,10 @@ static int snap_finish(struct core *c, struct core_snap *s, struct cairn_error *
         cert_value(s->intermediate_cert, &s->tv_intermediate) != 0 ||
         cert_value(s->marble_root_cert, &s->tv_marble_root) != 0)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "encoding certificates failed");
-    s->client_tls = tls_ctx(s->root_cert, s->root_key, false);
+    s->client_tls = tls_ctx(s->root_cert, s->root_key, false, true);
     /* client certificates requested, not required at the TLS layer, so a missing
      * one gets a clear 401 from the handler instead of a handshake alert */
-    s->mesh_tls = tls_ctx(s->marble_root_cert, s->intermediate_key, false);
+    s->mesh_tls = tls_ctx(s->marble_root_cert, s->intermediate_key, false, false);
     if (s->client_tls == NULL || s->mesh_tls == NULL)
         return cairn_errf(err, CAIRN_ERR_TLS, "creating the TLS contexts failed");
     /* The Marble Root is self-signed with the intermediate key; sending the
