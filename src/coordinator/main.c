@@ -105,6 +105,76 @@ static void host_of(const char *addr, char *out, size_t n)
     snprintf(out, n, "%.*s", (int)hl, addr);
 }
 
+/* MarbleRun's Coordinator environment variables that Cairn does not
+ * implement (coordinator/constants, cmd/coordinator, coordinator/kube,
+ * coordinator/keyrelease). A Coordinator asked for a Kubernetes store, a
+ * distributed deployment, Azure HSM sealing or dev mode must not start as
+ * something else: it refuses and names each variable. Values that mean what
+ * Cairn does anyway pass (see docs/compatibility.md). */
+struct unsupported_env {
+    const char *name;
+    const char *const *ok;   /* values that mean what Cairn does; NULL = none (any non-empty value refuses) */
+    const char *what;        /* what the variable asks for */
+};
+
+static const char *const ok_dev_mode[] = {"0", NULL};
+static const char *const ok_distributed[] = {"0", NULL};
+static const char *const ok_backend[] = {"default", NULL};
+
+static const struct unsupported_env unsupported_envs[] = {
+    {"EDG_DISTRIBUTED_COORDINATOR", ok_distributed, "a distributed (multi-instance) Coordinator"},
+    {"EDG_STORE_BACKEND", ok_backend, "another state store backend (k8s-secret: the state in a Kubernetes secret)"},
+    {"EDG_K8S_STATE_NAME", NULL, "the Kubernetes secret store (state secret name)"},
+    {"EDG_K8S_SERVICE_NAME", NULL, "the Kubernetes key distribution service"},
+    {"EDG_K8S_KEK_MAP", NULL, "the Kubernetes KEK ConfigMap of a distributed Coordinator"},
+    {"EDG_K8S_NAMESPACE", NULL, "the Kubernetes namespace of a distributed Coordinator"},
+    {"EDG_KUBERNETES_SERVICE_HOST", NULL, "the Kubernetes API server of a distributed Coordinator"},
+    {"EDG_KUBERNETES_SERVICE_PORT", NULL, "the Kubernetes API server of a distributed Coordinator"},
+    {"EDG_AZURE_HSM_VAULT_URL", NULL, "Azure HSM sealing (Secure Key Release)"},
+    {"EDG_AZURE_HSM_KEY_NAME", NULL, "Azure HSM sealing (Secure Key Release)"},
+    {"EDG_AZURE_HSM_KEY_VERSION", NULL, "Azure HSM sealing (Secure Key Release)"},
+    {"EDG_MAA_URL", NULL, "Azure HSM sealing (Microsoft Azure Attestation token)"},
+    {"EDG_AZURE_CLIENT_ID", NULL, "Azure HSM sealing (Azure credentials)"},
+    {"EDG_AZURE_TENANT_ID", NULL, "Azure HSM sealing (Azure credentials)"},
+    {"EDG_AZURE_CLIENT_SECRET", NULL, "Azure HSM sealing (Azure credentials)"},
+    {"EDG_AZURE_FEDERATED_TOKEN_FILE", NULL, "Azure HSM sealing (workload identity)"},
+    {"EDG_AZURE_AUTHORITY_HOST", NULL, "Azure HSM sealing (workload identity)"},
+    {"EDG_COORDINATOR_DEV_MODE", ok_dev_mode,
+     "dev mode (start although the Coordinator's own quote fails); use --simulation or --insecure-no-tee"},
+};
+
+/* Returns the number of unsupported variables set (each logged to stderr). */
+static int check_unsupported_env(void)
+{
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(unsupported_envs) / sizeof(unsupported_envs[0]); i++) {
+        const struct unsupported_env *u = &unsupported_envs[i];
+        const char *v = getenv(u->name);
+        if (v == NULL || *v == '\0')   /* MarbleRun reads "" as unset too */
+            continue;
+        bool ok = false;
+        for (size_t k = 0; u->ok != NULL && u->ok[k] != NULL && !ok; k++)
+            ok = strcmp(v, u->ok[k]) == 0;
+        if (ok)
+            continue;
+        fprintf(stderr, "cairn-coordinator: %s=%s asks for %s, which Cairn does not implement\n", u->name, v, u->what);
+        bad++;
+    }
+    /* MarbleRun's older switch for a distributed Coordinator */
+    const char *lf = getenv("EDG_ENTERPRISE_LICENSED_FEATURES");
+    if (lf != NULL && strcasestr(lf, "distributedcoordinator") != NULL) {
+        fprintf(stderr,
+                "cairn-coordinator: EDG_ENTERPRISE_LICENSED_FEATURES=%s asks for a distributed (multi-instance) "
+                "Coordinator, which Cairn does not implement\n",
+                lf);
+        bad++;
+    }
+    if (bad > 0)
+        fprintf(stderr, "cairn-coordinator: refusing to start: unset the variable%s above (docs/compatibility.md)\n",
+                bad > 1 ? "s" : "");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     const char *client_addr = env_or("EDG_COORDINATOR_CLIENT_ADDR", ":4433");
@@ -204,16 +274,30 @@ int main(int argc, char **argv)
         fprintf(stderr, "cairn-coordinator: unexpected argument %s (see --help)\n", argv[optind]);
         return 2;
     }
+    if (check_unsupported_env() > 0)
+        return 2;
     enum cairn_log_format lf;
     if (cairn_log_format_parse(log_format, &lf) != 0) {
         fprintf(stderr, "cairn-coordinator: --log-format: expected text or json, got %s\n", log_format);
         return 2;
     }
     cairn_log_setup(debug ? CAIRN_LOG_DEBUG : CAIRN_LOG_INFO, lf, "coordinator");
+    /* a logging knob only (MarbleRun's Helm chart always sets it): accepted */
+    if (getenv("EDG_HTTP_ERROR_LOG_LEVEL") != NULL)
+        LOG_INFO("EDG_HTTP_ERROR_LOG_LEVEL is not used: Cairn logs refused client requests at info level");
 
     char cwd_dir[4096];
     if (seal_dir == NULL) {
-        if (getcwd(cwd_dir, sizeof(cwd_dir) - 32) == NULL) {
+        /* MarbleRun's default: $EDG_CWD (set inside an enclave), else the
+         * working directory, plus marblerun-coordinator-data */
+        const char *edg_cwd = env_or("EDG_CWD", NULL);
+        if (edg_cwd != NULL) {
+            if (strlen(edg_cwd) >= sizeof(cwd_dir) - 32) {
+                LOG_ERROR("EDG_CWD is too long");
+                return 2;
+            }
+            snprintf(cwd_dir, sizeof(cwd_dir), "%s", edg_cwd);
+        } else if (getcwd(cwd_dir, sizeof(cwd_dir) - 32) == NULL) {
             LOG_ERROR("cannot determine the working directory for the default seal directory");
             return 1;
         }

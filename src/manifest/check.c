@@ -481,8 +481,16 @@ static int check_config(struct check_ctx *c, const struct manifest *m)
         return fail(c, "unknown seal mode: %s", sm);
     for (size_t i = 0; i < m->config.n_feature_gates; i++) {
         const char *f = m->config.feature_gates[i];
-        if (strcasecmp(f, "SignQuoteEndpoint") != 0 && strcasecmp(f, "MonotonicCounter") != 0 &&
-            strcasecmp(f, "AzureHSMSealing") != 0)
+        /* MarbleRun knows three gates (case-insensitive). AzureHSMSealing
+         * (the data key additionally sealed with an Azure Key Vault HSM key
+         * via Secure Key Release) is not implemented: refused rather than
+         * accepted and ignored, so nobody believes the state is HSM-bound. */
+        if (strcasecmp(f, "AzureHSMSealing") == 0)
+            return fail(c,
+                        "feature gate %s is not supported by Cairn: sealing the state key with an Azure HSM key "
+                        "is not implemented (remove it from Config.FeatureGates; docs/compatibility.md)",
+                        f);
+        if (strcasecmp(f, "SignQuoteEndpoint") != 0 && strcasecmp(f, "MonotonicCounter") != 0)
             return fail(c, "unknown feature gate: %s", f);
     }
     uint64_t rt = m->config.recovery_threshold;

@@ -145,8 +145,13 @@ static const struct rule rules[] = {
     {"seal mode", "{" BASE ",\"Config\":{\"SealMode\":\"UniqueKey\"}}", "{" BASE ",\"Config\":{\"SealMode\":\"productkey\"}}",
      "unknown seal mode: productkey"},
     {"feature gates",
-     "{" BASE ",\"Config\":{\"FeatureGates\":[\"signquoteendpoint\",\"MonotonicCounter\",\"AzureHSMSealing\"]}}",
+     "{" BASE ",\"Config\":{\"FeatureGates\":[\"signquoteendpoint\",\"MonotonicCounter\"]}}",
      "{" BASE ",\"Config\":{\"FeatureGates\":[\"MonotonicCounter\",\"FeatureFlags\"]}}", "unknown feature gate: FeatureFlags"},
+    /* known to MarbleRun, not implemented by Cairn: refused, never ignored */
+    {"feature gate not implemented", "{" BASE ",\"Config\":{\"FeatureGates\":[\"SignQuoteEndpoint\"]}}",
+     "{" BASE ",\"Config\":{\"FeatureGates\":[\"SignQuoteEndpoint\",\"azurehsmsealing\"]}}",
+     "feature gate azurehsmsealing is not supported by Cairn: sealing the state key with an Azure HSM key is not "
+     "implemented (remove it from Config.FeatureGates; docs/compatibility.md)"},
     {"recovery threshold not above keys",
      "{" BASE ",\"RecoveryKeys\":{\"a\":\"A\",\"b\":\"B\"},\"Config\":{\"RecoveryThreshold\":2}}",
      "{" BASE ",\"RecoveryKeys\":{\"a\":\"A\",\"b\":\"B\"},\"Config\":{\"RecoveryThreshold\":3}}",
