@@ -50,12 +50,39 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* For a libcairn error: the message plus a hint chosen by the error code. */
 int cli_fail_client(int rc, const char *what, const char *msg);
 
-/* Connects to the Coordinator at `address`: verifies it (policy / --insecure /
- * --nonce), checks and updates the root cache, and returns a client pinned to
- * the verified root. On failure prints the one-line error and returns
- * non-zero (a CLI exit code). *out_certs may be NULL. */
+/* How a command trusts the Coordinator follows MarbleRun's CLI (docs/cli.md
+ * "How the CLI trusts a Coordinator"):
+ *
+ * cli_connect(): the attesting commands (manifest set|get|verify,
+ * certificate, recover...). Verifies the Coordinator against the policy
+ * (--coordinator-policy / --era-config, else ./era-config.json) or skips
+ * that with --insecure, prints MarbleRun's stdout prelude ("Reusing existing
+ * config file" / "Warning: skipping quote verification"), and returns a
+ * client pinned to the verified root. Never touches the root cache: the
+ * command calls cli_cache_save() / cli_cache_check() as MarbleRun's does.
+ * *out_certs may be NULL. On failure prints the one-line error and returns
+ * non-zero (a CLI exit code). */
 int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **out,
                 struct cairn_coordinator_certs *out_certs);
+/* The cached-root commands (status, secret, manifest update, manifest log):
+ * a client pinned to the root cached for `address`, without attestation.
+ * With --insecure: the quote's root for this command only (cache neither
+ * read nor written); with an explicit policy: attested as cli_connect (the
+ * cache only compared, never written: a Coordinator in recovery mode
+ * presents a temporary root). *out_root_pem (may be NULL): the root the
+ * client is pinned to, malloc'd. */
+int cli_connect_cached(struct cli_ctx *ctx, const char *address, struct cairn_client **out, char **out_root_pem);
+/* Writes the verified certificates to the cache of `address` (or
+ * --coordinator-cert), replacing what was there (MarbleRun's manifest
+ * set/verify, manifest get --keep-cert). */
+int cli_cache_save(struct cli_ctx *ctx, const char *address, const struct cairn_coordinator_certs *certs);
+/* `certificate`: refuses a root that differs from the cached one; caches it
+ * when there is none yet. */
+int cli_cache_check(struct cli_ctx *ctx, const char *address, const struct cairn_coordinator_certs *certs);
+/* The cache file name of `address` without ".pem": "<host>_<port>", the host
+ * lower-cased, characters other than [a-z0-9.-] as %XX, IPv6 brackets
+ * dropped, port 4433 by default. -1 for an invalid address. Pure. */
+int cli_cache_key(const char *address, char *out, size_t out_size);
 
 /* Reads a manifest file (JSON, or YAML converted to JSON like MarbleRun's CLI).
  * *out is malloc'd. Prints the error and returns non-zero on failure. */

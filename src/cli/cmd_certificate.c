@@ -21,6 +21,12 @@ static int run_cert(struct cli_ctx *ctx, enum which w, const char *def_out, cons
     int rc = cli_connect(ctx, ctx->args.pos[0], &c, &certs);
     if (rc != 0)
         return rc;
+    /* MarbleRun: a root other than the cached one is refused (unless -i) */
+    if (!cli_args_has(&ctx->args, "insecure") && (rc = cli_cache_check(ctx, ctx->args.pos[0], &certs)) != 0) {
+        cairn_coordinator_certs_free(&certs);
+        cairn_client_free(c);
+        return rc;
+    }
     const char *out = cli_args_get(&ctx->args, "output");
     if (out == NULL)
         out = def_out;
@@ -32,11 +38,11 @@ static int run_cert(struct cli_ctx *ctx, enum which w, const char *def_out, cons
     else if (asprintf(&pem, "%s%s", certs.intermediate_pem, certs.root_pem) < 0)
         pem = NULL;
     if (pem == NULL || pem[0] == '\0') {
-        rc = cli_fail("the Coordinator sent no %s certificate", label);
+        rc = cli_fail("the Coordinator sent no certificate for \"%s\"", label);
     } else {
         rc = cli_write_output(out, pem, strlen(pem), 0644);
         if (rc == 0 && strcmp(out, "-") != 0)
-            fprintf(stderr, "cairn: %s certificate written to %s\n", label, out);
+            printf("%s written to %s\n", label, out);   /* MarbleRun's line, on stdout */
     }
     free(pem);
     cairn_coordinator_certs_free(&certs);
@@ -44,16 +50,17 @@ static int run_cert(struct cli_ctx *ctx, enum which w, const char *def_out, cons
     return rc;
 }
 
-static int run_root(struct cli_ctx *ctx) { return run_cert(ctx, ROOT, "marblerunRootCA.crt", "root"); }
+static int run_root(struct cli_ctx *ctx) { return run_cert(ctx, ROOT, "marblerunRootCA.crt", "Root certificate"); }
 static int run_inter(struct cli_ctx *ctx)
 {
-    return run_cert(ctx, INTERMEDIATE, "marblerunIntermediateCA.crt", "intermediate");
+    return run_cert(ctx, INTERMEDIATE, "marblerunIntermediateCA.crt", "Intermediate certificate");
 }
-static int run_chain(struct cli_ctx *ctx) { return run_cert(ctx, CHAIN, "marblerunChainCA.crt", "chain"); }
+static int run_chain(struct cli_ctx *ctx) { return run_cert(ctx, CHAIN, "marblerunChainCA.crt", "Certificate chain"); }
 
 static const struct cli_command cmd_root = {
     .name = "root", .summary = "write the Coordinator's root certificate", .usage = "<address>",
-    .help = "Default output: marblerunRootCA.crt. Fails if the root differs from the cached root.",
+    .help = "Default output: marblerunRootCA.crt. Fails if the root differs from the cached root (unless -i);\n"
+            "caches it when none is cached for this address yet.",
     .flags = cert_flags, .min_args = 1, .max_args = 1, .run = run_root,
 };
 static const struct cli_command cmd_inter = {

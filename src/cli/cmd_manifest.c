@@ -28,31 +28,47 @@ static const struct cli_flag set_flags[] = {
     {NULL, 0, false, NULL, NULL},
 };
 
+/* MarbleRun's stdout, line for line: "Successfully verified Coordinator, now
+ * uploading manifest", "Manifest signature: <hex>", "Manifest successfully
+ * set", then the recovery data (JSON on stdout, or "Recovery data saved to:
+ * FILE"). The verified root is cached afterwards. */
 static int run_set(struct cli_ctx *ctx)
 {
     uint8_t *m = NULL;
     size_t len = 0;
     if (cli_load_manifest(ctx->args.pos[0], &m, &len) != 0)
         return CLI_EXIT_FAIL;
+    const char *address = ctx->args.pos[1];
     struct cairn_client *c = NULL;
-    int rc = cli_connect(ctx, ctx->args.pos[1], &c, NULL);
+    struct cairn_coordinator_certs certs = {0};
+    int rc = cli_connect(ctx, address, &c, &certs);
     if (rc != 0) {
         free(m);
         return rc;
     }
+    printf("Successfully verified Coordinator, now uploading manifest\n");
+    char hash[65];
+    sha256_hex(m, len, hash);
+    printf("Manifest signature: %s\n", hash);
+    fflush(stdout);
     char *rec = NULL;
     rc = cairn_manifest_set(c, m, len, &rec);
     if (rc != 0) {
-        rc = cli_fail_client(rc, "manifest set", cairn_client_last_error(c));
+        rc = cli_fail_client(rc, "setting manifest", cairn_client_last_error(c));
         goto out;
     }
-    char hash[65];
-    sha256_hex(m, len, hash);
-    printf("Manifest successfully set, manifest hash: %s\n", hash);
+    printf("Manifest successfully set\n");
+    fflush(stdout);
     if (rec != NULL) {
-        char *doc = NULL;
-        if (asprintf(&doc, "{\"RecoverySecrets\":%s}\n", rec) < 0) {
-            rc = cli_fail("out of memory");
+        /* MarbleRun marshals {"RecoverySecrets": map[string][]byte}: compact,
+         * keys sorted, values base64 */
+        json_t *r = json_loads(rec, 0, NULL);
+        json_t *w = json_is_object(r) ? json_pack("{s:O}", "RecoverySecrets", r) : NULL;
+        char *doc = w != NULL ? json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(w);
+        json_decref(r);
+        if (doc == NULL) {
+            rc = cli_fail("the Coordinator's recovery data is not a JSON object: %.200s", rec);
             goto out;
         }
         const char *rf = cli_args_get(&ctx->args, "recoverydata");
@@ -64,16 +80,19 @@ static int run_set(struct cli_ctx *ctx)
                 /* the manifest is set and the Coordinator never sends these
                  * again: losing them here would lose recovery for good */
                 fprintf(stderr, "cairn: the manifest IS set; the recovery data follows on stdout, save it\n");
-                printf("%s", doc);
+                printf("%s\n", doc);
             }
         } else {
-            printf("%s", doc);
+            printf("%s\n", doc);
         }
         free(doc);
     }
+    if (rc == 0)
+        rc = cli_cache_save(ctx, address, &certs);
 out:
     cairn_free(rec);
     free(m);
+    cairn_coordinator_certs_free(&certs);
     cairn_client_free(c);
     return rc;
 }
@@ -84,58 +103,62 @@ static const struct cli_flag get_flags[] = {
     {"signature", 's', false, NULL, "also show the manifest signature and fingerprint (JSON)"},
     {"display-update", 'u', false, NULL, "apply the SecurityVersion updates of the update log to the output"},
     {"output", 'o', true, "FILE", "write to FILE instead of stdout"},
+    {"keep-cert", 0, false, NULL, "save the Coordinator's certificates to the root cache (--coordinator-cert)"},
     {NULL, 0, false, NULL, NULL},
 };
 
+/* MarbleRun's stdout: "Successfully verified Coordinator, now requesting
+ * manifest", then the manifest and a newline (with -o the manifest goes to
+ * the file, as it is). -s wraps it as {"ManifestSignature": <hex SHA-256>,
+ * "Manifest": <manifest>} in MarbleRun's exact layout. */
 static int run_get(struct cli_ctx *ctx)
 {
+    const char *address = ctx->args.pos[0];
     struct cairn_client *c = NULL;
-    int rc = cli_connect(ctx, ctx->args.pos[0], &c, NULL);
+    struct cairn_coordinator_certs certs = {0};
+    int rc = cli_connect(ctx, address, &c, &certs);
     if (rc != 0)
         return rc;
+    printf("Successfully verified Coordinator, now requesting manifest\n");
+    fflush(stdout);
     struct cairn_manifest_info mi = {0};
     rc = cairn_manifest_get(c, &mi);
     if (rc != 0) {
-        rc = cli_fail_client(rc, "manifest get", cairn_client_last_error(c));
-        cairn_client_free(c);
-        return rc;
+        rc = cli_fail_client(rc, "getting manifest", cairn_client_last_error(c));
+        goto out;
     }
     const char *out = cli_args_get(&ctx->args, "output");
     if (cli_args_has(&ctx->args, "display-update")) {   /* issue 6 */
         char *upd = NULL;
-        if ((rc = cli_manifest_display_update(c, mi.manifest, mi.manifest_size, &upd)) == 0) {
-            free(mi.manifest);
-            mi.manifest = (uint8_t *)upd;
-            mi.manifest_size = strlen(upd);
-        }
+        if ((rc = cli_manifest_display_update(c, mi.manifest, mi.manifest_size, &upd)) != 0)
+            goto out;
+        free(mi.manifest);
+        mi.manifest = (uint8_t *)upd;
+        mi.manifest_size = strlen(upd);
     }
-    if (rc != 0) {
-        /* reported by cli_manifest_display_update */
-    } else if (cli_args_has(&ctx->args, "signature")) {
-        json_error_t je;
-        json_t *man = json_loadb((const char *)mi.manifest, mi.manifest_size, 0, &je);
-        char *sig = mi.signature ? cairn_base64_encode(mi.signature, mi.signature_size) : NULL;
-        json_t *o = json_pack("{s:s?, s:s, s:o}", "manifestSignatureRootECDSA", sig, "manifestFingerprint",
-                              mi.fingerprint_hex, "manifest", man ? man : json_stringn((const char *)mi.manifest,
-                                                                                       mi.manifest_size));
-        char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
-        json_decref(o);
-        free(sig);
-        if (text == NULL) {
-            rc = cli_fail("out of memory");
-        } else {
-            size_t n = strlen(text);
-            text[n] = '\n';
-            rc = cli_write_output(out, text, n + 1, 0644);
-        }
-        free(text);
+    char *text = NULL;
+    int n;
+    if (cli_args_has(&ctx->args, "signature"))
+        n = asprintf(&text, "{\n\"ManifestSignature\": \"%s\",\n\"Manifest\": %.*s}", mi.fingerprint_hex,
+                     (int)mi.manifest_size, (const char *)mi.manifest);
+    else
+        n = asprintf(&text, "%.*s", (int)mi.manifest_size, (const char *)mi.manifest);
+    if (n < 0) {
+        rc = cli_fail("out of memory");
+        goto out;
+    }
+    if (out != NULL && strcmp(out, "-") != 0) {
+        rc = cli_write_output(out, text, (size_t)n, 0600);
     } else {
-        rc = cli_write_output(out, mi.manifest, mi.manifest_size, 0644);
-        if (rc == 0 && (out == NULL || strcmp(out, "-") == 0) && mi.manifest_size > 0 &&
-            mi.manifest[mi.manifest_size - 1] != '\n')
-            putchar('\n');
+        printf("%s\n", text);
+        rc = fflush(stdout) == 0 ? 0 : cli_fail("cannot write to stdout");
     }
+    free(text);
+    if (rc == 0 && cli_args_has(&ctx->args, "keep-cert"))
+        rc = cli_cache_save(ctx, address, &certs);
+out:
     cairn_manifest_info_free(&mi);
+    cairn_coordinator_certs_free(&certs);
     cairn_client_free(c);
     return rc;
 }
@@ -175,7 +198,7 @@ static int run_verify(struct cli_ctx *ctx)
     struct cairn_manifest_info mi = {0};
     rc = cairn_manifest_get(c, &mi);
     if (rc != 0) {
-        rc = cli_fail_client(rc, "manifest verify", cairn_client_last_error(c));
+        rc = cli_fail_client(rc, "verifying manifest", cairn_client_last_error(c));
         goto out;
     }
     /* Check what the Coordinator says against the bytes it sent, and those
@@ -211,9 +234,13 @@ static int run_verify(struct cli_ctx *ctx)
             goto out;
         }
     }
-    printf("OK: the Coordinator%s runs manifest %s, signed by its root key\n",
-           certs.verified ? " (quote verified)" : " (NOT attested: --insecure)", actual);
-    rc = CLI_EXIT_OK;
+    /* MarbleRun prints just "OK" on stdout; the detail goes to stderr */
+    fprintf(stderr, "cairn: the Coordinator%s runs manifest %s, signed by its root key\n",
+            certs.verified ? " (quote verified)" : " (NOT attested: --insecure)", actual);
+    printf("OK\n");
+    fflush(stdout);
+    /* MarbleRun: verify is how the cache learns a (re)installed Coordinator */
+    rc = cli_cache_save(ctx, ctx->args.pos[1], &certs);
 out:
     cairn_manifest_info_free(&mi);
     cairn_coordinator_certs_free(&certs);
@@ -243,18 +270,34 @@ static const struct cli_flag log_flags[] = {
     {NULL, 0, false, NULL, NULL},
 };
 
+/* MarbleRun's stdout: "Successfully verified Coordinator, now requesting
+ * update log" (it says so although this command trusts the cached root
+ * without attestation), then "Update log:" and the entries, one per line;
+ * with -o the entries go to the file, without a final newline. */
 static int run_log(struct cli_ctx *ctx)
 {
     struct cairn_client *c = NULL;
-    int rc = cli_connect(ctx, ctx->args.pos[0], &c, NULL);
+    int rc = cli_connect_cached(ctx, ctx->args.pos[0], &c, NULL);
     if (rc != 0)
         return rc;
+    printf("Successfully verified Coordinator, now requesting update log\n");
+    fflush(stdout);
     char *log = NULL;
     rc = cairn_manifest_log(c, &log);
-    if (rc != 0)
-        rc = cli_fail_client(rc, "manifest log", cairn_client_last_error(c));
-    else
-        rc = cli_write_output(cli_args_get(&ctx->args, "output"), log, strlen(log), 0644);
+    if (rc != 0) {
+        rc = cli_fail_client(rc, "retrieving update log", cairn_client_last_error(c));
+    } else {
+        size_t n = strlen(log);
+        if (n > 0 && log[n - 1] == '\n')
+            log[--n] = '\0';
+        const char *out = cli_args_get(&ctx->args, "output");
+        if (out != NULL && strcmp(out, "-") != 0) {
+            rc = cli_write_output(out, log, n, 0600);
+        } else {
+            printf("Update log:\n%s\n", log);
+            rc = fflush(stdout) == 0 ? 0 : cli_fail("cannot write to stdout");
+        }
+    }
     cairn_free(log);
     cairn_client_free(c);
     return rc;
@@ -262,7 +305,8 @@ static int run_log(struct cli_ctx *ctx)
 
 static const struct cli_command cmd_set = {
     .name = "set", .summary = "set the deployment's manifest (JSON or YAML)", .usage = "<manifest> <address>",
-    .help = "Prints the manifest hash. Recovery secrets (if the manifest has RecoveryKeys) go to -r FILE or stdout.",
+    .help = "Prints the manifest hash (\"Manifest signature\"). Recovery secrets (if the manifest has RecoveryKeys)\n"
+            "go to -r FILE or stdout. The verified root certificate is cached (see --coordinator-cert).",
     .flags = set_flags, .min_args = 2, .max_args = 2, .run = run_set,
 };
 static const struct cli_command cmd_get = {

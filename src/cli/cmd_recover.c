@@ -107,31 +107,10 @@ static int plain_secret(const char *path, EVP_PKEY *key, uint8_t **out, size_t *
     return 0;
 }
 
-/* cli_connect with a throwaway root cache: the state-1 root is temporary. */
+/* cli_connect never touches the root cache: the state-1 root is temporary. */
 static int connect_recovery(struct cli_ctx *ctx, const char *address, struct cairn_client **out)
 {
-    char dir[] = "/tmp/cairn-recover.XXXXXX";
-    if (mkdtemp(dir) == NULL)
-        return cli_fail("cannot create a temporary directory");
-    char path[64];
-    snprintf(path, sizeof(path), "%s/root.pem", dir);
-    struct cli_ctx tmp = *ctx;
-    const struct cli_flag *cf = NULL;
-    for (const struct cli_flag *f = cli_global_flags; f->name; f++)
-        if (strcmp(f->name, "coordinator-cert") == 0)
-            cf = f;
-    int rc;
-    if (cf == NULL || tmp.args.n_flags >= CLI_MAX_ARGS) {
-        rc = cli_connect(ctx, address, out, NULL);
-    } else {
-        tmp.args.flag[tmp.args.n_flags] = cf;
-        tmp.args.value[tmp.args.n_flags] = path;
-        tmp.args.n_flags++;
-        rc = cli_connect(&tmp, address, out, NULL);
-    }
-    unlink(path);
-    rmdir(dir);
-    return rc;
+    return cli_connect(ctx, address, out, NULL);
 }
 
 static int send_recover(struct cli_ctx *ctx, const char *address, const uint8_t *secret, size_t secret_len,
@@ -146,10 +125,11 @@ static int send_recover(struct cli_ctx *ctx, const char *address, const uint8_t 
     int r = cairn_recover(c, secret, secret_len, sig, sig_len, &remaining, &msg);
     if (r != 0) {
         rc = cli_fail_client(r, "recover", cairn_client_last_error(c));
+    } else if (remaining > 0) {
+        /* MarbleRun's two lines, by the `remaining` the Coordinator reports */
+        printf("Secret was processed successfully. Upload the next secret. Remaining secrets: %d\n", remaining);
     } else {
-        printf("%s\n", msg != NULL && msg[0] ? msg : "Recovery secret accepted");
-        if (remaining > 0)
-            printf("Remaining secrets: %d\n", remaining);
+        printf("Recovery successful.\n");
     }
     cairn_free(msg);
     cairn_client_free(c);
@@ -200,6 +180,8 @@ static int rws_public_key(struct cli_ctx *ctx)
         rc = cli_fail_client(r, "recover-with-signature public-key", cairn_client_last_error(c));
     else if (cc_pubkey_from_der(der, n, &pub, NULL) != 0 || cc_pubkey_to_spki_pem(pub, &pem, &pl) != 0)
         rc = cli_fail("the Coordinator's ephemeral public key is not a valid key");
+    else if (cli_args_get(&ctx->args, "output") == NULL)
+        rc = printf("%.*s\n", (int)pl, pem) < 0 ? cli_fail("cannot write to stdout") : 0; /* MarbleRun: PEM + "\n" */
     else
         rc = cli_write_output(cli_args_get(&ctx->args, "output"), pem, pl, 0644);
     free(pem);

@@ -71,15 +71,15 @@ int cli_connect_user(struct cli_ctx *ctx, const char *address, struct cairn_clie
     X509_free(x);
     EVP_PKEY_free(k);
     struct cairn_client *pinned = NULL;
-    struct cairn_coordinator_certs certs = {0};
+    char *root = NULL;
     if (rc == 0)
-        rc = cli_connect(ctx, address, &pinned, &certs);
+        rc = cli_connect_cached(ctx, address, &pinned, &root);
     if (rc == 0) {
-        struct cairn_client_config cc = {.address = address, .root_ca_pem = certs.root_pem,
+        struct cairn_client_config cc = {.address = address, .root_ca_pem = root,
                                          .client_cert_pem = cert_pem, .client_key_pem = key_pem};
         if (cairn_client_new(&cc, out) != 0)
             rc = cli_fail("cannot create a client for \"%s\"", address);
-        cairn_coordinator_certs_free(&certs);
+        free(root);
         cairn_client_free(pinned);
     }
     free(cert_pem);
@@ -162,7 +162,7 @@ static int run_set(struct cli_ctx *ctx)
     if (rc == 0) {
         int r = cairn_secrets_set(c, body);
         if (r != 0)
-            rc = cli_fail_client(r, "secret set", cairn_client_last_error(c));
+            rc = cli_fail_client(r, "setting secrets", cairn_client_last_error(c));
         else
             printf("Secret successfully set\n");
     }
@@ -271,7 +271,7 @@ static int run_get(struct cli_ctx *ctx)
     int r = cairn_secrets_get(c, ctx->args.pos, n, &json);
     json_t *j = r == 0 ? json_loads(json, 0, NULL) : NULL;
     if (r != 0) {
-        rc = cli_fail_client(r, "secret get", cairn_client_last_error(c));
+        rc = cli_fail_client(r, "retrieving secrets", cairn_client_last_error(c));
     } else if (!json_is_object(j)) {
         rc = cli_fail("the Coordinator's answer is not a JSON object");
     } else if (json_object_size(j) != n) {
@@ -298,7 +298,7 @@ static int run_get(struct cli_ctx *ctx)
                 rc = cli_write_output(output, out, len + 1, 0600);
                 cc_free_secret(out, len + 2);
                 if (rc == 0 && strcmp(output, "-") != 0)
-                    fprintf(stderr, "Saved secrets to: %s\n", output);
+                    printf("Saved secrets to: %s\n", output);   /* MarbleRun: on stdout */
             }
         }
     }
@@ -325,7 +325,7 @@ static const struct cli_command cmd_get = {
     .help = "Prints each secret as text, as MarbleRun's CLI: the name, then per type Type, UserDefined, Size,\n"
             "Valid For, Certificate, Public Key, Private Key (certificates), Key (symmetric keys) or Data\n"
             "(plain), values base64 as the Coordinator sends them. With -o FILE the answer {name: Secret} is\n"
-            "written as JSON to FILE (mode 0600) and \"Saved secrets to: FILE\" goes to stderr; -o - prints the\n"
+            "written as JSON to FILE (mode 0600) and \"Saved secrets to: FILE\" goes to stdout; -o - prints the\n"
             "JSON on stdout. The user needs ReadSecret on every requested name.",
     .flags = get_flags, .min_args = 2, .max_args = CLI_MAX_ARGS, .run = run_get,
 };

@@ -1,4 +1,7 @@
-/* cairn status <address>: the Coordinator's state code and message. */
+/* cairn status <address>: the Coordinator's state code and message, trusting
+ * the cached root certificate as MarbleRun's `status` does (no policy flag
+ * needed). A Coordinator in recovery mode presents a temporary root: query it
+ * with -i or --coordinator-policy, which never write the cache. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -7,14 +10,14 @@
 static int run_status(struct cli_ctx *ctx)
 {
     struct cairn_client *c = NULL;
-    int rc = cli_connect(ctx, ctx->args.pos[0], &c, NULL);
+    int rc = cli_connect_cached(ctx, ctx->args.pos[0], &c, NULL);
     if (rc != 0)
         return rc;
     int code = 0;
     char *msg = NULL;
     rc = cairn_status_get(c, &code, &msg);
     if (rc != 0) {
-        rc = cli_fail_client(rc, "status", cairn_client_last_error(c));
+        rc = cli_fail_client(rc, "retrieving Coordinator status", cairn_client_last_error(c));
         cairn_client_free(c);
         return rc;
     }
@@ -28,7 +31,9 @@ const struct cli_command cli_cmd_status = {
     .name = "status",
     .summary = "show the Coordinator's state",
     .usage = "<address>",
-    .help = "Prints \"<code>: <message>\". States: 1 recovery, 2 accepting a manifest, 3 accepting marbles.",
+    .help = "Prints \"<code>: <message>\". States: 1 recovery, 2 accepting a manifest, 3 accepting marbles.\n"
+            "Trusts the root certificate cached for the address (by manifest set/verify); -i or\n"
+            "--coordinator-policy query without the cache (and never change it), e.g. in recovery mode.",
     .min_args = 1, .max_args = 1,
     .run = run_status,
 };

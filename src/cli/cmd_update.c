@@ -25,45 +25,67 @@ static const struct cli_flag get_flags[] = {
     {NULL, 0, false, NULL, NULL},
 };
 
-/* Prints the users list of an answer, "a, b". */
-static void print_users(const json_t *arr)
+/* The users of an answer joined with `sep` ("a, b"), or as Go prints a
+ * []string ("[a b]") with go_slice. malloc'd. */
+static char *users_text(const json_t *arr, bool go_slice)
 {
-    size_t i;
+    size_t n = 3, i;
     json_t *v;
-    json_array_foreach(arr, i, v) printf("%s%s", i ? ", " : "", json_string_value(v));
+    json_array_foreach(arr, i, v) n += (json_is_string(v) ? json_string_length(v) : 0) + 2;
+    char *s = malloc(n), *p = s;
+    if (s == NULL)
+        return NULL;
+    if (go_slice)
+        *p++ = '[';
+    json_array_foreach(arr, i, v) {
+        if (i > 0) {
+            if (!go_slice)
+                *p++ = ',';
+            *p++ = ' ';
+        }
+        size_t l = json_is_string(v) ? json_string_length(v) : 0;
+        memcpy(p, json_is_string(v) ? json_string_value(v) : "", l);
+        p += l;
+    }
+    if (go_slice)
+        *p++ = ']';
+    *p = '\0';
+    return s;
 }
 
-/* Writes {"RecoverySecrets": ...} to -r FILE or stdout when the answer has some. */
+/* New recovery data of an update (MarbleRun's saveNewRecoveryData): to -r
+ * FILE ("Recovery data saved to: FILE") or as one JSON line on stdout. */
 static int recovery_out(struct cli_ctx *ctx, const json_t *d)
 {
     const json_t *rs = json_object_get(d, "recoverySecrets");
     if (!json_is_object(rs) || json_object_size(rs) == 0)
         return 0;
     json_t *w = json_pack("{s:O}", "RecoverySecrets", rs);
-    char *s = w != NULL ? json_dumps(w, JSON_COMPACT) : NULL;
+    char *s = w != NULL ? json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(w);
     if (s == NULL)
         return cli_fail("out of memory");
     size_t n = strlen(s);
     const char *rf = cli_args_get(&ctx->args, "recoverydata");
-    int rc;
+    int rc = 0;
     if (rf != NULL) {
         rc = cli_write_output(rf, s, n, 0600);
         if (rc == 0) {
-            printf("The update changed the RecoveryKeys: new recovery data saved to %s\n", rf);
+            printf("Recovery data saved to: %s\n", rf);
         } else {
             /* the update is applied; the Coordinator never sends these again */
             fprintf(stderr, "cairn: the update IS applied; the new recovery data follows on stdout, save it\n");
             printf("%s\n", s);
         }
     } else {
-        printf("The update changed the RecoveryKeys: new recovery data:\n%s\n", s);
-        rc = 0;
+        printf("%s\n", s);
     }
     free(s);
     return rc;
 }
 
+/* apply and acknowledge print MarbleRun's messages, chosen by the number of
+ * missing acknowledgements the Coordinator reports. */
 static int post(struct cli_ctx *ctx, bool ack)
 {
     uint8_t *m = NULL;
@@ -76,32 +98,44 @@ static int post(struct cli_ctx *ctx, bool ack)
     if (rc == 0) {
         int r = ack ? cairn_update_acknowledge(c, m, len, &out) : cairn_update_apply(c, m, len, &out);
         if (r != 0)
-            rc = cli_fail_client(r, ack ? "manifest update acknowledge" : "manifest update apply",
+            rc = cli_fail_client(r, ack ? "acknowledging update manifest" : "applying update",
                                  cairn_client_last_error(c));
     }
     if (rc == 0) {
-        json_t *d = out != NULL ? json_loads(out, 0, NULL) : NULL;
-        if (json_is_string(d)) {   /* v1 Coordinator: a message */
-            printf("%s\n", json_string_value(d));
-        } else if (json_is_object(d)) {
-            const json_t *msg = json_object_get(d, "message");
-            json_int_t missing = json_integer_value(json_object_get(d, "missingAcknowledgments"));
-            if (json_is_string(msg))
-                printf("%s\n", json_string_value(msg));
-            else if (missing == 0)
-                printf("Update successfully applied\n");
+        json_t *d = out != NULL ? json_loads(out, JSON_DECODE_ANY, NULL) : NULL;
+        json_int_t missing = json_integer_value(json_object_get(d, "missingAcknowledgments"));
+        char *users = users_text(json_object_get(d, "missingUsers"), false);
+        if (users == NULL) {
+            rc = cli_fail("out of memory");
+        } else if (!ack) {
+            if (missing == 0)
+                printf("Update manifest set successfully\n");
+            else if (missing == 1)
+                printf("Update manifest submitted successfully.\nChanges are pending and have not been applied yet.\n"
+                       "1 user still needs to acknowledge the update manifest.\n"
+                       "The following users may acknowledge the update: %s\n",
+                       users);
             else
-                printf("Update initiated: %lld acknowledgement%s missing\n", (long long)missing,
-                       missing == 1 ? "" : "s");
-            if (missing > 0 && json_array_size(json_object_get(d, "missingUsers")) > 0) {
-                printf("Users who can acknowledge: ");
-                print_users(json_object_get(d, "missingUsers"));
-                printf("\n");
-            }
-            rc = recovery_out(ctx, d);
+                printf("Update manifest submitted successfully.\nChanges are pending and have not been applied yet.\n"
+                       "%lld users still need to acknowledge the update manifest.\n"
+                       "The following users may acknowledge the update: %s\n",
+                       (long long)missing, users);
         } else {
-            printf("Update successfully applied\n");   /* v1 /update answers null */
+            printf("Acknowledgement successful:\n");
+            if (missing == 0)
+                printf("All users have acknowledged the update manifest. Update successfully applied\n");
+            else if (missing == 1)
+                printf("1 user still needs to acknowledge the update manifest.\n"
+                       "The following users have not yet accepted: %s\n",
+                       users);
+            else
+                printf("%lld users still need to acknowledge the update manifest.\n"
+                       "The following users have not yet accepted: %s\n",
+                       (long long)missing, users);
         }
+        free(users);
+        if (rc == 0)
+            rc = recovery_out(ctx, d);
         json_decref(d);
     }
     cairn_free(out);
@@ -128,46 +162,53 @@ static int run_cancel(struct cli_ctx *ctx)
         return rc;
     int r = cairn_update_cancel(c);
     if (r != 0)
-        rc = cli_fail_client(r, "manifest update cancel", cairn_client_last_error(c));
+        rc = cli_fail_client(r, "canceling update", cairn_client_last_error(c));
     else
-        printf("Update successfully cancelled\n");
+        printf("Cancellation successful\n");
     cairn_client_free(c);
     return rc;
 }
 
+/* MarbleRun: the pending manifest as it is (no newline added), or with
+ * --missing "The following users have not yet acknowledged the update:
+ * [a b]"; -o writes the same text to FILE. */
 static int run_get(struct cli_ctx *ctx)
 {
     struct cairn_client *c = NULL;
-    int rc = cli_connect(ctx, ctx->args.pos[0], &c, NULL);
+    int rc = cli_connect_cached(ctx, ctx->args.pos[0], &c, NULL);
     if (rc != 0)
         return rc;
     char *out = NULL;
     int r = cairn_update_get(c, &out);
     if (r == CAIRN_ERR_NOT_FOUND || (r != 0 && cairn_client_last_http_status(c) == 404)) {
-        rc = cli_fail("manifest update get: no update in progress");
+        rc = cli_fail("retrieving pending update manifest: no update in progress");
     } else if (r != 0) {
-        rc = cli_fail_client(r, "manifest update get", cairn_client_last_error(c));
+        rc = cli_fail_client(r, "retrieving pending update manifest", cairn_client_last_error(c));
     } else {
         json_t *d = json_loads(out, 0, NULL);
         const json_t *m = json_object_get(d, "manifest");
+        const char *file = cli_args_get(&ctx->args, "output");
+        uint8_t *raw = NULL;
+        size_t n = 0;
+        char *text = NULL;
         if (cli_args_has(&ctx->args, "missing")) {
-            printf("%s\n", json_string_value(json_object_get(d, "message")) ? json_string_value(json_object_get(d, "message")) : "");
-            if (json_array_size(json_object_get(d, "missingUsers")) > 0) {
-                printf("Missing users: ");
-                print_users(json_object_get(d, "missingUsers"));
-                printf("\n");
-            }
-        } else {
-            uint8_t *raw = NULL;
-            size_t n = 0;
-            if (!json_is_string(m) || cairn_base64_decode(json_string_value(m), json_string_length(m), &raw, &n) != 0)
-                rc = cli_fail("the Coordinator's pending update has no readable manifest");
+            char *users = users_text(json_object_get(d, "missingUsers"), true);
+            if (users == NULL || asprintf(&text, "The following users have not yet acknowledged the update: %s\n",
+                                          users) < 0)
+                text = NULL;
+            free(users);
+            if (text == NULL)
+                rc = cli_fail("out of memory");
             else
-                rc = cli_write_output(cli_args_get(&ctx->args, "output"), raw, n, 0644);
-            if (rc == 0 && cli_args_get(&ctx->args, "output") == NULL && n > 0 && raw[n - 1] != '\n')
-                putchar('\n');
-            free(raw);
+                rc = cli_write_output(file, text, strlen(text), 0600);
+        } else if (!json_is_string(m) ||
+                   cairn_base64_decode(json_string_value(m), json_string_length(m), &raw, &n) != 0) {
+            rc = cli_fail("the Coordinator's pending update has no readable manifest");
+        } else {
+            rc = cli_write_output(file, raw, n, 0600);
         }
+        free(text);
+        free(raw);
         json_decref(d);
     }
     cairn_free(out);

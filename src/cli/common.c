@@ -1,5 +1,6 @@
 /* Helpers shared by the CLI commands: one-line errors, Coordinator connection
  * with verification and the root-certificate cache, file I/O. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -7,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "client/client_internal.h"
 #include "common/file.h"
 #include "crypto/crypto.h"
 #include "manifest/manifest.h"
@@ -19,9 +22,13 @@
 #define POLICY_FILE_MAX (256 * 1024)
 #define CACHE_FILE_MAX (256 * 1024)
 
+/* When a command is pinned to a cached root: the cache file, for the hint of
+ * a TLS failure (see cli_fail_client and cli_connect_cached). */
+static const char *g_pinned_cache;
+
 const struct cli_flag cli_global_flags[] = {
     {"coordinator-cert", 0, true, "FILE",
-     "root certificate cache (default $XDG_CONFIG_HOME/cairn/coordinator-cert.pem)"},
+     "root certificate cache file (default: one per address, $XDG_CONFIG_HOME/cairn/coordinators/HOST_PORT.pem)"},
     {"coordinator-policy", 0, true, "FILE", "expected Coordinator TEE identity (JSON, manifest package fields)"},
     {"era-config", 0, true, "FILE", "alias of --coordinator-policy (MarbleRun's name)"},
     {"insecure", 'i', false, NULL, "do not verify the Coordinator's quote (simulation only; INSECURE)"},
@@ -33,6 +40,8 @@ const struct cli_flag cli_global_flags[] = {
     {"trust-dir", 0, true, "DIR",
      "trust directory for evidence: DIR/<type>/ collateral, CRLs, intermediates, DIR/<type>/roots/ roots "
      "(default $CAIRN_TRUST_DIR, else built-in roots only; docs/trust.md)"},
+    {"namespace", 'n', true, "NS",
+     "Kubernetes namespace of the deployment (MarbleRun's flag; accepted, no effect until Kubernetes support)"},
     {"help", 'h', false, NULL, "show help"},
     {NULL, 0, false, NULL, NULL},
 };
@@ -61,6 +70,12 @@ int cli_fail_client(int rc, const char *what, const char *msg)
         hint = "check the address and that the Coordinator is running";
         break;
     case CAIRN_ERR_TLS:
+        if (g_pinned_cache != NULL)
+            return cli_fail("%s: %s; the Coordinator does not present the root certificate cached in \"%s\": one in "
+                            "recovery mode (state 1) presents a temporary root (query it with --coordinator-policy "
+                            "FILE, or -i), a reinstalled one a new root (run `cairn manifest verify`); the cache is "
+                            "unchanged",
+                            what, msg && msg[0] ? msg : cairn_strerror(rc), g_pinned_cache);
         hint = "check that this is the Coordinator's client API address (default port 4433)";
         break;
     case CAIRN_ERR_VERIFY:
@@ -168,56 +183,169 @@ int cli_load_manifest(const char *path, uint8_t **out, size_t *out_len)
     return 0;
 }
 
-static char *default_cache_path(void)
+/* ---- the root-certificate cache (docs/cli.md "The root cache") ----------
+ * One file per Coordinator address, so that two deployments never collide:
+ * $XDG_CONFIG_HOME/cairn/coordinators/<host>_<port>.pem (else
+ * ~/.config/cairn/...). --coordinator-cert FILE names the file instead, as
+ * MarbleRun's flag does. The content is MarbleRun's format (intermediate PEM,
+ * then root PEM) after a few "# key: value" header lines, which PEM readers
+ * (OpenSSL, Go's encoding/pem) skip. */
+
+
+static char *config_dir(void)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME");
     const char *home = getenv("HOME");
     char *p = NULL;
     if (xdg != NULL && xdg[0] != '\0') {
-        if (asprintf(&p, "%s/cairn/coordinator-cert.pem", xdg) < 0)
+        if (asprintf(&p, "%s/cairn", xdg) < 0)
             p = NULL;
     } else if (home != NULL && home[0] != '\0') {
-        if (asprintf(&p, "%s/.config/cairn/coordinator-cert.pem", home) < 0)
+        if (asprintf(&p, "%s/.config/cairn", home) < 0)
             p = NULL;
     } else {
-        p = strdup("coordinator-cert.pem");
+        p = strdup(".cairn");
     }
     return p;
 }
 
-/* The cached root: the last certificate of the cache file. */
-static int cache_check(const char *path, const char *root_pem, bool *out_exists)
+/* The cache file for `address` (malloc'd), or NULL after printing why. */
+static char *cache_path(const struct cli_args *a, const char *address)
+{
+    const char *explicit_path = cli_args_get(a, "coordinator-cert");
+    if (explicit_path != NULL)
+        return strdup(explicit_path);
+    char key[300];
+    if (cli_cache_key(address, key, sizeof(key)) != 0) {
+        cli_fail("invalid Coordinator address \"%s\"; expected host:port (e.g. localhost:4433)", address);
+        return NULL;
+    }
+    char *dir = config_dir(), *p = NULL;
+    if (dir == NULL || asprintf(&p, "%s/coordinators/%s.pem", dir, key) < 0)
+        p = NULL;
+    free(dir);
+    if (p == NULL)
+        cli_fail("out of memory");
+    return p;
+}
+
+struct cache_entry {
+    char *root_pem;          /* the cached root (last certificate of the file) */
+    bool attested;           /* false: saved with --insecure */
+};
+
+static void cache_entry_free(struct cache_entry *e)
+{
+    free(e->root_pem);
+    e->root_pem = NULL;
+}
+
+/* Reads the cache file: 0 and *exists=false when there is none; 0 with the
+ * entry; or the printed error. */
+static int cache_read(const char *path, struct cache_entry *e, bool *exists)
 {
     uint8_t *data = NULL;
     size_t len = 0;
+    *exists = false;
+    memset(e, 0, sizeof(*e));
     int rc = cairn_file_read(path, CACHE_FILE_MAX, &data, &len);
-    *out_exists = false;
     if (rc == CAIRN_ERR_NOT_FOUND)
         return 0;
     if (rc != 0)
         return cli_fail("cannot read the Coordinator certificate cache \"%s\": %s", path, cairn_strerror(rc));
-    *out_exists = true;
     STACK_OF(X509) *certs = NULL;
-    X509 *now = NULL;
     int ret = 0;
-    if (cc_certs_from_pem((const char *)data, len, &certs, NULL) != 0 || sk_X509_num(certs) < 1) {
-        ret = cli_fail("the Coordinator certificate cache \"%s\" is not PEM; delete it to trust the Coordinator "
-                       "anew",
+    size_t pl = 0;
+    if (cc_certs_from_pem((const char *)data, len, &certs, NULL) != 0 || sk_X509_num(certs) < 1 ||
+        cc_cert_to_pem(sk_X509_value(certs, sk_X509_num(certs) - 1), &e->root_pem, &pl) != 0) {
+        ret = cli_fail("the Coordinator certificate cache \"%s\" holds no PEM certificate; delete it and verify the "
+                       "Coordinator anew (cairn manifest verify)",
                        path);
-    } else if (cc_cert_from_pem(root_pem, strlen(root_pem), &now, NULL) != 0) {
-        ret = cli_fail("the Coordinator sent an unreadable root certificate");
-    } else if (!cc_cert_equal(sk_X509_value(certs, sk_X509_num(certs) - 1), now)) {
-        ret = cli_fail("the Coordinator's root certificate changed since it was cached in \"%s\"; refusing. If the "
-                       "Coordinator was legitimately reinstalled, delete that file and verify it again; otherwise "
-                       "it may be an impostor",
-                       path);
+    } else {
+        *exists = true;
+        /* "# attested: no" in the header: saved with --insecure */
+        e->attested = strstr((const char *)data, "# attested: no") == NULL;
     }
-    X509_free(now);
     sk_X509_pop_free(certs, X509_free);
     free(data);
     return ret;
 }
 
+/* Whether the root PEM `a` and the cached entry are the same certificate. */
+static bool same_root(const char *a, const struct cache_entry *e)
+{
+    X509 *x = NULL, *y = NULL;
+    bool eq = cc_cert_from_pem(a, strlen(a), &x, NULL) == 0 &&
+              cc_cert_from_pem(e->root_pem, strlen(e->root_pem), &y, NULL) == 0 && cc_cert_equal(x, y);
+    X509_free(x);
+    X509_free(y);
+    return eq;
+}
+
+int cli_cache_save(struct cli_ctx *ctx, const char *address, const struct cairn_coordinator_certs *certs)
+{
+    char *path = cache_path(&ctx->args, address);
+    if (path == NULL)
+        return CLI_EXIT_FAIL;
+    struct cache_entry old;
+    bool exists = false;
+    if (cache_read(path, &old, &exists) != 0)
+        exists = false; /* unreadable: replaced below (as MarbleRun overwrites) */
+    if (exists && !same_root(certs->root_pem, &old))
+        fprintf(stderr, "cairn: the Coordinator's root certificate differs from the one cached in \"%s\"; the cache "
+                        "now holds the new one\n",
+                path);
+    cache_entry_free(&old);
+    char *dir = strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash != NULL) {
+        *slash = '\0';
+        if (dir[0] != '\0')
+            cairn_mkdirs(dir, 0700);
+    }
+    free(dir);
+    char stamp[32] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm) != NULL)
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *doc = NULL;
+    int ret = 0;
+    if (asprintf(&doc,
+                 "# cairn Coordinator certificate cache (docs/cli.md): intermediate, then root\n"
+                 "# address: %s\n# attested: %s\n# saved: %s by `%s`\n%s%s",
+                 address, certs->verified ? "yes" : "no (--insecure)", stamp, ctx->path, certs->intermediate_pem,
+                 certs->root_pem) < 0) {
+        ret = cli_fail("out of memory");
+    } else if (cairn_file_write_atomic(path, doc, strlen(doc), 0600) != 0) {
+        ret = cli_fail("cannot write the Coordinator certificate cache \"%s\"; check that the directory is writable "
+                       "(or pass --coordinator-cert FILE)",
+                       path);
+    }
+    free(doc);
+    free(path);
+    return ret;
+}
+
+int cli_cache_check(struct cli_ctx *ctx, const char *address, const struct cairn_coordinator_certs *certs)
+{
+    char *path = cache_path(&ctx->args, address);
+    if (path == NULL)
+        return CLI_EXIT_FAIL;
+    struct cache_entry e;
+    bool exists = false;
+    int rc = cache_read(path, &e, &exists);
+    if (rc == 0 && !exists)
+        rc = cli_cache_save(ctx, address, certs);
+    else if (rc == 0 && !same_root(certs->root_pem, &e))
+        rc = cli_fail("root certificate of Coordinator changed since it was cached in \"%s\"; refusing. Run "
+                      "`cairn manifest verify` to verify the instance and update the cache (or delete the file); "
+                      "otherwise it may be an impostor",
+                      path);
+    cache_entry_free(&e);
+    free(path);
+    return rc;
+}
 /* Replaces `key` of the policy object with the comma-separated `list`. */
 static int policy_set_list(json_t *pol, const char *key, const char *list)
 {
@@ -264,20 +392,40 @@ static char *effective_policy(const struct cli_args *a, char *policy)
     return s;
 }
 
-int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **out,
-                struct cairn_coordinator_certs *out_certs)
+/* The policy file of an attesting command: --coordinator-policy or
+ * --era-config, else MarbleRun's default ./era-config.json when it exists
+ * (`allow_default`). *out_path NULL: none. */
+static const char *policy_flag(const struct cli_args *a)
+{
+    const char *p = cli_args_get(a, "coordinator-policy");
+    return p != NULL ? p : cli_args_get(a, "era-config");
+}
+
+#define ERA_DEFAULT_CONFIG "era-config.json"
+
+/* Verifies the Coordinator (evidence and policy, or --insecure) and returns a
+ * client pinned to the verified root. `prelude`: print MarbleRun's stdout
+ * lines of its attesting commands ("Reusing existing config file",
+ * "Warning: skipping quote verification"); `allow_default`: fall back to
+ * ./era-config.json as MarbleRun's attesting commands do. */
+static int attest(struct cli_ctx *ctx, const char *address, bool prelude, bool allow_default,
+                  struct cairn_client **out, struct cairn_coordinator_certs *out_certs)
 {
     const struct cli_args *a = &ctx->args;
     bool insecure = cli_args_has(a, "insecure");
-    const char *policy_path = cli_args_get(a, "coordinator-policy");
-    if (policy_path == NULL)
-        policy_path = cli_args_get(a, "era-config");
+    const char *policy_path = policy_flag(a);
     const char *nonce = cli_args_get(a, "nonce");
-    if (!insecure && policy_path == NULL)
-        return cli_fail("no Coordinator policy given; pass --coordinator-policy FILE (the Coordinator's expected TEE "
-                        "identity) or --insecure for a simulated Coordinator");
     if (nonce != NULL && nonce[0] == '\0')
         return cli_fail("--nonce is empty; give a non-empty string");
+    bool reusing = false;
+    if (!insecure && policy_path == NULL && allow_default && access(ERA_DEFAULT_CONFIG, F_OK) == 0) {
+        policy_path = ERA_DEFAULT_CONFIG;
+        reusing = true;
+    }
+    if (!insecure && policy_path == NULL)
+        return cli_fail("no Coordinator policy given; pass --coordinator-policy FILE (or --era-config FILE, or put "
+                        "it in ./" ERA_DEFAULT_CONFIG "; the Coordinator's expected TEE identity) or --insecure "
+                        "for a simulated Coordinator");
     char *policy = NULL;
     if (!insecure) {
         uint8_t *d = NULL;
@@ -285,10 +433,15 @@ int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **
         if (cli_read_file("Coordinator policy", policy_path, POLICY_FILE_MAX, &d, &n) != 0)
             return CLI_EXIT_FAIL;
         policy = effective_policy(a, (char *)d);
+        if (prelude && reusing)
+            printf("Reusing existing config file\n");
     } else {
-        fprintf(stderr, "cairn: WARNING: --insecure: the Coordinator's quote is NOT verified; its certificates are "
-                        "trusted on first use (only for a simulated Coordinator)\n");
+        if (prelude)
+            printf("Warning: skipping quote verification\n");
+        fprintf(stderr, "cairn: WARNING: --insecure: the Coordinator's quote is NOT verified (only for a simulated "
+                        "Coordinator)\n");
     }
+    fflush(stdout);
     struct cairn_client_config cc = {.address = address};
     struct cairn_client *c = NULL;
     int rc = cairn_client_new(&cc, &c);
@@ -307,39 +460,7 @@ int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **
         cairn_client_free(c);
         return ret;
     }
-    /* The root cache: refuse a changed root, else remember this one. */
-    char *cache = NULL;
-    const char *cp = cli_args_get(a, "coordinator-cert");
-    cache = cp ? strdup(cp) : default_cache_path();
-    bool exists = false;
-    int ret = cache ? cache_check(cache, certs.root_pem, &exists) : cli_fail("out of memory");
-    if (ret == 0 && !exists) {
-        char *dir = strdup(cache);
-        char *slash = dir ? strrchr(dir, '/') : NULL;
-        if (slash != NULL) {
-            *slash = '\0';
-            if (dir[0] != '\0')
-                cairn_mkdirs(dir, 0700);
-        }
-        free(dir);
-        size_t li = strlen(certs.intermediate_pem), lr = strlen(certs.root_pem);
-        char *both = malloc(li + lr + 1);
-        if (both == NULL) {
-            ret = cli_fail("out of memory");
-        } else {
-            memcpy(both, certs.intermediate_pem, li);
-            memcpy(both + li, certs.root_pem, lr + 1);
-            if (cairn_file_write_atomic(cache, both, li + lr, 0600) != 0)
-                fprintf(stderr, "cairn: warning: cannot write the Coordinator certificate cache \"%s\"\n", cache);
-            free(both);
-        }
-    }
-    free(cache);
-    if (ret != 0) {
-        cairn_coordinator_certs_free(&certs);
-        cairn_client_free(c);
-        return ret;
-    }
+    int ret = 0;
     const char *save = cli_args_get(a, "save-sgx-quote");
     if (save != NULL) {
         if (certs.quote == NULL)
@@ -359,5 +480,76 @@ int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **
     else
         cairn_coordinator_certs_free(&certs);
     *out = c;
+    return 0;
+}
+
+int cli_connect(struct cli_ctx *ctx, const char *address, struct cairn_client **out,
+                struct cairn_coordinator_certs *out_certs)
+{
+    return attest(ctx, address, true, true, out, out_certs);
+}
+
+int cli_connect_cached(struct cli_ctx *ctx, const char *address, struct cairn_client **out, char **out_root_pem)
+{
+    const struct cli_args *a = &ctx->args;
+    struct cairn_coordinator_certs certs = {0};
+    int rc;
+    if (cli_args_has(a, "insecure") || policy_flag(a) != NULL) {
+        /* -i: this command only, the cache is neither read nor written.
+         * A policy: the evidence decides; the cache is only compared (a
+         * Coordinator in recovery mode presents a temporary root). */
+        rc = attest(ctx, address, false, false, out, &certs);
+        if (rc != 0)
+            return rc;
+        if (!cli_args_has(a, "insecure")) {
+            char *path = cache_path(a, address);
+            struct cache_entry e;
+            bool exists = false;
+            if (path != NULL && cache_read(path, &e, &exists) == 0 && exists && !same_root(certs.root_pem, &e))
+                fprintf(stderr, "cairn: note: the verified root certificate differs from the one cached in \"%s\" "
+                                "(a Coordinator in recovery mode uses a temporary root); the cache is unchanged\n",
+                        path);
+            if (exists)
+                cache_entry_free(&e);
+            free(path);
+        }
+        if (out_root_pem != NULL) {
+            *out_root_pem = certs.root_pem;
+            certs.root_pem = NULL;
+        }
+        cairn_coordinator_certs_free(&certs);
+        return 0;
+    }
+    /* MarbleRun: these commands trust just the cached root certificate. */
+    char *path = cache_path(a, address);
+    if (path == NULL)
+        return CLI_EXIT_FAIL;
+    struct cache_entry e;
+    bool exists = false;
+    rc = cache_read(path, &e, &exists);
+    if (rc == 0 && !exists)
+        rc = cli_fail("no cached root certificate for %s (\"%s\"); verify the Coordinator first with `cairn manifest "
+                      "verify <manifest> %s` (or `manifest set`), or pass --coordinator-policy FILE (or -i for a "
+                      "simulated Coordinator)",
+                      address, path, address);
+    if (rc != 0) {
+        free(path);
+        return rc;
+    }
+    if (!e.attested)
+        fprintf(stderr, "cairn: WARNING: the root certificate cached in \"%s\" was saved with --insecure (not "
+                        "attested)\n",
+                path);
+    struct cairn_client_config cc = {.address = address, .root_ca_pem = e.root_pem};
+    if (cairn_client_new(&cc, out) != 0) {
+        cache_entry_free(&e);
+        free(path);
+        return cli_fail("invalid Coordinator address \"%s\"; expected host:port (e.g. localhost:4433)", address);
+    }
+    g_pinned_cache = path; /* kept for the hint of a TLS failure; freed at exit */
+    if (out_root_pem != NULL)
+        *out_root_pem = e.root_pem;
+    else
+        cache_entry_free(&e);
     return 0;
 }

@@ -57,7 +57,7 @@ expect_error() {
   local rc=0
   "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
   local lines
-  lines=$(grep -v '^cairn: WARNING: --insecure' "$WORK/err" | grep -c . || true)
+  lines=$(grep -Ev '^cairn: (WARNING|note)' "$WORK/err" | grep -c . || true)
   if [ $rc -eq 0 ]; then
     bad "$name: exit code 0 (expected failure)"
   elif [ "$lines" != 1 ]; then

@@ -240,7 +240,7 @@ cat >"$WORK/manifest.json" <<JSON
 }
 JSON
 clirun() { XDG_CONFIG_HOME="$WORK/xdg" "$BIN/cairn" "$@" >"$WORK/cli.out" 2>"$WORK/cli.err"; }
-CACHE="$WORK/xdg/cairn/coordinator-cert.pem"
+CACHE="$WORK/xdg/cairn/coordinators/127.0.0.1_${CLIENT##*:}.pem"   # one cache file per address (docs/cli.md)
 rc=0; clirun manifest set "$WORK/manifest.json" "$CLIENT" --coordinator-policy "$WORK/policy-wrongpcr.json" || rc=$?
 [ $rc -ne 0 ] && grep -q "PCRs.sha256.16" "$WORK/cli.err" && [ ! -e "$CACHE" ] &&
   ok "policy with a wrong PCR 16: refused before anything is sent, naming the PCR: $(head -c 200 "$WORK/cli.err")" ||
@@ -359,10 +359,21 @@ export CAIRN_COORDINATOR_TEE=tpm CAIRN_TPM_TCTI="$TCTI" CAIRN_TPM_PCRS=sha256:16
 start_coord B || die "Coordinator B did not start: $(cat "$WORK/B.log")"
 unset CAIRN_COORDINATOR_TEE CAIRN_TPM_TCTI CAIRN_TPM_PCRS CAIRN_TPM_AK_CONTEXT CAIRN_TPM_AK_CERT CAIRN_TPM_EVENTLOG
 PID_B=$PID
-rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" || rc=$?
-[ $rc -ne 0 ] && grep -q "root certificate changed" "$WORK/cli.err" &&
-  ok "Coordinator B (env CAIRN_COORDINATOR_TEE=tpm, new root): its quote verifies but the cache refuses it: $(head -c 120 "$WORK/cli.err")" ||
-  bad "B with cache rc=$rc $(cat "$WORK/cli.err")"
+# B listens on another address, so its own cache file is empty: A's cache is
+# named with --coordinator-cert to play "the same address, a new root"
+cp "$CACHE" "$WORK/cache-A.pem"; cp "$CACHE" "$WORK/cache-A.orig"
+rc=0; clirun certificate root "$CLIENT" --coordinator-policy "$WORK/policy.json" -o "$WORK/b-root.pem" --coordinator-cert "$WORK/cache-A.pem" || rc=$?
+[ $rc -ne 0 ] && grep -q "root certificate of Coordinator changed" "$WORK/cli.err" && [ ! -e "$WORK/b-root.pem" ] &&
+  ok "Coordinator B (env CAIRN_COORDINATOR_TEE=tpm, new root): its quote verifies but \`certificate\` refuses the changed root: $(head -c 120 "$WORK/cli.err")" ||
+  bad "B certificate with cache rc=$rc $(cat "$WORK/cli.err")"
+rc=0; clirun status "$CLIENT" --coordinator-cert "$WORK/cache-A.pem" || rc=$?
+[ $rc -ne 0 ] && grep -q "does not present the root certificate cached" "$WORK/cli.err" &&
+  ok "status of B with just the cached root (A's): the pinned TLS refuses B: $(head -c 120 "$WORK/cli.err")" ||
+  bad "B status with cache rc=$rc $(cat "$WORK/cli.err")"
+rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" --coordinator-cert "$WORK/cache-A.pem" || rc=$?
+[ $rc -eq 0 ] && grep -q "differs from the one cached.*cache is unchanged" "$WORK/cli.err" && cmp -s "$WORK/cache-A.orig" "$WORK/cache-A.pem" &&
+  ok "status of B with a policy: attested, answered, the cache (A's root) left unchanged" ||
+  bad "B status with policy rc=$rc $(cat "$WORK/cli.err")"
 rc=0; clirun status "$CLIENT" --coordinator-policy "$WORK/policy.json" --coordinator-cert "$WORK/b-cache.pem" || rc=$?
 [ $rc -eq 0 ] && grep -q "tpm evidence matches" "$WORK/cli.err" &&
   ok "Coordinator B with a fresh cache: verified (quotes only PCR 16, from the environment's selection)" ||
