@@ -10,10 +10,14 @@ PKGS=(
   # libraries (DESIGN §3)
   libssl-dev openssl libevent-dev libcurl4-openssl-dev libjansson-dev
   libtss2-dev libyaml-dev
+  # gRPC activation (DESIGN §7): HTTP/2 and protobuf messages, the .proto compiled at build time
+  libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   # unit tests
   libcmocka-dev
   # integration tests, demo and benchmarks
   curl jq etcd-server etcd-client swtpm swtpm-tools tpm2-tools nginx-light procps
+  # gRPC tests: an independent gRPC client (stubs generated at test time) and hostile HTTP/2
+  python3-grpcio python3-grpc-tools python3-h2 nghttp2-client
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include "attest/issuer.h"
 #include "attest/policy.h"
 #include "common/encoding.h"
+#include "common/log.h"
 #include "core/core_internal.h"
 #include "core/governance.h"
 #include "core/pki.h"
@@ -157,6 +158,7 @@ struct act {
     X509_REQ *csr;
     struct attest_issued ev_store;
     struct attest_evidence ev;
+    bool no_evidence;            /* empty quote (MarbleRun premain without a TEE) */
     struct attest_claims claims;
     bool have_claims;
     EVP_PKEY *leaf_key;
@@ -192,16 +194,40 @@ static void act_clear(struct act *a)
     json_decref(a->argv);
 }
 
-/* Parses and validates the request structure (400 class). */
-static enum core_refusal parse_request(struct act *a, const uint8_t *body, size_t len, struct cairn_error *err)
+struct json_body {
+    const uint8_t *body;
+    size_t len;
+};
+
+/* The JSON wire's decoder (POST /api/v2/activate). */
+static enum core_refusal decode_json(void *arg, json_t **out, struct cairn_error *err)
 {
+    const struct json_body *b = arg;
     json_error_t je;
-    a->req = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
-    if (a->req == NULL) {
+    json_t *j = json_loadb((const char *)b->body, b->len, JSON_REJECT_DUPLICATES, &je);
+    if (j == NULL) {
         cairn_errf(err, CAIRN_ERR_INVALID, "malformed request: invalid JSON at line %d column %d: %s", je.line,
                    je.column, je.text);
         return CORE_BAD_REQUEST;
     }
+    *out = j;
+    return CORE_OK;
+}
+
+/* An empty "quote" (and no "evidence"): what MarbleRun's premain sends when it
+ * cannot get a quote (inventory §3.1 step 5). Accepted only in simulation. */
+static bool empty_quote(const json_t *req)
+{
+    const json_t *ev = json_object_get(req, "evidence"), *q = json_object_get(req, "quote");
+    return (ev == NULL || json_is_null(ev)) && json_is_string(q) && json_string_length(q) == 0;
+}
+
+/* Parses and validates the request structure (400 class). */
+static enum core_refusal parse_request(struct act *a, core_act_decode_fn decode, void *arg, struct cairn_error *err)
+{
+    enum core_refusal r = decode(arg, &a->req, err);
+    if (r != CORE_OK)
+        return r;
     if (!json_is_object(a->req)) {
         cairn_errf(err, CAIRN_ERR_INVALID, "malformed request: expected a JSON object");
         return CORE_BAD_REQUEST;
@@ -233,6 +259,11 @@ static enum core_refusal parse_request(struct act *a, const uint8_t *body, size_
     if (rc != 0) {
         cairn_errf(err, CAIRN_ERR_INVALID, "malformed request: csr: %s", cairn_error_msg(&ce));
         return CORE_BAD_REQUEST;
+    }
+    if (empty_quote(a->req)) {
+        /* no evidence at all: verify_evidence decides (simulation only) */
+        a->no_evidence = true;
+        return CORE_OK;
     }
     struct cairn_error ee = {0};
     if (attest_evidence_from_json(a->req, &a->ev_store, &a->ev, &ee) != 0) {
@@ -275,6 +306,20 @@ static enum core_refusal verify_evidence(struct core *c, struct core_snap *s, co
     uint8_t expected[32];
     cc_sha256(der, der_len, expected);
     free(der);
+    if (a->no_evidence) {
+        /* MarbleRun's simulation mode: a marble that could not get a quote
+         * sends an empty one, and a simulation Coordinator lets it in */
+        if (!c->cfg.simulation || c->cfg.insecure_no_tee)
+            return forbid(err, "the marble sent an empty quote (no TEE evidence): accepted only by a Coordinator "
+                          "in simulation mode");
+        core_metrics_evidence(c, ATTEST_SIM, true);
+        LOG_WARN("*** INSECURE: marble %s (type \"%s\") sent an empty quote and is admitted without any "
+                 "evidence because the Coordinator runs in simulation mode ***", a->uuid, a->type);
+        return CORE_OK;
+    }
+    if (a->ev.type == ATTEST_SIM && c->cfg.simulation && !c->cfg.insecure_no_tee)
+        LOG_WARN("*** INSECURE: marble %s (type \"%s\") presents simulation evidence (no TEE proof); admitted "
+                 "only because the Coordinator runs in simulation mode ***", a->uuid, a->type);
     if (a->ev.type == ATTEST_SIM && !c->cfg.simulation)
         return forbid(err, "simulation evidence is not accepted: the Coordinator is not in simulation mode");
     if (a->ev.type == ATTEST_SIM && c->cfg.insecure_no_tee)
@@ -406,6 +451,13 @@ oom:
 enum core_refusal core_activate(struct core *c, const uint8_t *body, size_t len, X509 *peer, json_t **out_data,
                                 struct cairn_error *err)
 {
+    struct json_body b = {body, len};
+    return core_activate_with(c, decode_json, &b, peer, out_data, err);
+}
+
+enum core_refusal core_activate_with(struct core *c, core_act_decode_fn decode, void *arg, X509 *peer,
+                                     json_t **out_data, struct cairn_error *err)
+{
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct act a;
@@ -426,7 +478,7 @@ enum core_refusal core_activate(struct core *c, const uint8_t *body, size_t len,
         r = CORE_UNAUTHENTICATED;
         goto out;
     }
-    if ((r = parse_request(&a, body, len, err)) != CORE_OK)
+    if ((r = parse_request(&a, decode, arg, err)) != CORE_OK)
         goto out;
     core_metrics_activation_attempt(c, a.type, a.uuid);
     counted = true;

@@ -171,6 +171,18 @@ enum core_refusal {
 enum core_refusal core_activate(struct core *c, const uint8_t *body, size_t len, X509 *peer, json_t **out_data,
                                 struct cairn_error *err);
 
+/* Decodes one wire's request into the JSON wire form's object
+ * ({"marbleType","uuid","csr","quote"|"evidence"}); *out: new reference.
+ * Returns CORE_OK, or CORE_BAD_REQUEST with err set ("malformed request: ...").
+ * Called by core_activate_with after the state and peer checks, so every wire
+ * (JSON over HTTP/1.1, gRPC over HTTP/2) refuses in the same order. */
+typedef enum core_refusal (*core_act_decode_fn)(void *arg, json_t **out, struct cairn_error *err);
+
+/* core_activate with the request decoder of another wire (src/server/grpc.c);
+ * everything after the decoding is the same code. */
+enum core_refusal core_activate_with(struct core *c, core_act_decode_fn decode, void *arg, X509 *peer,
+                                     json_t **out_data, struct cairn_error *err);
+
 /* ---- metrics and events ---- */
 
 /* coordinator_state, coordinator_version_info, coordinator_marble_activations_total,

@@ -40,6 +40,9 @@ extern const struct srv_route api_client_routes[];
 extern const size_t api_client_n_routes;
 extern const struct srv_route api_mesh_routes[];
 extern const size_t api_mesh_n_routes;
+extern const struct srv_grpc_method api_mesh_grpc[];   /* rpc.Marble/Activate (HTTP/2) */
+extern const size_t api_mesh_n_grpc;
+extern const srv_h2_plain_fn api_mesh_h2_plain;      /* JSON activation over HTTP/2 */
 extern const struct srv_route api_metrics_routes[];
 extern const size_t api_metrics_n_routes;
 void api_not_allowed(struct srv_req *r, void *ctx);

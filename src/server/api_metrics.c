@@ -70,6 +70,7 @@ int api_start(struct core *c, const struct api_config *cfg, struct api **out, st
     a->ports[0] = srv_listener_port(a->srv, idx);
     struct srv_listener_cfg m = {.name = "mesh", .addr = cfg->mesh_addr, .tls = mesh_tls, .tls_ctx = &a->ctx,
                                  .routes = api_mesh_routes, .n_routes = api_mesh_n_routes,
+                                 .grpc = api_mesh_grpc, .n_grpc = api_mesh_n_grpc, .h2_plain = api_mesh_h2_plain,
                                  .fallback = api_not_allowed, .ctx = &a->ctx, .max_body = API_MESH_MAX_BODY,
                                  .timeout_s = cfg->timeout_s, .metrics = true};
     if ((idx = srv_add_listener(a->srv, &m, err)) < 0)

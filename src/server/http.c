@@ -29,6 +29,8 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "server/h2.h"
+#include "server/tls.h"
 
 #define SRV_MAX_LISTENERS 8
 #define SRV_MAX_LOOPS 64
@@ -79,6 +81,8 @@ struct lst {
 struct conn {
     struct lst *l;
     struct event *deadline;      /* request deadline, see arm_deadline() */
+    struct bufferevent *bev;     /* for the h2 hand-over (h2_handover) */
+    struct srv_h2 *h2;           /* gRPC session once ALPN chose "h2"; freed with the conn */
 };
 static int g_conn_idx = -1;
 static void rearm_deadline(struct evhttp_request *req);
@@ -131,6 +135,7 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
         return;
     if (c->deadline != NULL)
         event_free(c->deadline);
+    srv_h2_free(c->h2);
     atomic_fetch_sub(&c->l->conns, 1);
     free(c);
 }
@@ -288,13 +293,36 @@ static int method_index(enum evhttp_cmd_type t)
     return t == EVHTTP_REQ_GET ? MI_GET : t == EVHTTP_REQ_POST ? MI_POST : MI_OTHER;
 }
 
+static void record_stats(struct lst *l, size_t stat_idx, int mi, const struct timespec *start, int status,
+                         size_t resp_len);
+
 static void record(struct srv_req *r, int status, size_t resp_len)
 {
     if (!r->l->cfg.metrics)
         return;
-    struct route_stats *st = &r->l->stats[r->stat_idx];
-    int mi = method_index(evhttp_request_get_command(r->req));
-    double d = elapsed_s(&r->start);
+    record_stats(r->l, r->stat_idx, method_index(evhttp_request_get_command(r->req)), &r->start, status, resp_len);
+}
+
+/* The route statistics of an HTTP/2 request that is not gRPC (h2.h). */
+static void h2_record(void *arg, const char *path, const char *method, const struct timespec *start, int status,
+                      size_t resp_len)
+{
+    struct lst *l = arg;
+    if (!l->cfg.metrics)
+        return;
+    size_t idx = l->cfg.n_routes;
+    for (size_t i = 0; i < l->cfg.n_routes && idx == l->cfg.n_routes; i++)
+        if (strcmp(l->cfg.routes[i].path, path) == 0)
+            idx = i;
+    int mi = strcmp(method, "GET") == 0 ? MI_GET : strcmp(method, "POST") == 0 ? MI_POST : MI_OTHER;
+    record_stats(l, idx, mi, start, status, resp_len);
+}
+
+static void record_stats(struct lst *l, size_t stat_idx, int mi, const struct timespec *start, int status,
+                         size_t resp_len)
+{
+    struct route_stats *st = &l->stats[stat_idx];
+    double d = elapsed_s(start);
     pthread_mutex_lock(&st->lock);
     size_t i;
     for (i = 0; i < st->n_codes; i++)
@@ -684,6 +712,32 @@ static void log_over_cap(struct lst *l)
         LOG_WARN("%s API: %zu connections open (the cap): refusing new ones", l->cfg.name, l->cfg.max_conns);
 }
 
+/* ---- HTTP/2 hook: a handshake that selected ALPN "h2" hands the connection
+ * from evhttp to a gRPC session (h2.h). The SSL info callback runs inside the
+ * handshake, after evhttp has installed its callbacks and before
+ * bufferevent_openssl reports BEV_EVENT_CONNECTED, which then reaches the
+ * session's callbacks instead of evhttp's. ---- */
+static void h2_handover(const SSL *ssl, int where, int ret)
+{
+    (void)ret;
+    if (!(where & SSL_CB_HANDSHAKE_DONE))
+        return;
+    struct conn *c = SSL_get_ex_data(ssl, g_conn_idx);
+    if (c == NULL || c->bev == NULL || c->h2 != NULL || c->l->cfg.n_grpc == 0)
+        return;
+    const unsigned char *proto = NULL;
+    unsigned int plen = 0;
+    SSL_get0_alpn_selected(ssl, &proto, &plen);
+    if (plen != 2 || memcmp(proto, "h2", 2) != 0)
+        return;
+    struct srv_h2_cfg hc = {.name = c->l->cfg.name, .methods = c->l->cfg.grpc, .n_methods = c->l->cfg.n_grpc,
+                            .plain = c->l->cfg.h2_plain, .record = h2_record, .record_arg = c->l, .ctx = c->l->cfg.ctx, .max_msg = c->l->cfg.max_body,
+                            .max_headers = c->l->cfg.max_headers, .timeout_s = c->l->cfg.timeout_s};
+    c->h2 = srv_h2_start(c->bev, &hc);
+    if (c->h2 != NULL)
+        event_del(c->deadline);   /* the session keeps its own deadlines */
+}
+
 static struct bufferevent *bev_tls(struct event_base *base, void *arg)
 {
     struct lst *l = arg;
@@ -699,6 +753,8 @@ static struct bufferevent *bev_tls(struct event_base *base, void *arg)
         ctx = NULL;
         log_over_cap(l);
     }
+    if (ctx != NULL && l->cfg.n_grpc > 0)
+        srv_tls_offer_h2(ctx);
     SSL *ssl = SSL_new(ctx != NULL ? ctx : l->srv->refuse_ctx);
     if (ctx != NULL)
         SSL_CTX_free(ctx);
@@ -710,6 +766,11 @@ static struct bufferevent *bev_tls(struct event_base *base, void *arg)
         bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     if (bev != NULL)
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    struct conn *c = ssl != NULL ? SSL_get_ex_data(ssl, g_conn_idx) : NULL;
+    if (bev != NULL && c != NULL && l->cfg.n_grpc > 0) {
+        c->bev = bev;
+        SSL_set_info_callback(ssl, h2_handover);
+    }
     return bev;
 }
 

@@ -59,6 +59,39 @@ struct srv_route {
 
 #define SRV_DEFAULT_MAX_CONNS 1024
 
+/* gRPC over HTTP/2 (src/server/h2.c): a TLS listener with gRPC methods offers
+ * ALPN "h2" and hands such connections to an nghttp2 session; "http/1.1" or
+ * no ALPN stays with the HTTP/1.1 routes. One call per complete unary request.
+ * The handler fills `out` before returning (it runs on the loop thread, like
+ * an HTTP handler); `body` is the framed response message (5-byte prefix
+ * included, malloc'd; the server wipes and frees it) and is sent only with
+ * status 0; otherwise `message` (plain text) goes into grpc-message. */
+struct srv_grpc_reply {
+    int status;              /* grpc-status (rpc/grpc_wire.h enum grpc_status) */
+    char message[1024];
+    uint8_t *body;
+    size_t len;
+};
+typedef void (*srv_grpc_fn)(const uint8_t *msg, size_t len, X509 *peer, void *ctx, struct srv_grpc_reply *out);
+/* An HTTP/2 request on such a listener whose content-type is not gRPC: e.g. a
+ * JSON client whose HTTP library offered and got "h2" (curl does by default).
+ * The handler answers with a status, a content type (static string) and a
+ * malloc'd body (wiped and freed by the server). Strings are borrowed. */
+struct srv_h2_plain_reply {
+    int status;
+    const char *content_type;
+    char *body;
+    size_t len;
+};
+typedef void (*srv_h2_plain_fn)(const char *method, const char *path, const char *content_type,
+                                const uint8_t *body, size_t len, X509 *peer, void *ctx,
+                                struct srv_h2_plain_reply *out);
+struct srv_grpc_method {
+    const char *path;        /* "/package.Service/Method" */
+    srv_grpc_fn fn;
+    size_t max_msg;          /* request message cap in bytes (checked on the prefix); 0 = the listener's max_body */
+};
+
 struct srv_listener_cfg {
     const char *name;            /* "client", "mesh", "metrics": used in metric names and logs */
     const char *addr;            /* "host:port", ":port", "[v6]:port"; port 0 = ephemeral */
@@ -76,6 +109,9 @@ struct srv_listener_cfg {
     size_t max_conns;            /* TLS listeners: open connections before new handshakes are
                                   * refused; default SRV_DEFAULT_MAX_CONNS */
     bool metrics;                /* count requests per route (Prometheus) */
+    const struct srv_grpc_method *grpc;  /* borrowed; NULL = no HTTP/2 (TLS listeners only) */
+    size_t n_grpc;
+    srv_h2_plain_fn h2_plain;    /* HTTP/2 requests that are not gRPC; NULL = 415 */
 };
 
 /* Creates a server with `threads` loop threads (1..64). NULL on failure. */

@@ -1,6 +1,9 @@
 /* TLS 1.3 server contexts: tickets off, client certificates checked by handlers. */
 #include "server/tls.h"
 
+#include <pthread.h>
+#include <string.h>
+
 #include <openssl/err.h>
 
 /* The certificate chain is not what authenticates a peer here (the handler
@@ -38,4 +41,51 @@ tls_fail:;
     ERR_clear_error();
     SSL_CTX_free(ctx);
     return cairn_errf(err, CAIRN_ERR_TLS, "TLS context: %s", buf);
+}
+
+/* ALPN: the first of our protocols the client offers, in our order. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                       unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    static const char *const ours[] = {"h2", "http/1.1"};
+    for (size_t k = 0; k < sizeof(ours) / sizeof(ours[0]); k++) {
+        size_t ol = strlen(ours[k]);
+        for (unsigned int i = 0; i < inlen;) {
+            unsigned int l = in[i];
+            if (i + 1 + l > inlen)
+                return SSL_TLSEXT_ERR_NOACK;   /* malformed list: no ALPN */
+            if (l == ol && memcmp(in + i + 1, ours[k], ol) == 0) {
+                *out = in + i + 1;
+                *outlen = (unsigned char)l;
+                return SSL_TLSEXT_ERR_OK;
+            }
+            i += 1 + l;
+        }
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static pthread_mutex_t g_alpn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_alpn_once = PTHREAD_ONCE_INIT;
+static int g_alpn_idx = -1;
+
+static void alpn_idx_init(void)
+{
+    g_alpn_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+void srv_tls_offer_h2(SSL_CTX *ctx)
+{
+    pthread_once(&g_alpn_once, alpn_idx_init);
+    if (g_alpn_idx < 0)
+        return;
+    /* the context is shared by every loop thread: set it once, under a lock */
+    pthread_mutex_lock(&g_alpn_lock);
+    if (SSL_CTX_get_ex_data(ctx, g_alpn_idx) == NULL) {
+        SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+        SSL_CTX_set_ex_data(ctx, g_alpn_idx, (void *)1);
+    }
+    pthread_mutex_unlock(&g_alpn_lock);
 }

@@ -26,4 +26,11 @@ enum srv_client_auth {
 int srv_tls_ctx_new(X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key, enum srv_client_auth auth, SSL_CTX **out,
                     struct cairn_error *err);
 
+/* Offers ALPN "h2" (gRPC, src/server/h2.c) before "http/1.1" on `ctx`: a
+ * client listing "h2" gets it, one listing only "http/1.1" gets that, and a
+ * client without ALPN (or with neither) continues without, as HTTP/1.1.
+ * Idempotent and thread-safe: listeners call it on each provider context
+ * before their first SSL_new on it. */
+void srv_tls_offer_h2(SSL_CTX *ctx);
+
 #endif
