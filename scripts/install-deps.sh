@@ -18,6 +18,8 @@ PKGS=(
   curl jq etcd-server etcd-client swtpm swtpm-tools tpm2-tools nginx-light procps
   # gRPC tests: an independent gRPC client (stubs generated at test time) and hostile HTTP/2
   python3-grpcio python3-grpc-tools python3-h2 nghttp2-client
+  # the CLI's --pkcs11-* flags (OpenSSL pkcs11 engine) and their test token
+  libengine-pkcs11-openssl softhsm2 opensc
 )
 
 missing=()

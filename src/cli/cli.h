@@ -20,6 +20,9 @@
 #include "cairn/cairn.h"
 #include "cli/args.h"
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
 struct cli_command;
@@ -103,9 +106,21 @@ extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_evidence;   /* cmd_evidence.c: evidence verify|eventlog (issue 5) */
 
 /* Issue 6: users, secrets, updates, recovery (cmd_secret.c, cmd_update.c, cmd_recover.c). */
+#define CLI_PKCS11_KEY_FLAGS                                                                           \
+    {"pkcs11-config", 0, true, "FILE", "PKCS#11 configuration (JSON: Path, Pin, TokenLabel|TokenSerial)"},    \
+    {"pkcs11-key-id", 0, true, "ID", "ID of the private key in the PKCS#11 token"},                         \
+    {"pkcs11-key-label", 0, true, "LABEL", "label of the private key in the PKCS#11 token"}
 #define CLI_USER_FLAGS                                                                                 \
     {"cert", 'c', true, "FILE", "certificate (PEM) of a manifest user"},                              \
-    {"key", 'k', true, "FILE", "the user's private key (PEM)"}
+    {"key", 'k', true, "FILE", "the user's private key (PEM)"},                                       \
+    CLI_PKCS11_KEY_FLAGS,                                                                              \
+    {"pkcs11-cert-id", 0, true, "ID", "ID of the certificate in the PKCS#11 token"},                  \
+    {"pkcs11-cert-label", 0, true, "LABEL", "label of the certificate in the PKCS#11 token"}
+/* The key (and with want_cert the certificate) named by --pkcs11-config and
+ * --pkcs11-key-id/-label (--pkcs11-cert-id/-label) (src/cli/pkcs11.h).
+ * Prints the error and returns non-zero on failure. *out_cert may be NULL
+ * when !want_cert. */
+int cli_pkcs11_identity(struct cli_ctx *ctx, bool want_cert, EVP_PKEY **out_key, X509 **out_cert);
 /* cli_connect(), then a client pinned to the verified root that presents
  * the -c/-k user certificate. Prints the error and returns non-zero on failure. */
 int cli_connect_user(struct cli_ctx *ctx, const char *address, struct cairn_client **out);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/pkcs11.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 
@@ -23,6 +24,7 @@
 
 static const struct cli_flag recover_flags[] = {
     {"key", 'k', true, "FILE", "the recovery private key (PEM, RSA)"},
+    CLI_PKCS11_KEY_FLAGS,
     {NULL, 0, false, NULL, NULL},
 };
 static const struct cli_flag rws_flags[] = {
@@ -30,6 +32,7 @@ static const struct cli_flag rws_flags[] = {
     {"key", 'k', true, "FILE", "encrypt-secret/sign-secret: the recovery private key (PEM, RSA)"},
     {"coordinator-pub-key", 0, true, "FILE", "encrypt-secret: the Coordinator's ephemeral key (from public-key)"},
     {"output", 'o', true, "FILE", "public-key/encrypt-secret/sign-secret: output file (default stdout)"},
+    CLI_PKCS11_KEY_FLAGS,
     {NULL, 0, false, NULL, NULL},
 };
 
@@ -38,10 +41,30 @@ static bool plain_len(size_t n)
     return n == 16 || n == 32 || n == 33;
 }
 
-static int load_key(const char *path, EVP_PKEY **out)
+/* Whether the recovery key is a PKCS#11 token's (set by load_key). */
+static bool g_key_in_token;
+
+/* The recovery key: -k FILE (PEM), or --pkcs11-config with
+ * --pkcs11-key-id/-label (RSA-OAEP decryption and PKCS#1 v1.5 signing then
+ * run in the token). */
+static int load_key(struct cli_ctx *ctx, EVP_PKEY **out)
 {
+    const char *path = cli_args_get(&ctx->args, "key");
+    if (cli_args_has(&ctx->args, "pkcs11-config")) {
+        if (path != NULL)
+            return cli_fail("%s: --pkcs11-config and -k exclude each other", ctx->path);
+        if (cli_pkcs11_identity(ctx, false, out, NULL) != 0)
+            return CLI_EXIT_FAIL;
+        g_key_in_token = true;
+        if (EVP_PKEY_get_base_id(*out) != EVP_PKEY_RSA) {
+            EVP_PKEY_free(*out);
+            return cli_fail("the PKCS#11 key is not an RSA key; recovery keys are RSA");
+        }
+        return 0;
+    }
     if (path == NULL)
-        return cli_fail("the recovery private key is required: pass -k KEY.pem");
+        return cli_fail("the recovery private key is required: pass -k KEY.pem (or --pkcs11-config FILE with "
+                        "--pkcs11-key-id|label)");
     uint8_t *d = NULL;
     size_t n = 0;
     if (cli_read_file("recovery key", path, KEY_FILE_MAX, &d, &n) != 0)
@@ -96,7 +119,8 @@ static int plain_secret(const char *path, EVP_PKEY *key, uint8_t **out, size_t *
     }
     uint8_t *pt = NULL;
     size_t pl = 0;
-    int rc = cc_rsa_oaep_decrypt(key, d, n, &pt, &pl);
+    /* a token's key needs the EVP_MD form of the OAEP settings */
+    int rc = g_key_in_token ? cli_p11_rsa_oaep_decrypt(key, d, n, &pt, &pl) : cc_rsa_oaep_decrypt(key, d, n, &pt, &pl);
     free(d);
     if (rc != 0)
         return cli_fail("cannot decrypt the recovery secret \"%s\" with this key (RSA-OAEP SHA-256); check that "
@@ -139,7 +163,7 @@ static int send_recover(struct cli_ctx *ctx, const char *address, const uint8_t 
 static int run_recover(struct cli_ctx *ctx)
 {
     EVP_PKEY *key = NULL;
-    if (load_key(cli_args_get(&ctx->args, "key"), &key) != 0)
+    if (load_key(ctx, &key) != 0)
         return CLI_EXIT_FAIL;
     uint8_t *secret = NULL, *sig = NULL;
     size_t sl = 0, gl = 0;
@@ -197,7 +221,7 @@ static int rws_encrypt(struct cli_ctx *ctx)
     if (ctx->args.n_pos != 2 || pubf == NULL)
         return cli_fail("usage: %s encrypt-secret <file> --coordinator-pub-key PEM -k KEY [-o FILE]", ctx->path);
     EVP_PKEY *key = NULL, *pub = NULL;
-    if (load_key(cli_args_get(&ctx->args, "key"), &key) != 0)
+    if (load_key(ctx, &key) != 0)
         return CLI_EXIT_FAIL;
     uint8_t *pd = NULL, *secret = NULL, *ct = NULL;
     size_t pn = 0, sl = 0, cl = 0;
@@ -223,7 +247,7 @@ static int rws_sign(struct cli_ctx *ctx)
     if (ctx->args.n_pos != 2)
         return cli_fail("usage: %s sign-secret <file> -k KEY [-o FILE]", ctx->path);
     EVP_PKEY *key = NULL;
-    if (load_key(cli_args_get(&ctx->args, "key"), &key) != 0)
+    if (load_key(ctx, &key) != 0)
         return CLI_EXIT_FAIL;
     uint8_t *secret = NULL, *sig = NULL;
     size_t sl = 0, gl = 0;

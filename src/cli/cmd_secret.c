@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "client/client_internal.h"
 #include "common/buf.h"
 #include "common/encoding.h"
 #include "common/file.h"
@@ -44,32 +45,63 @@ static int read_text(const char *what, const char *path, size_t max, char **out)
     return 0;
 }
 
+/* The user's identity from a PKCS#11 token (MarbleRun's flag rules:
+ * --pkcs11-config excludes -c/-k and needs a key and a certificate ID or
+ * label), checked before any network traffic. */
+static int user_from_pkcs11(struct cli_ctx *ctx, X509 **out_cert, EVP_PKEY **out_key)
+{
+    if (cli_args_has(&ctx->args, "cert") || cli_args_has(&ctx->args, "key"))
+        return cli_fail("%s: --pkcs11-config and -c/-k exclude each other; authenticate with one of them", ctx->path);
+    EVP_PKEY *k = NULL;
+    X509 *x = NULL;
+    if (cli_pkcs11_identity(ctx, true, &k, &x) != 0)
+        return CLI_EXIT_FAIL;
+    if (EVP_PKEY_eq(X509_get0_pubkey(x), k) != 1) {
+        EVP_PKEY_free(k);
+        X509_free(x);
+        return cli_fail("the key in the PKCS#11 token does not belong to its certificate; check the --pkcs11-* IDs "
+                        "and labels");
+    }
+    *out_cert = x;
+    *out_key = k;
+    return 0;
+}
+
 int cli_connect_user(struct cli_ctx *ctx, const char *address, struct cairn_client **out)
 {
     const char *cert = cli_args_get(&ctx->args, "cert"), *key = cli_args_get(&ctx->args, "key");
-    if (cert == NULL || key == NULL)
-        return cli_fail("%s needs the user's certificate and key: pass -c CERT.pem -k KEY.pem (a user of the "
-                        "manifest)",
-                        ctx->path);
     char *cert_pem = NULL, *key_pem = NULL;
-    if (read_text("user certificate", cert, USER_FILE_MAX, &cert_pem) != 0)
-        return CLI_EXIT_FAIL;
-    if (read_text("user key", key, USER_FILE_MAX, &key_pem) != 0) {
-        free(cert_pem);
-        return CLI_EXIT_FAIL;
-    }
-    /* catch a wrong file early, with a clear message, before any network */
-    X509 *x = NULL;
-    EVP_PKEY *k = NULL;
+    X509 *p11_cert = NULL;
+    EVP_PKEY *p11_key = NULL;
     int rc = 0;
-    if (cc_cert_from_pem(cert_pem, strlen(cert_pem), &x, NULL) != 0)
-        rc = cli_fail("\"%s\" is not a PEM certificate; pass the user's certificate with -c", cert);
-    else if (cc_key_from_pem(key_pem, strlen(key_pem), &k, NULL) != 0)
-        rc = cli_fail("\"%s\" is not a PEM private key; pass the user's key with -k", key);
-    else if (!cc_pubkey_equal(X509_get0_pubkey(x), k))
-        rc = cli_fail("the key \"%s\" does not belong to the certificate \"%s\"; pass the matching pair", key, cert);
-    X509_free(x);
-    EVP_PKEY_free(k);
+    if (cli_args_has(&ctx->args, "pkcs11-config")) {
+        if (user_from_pkcs11(ctx, &p11_cert, &p11_key) != 0)
+            return CLI_EXIT_FAIL;
+    } else {
+        if (cert == NULL || key == NULL)
+            return cli_fail("%s needs the user's certificate and key: pass -c CERT.pem -k KEY.pem (a user of the "
+                            "manifest), or --pkcs11-config FILE with --pkcs11-key-id|label and "
+                            "--pkcs11-cert-id|label",
+                            ctx->path);
+        if (read_text("user certificate", cert, USER_FILE_MAX, &cert_pem) != 0)
+            return CLI_EXIT_FAIL;
+        if (read_text("user key", key, USER_FILE_MAX, &key_pem) != 0) {
+            free(cert_pem);
+            return CLI_EXIT_FAIL;
+        }
+        /* catch a wrong file early, with a clear message, before any network */
+        X509 *x = NULL;
+        EVP_PKEY *k = NULL;
+        if (cc_cert_from_pem(cert_pem, strlen(cert_pem), &x, NULL) != 0)
+            rc = cli_fail("\"%s\" is not a PEM certificate; pass the user's certificate with -c", cert);
+        else if (cc_key_from_pem(key_pem, strlen(key_pem), &k, NULL) != 0)
+            rc = cli_fail("\"%s\" is not a PEM private key; pass the user's key with -k", key);
+        else if (!cc_pubkey_equal(X509_get0_pubkey(x), k))
+            rc = cli_fail("the key \"%s\" does not belong to the certificate \"%s\"; pass the matching pair", key,
+                          cert);
+        X509_free(x);
+        EVP_PKEY_free(k);
+    }
     struct cairn_client *pinned = NULL;
     char *root = NULL;
     if (rc == 0)
@@ -79,11 +111,20 @@ int cli_connect_user(struct cli_ctx *ctx, const char *address, struct cairn_clie
                                          .client_cert_pem = cert_pem, .client_key_pem = key_pem};
         if (cairn_client_new(&cc, out) != 0)
             rc = cli_fail("cannot create a client for \"%s\"", address);
+        else if (p11_key != NULL && client_set_identity(*out, p11_cert, p11_key) != 0)
+            rc = cli_fail("cannot use the PKCS#11 identity");
+        if (rc != 0 && *out != NULL) {
+            cairn_client_free(*out);
+            *out = NULL;
+        }
         free(root);
         cairn_client_free(pinned);
     }
     free(cert_pem);
-    cc_free_secret(key_pem, strlen(key_pem));
+    if (key_pem != NULL)
+        cc_free_secret(key_pem, strlen(key_pem));
+    X509_free(p11_cert);
+    EVP_PKEY_free(p11_key);
     return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "client/client_internal.h"
 #include "common/file.h"
 #include "crypto/crypto.h"
+#include "cli/pkcs11.h"
 #include "manifest/manifest.h"
 
 #define POLICY_FILE_MAX (256 * 1024)
@@ -551,5 +552,33 @@ int cli_connect_cached(struct cli_ctx *ctx, const char *address, struct cairn_cl
         *out_root_pem = e.root_pem;
     else
         cache_entry_free(&e);
+    return 0;
+}
+
+#define P11_CONFIG_MAX (64 * 1024)
+
+int cli_pkcs11_identity(struct cli_ctx *ctx, bool want_cert, EVP_PKEY **out_key, X509 **out_cert)
+{
+    const struct cli_args *a = &ctx->args;
+    const char *path = cli_args_get(a, "pkcs11-config");
+    const char *cert_id = cli_args_get(a, "pkcs11-cert-id"), *cert_label = cli_args_get(a, "pkcs11-cert-label");
+    if (want_cert && (cert_id == NULL || !cert_id[0]) && (cert_label == NULL || !cert_label[0]))
+        return cli_fail("%s: with --pkcs11-config the certificate needs --pkcs11-cert-id or --pkcs11-cert-label",
+                        ctx->path);
+    uint8_t *d = NULL;
+    size_t n = 0;
+    if (cli_read_file("PKCS#11 config", path, P11_CONFIG_MAX, &d, &n) != 0)
+        return CLI_EXIT_FAIL;
+    struct cli_p11_config cfg;
+    char err[512];
+    int rc = cli_p11_config_parse((const char *)d, n, &cfg, err, sizeof(err));
+    cc_free_secret(d, n); /* holds the PIN */
+    if (rc != 0)
+        return cli_fail("%s (\"%s\"); fix the file", err, path);
+    rc = cli_p11_load(&cfg, cli_args_get(a, "pkcs11-key-id"), cli_args_get(a, "pkcs11-key-label"),
+                      want_cert ? cert_id : NULL, want_cert ? cert_label : NULL, out_key, out_cert, err, sizeof(err));
+    cli_p11_config_free(&cfg);
+    if (rc != 0)
+        return cli_fail("%s; check --pkcs11-config and the --pkcs11-* IDs/labels", err);
     return 0;
 }

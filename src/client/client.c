@@ -89,7 +89,31 @@ void cairn_client_free(struct cairn_client *c)
         OPENSSL_cleanse(c->key_pem, c->key_pem_len);
         free(c->key_pem);
     }
+    X509_free(c->id_cert);
+    EVP_PKEY_free(c->id_key);
     free(c);
+}
+
+int client_set_identity(struct cairn_client *c, X509 *cert, EVP_PKEY *key)
+{
+    if (c == NULL || cert == NULL || key == NULL || !X509_up_ref(cert))
+        return CAIRN_ERR_INVALID;
+    if (!EVP_PKEY_up_ref(key)) {
+        X509_free(cert);
+        return CAIRN_ERR_INVALID;
+    }
+    X509_free(c->id_cert);
+    EVP_PKEY_free(c->id_key);
+    c->id_cert = cert;
+    c->id_key = key;
+    free(c->cert_pem);
+    c->cert_pem = NULL;
+    if (c->key_pem != NULL) {
+        OPENSSL_cleanse(c->key_pem, c->key_pem_len);
+        free(c->key_pem);
+        c->key_pem = NULL;
+    }
+    return 0;
 }
 
 const char *cairn_client_last_error(const struct cairn_client *c)
@@ -135,7 +159,8 @@ static int call(struct cairn_client *c, const char *method, const char *path, co
                           "the Coordinator at %s is not verified yet: verify it first or use insecure mode",
                           c->address);
     struct client_tls tls = {.root_pem = c->root_pem, .root_pin = c->root_pin, .insecure = c->insecure,
-                             .cert_pem = c->cert_pem, .key_pem = c->key_pem};
+                             .cert_pem = c->cert_pem, .key_pem = c->key_pem, .id_cert = c->id_cert,
+                             .id_key = c->id_key};
     struct client_http_resp r = {0};
     int rc = client_http(c->base_url, method, path, body, len, "application/json", &tls, c->timeout_ms, &r,
                          &c->err);

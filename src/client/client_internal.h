@@ -27,6 +27,8 @@ struct cairn_client {
     char *cert_pem;
     char *key_pem;           /* secret: wiped on free */
     size_t key_pem_len;
+    X509 *id_cert;           /* or a client identity as objects (client_set_identity), owned */
+    EVP_PKEY *id_key;        /* e.g. a PKCS#11 key of the CLI; owned */
     long timeout_ms;
     long last_status;
     struct cairn_error err;
@@ -39,6 +41,8 @@ struct client_tls {
     bool insecure;           /* no server authentication */
     const char *cert_pem;    /* client certificate (PEM) or NULL */
     const char *key_pem;
+    X509 *id_cert;           /* or the client identity as objects (both or neither) */
+    EVP_PKEY *id_key;
     bool tls13_only;
     /* Custom server check (replaces chain verification): called by OpenSSL
      * with the server's chain; return 1 to accept. */
@@ -51,6 +55,12 @@ struct client_http_resp {
     uint8_t *body;           /* owned, NUL-terminated */
     size_t len;
 };
+
+/* Sets the client's TLS identity from objects instead of PEM (the CLI's
+ * PKCS#11 keys: an ENGINE key cannot be written as PEM). Takes its own
+ * references to both; replaces any PEM identity. Internal to the tree (not
+ * exported from libcairn.so). Returns 0 or CAIRN_ERR_INVALID. */
+int client_set_identity(struct cairn_client *c, X509 *cert, EVP_PKEY *key);
 
 /* "sha256//<base64 SHA-256 of the SubjectPublicKeyInfo>" of the first
  * certificate in `pem` (libcurl's CURLOPT_PINNEDPUBLICKEY form), malloc'd. */

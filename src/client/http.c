@@ -127,6 +127,13 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
         SSL_CTX_set_cert_verify_callback(ctx, tls->verify_cb, tls->verify_arg);
     }
+    if (tls->id_cert != NULL && tls->id_key != NULL) {
+        /* an identity given as objects (e.g. a PKCS#11 key behind an
+         * ENGINE): curl only takes files and blobs */
+        if (SSL_CTX_use_certificate(ctx, tls->id_cert) != 1 || SSL_CTX_use_PrivateKey(ctx, tls->id_key) != 1 ||
+            SSL_CTX_check_private_key(ctx) != 1)
+            return CURLE_SSL_CERTPROBLEM;
+    }
     return CURLE_OK;
 }
 
@@ -234,7 +241,7 @@ int client_http(const char *base_url, const char *method, const char *path, cons
     }
     if (tls->tls13_only)
         curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
-    if (tls->tls13_only || tls->verify_cb != NULL) {
+    if (tls->tls13_only || tls->verify_cb != NULL || (tls->id_cert != NULL && tls->id_key != NULL)) {
         curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
         curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, (void *)tls);
     }
