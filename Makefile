@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo asan fuzz bench clean
+.PHONY: all deps build test demo asan fuzz fuzz-long bench clean
 
 all: build
 
@@ -29,6 +29,12 @@ asan: deps
 # libFuzzer harnesses, a few seconds each (FUZZ_SECONDS=N to change).
 fuzz: deps
 	bash scripts/run-fuzzers.sh
+
+# The long, resumable campaign: 10 M executions per harness, 2 at once, new
+# coverage merged into tests/fuzz/corpus/ at the end (docs/fuzzing.md;
+# FUZZ_TARGET_EXECS, FUZZ_JOBS, FUZZ_SLICE, FUZZ_BUDGET to change).
+fuzz-long: deps
+	bash scripts/fuzz-long.sh
 
 bench: build
 	@if [ -x bench/run.sh ]; then bash bench/run.sh $(BUILD); else echo "bench: not yet"; fi
