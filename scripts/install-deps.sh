@@ -15,9 +15,10 @@ PKGS=(
   # unit tests
   libcmocka-dev
   # integration tests, demo and benchmarks
-  curl jq etcd-server etcd-client swtpm swtpm-tools tpm2-tools nginx-light procps
-  # gRPC tests: an independent gRPC client (stubs generated at test time) and hostile HTTP/2
-  python3-grpcio python3-grpc-tools python3-h2 nghttp2-client
+  curl jq etcd-server etcd-client swtpm swtpm-tools tpm2-tools nginx-light procps python3
+  # gRPC tests: an independent gRPC client (stubs generated at test time) and hostile HTTP/2;
+  # python3-cryptography for mr_marble.py's key, certificate and CSR (the MarbleRun suite uses it too)
+  python3-grpcio python3-grpc-tools python3-h2 nghttp2-client python3-cryptography
   # the CLI's --pkcs11-* flags (OpenSSL pkcs11 engine) and their test token
   libengine-pkcs11-openssl softhsm2 opensc
 )

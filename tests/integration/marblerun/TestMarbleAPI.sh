@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# MarbleRun TestMarbleAPI: for SealMode "", Disabled, ProductKey, UniqueKey:
+# set the integration manifest, start testMarbleServer (serve: mTLS with
+# client certificates verified against the Marble Root), two testMarbleClient
+# marbles connect to it. The badMarble half runs only outside simulation in
+# MarbleRun (a simulation Coordinator accepts any quote): skipped here too.
+. "$(dirname "$0")/lib.sh"
+for mode in "" Disabled ProductKey UniqueKey; do
+  echo "# SealMode=$mode"
+  render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
+  jqf "$WORK/m.json" --arg m "$mode" '.Config.SealMode = $m'
+  start_coord "c$mode"
+  set_manifest "$WORK/m.json"
+  check "SealMode=$mode: manifest set" eq "$CODE" 200
+  check "SealMode=$mode: server marble starts" start_marble_server testMarbleServer
+  check "SealMode=$mode: server marble got its Files" eq "$(cat "$MARBLE_DIR/fs/tmp/coordinator_test/defg.txt")" foo
+  check "SealMode=$mode: server marble got its Env" eq "$(cat "$MARBLE_DIR/env/IS_FIRST")" true
+  check "SealMode=$mode: client marble 1 connects to the server" start_marble_client testMarbleClient
+  check "SealMode=$mode: client marble 2 connects to the server" start_marble_client testMarbleClient
+  stop_marble_server
+  cancel_coord
+done
+finish

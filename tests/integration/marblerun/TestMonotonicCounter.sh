@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# MarbleRun TestMonotonicCounter: FeatureGates ["MonotonicCounter"]; the
+# testMarbleMonotonicCounter marble calls /api/v2/monotonic-counter with its
+# marble certificate: name "foo" value 2 answers 0, value 3 answers 2.
+. "$(dirname "$0")/lib.sh"
+render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
+jqf "$WORK/m.json" '.Config.FeatureGates = ["MonotonicCounter"]'
+start_coord c
+set_manifest "$WORK/m.json"
+known_diff "manifest with FeatureGates [MonotonicCounter] set" \
+  "FeatureGates/monotonic counter (api helper)" eq "$CODE" 200
+if [ "$CODE" = 200 ]; then
+  known_diff "the monotonic-counter marble succeeds (0, then 2)" \
+    "monotonic counter endpoint (api helper)" start_marble_client testMarbleMonotonicCounter
+fi
+finish

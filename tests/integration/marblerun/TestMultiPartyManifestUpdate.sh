@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# MarbleRun TestMultiPartyManifestUpdate: a full manifest update
+# (IntegrationMultiPartyUpdateJSON, "backend" = its "frontend" package) needs
+# both UpdateManifest users: admin-1 applies (1 acknowledgement missing, no
+# recovery data), admin-2 acknowledges (0 missing, no recovery data). The
+# new manifest has no testMarbleServer, so that marble cannot start again.
+. "$(dirname "$0")/lib.sh"
+render integration-multiparty.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
+render integration-multiparty-update.json "$WORK/u.json"
+jqf "$WORK/u.json" '.Packages.backend = .Packages.frontend'   # framework.UpdateManifest
+start_coord c
+set_manifest "$WORK/m.json"
+check "multi-party manifest set" eq "$CODE" 200
+# .Previous.Secrets.test_key before any update = the current secret in MarbleRun
+known_diff "server marble starts (its Files use .Previous.Secrets.test_key)" \
+  ".Previous.Secrets before any update (api helper)" start_marble_server testMarbleServer
+update_apply "$WORK/u.json" "$KEYS/admin1.key" "$KEYS/admin1.crt" || true
+check "ManifestUpdateApply by admin-1 accepted" eq "$CODE" 200
+check "missingAcknowledgments 1" eq "$MISSING" 1
+check "no recovery data in the answer" eq "$(jqv '(.data.recoverySecrets // {}) | length')" 0
+update_ack "$WORK/u.json" "$KEYS/admin2.key" "$KEYS/admin2.crt" || true
+check "ManifestUpdateAcknowledge by admin-2 accepted" eq "$CODE" 200
+check "missingAcknowledgments 0" eq "$MISSING" 0
+check "no recovery data in the answer" eq "$(jqv '(.data.recoverySecrets // {}) | length')" 0
+req GET /api/v2/manifest
+check "the Coordinator now serves the update manifest" cmp -s <(jqv .data.manifest | base64 -d) "$WORK/u.json"
+stop_marble_server
+check "the server marble cannot start again after the update" not start_marble_server testMarbleServer
+check "refused because the new manifest has no testMarbleServer" contains "$(last_activation_error)" "unknown marble type"
+finish

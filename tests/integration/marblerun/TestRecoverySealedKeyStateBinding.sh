@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# MarbleRun TestRecoverySealedKeyStateBinding: for SealMode "", ProductKey,
+# UniqueKey, with FeatureGates [MonotonicCounter]: back up sealed_key, let a
+# marble change the state (monotonic counter), kill, put the old sealed_key
+# back: the key is bound to the older state, so the Coordinator must enter
+# recovery (state 1), never run on the stale/mismatched state; recovery with
+# testRecKey1 then works and the old root stays valid.
+. "$(dirname "$0")/lib.sh"
+for mode in "" ProductKey UniqueKey; do
+  echo "# SealMode=$mode"
+  render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
+  jqf "$WORK/m.json" --arg m "$mode" '.Config.SealMode = $m | .Config.FeatureGates = ["MonotonicCounter"]'
+  start_coord "c$mode"
+  set_manifest "$WORK/m.json"
+  check "SealMode=$mode: manifest with FeatureGates [MonotonicCounter] set" eq "$CODE" 200
+  cp "$WORK/recdata.json" "$WORK/rec0.json"
+  check "SealMode=$mode: server marble starts" start_marble_server testMarbleServer
+  stop_marble_server
+  cancel_coord
+  start_coord "c$mode"
+  check "SealMode=$mode: restart: state 3" eq "$(status_code)" 3
+  check "SealMode=$mode: VerifyCoordinator" verify_coordinator "$WORK/before"
+  cp "$(SEAL)/sealed_key" "$WORK/sealed_key.old"
+  known_diff "SealMode=$mode: the monotonic-counter marble changes the state" \
+    "monotonic counter endpoint (api helper)" start_marble_client testMarbleMonotonicCounter
+  cancel_coord
+  cp "$WORK/sealed_key.old" "$(SEAL)/sealed_key"
+  started=yes; start_coord "c$mode" || started=no
+  check "SealMode=$mode: the Coordinator starts with the rolled-back sealed_key" eq "$started" yes
+  [ "$started" = yes ] || continue
+  st=$(status_code)
+  known_diff "SealMode=$mode: rolled-back sealed_key -> state 1 (recovery), not the stale state" \
+    "sealed-key rollback -> recovery (recovery helper); Cairn is in state $st" eq "$st" 1
+  if [ "$st" = 1 ]; then
+    check "SealMode=$mode: DecryptRecoveryData(testRecKey1)" decrypt_recovery testRecKey1 "$KEYS/rec1.key" "$WORK/s1" "$WORK/rec0.json"
+    set_recover "$WORK/s1" "$KEYS/rec1.key" || true
+    check "SealMode=$mode: Recover" eq "$CODE" 200
+    check "SealMode=$mode: state 3 after recovery" eq "$(status_code)" 3
+    verify_cert_after_recovery "$WORK/before.root.pem"
+  fi
+  cancel_coord
+done
+finish
