@@ -7,7 +7,7 @@ render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
 start_coord c
 set_manifest "$WORK/m.json"
 check "manifest set" eq "$CODE" 200
-check "server marble (serve-no-client-auth) starts" start_marble_server testMarbleServerNoClientAuth
+check "server marble (serve-no-client-auth) starts" start_marble_server testMarbleServerNoClientAuth localhost
 check "VerifyCoordinator" verify_coordinator "$WORK/c"
 for which in root intermediate; do
   code=$(curl -s --cacert "$WORK/c.$which.pem" -o /dev/null -w '%{http_code}' "https://$MARBLE_TEST_ADDR/" || true)

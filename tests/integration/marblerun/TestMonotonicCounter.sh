@@ -11,6 +11,6 @@ known_diff "manifest with FeatureGates [MonotonicCounter] set" \
   "FeatureGates/monotonic counter (api helper)" eq "$CODE" 200
 if [ "$CODE" = 200 ]; then
   known_diff "the monotonic-counter marble succeeds (0, then 2)" \
-    "monotonic counter endpoint (api helper)" start_marble_client testMarbleMonotonicCounter
+    "monotonic counter endpoint (api helper)" start_marble_client testMarbleMonotonicCounter localhost
 fi
 finish

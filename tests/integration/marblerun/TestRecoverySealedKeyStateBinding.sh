@@ -22,7 +22,7 @@ for mode in "" ProductKey UniqueKey; do
   check "SealMode=$mode: VerifyCoordinator" verify_coordinator "$WORK/before"
   cp "$(SEAL)/sealed_key" "$WORK/sealed_key.old"
   known_diff "SealMode=$mode: the monotonic-counter marble changes the state" \
-    "monotonic counter endpoint (api helper)" start_marble_client testMarbleMonotonicCounter
+    "monotonic counter endpoint (api helper)" start_marble_client testMarbleMonotonicCounter localhost
   cancel_coord
   cp "$WORK/sealed_key.old" "$(SEAL)/sealed_key"
   started=yes; start_coord "c$mode" || started=no

@@ -194,11 +194,49 @@ update_ack() {
 }
 
 # ---------------------------------------------------------------- marbles
-# mr_activate TYPE DIR: the marble's premain; 0 when the Coordinator activated
-# it. DIR/env/NAME and DIR/fs/PATH hold the decoded result, DIR/argv the Argv.
+# mr_activate TYPE DIR [DNS_NAMES]: the marble's premain; 0 when the
+# Coordinator activated it. DIR/env/NAME and DIR/fs/PATH hold the decoded
+# result, DIR/argv the Argv, DIR/error the refusal.
+# Wire: gRPC rpc.Marble/Activate from the independent python3-grpcio marble
+# (tests/integration/grpc/mr_marble.py, MarbleRun premain's behaviour: empty
+# quote in simulation) when it is in the tree; before that, Cairn's JSON
+# activation through activate_tool. MR_WIRE=json forces the latter.
+MR_MARBLE=$HERE/../grpc/mr_marble.py
+# Debian's interpreter, where apt installs python3-grpcio (a python3 earlier in
+# PATH, e.g. pyenv, does not see those modules)
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+if [ "${MR_WIRE:-grpc}" = grpc ] && [ -f "$MR_MARBLE" ]; then
+  "$PY" -c 'import grpc, grpc_tools, cryptography' 2>/dev/null \
+    || { echo "SKIP: python3-grpcio / python3-grpc-tools / python3-cryptography not installed"; exit 77; }
+  MR_ACTIVATION=grpc
+else
+  MR_ACTIVATION=json
+fi
+echo "# marbles activate over $MR_ACTIVATION"
 mr_activate() {
-  local type=$1 d=$2 out code body
+  local type=$1 d=$2 dns=${3:-localhost} out code body rc=0
   rm -rf "$d"; mkdir -p "$d/env" "$d/fs"
+  if [ "$MR_ACTIVATION" = grpc ]; then
+    # EDG_MARBLE_* as MarbleRun's framework sets them (GetMarbleCmd)
+    EDG_MARBLE_COORDINATOR_ADDR=$MESH EDG_MARBLE_TYPE=$type EDG_MARBLE_DNS_NAMES=$dns \
+      EDG_MARBLE_UUID_FILE="$d/uuid" timeout 60 "$PY" "$MR_MARBLE" --write-files "$d/fs" \
+      >"$d/activation.json" 2>"$d/activate.err" || rc=$?
+    if [ "$rc" != 0 ] || [ "$(jq -r .activated "$d/activation.json" 2>/dev/null)" != true ]; then
+      echo "marble $type: activation refused (exit $rc): $(jq -c '{code, message, failures}' "$d/activation.json" 2>/dev/null || head -c 300 "$d/activate.err")" >"$d/error"
+      return 1
+    fi
+    python3 - "$d" <<'PY'
+import base64, json, os, sys
+d = sys.argv[1]
+a = json.load(open(os.path.join(d, "activation.json")))
+def raw(v):
+    return base64.b64decode(v["base64"]) if isinstance(v, dict) else v.encode()
+for k, v in (a.get("env") or {}).items():
+    open(os.path.join(d, "env", k), "wb").write(raw(v))
+json.dump(a.get("argv") or [], open(os.path.join(d, "argv"), "w"))
+PY
+    return 0
+  fi
   out=$("$TOOL" "$MESH" "$type" 2>"$d/activate.err" || true)
   code=${out%%$'\n'*}; code=${code#STATUS }
   body=${out#*$'\n'}
@@ -224,12 +262,12 @@ MARBLE_N=0
 # marble_mode DIR: argv[1] of the manifest ("client" if none), as marble-test's main
 marble_args() { jq -r 'if length > 1 then .[1:][] else "client" end' "$1/argv"; }
 
-# start_marble_client TYPE: framework.StartMarbleClient -> 0 if the marble
+# start_marble_client TYPE [DNS_NAMES]: framework.StartMarbleClient -> 0 if the marble
 # process would have exited 0 (activation + its mode succeeded)
 start_marble_client() {
   MARBLE_N=$((MARBLE_N+1))
   local d="$WORK/marble$MARBLE_N"
-  mr_activate "$1" "$d" || { cat "$d/error"; return 1; }
+  mr_activate "$1" "$d" "${2:-client,frontend,localhost}" || { cat "$d/error"; return 1; }
   local args=()
   mapfile -t args < <(marble_args "$d")
   if EDG_TEST_ADDR=$MARBLE_TEST_ADDR EDG_COORDINATOR_CLIENT_ADDR=$CLIENT \
@@ -239,12 +277,12 @@ start_marble_client() {
   sed 's/^/    marble: /' "$d/log"
   return 1
 }
-# start_marble_server TYPE: framework.StartMarbleServer; sets MARBLE_TEST_ADDR
+# start_marble_server TYPE [DNS_NAMES]: framework.StartMarbleServer; sets MARBLE_TEST_ADDR
 # and SERVER_PID. Returns 1 if activation fails or the server does not listen.
 start_marble_server() {
   MARBLE_N=$((MARBLE_N+1))
   local d="$WORK/marble$MARBLE_N"
-  mr_activate "$1" "$d" || { cat "$d/error"; return 1; }
+  mr_activate "$1" "$d" "${2:-server,backend,localhost}" || { cat "$d/error"; return 1; }
   local args=()
   mapfile -t args < <(marble_args "$d")
   EDG_TEST_ADDR=127.0.0.1:0 python3 "$HERE/mr_testmarble.py" "$d" "${args[@]}" 2>>"$d/log" &
