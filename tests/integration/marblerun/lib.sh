@@ -82,6 +82,7 @@ start_coord() {
   mkdir -p "$WORK/$name/seal"
   rm -f "$WORK/$name/ready.json"
   env -i PATH="$PATH" ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} \
+    ${LSAN_OPTIONS:+LSAN_OPTIONS=$LSAN_OPTIONS} \
     EDG_COORDINATOR_MESH_ADDR=127.0.0.1:0 EDG_COORDINATOR_CLIENT_ADDR=127.0.0.1:0 \
     EDG_COORDINATOR_DNS_NAMES=localhost EDG_COORDINATOR_SEAL_DIR="$WORK/$name/seal" EDG_DEBUG_LOGGING=1 \
     OE_SIMULATION=1 "$BIN" --ready-file "$WORK/$name/ready.json" >>"$WORK/$name/log" 2>&1 &
