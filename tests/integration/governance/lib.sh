@@ -23,12 +23,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# extra environment for the Coordinator process only (VAR=VALUE words, e.g.
+# the crash-injection shim of tests/integration/crash)
+COORD_ENV=()
 # start_coord NAME [flags...]: seal dir $WORK/NAME/seal; sets CLIENT MESH PID
 start_coord() {
   local name=$1; shift
   mkdir -p "$WORK/$name"
   rm -f "$WORK/$name/ready.json"
-  "$BIN" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 \
+  env ${COORD_ENV[@]+"${COORD_ENV[@]}"} "$BIN" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 \
     --seal-dir "$WORK/$name/seal" --ready-file "$WORK/$name/ready.json" --leaf-key-pool 0 --threads 2 \
     --http-timeout 5 "$@" >>"$WORK/$name/log" 2>&1 &
   PID=$!
