@@ -512,9 +512,11 @@ static struct seal *seal_for(struct core *c, const struct core_snap *s, struct c
     return c->seal_product;
 }
 
-/* Writes `doc` for snapshot `s`. Caller holds c->persist. */
-static int persist_doc(struct core *c, const struct core_snap *s, const uint8_t *new_dek, const char *doc,
-                       size_t doc_len, struct cairn_error *err)
+/* Writes `doc` for snapshot `s`. With `new_dek` the header becomes
+ * `new_hdr` (NULL: none), else the current one is kept. Caller holds
+ * c->persist. */
+static int persist_doc(struct core *c, const struct core_snap *s, const uint8_t *new_dek, const char *new_hdr,
+                       const char *doc, size_t doc_len, struct cairn_error *err)
 {
     if (c->store == NULL)
         return 0;
@@ -522,12 +524,12 @@ static int persist_doc(struct core *c, const struct core_snap *s, const uint8_t 
         /* SealMode Disabled: memory only; a restart must not find an old state */
         store_del(c->store, "sealed_data", NULL);
         store_del(c->store, "sealed_key", NULL);
+        store_del(c->store, "sealed_key.next", NULL);
         return 0;
     }
     struct seal *seal = seal_for(c, s, err);
     if (seal == NULL)
         return err != NULL && err->code ? err->code : CAIRN_ERR_IO;
-    bool changed = new_dek != NULL || !c->have_dek || c->dek_seal_kind != seal_get_kind(seal);
     uint8_t dek[32];
     if (new_dek != NULL)
         memcpy(dek, new_dek, 32);
@@ -535,12 +537,25 @@ static int persist_doc(struct core *c, const struct core_snap *s, const uint8_t 
         memcpy(dek, c->dek, 32);
     else if (cc_random(dek, 32) != 0)
         return cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
-    int rc = sealed_state_save(c->store, seal, dek, changed, (const uint8_t *)doc, doc_len, err);
+    const char *hdr = new_dek != NULL ? new_hdr : c->rec_hdr;
+    char *keep = NULL;
+    if (new_dek != NULL && new_hdr != NULL && (keep = strdup(new_hdr)) == NULL) {
+        cc_wipe(dek, sizeof(dek));
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    int rc = sealed_state_save(c->store, seal, dek, (const uint8_t *)hdr, hdr != NULL ? strlen(hdr) : 0,
+                               (const uint8_t *)doc, doc_len, err);
     if (rc == 0) {
         memcpy(c->dek, dek, 32);
         c->have_dek = true;
         c->dek_seal_kind = seal_get_kind(seal);
+        if (new_dek != NULL) {
+            free(c->rec_hdr);
+            c->rec_hdr = keep;
+            keep = NULL;
+        }
     }
+    free(keep);
     cc_wipe(dek, sizeof(dek));
     return rc;
 }
@@ -567,7 +582,7 @@ int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err)
         json_decref(acts);
         json_decref(log);
         if (rc == 0)
-            rc = persist_doc(c, s, NULL, doc, len, err);
+            rc = persist_doc(c, s, NULL, NULL, doc, len, err);
         else
             cairn_errf(err, rc, "serialising the state failed");
         if (doc != NULL)
@@ -580,9 +595,10 @@ int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err)
     return rc;
 }
 
-/* Installs `next` with new counters/log (NULL = keep), persisting first. */
-static int commit(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
-                  json_t *new_acts, json_t *new_log, struct cairn_error *err)
+/* Installs `next` with new counters/log (NULL = keep), persisting first;
+ * with `new_dek`, `new_hdr` is the recovery data that opens it. */
+static int commit_ex(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
+                     const char *new_hdr, json_t *new_acts, json_t *new_log, struct cairn_error *err)
 {
     pthread_mutex_lock(&c->persist);
     pthread_mutex_lock(&c->lock);
@@ -604,7 +620,7 @@ static int commit(struct core *c, struct core_snap *expected, struct core_snap *
     if (rc != 0)
         rc = cairn_errf(err, rc, "serialising the state failed");
     else
-        rc = persist_doc(c, next, new_dek, doc, len, err);
+        rc = persist_doc(c, next, new_dek, new_hdr, doc, len, err);
     if (doc != NULL)
         cc_free_secret(doc, len);
     if (rc == 0) {
@@ -625,6 +641,12 @@ static int commit(struct core *c, struct core_snap *expected, struct core_snap *
     }
     pthread_mutex_unlock(&c->persist);
     return rc;
+}
+
+static int commit(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
+                  json_t *new_acts, json_t *new_log, struct cairn_error *err)
+{
+    return commit_ex(c, expected, next, new_dek, NULL, new_acts, new_log, err);
 }
 
 int core_commit_snapshot(struct core *c, struct core_snap *expected, struct core_snap *next, bool new_dek,
@@ -698,49 +720,111 @@ static int fresh_ca(struct core *c, struct core_snap *s, struct cairn_error *err
     return rc;
 }
 
+/* After a state-3 load (issue 12): a state written before the recovery
+ * data moved into sealed_data has an empty header and a separate
+ * "recovery_data" file; gov_recovery_legacy picks the key set of the file
+ * that belongs to the loaded manifest, and it is written into sealed_data
+ * now, under the same DEK. Then the file is dropped. */
+static int recovery_data_on_load(struct core *c, struct cairn_error *err)
+{
+    char *adopt = NULL;
+    int rc = gov_recovery_legacy(c, c->snap->manifest, c->rec_hdr != NULL, &adopt);
+    if (rc != 0 || adopt == NULL)
+        return 0;   /* nothing to adopt (or reported loudly by gov_recovery_legacy) */
+    pthread_mutex_lock(&c->persist);
+    char *d = NULL;
+    size_t dl = 0;
+    rc = doc_build(c, c->snap, c->activations, c->update_log, &d, &dl);
+    if (rc == 0)
+        rc = persist_doc(c, c->snap, c->dek, adopt, d, dl, err);
+    if (d != NULL)
+        cc_free_secret(d, dl);
+    pthread_mutex_unlock(&c->persist);
+    free(adopt);
+    if (rc != 0)
+        return cairn_err_prefix(err, "writing the recovery data into sealed_data");
+    LOG_INFO("recovery data moved from the recovery_data file into sealed_data");
+    gov_recovery_legacy(c, c->snap->manifest, true, NULL);   /* drops the file */
+    return 0;
+}
+
+/* seal_lookup_fn for sealed_state_load_ex: the seal of `kind` if this
+ * Coordinator can have it (the key file, or Gramine's SGX keys). */
+static struct seal *seal_of_kind(void *ctx, enum seal_kind kind, struct cairn_error *err)
+{
+    struct core *c = ctx;
+    struct core_snap probe = {0};
+    if (seal_with_key_file(c) != (kind == SEAL_SIM)) {
+        cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "sealed with %s, which this Coordinator does not use",
+                   seal_kind_name(kind));
+        return NULL;
+    }
+    probe.seal_unique = kind == SEAL_UNIQUE;
+    return seal_for(c, &probe, err);
+}
+
+/* The header of a loaded sealed_data as a string (NULL when empty). */
+static int take_header(struct core *c, const struct sealed_load *l, struct cairn_error *err)
+{
+    free(c->rec_hdr);
+    c->rec_hdr = NULL;
+    if (l->hdr_len == 0)
+        return 0;
+    if (memchr(l->hdr, 0, l->hdr_len) != NULL)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "sealed_data: the recovery data header holds a NUL byte");
+    if ((c->rec_hdr = strndup((const char *)l->hdr, l->hdr_len)) == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
 static int load_or_create(struct core *c, struct cairn_error *err)
 {
     enum sealed_load_result res = SEALED_LOAD_EMPTY;
     uint8_t *doc = NULL;
     size_t doc_len = 0;
-    uint8_t dek[32];
     if (c->store != NULL) {
         /* the sealed key says which provider sealed it */
         struct core_snap probe = {0};
         uint8_t *kb = NULL;
         size_t kl = 0;
         if (!seal_with_key_file(c) && store_get(c->store, "sealed_key", &kb, &kl, NULL, NULL) == 0) {
-            probe.seal_unique = kl > 4 && kb[4] == SEAL_UNIQUE;
+            probe.seal_unique = sealed_key_kind(kb, kl) == SEAL_UNIQUE;
             free(kb);
         }
         struct cairn_error se = {0};
         struct seal *seal = seal_for(c, &probe, &se);
-        if (seal == NULL) {
-            if (store_version(c->store, "sealed_data") != 0 && !seal_with_key_file(c)) {
-                /* the state exists but no sealing key is available here */
-                LOG_WARN("cannot unseal the existing state: %s", se.msg);
-                res = SEALED_LOAD_UNSEAL_FAILED;
-            } else {
-                if (err != NULL)
-                    *err = se;
-                if (c->tee == ATTEST_TDX || c->tee == ATTEST_SNP)
-                    return cairn_err_prefix(err, "no sealing key: sealing is not implemented for a %s Coordinator "
-                                                 "(Gramine SGX seals; --tee tpm, --simulation and --insecure-no-tee "
-                                                 "use a key file)",
-                                            attest_type_name(c->tee));
-                return cairn_err_prefix(err, "no sealing key (run in Gramine SGX, or with --simulation)");
-            }
-        } else {
-            int rc = sealed_state_load(c->store, seal, &res, dek, &doc, &doc_len, err);
-            if (rc != 0)
-                return cairn_err_prefix(err, "cannot load the sealed state in %s", c->cfg.seal_dir);
-            if (res == SEALED_LOAD_OK) {
-                memcpy(c->dek, dek, 32);
-                c->have_dek = true;
-                c->dek_seal_kind = seal_get_kind(seal);
-            }
-            cc_wipe(dek, sizeof(dek));
+        if (seal == NULL && (store_version(c->store, "sealed_data") == 0 || seal_with_key_file(c))) {
+            if (err != NULL)
+                *err = se;
+            if (c->tee == ATTEST_TDX || c->tee == ATTEST_SNP)
+                return cairn_err_prefix(err, "no sealing key: sealing is not implemented for a %s Coordinator "
+                                             "(Gramine SGX seals; --tee tpm, --simulation and --insecure-no-tee "
+                                             "use a key file)",
+                                        attest_type_name(c->tee));
+            return cairn_err_prefix(err, "no sealing key (run in Gramine SGX, or with --simulation)");
         }
+        /* issue 12/13: the sealed_key bound to the data on disk opens it;
+         * a missing, foreign or rolled-back one means recovery (state 1) */
+        struct sealed_load l;
+        int rc = sealed_state_load_ex(c->store, seal_of_kind, c, &l, err);
+        if (rc != 0)
+            return cairn_err_prefix(err, "cannot load the sealed state in %s", c->cfg.seal_dir);
+        res = l.result;
+        if (res != SEALED_LOAD_EMPTY && (rc = take_header(c, &l, err)) != 0) {
+            sealed_load_clear(&l);
+            return rc;
+        }
+        if (res == SEALED_LOAD_OK) {
+            memcpy(c->dek, l.dek, 32);
+            c->have_dek = true;
+            c->dek_seal_kind = l.kind;
+            doc = l.doc;
+            doc_len = l.doc_len;
+            l.doc = NULL;
+        } else if (res == SEALED_LOAD_UNSEAL_FAILED) {
+            LOG_WARN("cannot unseal the existing state: %s", l.why);
+        }
+        sealed_load_clear(&l);
     }
     if (res == SEALED_LOAD_OK) {
         struct core_snap *s = NULL;
@@ -752,7 +836,7 @@ static int load_or_create(struct core *c, struct cairn_error *err)
         c->snap = s;
         c->activations = acts;
         c->update_log = log;
-        return 0;
+        return recovery_data_on_load(c, err);
     }
     struct core_snap *s = snap_new();
     if (s == NULL)
@@ -780,7 +864,7 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     size_t dl = 0;
     rc = doc_build(c, s, c->activations, c->update_log, &d, &dl);
     if (rc == 0)
-        rc = persist_doc(c, s, NULL, d, dl, err);
+        rc = persist_doc(c, s, NULL, NULL, d, dl, err);
     if (d != NULL)
         cc_free_secret(d, dl);
     pthread_mutex_unlock(&c->persist);
@@ -889,6 +973,7 @@ void core_free(struct core *c)
     core_trust_free(c);
     store_free(c->store);
     cc_wipe(c->dek, sizeof(c->dek));
+    free(c->rec_hdr);
     core_metrics_free(c);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->admin);
@@ -996,11 +1081,10 @@ int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **o
         rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
         goto out;
     }
-    gov_recovery_data_stage(c, rmeta);   /* issue 6: recovery data valid across a crash here */
-    rc = commit(c, cur, next, dek, acts, log, err);
+    /* issue 12: the recovery data travels in the same sealed_data write */
+    rc = core_commit_rekey(c, cur, next, dek, rmeta, acts, log, err);
+    next = NULL;   /* installed, or consumed on failure */
     if (rc == 0) {
-        next = NULL;   /* installed */
-        gov_recovery_data_save(c, rmeta);
         *out_recovery = recovery;
         recovery = NULL;
         LOG_INFO("manifest set (fingerprint %s); accepting marbles", c->snap->manifest_hash);
@@ -1082,6 +1166,31 @@ int core_commit_all(struct core *c, struct core_snap *expected, struct core_snap
     if (rc != 0)
         core_snap_put(next);
     return rc;
+}
+
+int core_commit_rekey(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t dek[32],
+                      const json_t *recovery_meta, json_t *acts, json_t *log, struct cairn_error *err)
+{
+    char *hdr = NULL;
+    if (recovery_meta != NULL && (hdr = json_dumps(recovery_meta, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+        core_snap_put(next);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    int rc = commit_ex(c, expected, next, dek, hdr, acts, log, err);
+    free(hdr);
+    if (rc != 0)
+        core_snap_put(next);
+    else
+        gov_recovery_legacy(c, NULL, true, NULL);   /* a recovery_data file of older versions is stale now */
+    return rc;
+}
+
+char *core_recovery_header(struct core *c)
+{
+    pthread_mutex_lock(&c->persist);
+    char *h = c->rec_hdr != NULL ? strdup(c->rec_hdr) : NULL;
+    pthread_mutex_unlock(&c->persist);
+    return h;
 }
 
 int core_load_with_dek(struct core *c, const uint8_t dek[32], struct core_snap **out_snap, json_t **out_acts,

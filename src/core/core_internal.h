@@ -33,6 +33,11 @@ struct core {
     uint8_t dek[32];
     bool have_dek;
     enum seal_kind dek_seal_kind;
+    /* issue 12: the recovery data of the committed sealed_data (its public
+     * header, JSON; NULL = none), written with every save so that it always
+     * describes the DEK on disk. Under persist (set once at load before
+     * any request). */
+    char *rec_hdr;
     struct keypool *pool;
     /* metrics and events (mlock) */
     pthread_mutex_t mlock;
@@ -67,6 +72,14 @@ int core_load_with_dek(struct core *c, const uint8_t dek[32], struct core_snap *
 /* commit() replacing counters and log (recovery). Consumes `next` on failure. */
 int core_commit_all(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
                     json_t *acts, json_t *log, struct cairn_error *err);
+/* commit() installing a new DEK together with the recovery data that opens
+ * it (`recovery_meta` from gov_recovery_secrets, NULL when the manifest has
+ * no RecoveryKeys): both go into the same sealed_data write (issue 12 §1).
+ * acts/log NULL = keep. Consumes `next` on failure. Caller holds admin. */
+int core_commit_rekey(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t dek[32],
+                      const json_t *recovery_meta, json_t *acts, json_t *log, struct cairn_error *err);
+/* A copy of the recovery data of the committed sealed_data (NULL = none). */
+char *core_recovery_header(struct core *c);
 
 /* trust.c: the trust directory (docs/trust.md). core_trust_load loads `dir`
  * (NULL: nothing) into c->trust and logs what it holds; core_trust_get gives

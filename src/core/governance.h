@@ -131,22 +131,19 @@ void gov_recovery_free(struct gov_recovery *r);   /* wipes; NULL ok */
 /* A new random DEK and its RecoverySecrets (inventory §5): none (json null),
  * one key (RSA-OAEP-SHA256 of the DEK), XOR shares (RecoveryThreshold 0 or n)
  * or Shamir shares (2 <= threshold < n, 33 bytes each). *meta (new reference
- * or NULL when no keys): the public recovery data saved beside the sealed
- * state (mode, threshold, each key's PEM and the SHA-256 of its share;
- * optionally a "previous" key set of the same shape, see
- * gov_recovery_data_stage). */
+ * or NULL when no keys): the public recovery data (mode, threshold, each
+ * key's PEM and the SHA-256 of its share), committed with the DEK in the
+ * sealed_data header (core_commit_rekey). */
 int gov_recovery_secrets(const struct manifest *m, uint8_t dek[32], json_t **out, json_t **meta,
                          struct cairn_error *err);
 
-/* Writes (or, for NULL, removes) the recovery data beside the sealed state.
- * Best effort after a commit: logs a warning on failure. */
-void gov_recovery_data_save(struct core *c, const json_t *meta);
-
-/* Before a commit that changes the DEK: writes `meta` with the current
- * recovery data kept as its "previous" key set, so that a crash between
- * this write and the commit leaves recovery data that still matches the
- * state on disk (either one). No-op for NULL. Best effort. */
-void gov_recovery_data_stage(struct core *c, const json_t *meta);
+/* The "recovery_data" file of versions before issue 12. With `adopt` (at a
+ * state-3 load of manifest `m`, `have_header` false): when exactly one of
+ * the file's key sets describes m's RecoveryKeys, *adopt receives it as the
+ * header to write into sealed_data (malloc'd); otherwise it reports loudly
+ * (LOG_ERROR) and returns non-zero, keeping the file for state 1. Without
+ * `adopt`, or when sealed_data has a header: removes the file (best effort). */
+int gov_recovery_legacy(struct core *c, const struct manifest *m, bool have_header, char **adopt);
 
 /* True when two manifests' RecoveryKeys (names and PEMs) and
  * RecoveryThreshold are the same (no new DEK needed on update). */

@@ -1,16 +1,24 @@
 /* Recovery (inventory §5): the DEK encrypted to the manifest's RecoveryKeys
  * (one key, XOR shares, Shamir shares) and the recover flow of state 1.
  *
- * Beside the sealed state the Coordinator keeps "recovery_data", public JSON
- * written after each commit that changed the DEK:
+ * The recovery data is public JSON
  *   {"format":"cairn-recovery-1","mode":"single"|"xor"|"shamir","threshold":t,
  *    "keys":{name:{"pem":<RSA PUBLIC KEY PEM>,"share":hex(SHA-256(share))}}}
- * (MarbleRun keeps the share hashes unencrypted in sealed_data for the same
- * purpose.) It lets state 1 tell, for each uploaded secret, which key it
- * belongs to and check its signature at once, so a wrong or unsigned secret is
- * refused before it is collected. It is not trusted: once the shares open the
- * sealed state, the signatures are checked again against the RecoveryKeys of
- * the sealed manifest itself. */
+ * kept in the header of sealed_data (src/store/seal.h), written in the same
+ * atomic replace as the state it opens and authenticated as its AAD; MarbleRun
+ * keeps its share hashes in the same place. So whatever sealed_data is on disk
+ * after any crash, its header names the RecoveryKeys whose secrets open it
+ * (issue 12 §1). It lets state 1 tell, for each uploaded secret, which key it
+ * belongs to and check its signature at once, so a wrong or unsigned secret
+ * is refused before it is collected. It is not trusted: once the shares open
+ * the sealed state, the signatures are checked again against the
+ * RecoveryKeys of the sealed manifest itself.
+ *
+ * Versions before issue 12 kept it in a separate "recovery_data" file, with a
+ * "previous" key set while a key change was being committed. Such a file is
+ * still read when the header is empty (state 1), moved into sealed_data at
+ * the first state-3 load when exactly one of its sets belongs to the loaded
+ * manifest, and removed once sealed_data carries the data. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,8 +68,6 @@ struct gov_recovery {
     size_t n;
     int slot;               /* the key set of the collected secrets: 0 current, 1 previous */
 };
-
-static json_t *load_meta_quiet(struct core *c);
 
 static void share_clear(struct gov_share *s)
 {
@@ -172,26 +178,6 @@ int gov_recovery_secrets(const struct manifest *m, uint8_t dek[32], json_t **out
     *out = o;
     *meta = md;
     return 0;
-}
-
-void gov_recovery_data_save(struct core *c, const json_t *meta)
-{
-    if (c->store == NULL)
-        return;
-    struct cairn_error e = {0};
-    if (meta == NULL) {
-        if (store_del(c->store, RECOVERY_NAME, &e) != 0)
-            LOG_WARN("cannot remove the recovery data: %s", cairn_error_msg(&e));
-        return;
-    }
-    char *s = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
-    if (s == NULL ||
-        store_put(c->store, RECOVERY_NAME, (const uint8_t *)s, strlen(s), store_version(c->store, RECOVERY_NAME),
-                  NULL, &e) != 0)
-        LOG_WARN("cannot write the recovery data beside the sealed state: %s; recovery from state 1 will not be "
-                 "possible until the next manifest change",
-                 s == NULL ? "out of memory" : cairn_error_msg(&e));
-    free(s);
 }
 
 bool gov_recovery_keys_equal(const struct manifest *a, const struct manifest *b)
@@ -387,35 +373,9 @@ int gov_recovery_meta_parse(const uint8_t *data, size_t len, json_t **out, struc
     return 0;
 }
 
-void gov_recovery_data_stage(struct core *c, const json_t *meta)
-{
-    if (c->store == NULL || meta == NULL)
-        return;
-    json_t *staged = json_deep_copy(meta);
-    struct cairn_error e = {0};
-    json_t *cur = load_meta_quiet(c);
-    if (staged != NULL && cur != NULL) {
-        json_t *prev = json_pack("{s:O, s:O, s:O}", "mode", json_object_get(cur, "mode"), "threshold",
-                                 json_object_get(cur, "threshold"), "keys", json_object_get(cur, "keys"));
-        if (prev == NULL || json_object_set_new(staged, "previous", prev) != 0) {
-            json_decref(staged);
-            staged = NULL;
-        }
-    }
-    char *s = staged != NULL ? json_dumps(staged, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    if (s == NULL ||
-        store_put(c->store, RECOVERY_NAME, (const uint8_t *)s, strlen(s), store_version(c->store, RECOVERY_NAME),
-                  NULL, &e) != 0)
-        LOG_WARN("cannot stage the recovery data beside the sealed state: %s",
-                 s == NULL ? "out of memory" : cairn_error_msg(&e));
-    free(s);
-    json_decref(staged);
-    json_decref(cur);
-}
-
-/* The recovery data beside the sealed state. NULL when absent (err code 0)
- * or malformed (err set). */
-static json_t *load_meta(struct core *c, struct cairn_error *err)
+/* The recovery data file of versions before issue 12. NULL when absent
+ * (err code 0) or malformed (err set). */
+static json_t *load_legacy(struct core *c, struct cairn_error *err)
 {
     uint8_t *d = NULL;
     size_t n = 0;
@@ -427,9 +387,93 @@ static json_t *load_meta(struct core *c, struct cairn_error *err)
     return m;
 }
 
-static json_t *load_meta_quiet(struct core *c)
+/* The recovery data of the sealed state: the sealed_data header, else (a
+ * state of an earlier version) the legacy file. *legacy tells which. */
+static json_t *load_meta(struct core *c, bool *legacy, struct cairn_error *err)
 {
-    return load_meta(c, NULL);
+    char *h = core_recovery_header(c);
+    *legacy = h == NULL;
+    if (h == NULL)
+        return load_legacy(c, err);
+    json_t *m = NULL;
+    if (gov_recovery_meta_parse((const uint8_t *)h, strlen(h), &m, err) == 0 &&
+        json_object_get(m, "previous") != NULL) {
+        json_decref(m);
+        m = NULL;
+        cairn_errf(err, CAIRN_ERR_INVALID, "sealed_data header: a \"previous\" key set is not allowed there");
+    }
+    free(h);
+    return m;
+}
+
+/* {format, mode, threshold, keys} of one key set (new reference). */
+static json_t *set_meta(const json_t *set)
+{
+    return json_pack("{s:s, s:O, s:O, s:O}", "format", RECOVERY_FORMAT, "mode", json_object_get(set, "mode"),
+                     "threshold", json_object_get(set, "threshold"), "keys", json_object_get(set, "keys"));
+}
+
+/* True when `set` describes exactly the RecoveryKeys of `m`. */
+static bool set_matches(const json_t *set, const struct manifest *m)
+{
+    const json_t *keys = json_object_get(set, "keys");
+    const char *mode = json_string_value(json_object_get(set, "mode"));
+    if (mode == NULL || strcmp(mode, mode_of(m)) != 0 || json_object_size(keys) != m->n_recovery_keys)
+        return false;
+    if (strcmp(mode, "shamir") == 0 &&
+        json_integer_value(json_object_get(set, "threshold")) != (json_int_t)m->config.recovery_threshold)
+        return false;
+    for (size_t i = 0; i < m->n_recovery_keys; i++) {
+        const char *pem = json_string_value(json_object_get(json_object_get(keys, m->recovery_keys[i].name), "pem"));
+        if (pem == NULL || strcmp(pem, m->recovery_keys[i].pem) != 0)
+            return false;
+    }
+    return true;
+}
+
+int gov_recovery_legacy(struct core *c, const struct manifest *m, bool have_header, char **adopt)
+{
+    if (c->store == NULL || store_version(c->store, RECOVERY_NAME) == 0) {
+        if (adopt != NULL && !have_header && m != NULL && m->n_recovery_keys > 1)
+            LOG_ERROR("the sealed state has %zu RecoveryKeys but no recovery data (neither in sealed_data nor a "
+                      "recovery_data file): recovery from state 1 is NOT possible until the next RecoveryKeys change",
+                      m->n_recovery_keys);
+        return 0;
+    }
+    if (have_header || m == NULL || m->n_recovery_keys == 0) {
+        struct cairn_error e = {0};
+        if (store_del(c->store, RECOVERY_NAME, &e) != 0)
+            LOG_WARN("cannot remove the stale recovery_data file: %s", cairn_error_msg(&e));
+        else
+            LOG_INFO("removed the recovery_data file of an earlier version (sealed_data carries the recovery data)");
+        return 0;
+    }
+    struct cairn_error e = {0};
+    json_t *f = load_legacy(c, &e);
+    if (f == NULL) {
+        LOG_ERROR("recovery_data: %s; recovery from state 1 may not be possible until the next RecoveryKeys "
+                  "change",
+                  e.code ? e.msg : "unreadable");
+        return CAIRN_ERR_INVALID;
+    }
+    const json_t *prev = json_object_get(f, "previous");
+    bool top = set_matches(f, m), old = prev != NULL && set_matches(prev, m);
+    int rc = 0;
+    if (top == old) {
+        LOG_ERROR("recovery_data: %s key set belongs to the RecoveryKeys of the sealed manifest; the file is "
+                  "kept and state 1 tries its sets as before. Change the RecoveryKeys (manifest update) to write "
+                  "recovery data bound to the state",
+                  top ? "more than one" : "no");
+        rc = CAIRN_ERR_INVALID;
+    } else if (adopt != NULL) {
+        json_t *one = set_meta(top ? f : prev);
+        *adopt = one != NULL ? json_dumps(one, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(one);
+        if (*adopt == NULL)
+            rc = CAIRN_ERR_NOMEM;
+    }
+    json_decref(f);
+    return rc;
 }
 
 static int verify_sig(const char *pem, const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len)
@@ -477,7 +521,7 @@ static int finish(struct core *c, struct core_snap *cur, const uint8_t dek[32], 
                   size_t sig_len, struct cairn_error *err)
 {
     struct core_snap *loaded = NULL;
-    json_t *acts = NULL, *log = NULL;
+    json_t *acts = NULL, *log = NULL, *rebuilt = NULL;
     int rc = core_load_with_dek(c, dek, &loaded, &acts, &log, err);
     if (rc == CAIRN_ERR_VERIFY)
         return cairn_errf(err, CAIRN_ERR_VERIFY,
@@ -491,11 +535,24 @@ static int finish(struct core *c, struct core_snap *cur, const uint8_t dek[32], 
         /* no recovery data: the secret opened the state; one of the sealed
          * manifest's RecoveryKeys must have signed it */
         rc = CAIRN_ERR_VERIFY;
-        for (size_t i = 0; loaded->manifest != NULL && i < loaded->manifest->n_recovery_keys && rc != 0; i++)
-            rc = verify_sig(loaded->manifest->recovery_keys[i].pem, single_secret, single_len, sig, sig_len);
-        if (rc != 0)
+        size_t i = 0;
+        for (; loaded->manifest != NULL && i < loaded->manifest->n_recovery_keys; i++)
+            if ((rc = verify_sig(loaded->manifest->recovery_keys[i].pem, single_secret, single_len, sig, sig_len)) ==
+                0)
+                break;
+        if (rc != 0) {
             cairn_errf(err, CAIRN_ERR_VERIFY,
                        "recovery secret signature does not verify with any RecoveryKey of the recovered manifest");
+        } else if (loaded->manifest->n_recovery_keys == 1) {
+            /* rebuild the missing recovery data: one key, its share is the DEK */
+            uint8_t h[32];
+            char hx[65];
+            cc_sha256(dek, 32, h);
+            hex32(h, hx);
+            const struct manifest_recovery_key *k = &loaded->manifest->recovery_keys[i];
+            rebuilt = json_pack("{s:s, s:s, s:i, s:{s:{s:s, s:s}}}", "format", RECOVERY_FORMAT, "mode", "single",
+                                "threshold", 1, "keys", k->name, "pem", k->pem, "share", hx);
+        }
     }
     if (rc != 0) {
         core_snap_put(loaded);
@@ -503,8 +560,13 @@ static int finish(struct core *c, struct core_snap *cur, const uint8_t dek[32], 
         json_decref(log);
         return rc;
     }
-    /* reseal with the local key: the recovered DEK is handed over as new */
-    rc = core_commit_all(c, cur, loaded, dek, acts, log, err);
+    /* reseal with the local key, the recovery data that opens this DEK in
+     * the same sealed_data write (issue 12) */
+    json_t *hdr = meta != NULL ? set_meta(meta) : rebuilt;
+    if (meta != NULL)
+        json_decref(rebuilt);
+    rc = core_commit_rekey(c, cur, loaded, dek, hdr, acts, log, err);
+    json_decref(hdr);
     json_decref(acts);
     json_decref(log);
     return rc;
@@ -553,7 +615,8 @@ int gov_recover(struct core *c, const uint8_t *secret, size_t secret_len, const 
         cc_free_secret(pt, pl);
     }
     struct cairn_error me = {0};
-    meta = load_meta(c, &me);
+    bool legacy = false;
+    meta = load_meta(c, &legacy, &me);
     if (meta == NULL) {
         if (me.code != 0 || plen != 32) {
             rc = cairn_errf(err, CAIRN_ERR_STATE, "no usable recovery data beside the sealed state%s%s",
@@ -596,8 +659,9 @@ int gov_recover(struct core *c, const uint8_t *secret, size_t secret_len, const 
         goto out;
     }
     if (kname == NULL) {
-        rc = cairn_errf(err, CAIRN_ERR_VERIFY,
-                        "the recovery secret belongs to none of the RecoveryKeys of the sealed state");
+        rc = cairn_errf(err, CAIRN_ERR_VERIFY, "the recovery secret belongs to none of the RecoveryKeys of the sealed "
+                        "state (recovery data %s)",
+                        legacy ? "from the recovery_data file of an earlier version" : "of sealed_data");
         goto out;
     }
     const json_t *pem = json_object_get(json_object_get(json_object_get(set, "keys"), kname), "pem");

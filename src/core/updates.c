@@ -381,13 +381,11 @@ static int apply_full(struct core *c, struct core_snap *cur, const uint8_t *raw,
         rc = log_add(log, "Complete Manifest updated", json_pack("{s:s}", "manifestFingerprint", next->manifest_hash),
                      err);
     if (rc == 0) {
-        if (new_dek)
-            gov_recovery_data_stage(c, meta);
-        rc = core_commit_gov(c, cur, next, new_dek ? dek : NULL, log, err);
+        /* issue 12: a new DEK is committed together with its recovery data */
+        rc = new_dek ? core_commit_rekey(c, cur, next, dek, meta, NULL, log, err)
+                     : core_commit_gov(c, cur, next, NULL, log, err);
         next = NULL;
         if (rc == 0) {
-            if (new_dek)
-                gov_recovery_data_save(c, meta);
             *recovery_out = rec;
             rec = NULL;
             LOG_INFO("manifest updated; marbles must be restarted");

@@ -10,7 +10,8 @@
 #include "common/reader.h"
 #include "crypto/crypto.h"
 
-#define SEALED_KEY_MAGIC "CSK1"
+#define SEALED_KEY_MAGIC "CSK1"    /* unbound, versions before issue 13 */
+#define SEALED_KEY_MAGIC2 "CSK2"   /* bound to SHA-256(sealed_data) */
 #define SIM_KEY_FILE "sim_seal_key"
 
 struct seal {
@@ -115,41 +116,70 @@ void seal_free(struct seal *s)
     cc_free_secret(s, sizeof(*s));
 }
 
-int seal_wrap(const struct seal *s, const uint8_t dek[32], uint8_t **out, size_t *out_len, struct cairn_error *err)
+/* hdr = magic || provider [|| bind]: the AAD of the wrapped DEK */
+static int wrap(const struct seal *s, const char *magic, const uint8_t dek[32], const uint8_t *bind, uint8_t **out,
+                size_t *out_len, struct cairn_error *err)
 {
-    uint8_t hdr[5];
-    memcpy(hdr, SEALED_KEY_MAGIC, 4);
+    uint8_t hdr[5 + 32];
+    size_t hl = bind != NULL ? 37 : 5;
+    memcpy(hdr, magic, 4);
     hdr[4] = (uint8_t)s->kind;
+    if (bind != NULL)
+        memcpy(hdr + 5, bind, 32);
     uint8_t *ct = NULL;
     size_t ct_len = 0;
-    if (cc_aead_seal(s->key, hdr, sizeof(hdr), dek, 32, &ct, &ct_len) != 0)
+    if (cc_aead_seal(s->key, hdr, hl, dek, 32, &ct, &ct_len) != 0)
         return cairn_errf(err, CAIRN_ERR_CRYPTO, "seal: encrypting the data key failed");
-    uint8_t *b = malloc(sizeof(hdr) + ct_len);
+    uint8_t *b = malloc(hl + ct_len);
     if (b == NULL) {
         free(ct);
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     }
-    memcpy(b, hdr, sizeof(hdr));
-    memcpy(b + sizeof(hdr), ct, ct_len);
+    memcpy(b, hdr, hl);
+    memcpy(b + hl, ct, ct_len);
     free(ct);
     *out = b;
-    *out_len = sizeof(hdr) + ct_len;
+    *out_len = hl + ct_len;
     return 0;
 }
 
-int seal_unwrap(const struct seal *s, const uint8_t *blob, size_t len, uint8_t dek[32], struct cairn_error *err)
+int seal_wrap_bound(const struct seal *s, const uint8_t dek[32], const uint8_t bind[32], uint8_t **out,
+                    size_t *out_len, struct cairn_error *err)
 {
-    if (len != 5 + CC_GCM_NONCE + 32 + CC_GCM_TAG)
-        return cairn_errf(err, CAIRN_ERR_INVALID, "sealed_key: expected %d bytes, got %zu",
-                          5 + CC_GCM_NONCE + 32 + CC_GCM_TAG, len);
-    if (memcmp(blob, SEALED_KEY_MAGIC, 4) != 0)
+    return wrap(s, SEALED_KEY_MAGIC2, dek, bind, out, out_len, err);
+}
+
+int seal_wrap(const struct seal *s, const uint8_t dek[32], uint8_t **out, size_t *out_len, struct cairn_error *err)
+{
+    return wrap(s, SEALED_KEY_MAGIC, dek, NULL, out, out_len, err);
+}
+
+enum seal_kind sealed_key_kind(const uint8_t *blob, size_t len)
+{
+    if (len < 5 || (memcmp(blob, SEALED_KEY_MAGIC, 4) != 0 && memcmp(blob, SEALED_KEY_MAGIC2, 4) != 0))
+        return 0;
+    return (enum seal_kind)blob[4];
+}
+
+int seal_unwrap_ex(const struct seal *s, const uint8_t *blob, size_t len, uint8_t dek[32], uint8_t bind[32],
+                   bool *bound, struct cairn_error *err)
+{
+    size_t hl;
+    if (len >= 4 && memcmp(blob, SEALED_KEY_MAGIC2, 4) == 0)
+        hl = 37;
+    else if (len >= 4 && memcmp(blob, SEALED_KEY_MAGIC, 4) == 0)
+        hl = 5;
+    else
         return cairn_errf(err, CAIRN_ERR_INVALID, "sealed_key: bad magic (not a Cairn sealed key)");
+    if (len != hl + CC_GCM_NONCE + 32 + CC_GCM_TAG)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "sealed_key: expected %zu bytes, got %zu",
+                          hl + CC_GCM_NONCE + 32 + CC_GCM_TAG, len);
     if (blob[4] != (uint8_t)s->kind)
         return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "sealed_key: sealed with %s, this Coordinator unseals with %s",
                           seal_kind_name((enum seal_kind)blob[4]), seal_kind_name(s->kind));
     uint8_t *pt = NULL;
     size_t pt_len = 0;
-    int rc = cc_aead_open(s->key, blob, 5, blob + 5, len - 5, &pt, &pt_len);
+    int rc = cc_aead_open(s->key, blob, hl, blob + hl, len - hl, &pt, &pt_len);
     if (rc != 0)
         return cairn_errf(err, CAIRN_ERR_VERIFY, "sealed_key: the sealing key does not open it");
     if (pt_len != 32) {
@@ -158,7 +188,16 @@ int seal_unwrap(const struct seal *s, const uint8_t *blob, size_t len, uint8_t d
     }
     memcpy(dek, pt, 32);
     cc_free_secret(pt, pt_len);
+    if (bound != NULL)
+        *bound = hl == 37;
+    if (bind != NULL && hl == 37)
+        memcpy(bind, blob + 5, 32);
     return 0;
+}
+
+int seal_unwrap(const struct seal *s, const uint8_t *blob, size_t len, uint8_t dek[32], struct cairn_error *err)
+{
+    return seal_unwrap_ex(s, blob, len, dek, NULL, NULL, err);
 }
 
 int sealed_data_seal(const uint8_t dek[32], const uint8_t *recovery, size_t recovery_len, const uint8_t *doc,
@@ -221,150 +260,241 @@ int sealed_data_open(const uint8_t dek[32], const uint8_t *blob, size_t len, uin
     return 0;
 }
 
-static int try_key(struct store *st, const struct seal *s, const char *name, const uint8_t *data, size_t data_len,
-                   uint8_t dek[32], uint8_t **doc, size_t *doc_len, struct cairn_error *err)
+int sealed_data_header(const uint8_t *blob, size_t len, const uint8_t **hdr, size_t *hdr_len)
+{
+    struct cairn_reader r;
+    cairn_reader_init(&r, blob, len);
+    uint32_t rlen;
+    const uint8_t *h;
+    if (cairn_reader_u32le(&r, &rlen) != 0 || cairn_reader_bytes(&r, rlen, &h) != 0 ||
+        cairn_reader_remaining(&r) < CC_GCM_NONCE + CC_GCM_TAG)
+        return CAIRN_ERR_TRUNCATED;
+    *hdr = h;
+    *hdr_len = rlen;
+    return 0;
+}
+
+#define KEY_CUR "sealed_key"
+#define KEY_NEXT "sealed_key.next"
+#define KEY_PREV "sealed_key.prev"   /* the backup of versions before the binding: read only */
+
+enum key_outcome {
+    KEY_OPENS = 0,
+    KEY_ABSENT,       /* no such name */
+    KEY_UNBOUND,      /* bound to another sealed_data */
+    KEY_NO_SEAL,      /* this machine has no seal of its provider, or it does not open it */
+    KEY_BAD,          /* malformed, or a legacy key whose DEK does not open the data */
+};
+
+/* Tries the sealed key `name` on `data` (whose SHA-256 is `h`). */
+static enum key_outcome try_key(struct store *st, seal_lookup_fn lookup, void *ctx, const char *name,
+                                const uint8_t *data, size_t data_len, const uint8_t h[32], struct sealed_load *out,
+                                char *why, size_t why_len)
 {
     uint8_t *kb = NULL;
     size_t kl = 0;
-    int rc = store_get(st, name, &kb, &kl, NULL, err);
-    if (rc != 0)
-        return rc;
+    struct cairn_error e = {0};
+    int rc = store_get(st, name, &kb, &kl, NULL, &e);
+    if (rc != 0) {
+        if (rc != CAIRN_ERR_NOT_FOUND)
+            snprintf(why, why_len, "%s: %s", name, e.msg);
+        return rc == CAIRN_ERR_NOT_FOUND ? KEY_ABSENT : KEY_BAD;
+    }
+    enum seal_kind kind = sealed_key_kind(kb, kl);
+    /* the binding is checked before any unsealing: it needs no key */
+    if (kl >= 37 && memcmp(kb, SEALED_KEY_MAGIC2, 4) == 0 && memcmp(kb + 5, h, 32) != 0) {
+        free(kb);
+        snprintf(why, why_len,
+                 "%s belongs to another sealed_data (restored from an older backup, or copied beside other data)",
+                 name);
+        return KEY_UNBOUND;
+    }
+    struct seal *s = kind != 0 ? lookup(ctx, kind, &e) : NULL;
+    if (s == NULL) {
+        free(kb);
+        snprintf(why, why_len, "%s: %s", name, kind != 0 ? e.msg : "not a Cairn sealed key");
+        return kind != 0 ? KEY_NO_SEAL : KEY_BAD;
+    }
     uint8_t k[32];
-    rc = seal_unwrap(s, kb, kl, k, err);
+    bool bound = false;
+    rc = seal_unwrap_ex(s, kb, kl, k, NULL, &bound, &e);
     free(kb);
-    if (rc != 0)
-        return rc;
-    rc = sealed_data_open(k, data, data_len, doc, doc_len, err);
-    if (rc == 0)
-        memcpy(dek, k, 32);
+    if (rc != 0) {
+        snprintf(why, why_len, "%s: %s", name, e.msg);
+        return rc == CAIRN_ERR_VERIFY || rc == CAIRN_ERR_UNSUPPORTED ? KEY_NO_SEAL : KEY_BAD;
+    }
+    rc = sealed_data_open(k, data, data_len, &out->doc, &out->doc_len, &e);
+    if (rc == 0) {
+        memcpy(out->dek, k, 32);
+        out->kind = kind;
+    } else {
+        snprintf(why, why_len, "%s: its data key does not open sealed_data (%s)", name, e.msg);
+    }
     cc_wipe(k, sizeof(k));
+    return rc == 0 ? KEY_OPENS : KEY_BAD;
+}
+
+/* Makes `name` the current sealed_key (an atomic rename) and removes the
+ * other candidates, so that the next save starts from one key that opens
+ * the data on disk. */
+static int settle(struct store *st, const char *name, struct cairn_error *err)
+{
+    int rc = 0;
+    if (strcmp(name, KEY_CUR) != 0)
+        rc = store_rename(st, name, KEY_CUR, err);
+    if (rc == 0 && store_version(st, KEY_NEXT) != 0)
+        rc = store_del(st, KEY_NEXT, err);
+    if (rc == 0 && store_version(st, KEY_PREV) != 0)
+        rc = store_del(st, KEY_PREV, err);
     return rc;
 }
 
-/* Makes sealed_key.prev the current sealed_key again (atomic replace), then
- * drops the backup. A crash in between leaves two equal keys: harmless. */
-static int restore_prev_key(struct store *st, struct cairn_error *err)
+void sealed_load_clear(struct sealed_load *l)
 {
-    uint8_t *kb = NULL;
-    size_t kl = 0;
-    int rc = store_get(st, "sealed_key.prev", &kb, &kl, NULL, err);
+    if (l->doc != NULL)
+        cc_free_secret(l->doc, l->doc_len);
+    free(l->hdr);
+    cc_wipe(l, sizeof(*l));
+}
+
+int sealed_state_load_ex(struct store *st, seal_lookup_fn lookup, void *ctx, struct sealed_load *out,
+                         struct cairn_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    uint8_t *data = NULL;
+    size_t data_len = 0;
+    int rc = store_get(st, "sealed_data", &data, &data_len, NULL, err);
+    if (rc == CAIRN_ERR_NOT_FOUND) {
+        out->result = SEALED_LOAD_EMPTY;
+        return 0;
+    }
     if (rc != 0)
         return rc;
-    rc = store_put(st, "sealed_key", kb, kl, store_version(st, "sealed_key"), NULL, err);
-    free(kb);
-    if (rc == 0)
-        store_del(st, "sealed_key.prev", NULL);
-    return rc;
+    const uint8_t *hdr;
+    size_t hdr_len;
+    if (sealed_data_header(data, data_len, &hdr, &hdr_len) != 0) {
+        free(data);
+        return cairn_errf(err, CAIRN_ERR_TRUNCATED, "sealed_data: truncated or malformed");
+    }
+    if (hdr_len > 0 && (out->hdr = malloc(hdr_len)) == NULL) {
+        free(data);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    if (hdr_len > 0)
+        memcpy(out->hdr, hdr, hdr_len);
+    out->hdr_len = hdr_len;
+    uint8_t h[32];
+    cc_sha256(data, data_len, h);
+    static const char *const names[] = {KEY_CUR, KEY_NEXT, KEY_PREV};
+    enum key_outcome first = KEY_ABSENT;
+    char why[sizeof(out->why)] = "";
+    const char *used = NULL;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && used == NULL; i++) {
+        char w[sizeof(out->why)] = "";
+        enum key_outcome o = try_key(st, lookup, ctx, names[i], data, data_len, h, out, w, sizeof(w));
+        if (o == KEY_OPENS)
+            used = names[i];
+        else if (i == 0 || (first == KEY_ABSENT && o != KEY_ABSENT)) {
+            first = o;   /* report sealed_key's failure, or the first present key's */
+            snprintf(why, sizeof(why), "%s", w);
+        }
+    }
+    free(data);
+    if (used == NULL) {
+        out->result = SEALED_LOAD_UNSEAL_FAILED;
+        snprintf(out->why, sizeof(out->why), "%s",
+                 first == KEY_ABSENT ? "sealed_data exists but sealed_key is missing" : why);
+        return 0;
+    }
+    rc = settle(st, used, err);
+    if (rc != 0) {
+        sealed_load_clear(out);
+        return cairn_err_prefix(err, "repairing the sealed key names");
+    }
+    out->result = SEALED_LOAD_OK;
+    return 0;
+}
+
+struct one_seal {
+    const struct seal *s;
+};
+
+static struct seal *lookup_one(void *ctx, enum seal_kind kind, struct cairn_error *err)
+{
+    const struct seal *s = ((struct one_seal *)ctx)->s;
+    if (seal_get_kind(s) != kind) {
+        cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "sealed with %s, this Coordinator unseals with %s",
+                   seal_kind_name(kind), seal_kind_name(seal_get_kind(s)));
+        return NULL;
+    }
+    return (struct seal *)s;
 }
 
 int sealed_state_load(struct store *st, const struct seal *s, enum sealed_load_result *result, uint8_t dek[32],
                       uint8_t **doc, size_t *doc_len, struct cairn_error *err)
 {
-    uint8_t *data = NULL;
-    size_t data_len = 0;
-    int rc = store_get(st, "sealed_data", &data, &data_len, NULL, err);
-    if (rc == CAIRN_ERR_NOT_FOUND) {
-        *result = SEALED_LOAD_EMPTY;
-        return 0;
-    }
+    struct one_seal one = {s};
+    struct sealed_load l;
+    int rc = sealed_state_load_ex(st, lookup_one, &one, &l, err);
     if (rc != 0)
         return rc;
-    struct cairn_error e1 = {0}, e2 = {0};
-    rc = try_key(st, s, "sealed_key", data, data_len, dek, doc, doc_len, &e1);
-    if (rc != 0) {
-        /* an interrupted DEK change leaves the previous key beside the old data */
-        int rc2 = try_key(st, s, "sealed_key.prev", data, data_len, dek, doc, doc_len, &e2);
-        if (rc2 == 0) {
-            /* Repair before anyone saves again: the next DEK change copies
-             * sealed_key to sealed_key.prev, which must then be the key that
-             * opens the data, or a second interrupted change loses both. */
-            rc = restore_prev_key(st, err);
-            if (rc != 0) {
-                cc_free_secret(*doc, *doc_len);
-                *doc = NULL;
-                cc_wipe(dek, 32);
-            }
-        }
+    *result = l.result;
+    if (l.result == SEALED_LOAD_OK) {
+        memcpy(dek, l.dek, 32);
+        *doc = l.doc;
+        *doc_len = l.doc_len;
+        l.doc = NULL;
     }
-    free(data);
-    if (rc == 0) {
-        *result = SEALED_LOAD_OK;
-        return 0;
-    }
-    if (rc == CAIRN_ERR_VERIFY && strstr(e1.msg, "sealed_key:") != NULL) {
-        /* the DEK is there but this TEE cannot unseal it: MarbleRun's recovery case */
-        *result = SEALED_LOAD_UNSEAL_FAILED;
-        return 0;
-    }
-    if (rc == CAIRN_ERR_NOT_FOUND)
-        return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "sealed_data exists but sealed_key is missing");
-    if (err != NULL)
-        *err = e1;
-    return rc;
+    sealed_load_clear(&l);
+    return 0;
 }
 
-/* True when sealed_key.prev opens the stored sealed_data. Then sealed_key is
- * the orphan of a DEK change whose data write failed or was interrupted, and
- * prev is the only key for the data: it must not be overwritten by it. */
-static bool prev_opens_data(struct store *st, const struct seal *s)
+/* A sealed_key.next left by a save that failed after step 1 or 3 (no
+ * restart since): promote it when it opens the data on disk, else drop it. */
+static int settle_next(struct store *st, struct cairn_error *err)
 {
-    uint8_t *data = NULL;
-    size_t data_len = 0;
-    if (store_get(st, "sealed_data", &data, &data_len, NULL, NULL) != 0)
-        return false;
-    uint8_t k[32];
-    uint8_t *doc = NULL;
-    size_t doc_len = 0;
-    int rc = try_key(st, s, "sealed_key.prev", data, data_len, k, &doc, &doc_len, NULL);
-    free(data);
-    if (rc == 0) {
-        cc_free_secret(doc, doc_len);
-        cc_wipe(k, sizeof(k));
+    if (store_version(st, KEY_NEXT) == 0)
+        return 0;
+    uint8_t *data = NULL, *kb = NULL;
+    size_t data_len = 0, kl = 0;
+    bool promote = false;
+    if (store_get(st, "sealed_data", &data, &data_len, NULL, NULL) == 0 &&
+        store_get(st, KEY_NEXT, &kb, &kl, NULL, NULL) == 0) {
+        uint8_t h[32];
+        cc_sha256(data, data_len, h);
+        promote = kl >= 37 && memcmp(kb, SEALED_KEY_MAGIC2, 4) == 0 && memcmp(kb + 5, h, 32) == 0;
     }
-    return rc == 0;
+    free(data);
+    free(kb);
+    return promote ? store_rename(st, KEY_NEXT, KEY_CUR, err) : store_del(st, KEY_NEXT, err);
 }
 
-int sealed_state_save(struct store *st, const struct seal *s, const uint8_t dek[32], bool dek_changed,
-                      const uint8_t *doc, size_t doc_len, struct cairn_error *err)
+int sealed_state_save(struct store *st, const struct seal *s, const uint8_t dek[32], const uint8_t *hdr,
+                      size_t hdr_len, const uint8_t *doc, size_t doc_len, struct cairn_error *err)
 {
-    int rc;
-    uint64_t ver = 0;
-    uint8_t *cur = NULL;
-    size_t cur_len = 0;
-    if (dek_changed) {
-        uint8_t *kb = NULL;
-        size_t kl = 0;
-        rc = seal_wrap(s, dek, &kb, &kl, err);
-        if (rc != 0)
-            return rc;
-        if (prev_opens_data(st, s)) {
-            /* an earlier change did not finish: keep its backup, replace the orphan */
-            ver = store_version(st, "sealed_key");
-        } else if (store_get(st, "sealed_key", &cur, &cur_len, &ver, NULL) == 0) {
-            rc = store_put(st, "sealed_key.prev", cur, cur_len, store_version(st, "sealed_key.prev"), NULL, err);
-            free(cur);
-            if (rc != 0) {
-                free(kb);
-                return rc;
-            }
-        } else {
-            ver = 0;
-        }
-        rc = store_put(st, "sealed_key", kb, kl, ver, NULL, err);
-        free(kb);
-        if (rc != 0)
-            return rc;
-    }
-    uint8_t *blob = NULL;
-    size_t blob_len = 0;
-    rc = sealed_data_seal(dek, NULL, 0, doc, doc_len, &blob, &blob_len);
+    int rc = settle_next(st, err);
+    if (rc != 0)
+        return cairn_err_prefix(err, "sealed_key.next of an earlier save");
+    uint8_t *blob = NULL, *kb = NULL;
+    size_t blob_len = 0, kl = 0;
+    rc = sealed_data_seal(dek, hdr, hdr_len, doc, doc_len, &blob, &blob_len);
     if (rc != 0)
         return cairn_errf(err, rc, "sealed_data: encryption failed");
-    rc = store_put(st, "sealed_data", blob, blob_len, store_version(st, "sealed_data"), NULL, err);
+    uint8_t h[32];
+    cc_sha256(blob, blob_len, h);
+    rc = seal_wrap_bound(s, dek, h, &kb, &kl, err);
+    if (rc == 0)   /* 1: the key for the new data, beside the current one */
+        rc = store_put(st, KEY_NEXT, kb, kl, store_version(st, KEY_NEXT), NULL, err);
+    free(kb);
+    if (rc == 0) {  /* 2: the commit point */
+        rc = store_put(st, "sealed_data", blob, blob_len, store_version(st, "sealed_data"), NULL, err);
+        if (rc != 0)
+            store_del(st, KEY_NEXT, NULL);   /* the old key still opens the old data */
+    }
     free(blob);
-    if (rc != 0)
-        return rc;
-    if (dek_changed)
-        store_del(st, "sealed_key.prev", NULL);
-    return 0;
+    if (rc == 0)   /* 3: a failure here is repaired by the next save or load */
+        rc = store_rename(st, KEY_NEXT, KEY_CUR, err);
+    if (rc == 0 && store_version(st, KEY_PREV) != 0)
+        store_del(st, KEY_PREV, NULL);
+    return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,23 @@ int store_del(struct store *s, const char *name, struct cairn_error *err)
     if (!name_ok(name))
         return cairn_errf(err, CAIRN_ERR_INVALID, "store: invalid name");
     return s->ops->del(s, name, err);
+}
+
+int store_rename(struct store *s, const char *from, const char *to, struct cairn_error *err)
+{
+    if (!name_ok(from) || !name_ok(to))
+        return cairn_errf(err, CAIRN_ERR_INVALID, "store: invalid name");
+    if (s->ops->rename != NULL)
+        return s->ops->rename(s, from, to, err);
+    uint8_t *d = NULL;
+    size_t n = 0;
+    int rc = store_get(s, from, &d, &n, NULL, err);
+    if (rc == 0)
+        rc = store_put(s, to, d, n, store_version(s, to), NULL, err);
+    free(d);
+    if (rc == 0)
+        rc = store_del(s, from, err);
+    return rc;
 }
 
 uint64_t store_version(struct store *s, const char *name)
@@ -231,7 +249,42 @@ static void vstore_free(struct store *s)
     free(v);
 }
 
-static const struct store_ops k_file_ops = {"file", file_get, file_put, file_del, file_version, vstore_free};
+static int file_rename(struct store *s, const char *from, const char *to, struct cairn_error *err)
+{
+    struct vstore *v = (struct vstore *)s;
+    char *pf = path_of(v, from), *pt = path_of(v, to);
+    int rc = 0;
+    if (pf == NULL || pt == NULL) {
+        free(pf);
+        free(pt);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&v->lock);
+    struct entry *ef = find(v, from, 1), *et = find(v, to, 1);
+    if (rename(pf, pt) != 0) {
+        rc = errno == ENOENT ? cairn_errf(err, CAIRN_ERR_NOT_FOUND, "store: %s does not exist", from)
+                             : cairn_errf(err, CAIRN_ERR_IO, "store: cannot rename %s to %s: %s", pf, pt,
+                                          strerror(errno));
+    } else {
+        /* the rename is durable only once the directory is */
+        int dfd = open(v->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) != 0)
+            rc = cairn_errf(err, CAIRN_ERR_IO, "store: cannot sync %s: %s", v->dir, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        if (ef != NULL)
+            ef->version = 0;
+        if (et != NULL)
+            et->version = ++v->next_version;
+    }
+    pthread_mutex_unlock(&v->lock);
+    free(pf);
+    free(pt);
+    return rc;
+}
+
+static const struct store_ops k_file_ops = {"file", file_get, file_put, file_del, file_version, vstore_free,
+                                            file_rename};
 
 /* Removes "<name>.tmp.XXXXXX" files that an interrupted atomic write left. */
 static void remove_stale_tmp(const char *dir)
@@ -346,7 +399,32 @@ static int mem_del(struct store *s, const char *name, struct cairn_error *err)
     return 0;
 }
 
-static const struct store_ops k_mem_ops = {"memory", mem_get, mem_put, mem_del, mem_version, vstore_free};
+static int mem_rename(struct store *s, const char *from, const char *to, struct cairn_error *err)
+{
+    struct vstore *v = (struct vstore *)s;
+    pthread_mutex_lock(&v->lock);
+    struct entry *ef = find(v, from, 0);
+    struct entry *et = ef != NULL && ef->version != 0 ? find(v, to, 1) : NULL;
+    int rc = 0;
+    if (ef == NULL || ef->version == 0) {
+        rc = cairn_errf(err, CAIRN_ERR_NOT_FOUND, "store: %s does not exist", from);
+    } else if (et == NULL) {
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "store: too many names");
+    } else {
+        free(et->data);
+        et->data = ef->data;
+        et->len = ef->len;
+        et->version = ++v->next_version;
+        ef->data = NULL;
+        ef->len = 0;
+        ef->version = 0;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+static const struct store_ops k_mem_ops = {"memory", mem_get, mem_put, mem_del, mem_version, vstore_free,
+                                           mem_rename};
 
 int store_memory_open(struct store **out)
 {

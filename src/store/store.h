@@ -35,6 +35,10 @@ struct store_ops {
     int (*del)(struct store *s, const char *name, struct cairn_error *err);
     uint64_t (*version)(struct store *s, const char *name);
     void (*free)(struct store *s);
+    /* Atomically replaces `to` with `from` (which then no longer exists).
+     * Optional: NULL falls back to get + put + del, which is not atomic but
+     * leaves `to` holding the old or the new bytes at every point. */
+    int (*rename)(struct store *s, const char *from, const char *to, struct cairn_error *err);
 };
 
 struct store {
@@ -55,6 +59,10 @@ int store_put(struct store *s, const char *name, const uint8_t *data, size_t len
 /* The current version of `name` without reading it (0 = absent), for a
  * following compare-and-swap put. */
 uint64_t store_version(struct store *s, const char *name);
+/* Replaces `to` with `from`'s bytes and removes `from`: one atomic step in
+ * the file backend (rename + directory fsync). CAIRN_ERR_NOT_FOUND when
+ * `from` does not exist. */
+int store_rename(struct store *s, const char *from, const char *to, struct cairn_error *err);
 /* Removes `name` (no error when absent). */
 int store_del(struct store *s, const char *name, struct cairn_error *err);
 void store_free(struct store *s);

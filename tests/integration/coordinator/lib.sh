@@ -20,12 +20,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# extra environment for the Coordinator process only (VAR=VALUE words)
+COORD_ENV=()
 # start_coord NAME [flags...]: seal dir $WORK/NAME; sets CLIENT MESH METRICS PID READY_MS
 start_coord() {
   local name=$1; shift
   mkdir -p "$WORK/$name"
   rm -f "$WORK/$name/ready.json"
-  "$BIN" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+  env ${COORD_ENV[@]+"${COORD_ENV[@]}"} "$BIN" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
     --seal-dir "$WORK/$name/seal" --ready-file "$WORK/$name/ready.json" --leaf-key-pool 4 --threads 2 --http-timeout 2 "$@" \
     >>"$WORK/$name/log" 2>&1 &
   PID=$!

@@ -53,7 +53,7 @@ static void f_free(struct store *s)
     free(s);
 }
 
-static const struct store_ops k_failing = {"failing", f_get, f_put, f_del, f_version, f_free};
+static const struct store_ops k_failing = {"failing", f_get, f_put, f_del, f_version, f_free, NULL};
 
 static void dek_change_fails_twice(void **state)
 {
@@ -73,12 +73,12 @@ static void dek_change_fails_twice(void **state)
     memset(k2, 2, 32);
     memset(k3, 3, 32);
     static const char doc1[] = "{\"state\":1}";
-    assert_int_equal(sealed_state_save(st, seal, k1, true, (const uint8_t *)doc1, sizeof(doc1) - 1, NULL), 0);
+    assert_int_equal(sealed_state_save(st, seal, k1, NULL, 0, (const uint8_t *)doc1, sizeof(doc1) - 1, NULL), 0);
 
     /* a DEK change fails at the data write, and so does its retry */
     f->fail_data = 1;
-    assert_int_not_equal(sealed_state_save(st, seal, k2, true, (const uint8_t *)"{}", 2, NULL), 0);
-    assert_int_not_equal(sealed_state_save(st, seal, k3, true, (const uint8_t *)"{}", 2, NULL), 0);
+    assert_int_not_equal(sealed_state_save(st, seal, k2, NULL, 0, (const uint8_t *)"{}", 2, NULL), 0);
+    assert_int_not_equal(sealed_state_save(st, seal, k3, NULL, 0, (const uint8_t *)"{}", 2, NULL), 0);
     f->fail_data = 0;
 
     /* a restart: the stored data is doc1 under k1, and must still open */
@@ -98,7 +98,7 @@ static void dek_change_fails_twice(void **state)
 
     /* and after the repair a normal change still works and loads */
     static const char doc4[] = "{\"state\":4}";
-    assert_int_equal(sealed_state_save(st, seal, k2, true, (const uint8_t *)doc4, sizeof(doc4) - 1, NULL), 0);
+    assert_int_equal(sealed_state_save(st, seal, k2, NULL, 0, (const uint8_t *)doc4, sizeof(doc4) - 1, NULL), 0);
     assert_int_equal(sealed_state_load(st, seal, &res, dek, &doc, &doc_len, NULL), 0);
     assert_int_equal(res, SEALED_LOAD_OK);
     assert_memory_equal(doc, doc4, sizeof(doc4) - 1);

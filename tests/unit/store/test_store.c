@@ -249,10 +249,30 @@ static void test_sealed_data(void **state)
     free(blob);
 }
 
-static void save(struct store *st, struct seal *s, const uint8_t dek[32], bool changed, const char *doc)
+/* seal_lookup_fn over one simulation seal */
+static struct seal *lookup_sim(struct seal *s, enum seal_kind kind, struct cairn_error *err)
+{
+    if (kind != SEAL_SIM) {
+        cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "not a simulation key");
+        return NULL;
+    }
+    return s;
+}
+
+/* a header that names the DEK it was written with: hex(SHA-256(dek)) */
+static void dek_tag(const uint8_t dek[32], char out[65])
+{
+    uint8_t h[32];
+    cc_sha256(dek, 32, h);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static void save(struct store *st, struct seal *s, const uint8_t dek[32], const char *hdr, const char *doc)
 {
     struct cairn_error e = {0};
-    int rc = sealed_state_save(st, s, dek, changed, (const uint8_t *)doc, strlen(doc), &e);
+    int rc = sealed_state_save(st, s, dek, (const uint8_t *)hdr, hdr != NULL ? strlen(hdr) : 0, (const uint8_t *)doc,
+                               strlen(doc), &e);
     if (rc != 0)
         fail_msg("save: %s", e.msg);
 }
@@ -276,6 +296,23 @@ static void load_expect(struct store *st, struct seal *s, enum sealed_load_resul
         cc_free_secret(out, len);
 }
 
+static uint8_t *get(struct store *st, const char *name, size_t *len)
+{
+    uint8_t *b = NULL;
+    assert_int_equal(store_get(st, name, &b, len, NULL, NULL), 0);
+    return b;
+}
+
+static void put(struct store *st, const char *name, const uint8_t *b, size_t len)
+{
+    assert_int_equal(store_put(st, name, b, len, store_version(st, name), NULL, NULL), 0);
+}
+
+static bool exists(struct store *st, const char *name)
+{
+    return store_version(st, name) != 0;
+}
+
 static void test_sealed_state(void **state)
 {
     (void)state;
@@ -288,28 +325,71 @@ static void test_sealed_state(void **state)
     uint8_t dek1[32], dek2[32];
     memset(dek1, 1, 32);
     memset(dek2, 2, 32);
-    save(st, s, dek1, true, "v1");
+    save(st, s, dek1, NULL, "v1");
     load_expect(st, s, SEALED_LOAD_OK, "v1");
-    save(st, s, dek1, false, "v2");
+    save(st, s, dek1, NULL, "v2");
     load_expect(st, s, SEALED_LOAD_OK, "v2");
-    save(st, s, dek2, true, "v3");
+    save(st, s, dek2, "{\"h\":3}", "v3");
     load_expect(st, s, SEALED_LOAD_OK, "v3");
-    char p[600];
-    snprintf(p, sizeof(p), "%s/sealed_key.prev", d);
-    assert_int_equal(access(p, F_OK), -1);   /* backup removed after a complete save */
+    assert_false(exists(st, "sealed_key.next"));   /* renamed over sealed_key by a complete save */
+    assert_false(exists(st, "sealed_key.prev"));
 
-    /* crash between the new sealed_key and the new sealed_data: old data + prev key */
-    uint8_t *kb;
-    size_t kl;
-    assert_int_equal(store_get(st, "sealed_key", &kb, &kl, NULL, NULL), 0);
-    assert_int_equal(store_put(st, "sealed_key.prev", kb, kl, store_version(st, "sealed_key.prev"), NULL, NULL), 0);
-    free(kb);
-    uint8_t *nb;
+    /* the header is stored with the data and given back by the load */
+    struct sealed_load l;
+    assert_int_equal(sealed_state_load_ex(st, (seal_lookup_fn)lookup_sim, s, &l, NULL), 0);
+    assert_int_equal(l.result, SEALED_LOAD_OK);
+    assert_int_equal(l.hdr_len, 7);
+    assert_memory_equal(l.hdr, "{\"h\":3}", 7);
+    assert_memory_equal(l.dek, dek2, 32);
+    sealed_load_clear(&l);
+
+    size_t k3l, n3l;
+    uint8_t *k3 = get(st, "sealed_key", &k3l);           /* bound to the v3 data */
+    assert_int_equal(sealed_key_kind(k3, k3l), SEAL_SIM);
+    assert_memory_equal(k3, "CSK2", 4);
+
+    /* crash after step 1 (sealed_key.next of data never written): v3 loads,
+     * the stray key is removed */
+    uint8_t other_hash[32], *nb;
     size_t nl;
-    assert_int_equal(seal_wrap(s, dek1, &nb, &nl, NULL), 0);
-    assert_int_equal(store_put(st, "sealed_key", nb, nl, store_version(st, "sealed_key"), NULL, NULL), 0);
+    memset(other_hash, 0x5a, 32);
+    assert_int_equal(seal_wrap_bound(s, dek1, other_hash, &nb, &nl, NULL), 0);
+    put(st, "sealed_key.next", nb, nl);
     free(nb);
     load_expect(st, s, SEALED_LOAD_OK, "v3");
+    assert_false(exists(st, "sealed_key.next"));
+
+    /* crash after step 2 (new data, its key still in sealed_key.next) */
+    save(st, s, dek1, NULL, "v4");
+    uint8_t *k4 = get(st, "sealed_key", &n3l);
+    put(st, "sealed_key.next", k4, n3l);
+    put(st, "sealed_key", k3, k3l);
+    load_expect(st, s, SEALED_LOAD_OK, "v4");
+    assert_false(exists(st, "sealed_key.next"));
+    size_t cl;
+    uint8_t *cur = get(st, "sealed_key", &cl);
+    assert_int_equal(cl, n3l);
+    assert_memory_equal(cur, k4, cl);   /* promoted */
+    free(cur);
+
+    /* a save after a failed step 3 without restart promotes the key first */
+    put(st, "sealed_key.next", k4, n3l);
+    put(st, "sealed_key", k3, k3l);
+    save(st, s, dek1, NULL, "v5");
+    load_expect(st, s, SEALED_LOAD_OK, "v5");
+
+    /* issue 13: an older sealed_key (same DEK, earlier data) restored beside
+     * the current data is detected: recovery, never the data under a stale key */
+    save(st, s, dek1, NULL, "v6");
+    size_t k6l;
+    uint8_t *k6 = get(st, "sealed_key", &k6l);
+    put(st, "sealed_key", k4, n3l);
+    assert_int_equal(sealed_state_load_ex(st, (seal_lookup_fn)lookup_sim, s, &l, NULL), 0);
+    assert_int_equal(l.result, SEALED_LOAD_UNSEAL_FAILED);
+    assert_non_null(strstr(l.why, "belongs to another sealed_data"));
+    sealed_load_clear(&l);
+    put(st, "sealed_key", k6, k6l);
+    load_expect(st, s, SEALED_LOAD_OK, "v6");
 
     /* another machine (seal key) -> recovery, not an error */
     char *d2 = mktmp();
@@ -317,21 +397,36 @@ static void test_sealed_state(void **state)
     assert_int_equal(seal_open(SEAL_SIM, d2, NULL, &other, NULL), 0);
     load_expect(st, other, SEALED_LOAD_UNSEAL_FAILED, NULL);
 
-    /* a DEK that unseals but does not open the data is a load error */
-    save(st, s, dek2, true, "v4");
+    /* a key of an earlier version (CSK1, unbound) that opens the data loads;
+     * the next save replaces it by a bound one */
     assert_int_equal(seal_wrap(s, dek1, &nb, &nl, NULL), 0);
-    assert_int_equal(store_put(st, "sealed_key", nb, nl, store_version(st, "sealed_key"), NULL, NULL), 0);
+    put(st, "sealed_key", nb, nl);
     free(nb);
-    enum sealed_load_result res;
-    uint8_t dek[32];
-    uint8_t *out;
-    size_t len;
-    struct cairn_error e = {0};
-    assert_int_equal(sealed_state_load(st, s, &res, dek, &out, &len, &e), CAIRN_ERR_VERIFY);
-    assert_non_null(strstr(e.msg, "sealed_data"));
-    /* sealed_key missing beside sealed_data */
+    load_expect(st, s, SEALED_LOAD_OK, "v6");
+    save(st, s, dek1, NULL, "v7");
+    cur = get(st, "sealed_key", &cl);
+    assert_memory_equal(cur, "CSK2", 4);
+    free(cur);
+    /* a CSK1 key whose DEK does not open the data: recovery */
+    assert_int_equal(seal_wrap(s, dek2, &nb, &nl, NULL), 0);
+    put(st, "sealed_key", nb, nl);
+    free(nb);
+    load_expect(st, s, SEALED_LOAD_UNSEAL_FAILED, NULL);
+    /* sealed_key missing beside sealed_data: recovery (MarbleRun's way to force it) */
     assert_int_equal(store_del(st, "sealed_key", NULL), 0);
-    assert_int_equal(sealed_state_load(st, s, &res, dek, &out, &len, &e), CAIRN_ERR_NOT_FOUND);
+    assert_int_equal(sealed_state_load_ex(st, (seal_lookup_fn)lookup_sim, s, &l, NULL), 0);
+    assert_int_equal(l.result, SEALED_LOAD_UNSEAL_FAILED);
+    assert_non_null(strstr(l.why, "sealed_key is missing"));
+    sealed_load_clear(&l);
+    /* malformed sealed_data stays an error */
+    put(st, "sealed_data", (const uint8_t *)"\xff\xff\xff\x7f", 4);
+    enum sealed_load_result res;
+    uint8_t dek[32], *out = NULL;
+    size_t len = 0;
+    assert_int_equal(sealed_state_load(st, s, &res, dek, &out, &len, NULL), CAIRN_ERR_TRUNCATED);
+    free(k3);
+    free(k4);
+    free(k6);
     seal_free(s);
     seal_free(other);
     store_free(st);
@@ -368,9 +463,11 @@ static void test_kill9_loop(void **state)
                 bool change = !have || n % 3 == 0;
                 if (change)
                     cc_random(dek, 32);
-                char doc[64];
+                char doc[64], hdr[65];
                 snprintf(doc, sizeof(doc), "{\"it\":%d,\"n\":%u}", it, n);
-                if (sealed_state_save(st, s, dek, change, (const uint8_t *)doc, strlen(doc), NULL) != 0)
+                dek_tag(dek, hdr);
+                if (sealed_state_save(st, s, dek, (const uint8_t *)hdr, 64, (const uint8_t *)doc, strlen(doc), NULL) !=
+                    0)
                     _exit(3);
                 have = true;
             }
@@ -385,19 +482,23 @@ static void test_kill9_loop(void **state)
         struct seal *s;
         assert_int_equal(store_file_open(d, &st, NULL), 0);
         assert_int_equal(seal_open(SEAL_SIM, d, NULL, &s, NULL), 0);
-        enum sealed_load_result res;
-        uint8_t dek[32];
-        uint8_t *out = NULL;
-        size_t len = 0;
+        struct sealed_load l;
         struct cairn_error e = {0};
-        int rc = sealed_state_load(st, s, &res, dek, &out, &len, &e);
+        int rc = sealed_state_load_ex(st, (seal_lookup_fn)lookup_sim, s, &l, &e);
         if (rc != 0)
             fail_msg("iteration %d: state does not load: %s", it, e.msg);
+        enum sealed_load_result res = l.result;
         if (res == SEALED_LOAD_OK) {
             loaded++;
-            assert_non_null(strstr((char *)out, "{\"it\":"));
-            cc_free_secret(out, len);
+            assert_non_null(strstr((char *)l.doc, "{\"it\":"));
+            /* the header on disk is the one written with this DEK (issue 12) */
+            char want[65];
+            dek_tag(l.dek, want);
+            assert_int_equal(l.hdr_len, 64);
+            assert_memory_equal(l.hdr, want, 64);
+            sealed_load_clear(&l);
         } else {
+            sealed_load_clear(&l);
             assert_int_equal(res, SEALED_LOAD_EMPTY);  /* killed before the first save completed */
         }
         seal_free(s);
