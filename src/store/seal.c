@@ -301,15 +301,24 @@ static enum key_outcome try_key(struct store *st, seal_lookup_fn lookup, void *c
         return rc == CAIRN_ERR_NOT_FOUND ? KEY_ABSENT : KEY_BAD;
     }
     enum seal_kind kind = sealed_key_kind(kb, kl);
-    /* the binding is checked before any unsealing: it needs no key */
+    struct seal *s = kind != 0 ? lookup(ctx, kind, &e) : NULL;
     if (kl >= 37 && memcmp(kb, SEALED_KEY_MAGIC2, 4) == 0 && memcmp(kb + 5, h, 32) != 0) {
+        /* bound to other bytes: never used. Only the message tells an older
+         * key of this very state (same DEK) from other data. */
+        uint8_t k[32];
+        uint8_t *d = NULL;
+        size_t dl = 0;
+        bool same = s != NULL && seal_unwrap_ex(s, kb, kl, k, NULL, NULL, NULL) == 0 &&
+                    sealed_data_open(k, data, data_len, &d, &dl, NULL) == 0;
+        if (d != NULL)
+            cc_free_secret(d, dl);
+        cc_wipe(k, sizeof(k));
         free(kb);
-        snprintf(why, why_len,
-                 "%s belongs to another sealed_data (restored from an older backup, or copied beside other data)",
-                 name);
+        snprintf(why, why_len, "%s is bound to another sealed_data: %s", name,
+                 same ? "it is an older sealed_key of this state (restored from a backup: a rollback)"
+                      : "sealed_data was modified or replaced, or sealed_key belongs to another state");
         return KEY_UNBOUND;
     }
-    struct seal *s = kind != 0 ? lookup(ctx, kind, &e) : NULL;
     if (s == NULL) {
         free(kb);
         snprintf(why, why_len, "%s: %s", name, kind != 0 ? e.msg : "not a Cairn sealed key");

@@ -420,6 +420,15 @@ static void test_corrupt_state_fails(void **state)
     fseek(f, 30, SEEK_SET);
     fputc('X', f);
     fclose(f);
+    /* the sealed_key is bound to the exact sealed_data (issue 13): a modified
+     * byte makes it another state's key -> recovery mode (state 1), never
+     * the modified data, never a fresh state */
+    c = new_core(seal, &e);
+    assert_non_null(c);
+    assert_int_equal(core_get_state(c), CORE_STATE_RECOVERY);
+    core_free(c);
+    /* a truncated sealed_data is malformed: the Coordinator does not start */
+    assert_int_equal(truncate(p, 3), 0);
     c = new_core(seal, &e);
     assert_null(c);
     assert_non_null(strstr(e.msg, "sealed_data"));

@@ -386,7 +386,7 @@ static void test_sealed_state(void **state)
     put(st, "sealed_key", k4, n3l);
     assert_int_equal(sealed_state_load_ex(st, (seal_lookup_fn)lookup_sim, s, &l, NULL), 0);
     assert_int_equal(l.result, SEALED_LOAD_UNSEAL_FAILED);
-    assert_non_null(strstr(l.why, "belongs to another sealed_data"));
+    assert_non_null(strstr(l.why, "older sealed_key of this state"));
     sealed_load_clear(&l);
     put(st, "sealed_key", k6, k6l);
     load_expect(st, s, SEALED_LOAD_OK, "v6");
