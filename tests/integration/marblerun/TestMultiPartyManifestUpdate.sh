@@ -26,5 +26,6 @@ req GET /api/v2/manifest
 check "the Coordinator now serves the update manifest" cmp -s <(jqv .data.manifest | base64 -d) "$WORK/u.json"
 stop_marble_server
 check "the server marble cannot start again after the update" not start_marble_server testMarbleServer
-check "refused because the new manifest has no testMarbleServer" contains "$(last_activation_error)" "unknown marble type"
+check "refused as MarbleRun does: PermissionDenied \"marble verification failed: unknown marble type requested\"" \
+  refused_with PERMISSION_DENIED "marble verification failed: unknown marble type requested"
 finish

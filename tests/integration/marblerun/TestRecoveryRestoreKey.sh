@@ -6,7 +6,7 @@
 # the old root still authenticates the Coordinator before and after a restart.
 . "$(dirname "$0")/lib.sh"
 for mode in "" ProductKey UniqueKey; do
-  echo "# SealMode=$mode"
+  echo "# SealMode=$mode"; new_framework
   render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
   jqf "$WORK/m.json" --arg m "$mode" '.Config.SealMode = $m'
   start_coord "c$mode"

@@ -7,7 +7,7 @@
 # testRecKey1 then works and the old root stays valid.
 . "$(dirname "$0")/lib.sh"
 for mode in "" ProductKey UniqueKey; do
-  echo "# SealMode=$mode"
+  echo "# SealMode=$mode"; new_framework
   render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
   jqf "$WORK/m.json" --arg m "$mode" '.Config.SealMode = $m | .Config.FeatureGates = ["MonotonicCounter"]'
   start_coord "c$mode"

@@ -28,6 +28,7 @@ cat "$WORK/c0.root.pem" "$WORK/c0.intermediate.pem" >"$WORK/pool.pem"
 # fetch PHASE: start the server marble, read {path: b64} into CUR_PHASE/PREV_PHASE
 fetch() {
   local ph=$1 cur prev
+  new_marble_config testMarbleServer   # each phase: serverCfg = framework.NewMarbleConfig(...)
   if ! start_marble_server testMarbleServer; then return 1; fi
   CODE=$(curl -s --cacert "$WORK/pool.pem" -o "$WORK/secrets.json" -w '%{http_code}' "https://$MARBLE_TEST_ADDR/" || true)
   stop_marble_server

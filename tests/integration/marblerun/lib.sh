@@ -214,13 +214,21 @@ else
   MR_ACTIVATION=json
 fi
 echo "# marbles activate over $MR_ACTIVATION"
+# A marble's UUID file, as MarbleRun's MarbleConfig: one per marble type in a
+# test, so that starting the same marble again reuses its UUID (as
+# StartMarbleClient(clientCfg) twice does); new_marble_config TYPE starts over
+# (framework.NewMarbleConfig).
+uuid_file() { echo "$WORK/uuid-$1"; }
+new_marble_config() { rm -f "$(uuid_file "$1")"; }
+# new_framework: a fresh framework.New in a loop over seal modes: no marble config carries over
+new_framework() { rm -f "$WORK"/uuid-*; }
 mr_activate() {
   local type=$1 d=$2 dns=${3:-localhost} out code body rc=0
   rm -rf "$d"; mkdir -p "$d/env" "$d/fs"
   if [ "$MR_ACTIVATION" = grpc ]; then
     # EDG_MARBLE_* as MarbleRun's framework sets them (GetMarbleCmd)
     EDG_MARBLE_COORDINATOR_ADDR=$MESH EDG_MARBLE_TYPE=$type EDG_MARBLE_DNS_NAMES=$dns \
-      EDG_MARBLE_UUID_FILE="$d/uuid" timeout 60 "$PY" "$MR_MARBLE" --write-files "$d/fs" \
+      EDG_MARBLE_UUID_FILE="$(uuid_file "$type")" timeout 60 "$PY" "$MR_MARBLE" --write-files "$d/fs" \
       >"$d/activation.json" 2>"$d/activate.err" || rc=$?
     if [ "$rc" != 0 ] || [ "$(jq -r .activated "$d/activation.json" 2>/dev/null)" != true ]; then
       echo "marble $type: activation refused (exit $rc): $(jq -c '{code, message, failures}' "$d/activation.json" 2>/dev/null || head -c 300 "$d/activate.err")" >"$d/error"
@@ -238,7 +246,9 @@ json.dump(a.get("argv") or [], open(os.path.join(d, "argv"), "w"))
 PY
     return 0
   fi
-  out=$("$TOOL" "$MESH" "$type" 2>"$d/activate.err" || true)
+  local uf; uf=$(uuid_file "$type")
+  [ -s "$uf" ] || cat /proc/sys/kernel/random/uuid >"$uf"
+  out=$("$TOOL" "$MESH" "$type" --uuid "$(cat "$uf")" 2>"$d/activate.err" || true)
   code=${out%%$'\n'*}; code=${code#STATUS }
   body=${out#*$'\n'}
   printf '%s' "$body" >"$d/activation.json"
@@ -305,6 +315,14 @@ stop_marble_server() {
 }
 # last_activation_error: why the last marble's activation was refused
 last_activation_error() { cat "$WORK/marble$MARBLE_N/error" 2>/dev/null || true; }
+# refused_with GRPC_CODE TEXT: the last refusal carried MarbleRun's gRPC status
+# (coordinator/core/marbleapi.go) and message text; over the JSON wire only
+# the text is compared
+refused_with() {
+  local e; e=$(last_activation_error)
+  contains "$e" "$2" || return 1
+  [ "$MR_ACTIVATION" != grpc ] || contains "$e" "\"code\":\"$1\""
+}
 MARBLE_TEST_ADDR=127.0.0.1:9   # no server yet (TestTest): the discard port, nothing listens
 
 # ---------------------------------------------------------------- framework
