@@ -179,3 +179,25 @@ int cairn_base64url_decode(const char *s, size_t slen, uint8_t **out, size_t *ou
 {
     return b64_decode(s, slen, true, false, out, out_len);
 }
+
+static char go_ascii_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+bool cairn_go_key_equal(const char *key, size_t key_len, const char *field)
+{
+    size_t i = 0;
+    for (const char *f = field; *f != '\0'; f++) {
+        char lf = go_ascii_lower(*f);
+        if (i < key_len && go_ascii_lower(key[i]) == lf)
+            i++;
+        else if (lf == 'k' && key_len - i >= 3 && memcmp(key + i, "\xE2\x84\xAA", 3) == 0)
+            i += 3;   /* U+212A KELVIN SIGN */
+        else if (lf == 's' && key_len - i >= 2 && memcmp(key + i, "\xC5\xBF", 2) == 0)
+            i += 2;   /* U+017F LATIN SMALL LETTER LONG S */
+        else
+            return false;
+    }
+    return i == key_len;
+}

@@ -24,4 +24,11 @@ char *cairn_base64url_encode(const void *p, size_t n); /* padded */
 /* URL alphabet; padding optional (accepted when correct). */
 int cairn_base64url_decode(const char *s, size_t slen, uint8_t **out, size_t *out_len);
 
+/* Go encoding/json's match of a JSON object key against a struct field name
+ * (bytes.EqualFold): ASCII letters case-insensitively, and U+212A KELVIN
+ * SIGN / U+017F LATIN SMALL LETTER LONG S in the key fold to k / s (the only
+ * non-ASCII members of an ASCII letter's Unicode fold orbit). `field` is the
+ * Go name (ASCII); `key` need not be NUL-terminated. */
+bool cairn_go_key_equal(const char *key, size_t key_len, const char *field);
+
 #endif

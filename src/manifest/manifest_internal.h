@@ -17,7 +17,8 @@
 
 void mf_strv_free(char **v, size_t n);
 void mf_file_clear(struct manifest_file *f);
-/* Bytewise ASCII case-insensitive equality (Go's EqualFold for our ASCII keys). */
+/* Go encoding/json key match: JSON key `a` against Go field name `b`
+ * (cairn_go_key_equal: ASCII case, K/\u017f folds). */
 bool mf_key_equal(const char *a, const char *b);
 
 /* Go encoding/json name of a JSON value's type, for messages. */

@@ -31,18 +31,10 @@ void mf_file_clear(struct manifest_file *f)
     memset(f, 0, sizeof(*f));
 }
 
-static char ascii_lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
 bool mf_key_equal(const char *a, const char *b)
 {
-    for (; *a != '\0' && *b != '\0'; a++, b++) {
-        if (ascii_lower(*a) != ascii_lower(*b))
-            return false;
-    }
-    return *a == *b;
+    /* a: the JSON key, b: the Go field name */
+    return cairn_go_key_equal(a, strlen(a), b);
 }
 
 const char *mf_json_type(const json_t *j)

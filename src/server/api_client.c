@@ -5,6 +5,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "server/api.h"
+#include "server/api_json.h"
 
 #define NONCE_MAX 1024
 
@@ -82,22 +83,17 @@ static void h_v2_manifest_post(struct srv_req *r, void *ctx)
 {
     size_t len;
     const uint8_t *body = srv_req_body(r, &len);
-    json_error_t je;
-    json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
-    const json_t *m = j != NULL ? json_object_get(j, "manifest") : NULL;
-    uint8_t *raw = NULL;
-    size_t raw_len = 0;
-    if (j == NULL) {
-        srv_jsend_fail(r, 400, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-    } else if (!json_is_string(m)) {
+    struct api_jbytes m = {0};
+    bool given = false;
+    const struct api_jfield f[] = {{"manifest", API_J_BYTES, &m, &given}};
+    struct cairn_error e = {0};
+    if (api_json_decode(body, len, f, 1, NULL, &e) != 0)
+        srv_jsend_fail(r, 400, "%s", cairn_error_msg(&e));
+    else if (!given)
         srv_jsend_fail(r, 400, "manifest: expected a base64 string");
-    } else if (cairn_base64_decode(json_string_value(m), json_string_length(m), &raw, &raw_len) != 0) {
-        srv_jsend_fail(r, 400, "manifest: invalid base64");
-    } else {
-        set_manifest(r, core_of(ctx), raw, raw_len, 500);
-    }
-    free(raw);
-    json_decref(j);
+    else
+        set_manifest(r, core_of(ctx), m.p != NULL ? m.p : (const uint8_t *)"", m.n, 500);
+    free(m.p);
 }
 
 /* ?nonce= (base64url); returns -1 after replying on a bad nonce. */

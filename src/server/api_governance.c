@@ -4,7 +4,10 @@
  * Status codes as MarbleRun: an unknown or missing client certificate is 401
  * (v2 fail, v1 error); a malformed request body 400 fail; "no update in
  * progress" 404; every refusal of the logic (permission, state, rules) a 500
- * error in v2 and a 400 error in v1. */
+ * error in v2 and a 400 error in v1. As MarbleRun, every endpoint that needs
+ * a user authenticates the client certificate first (401 before any check of
+ * the query, the body or the state). Bodies are decoded by api_json.h (Go
+ * encoding/json semantics). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +16,7 @@
 #include "core/governance.h"
 #include "crypto/crypto.h"
 #include "server/api.h"
+#include "server/api_json.h"
 
 #define RECOVER_MAX_BODY 20480
 #define SECRETS_MAX_NAMES 256
@@ -82,20 +86,45 @@ static int body_b64_member(struct srv_req *r, const char *member, uint8_t **out,
 {
     size_t len;
     const uint8_t *body = srv_req_body(r, &len);
-    json_error_t je;
-    json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
-    const json_t *m = json_is_object(j) ? json_object_get(j, member) : NULL;
-    int rc = -1;
-    if (j == NULL)
-        srv_jsend_fail(r, 400, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-    else if (!json_is_string(m))
+    struct api_jbytes b = {0};
+    bool given = false;
+    const struct api_jfield f[] = {{member, API_J_BYTES, &b, &given}};
+    struct cairn_error e = {0};
+    if (api_json_decode(body, len, f, 1, NULL, &e) != 0) {
+        srv_jsend_fail(r, 400, "%s", cairn_error_msg(&e));
+        return -1;
+    }
+    if (!given) {
         srv_jsend_fail(r, 400, "%s: expected a base64 string", member);
-    else if (cairn_base64_decode(json_string_value(m), json_string_length(m), out, out_len) != 0)
-        srv_jsend_fail(r, 400, "%s: invalid base64", member);
+        return -1;
+    }
+    *out = b.p != NULL ? b.p : calloc(1, 1);
+    *out_len = b.n;
+    if (*out == NULL) {
+        srv_jsend_error(r, 500, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* MarbleRun's handler.VerifyUser, run first by every user endpoint: the
+ * client certificate must equal a manifest user's, whatever the state (no
+ * manifest: no users). Replies 401 (v2 fail, v1 error) and returns -1. */
+static int require_user(struct srv_req *r, void *ctx, bool v1)
+{
+    struct core_snap *s = core_snap_get(core_of(ctx));
+    const struct manifest_user *u = NULL;
+    struct cairn_error e = {0};
+    int rc = gov_user_auth(s->manifest, srv_req_peer_cert(r), &u, &e);
+    core_snap_put(s);
+    if (rc == 0)
+        return 0;
+    LOG_INFO("%s %s refused: %s", srv_req_method_name(r), srv_req_path(r), cairn_error_msg(&e));
+    if (v1)
+        srv_jsend_error(r, 401, "%s", cairn_error_msg(&e));
     else
-        rc = 0;
-    json_decref(j);
-    return rc;
+        srv_jsend_fail(r, 401, "%s", cairn_error_msg(&e));
+    return -1;
 }
 
 /* ---- secrets ---- */
@@ -128,6 +157,8 @@ static int secret_names(struct srv_req *r, char ***out)
 
 static void secrets_get(struct srv_req *r, void *ctx, bool v1)
 {
+    if (require_user(r, ctx, v1) != 0)
+        return;
     char **names = NULL;
     int n = secret_names(r, &names);
     if (n < 0)
@@ -157,23 +188,36 @@ void api_gov_v1_secrets_get(struct srv_req *r, void *ctx)
 
 static void secrets_post(struct srv_req *r, void *ctx, bool v1)
 {
+    if (require_user(r, ctx, v1) != 0)
+        return;
     size_t len;
     const uint8_t *body = srv_req_body(r, &len);
-    json_error_t je;
-    json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
-    const json_t *s = v1 ? j : (json_is_object(j) ? json_object_get(j, "secrets") : NULL);
-    if (j == NULL) {
+    json_t *j = NULL;
+    const json_t *s = NULL;
+    struct cairn_error e = {0};
+    int rc;
+    if (v1) {
+        /* v1: the body is the map itself (map[string]UserSecret) */
+        json_error_t je;
+        j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
+        s = j;
+        rc = j != NULL ? 0 : cairn_errf(&e, CAIRN_ERR_INVALID, "invalid JSON: %s (line %d, column %d)", je.text,
+                                         je.line, je.column);
+    } else {
+        const struct api_jfield f[] = {{"secrets", API_J_OBJECT, &s, NULL}};
+        rc = api_json_decode(body, len, f, 1, &j, &e);
+    }
+    if (rc != 0) {
         if (v1)
-            srv_jsend_error(r, 400, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+            srv_jsend_error(r, 400, "%s", cairn_error_msg(&e));
         else
-            srv_jsend_fail(r, 400, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+            srv_jsend_fail(r, 400, "%s", cairn_error_msg(&e));
     } else if (!json_is_object(s)) {
         if (v1)
             srv_jsend_error(r, 400, "expected an object {name: secret}");
         else
             srv_jsend_fail(r, 400, "secrets: expected an object {name: secret}");
     } else {
-        struct cairn_error e = {0};
         if (gov_secrets_set(core_of(ctx), srv_req_peer_cert(r), s, &e) != 0)
             (v1 ? refuse_v1 : refuse_v2)(r, "secrets set", &e);
         else
@@ -197,6 +241,8 @@ void api_gov_v1_secrets_post(struct srv_req *r, void *ctx)
 
 void api_gov_v2_update_post(struct srv_req *r, void *ctx)
 {
+    if (require_user(r, ctx, false) != 0)
+        return;
     uint8_t *raw = NULL;
     size_t len = 0;
     if (body_b64_member(r, "manifest", &raw, &len) != 0)
@@ -212,6 +258,8 @@ void api_gov_v2_update_post(struct srv_req *r, void *ctx)
 
 void api_gov_v1_update_post(struct srv_req *r, void *ctx)
 {
+    if (require_user(r, ctx, true) != 0)
+        return;
     size_t len;
     const uint8_t *body = srv_req_body(r, &len);
     json_t *o = NULL;
@@ -236,6 +284,8 @@ void api_gov_update_manifest_get(struct srv_req *r, void *ctx)
 
 void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx)
 {
+    if (require_user(r, ctx, false) != 0)
+        return;
     uint8_t *raw = NULL;
     size_t len = 0;
     if (body_b64_member(r, "manifest", &raw, &len) != 0)
@@ -251,6 +301,8 @@ void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx)
 
 void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx)
 {
+    if (require_user(r, ctx, true) != 0)
+        return;
     size_t len;
     const uint8_t *body = srv_req_body(r, &len);
     json_t *o = NULL;
@@ -266,6 +318,8 @@ void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx)
 
 static void update_cancel(struct srv_req *r, void *ctx, bool v1)
 {
+    if (require_user(r, ctx, v1) != 0)
+        return;
     struct cairn_error e = {0};
     if (gov_update_cancel(core_of(ctx), srv_req_peer_cert(r), &e) != 0) {
         (v1 ? refuse_v1 : refuse_v2)(r, "update cancel", &e);
@@ -293,26 +347,22 @@ void api_gov_v2_recover(struct srv_req *r, void *ctx)
 {
     size_t len;
     const uint8_t *body = srv_req_body(r, &len);
-    json_error_t je;
-    json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
-    const json_t *s = json_is_object(j) ? json_object_get(j, "recoverySecret") : NULL;
-    const json_t *g = json_is_object(j) ? json_object_get(j, "recoverySecretSignature") : NULL;
-    uint8_t *sec = NULL, *sig = NULL;
-    size_t sec_len = 0, sig_len = 0;
-    if (j == NULL) {
-        srv_jsend_fail(r, 400, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-    } else if (!json_is_string(s) || cairn_base64_decode(json_string_value(s), json_string_length(s), &sec, &sec_len) != 0 ||
-               sec_len == 0) {
+    struct api_jbytes sec = {0}, sig = {0};
+    json_t *j = NULL;
+    const struct api_jfield f[] = {{"recoverySecret", API_J_BYTES, &sec, NULL},
+                                   {"recoverySecretSignature", API_J_BYTES, &sig, NULL}};
+    struct cairn_error e = {0};
+    if (api_json_decode(body, len, f, 2, &j, &e) != 0) {
+        srv_jsend_fail(r, 400, "%s", cairn_error_msg(&e));
+    } else if (sec.n == 0) {
         srv_jsend_fail(r, 400, "recoverySecret: expected a non-empty base64 string");
-    } else if (!json_is_string(g) || cairn_base64_decode(json_string_value(g), json_string_length(g), &sig, &sig_len) != 0 ||
-               sig_len == 0) {
+    } else if (sig.n == 0) {
         srv_jsend_fail(r, 400, "recoverySecretSignature: expected a non-empty base64 string (the secret signed "
                                "with the recovery key, PKCS#1 v1.5 SHA-256)");
     } else {
         int remaining = 0;
         char *msg = NULL;
-        struct cairn_error e = {0};
-        int rc = gov_recover(core_of(ctx), sec, sec_len, sig, sig_len, &remaining, &msg, &e);
+        int rc = gov_recover(core_of(ctx), sec.p, sec.n, sig.p, sig.n, &remaining, &msg, &e);
         if (rc == 0)
             srv_jsend_success(r, json_pack("{s:i, s:s}", "remaining", remaining, "message", msg));
         else if (rc == CAIRN_ERR_INVALID && strstr(e.msg, "decrypt") != NULL)
@@ -321,10 +371,10 @@ void api_gov_v2_recover(struct srv_req *r, void *ctx)
             refuse_v2(r, "recover", &e);
         free(msg);
     }
-    if (sec != NULL)
-        cc_wipe(sec, sec_len);
-    free(sec);
-    free(sig);
+    if (sec.p != NULL)
+        cc_wipe(sec.p, sec.n);
+    free(sec.p);
+    free(sig.p);
     wipe_json_strings(j);   /* the recovery secret (base64) */
     json_decref(j);
 }
