@@ -146,4 +146,16 @@ req GET /api/v2/status
 check "state 1: MarbleRun's message" eq "$(jqv '[.data.code, .data.message] | @tsv')" "$(printf '1\t%s' "$MSG1")"
 req GET /api/v2/update
 check "update log in state 1: 500 error" eq "$CODE:$(jqv .status)" "500:error"
+
+# ---- a seal directory that is not Cairn's (e.g. MarbleRun's, after a swap):
+# the start is refused and nothing in it is touched (docs/compatibility.md §1.4)
+cancel_coord
+mkdir -p "$WORK/foreign/seal"
+head -c 3000 /dev/urandom >"$WORK/foreign/seal/sealed_data"
+head -c 600 /dev/urandom >"$WORK/foreign/seal/sealed_key"
+sha256sum "$WORK/foreign/seal"/* >"$WORK/foreign.sum"
+started=yes; start_coord foreign >/dev/null || started=no
+check "a foreign seal directory: the Coordinator refuses to start" eq "$started" no
+check "... saying it cannot load the sealed state" grep -q "cannot load the sealed state" "$WORK/foreign/log"
+check "... and leaves the files as they were" sha256sum -c --quiet "$WORK/foreign.sum"
 finish
