@@ -147,6 +147,23 @@ check "state 1: MarbleRun's message" eq "$(jqv '[.data.code, .data.message] | @t
 req GET /api/v2/update
 check "update log in state 1: 500 error" eq "$CODE:$(jqv .status)" "500:error"
 
+# ---- the other MarbleRun variables: EDG_STARTUP_MANIFEST (set at boot: state
+# 3 at once), EDG_COORDINATOR_PROMETHEUS_ADDR (/metrics, /events)
+cancel_coord
+MR_EXTRA_ENV=(EDG_STARTUP_MANIFEST="$WORK/m.json" EDG_COORDINATOR_PROMETHEUS_ADDR=127.0.0.1:0)
+start_coord boot
+MR_EXTRA_ENV=()
+check "EDG_STARTUP_MANIFEST: state 3 right after the start" eq "$(status_code)" 3
+req GET /api/v2/manifest
+check "EDG_STARTUP_MANIFEST: that manifest is set" cmp -s <(jqv .data.manifest | base64 -d) "$WORK/m.json"
+PROM=$(jq -r .metrics "$WORK/boot/ready.json")
+check "EDG_COORDINATOR_PROMETHEUS_ADDR: /metrics served (plain HTTP)" \
+  eq "$(curl -s -o /dev/null -w '%{http_code}' "http://$PROM/metrics" || true)" 200
+check "EDG_COORDINATOR_PROMETHEUS_ADDR: /events is a JSON array" \
+  eq "$(curl -s "http://$PROM/events" | jq -r type 2>/dev/null)" array
+# EDG_DEBUG_LOGGING=1 is accepted (every start here sets it); the Coordinator
+# has no debug-level messages to show (docs/compatibility.md §3)
+
 # ---- a seal directory that is not Cairn's (e.g. MarbleRun's, after a swap):
 # the start is refused and nothing in it is touched (docs/compatibility.md §1.4)
 cancel_coord

@@ -75,6 +75,8 @@ with_marble_identity() {
 jqf() { local f=$1; shift; jq "$@" "$f" >"$f.t" && mv "$f.t" "$f"; }
 
 # ---------------------------------------------------------------- Coordinator
+# MR_EXTRA_ENV: more NAME=VALUE for the Coordinator (framework.NewCoordinatorConfig(extraEnv...))
+MR_EXTRA_ENV=()
 # start_coord NAME: framework.StartCoordinator; seal dir $WORK/NAME/seal kept
 # across restarts. Sets CLIENT MESH PID. Returns 1 if the process exits.
 start_coord() {
@@ -85,7 +87,7 @@ start_coord() {
     ${LSAN_OPTIONS:+LSAN_OPTIONS=$LSAN_OPTIONS} \
     EDG_COORDINATOR_MESH_ADDR=127.0.0.1:0 EDG_COORDINATOR_CLIENT_ADDR=127.0.0.1:0 \
     EDG_COORDINATOR_DNS_NAMES=localhost EDG_COORDINATOR_SEAL_DIR="$WORK/$name/seal" EDG_DEBUG_LOGGING=1 \
-    OE_SIMULATION=1 "$BIN" --ready-file "$WORK/$name/ready.json" >>"$WORK/$name/log" 2>&1 &
+    OE_SIMULATION=1 "${MR_EXTRA_ENV[@]}" "$BIN" --ready-file "$WORK/$name/ready.json" >>"$WORK/$name/log" 2>&1 &
   PID=$!
   PIDS+=("$PID")
   COORD_NAME=$name
