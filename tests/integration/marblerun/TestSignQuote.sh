@@ -37,7 +37,9 @@ cp "$TV/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json" "$TV/mobilecoin_q
 render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
 jqf "$WORK/m.json" '.Config.FeatureGates = ["SignQuoteEndpoint"]'
 MR_EXTRA_ENV=(CAIRN_TRUST_DIR="$WORK/trust" LD_PRELOAD="$FT" FAKETIME="@2023-07-12 20:48:25"
-              FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_DONT_RESET=1)
+              FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_DONT_RESET=1
+              # a sanitizer build: libfaketime is preloaded before the ASan runtime
+              ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
 start_coord c
 MR_EXTRA_ENV=()
 check "VerifyCoordinator: the trusted root" verify_coordinator "$WORK/c"
