@@ -21,6 +21,8 @@ PKGS=(
   python3-grpcio python3-grpc-tools python3-h2 nghttp2-client python3-cryptography
   # the CLI's --pkcs11-* flags (OpenSSL pkcs11 engine) and their test token
   libengine-pkcs11-openssl softhsm2 opensc
+  # test_feature_gates.sh: a Coordinator at the time the SGX test collateral was valid (libfaketime)
+  faketime
 )
 
 missing=()

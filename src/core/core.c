@@ -295,10 +295,11 @@ static int put_key(json_t *o, const char *k, EVP_PKEY *key)
     return rc;
 }
 
-/* Serialises the snapshot plus counters and log. Caller holds c->lock (for
- * the counters and the log). *out: cc_free_secret(*out, *out_len). */
-static int doc_build(struct core *c, const struct core_snap *s, const json_t *acts, const json_t *log, char **out,
-                     size_t *out_len)
+/* Serialises the snapshot plus counters (activations, monotonic counters)
+ * and log; the callers pass copies taken under c->lock.
+ * *out: cc_free_secret(*out, *out_len). */
+static int doc_build(struct core *c, const struct core_snap *s, const json_t *acts, const json_t *mono,
+                     const json_t *log, char **out, size_t *out_len)
 {
     (void)c;
     json_t *d = json_object();
@@ -339,6 +340,9 @@ static int doc_build(struct core *c, const struct core_snap *s, const json_t *ac
         rc = json_object_set(d, "activations", (json_t *)acts) || json_object_set(d, "updateLog", (json_t *)log)
                  ? CAIRN_ERR_NOMEM
                  : 0;
+    /* issue 13: MonotonicCounter feature gate (features.c); absent when none */
+    if (rc == 0 && mono != NULL && json_object_size(mono) > 0)
+        rc = json_object_set(d, "monotonicCounters", (json_t *)mono) ? CAIRN_ERR_NOMEM : 0;
     char *str = rc == 0 ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     if (rc == 0 && str == NULL)
@@ -394,12 +398,35 @@ static int get_key(const json_t *d, const char *k, EVP_PKEY **out, struct cairn_
     return rc;
 }
 
+/* The counters that travel with a state through load and commit: a bundle
+ * {"activations": {type: n}, "monotonic": {id: "n"}} (new reference, deep
+ * copies). Opaque to the callers of core_load_with_dek / core_commit_*. */
+static json_t *counters_bundle(const json_t *acts, const json_t *mono)
+{
+    json_t *b = json_object();
+    if (b == NULL || json_object_set_new(b, "activations", acts != NULL ? json_deep_copy(acts) : json_object()) != 0 ||
+        json_object_set_new(b, "monotonic", mono != NULL ? json_deep_copy(mono) : json_object()) != 0) {
+        json_decref(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* Unpacks a bundle (a plain empty object = no counters: a new state). */
+static void counters_unbundle(json_t *b, json_t **acts, json_t **mono)
+{
+    json_t *a = json_object_get(b, "activations"), *m = json_object_get(b, "monotonic");
+    *acts = json_is_object(a) ? json_incref(a) : json_object();
+    *mono = json_is_object(m) ? json_incref(m) : json_object();
+}
+
 static const char *seal_mode_of(const struct manifest *m)
 {
     return (m != NULL && m->config.seal_mode != NULL) ? m->config.seal_mode : "";
 }
 
-/* Parses a state document into a new snapshot plus counters and log. */
+/* Parses a state document into a new snapshot plus counters (a bundle, see
+ * counters_bundle) and log. */
 static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_snap **out_snap, json_t **out_acts,
                     json_t **out_log, struct cairn_error *err)
 {
@@ -478,6 +505,9 @@ static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_
             }
         }
     }
+    json_t *mono = json_object_get(d, "monotonicCounters");
+    if (rc == 0 && mono != NULL)
+        rc = core_mono_validate(mono, err);
     if (rc == 0)
         rc = snap_finish(c, s, err);
     if (rc != 0) {
@@ -485,7 +515,7 @@ static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_
         json_decref(d);
         return rc;
     }
-    *out_acts = json_deep_copy(acts);
+    *out_acts = counters_bundle(acts, mono);
     *out_log = json_deep_copy(log);
     json_decref(d);
     *out_snap = s;
@@ -574,12 +604,14 @@ int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err)
         struct core_snap *s = c->snap;
         atomic_fetch_add(&s->refs, 1);
         uint64_t g = c->gen;
-        json_t *acts = json_copy(c->activations), *log = json_copy(c->update_log);
+        json_t *acts = json_copy(c->activations), *log = json_copy(c->update_log), *mono = json_copy(c->mono);
         pthread_mutex_unlock(&c->lock);
         char *doc = NULL;
         size_t len = 0;
-        rc = (acts != NULL && log != NULL) ? doc_build(c, s, acts, log, &doc, &len) : CAIRN_ERR_NOMEM;
+        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, &doc, &len)
+                                                           : CAIRN_ERR_NOMEM;
         json_decref(acts);
+        json_decref(mono);
         json_decref(log);
         if (rc == 0)
             rc = persist_doc(c, s, NULL, NULL, doc, len, err);
@@ -596,7 +628,9 @@ int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err)
 }
 
 /* Installs `next` with new counters/log (NULL = keep), persisting first;
- * with `new_dek`, `new_hdr` is the recovery data that opens it. */
+ * with `new_dek`, `new_hdr` is the recovery data that opens it. `new_acts`
+ * is a counters bundle (counters_bundle) or a plain empty object (a new
+ * state: no activation or monotonic counters). */
 static int commit_ex(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
                      const char *new_hdr, json_t *new_acts, json_t *new_log, struct cairn_error *err)
 {
@@ -607,15 +641,21 @@ static int commit_ex(struct core *c, struct core_snap *expected, struct core_sna
         pthread_mutex_unlock(&c->persist);
         return cairn_errf(err, CAIRN_ERR_CONFLICT, "the state changed concurrently, retry");
     }
-    json_t *acts = new_acts != NULL ? json_incref(new_acts) : json_copy(c->activations);
+    json_t *acts = NULL, *mono = NULL;
+    if (new_acts != NULL)
+        counters_unbundle(new_acts, &acts, &mono);
+    else {
+        acts = json_copy(c->activations);
+        mono = json_copy(c->mono);
+    }
     json_t *log = new_log != NULL ? json_incref(new_log) : json_copy(c->update_log);
     uint64_t g = ++c->gen;
     pthread_mutex_unlock(&c->lock);
     /* serialised outside the state lock; the persist lock keeps other writers out */
     char *doc = NULL;
     size_t len = 0;
-    int rc = (acts != NULL && log != NULL) ? doc_build(c, next, acts, log, &doc, &len) : CAIRN_ERR_NOMEM;
-    json_decref(acts);
+    int rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, next, acts, mono, log, &doc, &len)
+                                                           : CAIRN_ERR_NOMEM;
     json_decref(log);
     if (rc != 0)
         rc = cairn_errf(err, rc, "serialising the state failed");
@@ -629,7 +669,9 @@ static int commit_ex(struct core *c, struct core_snap *expected, struct core_sna
         c->snap = next;
         if (new_acts != NULL) {
             json_decref(c->activations);
-            c->activations = json_incref(new_acts);
+            c->activations = json_incref(acts);
+            json_decref(c->mono);
+            c->mono = json_incref(mono);
         }
         if (new_log != NULL) {
             json_decref(c->update_log);
@@ -639,6 +681,8 @@ static int commit_ex(struct core *c, struct core_snap *expected, struct core_sna
         pthread_mutex_unlock(&c->lock);
         core_snap_put(old);
     }
+    json_decref(acts);
+    json_decref(mono);
     pthread_mutex_unlock(&c->persist);
     return rc;
 }
@@ -734,7 +778,7 @@ static int recovery_data_on_load(struct core *c, struct cairn_error *err)
     pthread_mutex_lock(&c->persist);
     char *d = NULL;
     size_t dl = 0;
-    rc = doc_build(c, c->snap, c->activations, c->update_log, &d, &dl);
+    rc = doc_build(c, c->snap, c->activations, c->mono, c->update_log, &d, &dl);
     if (rc == 0)
         rc = persist_doc(c, c->snap, c->dek, adopt, d, dl, err);
     if (d != NULL)
@@ -834,7 +878,8 @@ static int load_or_create(struct core *c, struct cairn_error *err)
         if (rc != 0)
             return rc;
         c->snap = s;
-        c->activations = acts;
+        counters_unbundle(acts, &c->activations, &c->mono);
+        json_decref(acts);
         c->update_log = log;
         return recovery_data_on_load(c, err);
     }
@@ -851,6 +896,7 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     }
     c->snap = s;
     c->activations = json_object();
+    c->mono = json_object();
     c->update_log = json_array();
     if (s->state == CORE_STATE_RECOVERY) {
         LOG_WARN("the sealed state cannot be unsealed on this machine: Coordinator in recovery mode (state 1); "
@@ -862,7 +908,7 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     pthread_mutex_lock(&c->persist);
     char *d = NULL;
     size_t dl = 0;
-    rc = doc_build(c, s, c->activations, c->update_log, &d, &dl);
+    rc = doc_build(c, s, c->activations, c->mono, c->update_log, &d, &dl);
     if (rc == 0)
         rc = persist_doc(c, s, NULL, NULL, d, dl, err);
     if (d != NULL)
@@ -964,6 +1010,7 @@ void core_free(struct core *c)
     keypool_free(c->pool);
     core_snap_put(c->snap);
     json_decref(c->activations);
+    json_decref(c->mono);
     json_decref(c->update_log);
     json_decref(c->events);
     seal_free(c->seal_sim);

@@ -26,6 +26,7 @@ struct core {
     pthread_mutex_t lock;        /* the state lock: snap pointer, counters, log */
     struct core_snap *snap;
     json_t *activations;         /* {type: count}, only for MaxActivations > 0 */
+    json_t *mono;                /* monotonic counters {id: "decimal u64"} (features.c) */
     json_t *update_log;          /* [line, ...] */
     uint64_t gen, persisted_gen;
     struct store *store;         /* NULL when memory_only */
@@ -56,6 +57,8 @@ struct core {
 int core_own_evidence(struct core *c, X509 *root, const uint8_t *nonce, size_t nonce_len, json_t **out,
                       struct cairn_error *err);
 int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err);
+/* features.c: checks the "monotonicCounters" member of a state document. */
+int core_mono_validate(const json_t *mono, struct cairn_error *err);
 
 /* issue 6 hooks (core.c, used by users/secrets/updates/recovery.c) */
 struct core_snap *core_snap_alloc(void);        /* empty snapshot, refcount 1 */
@@ -66,7 +69,9 @@ json_t *core_log_line(const char *msg, json_t *fields);   /* a JSON string (new 
 int core_commit_gov(struct core *c, struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
                     json_t *new_log, struct cairn_error *err);
 /* Opens the stored sealed_data with `dek` and parses it into a snapshot plus
- * counters and log (new references). CAIRN_ERR_VERIFY when `dek` does not open it. */
+ * counters and log (new references; the counters are an opaque bundle of the
+ * activation and monotonic counters, to be passed to core_commit_*).
+ * CAIRN_ERR_VERIFY when `dek` does not open it. */
 int core_load_with_dek(struct core *c, const uint8_t dek[32], struct core_snap **out_snap, json_t **out_acts,
                        json_t **out_log, struct cairn_error *err);
 /* commit() replacing counters and log (recovery). Consumes `next` on failure. */

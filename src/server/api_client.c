@@ -250,6 +250,10 @@ void api_gov_v1_secrets_post(struct srv_req *r, void *ctx);
 void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx);
 void api_gov_v1_update_cancel(struct srv_req *r, void *ctx);
 
+/* Issue 13: Config.FeatureGates endpoints (api_features.c). */
+void api_feat_sign_quote(struct srv_req *r, void *ctx);
+void api_feat_monotonic_counter(struct srv_req *r, void *ctx);
+
 /* Issue 6 adds users, secrets, update, recover and sign-quote: one entry each. */
 const struct srv_route api_client_routes[] = {
     {"/healthz", SRV_GET, h_healthz, 0},
@@ -267,6 +271,8 @@ const struct srv_route api_client_routes[] = {
     {"/api/v2/update-cancel", SRV_POST, api_gov_v2_update_cancel, 0},
     {"/api/v2/recover", SRV_POST, api_gov_v2_recover, 20480},
     {"/api/v2/recover/public-key", SRV_GET, api_gov_v2_recover_public_key, 0},
+    {"/api/v2/sign-quote", SRV_POST, api_feat_sign_quote, 256 * 1024},
+    {"/api/v2/monotonic-counter", SRV_POST, api_feat_monotonic_counter, 16 * 1024},
     {"/status", SRV_GET, h_v1_status, 0},
     {"/manifest", SRV_GET, h_v1_manifest_get, 0},
     {"/manifest", SRV_POST, h_v1_manifest_post, 1024 * 1024},
