@@ -887,6 +887,8 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     if (s == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     s->state = res == SEALED_LOAD_UNSEAL_FAILED ? CORE_STATE_RECOVERY : CORE_STATE_ACCEPTING_MANIFEST;
+    if (s->state == CORE_STATE_RECOVERY)
+        gov_recovery_start(c);   /* the ephemeral recovery key, alongside the temporary CA */
     int rc = fresh_ca(c, s, err);
     if (rc == 0)
         rc = snap_finish(c, s, err);
@@ -901,7 +903,9 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     if (s->state == CORE_STATE_RECOVERY) {
         LOG_WARN("the sealed state cannot be unsealed on this machine: Coordinator in recovery mode (state 1); "
                  "recover the state or set a new manifest (which discards the old state)");
-        gov_recovery_start(c);   /* issue 6: the ephemeral recovery key, off every request path */
+        /* issue 13 §4: MarbleRun's clients do not retry GET
+         * /recover/public-key, so the key is ready before anything is served */
+        gov_recovery_wait(c);
         return 0;
     }
     /* keep the root across restarts before a manifest is set, as MarbleRun */

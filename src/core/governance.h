@@ -159,11 +159,15 @@ int gov_recovery_meta_parse(const uint8_t *data, size_t len, json_t **out, struc
  * request waits for it. Best effort: a failure is logged and the first
  * public-key request starts the thread instead. */
 void gov_recovery_start(struct core *c);
+/* Waits for that generation to finish (core_new, before anything is
+ * served: the public key is then ready at the first request). */
+void gov_recovery_wait(struct core *c);
 
 /* GET /recover/public-key (state 1): the ephemeral RSA-4096 key, PKIX DER
  * (malloc'd), kept until recovery completes. Never blocks on generation:
- * CAIRN_ERR_TIMEOUT ("still being generated: retry", HTTP 503) until the
- * background thread has finished (it is started here if it was not). */
+ * normally the key exists before the first request (gov_recovery_wait);
+ * if its generation failed, this starts it again and answers
+ * CAIRN_ERR_TIMEOUT ("still being generated: retry", HTTP 503) until done. */
 int gov_recover_public_key(struct core *c, uint8_t **out_der, size_t *out_len, struct cairn_error *err);
 
 /* POST /recover (state 1). `secret` is 16/32/33 bytes, or an RSA-OAEP
