@@ -2,7 +2,7 @@
 # Issue 12 §1: recovery opens the committed state at every crash point of a
 # RecoveryKeys change. MODE: single (1 key), xor (2 of 2), shamir (2 of 3).
 #
-# Three operations are driven through every fsync/rename/unlink the
+# Three operations (B only in single mode) are driven through every fsync/rename/unlink the
 # Coordinator does in its seal directory (tests/integration/crash/
 # crashshim.c, LD_PRELOAD): A) manifest set with RecoveryKeys K0 from state 2,
 # B) a user starts an update to a manifest with RecoveryKeys K1, C) the
@@ -172,6 +172,15 @@ verify() {
     check "$label: loads with the seal key in state 2 (nothing committed) or 3" eq "$st" 2
     return
   fi
+  # What (b) sees is a function of sealed_data (and a legacy recovery_data
+  # file) and the secrets: crash images with the same bytes there (every
+  # point before the commit of a run on the same image) are recovered once.
+  local id
+  id=$({ cat "$img/sealed_data"; cat "$img/recovery_data" 2>/dev/null || true; } | sha256sum | cut -c1-16)":$set"
+  if [ -n "${RECOVERED[$id]:-}" ]; then
+    echo "# $label: same sealed_data as ${RECOVERED[$id]}, already recovered with the $which secrets"
+    return
+  fi
   fresh vb "$img"
   rm -f "$WORK/vb/seal/sim_seal_key"
   if ! start_coord vb >/dev/null; then
@@ -184,6 +193,8 @@ verify() {
   if recover_set "$set" "${keys[@]}"; then
     req GET /api/v2/manifest
     check "$label: the secrets of the committed manifest ($which) recover exactly it" eq "$BODY" "$man"
+    [ "$BODY" != "$man" ] || RECOVERED[$id]=$label
+    RECOVERIES=$((RECOVERIES+1))
   else
     check "$label: the secrets of the committed manifest ($which) recover it" false
   fi
@@ -192,6 +203,8 @@ verify() {
 
 CRASH_STATES=""
 TOTAL=0
+RECOVERIES=0
+declare -A RECOVERED=()
 # count OP IMG: the number of events of one undisturbed run of OP
 count_events() {
   fresh cnt "$2"
@@ -201,7 +214,9 @@ count_events() {
   wc -l <"$WORK/cnt.log" 2>/dev/null || echo 0
 }
 
-# CRASH_OPS / CRASH_POINTS narrow the run when debugging
+# CRASH_POINTS narrows the run when debugging
+# CRASH_OPS: which operations (CMakeLists.txt splits them over several
+# tests; B, a commit that keeps the data key, runs in single mode only)
 for spec in ${CRASH_OPS:-A:op_set:img_s2 B:op_start:img_m0 C:op_ack:img_p}; do
   IFS=: read -r tag op img <<<"$spec"
   img=$WORK/$img
@@ -237,6 +252,6 @@ for spec in ${CRASH_OPS:-A:op_set:img_s2 B:op_start:img_m0 C:op_ack:img_p}; do
     esac
   done
 done
-echo "# $MODE: $TOTAL crash images checked; committed state per image:$(echo "$CRASH_STATES" | tr ' ' '\n' | sort | uniq -c | tr '\n' ' ')"
-check "crash points were exercised" test "$TOTAL" -gt 10
+echo "# $MODE: $TOTAL crash images checked, $RECOVERIES distinct sealed_data recovered without the seal key; committed state per image:$(echo "$CRASH_STATES" | tr ' ' '\n' | sort | uniq -c | tr '\n' ' ')"
+check "crash points were exercised" test "$TOTAL" -ge 8
 finish
