@@ -283,7 +283,8 @@ enum key_outcome {
     KEY_ABSENT,       /* no such name */
     KEY_UNBOUND,      /* bound to another sealed_data */
     KEY_NO_SEAL,      /* this machine has no seal of its provider, or it does not open it */
-    KEY_BAD,          /* malformed, or a legacy key whose DEK does not open the data */
+    KEY_BAD,          /* unreadable, or a key whose DEK does not open the data */
+    KEY_FOREIGN,      /* not a Cairn sealed key at all (another program's seal directory?) */
 };
 
 /* Tries the sealed key `name` on `data` (whose SHA-256 is `h`). */
@@ -322,7 +323,7 @@ static enum key_outcome try_key(struct store *st, seal_lookup_fn lookup, void *c
     if (s == NULL) {
         free(kb);
         snprintf(why, why_len, "%s: %s", name, kind != 0 ? e.msg : "not a Cairn sealed key");
-        return kind != 0 ? KEY_NO_SEAL : KEY_BAD;
+        return kind != 0 ? KEY_NO_SEAL : KEY_FOREIGN;
     }
     uint8_t k[32];
     bool bound = false;
@@ -330,7 +331,9 @@ static enum key_outcome try_key(struct store *st, seal_lookup_fn lookup, void *c
     free(kb);
     if (rc != 0) {
         snprintf(why, why_len, "%s: %s", name, e.msg);
-        return rc == CAIRN_ERR_VERIFY || rc == CAIRN_ERR_UNSUPPORTED ? KEY_NO_SEAL : KEY_BAD;
+        return rc == CAIRN_ERR_VERIFY || rc == CAIRN_ERR_UNSUPPORTED ? KEY_NO_SEAL
+               : rc == CAIRN_ERR_INVALID                             ? KEY_FOREIGN
+                                                                     : KEY_BAD;
     }
     rc = sealed_data_open(k, data, data_len, &out->doc, &out->doc_len, &e);
     if (rc == 0) {
@@ -409,6 +412,12 @@ int sealed_state_load_ex(struct store *st, seal_lookup_fn lookup, void *ctx, str
         }
     }
     free(data);
+    if (used == NULL && first == KEY_FOREIGN) {
+        /* not a key of ours: refuse to start rather than enter recovery,
+         * where a new manifest would overwrite another program's state */
+        sealed_load_clear(out);
+        return cairn_errf(err, CAIRN_ERR_INVALID, "%s (a seal directory of another program?)", why);
+    }
     if (used == NULL) {
         out->result = SEALED_LOAD_UNSEAL_FAILED;
         snprintf(out->why, sizeof(out->why), "%s",

@@ -118,9 +118,10 @@ struct sealed_load {
  * (versions before the binding) sealed_key.prev with the seals `lookup`
  * gives, and repairs the names as described above. No usable key (missing,
  * bound to other data, not openable by this machine's seal) gives
- * UNSEAL_FAILED with the reason in `why`: recovery mode, never an exit.
- * A negative error only for unreadable or malformed sealed_data. Free
- * *out with sealed_load_clear. */
+ * UNSEAL_FAILED with the reason in `why`: recovery mode, not an exit.
+ * A negative error for unreadable or malformed sealed_data, and for a
+ * sealed_key that is no Cairn sealed key at all (another program's seal
+ * directory: refused, left untouched). Free *out with sealed_load_clear. */
 int sealed_state_load_ex(struct store *st, seal_lookup_fn lookup, void *ctx, struct sealed_load *out,
                          struct cairn_error *err);
 void sealed_load_clear(struct sealed_load *l);

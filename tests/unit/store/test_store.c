@@ -418,6 +418,15 @@ static void test_sealed_state(void **state)
     assert_int_equal(l.result, SEALED_LOAD_UNSEAL_FAILED);
     assert_non_null(strstr(l.why, "sealed_key is missing"));
     sealed_load_clear(&l);
+    /* a sealed_key that is no Cairn key (another program's seal directory):
+     * an error, not recovery (where a new manifest would overwrite it) */
+    put(st, "sealed_key", (const uint8_t *)"not a key of ours", 17);
+    enum sealed_load_result r2;
+    uint8_t d2k[32], *o2 = NULL;
+    size_t o2l = 0;
+    struct cairn_error fe = {0};
+    assert_int_equal(sealed_state_load(st, s, &r2, d2k, &o2, &o2l, &fe), CAIRN_ERR_INVALID);
+    assert_non_null(strstr(fe.msg, "not a Cairn sealed key"));
     /* malformed sealed_data stays an error */
     put(st, "sealed_data", (const uint8_t *)"\xff\xff\xff\x7f", 4);
     enum sealed_load_result res;
