@@ -47,6 +47,11 @@ struct cairn_marble_config {
     const char *tpm_ak_cert;           /* PEM file: AK certificate (+ chain) to attach */
     const char *tpm_ak_context;        /* persistent AK handle, e.g. "0x81010002"; default: created */
     const char *tpm_eventlog;          /* TCG event log file to attach */
+    /* Activation wire: "json" (POST /api/v2/activate over HTTP/1.1) or "grpc"
+     * (MarbleRun's rpc.Marble/Activate over HTTP/2, the protocol of MarbleRun
+     * marbles). NULL = $CAIRN_ACTIVATION_PROTOCOL, else "json". Both give the
+     * same answers; refusals map to the same error codes. */
+    const char *protocol;
 };
 
 struct cairn_marble_file {

@@ -54,6 +54,10 @@ struct client_http_resp {
     long status;
     uint8_t *body;           /* owned, NUL-terminated */
     size_t len;
+    /* gRPC (content type application/grpc): the grpc-status and grpc-message
+     * headers or trailers; grpc_status -1 when none arrived */
+    int grpc_status;
+    char grpc_message[512];
 };
 
 /* Sets the client's TLS identity from objects instead of PEM (the CLI's
@@ -74,6 +78,9 @@ int client_base_url(const char *address, unsigned default_port, char **out, stru
  * connect / timeout), CAIRN_ERR_TLS (handshake or server authentication),
  * CAIRN_ERR_TOO_LARGE (response over CLIENT_RESPONSE_MAX), CAIRN_ERR_PROTOCOL.
  * Any HTTP status is a success here; out->status carries it. */
+/* With content_type "application/grpc" the request goes over HTTP/2 (ALPN
+ * h2) with TE: trailers, and grpc-status/grpc-message are collected from the
+ * response headers and trailers (DESIGN §7: MarbleRun's gRPC activation). */
 int client_http(const char *base_url, const char *method, const char *path, const void *body, size_t body_len,
                 const char *content_type, const struct client_tls *tls, long timeout_ms,
                 struct client_http_resp *out, struct cairn_error *err);

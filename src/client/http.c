@@ -2,7 +2,9 @@
  * reuse, so a pinned root or a custom check applies to every request). */
 #include <ctype.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -11,6 +13,7 @@
 #include "common/buf.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "rpc/grpc_wire.h"
 
 int client_pubkey_pin(const char *pem, char **out)
 {
@@ -137,6 +140,35 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
     return CURLE_OK;
 }
 
+/* gRPC status headers/trailers: libcurl hands HTTP/2 trailers to the header
+ * callback like headers. Values are bounded and kept as text. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct client_http_resp *r = arg;
+    size_t n = size * nmemb;
+    if (n >= 12 && strncasecmp(ptr, "grpc-status:", 12) == 0) {
+        char v[16] = "";
+        size_t l = n - 12 < sizeof(v) - 1 ? n - 12 : sizeof(v) - 1;
+        memcpy(v, ptr + 12, l);
+        char *end = NULL;
+        long s = strtol(v, &end, 10);
+        r->grpc_status = (end != v && s >= 0 && s <= 99) ? (int)s : 2;   /* Unknown */
+    } else if (n >= 13 && strncasecmp(ptr, "grpc-message:", 13) == 0) {
+        const char *v = ptr + 13;
+        size_t l = n - 13;
+        while (l > 0 && (*v == ' ' || *v == '\t'))
+            v++, l--;
+        while (l > 0 && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
+            l--;
+        char *d = grpc_message_decode(v, l);
+        if (d != NULL) {
+            snprintf(r->grpc_message, sizeof(r->grpc_message), "%s", d);
+            free(d);
+        }
+    }
+    return n;
+}
+
 void client_http_resp_free(struct client_http_resp *r)
 {
     if (r == NULL)
@@ -201,7 +233,14 @@ int client_http(const char *base_url, const char *method, const char *path, cons
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    bool grpc = content_type != NULL && strcmp(content_type, "application/grpc") == 0;
+    out->grpc_status = -1;
+    out->grpc_message[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)(grpc ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
+    if (grpc) {
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, out);
+    }
     curl_easy_setopt(h, CURLOPT_PROXY, ""); /* never route Coordinator traffic through an env proxy */
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -213,7 +252,7 @@ int client_http(const char *base_url, const char *method, const char *path, cons
     } else if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    hdrs = curl_slist_append(hdrs, grpc ? "TE: trailers" : "Accept: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 
@@ -253,6 +292,12 @@ int client_http(const char *base_url, const char *method, const char *path, cons
     }
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    long ver = 0;
+    if (grpc && (curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver) != CURLE_OK || ver != CURL_HTTP_VERSION_2_0)) {
+        rc = cairn_errf(err, CAIRN_ERR_PROTOCOL, "gRPC to %s: the server did not speak HTTP/2 (ALPN h2)",
+                        base_url + 8);
+        goto out;
+    }
     size_t len = 0;
     uint8_t *data = cairn_buf_take(&resp, &len);
     if (data == NULL) {

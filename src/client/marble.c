@@ -15,6 +15,7 @@
 #include "client/client_internal.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "rpc/grpc_wire.h"
 
 #define ACTIVATE_MAX_ENTRIES 4096
 #define ACTIVATE_MAX_NAMES 64
@@ -440,6 +441,60 @@ int client_marble_identity(const char *const *names, size_t n_names, EVP_PKEY **
     return 0;
 }
 
+/* A gRPC refusal as the error code and HTTP status the JSON wire gives for
+ * the same refusal (callers retry on the same codes whatever the wire). */
+static int grpc_refusal(int st, int *http, struct cairn_error *err, const char *base, const char *msg)
+{
+    int code;
+    switch (st) {
+    case GRPC_INVALID_ARGUMENT: code = CAIRN_ERR_INVALID; *http = 400; break;
+    case GRPC_UNAUTHENTICATED: code = CAIRN_ERR_UNAUTHENTICATED; *http = 401; break;
+    case GRPC_PERMISSION_DENIED: code = CAIRN_ERR_PERMISSION; *http = 403; break;
+    case GRPC_FAILED_PRECONDITION:
+    case GRPC_UNAVAILABLE: code = CAIRN_ERR_STATE; *http = 503; break;
+    case GRPC_RESOURCE_EXHAUSTED: code = CAIRN_ERR_TOO_LARGE; *http = 413; break;
+    default: code = CAIRN_ERR_PROTOCOL; *http = 500; break;
+    }
+    /* the server's text is untrusted: cairn_errf keeps it on one line */
+    return cairn_errf(err, code, "activation refused by %s: gRPC %s: %s", base + 8, grpc_status_name(st), msg);
+}
+
+/* rpc.Marble/Activate: the JSON request object as a protobuf ActivationReq
+ * over HTTP/2; the answer back in the JSON wire's form {"files","env","argv"}. */
+static int activate_grpc(const char *base, const json_t *req, const struct client_tls *tls, long timeout_ms,
+                         json_t **out_data, int *http, struct cairn_error *err)
+{
+    uint8_t *body = NULL;
+    size_t len = 0;
+    struct client_http_resp resp = {0};
+    int rc = grpc_activation_req_from_json(req, &body, &len, err);
+    if (rc == 0)
+        rc = client_http(base, "POST", GRPC_ACTIVATE_PATH, body, len, "application/grpc", tls, timeout_ms, &resp,
+                         err);
+    free(body);
+    if (rc != 0)
+        goto out;
+    *http = (int)resp.status;
+    size_t n = 0;
+    if (resp.status != 200) {
+        rc = cairn_errf(err, CAIRN_ERR_PROTOCOL, "gRPC to %s: HTTP status %ld", base + 8, resp.status);
+    } else if (resp.grpc_status < 0) {
+        rc = cairn_errf(err, CAIRN_ERR_PROTOCOL, "gRPC to %s: no grpc-status in the answer", base + 8);
+    } else if (resp.grpc_status != GRPC_OK) {
+        rc = grpc_refusal(resp.grpc_status, http, err, base, resp.grpc_message);
+    } else if (resp.len < GRPC_PREFIX_LEN ||
+               grpc_prefix_parse(resp.body, CLIENT_RESPONSE_MAX, &n, err) != 0 || n != resp.len - GRPC_PREFIX_LEN) {
+        rc = cairn_errf(err, CAIRN_ERR_PROTOCOL, "gRPC to %s: the answer is not one gRPC message", base + 8);
+    } else {
+        rc = grpc_activation_resp_to_json(resp.body + GRPC_PREFIX_LEN, n, out_data, err);
+    }
+out:
+    if (resp.body != NULL)
+        cc_wipe(resp.body, resp.len);
+    client_http_resp_free(&resp);
+    return rc;
+}
+
 int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_marble_params **out,
                           int *out_http_status, char *errbuf, size_t errbuf_size)
 {
@@ -473,6 +528,15 @@ int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_ma
     }
     if ((rc = client_base_url(cfg->coordinator_addr ? cfg->coordinator_addr : "localhost:2001", 2001, &base, &e)) != 0)
         goto out;
+    const char *proto = cfg->protocol != NULL ? cfg->protocol : getenv("CAIRN_ACTIVATION_PROTOCOL");
+    if (proto == NULL || proto[0] == '\0')
+        proto = "json";
+    bool grpc = strcmp(proto, "grpc") == 0;
+    if (!grpc && strcmp(proto, "json") != 0) {
+        rc = cairn_errf(&e, CAIRN_ERR_INVALID, "activation protocol \"%s\": expected json or grpc "
+                        "(CAIRN_ACTIVATION_PROTOCOL)", proto);
+        goto out;
+    }
 
     if ((rc = client_marble_identity(cfg->dns_names, cfg->n_dns_names, &key, &cert, &csr, &e)) != 0)
         goto out;
@@ -518,20 +582,33 @@ int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_ma
         tls.verify_cb = mesh_verify_cb;
         tls.verify_arg = &mc;
     }
-    rc = client_http(base, "POST", "/api/v2/activate", body, strlen(body), "application/json", &tls,
-                     cfg->timeout_ms, &resp, &e);
-    if (rc != 0) {
-        if (mc.reason[0] != '\0')
+    if (grpc) {
+        int http = 0;
+        rc = activate_grpc(base, req, &tls, cfg->timeout_ms, &data, &http, &e);
+        if (out_http_status)
+            *out_http_status = http;
+        if (rc != 0 && mc.reason[0] != '\0')
             rc = cairn_errf(&e, CAIRN_ERR_TLS, "Coordinator authentication failed at %s: %s", base + 8, mc.reason);
-        goto out;
-    }
-    if (out_http_status)
-        *out_http_status = (int)resp.status;
-    if ((rc = client_jsend_parse(resp.status, resp.body, resp.len, &data, &e)) != 0) {
-        /* With a deferred check the refusal itself is not authenticated yet. */
-        cairn_err_prefix(&e, "activation refused by %s%s", base + 8,
-                         mc.deferred ? " (server not authenticated: its refusal may be forged)" : "");
-        goto out;
+        else if (rc != 0 && mc.deferred)
+            cairn_err_prefix(&e, "(server not authenticated: its refusal may be forged)");
+        if (rc != 0)
+            goto out;
+    } else {
+        rc = client_http(base, "POST", "/api/v2/activate", body, strlen(body), "application/json", &tls,
+                         cfg->timeout_ms, &resp, &e);
+        if (rc != 0) {
+            if (mc.reason[0] != '\0')
+                rc = cairn_errf(&e, CAIRN_ERR_TLS, "Coordinator authentication failed at %s: %s", base + 8, mc.reason);
+            goto out;
+        }
+        if (out_http_status)
+            *out_http_status = (int)resp.status;
+        if ((rc = client_jsend_parse(resp.status, resp.body, resp.len, &data, &e)) != 0) {
+            /* With a deferred check the refusal itself is not authenticated yet. */
+            cairn_err_prefix(&e, "activation refused by %s%s", base + 8,
+                             mc.deferred ? " (server not authenticated: its refusal may be forged)" : "");
+            goto out;
+        }
     }
     struct cairn_marble_params *p = NULL;
     if ((rc = client_activation_parse(data, &p, &e)) != 0)

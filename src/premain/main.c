@@ -35,7 +35,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: cairn-premain [--evidence sgx|tdx|snp|tpm|sim] [-- PROGRAM [ARGS...]]\n"
+            "usage: cairn-premain [--evidence sgx|tdx|snp|tpm|sim] [--protocol json|grpc] [-- PROGRAM [ARGS...]]\n"
             "\n"
             "Activates this marble with the Coordinator, writes its Files, sets its Env and\n"
             "executes the program with its Argv. Configuration (environment):\n"
@@ -44,6 +44,8 @@ static void usage(FILE *f)
             "  EDG_MARBLE_UUID_FILE          UUID file, created (0600) if missing (default $EDG_CWD/uuid or ./uuid)\n"
             "  EDG_MARBLE_DNS_NAMES          comma-separated names/IPs for the certificate (default localhost)\n"
             "  CAIRN_EVIDENCE                evidence source (else probed, else simulation)\n"
+            "  CAIRN_ACTIVATION_PROTOCOL     json (default: POST /api/v2/activate) or grpc (MarbleRun's\n"
+            "                                rpc.Marble/Activate over HTTP/2); --protocol overrides\n"
             "  CAIRN_COORDINATOR_ROOT_CA     Coordinator root certificate (PEM file or PEM text):\n"
             "                                refuse any Coordinator that does not chain to it\n"
             "  CAIRN_COORDINATOR_POLICY      expected Coordinator TEE identity (JSON file or text): its\n"
@@ -183,16 +185,19 @@ int main(int argc, char **argv)
     bool own_name = self && strcmp(basename(self), "cairn-premain") == 0;
     free(self);
     const char *evidence = getenv("CAIRN_EVIDENCE");
+    const char *protocol = NULL;   /* NULL: libcairn reads CAIRN_ACTIVATION_PROTOCOL */
     int prog_idx = -1; /* index of PROGRAM in argv */
     if (own_name) {
         static const struct option opts[] = {{"evidence", required_argument, NULL, 'e'},
+                                             {"protocol", required_argument, NULL, 'p'},
                                              {"help", no_argument, NULL, 'h'},
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
         int ch;
-        while ((ch = getopt_long(argc, argv, "+e:hV", opts, NULL)) != -1) {
+        while ((ch = getopt_long(argc, argv, "+e:p:hV", opts, NULL)) != -1) {
             switch (ch) {
             case 'e': evidence = optarg; break;
+            case 'p': protocol = optarg; break;
             case 'h': usage(stdout); return 0;
             case 'V': printf("cairn-premain %s\n", cairn_version()); return 0;
             default: usage(stderr); return 2;
@@ -289,7 +294,7 @@ int main(int argc, char **argv)
         .gramine_dir = env_or_null("CAIRN_GRAMINE_DIR"), .configfs_tsm = env_or_null("CAIRN_CONFIGFS_TSM"),
         .tpm_tcti = env_or_null("CAIRN_TPM_TCTI"), .tpm_pcrs = env_or_null("CAIRN_TPM_PCRS"),
         .tpm_ak_cert = env_or_null("CAIRN_TPM_AK_CERT"), .tpm_ak_context = env_or_null("CAIRN_TPM_AK_CONTEXT"),
-        .tpm_eventlog = env_or_null("CAIRN_TPM_EVENTLOG"),
+        .tpm_eventlog = env_or_null("CAIRN_TPM_EVENTLOG"), .protocol = protocol,
     };
     struct cairn_marble_params *p = NULL;
     char errbuf[1024];

@@ -22,7 +22,7 @@ $CC -std=c11 -Wall -Wextra -Werror "$SRC" $(pkg-config --cflags --libs cairn-uni
   && ok "compiles and links against libcairn.so" || bad "shared build: $(head -5 "$WORK/cc.log")"
 # shellcheck disable=SC2046
 $CC -std=c11 -Wall -Wextra -Werror "$SRC" $(pkg-config --cflags cairn-uninstalled) "$BUILD_DIR/lib/libcairn.a" \
-  $(pkg-config --libs libcurl jansson openssl yaml-0.1 tss2-mu tss2-esys tss2-tctildr) -lpthread \
+  $(pkg-config --libs libcurl jansson openssl yaml-0.1 tss2-mu tss2-esys tss2-tctildr libprotobuf-c) -lpthread \
   -o "$WORK/static" 2>"$WORK/cc2.log" && ok "links statically against the self-contained libcairn.a" \
   || bad "static build: $(head -5 "$WORK/cc2.log")"
 ldd "$WORK/static" 2>/dev/null | grep -q libcairn && bad "static binary needs libcairn.so" || ok "static binary has no libcairn.so dependency"
