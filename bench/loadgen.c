@@ -1,13 +1,17 @@
 /* loadgen: bounded load generator for the Coordinator benchmark (bench/run.sh).
  *
  *   loadgen activate ADDR TYPE [-c CONC] [-t SECONDS] [-n MAX] [-i IDENTITIES] [-p SERVER_PID]
+ *   loadgen activate-grpc ADDR TYPE [same options]
  *   loadgen get ADDR PATH      [-c CONC] [-t SECONDS] [-n MAX] [-i IDENTITIES] [-p SERVER_PID]
  *   loadgen speed [-t SECONDS]
  *
  * activate: each request is a new TCP connection, a full TLS 1.3 handshake
  * with a simulated marble's self-signed P-384 client certificate (no session
  * resumption), and POST /api/v2/activate with a CSR and sim evidence; a fresh
- * random UUID per request. get: the same handshake, then GET PATH (the nginx
+ * random UUID per request. activate-grpc: the same request as MarbleRun's
+ * gRPC rpc.Marble/Activate (protobuf ActivationReq, same CSR and evidence)
+ * over HTTP/2 (ALPN h2, nghttp2 client session), success = grpc-status 0.
+ * get: the same handshake, then GET PATH (the nginx
  * reference). Identities (key, cert, CSR, evidence) are made before the clock
  * starts so the client spends its CPU on the handshake only.
  * Bounds: at most -t seconds (default 5, hard cap 120) and -n requests.
@@ -21,6 +25,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +39,10 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include <nghttp2/nghttp2.h>
+
 #include "marble_sim.h"
+#include "rpc/grpc_wire.h"
 
 #define MAX_SAMPLES 2000000
 
@@ -62,6 +70,8 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+static bool g_grpc;
+
 static int make_ident(const char *type, struct ident *id)
 {
     struct marble_sim m;
@@ -71,6 +81,8 @@ static int make_ident(const char *type, struct ident *id)
     SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if (g_grpc)
+        SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3);
     BIO *cb = BIO_new_mem_buf(m.cert_pem, -1), *kb = BIO_new_mem_buf(m.key_pem, -1);
     X509 *x = PEM_read_bio_X509(cb, NULL, NULL, NULL);
     EVP_PKEY *k = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
@@ -87,7 +99,26 @@ static int make_ident(const char *type, struct ident *id)
     id->ctx = ctx;
     id->body = strdup(m.body);
     id->body_len = m.body_len;
-    char *u = strstr(id->body, "00000000-0000-4000-8000-000000000000");
+    if (g_grpc) {
+        /* the same request as a framed protobuf ActivationReq */
+        json_t *j = json_loadb(m.body, m.body_len, 0, NULL);
+        uint8_t *b = NULL;
+        size_t bl = 0;
+        if (j == NULL || grpc_activation_req_from_json(j, &b, &bl, NULL) != 0) {
+            json_decref(j);
+            SSL_CTX_free(ctx);
+            marble_sim_free(&m);
+            return -1;
+        }
+        json_decref(j);
+        free(id->body);
+        id->body = malloc(bl + 1);
+        memcpy(id->body, b, bl);
+        id->body[bl] = 0;
+        id->body_len = bl;
+        free(b);
+    }
+    char *u = memmem(id->body, id->body_len, "00000000-0000-4000-8000-000000000000", 36);
     id->uuid_off = u != NULL ? (size_t)(u - id->body) : 0;
     marble_sim_free(&m);
     return 0;
@@ -103,6 +134,102 @@ static void rand_uuid(char *out, unsigned *seed)
             out[i] = hex[rand_r(seed) & 15];
     }
     out[14] = '4';
+}
+
+/* ---- gRPC over HTTP/2 (nghttp2 client session on the blocking SSL) ---- */
+
+struct h2c {
+    SSL *ssl;
+    const uint8_t *body;
+    size_t len, off;
+    int grpc_status;
+    bool closed;
+};
+
+static ssize_t h2c_send(nghttp2_session *s, const uint8_t *d, size_t n, int flags, void *ud)
+{
+    (void)s;
+    (void)flags;
+    struct h2c *c = ud;
+    int w = SSL_write(c->ssl, d, (int)n);
+    return w > 0 ? w : NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+static int h2c_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                      const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+{
+    (void)s;
+    (void)f;
+    (void)flags;
+    struct h2c *c = ud;
+    if (nl == 11 && memcmp(name, "grpc-status", 11) == 0 && vl > 0 && vl < 4) {
+        char v[4] = {0};
+        memcpy(v, value, vl);
+        c->grpc_status = atoi(v);
+    }
+    return 0;
+}
+
+static int h2c_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
+{
+    (void)s;
+    (void)id;
+    (void)code;
+    ((struct h2c *)ud)->closed = true;
+    return 0;
+}
+
+static ssize_t h2c_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                        nghttp2_data_source *src, void *ud)
+{
+    (void)s;
+    (void)id;
+    (void)src;
+    struct h2c *c = ud;
+    size_t n = c->len - c->off < len ? c->len - c->off : len;
+    memcpy(buf, c->body + c->off, n);
+    c->off += n;
+    if (c->off == c->len)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+/* 200 when the call returned grpc-status 0, else the grpc-status (or -1). */
+static int grpc_call(SSL *ssl, const uint8_t *body, size_t len)
+{
+    struct h2c c = {.ssl = ssl, .body = body, .len = len, .grpc_status = -1};
+    nghttp2_session_callbacks *cbs = NULL;
+    nghttp2_session *s = NULL;
+    if (nghttp2_session_callbacks_new(&cbs) != 0)
+        return -1;
+    nghttp2_session_callbacks_set_send_callback(cbs, h2c_send);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, h2c_header);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, h2c_close);
+    int rc = nghttp2_session_client_new(&s, cbs, &c);
+    nghttp2_session_callbacks_del(cbs);
+    if (rc != 0)
+        return -1;
+    static const nghttp2_nv hdr[] = {
+#define NV(n, v) {(uint8_t *)n, (uint8_t *)v, sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE}
+        NV(":method", "POST"), NV(":scheme", "https"), NV(":path", "/rpc.Marble/Activate"),
+        NV(":authority", "localhost"), NV("content-type", "application/grpc"), NV("te", "trailers"),
+#undef NV
+    };
+    nghttp2_data_provider prd = {.read_callback = h2c_read};
+    nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0);
+    if (nghttp2_submit_request(s, NULL, hdr, sizeof(hdr) / sizeof(hdr[0]), &prd, NULL) < 0 ||
+        nghttp2_session_send(s) != 0) {
+        nghttp2_session_del(s);
+        return -1;
+    }
+    uint8_t buf[16384];
+    while (!c.closed) {
+        int r = SSL_read(ssl, buf, sizeof(buf));
+        if (r <= 0 || nghttp2_session_mem_recv(s, buf, (size_t)r) < 0 || nghttp2_session_send(s) != 0)
+            break;
+    }
+    nghttp2_session_del(s);
+    return c.closed && c.grpc_status == 0 ? 200 : c.grpc_status;
 }
 
 /* One request on a new connection; returns the HTTP status or -1. */
@@ -126,6 +253,15 @@ static int one_request(struct ident *id, unsigned *seed)
     int n;
     if (SSL_connect(ssl) != 1)
         goto out;
+    if (g_grpc) {
+        uint8_t *body = malloc(id->body_len);
+        memcpy(body, id->body, id->body_len);
+        if (id->uuid_off > 0)
+            rand_uuid((char *)body + id->uuid_off, seed);
+        status = grpc_call(ssl, body, id->body_len);
+        free(body);
+        goto out;
+    }
     if (strcmp(g_mode, "activate") == 0) {
         char *body = malloc(id->body_len + 1);
         memcpy(body, id->body, id->body_len + 1);
@@ -309,7 +445,7 @@ static double bench_op(const char *what, double secs)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: loadgen activate ADDR TYPE | get ADDR PATH | speed  [-c N] [-t S] [-n MAX] "
+        fprintf(stderr, "usage: loadgen activate|activate-grpc ADDR TYPE | get ADDR PATH | speed  [-c N] [-t S] [-n MAX] "
                         "[-i IDS] [-p PID[,PID...]]\n");
         return 2;
     }
@@ -367,10 +503,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "loadgen: ADDR must be an IPv4 address and port\n");
         return 2;
     }
+    g_grpc = strcmp(g_mode, "activate-grpc") == 0;
     g_nids = nids;
     g_ids = calloc((size_t)nids, sizeof(*g_ids));
     for (int i = 0; i < nids; i++)
-        if (make_ident(strcmp(g_mode, "activate") == 0 ? g_path : "none", &g_ids[i]) != 0) {
+        if (make_ident(strncmp(g_mode, "activate", 8) == 0 ? g_path : "none", &g_ids[i]) != 0) {
             fprintf(stderr, "loadgen: cannot build identity %d\n", i);
             return 1;
         }

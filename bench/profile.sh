@@ -13,6 +13,8 @@
 # --children --sort symbol`); perf attached adds a few % of CPU to that round.
 # A/B: run it alternately on two build directories and compare the CPU
 # columns (the machine is shared: alternate, repeat, report ranges).
+# BENCH_WIRE=grpc profiles MarbleRun's gRPC activation (loadgen activate-grpc)
+# instead of the JSON one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:?usage: bench/profile.sh BUILD_DIR [SECONDS] [ROUNDS] [perf]}
@@ -48,8 +50,9 @@ for r in $(seq 1 "$ROUNDS"); do
     perf record --call-graph dwarf,16384 -F 500 -p "$PID" -o "$BUILD/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
     PERF_PID=$!
   fi
-  "$LG" activate "$MESH" bench -c 32 -t "$SECS" -i 64 -p "$PID" |
-    jq -c --arg b "$BUILD" --argjson r "$r" '{build: $b, round: $r, rate, server_cpu_us: .server_cpu_us_per_req, mean_ms, p99_ms}'
+  "$LG" "$([ "${BENCH_WIRE:-json}" = grpc ] && echo activate-grpc || echo activate)" "$MESH" bench -c 32 \
+    -t "$SECS" -i 64 -p "$PID" |
+    jq -c --arg b "$BUILD" --argjson r "$r" '{build: $b, round: $r, wire: "'"${BENCH_WIRE:-json}"'", rate, server_cpu_us: .server_cpu_us_per_req, mean_ms, p99_ms}'
   if [ -n "$PERF_PID" ]; then
     wait "$PERF_PID" 2>/dev/null || true
     PERF_PID=

@@ -14,7 +14,9 @@
 #   4. RSS after 10,000 activations (unique UUIDs);
 #   5. start-to-ready time with an existing state (median of 5);
 #   6. nginx with mTLS (new connection per request, P-384 server and client
-#      keys, tickets off) as the reference, same load generator.
+#      keys, tickets off) as the reference, same load generator;
+#   7. gRPC vs JSON activation (bench/grpc.sh): alternating rounds on one
+#      Coordinator, server CPU per activation of each wire and the ratio.
 # Needs a non-sanitizer build for meaningful numbers (make bench uses build/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -211,6 +213,10 @@ else
   echo "nginx not installed: skipped"
 fi
 
+echo "== 7. gRPC vs JSON activation (bench/grpc.sh, BENCH_ROUNDS alternating rounds)"
+GRPC_OUT=$(BENCH_CONC=16 bash bench/grpc.sh "$BUILD")
+echo "$GRPC_OUT"
+
 echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== summary"
 j() { echo "$1" | jq -r "$2"; }
@@ -228,3 +234,4 @@ printf '%-58s %s s total, p50 %s / p99 %s ms, %s us CPU/act, handler %s ms (medi
 printf '%-58s %s KiB (peak %s KiB)\n' "RSS after 10,000 activations" "$(j "$RSS" .server_vmrss_kib)" "$(j "$RSS" .server_vmhwm_kib)"
 printf '%-58s %s KiB\n' "peak RSS during the sustained run" "$(j "$SUS" .server_vmhwm_kib)"
 printf '%-58s %s us (internal %s ms)\n' "start-to-ready with an existing state (median)" "$READY_MED" "$READY_INT"
+echo "$GRPC_OUT" | grep -E "^(JSON|gRPC) activation|^gRPC / JSON"

@@ -577,8 +577,12 @@ static void h2_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct srv_h2 *h = arg;
     if (what & BEV_EVENT_CONNECTED) {
-        /* handshake finished: our SETTINGS go out, early client bytes are read */
-        h2_read_cb(bev, h);
+        /* handshake finished. Our SETTINGS (the server preface) go out with
+         * the answer to the client's preface, which every client sends first:
+         * one TLS record and one write instead of two for a one-call
+         * connection (a marble's activation) */
+        if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+            h2_read_cb(bev, h);
         return;
     }
     /* EOF, error or idle timeout */
