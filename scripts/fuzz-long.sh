@@ -17,6 +17,7 @@
 #   make fuzz-long                                   # defaults below
 #   FUZZ_BUDGET=3600 bash scripts/fuzz-long.sh       # one hour of this campaign
 #   bash scripts/fuzz-long.sh fuzz_collateral        # only these harnesses
+#   make fuzz-long FUZZ_HARNESSES="fuzz_collateral fuzz_manifest"   # the same
 #
 # Settings (environment):
 #   FUZZ_TARGET_EXECS  executions per harness to reach              (10000000)
@@ -28,6 +29,7 @@
 #   FUZZ_MERGE         1: merge new coverage into FUZZ_CORPUS_ROOT   (1)
 #   FUZZ_MINIMIZE      1: instead rebuild each kept corpus as the minimal
 #                      set covering kept + campaign corpus           (0)
+#   FUZZ_MERGE_ONLY    1: no fuzzing, only the merge (or minimizing) (0)
 #   BUILD_FUZZ         the clang fuzz build directory               (build-fuzz)
 #   FUZZ_NO_BUILD      1: use the harnesses already built            (0)
 # Crash inputs land in $FUZZ_CAMPAIGN_DIR/<harness>/crashes/; a harness that
@@ -71,6 +73,8 @@ fi
 
 shopt -s nullglob
 harnesses=()
+# shellcheck disable=SC2086 # a list of names
+[ $# -eq 0 ] && [ -n "${FUZZ_HARNESSES:-}" ] && set -- $FUZZ_HARNESSES
 if [ $# -gt 0 ]; then
   for n in "$@"; do
     [ -x "$BUILD/fuzz/$n" ] || { echo "fuzz-long: no harness $BUILD/fuzz/$n" >&2; exit 2; }
@@ -132,7 +136,7 @@ while :; do
   if [ "$BUDGET" -gt 0 ]; then left_budget=$((BUDGET - ($(date +%s) - t0))); fi
   # pick the next harness (round robin) that is idle, below target, not crashed
   pick=""
-  if [ ${#pid_of[@]} -lt "$JOBS" ] && [ "$left_budget" -ge 5 ]; then
+  if [ ${#pid_of[@]} -lt "$JOBS" ] && [ "$left_budget" -ge 5 ] && [ "${FUZZ_MERGE_ONLY:-0}" != 1 ]; then
     for ((k = 0; k < ${#harnesses[@]}; k++)); do
       n=${harnesses[$(((next + k) % ${#harnesses[@]}))]}
       [ -n "${pid_of[$n]:-}" ] && continue

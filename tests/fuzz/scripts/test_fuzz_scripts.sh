@@ -43,11 +43,23 @@ grep -qE '^\| toy_crash \| [0-9]+ \| [0-9]+ \| [0-9]+ \| [1-9]' "$T/run1.log" ||
 # second invocation: toy_ok is done, toy_crash is not fuzzed again (its crash is unfixed)
 BUILD_FUZZ=$T/b1 FUZZ_TARGET_EXECS=30000 FUZZ_SLICE=20 bash "$SRC/scripts/fuzz-long.sh" >"$T/run2.log" 2>&1 || true
 grep -qE '^[0-9]{2}:[0-9]{2}:[0-9]{2} toy_(ok|crash):' "$T/run2.log" && fail "a finished or crashed harness ran again"
-# third: a higher target continues from the executions already reached
-BUILD_FUZZ=$T/b1 FUZZ_TARGET_EXECS=50000 FUZZ_SLICE=20 bash "$SRC/scripts/fuzz-long.sh" toy_ok >"$T/run3.log" 2>&1 ||
+# third, through `make fuzz-long` (deps taken as done: no apt-get in a test):
+# a higher target continues from the executions already reached
+BUILD_FUZZ=$T/b1 FUZZ_TARGET_EXECS=50000 FUZZ_SLICE=20 FUZZ_HARNESSES=toy_ok make -s -C "$SRC" -o deps fuzz-long \
+  >"$T/run3.log" 2>&1 ||
   fail "resumed campaign failed: $(cat "$T/run3.log")"
 grep -q 'toy_ok: +20000 executions' "$T/run3.log" || fail "resume did not run the 20000 missing executions: $(cat "$T/run3.log")"
 [ "$(cat "$T/camp/toy_ok/execs")" -eq 50000 ] || fail "toy_ok total $(cat "$T/camp/toy_ok/execs"), want 50000"
+# merge only, minimizing: no fuzzing; duplicates leave the kept corpus, coverage stays
+printf 'zz' >"$T/corpus/toy_ok/dup1"
+printf 'zz' >"$T/corpus/toy_ok/dup2"
+n_before=$(find "$T/corpus/toy_ok" -type f | wc -l)
+BUILD_FUZZ=$T/b1 FUZZ_MERGE_ONLY=1 FUZZ_MINIMIZE=1 bash "$SRC/scripts/fuzz-long.sh" toy_ok >"$T/run5.log" 2>&1 ||
+  fail "merge-only run failed: $(cat "$T/run5.log")"
+grep -qE '^[0-9]{2}:[0-9]{2}:[0-9]{2} toy_ok:' "$T/run5.log" && fail "FUZZ_MERGE_ONLY fuzzed"
+n_after=$(find "$T/corpus/toy_ok" -type f | wc -l)
+[ "$n_after" -ge 1 ] && [ "$n_after" -lt "$n_before" ] || fail "minimizing kept $n_after of $n_before files"
+[ "$(grep -lx 'zz' "$T/corpus/toy_ok"/* | wc -l)" -le 1 ] || fail "duplicate inputs survived minimizing"
 # a budget bounds an invocation even below the target
 start=$(date +%s)
 BUILD_FUZZ=$T/b1 FUZZ_TARGET_EXECS=1000000000 FUZZ_SLICE=600 FUZZ_BUDGET=6 FUZZ_MERGE=0 \
