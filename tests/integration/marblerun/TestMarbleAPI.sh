@@ -5,7 +5,11 @@
 # marbles connect to it. The badMarble half runs only outside simulation in
 # MarbleRun (a simulation Coordinator accepts any quote): skipped here too.
 . "$(dirname "$0")/lib.sh"
-for mode in "" Disabled ProductKey UniqueKey; do
+# MarbleRun's subtests t.Run("SealMode=..."): all by default; CTest runs one
+# per entry (argument: the mode, "default" for the empty one)
+MODES=("" Disabled ProductKey UniqueKey)
+[ $# -eq 0 ] || { MODES=(); for a in "$@"; do [ "$a" = default ] && MODES+=("") || MODES+=("$a"); done; }
+for mode in "${MODES[@]}"; do
   echo "# SealMode=$mode"; new_framework
   render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
   jqf "$WORK/m.json" --arg m "$mode" '.Config.SealMode = $m'

@@ -5,7 +5,11 @@
 # recover with the decrypted testRecKey1 secret signed by its key (state 3),
 # the old root still authenticates the Coordinator before and after a restart.
 . "$(dirname "$0")/lib.sh"
-for mode in "" ProductKey UniqueKey; do
+# MarbleRun's subtests t.Run("SealMode=..."): all by default; CTest runs one
+# per entry (argument: the mode, "default" for the empty one)
+MODES=("" ProductKey UniqueKey)
+[ $# -eq 0 ] || { MODES=(); for a in "$@"; do [ "$a" = default ] && MODES+=("") || MODES+=("$a"); done; }
+for mode in "${MODES[@]}"; do
   echo "# SealMode=$mode"; new_framework
   render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
   jqf "$WORK/m.json" --arg m "$mode" '.Config.SealMode = $m'

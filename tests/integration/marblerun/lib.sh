@@ -91,7 +91,9 @@ start_coord() {
   PID=$!
   PIDS+=("$PID")
   COORD_NAME=$name
-  for _ in $(seq 1 600); do
+  # up to 60 s: in state 1 the ephemeral RSA-4096 recovery key is made before
+  # the listeners open, which takes seconds on a loaded machine
+  for _ in $(seq 1 1200); do
     [ -s "$WORK/$name/ready.json" ] && break
     if ! kill -0 "$PID" 2>/dev/null; then
       wait "$PID" 2>/dev/null || true
