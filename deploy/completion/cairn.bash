@@ -12,14 +12,16 @@ _cairn() {
         cword=$COMP_CWORD
     fi
 
-    local global="--coordinator-cert --coordinator-policy --era-config --insecure -i --nonce
+    local global="--coordinator-cert --coordinator-policy --era-config --insecure -i --nonce --namespace -n
                   --accepted-tcb-statuses --accepted-advisories --save-sgx-quote --help -h"
     # Flags whose value is a file, and flags whose value is something else.
     local file_flags="--coordinator-cert --coordinator-policy --era-config --save-sgx-quote -o --output -r --recoverydata -c --cert
                       -k --key --coordinator-pub-key -p --policy --root --crl --tcb-info --qe-identity --ak --pcrs
-                      --eventlog --ccel-table --nonce-file"
+                      --eventlog --ccel-table --nonce-file --pkcs11-config"
     local value_flags="--nonce --accepted-tcb-statuses --accepted-advisories --from-pem --package -t --type --time
-                       --report-data"
+                       --report-data --namespace -n --pkcs11-key-id --pkcs11-key-label --pkcs11-cert-id --pkcs11-cert-label"
+    local p11="--pkcs11-config --pkcs11-key-id --pkcs11-key-label"
+    local p11u="$p11 --pkcs11-cert-id --pkcs11-cert-label"
     local first=${words[1]}
     for ((i = 1; i < cword; i++)); do case ${words[i]} in -*) ;; *) first=${words[i]}; break ;; esac; done
     if [[ " $file_flags " == *" $prev "* ]] || { [[ $first == recover-with-signature ]] && [[ $prev == -s || $prev == --signature ]]; } \
@@ -55,15 +57,15 @@ _cairn() {
         evidence) subs="verify eventlog" ;;
         recover-with-signature) subs="public-key encrypt-secret sign-secret" ;;
         "manifest set"*) flags="--recoverydata -r" ;;
-        "manifest get"*) flags="--signature -s --display-update -u --output -o" ;;
+        "manifest get"*) flags="--signature -s --display-update -u --output -o --keep-cert" ;;
         "manifest log"*) flags="--output -o" ;;
         "manifest update get"*) flags="--missing --output -o" ;;
-        "manifest update"*) flags="--cert -c --key -k --recoverydata -r" ;;
+        "manifest update"*) flags="--cert -c --key -k --recoverydata -r $p11u" ;;
         "certificate "*) flags="--output -o" ;;
-        "secret set"*) flags="--cert -c --key -k --from-pem" ;;
-        "secret get"*) flags="--cert -c --key -k --output -o" ;;
-        "recover-with-signature"*) flags="--signature -s --key -k --coordinator-pub-key --output -o" ;;
-        recover*) flags="--key -k" ;;
+        "secret set"*) flags="--cert -c --key -k --from-pem $p11u" ;;
+        "secret get"*) flags="--cert -c --key -k --output -o $p11u" ;;
+        "recover-with-signature"*) flags="--signature -s --key -k --coordinator-pub-key --output -o $p11" ;;
+        recover*) flags="--key -k $p11" ;;
         package-info*) flags="--json" ;;
         "evidence verify"*) flags="--type -t --time --report-data --nonce-file --policy -p --package --cert --root
                                    --crl --tcb-info --qe-identity --require-collateral --ak --signature --pcrs

@@ -142,6 +142,9 @@ comp() { bash -c "source '$(dirname "$0")/../../../deploy/completion/cairn.bash'
 [ "$(comp 'cairn -i manifest ""' 3)" = "set get verify signature log update" ] && ok "completion: subcommands" \
   || bad "completion: $(comp 'cairn -i manifest ""' 3)"
 [ "$(comp 'cairn --nonce x certificate root --ou' 5)" = "--output" ] && ok "completion: flags" || bad "completion flags"
+[ "$(comp 'cairn manifest get --ke' 3)" = "--keep-cert" ] && ok "completion: --keep-cert" || bad "completion: $(comp 'cairn manifest get --ke' 3)"
+[ "$(comp 'cairn secret get --pkcs11-c' 3)" = "--pkcs11-config --pkcs11-cert-id --pkcs11-cert-label" ] && ok "completion: --pkcs11-*" \
+  || bad "completion: $(comp 'cairn secret get --pkcs11-c' 3)"
 [ "$(comp 'cairn manifest update ""' 3)" = "apply acknowledge cancel get" ] && ok "completion: manifest update" \
   || bad "completion: $(comp 'cairn manifest update ""' 3)"
 [ "$(comp 'cairn evidence verify -t ""' 4)" = "sgx tdx snp tpm" ] && ok "completion: flag values" \
