@@ -397,7 +397,7 @@ static enum core_refusal build_response(struct core *c, struct core_snap *s, con
     }
     struct manifest_template_data td = {
         .secrets = a->merged,
-        .previous = a->prev != NULL ? a->prev : s->previous_secrets,
+        .previous = a->prev,
         .root_ca = &s->tv_marble_root,
         .marble_cert = &a->mc,
         .coordinator_root = &s->tv_root,

@@ -78,18 +78,28 @@ int gov_secrets_get(struct core *c, X509 *peer, const char *const *names, size_t
 int gov_secrets_set(struct core *c, X509 *peer, const json_t *secrets, struct cairn_error *err);
 
 /* Activation (inventory §3.2 step 6): the .Previous.Secrets of one marble,
- * or *out = NULL when no full update happened yet (then the snapshot's
- * previous_secrets, possibly NULL, are all there is). The set holds the
- * snapshot's previous shared/user-defined values, plus the marble's private
- * symmetric keys derived from the previous root secret (the current
- * manifest's definitions, same UUID and type binding: equal to what the
- * marble got before the update when the definition did not change), plus
- * its current private certificates (MarbleRun signs fresh ones for the
- * previous set too; reusing them avoids a second key generation). `priv` is
- * the marble's current private set (borrowed). *out: new set. */
+ * as MarbleRun builds them: the snapshot's stored previous values
+ * (gov_previous_stored), plus the marble's private symmetric keys derived
+ * from the previous root secret (the current one until a RotateRootSecret
+ * update; the current manifest's definitions, same UUID and type binding),
+ * plus its current private certificates (MarbleRun signs fresh ones for the
+ * previous set too; reusing them avoids a second key generation). Before any
+ * update this equals the current secrets, except that user-defined secrets
+ * are MarbleRun's empty placeholders (their uploads never touch the previous
+ * values). `priv` is the marble's current private set (borrowed).
+ * *out: new set (never NULL on success). */
 int gov_previous_secrets(const struct core_snap *s, const char *uuid, const char *type,
                          const struct manifest_secret_set *priv, struct manifest_secret_set **out,
                          struct cairn_error *err);
+
+/* The stored previous values of snapshot `s` (shared and user-defined
+ * secrets): s->previous_secrets once a full update wrote them, else what
+ * MarbleRun's SetManifest stores: the shared values as they are now and an
+ * empty placeholder for each user-defined secret. *out: new set. */
+int gov_previous_stored(const struct core_snap *s, struct manifest_secret_set **out, struct cairn_error *err);
+
+/* An empty placeholder value for definition `d` (borrows d->name). */
+void gov_secret_placeholder(const struct manifest_secret *d, struct manifest_secret_value *out);
 
 /* ---- updates.c ------------------------------------------------------------- */
 

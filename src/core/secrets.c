@@ -148,18 +148,62 @@ out:
     return rc;
 }
 
+void gov_secret_placeholder(const struct manifest_secret *d, struct manifest_secret_value *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = d->name;
+    out->type = d->type;
+    out->size = d->size;
+    out->shared = d->shared;
+    out->user_defined = d->user_defined;
+    out->valid_for = d->valid_for;
+}
+
+int gov_previous_stored(const struct core_snap *s, struct manifest_secret_set **out, struct cairn_error *err)
+{
+    struct manifest_secret_set *set = manifest_secret_set_new();
+    int rc = set != NULL ? 0 : cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    if (rc == 0 && s->previous_secrets != NULL) {
+        if (manifest_secret_set_merge(set, s->previous_secrets) != 0)
+            rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    } else if (rc == 0 && s->manifest != NULL) {
+        /* no full update yet: MarbleRun's SetManifest stored every secret as
+         * its own previous value, user-defined ones as placeholders */
+        for (size_t i = 0; rc == 0 && i < s->manifest->n_secrets; i++) {
+            const struct manifest_secret *d = &s->manifest->secrets[i];
+            const struct manifest_secret_value *v = NULL;
+            struct manifest_secret_value ph;
+            if (d->user_defined) {
+                gov_secret_placeholder(d, &ph);
+                v = &ph;
+            } else if (d->shared) {
+                v = manifest_secret_set_find(s->secrets, d->name);
+            }
+            if (v != NULL && manifest_secret_set_put(set, v) != 0)
+                rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        }
+    }
+    if (rc != 0) {
+        manifest_secret_set_free(set);
+        return rc;
+    }
+    *out = set;
+    return 0;
+}
+
 int gov_previous_secrets(const struct core_snap *s, const char *uuid, const char *type,
                          const struct manifest_secret_set *priv, struct manifest_secret_set **out,
                          struct cairn_error *err)
 {
-    if (!s->has_previous_root_secret || s->manifest == NULL) {
-        *out = NULL;
-        return 0;
-    }
+    *out = NULL;
+    if (s->manifest == NULL)
+        return cairn_errf(err, CAIRN_ERR_STATE, "no manifest");
     const struct manifest *m = s->manifest;
+    /* MarbleRun's GetPreviousRootSecret: the current one until a rotation */
+    const uint8_t *prev_root = s->has_previous_root_secret ? s->previous_root_secret : s->root_secret;
     struct manifest_secret *defs = calloc(m->n_secrets + 1, sizeof(*defs));
-    struct manifest_secret_set *set = manifest_secret_set_new(), *gen = NULL;
-    int rc = defs != NULL && set != NULL ? 0 : cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    struct manifest_secret_set *set = NULL, *gen = NULL;
+    int rc = defs != NULL ? 0 : cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; rc == 0 && i < m->n_secrets; i++) {
         const struct manifest_secret *d = &m->secrets[i];
@@ -172,13 +216,13 @@ int gov_previous_secrets(const struct core_snap *s, const char *uuid, const char
         struct manifest view = *m;
         view.secrets = defs;
         view.n_secrets = k;
-        rc = manifest_generate_secrets(&view, MANIFEST_SECRETS_PRIVATE, s->previous_root_secret, uuid, type, NULL,
-                                       NULL, 0, &gen, err);
+        rc = manifest_generate_secrets(&view, MANIFEST_SECRETS_PRIVATE, prev_root, uuid, type, NULL, NULL, 0, &gen,
+                                       err);
     }
     /* the stored previous values win: a name that was shared or
      * user-defined before the update keeps its real previous value */
-    if (rc == 0 && s->previous_secrets != NULL && manifest_secret_set_merge(set, s->previous_secrets) != 0)
-        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = gov_previous_stored(s, &set, err);
     for (size_t i = 0; rc == 0 && gen != NULL && i < gen->count; i++)
         if (manifest_secret_set_find(set, gen->items[i].name) == NULL &&
             manifest_secret_set_put(set, &gen->items[i]) != 0)

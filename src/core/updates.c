@@ -268,10 +268,11 @@ static int update_svn(struct core *c, struct core_snap *cur, const struct manife
 
 /* ---- full updates ---- */
 
+/* MarbleRun's Secret.EqualDefinition */
 static bool same_def(const struct manifest_secret *a, const struct manifest_secret *b)
 {
     return a != NULL && b != NULL && a->type == b->type && a->size == b->size && a->shared == b->shared &&
-           a->user_defined == b->user_defined;
+           a->user_defined == b->user_defined && a->valid_for == b->valid_for;
 }
 
 /* Builds the snapshot of the applied update `raw` (already validated). */
@@ -305,43 +306,66 @@ static int build_full(struct core *c, struct core_snap *cur, const uint8_t *raw,
                                   &n->intermediate_key, err);
     bool rotate = rc == 0 && n->manifest->config.rotate_root_secret;
     if (rc == 0) {
-        /* as MarbleRun, every full update keeps the current root secret as
-         * the previous one (rotated or not): per-marble .Previous.Secrets
-         * are derived from it at activation */
-        memcpy(n->previous_root_secret, cur->root_secret, 32);
-        n->has_previous_root_secret = true;
-        if (rotate)
+        /* as MarbleRun (updateSecrets): only a rotation backs the root secret
+         * up as the previous one; otherwise the previous root secret stays
+         * what it was (unset = the current one) */
+        if (rotate) {
+            memcpy(n->previous_root_secret, cur->root_secret, 32);
+            n->has_previous_root_secret = true;
             rc = cc_random(n->root_secret, 32) == 0 ? 0 : cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
-        else
+        } else {
+            memcpy(n->previous_root_secret, cur->previous_root_secret, 32);
+            n->has_previous_root_secret = cur->has_previous_root_secret;
             memcpy(n->root_secret, cur->root_secret, 32);
+        }
     }
+    struct manifest_secret_set *oprev = NULL;
     if (rc == 0)
         rc = manifest_generate_secrets(n->manifest, MANIFEST_SECRETS_SHARED, n->root_secret, NULL, NULL,
                                        n->marble_root_cert, n->intermediate_key, 0, &gen, err);
+    if (rc == 0)
+        rc = gov_previous_stored(cur, &oprev, err);
     if (rc == 0 && ((n->secrets = manifest_secret_set_new()) == NULL ||
                     (n->previous_secrets = manifest_secret_set_new()) == NULL))
         rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    /* MarbleRun's .Previous.Secrets: a secret's previous value is replaced
+     * only when that secret is regenerated (then: its value before); a new
+     * or redefined secret starts with previous = its new value (user-defined:
+     * a placeholder); kept secrets keep their previous value; removed ones
+     * are dropped */
     for (size_t i = 0; rc == 0 && i < n->manifest->n_secrets; i++) {
         const struct manifest_secret *d = &n->manifest->secrets[i];
         const struct manifest_secret *od = manifest_find_secret(cur->manifest, d->name);
         const struct manifest_secret_value *old = manifest_secret_set_find(cur->secrets, d->name);
-        const struct manifest_secret_value *keep = NULL;
+        const struct manifest_secret_value *was = manifest_secret_set_find(oprev, d->name);
+        const struct manifest_secret_value *keep = NULL, *prev = NULL;
+        struct manifest_secret_value ph;
+        bool same = same_def(d, od);
         if (d->user_defined) {
-            keep = same_def(d, od) ? old : NULL;   /* a changed definition must be uploaded again */
+            keep = same ? old : NULL;   /* a changed definition must be uploaded again */
+            if (same && was != NULL) {
+                prev = was;
+            } else {
+                gov_secret_placeholder(d, &ph);
+                prev = &ph;
+            }
         } else if (d->shared) {
             /* certificates follow the new intermediate; symmetric keys stay
              * unless RotateRootSecret or their definition changed */
-            if (d->type == MANIFEST_SECRET_SYMMETRIC_KEY && !rotate && same_def(d, od) && old != NULL)
+            if (d->type == MANIFEST_SECRET_SYMMETRIC_KEY && !rotate && same && old != NULL) {
                 keep = old;
-            else
+                prev = was != NULL ? was : old;
+            } else {
                 keep = manifest_secret_set_find(gen, d->name);
+                prev = same && old != NULL ? old : keep;   /* regenerated: the value before */
+            }
         }
         if (keep != NULL && manifest_secret_set_put(n->secrets, keep) != 0)
             rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
-        /* the old values of kept names become .Previous.Secrets */
-        if (rc == 0 && old != NULL && manifest_secret_set_put(n->previous_secrets, old) != 0)
+        if (rc == 0 && prev != NULL && manifest_secret_set_put(n->previous_secrets, prev) != 0)
             rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     }
+    manifest_secret_set_free(oprev);
     if (rc == 0 && (rc = manifest_dry_run(n->manifest, n->secrets, err)) != 0)
         cairn_err_prefix(err, "template dry run");
     *new_dek = false;

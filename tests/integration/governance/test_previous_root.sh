@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The previous root secret (inventory §3.2 step 6, §1.10 RotateRootSecret):
-# every full update keeps the root secret as previousRootSecret, persisted in
-# the sealed state; a marble activated afterwards gets its private
+# a RotateRootSecret update keeps the root secret as previousRootSecret
+# (before the first one it is the current root secret, as MarbleRun),
+# persisted in the sealed state; a marble activated afterwards gets its private
 # (per-marble) symmetric keys of before the update via .Previous.Secrets,
 # equal to what an earlier activation with the same UUID got, and new ones
 # via .Secrets. Real Coordinator, restart in between.
