@@ -15,8 +15,8 @@
 
 #define CORE_GATE_SIGN_QUOTE "SignQuoteEndpoint"
 #define CORE_GATE_MONOTONIC_COUNTER "MonotonicCounter"
-#define CORE_MONO_MAX_COUNTERS 65536   /* counters in one state */
-#define CORE_MONO_NAME_MAX 1024        /* bytes of a counter name */
+#define CORE_MONO_MAX_COUNTERS 4096    /* counters in one state: bounds the sealed state (~2 MB) */
+#define CORE_MONO_NAME_MAX 256         /* bytes of a counter name */
 
 /* Whether the current manifest lists `gate` in Config.FeatureGates
  * (case-insensitive, as MarbleRun). False without a manifest. */

@@ -75,6 +75,8 @@ ctr m1 '{"name":"foo","value":-1}'
 check "a negative value: 400 fail" eq "$CODE $(jqv .status)" "400 fail"
 ctr m1 '{"name":"foo","value":"5"}'
 check "a string value: 400 fail" eq "$CODE $(jqv .status)" "400 fail"
+ctr m1 "{\"name\":\"$(printf 'n%.0s' $(seq 300))\",\"value\":1}"
+check "a name over 256 bytes: refused (500 error, the state stays bounded)" eq "$CODE $(jqv .status)" "500 error"
 ctr m1 '{"name":"big","value":9223372036854775807}'
 check "value 2^63-1 accepted" eq "$CODE" 200
 ctr m1 '{"name":"big","value":0}' --tls-max 1.2

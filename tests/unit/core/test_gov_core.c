@@ -202,9 +202,15 @@ static void test_svn_update(void **state)
     /* an SVN update is not a full update: no previous root secret */
     assert_false(after->has_previous_root_secret);
     assert_memory_equal(after->root_secret, before->root_secret, 32);
-    struct manifest_secret_set *prev = (struct manifest_secret_set *)&e;   /* must be overwritten */
+    struct manifest_secret_set *prev = NULL;
     assert_int_equal(gov_previous_secrets(after, "6a1c9f0e-3b52-4d7a-9e1f-0c2b8d4e5f61", "m", NULL, &prev, &e), 0);
-    assert_null(prev);   /* no full update yet: the snapshot's previous_secrets are all there is */
+    /* no full update yet: .Previous.Secrets are the current values (MarbleRun's SetManifest) */
+    assert_non_null(prev);
+    const struct manifest_secret_value *ps = manifest_secret_set_find(prev, "s");
+    assert_non_null(ps);
+    assert_int_equal(ps->private_len, s1->private_len);
+    assert_memory_equal(ps->private_key, s1->private_key, s1->private_len);
+    manifest_secret_set_free(prev);
     char buf[512];
     assert_non_null(strstr(last_log(f->c, buf, sizeof(buf)), "\"package\":\"pkg\",\"new version\":4"));
     core_snap_put(after);
@@ -259,10 +265,9 @@ static void test_full_update(void **state)
     assert_non_null(s->previous_secrets);
     assert_non_null(manifest_secret_set_find(s->previous_secrets, "c"));   /* .Previous.Secrets */
     assert_non_null(manifest_secret_set_find(s->secrets, "k"));            /* uploaded value kept */
-    /* MarbleRun keeps the root secret as previousRootSecret on every full
-     * update; without RotateRootSecret both are the same */
-    assert_true(s->has_previous_root_secret);
-    assert_memory_equal(s->previous_root_secret, root0, 32);
+    /* MarbleRun backs the root secret up as previousRootSecret only with
+     * RotateRootSecret; without it none is set (= the current one) */
+    assert_false(s->has_previous_root_secret);
     assert_memory_equal(s->root_secret, root0, 32);
     /* the marble's previous set: stored previous values; no private
      * symmetric key in this manifest, so nothing derived */
