@@ -14,6 +14,8 @@ PKGS=(
   libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   # unit tests
   libcmocka-dev
+  # raw HTTP clients of the hardening tests (request smuggling corpus, connection floods)
+  python3
   # integration tests, demo and benchmarks
   curl jq etcd-server etcd-client swtpm swtpm-tools tpm2-tools nginx-light procps python3
   # gRPC tests: an independent gRPC client (stubs generated at test time) and hostile HTTP/2;

@@ -22,6 +22,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/listener.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
@@ -115,6 +116,7 @@ struct srv_req {
     size_t stat_idx;
     struct timespec start;
     bool replied;
+    bool close;          /* reply with Connection: close (libevent then closes after it) */
     const char *path;
     char *path_owned;
     uint8_t *body;
@@ -375,7 +377,11 @@ void srv_reply(struct srv_req *r, int status, const char *content_type, const vo
     if (content_type != NULL)
         evhttp_add_header(h, "Content-Type", content_type);
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    if (out != NULL && len > 0)
+    if (r->close)
+        evhttp_add_header(h, "Connection", "close");
+    /* libevent 2.1 omits Content-Length for HEAD but still writes the body,
+     * which a client then reads as the start of the next response */
+    if (out != NULL && len > 0 && evhttp_request_get_command(r->req) != EVHTTP_REQ_HEAD)
         evbuffer_add(out, body, len);
     record(r, status, len);
     evhttp_send_reply(r->req, status, reason(status), out);
@@ -570,6 +576,84 @@ void *srv_req_ctx(struct srv_req *r)
     return r->l->cfg.ctx;
 }
 
+/* RFC 9110 §5.6.2 tchar. */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Request smuggling (security review, issue 12 §2). libevent 2.1 frames a
+ * request by the FIRST Content-Length header, decodes chunked only when the
+ * first Transfer-Encoding value is exactly "chunked" (anything else is ignored
+ * and the body taken from Content-Length, or absent), keeps header names with
+ * spaces ("Transfer-Encoding : chunked" is then an unknown header), unfolds
+ * obs-fold into the value, and reads no body for HEAD. A proxy in front of us
+ * that frames the same bytes differently would make the rest of a body our
+ * next request. So every request whose framing is not unambiguous is refused
+ * here, after libevent parsed it and before any handler runs, and the
+ * connection is closed after the 400: whatever libevent left in its buffer
+ * (the smuggled remainder) is never parsed. Returns NULL when the framing is
+ * sound, else the reason. */
+static const char *framing_error(struct evhttp_request *req)
+{
+    const char *uri = evhttp_request_get_uri(req);
+    /* origin-form only: absolute-form is for proxies (libevent would route it
+     * by its path and flag it as a proxy request), asterisk-form for OPTIONS * */
+    if (uri == NULL || uri[0] != '/')
+        return "the request target must be a path (origin-form)";
+    if (req->major != 1 || (req->minor != 0 && req->minor != 1))
+        return "unsupported HTTP version";
+    const struct evkeyvalq *hs = evhttp_request_get_input_headers(req);
+    const struct evkeyval *h;
+    const char *cl = NULL, *te = NULL;
+    int n_cl = 0, n_te = 0, n_host = 0;
+    TAILQ_FOREACH(h, hs, next) {
+        if (h->key[0] == '\0')
+            return "empty header name";
+        for (const char *k = h->key; *k != '\0'; k++)
+            if (!is_tchar((unsigned char)*k))
+                return "invalid character in a header name";
+        if (strcasecmp(h->key, "Content-Length") == 0) {
+            n_cl++;
+            cl = h->value;
+        } else if (strcasecmp(h->key, "Transfer-Encoding") == 0) {
+            n_te++;
+            te = h->value;
+        } else if (strcasecmp(h->key, "Host") == 0) {
+            n_host++;
+        }
+    }
+    if (n_cl > 1)
+        return "more than one Content-Length";
+    if (n_te > 1)
+        return "more than one Transfer-Encoding";
+    if (n_cl > 0 && n_te > 0)
+        return "both Content-Length and Transfer-Encoding";
+    if (n_host > 1 || (n_host == 0 && req->minor == 1))
+        return "an HTTP/1.1 request needs exactly one Host header";
+    if (cl != NULL) {
+        /* 1*DIGIT: libevent's strtoll would also take "+4", " 4" (an obs-fold
+         * leaves a space) and "4 4" is refused there already */
+        size_t n = strlen(cl);
+        if (n == 0 || n > 18 || strspn(cl, "0123456789") != n)
+            return "invalid Content-Length";
+    }
+    if (te != NULL) {
+        /* libevent decodes exactly "chunked" (any case); "xchunked", a leading
+         * tab, a fold (" chunked") or a list would be read as no body */
+        if (strcasecmp(te, "chunked") != 0)
+            return "Transfer-Encoding other than chunked";
+        if (req->minor == 0)
+            return "Transfer-Encoding in an HTTP/1.0 request";
+    }
+    /* methods libevent reads no body for: a body would be the next request */
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    if ((m == EVHTTP_REQ_HEAD || m == EVHTTP_REQ_TRACE) && (te != NULL || (cl != NULL && strspn(cl, "0") != strlen(cl))))
+        return "a body on a method without one";
+    return NULL;
+}
+
 static void dispatch(struct evhttp_request *req, void *arg)
 {
     struct lst *l = arg;
@@ -582,6 +666,14 @@ static void dispatch(struct evhttp_request *req, void *arg)
         rearm_deadline(req);
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     r.path = (path != NULL && *path != '\0') ? path : "/";
+    const char *bad = framing_error(req);
+    if (bad != NULL) {
+        r.stat_idx = l->cfg.n_routes;
+        r.close = true;
+        LOG_DEBUG("%s API: malformed request refused: %s", l->cfg.name, bad);
+        srv_jsend_fail(&r, 400, "malformed request: %s", bad);
+        return;
+    }
 
     /* a path may have one entry per method; the first entry with the path
      * carries the statistics when no method matches */
