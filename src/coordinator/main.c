@@ -67,6 +67,15 @@ static void usage(FILE *f)
             "  --threads N             event loops                 [CPUs]\n"
             "  --leaf-key-pool N       pre-generated marble keys, refilled while idle [64; 0 = off]\n"
             "  --http-timeout SECONDS  timeout for slow or idle clients [10]\n"
+            "  Connection limits of the client and mesh listeners, each its own budget (docs/coordinator.md):\n"
+            "  --handshake-timeout S   TLS handshake, and then the first request byte, within S [5]\n"
+            "  --client-max-conns N    open client API connections; at the cap one without a request\n"
+            "                          is shed for a new one [1024]\n"
+            "  --mesh-max-conns N      the same for the mesh API [1024]\n"
+            "  --max-conns-per-addr N  open connections from one source address (IPv6: /64), per\n"
+            "                          listener [half the listener's cap]\n"
+            "  --max-handshakes-per-addr N  connections without a completed handshake from one source\n"
+            "                          address, per listener [128]\n"
             "  --help, --version\n");
 }
 
@@ -196,10 +205,12 @@ int main(int argc, char **argv)
         .tpm_eventlog = env_or("CAIRN_TPM_EVENTLOG", NULL),
     };
     long threads = 0, pool = 64, timeout = 10;
+    long hs_timeout = 5, client_conns = 1024, mesh_conns = 1024, per_addr = 0, hs_per_addr = 128;
 
     enum { O_CLIENT = 256, O_MESH, O_DNS, O_SEAL, O_METRICS, O_STARTUP, O_SIM, O_DEBUG, O_LOGFMT, O_READY,
            O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE, O_TEE, O_TPM_TCTI,
-           O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG };
+           O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS,
+           O_PER_ADDR, O_HS_PER_ADDR };
     static const struct option opts[] = {
         {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
         {"dns-names", required_argument, NULL, O_DNS},      {"seal-dir", required_argument, NULL, O_SEAL},
@@ -209,6 +220,11 @@ int main(int argc, char **argv)
         {"log-format", required_argument, NULL, O_LOGFMT},  {"ready-file", required_argument, NULL, O_READY},
         {"threads", required_argument, NULL, O_THREADS},    {"leaf-key-pool", required_argument, NULL, O_POOL},
         {"http-timeout", required_argument, NULL, O_TIMEOUT},
+        {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
+        {"client-max-conns", required_argument, NULL, O_CLIENT_CONNS},
+        {"mesh-max-conns", required_argument, NULL, O_MESH_CONNS},
+        {"max-conns-per-addr", required_argument, NULL, O_PER_ADDR},
+        {"max-handshakes-per-addr", required_argument, NULL, O_HS_PER_ADDR},
         {"trust-dir", required_argument, NULL, O_TRUST_DIR},
         {"insecure-no-tee", no_argument, NULL, O_INSECURE_NO_TEE},
         {"tee", required_argument, NULL, O_TEE},            {"tpm-tcti", required_argument, NULL, O_TPM_TCTI},
@@ -258,6 +274,27 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case O_HS_TIMEOUT:
+        case O_CLIENT_CONNS:
+        case O_MESH_CONNS:
+        case O_PER_ADDR:
+        case O_HS_PER_ADDR: {
+            long max = o == O_HS_TIMEOUT ? 3600 : 1000000;
+            long *dst = o == O_HS_TIMEOUT     ? &hs_timeout
+                        : o == O_CLIENT_CONNS ? &client_conns
+                        : o == O_MESH_CONNS   ? &mesh_conns
+                        : o == O_PER_ADDR     ? &per_addr
+                                              : &hs_per_addr;
+            if (parse_uint(optarg, max, dst) != 0 || *dst == 0) {
+                const char *name = "?";
+                for (const struct option *q = opts; q->name != NULL; q++)
+                    if (q->val == o)
+                        name = q->name;
+                fprintf(stderr, "cairn-coordinator: --%s: expected 1..%ld, got %s\n", name, max, optarg);
+                return 2;
+            }
+            break;
+        }
         case O_HELP:
         case 'h':
             usage(stdout);
@@ -391,7 +428,10 @@ int main(int argc, char **argv)
         free(raw);
     }
     struct api_config ac = {.client_addr = client_addr, .mesh_addr = mesh_addr, .metrics_addr = metrics_addr,
-                            .threads = (int)threads, .timeout_s = (int)timeout};
+                            .threads = (int)threads, .timeout_s = (int)timeout,
+                            .handshake_timeout_s = (int)hs_timeout, .client_max_conns = (size_t)client_conns,
+                            .mesh_max_conns = (size_t)mesh_conns, .max_conns_per_addr = (size_t)per_addr,
+                            .max_handshakes_per_addr = (size_t)hs_per_addr};
     struct api *api = NULL;
     if (api_start(core, &ac, &api, &e) != 0) {
         LOG_ERROR("cannot start the listeners: %s", cairn_error_msg(&e));

@@ -23,6 +23,12 @@ struct api_config {
     const char *metrics_addr;   /* NULL or "" = off */
     int threads;                /* event loops; 0 = number of CPUs */
     int timeout_s;              /* slow/idle client timeout; 0 = 10 */
+    /* Connection limits of the client and mesh listeners (struct srv_listener_cfg; 0 = its default). */
+    int handshake_timeout_s;
+    size_t client_max_conns;
+    size_t mesh_max_conns;
+    size_t max_conns_per_addr;       /* each listener */
+    size_t max_handshakes_per_addr;  /* each listener */
 };
 
 struct api;

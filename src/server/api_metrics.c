@@ -63,7 +63,11 @@ int api_start(struct core *c, const struct api_config *cfg, struct api **out, st
     struct srv_listener_cfg l = {.name = "client", .addr = cfg->client_addr, .tls = client_tls, .tls_ctx = &a->ctx,
                                  .routes = api_client_routes, .n_routes = api_client_n_routes,
                                  .fallback = api_not_allowed, .ctx = &a->ctx, .max_body = API_CLIENT_MAX_BODY,
-                                 .timeout_s = cfg->timeout_s, .metrics = true};
+                                 .timeout_s = cfg->timeout_s, .metrics = true,
+                                 .max_conns = cfg->client_max_conns,
+                                 .max_conns_per_addr = cfg->max_conns_per_addr,
+                                 .max_handshakes_per_addr = cfg->max_handshakes_per_addr,
+                                 .handshake_timeout_s = cfg->handshake_timeout_s};
     int idx = srv_add_listener(a->srv, &l, err);
     if (idx < 0)
         goto fail;
@@ -72,7 +76,10 @@ int api_start(struct core *c, const struct api_config *cfg, struct api **out, st
                                  .routes = api_mesh_routes, .n_routes = api_mesh_n_routes,
                                  .grpc = api_mesh_grpc, .n_grpc = api_mesh_n_grpc, .h2_plain = api_mesh_h2_plain,
                                  .fallback = api_not_allowed, .ctx = &a->ctx, .max_body = API_MESH_MAX_BODY,
-                                 .timeout_s = cfg->timeout_s, .metrics = true};
+                                 .timeout_s = cfg->timeout_s, .metrics = true, .max_conns = cfg->mesh_max_conns,
+                                 .max_conns_per_addr = cfg->max_conns_per_addr,
+                                 .max_handshakes_per_addr = cfg->max_handshakes_per_addr,
+                                 .handshake_timeout_s = cfg->handshake_timeout_s};
     if ((idx = srv_add_listener(a->srv, &m, err)) < 0)
         goto fail;
     a->ports[1] = srv_listener_port(a->srv, idx);

@@ -30,6 +30,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "server/conn.h"
 #include "server/h2.h"
 #include "server/tls.h"
 
@@ -73,20 +74,8 @@ struct lst {
     int fd;
     int port;
     struct route_stats *stats;   /* n_routes + 1 (fallback) */
-    atomic_int conns;            /* open TLS connections (see struct conn) */
+    struct conn_pool *pool;      /* TLS listeners: connection accounting (conn.h) */
 };
-
-/* Per TLS connection, hung on its SSL as ex_data so that it lives exactly as
- * long as the connection: libevent frees the SSL with the connection, and the
- * ex_data free callback (conn_free) runs then, on the loop thread. */
-struct conn {
-    struct lst *l;
-    struct event *deadline;      /* request deadline, see arm_deadline() */
-    struct bufferevent *bev;     /* for the h2 hand-over (h2_handover) */
-    struct srv_h2 *h2;           /* gRPC session once ALPN chose "h2"; freed with the conn */
-};
-static int g_conn_idx = -1;
-static void rearm_deadline(struct evhttp_request *req);
 
 struct loop {
     struct srv *srv;
@@ -125,27 +114,10 @@ struct srv_req {
 };
 
 static pthread_once_t g_evthread_once = PTHREAD_ONCE_INIT;
-static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
-{
-    (void)parent;
-    (void)ad;
-    (void)idx;
-    (void)argl;
-    (void)argp;
-    struct conn *c = ptr;
-    if (c == NULL)
-        return;
-    if (c->deadline != NULL)
-        event_free(c->deadline);
-    srv_h2_free(c->h2);
-    atomic_fetch_sub(&c->l->conns, 1);
-    free(c);
-}
 
 static void evthread_init(void)
 {
     evthread_use_pthreads();
-    g_conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
 }
 
 struct srv *srv_new(int threads)
@@ -268,10 +240,38 @@ int srv_add_listener(struct srv *s, const struct srv_listener_cfg *cfg, struct c
         l->cfg.timeout_s = 10;
     if (l->cfg.max_conns == 0)
         l->cfg.max_conns = SRV_DEFAULT_MAX_CONNS;
-    atomic_init(&l->conns, 0);
+    if (l->cfg.max_conns_per_addr == 0)
+        l->cfg.max_conns_per_addr = l->cfg.max_conns / 2 > 0 ? l->cfg.max_conns / 2 : 1;
+    if (l->cfg.max_handshakes_per_addr == 0)
+        l->cfg.max_handshakes_per_addr = SRV_DEFAULT_MAX_HANDSHAKES_PER_ADDR;
+    if (l->cfg.handshake_timeout_s <= 0)
+        l->cfg.handshake_timeout_s = SRV_DEFAULT_HANDSHAKE_TIMEOUT;
+    if (l->cfg.tls != NULL) {
+        struct conn_limits lim = {.max_conns = l->cfg.max_conns,
+                                  .max_per_addr = l->cfg.max_conns_per_addr,
+                                  .max_hs_per_addr = l->cfg.max_handshakes_per_addr,
+                                  .handshake_timeout_s = l->cfg.handshake_timeout_s,
+                                  .request_timeout_s = 3 * l->cfg.timeout_s};
+        l->pool = conn_pool_new(l->cfg.name, &lim);
+        if (l->pool == NULL) {
+            for (size_t i = 0; i <= cfg->n_routes; i++)
+                pthread_mutex_destroy(&l->stats[i].lock);
+            free(l->stats);
+            close(fd);
+            return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        }
+    }
     l->fd = fd;
     l->port = port;
     return s->nlst++;
+}
+
+int srv_listener_conn_stats(struct srv *s, int idx, struct conn_stats *out)
+{
+    if (idx < 0 || idx >= s->nlst || s->lst[idx].pool == NULL)
+        return CAIRN_ERR_INVALID;
+    conn_pool_stats(s->lst[idx].pool, out);
+    return 0;
 }
 
 int srv_listener_port(const struct srv *s, int idx)
@@ -662,8 +662,14 @@ static void dispatch(struct evhttp_request *req, void *arg)
     r.req = req;
     r.l = l;
     clock_gettime(CLOCK_MONOTONIC, &r.start);
-    if (l->cfg.tls != NULL)
-        rearm_deadline(req);
+    if (l->cfg.tls != NULL) {
+        /* the next request on this connection gets a fresh deadline */
+        struct evhttp_connection *ec = evhttp_request_get_connection(req);
+        struct bufferevent *bev = ec != NULL ? evhttp_connection_get_bufferevent(ec) : NULL;
+        SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+        if (ssl != NULL)
+            conn_activity(conn_of(ssl));
+    }
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     r.path = (path != NULL && *path != '\0') ? path : "/";
     const char *bad = framing_error(req);
@@ -749,120 +755,63 @@ static struct bufferevent *bev_plain(struct event_base *base, void *arg)
     return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
 
-/* The deadline fired: the client took longer than 3 x timeout_s for one
- * request (handshake included). libevent's own timeout restarts on every byte,
- * so a client dripping bytes would never hit it. Shutting the socket down
- * makes libevent see EOF and free the connection through its normal path. */
-static void deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    int sfd = SSL_get_fd(arg);
-    if (sfd >= 0)
-        shutdown(sfd, SHUT_RDWR);
-}
-
-static void arm_deadline(struct conn *c)
-{
-    struct timeval tv = {.tv_sec = 3 * c->l->cfg.timeout_s};
-    event_add(c->deadline, &tv);
-}
-
-static void track_conn(struct event_base *base, struct lst *l, SSL *ssl)
-{
-    struct conn *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return;
-    c->l = l;
-    c->deadline = event_new(base, -1, 0, deadline_cb, ssl);
-    if (c->deadline == NULL || !SSL_set_ex_data(ssl, g_conn_idx, c)) {
-        if (c->deadline != NULL)
-            event_free(c->deadline);
-        free(c);
-        return;
-    }
-    atomic_fetch_add(&l->conns, 1);
-    arm_deadline(c);
-}
-
-/* Each request starts a new deadline for the next one on that connection. */
-static void rearm_deadline(struct evhttp_request *req)
-{
-    struct evhttp_connection *ec = evhttp_request_get_connection(req);
-    struct bufferevent *bev = ec != NULL ? evhttp_connection_get_bufferevent(ec) : NULL;
-    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-    struct conn *c = ssl != NULL ? SSL_get_ex_data(ssl, g_conn_idx) : NULL;
-    if (c != NULL)
-        arm_deadline(c);
-}
-
-static void log_over_cap(struct lst *l)
-{
-    static _Atomic time_t last;
-    time_t now = time(NULL), prev = atomic_load(&last);
-    if (now - prev >= 10 && atomic_compare_exchange_strong(&last, &prev, now))
-        LOG_WARN("%s API: %zu connections open (the cap): refusing new ones", l->cfg.name, l->cfg.max_conns);
-}
-
 /* ---- HTTP/2 hook: a handshake that selected ALPN "h2" hands the connection
- * from evhttp to a gRPC session (h2.h). The SSL info callback runs inside the
+ * from evhttp to a gRPC session (h2.h). conn.h calls this inside the
  * handshake, after evhttp has installed its callbacks and before
  * bufferevent_openssl reports BEV_EVENT_CONNECTED, which then reaches the
- * session's callbacks instead of evhttp's. ---- */
-static void h2_handover(const SSL *ssl, int where, int ret)
+ * session's callbacks instead of evhttp's. The session belongs to the conn
+ * from then on (freed with it); admission, the handshake and first-byte
+ * deadlines and shedding are the same as for HTTP/1.1. ---- */
+static void h2_session_free(void *h)
 {
-    (void)ret;
-    if (!(where & SSL_CB_HANDSHAKE_DONE))
-        return;
-    struct conn *c = SSL_get_ex_data(ssl, g_conn_idx);
-    if (c == NULL || c->bev == NULL || c->h2 != NULL || c->l->cfg.n_grpc == 0)
+    srv_h2_free(h);
+}
+
+static void h2_handover(struct conn *c, const SSL *ssl, void *arg)
+{
+    struct lst *l = arg;
+    if (l->cfg.n_grpc == 0 || conn_bev(c) == NULL)
         return;
     const unsigned char *proto = NULL;
     unsigned int plen = 0;
     SSL_get0_alpn_selected(ssl, &proto, &plen);
     if (plen != 2 || memcmp(proto, "h2", 2) != 0)
         return;
-    struct srv_h2_cfg hc = {.name = c->l->cfg.name, .methods = c->l->cfg.grpc, .n_methods = c->l->cfg.n_grpc,
-                            .plain = c->l->cfg.h2_plain, .record = h2_record, .record_arg = c->l, .ctx = c->l->cfg.ctx, .max_msg = c->l->cfg.max_body,
-                            .max_headers = c->l->cfg.max_headers, .timeout_s = c->l->cfg.timeout_s};
-    c->h2 = srv_h2_start(c->bev, &hc);
-    if (c->h2 != NULL)
-        event_del(c->deadline);   /* the session keeps its own deadlines */
+    struct srv_h2_cfg hc = {.name = l->cfg.name, .methods = l->cfg.grpc, .n_methods = l->cfg.n_grpc,
+                            .plain = l->cfg.h2_plain, .record = h2_record, .record_arg = l, .ctx = l->cfg.ctx,
+                            .max_msg = l->cfg.max_body, .max_headers = l->cfg.max_headers,
+                            .timeout_s = l->cfg.timeout_s};
+    struct srv_h2 *h = srv_h2_start(conn_bev(c), &hc);
+    if (h != NULL)
+        conn_set_session(c, h, h2_session_free);
 }
 
 static struct bufferevent *bev_tls(struct event_base *base, void *arg)
 {
     struct lst *l = arg;
     pace_accept(base, l);
-    SSL_CTX *ctx = l->cfg.tls(l->cfg.tls_ctx);
     /* Never return NULL: libevent would then serve plain HTTP on this socket.
-     * Without a context the handshake is made to fail instead. */
-    /* Over the connection cap the handshake is refused, so that slow or idle
-     * clients cannot pin an unbounded number of connections and buffers. */
-    bool over = (size_t)atomic_load(&l->conns) >= l->cfg.max_conns;
-    if (over && ctx != NULL) {
-        SSL_CTX_free(ctx);
-        ctx = NULL;
-        log_over_cap(l);
-    }
+     * Without a context (or without memory for the accounting) the handshake
+     * is made to fail instead. Admission, the connection cap and the phase
+     * deadlines are conn.h's. */
+    SSL_CTX *ctx = l->cfg.tls(l->cfg.tls_ctx);
     if (ctx != NULL && l->cfg.n_grpc > 0)
         srv_tls_offer_h2(ctx);
-    SSL *ssl = SSL_new(ctx != NULL ? ctx : l->srv->refuse_ctx);
-    if (ctx != NULL)
-        SSL_CTX_free(ctx);
+    SSL *ssl = ctx != NULL ? SSL_new(ctx) : NULL;
+    SSL_CTX_free(ctx);
+    if (ssl != NULL && conn_attach(l->pool, base, ssl, h2_handover, l) != 0) {
+        SSL_free(ssl);
+        ssl = NULL;
+    }
     if (ssl == NULL)
         ssl = SSL_new(l->srv->refuse_ctx);
-    else if (ctx != NULL)
-        track_conn(base, l, ssl);
     struct bufferevent *bev =
         bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (bev != NULL)
+    if (bev != NULL)   /* on failure libevent has freed the SSL (BEV_OPT_CLOSE_ON_FREE) */
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    struct conn *c = ssl != NULL ? SSL_get_ex_data(ssl, g_conn_idx) : NULL;
-    if (bev != NULL && c != NULL && l->cfg.n_grpc > 0) {
-        c->bev = bev;
-        SSL_set_info_callback(ssl, h2_handover);
-    }
+    struct conn *c = bev != NULL ? conn_of(ssl) : NULL;
+    if (c != NULL)
+        conn_set_bev(c, bev);
     return bev;
 }
 
@@ -979,11 +928,16 @@ void srv_stop(struct srv *s)
     for (int i = 0; i < s->nloops; i++)
         if (s->loops[i].stop_ev != NULL && s->loops[i].started)
             event_active(s->loops[i].stop_ev, EV_TIMEOUT, 0);
+    /* all loops stop before any is torn down: a loop still running could
+     * shed (activate) a connection of another */
     for (int i = 0; i < s->nloops; i++) {
         struct loop *lp = &s->loops[i];
         if (lp->started)
             pthread_join(lp->th, NULL);
         lp->started = false;
+    }
+    for (int i = 0; i < s->nloops; i++) {
+        struct loop *lp = &s->loops[i];
         for (int k = 0; k < s->nlst; k++) {
             if (lp->resume_ev[k] != NULL)
                 event_free(lp->resume_ev[k]);
@@ -992,10 +946,20 @@ void srv_stop(struct srv *s)
                 event_free(lp->backoff_ev[k]);
             lp->backoff_ev[k] = NULL;
             if (lp->http[k] != NULL)
-                evhttp_free(lp->http[k]);
+                evhttp_free(lp->http[k]);   /* its listener and every connection it holds */
             lp->http[k] = NULL;
             lp->evl[k] = NULL;
         }
+        /* A connection freed above may still have a deferred callback queued
+         * (bufferevent_openssl defers its write callback, holding a reference
+         * to the bufferevent), and bufferevents are finalized from the loop.
+         * event_base_free() would drop those callbacks without running them,
+         * leaking the connection (bufferevent, SSL, buffers: issue 12 §4, seen
+         * under ASan after load). So run the loop until nothing is active. */
+        for (int n = 0; n < 64 && lp->base != NULL &&
+                        event_base_get_num_events(lp->base, EVENT_BASE_COUNT_ACTIVE) > 0;
+             n++)
+            event_base_loop(lp->base, EVLOOP_NONBLOCK);
         if (lp->stop_ev != NULL)
             event_free(lp->stop_ev);
         lp->stop_ev = NULL;
@@ -1013,6 +977,7 @@ void srv_free(struct srv *s)
     srv_stop(s);
     for (int k = 0; k < s->nlst; k++) {
         close(s->lst[k].fd);
+        conn_pool_free(s->lst[k].pool);
         for (size_t i = 0; i <= s->lst[k].cfg.n_routes; i++)
             pthread_mutex_destroy(&s->lst[k].stats[i].lock);
         free(s->lst[k].stats);
@@ -1105,6 +1070,23 @@ int srv_metrics_render(struct srv *s, struct cairn_buf *b)
             cairn_buf_appendf(b, "server_%s_api_http_in_flight_requests{", n);
             label_path(b, l, i);
             cairn_buf_appendf(b, "} %ld\n", atomic_load(&l->stats[i].in_flight));
+        }
+        if (l->pool != NULL) {
+            struct conn_stats cs;
+            conn_pool_stats(l->pool, &cs);
+            cairn_buf_appendf(b, "# HELP server_%s_connections_open Open TLS connections.\n"
+                                 "# TYPE server_%s_connections_open gauge\n"
+                                 "server_%s_connections_open %llu\n", n, n, n, (unsigned long long)cs.open);
+            cairn_buf_appendf(b, "# HELP server_%s_connections_total TLS connections by outcome: admitted, refused "
+                                 "(per-address limits; all open connections active), shed to make room, closed by "
+                                 "a handshake or request deadline.\n"
+                                 "# TYPE server_%s_connections_total counter\n", n, n);
+            const struct { const char *k; uint64_t v; } o[] = {
+                {"admitted", cs.admitted}, {"refused_address", cs.refused_addr}, {"refused_full", cs.refused_full},
+                {"shed", cs.shed}, {"deadline", cs.deadline}};
+            for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
+                cairn_buf_appendf(b, "server_%s_connections_total{outcome=\"%s\"} %llu\n", n, o[i].k,
+                                  (unsigned long long)o[i].v);
         }
     }
     return b->failed ? CAIRN_ERR_TOO_LARGE : 0;

@@ -58,6 +58,8 @@ struct srv_route {
 };
 
 #define SRV_DEFAULT_MAX_CONNS 1024
+#define SRV_DEFAULT_MAX_HANDSHAKES_PER_ADDR 128
+#define SRV_DEFAULT_HANDSHAKE_TIMEOUT 5
 
 /* gRPC over HTTP/2 (src/server/h2.c): a TLS listener with gRPC methods offers
  * ALPN "h2" and hands such connections to an nghttp2 session; "http/1.1" or
@@ -104,10 +106,18 @@ struct srv_listener_cfg {
     size_t max_body;             /* bytes; default 1 MiB */
     size_t max_headers;          /* bytes; default 16 KiB */
     int timeout_s;               /* read/write/idle timeout; default 10. TLS listeners also close a
-                                  * connection whose handshake or next request takes longer than
-                                  * 3 x timeout_s in all, however steadily it trickles bytes */
-    size_t max_conns;            /* TLS listeners: open connections before new handshakes are
-                                  * refused; default SRV_DEFAULT_MAX_CONNS */
+                                  * connection whose request (from its first byte, or from the
+                                  * previous request) takes longer than 3 x timeout_s in all,
+                                  * however steadily it trickles bytes */
+    /* TLS listeners only (server/conn.h): admission and shedding. */
+    size_t max_conns;            /* open connections; at the cap, one without a request is shed
+                                  * for a new one, or the new one refused; default
+                                  * SRV_DEFAULT_MAX_CONNS */
+    size_t max_conns_per_addr;   /* from one source address (IPv6: /64); default max_conns / 2 */
+    size_t max_handshakes_per_addr;  /* connections without a completed handshake from one source
+                                      * address; default SRV_DEFAULT_MAX_HANDSHAKES_PER_ADDR */
+    int handshake_timeout_s;     /* accept -> handshake done, and handshake done -> first request
+                                  * byte; default SRV_DEFAULT_HANDSHAKE_TIMEOUT */
     bool metrics;                /* count requests per route (Prometheus) */
     const struct srv_grpc_method *grpc;  /* borrowed; NULL = no HTTP/2 (TLS listeners only) */
     size_t n_grpc;
@@ -125,11 +135,18 @@ int srv_add_listener(struct srv *s, const struct srv_listener_cfg *cfg, struct c
 /* The bound port of listener `idx` (after srv_add_listener), 0 if unknown. */
 int srv_listener_port(const struct srv *s, int idx);
 
+/* Connection counters of TLS listener `idx` (server/conn.h). Returns 0, or
+ * CAIRN_ERR_INVALID for a plain or unknown listener. */
+struct conn_stats;
+int srv_listener_conn_stats(struct srv *s, int idx, struct conn_stats *out);
+
 /* Starts the loop threads. */
 int srv_start(struct srv *s, struct cairn_error *err);
 
-/* Stops the loops (pending connections are dropped) and joins the threads.
- * Safe to call from any thread except a loop thread; idempotent. */
+/* Stops the loops and joins the threads, then frees every connection still
+ * open (pending requests are dropped) and runs libevent's deferred callbacks
+ * and finalizers, so nothing of a connection outlives the server. Safe to
+ * call from any thread except a loop thread; idempotent. */
 void srv_stop(struct srv *s);
 
 /* srv_stop() then frees everything. NULL is fine. */
