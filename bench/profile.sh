@@ -42,7 +42,7 @@ for _ in $(seq 1 400); do [ -s "$W/ready.json" ] && break; sleep 0.01; done
 [ -s "$W/ready.json" ] || { echo "profile: Coordinator not ready"; cat "$W/log"; exit 1; }
 CLIENT=$(jq -r .client "$W/ready.json")
 MESH=$(jq -r .mesh "$W/ready.json")
-curl -sk "https://$CLIENT/api/v2/manifest" -d "{\"manifest\":\"$(base64 -w0 "$W/manifest.json")\"}" |
+curl -sk -H 'Content-Type: application/json' "https://$CLIENT/api/v2/manifest" -d "{\"manifest\":\"$(base64 -w0 "$W/manifest.json")\"}" |
   jq -e '.status == "success"' >/dev/null
 "$LG" activate "$MESH" bench -c 4 -t 1 -i 8 >/dev/null   # warm-up
 for r in $(seq 1 "$ROUNDS"); do

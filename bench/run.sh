@@ -65,7 +65,7 @@ start() {
 }
 stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
 set_manifest() {
-  curl -sk "https://$CLIENT/api/v2/manifest" -d "{\"manifest\":\"$(base64 -w0 "$W/manifest.json")\"}" | jq -e '.status == "success"' >/dev/null
+  curl -sk -H 'Content-Type: application/json' "https://$CLIENT/api/v2/manifest" -d "{\"manifest\":\"$(base64 -w0 "$W/manifest.json")\"}" | jq -e '.status == "success"' >/dev/null
 }
 pool_full() {   # wait until the pool reports $1 keys
   for _ in $(seq 1 600); do

@@ -63,7 +63,7 @@ int api_start(struct core *c, const struct api_config *cfg, struct api **out, st
     struct srv_listener_cfg l = {.name = "client", .addr = cfg->client_addr, .tls = client_tls, .tls_ctx = &a->ctx,
                                  .routes = api_client_routes, .n_routes = api_client_n_routes,
                                  .fallback = api_not_allowed, .ctx = &a->ctx, .max_body = API_CLIENT_MAX_BODY,
-                                 .timeout_s = cfg->timeout_s, .metrics = true,
+                                 .timeout_s = cfg->timeout_s, .metrics = true, .json_only = true,
                                  .max_conns = cfg->client_max_conns,
                                  .max_conns_per_addr = cfg->max_conns_per_addr,
                                  .max_handshakes_per_addr = cfg->max_handshakes_per_addr,

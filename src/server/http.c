@@ -361,6 +361,7 @@ static const char *reason(int status)
     case 405: return "Method Not Allowed";
     case 410: return "Gone";
     case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return NULL;
@@ -654,6 +655,29 @@ static const char *framing_error(struct evhttp_request *req)
     return NULL;
 }
 
+/* json_only listeners (issue 12 §4): a browser holding a user's client
+ * certificate can be made to POST cross-site, but only with the "simple"
+ * types (form encodings, text/plain) or none; application/json needs a CORS
+ * preflight, which this server never grants. Returns NULL when acceptable. */
+static const char *media_type_error(struct srv_req *r)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
+    if (m != EVHTTP_REQ_POST && m != EVHTTP_REQ_PUT && m != EVHTTP_REQ_PATCH && m != EVHTTP_REQ_DELETE)
+        return NULL;
+    const char *ct = srv_req_header(r, "Content-Type");
+    if (ct == NULL) {
+        size_t len;
+        srv_req_body(r, &len);
+        return len == 0 && srv_req_header(r, "Origin") == NULL ? NULL : "Content-Type must be application/json";
+    }
+    ct += strspn(ct, " \t");
+    static const char json[] = "application/json";
+    size_t n = sizeof(json) - 1;
+    if (strncasecmp(ct, json, n) != 0 || (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ' && ct[n] != '\t'))
+        return "Content-Type must be application/json";
+    return NULL;
+}
+
 static void dispatch(struct evhttp_request *req, void *arg)
 {
     struct lst *l = arg;
@@ -706,8 +730,11 @@ static void dispatch(struct evhttp_request *req, void *arg)
         size_t len;
         srv_req_body(&r, &len);
         size_t cap = route->max_body != 0 ? route->max_body : l->cfg.max_body;
+        const char *bad_type = l->cfg.json_only ? media_type_error(&r) : NULL;
         if (len > cap)
             srv_jsend_fail(&r, 413, "request body too large: %zu bytes, limit %zu", len, cap);
+        else if (bad_type != NULL)
+            srv_jsend_fail(&r, 415, "%s", bad_type);
         else
             route->fn(&r, l->cfg.ctx);
     }

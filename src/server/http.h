@@ -119,6 +119,11 @@ struct srv_listener_cfg {
     int handshake_timeout_s;     /* accept -> handshake done, and handshake done -> first request
                                   * byte; default SRV_DEFAULT_HANDSHAKE_TIMEOUT */
     bool metrics;                /* count requests per route (Prometheus) */
+    bool json_only;              /* POST/PUT/PATCH/DELETE to a route need Content-Type: application/json
+                                  * (parameters allowed), else 415 (cross-site form posts): a request
+                                  * without a Content-Type passes only with an empty body and no Origin
+                                  * header (MarbleRun's CLI cancels an update so; browsers send Origin
+                                  * with every cross-site POST) */
     const struct srv_grpc_method *grpc;  /* borrowed; NULL = no HTTP/2 (TLS listeners only) */
     size_t n_grpc;
     srv_h2_plain_fn h2_plain;    /* HTTP/2 requests that are not gRPC; NULL = 415 */

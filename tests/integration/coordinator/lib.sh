@@ -54,11 +54,14 @@ kill9_coord() {
   wait "$PID" 2>/dev/null || true
 }
 
+# the client API takes request bodies as application/json only (issue 12 §4):
+# prints curl's header option unless the arguments set a Content-Type
+json_ct() { [[ " $* " == *"Content-Type"* ]] || printf '%s' "-HContent-Type:application/json"; }
 # req METHOD PATH [curl args...]: sets CODE and BODY (client API)
 req() {
   local m=$1 p=$2; shift 2
   local out
-  out=$(curl -sk -o "$WORK/body" -w '%{http_code}' -X "$m" "https://$CLIENT$p" "$@" || true)
+  out=$(curl -sk -o "$WORK/body" -w '%{http_code}' -X "$m" "https://$CLIENT$p" $(json_ct "$@") "$@" || true)
   CODE=$out
   BODY=$(cat "$WORK/body" 2>/dev/null || true)
 }

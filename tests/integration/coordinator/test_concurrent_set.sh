@@ -7,7 +7,7 @@ for round in 1 2 3; do
   start_coord "r$round"
   CP=()
   for i in 1 2; do
-    ( curl -sk -o "$WORK/out$i" -w '%{http_code}' "https://$CLIENT/api/v2/manifest" \
+    ( curl -sk -o "$WORK/out$i" -w '%{http_code}' "https://$CLIENT/api/v2/manifest" -H 'Content-Type: application/json' \
         -d "{\"manifest\":\"$(base64 -w0 "$WORK/m$i.json")\"}" >"$WORK/code$i" ) &
     CP+=($!)
   done

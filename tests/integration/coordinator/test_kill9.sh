@@ -16,7 +16,7 @@ ms() { echo "0.$(printf '%03d' $(( RANDOM % $1 )))"; }
 for i in $(seq 1 10); do   # during manifest sets
   rm -rf "$WORK/k$i"; mkdir -p "$WORK/k$i"; cp -r "$WORK/state2" "$WORK/k$i/seal"
   start_coord "k$i"
-  ( curl -sk -o /dev/null -w '%{http_code}' "https://$CLIENT/api/v2/manifest" \
+  ( curl -sk -H 'Content-Type: application/json' -o /dev/null -w '%{http_code}' "https://$CLIENT/api/v2/manifest" \
       -d "{\"manifest\":\"$(base64 -w0 "$WORK/m.json")\"}" >"$WORK/k$i/code" 2>/dev/null || echo 000 >"$WORK/k$i/code" ) &
   CURL=$!
   sleep "$(ms 120)"
@@ -66,7 +66,7 @@ while [ $N -lt 12 ] && [ $SECONDS -lt $END ]; do
   [ -z "${ASAN_OPTIONS:-}" ] || COORD_ENV+=("ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0")
   start_coord "s$N"
   COORD_ENV=()
-  ( curl -sk -o "$WORK/s$N/answer" -w '%{http_code}' "https://$CLIENT/api/v2/manifest" \
+  ( curl -sk -H 'Content-Type: application/json' -o "$WORK/s$N/answer" -w '%{http_code}' "https://$CLIENT/api/v2/manifest" \
       -d "{\"manifest\":\"$(base64 -w0 "$WORK/mr.json")\"}" >"$WORK/s$N/code" 2>/dev/null || echo 000 >"$WORK/s$N/code" ) &
   CURL=$!
   sleep "$(ms 150)"

@@ -80,13 +80,13 @@ recover_set() {
 }
 
 # the operations (answer into FILE; run in the background)
-op_set() { curl -sk -o "$1" -X POST "https://$CLIENT/api/v2/manifest" -d "$(mbody "$WORK/m0.json")" || true; }
+op_set() { curl -sk -H 'Content-Type: application/json' -o "$1" -X POST "https://$CLIENT/api/v2/manifest" -d "$(mbody "$WORK/m0.json")" || true; }
 op_start() {
-  curl -sk --cert "$WORK/alice.crt" --key "$WORK/alice.key" -o "$1" -X POST \
+  curl -sk -H 'Content-Type: application/json' --cert "$WORK/alice.crt" --key "$WORK/alice.key" -o "$1" -X POST \
     "https://$CLIENT/api/v2/update" -d "$(mbody "$WORK/m1.json")" || true
 }
 op_ack() {
-  curl -sk --cert "$WORK/bob.crt" --key "$WORK/bob.key" -o "$1" -X POST \
+  curl -sk -H 'Content-Type: application/json' --cert "$WORK/bob.crt" --key "$WORK/bob.key" -o "$1" -X POST \
     "https://$CLIENT/api/v2/update-manifest" -d "$(mbody "$WORK/m1.json")" || true
 }
 

@@ -54,10 +54,13 @@ stop_coord() {
 # restart_coord NAME: stop and start again on the same seal dir
 restart_coord() { stop_coord; start_coord "$1"; }
 
+# the client API takes request bodies as application/json only (issue 12 §4):
+# prints curl's header option unless the arguments set a Content-Type
+json_ct() { [[ " $* " == *"Content-Type"* ]] || printf '%s' "-HContent-Type:application/json"; }
 # req METHOD PATH [curl args...] (no client cert): sets CODE BODY
 req() {
   local m=$1 p=$2; shift 2
-  CODE=$(curl -sk -o "$WORK/body" -w '%{http_code}' -X "$m" "https://$CLIENT$p" "$@" || true)
+  CODE=$(curl -sk -o "$WORK/body" -w '%{http_code}' -X "$m" "https://$CLIENT$p" $(json_ct "$@") "$@" || true)
   BODY=$(cat "$WORK/body" 2>/dev/null || true)
 }
 # ureq USER METHOD PATH [curl args...]: as req with USER's client certificate
@@ -65,7 +68,7 @@ ureq() {
   local u=$1; shift
   local m=$1 p=$2; shift 2
   CODE=$(curl -sk --cert "$WORK/$u.crt" --key "$WORK/$u.key" -o "$WORK/body" -w '%{http_code}' -X "$m" \
-    "https://$CLIENT$p" "$@" || true)
+    "https://$CLIENT$p" $(json_ct "$@") "$@" || true)
   BODY=$(cat "$WORK/body" 2>/dev/null || true)
 }
 b64f() { base64 -w0 "$1"; }

@@ -40,7 +40,7 @@ check "unsupported method: 405" eq "$CODE" 405
 req POST /recover
 check "v1 POST /recover: 410 with MarbleRun's text" eq "$CODE:$(jqv .message)" \
   "410:Recovering the Coordinator using the /recover API endpoint has been disabled. Use the /api/v2/recover endpoint instead."
-req POST /api/v2/manifest -d 'not json'
+req POST /api/v2/manifest -H 'Content-Type: application/json' -d 'not json'
 check "POST manifest with a broken body: 400 fail, application/json" eq "$CODE:$(jqv .status)" "400:fail"
 req GET /api/v2/recover/public-key
 check "recover/public-key outside state 1: 500 error" eq "$CODE:$(jqv .status)" "500:error"
