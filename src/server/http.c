@@ -1101,18 +1101,18 @@ int srv_metrics_render(struct srv *s, struct cairn_buf *b)
         if (l->pool != NULL) {
             struct conn_stats cs;
             conn_pool_stats(l->pool, &cs);
-            cairn_buf_appendf(b, "# HELP server_%s_connections_open Open TLS connections.\n"
-                                 "# TYPE server_%s_connections_open gauge\n"
-                                 "server_%s_connections_open %llu\n", n, n, n, (unsigned long long)cs.open);
-            cairn_buf_appendf(b, "# HELP server_%s_connections_total TLS connections by outcome: admitted, refused "
+            cairn_buf_appendf(b, "# HELP cairn_%s_connections_open Open TLS connections.\n"
+                                 "# TYPE cairn_%s_connections_open gauge\n"
+                                 "cairn_%s_connections_open %llu\n", n, n, n, (unsigned long long)cs.open);
+            cairn_buf_appendf(b, "# HELP cairn_%s_connections_total TLS connections by outcome: admitted, refused "
                                  "(per-address limits; all open connections active), shed to make room, closed by "
                                  "a handshake or request deadline.\n"
-                                 "# TYPE server_%s_connections_total counter\n", n, n);
+                                 "# TYPE cairn_%s_connections_total counter\n", n, n);
             const struct { const char *k; uint64_t v; } o[] = {
                 {"admitted", cs.admitted}, {"refused_address", cs.refused_addr}, {"refused_full", cs.refused_full},
                 {"shed", cs.shed}, {"deadline", cs.deadline}};
             for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
-                cairn_buf_appendf(b, "server_%s_connections_total{outcome=\"%s\"} %llu\n", n, o[i].k,
+                cairn_buf_appendf(b, "cairn_%s_connections_total{outcome=\"%s\"} %llu\n", n, o[i].k,
                                   (unsigned long long)o[i].v);
         }
     }

@@ -72,5 +72,10 @@ phase "198 source addresses (127.0.0.3-200)" 127.0.0.3-127.0.0.200
 kill -0 "$PID" 2>/dev/null
 check "the coordinator survived" eq $? 0
 echo "-- connection counters"
-curl -s "http://$METRICS/metrics" | grep -E '^server_(client|mesh)_connections' || true
+M=$(curl -s "http://$METRICS/metrics" || true)
+grep -E '^cairn_(client|mesh)_connections' <<<"$M" || true
+shed=$(sed -n 's/^cairn_client_connections_total{outcome="shed"} //p' <<<"$M")
+refused=$(sed -n 's/^cairn_client_connections_total{outcome="refused_address"} //p' <<<"$M")
+check "the cap was reached and silent connections were shed (client: ${shed:-none})" test "${shed:-0}" -gt 0
+check "the single-address flood hit the per-address limit (client: ${refused:-none})" test "${refused:-0}" -gt 0
 finish
