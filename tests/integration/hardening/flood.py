@@ -205,8 +205,13 @@ def report(a):
     ok = [float(ln[1]) for ln in lines if ln[0] == "ok"]
     lat = [float(ln[1]) for ln in lines]
     rate = 100.0 * len(ok) / n if n else 0.0
-    print("%s: %d requests, %d ok (%.1f %%), latency p50 %.1f ms, p99 %.1f ms, max %.1f ms"
-          % (a.label, n, len(ok), rate, 1e3 * pct(lat, 0.5), 1e3 * pct(lat, 0.99), 1e3 * max(lat or [0])))
+    fails = {}
+    for ln in lines:
+        if ln[0] != "ok":
+            fails[ln[2] if len(ln) > 2 else "?"] = fails.get(ln[2] if len(ln) > 2 else "?", 0) + 1
+    print("%s: %d requests, %d ok (%.1f %%), latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%s"
+          % (a.label, n, len(ok), rate, 1e3 * pct(lat, 0.5), 1e3 * pct(lat, 0.99), 1e3 * max(lat or [0]),
+             "; failures: " + ", ".join("%s x%d" % kv for kv in sorted(fails.items())) if fails else ""))
     return 0 if n > 0 and rate >= a.min_percent else 1
 
 
