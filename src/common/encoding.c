@@ -23,7 +23,7 @@ char *cairn_hex_encode(const void *p, size_t n)
     return s;
 }
 
-static int hexval(char c)
+int cairn_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -37,7 +37,7 @@ static int hexval(char c)
 static int hex_into(const char *s, size_t slen, uint8_t *out)
 {
     for (size_t i = 0; i < slen / 2; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        int hi = cairn_hex_digit(s[2 * i]), lo = cairn_hex_digit(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return CAIRN_ERR_INVALID;
         out[i] = (uint8_t)(hi << 4 | lo);

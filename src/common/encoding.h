@@ -13,6 +13,8 @@
 
 /* Lowercase hex; returns NULL on allocation failure. */
 char *cairn_hex_encode(const void *p, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int cairn_hex_digit(char c);
 /* Accepts upper and lower case. */
 int cairn_hex_decode(const char *s, size_t slen, uint8_t **out, size_t *out_len);
 /* Decodes into a fixed-size buffer; fails unless exactly `n` bytes result. */

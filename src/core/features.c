@@ -3,7 +3,6 @@
  * state before an answer leaves) and sign-quote. */
 #include "core/features.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +30,6 @@ bool core_feature_enabled(struct core *c, const char *gate)
 
 /* ---- marble authentication ---- */
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = (char)tolower((unsigned char)ch);
-    return (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : -1;
-}
-
 /* The 16 bytes of an 8-4-4-4-12 UUID (the CN of a marble certificate). */
 static bool uuid_bytes(const char *s, size_t n, uint8_t out[16])
 {
@@ -52,7 +43,7 @@ static bool uuid_bytes(const char *s, size_t n, uint8_t out[16])
             i++;
             continue;
         }
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        int hi = cairn_hex_digit(s[i]), lo = cairn_hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[k++] = (uint8_t)(hi << 4 | lo);

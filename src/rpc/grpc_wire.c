@@ -76,17 +76,6 @@ char *grpc_message_encode(const char *msg)
     return out;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *grpc_message_decode(const char *s, size_t len)
 {
     char *out = malloc(len + 1);
@@ -95,7 +84,7 @@ char *grpc_message_decode(const char *s, size_t len)
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         int h, l;
-        if (s[i] == '%' && i + 2 < len && (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < len && (h = cairn_hex_digit(s[i + 1])) >= 0 && (l = cairn_hex_digit(s[i + 2])) >= 0) {
             out[o++] = (char)(h << 4 | l);
             i += 2;
         } else {
