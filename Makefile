@@ -1,10 +1,13 @@
 # Cairn: the two commands of the README.
 #   make demo   installs dependencies, builds, runs the end-to-end demo
 #   make test   installs dependencies, builds, runs every test
+#   make install [PREFIX=/usr/local] [DESTDIR=]   installs (docs/building.md)
+#   make deb     builds the Debian package into $(BUILD)/ (CPack)
 BUILD ?= build
 JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
 
-.PHONY: all deps build test demo asan fuzz fuzz-long bench clean
+.PHONY: all deps build install deb test demo asan fuzz fuzz-long bench clean
 
 all: build
 
@@ -14,6 +17,13 @@ deps:
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
+
+# DESTDIR (staging root) is honoured by cmake --install from the environment.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 300 -j$(JOBS)
