@@ -12,6 +12,8 @@ PKGS=(
   libtss2-dev libyaml-dev
   # gRPC activation (DESIGN §7): HTTP/2 and protobuf messages, the .proto compiled at build time
   libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
+  # make deb: CPack's DEB generator finds ELF files with file(1) for dpkg-shlibdeps (dpkg-dev)
+  file dpkg-dev
   # unit tests
   libcmocka-dev
   # raw HTTP clients of the hardening tests (request smuggling corpus, connection floods)

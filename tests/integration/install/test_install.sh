@@ -40,7 +40,7 @@ doc=$(sed -n 's|^Documentation=file:///usr/||p' "$P/lib/systemd/system/cairn-coo
   && ok "installed cairn --help" || bad "cairn --help: $(head -3 "$WORK/help.out")"
 for prog in cairn cairn-coordinator cairn-premain; do
   if [ ! -x "$P/bin/$prog" ]; then bad "$prog not installed"
-  elif ldd "$P/bin/$prog" | grep -Eq "not found|$BUILD_DIR"; then bad "$prog needs the build tree: $(ldd "$P/bin/$prog" | grep -E "not found|$BUILD_DIR")"
+  elif grep -Eq "not found|$BUILD_DIR" <<<"$(ldd "$P/bin/$prog")"; then bad "$prog needs the build tree: $(ldd "$P/bin/$prog" | grep -E "not found|$BUILD_DIR")"
   else ok "$prog: every library resolves outside the build tree"; fi
 done
 # bash completion loads and registers `cairn`.
@@ -56,7 +56,7 @@ inc=$(pkg-config --variable=includedir cairn)
 $CC -std=c11 -Wall -Wextra -Werror "$SRC/samples/libcairn/coordinator-status.c" $(pkg-config --cflags --libs cairn) \
   -o "$WORK/dyn" 2>"$WORK/cc.log" && ok "sample builds with pkg-config --cflags --libs cairn" \
   || bad "shared build: $(head -5 "$WORK/cc.log")"
-LD_LIBRARY_PATH=$LIBDIR ldd "$WORK/dyn" | grep -q "libcairn.so.0 => $LIBDIR/" \
+grep -q "libcairn.so.0 => $LIBDIR/" <<<"$(LD_LIBRARY_PATH=$LIBDIR ldd "$WORK/dyn")" \
   && ok "sample loads the installed libcairn.so" || bad "ldd: $(LD_LIBRARY_PATH=$LIBDIR ldd "$WORK/dyn" | grep cairn)"
 
 # --static from a moved copy of the prefix without the shared library: the
@@ -68,8 +68,37 @@ export PKG_CONFIG_PATH=$M/${LIBDIR#"$P"/}/pkgconfig
 $CC -std=c11 -Wall -Wextra -Werror "$SRC/samples/libcairn/coordinator-status.c" $(pkg-config --static --cflags --libs cairn) \
   -o "$WORK/static" 2>"$WORK/cc2.log" && ok "sample links statically with pkg-config --static from a moved prefix" \
   || bad "static build: $(head -5 "$WORK/cc2.log")"
-[ -x "$WORK/static" ] && ! ldd "$WORK/static" | grep -q libcairn && ok "static binary has no libcairn.so dependency" \
+[ -x "$WORK/static" ] && ! grep -q libcairn <<<"$(ldd "$WORK/static")" && ok "static binary has no libcairn.so dependency" \
   || bad "static binary missing or needs libcairn.so"
+
+# libcairn.a exports only the public API (libcairn.map), like libcairn.so:
+# an application may use names libcairn uses inside (cc_*, trust_files_*).
+extra=$(nm -g --defined-only "$M/${LIBDIR#"$P"/}/libcairn.a" | awk 'NF==3 {print $3}' | grep -v '^cairn_' || true)
+n=$(nm -g --defined-only "$M/${LIBDIR#"$P"/}/libcairn.a" | awk 'NF==3 {print $3}' | grep -c '^cairn_' || true)
+[ -z "$extra" ] && [ "$n" -ge 20 ] && ok "libcairn.a defines only cairn_* globals ($n)" \
+  || bad "libcairn.a: $(echo "$extra" | wc -w) other globals: $(echo "$extra" | head -5 | tr '\n' ' ')"
+cat >"$WORK/clash.c" <<'C'
+/* An application with its own functions named like libcairn internals. */
+#include <cairn/cairn.h>
+#include <stdio.h>
+int cc_chain_verify(void);
+int trust_files_new(void);
+int cc_chain_verify(void) { return 7; }
+int trust_files_new(void) { return 11; }
+int main(void) {
+  /* Take the library's verification and activation code in (they use its
+     own cc_chain_verify and trust_files_new). */
+  void (*volatile keep[2])(void) = {(void (*)(void))cairn_coordinator_verify, (void (*)(void))cairn_marble_activate};
+  printf("%s own %d %d %d\n", cairn_version(), cc_chain_verify(), trust_files_new(), keep[0] != 0 && keep[1] != 0);
+  return 0;
+}
+C
+# shellcheck disable=SC2046
+$CC -std=c11 -Wall -Wextra -Werror "$WORK/clash.c" $(pkg-config --static --cflags --libs cairn) -o "$WORK/clash" \
+  2>"$WORK/cc4.log" && ok "a program with its own cc_chain_verify/trust_files_new links libcairn.a" \
+  || bad "clash link: $(grep -m3 -E 'multiple definition|error' "$WORK/cc4.log")"
+out=$("$WORK/clash" 2>&1) || true
+[[ $out == [0-9]*" own 7 11 1" ]] && ok "its own functions are called: $out" || bad "clash run: $out"
 
 # Both samples against the installed Coordinator, set up by the installed CLI.
 BIN=$P/bin
@@ -79,6 +108,23 @@ cli manifest set "$SRC/samples/demo/manifest.json" "$A_CLIENT" -i >/dev/null 2>&
 for v in dyn static; do
   out=$(LD_LIBRARY_PATH="$LIBDIR" "$WORK/$v" "$A_CLIENT" --insecure 2>&1) || true
   if [[ $out == *"status: 3: "*"manifest: "[0-9a-f]* ]]; then ok "$v: status + manifest"; else bad "$v: $out"; fi
+done
+
+# docs/building.md's install commands, as written, in a tree with build/ and
+# samples/ and a temp HOME; their programs then query the Coordinator.
+T=$WORK/tree
+mkdir -p "$T" "$WORK/home" && ln -s "$BUILD_DIR" "$T/build" && ln -s "$SRC/samples" "$T/samples"
+awk '/<!-- install-commands -->/ {on=1; next} /<!-- \/install-commands -->/ {on=0} on && !/^```/' \
+  "$SRC/docs/building.md" >"$WORK/doc.sh"
+[ "$(grep -c . "$WORK/doc.sh")" -ge 5 ] && ok "docs/building.md install block: $(grep -c . "$WORK/doc.sh") lines" \
+  || bad "install block not found in docs/building.md"
+(cd "$T" && env -u PKG_CONFIG_PATH HOME="$WORK/home" bash -euo pipefail "$WORK/doc.sh") >"$WORK/doc.log" 2>&1 \
+  && ok "docs/building.md install commands run" || bad "doc commands: $(tail -5 "$WORK/doc.log")"
+[ -x "$T/status-static" ] && ! grep -q libcairn <<<"$(ldd "$T/status-static")" \
+  && ok "documented static build has no libcairn.so dependency" || bad "documented static build"
+for v in status status-static; do
+  out=$(LD_LIBRARY_PATH="$WORK/home/.local/lib" "$T/$v" "$A_CLIENT" --insecure 2>&1) || true
+  [[ $out == *"status: 3: "*"manifest: "[0-9a-f]* ]] && ok "documented $v works" || bad "documented $v: $out"
 done
 
 # DESTDIR staging: files land under DESTDIR/PREFIX, and pkg-config from the
