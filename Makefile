@@ -18,11 +18,15 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
+# install and deb take what is built in $(BUILD) (building it first only when
+# it was never configured), so `sudo make install` does not compile as root.
 # DESTDIR (staging root) is honoured by cmake --install from the environment.
-install: build
+install:
+	@[ -f $(BUILD)/cmake_install.cmake ] || $(MAKE) build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
-deb: build
+deb:
+	@[ -f $(BUILD)/CPackConfig.cmake ] || $(MAKE) build
 	cd $(BUILD) && cpack -G DEB
 
 test: build

@@ -113,13 +113,16 @@ done
 # docs/building.md's install commands, as written, in a tree with build/ and
 # samples/ and a temp HOME; their programs then query the Coordinator.
 T=$WORK/tree
-mkdir -p "$T" "$WORK/home" && ln -s "$BUILD_DIR" "$T/build" && ln -s "$SRC/samples" "$T/samples"
+mkdir -p "$T" "$WORK/home" && ln -s "$BUILD_DIR" "$T/build" && ln -s "$SRC/samples" "$T/samples" \
+  && ln -s "$SRC/Makefile" "$T/Makefile"
 awk '/<!-- install-commands -->/ {on=1; next} /<!-- \/install-commands -->/ {on=0} on && !/^```/' \
   "$SRC/docs/building.md" >"$WORK/doc.sh"
 [ "$(grep -c . "$WORK/doc.sh")" -ge 5 ] && ok "docs/building.md install block: $(grep -c . "$WORK/doc.sh") lines" \
   || bad "install block not found in docs/building.md"
 (cd "$T" && env -u PKG_CONFIG_PATH HOME="$WORK/home" bash -euo pipefail "$WORK/doc.sh") >"$WORK/doc.log" 2>&1 \
   && ok "docs/building.md install commands run" || bad "doc commands: $(tail -5 "$WORK/doc.log")"
+[ -x "$WORK/home/stage/usr/bin/cairn-coordinator" ] && [ -f "$(find "$WORK/home/stage/usr" -name cairn.pc)" ] \
+  && ok "documented make install PREFIX=/usr DESTDIR=... staged the tree" || bad "make install did not stage: $(tail -3 "$WORK/doc.log")"
 [ -x "$T/status-static" ] && ! grep -q libcairn <<<"$(ldd "$T/status-static")" \
   && ok "documented static build has no libcairn.so dependency" || bad "documented static build"
 for v in status status-static; do
