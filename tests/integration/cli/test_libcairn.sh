@@ -25,7 +25,9 @@ $CC -std=c11 -Wall -Wextra -Werror "$SRC" $(pkg-config --cflags cairn-uninstalle
   $(pkg-config --libs libcurl jansson openssl yaml-0.1 tss2-mu tss2-esys tss2-tctildr libprotobuf-c) -lpthread \
   -o "$WORK/static" 2>"$WORK/cc2.log" && ok "links statically against the self-contained libcairn.a" \
   || bad "static build: $(head -5 "$WORK/cc2.log")"
-ldd "$WORK/static" 2>/dev/null | grep -q libcairn && bad "static binary needs libcairn.so" || ok "static binary has no libcairn.so dependency"
+# captured first: `ldd | grep -q` under pipefail can fail when grep exits early
+deps=$(ldd "$WORK/static" 2>&1) || bad "ldd failed on the static binary: $deps"
+if [[ $deps == *libcairn* ]]; then bad "static binary needs libcairn.so"; else ok "static binary has no libcairn.so dependency"; fi
 
 start_coordinator A
 cli manifest set "$(cd "$(dirname "$0")/../../.." && pwd)/samples/demo/manifest.json" "$A_CLIENT" -i >/dev/null 2>&1

@@ -32,7 +32,7 @@ start_coord() {
     >>"$WORK/$name/log" 2>&1 &
   PID=$!
   PIDS+=("$PID")
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 1200); do
     [ -s "$WORK/$name/ready.json" ] && break
     if ! kill -0 "$PID" 2>/dev/null; then echo "coordinator $name exited:"; cat "$WORK/$name/log"; return 1; fi
     sleep 0.05

@@ -36,7 +36,7 @@ start_coord() {
     --http-timeout 5 "$@" >>"$WORK/$name/log" 2>&1 &
   PID=$!
   PIDS+=("$PID")
-  for _ in $(seq 1 400); do
+  for _ in $(seq 1 1200); do
     [ -s "$WORK/$name/ready.json" ] && break
     if ! kill -0 "$PID" 2>/dev/null; then echo "coordinator $name exited:"; cat "$WORK/$name/log"; return 1; fi
     sleep 0.05
