@@ -137,8 +137,6 @@ static const struct unsupported_env unsupported_envs[] = {
     {"EDG_K8S_SERVICE_NAME", NULL, "the Kubernetes key distribution service"},
     {"EDG_K8S_KEK_MAP", NULL, "the Kubernetes KEK ConfigMap of a distributed Coordinator"},
     {"EDG_K8S_NAMESPACE", NULL, "the Kubernetes namespace of a distributed Coordinator"},
-    {"EDG_KUBERNETES_SERVICE_HOST", NULL, "the Kubernetes API server of a distributed Coordinator"},
-    {"EDG_KUBERNETES_SERVICE_PORT", NULL, "the Kubernetes API server of a distributed Coordinator"},
     {"EDG_AZURE_HSM_VAULT_URL", NULL, "Azure HSM sealing (Secure Key Release)"},
     {"EDG_AZURE_HSM_KEY_NAME", NULL, "Azure HSM sealing (Secure Key Release)"},
     {"EDG_AZURE_HSM_KEY_VERSION", NULL, "Azure HSM sealing (Secure Key Release)"},

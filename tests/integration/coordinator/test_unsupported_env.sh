@@ -23,13 +23,13 @@ refused EDG_K8S_STATE_NAME=marblerun-state EDG_K8S_NAMESPACE=marblerun EDG_K8S_K
 refused EDG_AZURE_HSM_VAULT_URL=https://v.example EDG_AZURE_HSM_KEY_NAME=k EDG_MAA_URL=https://maa.example \
         EDG_AZURE_CLIENT_ID=c EDG_AZURE_TENANT_ID=t EDG_AZURE_CLIENT_SECRET=s
 refused EDG_COORDINATOR_DEV_MODE=1
-refused EDG_KUBERNETES_SERVICE_HOST=10.0.0.1
 # values that mean what Cairn does: start normally
 export EDG_STORE_BACKEND=default EDG_DISTRIBUTED_COORDINATOR=0 EDG_COORDINATOR_DEV_MODE=0 \
-       EDG_HTTP_ERROR_LOG_LEVEL=error EDG_ENTERPRISE_LICENSED_FEATURES=
+       EDG_HTTP_ERROR_LOG_LEVEL=error EDG_ENTERPRISE_LICENSED_FEATURES= \
+       KUBERNETES_SERVICE_HOST=10.0.0.1 KUBERNETES_SERVICE_PORT=443   # set by Kubernetes in every pod
 start_coord fine
 req GET /api/v2/status
-check "default backend, not distributed, no dev mode: the Coordinator runs" eq "$CODE $(jqv .data.code)" "200 2"
+check "default backend, not distributed, no dev mode, inside a pod: the Coordinator runs" eq "$CODE $(jqv .data.code)" "200 2"
 stop_coord
 unset EDG_STORE_BACKEND EDG_DISTRIBUTED_COORDINATOR EDG_COORDINATOR_DEV_MODE EDG_HTTP_ERROR_LOG_LEVEL \
       EDG_ENTERPRISE_LICENSED_FEATURES
