@@ -1,33 +1,33 @@
 #!/usr/bin/env bash
-# MarbleRun TestManifestUpdate. MarbleRun skips the whole test in simulation
-# ("cannot be run in Simulation / No Enclave mode"): its point is that, after
-# the package update raises the minimum SecurityVersion, marbles with the old
-# SecurityVersion in their QUOTE are refused, and the badMarble (frontend
-# package, wrong identity) is refused; a simulation Coordinator (MarbleRun's
-# and Cairn's) does not check quotes. The parts that do not need a quote run
-# here: server and clients work, the admin (AdminCert, updateRole with
-# UpdateSecurityVersion) applies test.UpdateManifest ("backend" = "frontend"
-# = SecurityVersion 5) with 0 missing acknowledgements, and the update is in
-# effect (GET /api/v2/update log). The quote-dependent asserts are reported
-# as skipped below.
+# MarbleRun TestManifestUpdate. MarbleRun does not run this test in
+# simulation mode, because what it is really about needs quotes: once a
+# package update has raised the minimum SecurityVersion, marbles still quoting
+# the old one must be refused, and so must a marble of another package with
+# the wrong identity (our "impostor"). Neither MarbleRun's nor Cairn's
+# simulation Coordinator checks quotes. What does not need a quote runs here:
+# server and clients work; user "operator" (role bumpSVN, action
+# UpdateSecurityVersion) applies svn-bump.json, copied to both packages
+# (worker and gateway, SecurityVersion 7), with 0 missing acknowledgements;
+# the update log shows it. The quote-dependent asserts are reported as
+# skipped below.
 . "$(dirname "$0")/lib.sh"
-render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
-cp "$DATA/update-securityversion.json" "$WORK/u.json"
-jqf "$WORK/u.json" '.Packages.backend = .Packages.frontend'   # framework.UpdateManifest
+render mesh.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
+cp "$DATA/svn-bump.json" "$WORK/u.json"
+jqf "$WORK/u.json" '.Packages.worker = .Packages.gateway'   # framework.UpdateManifest
 start_coord c
 set_manifest "$WORK/m.json"
 check "manifest set" eq "$CODE" 200
-check "server marble starts" start_marble_server testMarbleServer
-check "client marble 1" start_marble_client testMarbleClient
-check "client marble 2" start_marble_client testMarbleClient
+check "server marble starts" start_marble_server meshServer
+check "client marble 1" start_marble_client meshClient
+check "client marble 2" start_marble_client meshClient
 update_apply "$WORK/u.json" "$KEYS/admin.key" "$KEYS/admin.crt" || true
-check "SetUpdateManifest (SecurityVersion 5) by the admin" eq "$CODE" 200
+check "SetUpdateManifest (SecurityVersion 7) by operator" eq "$CODE" 200
 check "missingAcknowledgments 0" eq "$MISSING" 0
 req GET /api/v2/update
-for pkg in backend frontend; do
-  check "the update log: SecurityVersion of $pkg increased to 5 by admin" eq \
+for pkg in worker gateway; do
+  check "the update log: SecurityVersion of $pkg increased to 7 by operator" eq \
     "$(jqv ".data.updateLog[] | fromjson | select(.package == \"$pkg\") | [.update, .user, .[\"new version\"]] | @tsv")" \
-    "$(printf 'SecurityVersion increased\tadmin\t5')"
+    "$(printf 'SecurityVersion increased\toperator\t7')"
 done
-echo "skip - badMarble refused / outdated clients refused after the update: need real quotes (MarbleRun skips this test in simulation)"
+echo "skip - impostor refused / outdated clients refused after the update: need real quotes (MarbleRun skips this test in simulation)"
 finish

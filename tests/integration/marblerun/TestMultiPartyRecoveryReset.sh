@@ -2,7 +2,7 @@
 # MarbleRun TestMultiPartyRecoveryReset: multi-party manifest; in recovery
 # mode the manifest is set again; the fresh state survives a restart.
 . "$(dirname "$0")/lib.sh"
-render integration-multiparty.json "$WORK/m.json"
+render two-party.json "$WORK/m.json"
 start_coord c
 set_manifest "$WORK/m.json"
 check "multi-party manifest set" eq "$CODE" 200

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # MarbleRun TestRootSecretRotation: multi-party manifest (UpdateThreshold 1)
-# whose server marble serves the contents of its symmetric_key and
-# symmetric_key_previous files ({{ raw .Secrets.test_key }} /
-# {{ raw .Previous.Secrets.test_key }}). An external client trusts the root
+# whose server marble serves the contents of its session.key and
+# session.prev files ({{ raw .Secrets.sessionKey }} /
+# {{ raw .Previous.Secrets.sessionKey }}). An external client trusts the root
 # and every intermediate seen so far.
 #  0. before any update: previous == current
 #  1. update with Config.RotateRootSecret: the old root still authenticates;
@@ -10,10 +10,10 @@
 #  2. update without rotation: neither value changes
 #  3. update with rotation again: the key changes; previous == the key of 2
 . "$(dirname "$0")/lib.sh"
-render integration-multiparty.json "$WORK/m.json"
+render two-party.json "$WORK/m.json"
 jqf "$WORK/m.json" '.Config.UpdateThreshold = 1 |
-  .Marbles.testMarbleServer.Parameters.Argv = ["./marble", "secrets", "/tmp/coordinator_test/symmetric_key",
-                                               "/tmp/coordinator_test/symmetric_key_previous"]'
+  .Marbles.meshServer.Parameters.Argv = ["marble-test", "secrets", "/srv/cairn-scenario/keys/session.key",
+                                          "/srv/cairn-scenario/keys/session.prev"]'
 cp "$WORK/m.json" "$WORK/u.json"
 jqf "$WORK/u.json" '.Config.RotateRootSecret = true'
 with_marble_identity "$WORK/m.json"   # f.UpdateManifest changes the test manifest only
@@ -28,13 +28,13 @@ cat "$WORK/c0.root.pem" "$WORK/c0.intermediate.pem" >"$WORK/pool.pem"
 # fetch PHASE: start the server marble, read {path: b64} into CUR_PHASE/PREV_PHASE
 fetch() {
   local ph=$1 cur prev
-  new_marble_config testMarbleServer   # each phase: serverCfg = framework.NewMarbleConfig(...)
-  if ! start_marble_server testMarbleServer; then return 1; fi
+  new_marble_config meshServer   # each phase: serverCfg = framework.NewMarbleConfig(...)
+  if ! start_marble_server meshServer; then return 1; fi
   CODE=$(curl -s --cacert "$WORK/pool.pem" -o "$WORK/secrets.json" -w '%{http_code}' "https://$MARBLE_TEST_ADDR/" || true)
   stop_marble_server
   [ "$CODE" = 200 ] || return 1
-  cur=$(jq -r '."/tmp/coordinator_test/symmetric_key"' "$WORK/secrets.json" | base64 -d | od -An -tx1 | tr -d ' \n')
-  prev=$(jq -r '."/tmp/coordinator_test/symmetric_key_previous"' "$WORK/secrets.json" | base64 -d | od -An -tx1 | tr -d ' \n')
+  cur=$(jq -r '."/srv/cairn-scenario/keys/session.key"' "$WORK/secrets.json" | base64 -d | od -An -tx1 | tr -d ' \n')
+  prev=$(jq -r '."/srv/cairn-scenario/keys/session.prev"' "$WORK/secrets.json" | base64 -d | od -An -tx1 | tr -d ' \n')
   eval "CUR_$ph=\$cur; PREV_$ph=\$prev"
   [ ${#cur} = 64 ] && [ ${#prev} = 64 ]
 }
@@ -42,9 +42,9 @@ fetch() {
 same() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" = "$2" ]; }
 differ() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" != "$2" ]; }
 CUR_0="" PREV_0="" CUR_1="" PREV_1="" CUR_2="" PREV_2="" CUR_3="" PREV_3=""
-update() {   # update FILE: SetUpdateManifest as admin-1, then trust the new intermediate
+update() {   # update FILE: SetUpdateManifest as custodian-a, then trust the new intermediate
   update_apply "$1" "$KEYS/admin1.key" "$KEYS/admin1.crt" || true
-  check "update applied by admin-1 ($2)" eq "$CODE:$MISSING" "200:0"
+  check "update applied by custodian-a ($2)" eq "$CODE:$MISSING" "200:0"
   verify_coordinator "$WORK/c$3" && cat "$WORK/c$3.intermediate.pem" >>"$WORK/pool.pem"
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# MarbleRun TestSignQuote. MarbleRun skips it in simulation because it signs
-# "any valid SGX quote, e.g. the one from the Coordinator" and a simulation
-# Coordinator has none. Here the valid quote is a stored real SGX DCAP quote
+# MarbleRun TestSignQuote. MarbleRun skips it in simulation: it needs a valid
+# SGX quote to sign and takes the Coordinator's own, which a simulation
+# Coordinator does not have. Here the valid quote is a stored real SGX DCAP quote
 # ($CAIRN_SHARED_DIR/testvectors/sgx, in the Open Enclave-header form an EGo
 # Coordinator's quote has), verified with its platform's collateral through
 # the trust directory at the time the collateral was valid (libfaketime).
@@ -34,7 +34,7 @@ mkdir -p "$WORK/trust/sgx"
 cp "$TV/mobilecoin_tcbinfo_fmspc_00906ED50000_2023_07_12.json" "$TV/mobilecoin_qe_identity.json" \
    "$TV/mobilecoin_tcb_signer.pem" "$TV/mobilecoin_root_crl.der" "$WORK/trust/sgx/"
 
-render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
+render mesh.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
 jqf "$WORK/m.json" '.Config.FeatureGates = ["SignQuoteEndpoint"]'
 MR_EXTRA_ENV=(CAIRN_TRUST_DIR="$WORK/trust" LD_PRELOAD="$FT" FAKETIME="@2023-07-12 20:48:25"
               FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_DONT_RESET=1

@@ -17,7 +17,7 @@ subj_cn() { openssl x509 -in "$1" -noout -subject -nameopt multiline | sed -n 's
 iss_cn() { openssl x509 -in "$1" -noout -issuer -nameopt multiline | sed -n 's/^ *commonName *= //p'; }
 text() { openssl x509 -in "$1" -noout -text; }
 
-render integration.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
+render mesh.json "$WORK/m.json"; with_marble_identity "$WORK/m.json"
 start_coord c
 
 # ---- state 2
@@ -97,16 +97,16 @@ req GET /update
 check "v1 GET /update: one string, lines ending in \\n" eq "$(jqv '.data | endswith("\n")')" true
 req GET /api/v2/update-manifest
 check "no pending update: 404 error" eq "$CODE:$(jqv .status)" "404:error"
-req GET "/api/v2/secrets?s=symmetricKeyShared"
+req GET "/api/v2/secrets?s=meshKey"
 check "secrets without a client certificate: 401 fail" eq "$CODE:$(jqv .status)" "401:fail"
-ureq "$KEYS/admin.key" "$KEYS/admin.crt" GET "/api/v2/secrets?s=symmetricKeyShared"
+ureq "$KEYS/admin.key" "$KEYS/admin.crt" GET "/api/v2/secrets?s=meshKey"
 check "Secret object: MarbleRun's capitalised fields" \
-  eq "$(jqv '.data.secrets.symmetricKeyShared | keys | join(",")')" "Cert,Private,Public,Shared,Size,Type,UserDefined,ValidFor"
-check "symmetric key: Private = Public" eq "$(jqv '.data.secrets.symmetricKeyShared | .Private == .Public')" true
+  eq "$(jqv '.data.secrets.meshKey | keys | join(",")')" "Cert,Private,Public,Shared,Size,Type,UserDefined,ValidFor"
+check "symmetric key: Private = Public" eq "$(jqv '.data.secrets.meshKey | .Private == .Public')" true
 ureq "$KEYS/admin.key" "$KEYS/admin.crt" GET "/api/v2/secrets"
 check "secrets without s: 400 fail" eq "$CODE:$(jqv .status)" "400:fail"
-ureq "$KEYS/admin.key" "$KEYS/admin.crt" GET "/secrets?s=symmetricKeyShared"
-check "v1 GET /secrets: the map itself, unwrapped" eq "$(jqv '.data | keys | join(",")')" "symmetricKeyShared"
+ureq "$KEYS/admin.key" "$KEYS/admin.crt" GET "/secrets?s=meshKey"
+check "v1 GET /secrets: the map itself, unwrapped" eq "$(jqv '.data | keys | join(",")')" "meshKey"
 
 # ---- the mesh listener and the marble leaf
 openssl s_client -connect "$MESH" -showcerts </dev/null 2>/dev/null >"$WORK/smesh.txt" || true
@@ -117,10 +117,10 @@ check "mesh: the Marble Root (CN of the intermediate, self-signed)" \
 check "mesh: the Marble Root has the intermediate's key" \
   eq "$(openssl x509 -in "$WORK/mesh.pem" -pubkey -noout)" "$(openssl x509 -in "$I" -pubkey -noout)"
 D=$WORK/leafmarble
-check "a marble activates" mr_activate testMarbleClient "$D" localhost
+check "a marble activates" mr_activate meshClient "$D" localhost
 awk '/BEGIN/{n++} n==1' "$D/env/MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN" >"$WORK/leaf.pem"
 t=$(text "$WORK/leaf.pem")
-check "leaf CN = the marble's UUID" eq "$(subj_cn "$WORK/leaf.pem")" "$(cat "$(uuid_file testMarbleClient)")"
+check "leaf CN = the marble's UUID" eq "$(subj_cn "$WORK/leaf.pem")" "$(cat "$(uuid_file meshClient)")"
 check "leaf issuer CN = Marble Root" eq "$(iss_cn "$WORK/leaf.pem")" "MarbleRun Coordinator - Intermediate CA"
 check "leaf chains to the Marble Root" openssl verify -CAfile "$D/env/MARBLE_PREDEFINED_ROOT_CA" "$WORK/leaf.pem"
 check "leaf chains to the intermediate too (same key and name)" openssl verify -partial_chain -CAfile "$I" "$WORK/leaf.pem"
@@ -130,10 +130,10 @@ check "leaf: KU Digital Signature, Key Agreement" contains "$t" "Digital Signatu
 check "leaf: EKU serverAuth + clientAuth" contains "$t" "TLS Web Server Authentication, TLS Web Client Authentication"
 # extension 1.3.9903.2.1: the raw UTF-8 bytes of the marble type (not DER-wrapped)
 openssl asn1parse -in "$WORK/leaf.pem" >"$WORK/leaf.asn1"
-# the extension value: an OCTET STRING of exactly the 16 bytes "testMarbleClient"
-# (a DER-wrapped string would be 18 bytes long and show as a nested structure)
+# the extension value: an OCTET STRING of exactly the 10 bytes "meshClient"
+# (a DER-wrapped string would be 12 bytes long and show as a nested structure)
 ext=$(grep -A1 ':1.3.9903.2.1$' "$WORK/leaf.asn1" | tail -1 | sed -E 's/.* l= *([0-9]+) prim: OCTET STRING +:/\1 /')
-check "leaf: extension 1.3.9903.2.1 = raw bytes of the marble type" eq "$ext" "16 testMarbleClient"
+check "leaf: extension 1.3.9903.2.1 = raw bytes of the marble type" eq "$ext" "10 meshClient"
 check "MARBLE_PREDEFINED_COORDINATOR_ROOT_CA = the Coordinator root" \
   eq "$(openssl x509 -in "$D/env/MARBLE_PREDEFINED_COORDINATOR_ROOT_CA" -noout -fingerprint -sha256)" \
      "$(openssl x509 -in "$R" -noout -fingerprint -sha256)"

@@ -17,7 +17,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=${CAIRN_BIN_DIR:?CAIRN_BIN_DIR not set}/cairn-coordinator
 TOOL=${CAIRN_TEST_BIN_DIR:-$CAIRN_BIN_DIR/../tests}/activate_tool
-DATA=$HERE/../../data/manifests/marblerun
+DATA=$HERE/../../data/manifests/marblerun-scenarios
 KEYS=${MR_KEYS_DIR:?MR_KEYS_DIR not set}
 for t in curl jq openssl base64 python3; do
   command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
@@ -38,9 +38,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The test marble's identity: MarbleRun's framework copies it from the built
-# marble (marble-test-config.json) into the "backend" package; a simulation
-# Coordinator does not check it, but the manifest carries it all the same.
+# The test marble's identity. MarbleRun's framework puts the built test
+# marble's identity into the package its marbles use; ours is "worker" in
+# tests/data/manifests/marblerun-scenarios. A simulation Coordinator does not
+# check it, but the manifest carries it all the same.
 MARBLE_UNIQUEID=6e6f742d612d7265616c2d756e6971756569642d6f662d612d6d6172626c6521
 MARBLE_SIGNERID=43c5b08f9cd7a1d4f3d0e9b0c1a6b1e2d3c4b5a6978869504132231405f6e7d8
 MARBLE_PRODUCTID=3
@@ -55,21 +56,23 @@ for f in rec1.key rec1.pub rec2.key rec2.pub admin.crt admin1.key admin1.crt adm
   [ -s "$KEYS/$f" ] || { echo "missing $KEYS/$f (the marblerun_keys fixture did not run)"; exit 1; }
 done
 
-# render TEMPLATE OUT: MarbleRun's manifest with the @Name@ placeholders
-# replaced by the PEMs (pemToJSONString in test/manifests.go)
+# render TEMPLATE OUT: one of our scenario manifests with every string
+# "@keys/FILE@" replaced by the PEM in $KEYS/FILE (the keys and certificates
+# are made once per run, see mr_keys.sh); a placeholder naming no known file
+# is an error, so a typo cannot slip through as a literal string
 render() {
-  jq --rawfile AdminCert "$KEYS/admin.crt" --rawfile AdminOneCert "$KEYS/admin1.crt" \
-     --rawfile AdminTwoCert "$KEYS/admin2.crt" --rawfile RecoveryPublicKeyOne "$KEYS/rec1.pub" \
-     --rawfile RecoveryPublicKeyTwo "$KEYS/rec2.pub" '
-    walk(if type == "string" then
-      (if . == "@AdminCert@" then $AdminCert elif . == "@AdminOneCert@" then $AdminOneCert
-       elif . == "@AdminTwoCert@" then $AdminTwoCert elif . == "@RecoveryPublicKeyOne@" then $RecoveryPublicKeyOne
-       elif . == "@RecoveryPublicKeyTwo@" then $RecoveryPublicKeyTwo else . end) else . end)' "$DATA/$1" >"$2"
+  jq --rawfile a "$KEYS/admin.crt" --rawfile a1 "$KEYS/admin1.crt" --rawfile a2 "$KEYS/admin2.crt" \
+     --rawfile r1 "$KEYS/rec1.pub" --rawfile r2 "$KEYS/rec2.pub" '
+    {"@keys/admin.crt@": $a, "@keys/admin1.crt@": $a1, "@keys/admin2.crt@": $a2,
+     "@keys/rec1.pub@": $r1, "@keys/rec2.pub@": $r2} as $k
+    | walk(if type == "string" and startswith("@keys/") then
+             ($k[.] // error("render: unknown placeholder " + .)) else . end)' "$DATA/$1" >"$2"
 }
-# with_marble_identity FILE: framework.UpdateManifest (test manifest part)
+# with_marble_identity FILE: the test marble's identity into package "worker"
+# (what framework.UpdateManifest does to the test manifest)
 with_marble_identity() {
   jq --arg u "$MARBLE_UNIQUEID" --arg s "$MARBLE_SIGNERID" --argjson p "$MARBLE_PRODUCTID" --argjson v "$MARBLE_SVN" \
-    '.Packages.backend += {UniqueID: $u, SignerID: $s, ProductID: $p, SecurityVersion: $v}' "$1" >"$1.t" && mv "$1.t" "$1"
+    '.Packages.worker += {UniqueID: $u, SignerID: $s, ProductID: $p, SecurityVersion: $v}' "$1" >"$1.t" && mv "$1.t" "$1"
 }
 # jqf FILE FILTER [jq args]: edit a manifest in place
 jqf() { local f=$1; shift; jq "$@" "$f" >"$f.t" && mv "$f.t" "$f"; }

@@ -12,9 +12,9 @@ rsa() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3096 -out "$1" 2
 cert() { openssl req -x509 -new -key "$1" -out "$2" -subj "/CN=$3" -set_serial 42 -days 365 2>/dev/null; }
 rsa rec1.key & rsa rec2.key & rsa admin1.key & rsa admin2.key & wait
 for k in rec1 rec2; do openssl pkey -in $k.key -pubout -out $k.pub; done
-cert rec1.key admin.crt "MarbleRun test admin"
-cert admin1.key admin1.crt "MarbleRun test admin one"
-cert admin2.key admin2.crt "MarbleRun test admin two"
+cert rec1.key admin.crt "Cairn scenario admin"
+cert admin1.key admin1.crt "Cairn scenario custodian a"
+cert admin2.key admin2.crt "Cairn scenario custodian b"
 cp rec1.key admin.key
 rm -rf "$K"; mv "$K.tmp" "$K"
 ls "$K"
