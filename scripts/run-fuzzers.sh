@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${FUZZ_SECONDS:-5}
 CORPUS_ROOT=${FUZZ_CORPUS_ROOT:-tests/fuzz/corpus}
+SHARED_COMPAT=${CAIRN_SHARED_DIR:-../shared}/compat/marblerun
 REGRESSIONS=${FUZZ_REGRESSIONS:-tests/fuzz/regressions}
 if ! command -v clang >/dev/null; then
   echo "fuzz: clang not found, skipping the fuzz harnesses"
@@ -45,6 +46,10 @@ for f in "$BUILD"/fuzz/*; do
   work=$(mktemp -d)
   seeds=()
   [ -d "$CORPUS_ROOT/$name" ] && seeds=("$CORPUS_ROOT/$name")
+  # MarbleRun's own manifests are not ours to keep in the repository (their
+  # license is not ours): the manifest harness reads them, read-only, from
+  # ../shared when it is there.
+  if [ "$name" = fuzz_manifest ] && [ -d "$SHARED_COMPAT" ]; then seeds+=("$SHARED_COMPAT"); fi
   mkdir -p "$artifacts/$name"
   if ! "$f" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/$name/" "$work" "${seeds[@]}" >"$log" 2>&1; then
