@@ -1,6 +1,6 @@
 /* cairn evidence verify|eventlog: offline verification of SGX, TDX, SEV-SNP
  * and TPM evidence a peer hands over, with its supporting files (issue 5
- * item 4). Files are recognised by content (attest/trust_files.h) or named by
+ * item 4). Files are recognised by content (attest/trust_classify.h) or named by
  * flags; the verifiers are the ones the Coordinator uses (attest_verify), and
  * a policy is matched with tee_policy_match exactly as at activation. */
 #include <stdio.h>
@@ -16,7 +16,11 @@
 #include "attest/eventlog.h"
 #include "attest/issuer.h"
 #include "attest/policy.h"
+#include "attest/azure_hcl.h"
+#include "attest/ccel_check.h"
+#include "attest/evidence_detect.h"
 #include "attest/trust_files.h"
+#include "attest/trust_store.h"
 #include "cli/cli.h"
 #include "common/encoding.h"
 #include "common/file.h"

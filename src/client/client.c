@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 #include "cairn/cairn.h"
-#include "attest/trust_files.h"
+#include "attest/trust_store.h"
 #include "client/client_internal.h"
 #include "common/encoding.h"
 

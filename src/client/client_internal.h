@@ -108,7 +108,7 @@ int client_verify_quote_data(const json_t *data, const uint8_t *nonce, size_t no
                              const struct tee_package *policy, bool insecure,
                              struct cairn_coordinator_certs *out, struct cairn_error *err);
 
-/* The same with a trust directory (src/attest/trust_files.h; NULL = built-in
+/* The same with a trust directory (src/attest/trust_store.h; NULL = built-in
  * roots, no collateral): its roots, intermediates, CRLs and collateral for
  * the evidence type are passed to attest_verify. `ts` is borrowed. */
 struct trust_store;

@@ -7,7 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include "attest/issuer.h"
-#include "attest/trust_files.h"
+#include "attest/trust_store.h"
 #include "client/client_internal.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"

@@ -56,7 +56,7 @@ struct core_config {
     size_t leaf_key_pool;          /* pre-generated leaf keys; 0 = none */
     unsigned leaf_key_pool_idle_ms;/* refill only after this long without activations; 0 = 50 */
     size_t events_max;             /* /events ring size; 0 = 256 */
-    /* Trust directory for marble evidence (docs/trust.md; src/attest/trust_files.h):
+    /* Trust directory for marble evidence (docs/trust.md; src/attest/trust_store.h):
      * <dir>/<type>/ collateral, CRLs, intermediates; <dir>/<type>/roots/ roots.
      * Loaded by core_new (an unusable directory fails core_new); borrowed only
      * during core_new. NULL = built-in Intel/AMD roots, no collateral. */

@@ -1,6 +1,6 @@
 /* The Coordinator's trust configuration for marble evidence (docs/trust.md).
  *
- * A trust directory (src/attest/trust_files.h: <dir>/<type>/ files and
+ * A trust directory (src/attest/trust_store.h: <dir>/<type>/ files and
  * <dir>/<type>/roots/) is loaded once by core_new and is read-only
  * afterwards, so activations on every loop read it without a lock. Without
  * one every verifier uses its built-in roots (Intel SGX Root CA, AMD ARKs)
@@ -8,7 +8,7 @@
  * package policy refuses it unless it accepts "NoCollateral" (default deny). */
 #include <string.h>
 
-#include "attest/trust_files.h"
+#include "attest/trust_store.h"
 #include "common/log.h"
 #include "core/core_internal.h"
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/azure_hcl.h"
+#include "attest/evidence_detect.h"
 #include "attest/trust_files.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

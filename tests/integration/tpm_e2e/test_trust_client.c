@@ -26,7 +26,7 @@
 
 #include "attest/issuer.h"
 #include "attest/tpm.h"
-#include "attest/trust_files.h"
+#include "attest/trust_store.h"
 #include "cairn/client.h"
 #include "client/client_internal.h"
 #include "common/file.h"

@@ -11,7 +11,11 @@
 #include <unistd.h>
 
 #include "attest/attest.h"
+#include "attest/azure_hcl.h"
+#include "attest/ccel_check.h"
+#include "attest/evidence_detect.h"
 #include "attest/trust_files.h"
+#include "attest/trust_store.h"
 
 struct kind_case {
     const char *file;
