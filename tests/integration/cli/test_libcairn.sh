@@ -14,9 +14,15 @@ export PKG_CONFIG_PATH="$BUILD_DIR${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 CC=${CC:-cc}
 
 # Only include/ may be on the include path: internal headers must not leak.
+# Compared as paths of the tree this build was configured from, not by their
+# spelling: a checkout may itself live under ~/src (it_relocated runs this
+# test from such a clone).
+TREE=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD_DIR/CMakeCache.txt")
 flags=$(pkg-config --cflags cairn-uninstalled)
-[[ $flags == "-I$(cd "$(dirname "$0")/../../.." && pwd)/include"* ]] && [[ $flags != */src* ]] \
-  && ok "cflags: the public include dir, nothing under src/" || bad "cflags: $flags"
+[ -n "$TREE" ] && [ -f "$TREE/include/cairn/cairn.h" ] \
+  && [[ "$flags " == "-I$TREE/include "* ]] && [[ $flags != *"-I$TREE/src"* ]] \
+  && ok "cflags: the public include dir ($TREE/include), nothing under $TREE/src" \
+  || bad "cflags: $flags (source tree $TREE)"
 # shellcheck disable=SC2046
 $CC -std=c11 -Wall -Wextra -Werror "$SRC" $(pkg-config --cflags --libs cairn-uninstalled) -o "$WORK/dyn" 2>"$WORK/cc.log" \
   && ok "compiles and links against libcairn.so" || bad "shared build: $(head -5 "$WORK/cc.log")"

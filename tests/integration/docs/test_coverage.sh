@@ -23,6 +23,12 @@ for page in docs/*.md README.md; do
 done
 for g in "$@"; do [ -f "$g" ] || bad "registered guide $g does not exist"; done
 
+# A page names only what a user who cloned this repository has: no design
+# notes, reference files or issue numbers kept elsewhere.
+refs=$(grep -nE '\bDESIGN\b|\binventory\b|\breference/|\b[Ii]ssues? [0-9]' docs/*.md README.md)
+[ -z "$refs" ] && ok "no page cites DESIGN, the inventory, reference/ or issue numbers" \
+  || bad "pages cite what is not in the repository:"$'\n'"$refs"
+
 # README.md's commands (its first fenced block) are run by CI as written.
 cmds=$(awk '/^```/{n++; next} n==1 {sub(/[ ]*#.*/, ""); if ($0 != "") print}' README.md)
 [ -n "$cmds" ] || bad "README.md: no command block"
