@@ -4,26 +4,10 @@
 set -euo pipefail
 
 BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-it.XXXXXX")
-PIDS=()
-FAILS=0
-CHECKS=0
-
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ $rc -ne 0 ] || [ $FAILS -ne 0 ]; then
-    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 15 "$f"; }; done
-  fi
-  rm -rf "$WORK"
-  [ $FAILS -eq 0 ] || exit 1
-  exit $rc
-}
-trap cleanup EXIT
-
-ok() { CHECKS=$((CHECKS + 1)); echo "ok   $*"; }
-bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL $*"; }
+# WORK, PIDS (stopped by PID on exit), ok/bad/die: ../lib/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/checks.sh"
+CHECKS_LOG_LINES=15
+checks_setup cairn-it
 finish() { echo "$CHECKS checks, $FAILS failed"; }
 
 wait_file() {

@@ -22,78 +22,30 @@ for b in cairn-coordinator cairn cairn-premain; do
 done
 
 T0=$(date +%s%N)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-coord-tpm.XXXXXX")
-PIDS=()
-FAILS=0
-CHECKS=0
-cleanup() {
-  local rc=$?
-  # only the processes this script started, by PID
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ $rc -ne 0 ] || [ $FAILS -ne 0 ]; then
-    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 20 "$f"; }; done
-  fi
-  rm -rf "$WORK"
-  [ $FAILS -eq 0 ] || exit 1
-  exit $rc
-}
-trap cleanup EXIT
-ok() { CHECKS=$((CHECKS + 1)); echo "ok   $*"; }
-bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL $*"; }
-die() { bad "$*"; exit 1; }
+LIB=$(cd "$(dirname "$0")/../lib" && pwd)
+source "$LIB/checks.sh"
+source "$LIB/swtpm.sh"
+checks_setup cairn-coord-tpm
 ms() { echo $(( ($(date +%s%N) - T0) / 1000000 )); }
 since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
-# ---- swtpm on a free port pair (server p, control p+1); retry on a lost race
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-TCTI=""
-mkdir -p "$WORK/tpmstate"
-for attempt in 1 2 3 4 5 6 7 8; do
-  p=$((20000 + RANDOM % 40000))
-  port_free $p && port_free $((p + 1)) || continue
-  swtpm socket --tpm2 --tpmstate dir="$WORK/tpmstate" --server type=tcp,port=$p,bindaddr=127.0.0.1 \
-    --ctrl type=tcp,port=$((p + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear >"$WORK/swtpm.log" 2>&1 &
-  spid=$!
-  for _ in $(seq 60); do
-    if ! port_free $p && ! port_free $((p + 1)); then TCTI="swtpm:host=127.0.0.1,port=$p"; break; fi
-    kill -0 $spid 2>/dev/null || break
-    sleep 0.05
-  done
-  if [ -n "$TCTI" ] && kill -0 $spid 2>/dev/null; then PIDS+=($spid); break; fi
-  TCTI=""
-  kill $spid 2>/dev/null; wait $spid 2>/dev/null || true
-done
-[ -n "$TCTI" ] || die "cannot start swtpm"
+# ---- swtpm on a free port pair (lib/swtpm.sh)
+swtpm_start "$WORK/tpmstate" || die "cannot start swtpm"
 export TPM2TOOLS_TCTI="$TCTI"
 export TSS2_LOG=all+NONE
 
 # ---- the AK: ECC, made by tpm2-tools under an ECC EK, persisted at 0x81010002
 AKH=0x81010002
-(cd "$WORK" && tpm2_createek -c ek.ctx -G ecc -u ek.pub && tpm2_flushcontext -t &&
-  tpm2_createak -C ek.ctx -c ak.ctx -G ecc -g sha256 -s ecdsa -u ak.pub -f pem -n ak.name -r ak.priv &&
-  tpm2_flushcontext -t && { tpm2_flushcontext -s || true; } &&
-  tpm2_evictcontrol -c ak.ctx $AKH && tpm2_readpublic -c $AKH -f pem -o ak-pub.pem) >"$WORK/tools.log" 2>&1 ||
+tpm_make_ak $AKH ||
   die "tpm2-tools: AK creation ($(tail -n 3 "$WORK/tools.log"))"
 
 # ---- test CAs (openssl): the good CA and an impostor; the AK certified by the good one
-mkca() {   # mkca NAME CN
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/$1.key" -out "$WORK/$1.pem" \
-    -days 2 -subj "/CN=$2" -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
-    -addext "keyUsage=critical,keyCertSign,cRLSign" >>"$WORK/openssl.log" 2>&1
-}
-mkca ca "Cairn coordinator_tpm AK CA" && mkca other "Impostor AK CA" || die "openssl: CA"
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/dummy.key" \
-  -subj "/CN=swtpm Coordinator AK" -out "$WORK/ak.csr" >>"$WORK/openssl.log" 2>&1 &&
-  printf 'keyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n' >"$WORK/ak.ext" &&
-  openssl x509 -req -in "$WORK/ak.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
-    -set_serial "0x$(openssl rand -hex 8)" -days 1 -force_pubkey "$WORK/ak-pub.pem" -extfile "$WORK/ak.ext" \
-    -out "$WORK/ak.pem" >>"$WORK/openssl.log" 2>&1 || die "openssl: AK certificate"
+tpm_test_ca ca "Cairn coordinator_tpm AK CA" && tpm_test_ca other "Impostor AK CA" || die "openssl: CA"
+tpm_certify_ak ca "$WORK/ak.pem" "swtpm Coordinator AK" || die "openssl: AK certificate"
 [ "$(openssl x509 -in "$WORK/ak.pem" -noout -pubkey)" = "$(cat "$WORK/ak-pub.pem")" ] &&
   ok "AK certificate (test CA) holds the TPM's persisted AK public key" || die "AK certificate key"
 
 # ---- PCR 16: extended with a known digest; the expected value computed here
-hexbin() { printf "$(printf '%s' "$1" | sed 's/../\\x&/g')"; }
 D1=$(printf 'cairn coordinator_tpm platform v1' | sha256sum | cut -d' ' -f1)
 PCR16=$({ head -c 32 /dev/zero; hexbin "$D1"; } | sha256sum | cut -d' ' -f1)
 tpm2_pcrextend 16:sha256="$D1" >>"$WORK/tools.log" 2>&1 || die "tpm2_pcrextend"
@@ -101,19 +53,8 @@ WRONG16=$(printf 'not the platform' | sha256sum | cut -d' ' -f1)
 
 # ---- TCG event logs (crypto-agile, SHA-256 bank) with one EV_IPL event on PCR 16:
 # one recording D1 (replays to the quoted PCR 16), one recording another digest
-le32() { local v=$1; printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((v & 255)) $((v >> 8 & 255)) $((v >> 16 & 255)) $((v >> 24 & 255)))"; }
-le16() { local v=$1; printf "$(printf '\\x%02x\\x%02x' $((v & 255)) $((v >> 8 & 255)))"; }
-eventlog() {   # eventlog DIGEST_HEX OUT
-  {
-    le32 0; le32 3; head -c 20 /dev/zero; le32 33                   # header: EV_NO_ACTION, SHA-1 zero digest
-    printf 'Spec ID Event03\0'; le32 0; printf '\x00\x02\x00\x02'      # class, minor 0, major 2, errata 0, uintn 2
-    le32 1; le16 11; le16 32; printf '\x00'                           # one bank: SHA-256, 32 bytes; no vendor info
-    le32 16; le32 13; le32 1; le16 11; hexbin "$1"                  # PCR 16, EV_IPL, SHA-256 digest
-    le32 8; printf 'platform'
-  } >"$2"
-}
-eventlog "$D1" "$WORK/eventlog.bin"
-eventlog "$WRONG16" "$WORK/eventlog-stale.bin"
+tpm_eventlog_pcr16 "$D1" platform "$WORK/eventlog.bin"
+tpm_eventlog_pcr16 "$WRONG16" platform "$WORK/eventlog-stale.bin"
 [ "$(stat -c %s "$WORK/eventlog.bin")" = 123 ] || die "event log size $(stat -c %s "$WORK/eventlog.bin")"
 
 # ---- policies (manifest package fields, as MarbleRun's era config)
@@ -171,8 +112,8 @@ refuse_start() {   # refuse_start NAME WANT_RC PATTERN DESCRIPTION -- [VAR=value
     bad "$desc: rc=$rc (want $want) $(tail -n 2 "$WORK/$n.log")"
   fi
 }
-dead=$p
-while ! port_free $dead || [ $dead = $p ] || [ $dead = $((p + 1)) ]; do dead=$((20000 + RANDOM % 40000)); done
+dead=$SWTPM_PORT
+while ! swtpm_port_free $dead || [ $dead = $SWTPM_PORT ] || [ $dead = $((SWTPM_PORT + 1)) ]; do dead=$((20000 + RANDOM % 40000)); done
 refuse_start nostart 1 "cannot start: issuing the Coordinator's tpm evidence" "--tee tpm, TPM unreachable" -- \
   --tee tpm --tpm-tcti "swtpm:host=127.0.0.1,port=$dead" --tpm-ak-context $AKH
 [ ! -e "$WORK/nostart-seal/sealed_data" ] && ok "--tee tpm, TPM unreachable: no state written" ||

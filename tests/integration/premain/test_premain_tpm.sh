@@ -10,28 +10,9 @@ command -v swtpm >/dev/null || { echo "SKIP: swtpm is not installed"; exit 77; }
 command -v tpm2_pcrextend >/dev/null || { echo "SKIP: tpm2-tools is not installed"; exit 77; }
 source "$(dirname "$0")/../cli/harness.sh" "$BIN_DIR"
 
-# swtpm on a free port pair (server p, control p+1); retry on a lost race.
-TCTI=""
-for attempt in 1 2 3 4 5; do
-  p=$((20000 + RANDOM % 40000))
-  mkdir -p "$WORK/tpm"
-  swtpm socket --tpm2 --tpmstate dir="$WORK/tpm" --server type=tcp,port=$p,bindaddr=127.0.0.1 \
-    --ctrl type=tcp,port=$((p + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear >"$WORK/swtpm.log" 2>&1 &
-  spid=$!
-  for i in $(seq 40); do
-    if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/$((p + 1))) 2>/dev/null; then
-      sleep 0.05
-      # still ours? (the ports may belong to someone else and swtpm have died)
-      kill -0 $spid 2>/dev/null && TCTI="swtpm:host=127.0.0.1,port=$p"
-      break
-    fi
-    kill -0 $spid 2>/dev/null || break
-    sleep 0.05
-  done
-  if [ -n "$TCTI" ]; then PIDS+=($spid); break; fi
-  kill $spid 2>/dev/null || true; wait $spid 2>/dev/null || true
-done
-[ -n "$TCTI" ] || { echo "cannot start swtpm"; exit 1; }
+# swtpm on a free port pair (tests/integration/lib/swtpm.sh).
+source "$(dirname "$0")/../lib/swtpm.sh"
+swtpm_start "$WORK/tpm" || { echo "cannot start swtpm"; exit 1; }
 "$AKTOOL" "$TCTI" "$WORK" || { bad "AK certificate"; exit 1; }
 
 Z=0000000000000000000000000000000000000000000000000000000000000000

@@ -20,80 +20,30 @@ for b in cairn-coordinator cairn-premain; do
 done
 
 T0=$(date +%s%N)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-tpm-e2e.XXXXXX")
-PIDS=()
-FAILS=0
-CHECKS=0
-cleanup() {
-  local rc=$?
-  # only the processes this script started, by PID
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ $rc -ne 0 ] || [ $FAILS -ne 0 ]; then
-    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 20 "$f"; }; done
-  fi
-  rm -rf "$WORK"
-  [ $FAILS -eq 0 ] || exit 1
-  exit $rc
-}
-trap cleanup EXIT
-ok() { CHECKS=$((CHECKS + 1)); echo "ok   $*"; }
-bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL $*"; }
-die() { bad "$*"; exit 1; }
+LIB=$(cd "$(dirname "$0")/../lib" && pwd)
+source "$LIB/checks.sh"
+source "$LIB/swtpm.sh"
+checks_setup cairn-tpm-e2e
 ms() { echo $(( ($(date +%s%N) - T0) / 1000000 )); }
 
-# ---- swtpm on a free port pair (server p, control p+1); retry on a lost race
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-TCTI=""
-mkdir -p "$WORK/tpmstate"
-for attempt in 1 2 3 4 5 6 7 8; do
-  p=$((20000 + RANDOM % 40000))
-  port_free $p && port_free $((p + 1)) || continue
-  swtpm socket --tpm2 --tpmstate dir="$WORK/tpmstate" --server type=tcp,port=$p,bindaddr=127.0.0.1 \
-    --ctrl type=tcp,port=$((p + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear >"$WORK/swtpm.log" 2>&1 &
-  spid=$!
-  for _ in $(seq 60); do
-    if ! port_free $p && ! port_free $((p + 1)); then TCTI="swtpm:host=127.0.0.1,port=$p"; break; fi
-    kill -0 $spid 2>/dev/null || break
-    sleep 0.05
-  done
-  if [ -n "$TCTI" ] && kill -0 $spid 2>/dev/null; then PIDS+=($spid); break; fi
-  TCTI=""
-  kill $spid 2>/dev/null; wait $spid 2>/dev/null || true
-done
-[ -n "$TCTI" ] || die "cannot start swtpm"
+# ---- swtpm on a free port pair (lib/swtpm.sh)
+swtpm_start "$WORK/tpmstate" || die "cannot start swtpm"
 export TPM2TOOLS_TCTI="$TCTI"
 export TSS2_LOG=all+NONE
 
 # ---- the AK: ECC, made by tpm2-tools under an ECC EK, persisted at 0x81010002
 AKH=0x81010002
-(cd "$WORK" && tpm2_createek -c ek.ctx -G ecc -u ek.pub && tpm2_flushcontext -t &&
-  tpm2_createak -C ek.ctx -c ak.ctx -G ecc -g sha256 -s ecdsa -u ak.pub -f pem -n ak.name -r ak.priv &&
-  tpm2_flushcontext -t && { tpm2_flushcontext -s || true; } &&
-  tpm2_evictcontrol -c ak.ctx $AKH && tpm2_readpublic -c $AKH -f pem -o ak-pub.pem) >"$WORK/tools.log" 2>&1 ||
+tpm_make_ak $AKH ||
   die "tpm2-tools: AK creation ($(tail -n 3 "$WORK/tools.log"))"
 
 # ---- test CAs (openssl) and AK certificates: the good CA and an impostor CA
-mkca() {   # mkca NAME CN
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/$1.key" -out "$WORK/$1.pem" \
-    -days 2 -subj "/CN=$2" -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
-    -addext "keyUsage=critical,keyCertSign,cRLSign" >>"$WORK/openssl.log" 2>&1
-}
-certify() {   # certify CA OUT: certificate for the TPM's AK public key, issued by CA
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/dummy.key" \
-    -subj "/CN=swtpm AK" -out "$WORK/ak.csr" >>"$WORK/openssl.log" 2>&1 &&
-  printf 'keyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n' >"$WORK/ak.ext" &&
-  openssl x509 -req -in "$WORK/ak.csr" -CA "$WORK/$1.pem" -CAkey "$WORK/$1.key" -set_serial "0x$(openssl rand -hex 8)" \
-    -days 1 -force_pubkey "$WORK/ak-pub.pem" -extfile "$WORK/ak.ext" -out "$2" >>"$WORK/openssl.log" 2>&1
-}
-mkca ca "Cairn tpm_e2e AK CA" && mkca other "Impostor AK CA" || die "openssl: CA"
-certify ca "$WORK/ak.pem" && certify other "$WORK/ak-other.pem" || die "openssl: AK certificates"
+tpm_test_ca ca "Cairn tpm_e2e AK CA" && tpm_test_ca other "Impostor AK CA" || die "openssl: CA"
+tpm_certify_ak ca "$WORK/ak.pem" "swtpm AK" && tpm_certify_ak other "$WORK/ak-other.pem" "swtpm AK" || die "openssl: AK certificates"
 # the certificate really carries the TPM's AK (not the dummy CSR key)
 [ "$(openssl x509 -in "$WORK/ak.pem" -noout -pubkey)" = "$(cat "$WORK/ak-pub.pem")" ] &&
   ok "AK certificate (openssl CA) holds the TPM's AK public key" || die "AK certificate key"
 
 # ---- PCR 16: extended with a known digest; the expected value computed here
-hexbin() { printf "$(printf '%s' "$1" | sed 's/../\\x&/g')"; }
 D1=$(printf 'cairn tpm_e2e workload v1' | sha256sum | cut -d' ' -f1)
 PCR16=$({ head -c 32 /dev/zero; hexbin "$D1"; } | sha256sum | cut -d' ' -f1)
 tpm2_pcrextend 16:sha256="$D1" >>"$WORK/tools.log" 2>&1 || die "tpm2_pcrextend"
@@ -104,15 +54,7 @@ READ=$(tpm2_pcrread sha256:16 2>>"$WORK/tools.log" | sed -n 's/.*16 *: *0x\([0-9
 # ---- a TCG event log (crypto-agile, SHA-256 bank) recording D1 on PCR 16,
 # as boot firmware or a launcher would: the Coordinator replays it against
 # the quoted PCR values
-le32() { local v=$1; printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((v & 255)) $((v >> 8 & 255)) $((v >> 16 & 255)) $((v >> 24 & 255)))"; }
-le16() { local v=$1; printf "$(printf '\\x%02x\\x%02x' $((v & 255)) $((v >> 8 & 255)))"; }
-{
-  le32 0; le32 3; head -c 20 /dev/zero; le32 33             # header event: EV_NO_ACTION, SHA-1 zero digest
-  printf 'Spec ID Event03\0'; le32 0; printf '\x00\x02\x00\x02'  # class, minor 0, major 2, errata 0, uintn 2
-  le32 1; le16 11; le16 32; printf '\x00'                     # one bank: SHA-256 (0x000B), 32 bytes; no vendor info
-  le32 16; le32 13; le32 1; le16 11; hexbin "$D1"            # PCR 16, EV_IPL, SHA-256 digest D1
-  le32 8; printf 'workload'
-} >"$WORK/eventlog.bin"
+tpm_eventlog_pcr16 "$D1" workload "$WORK/eventlog.bin"
 [ "$(stat -c %s "$WORK/eventlog.bin")" = 123 ] || die "event log size $(stat -c %s "$WORK/eventlog.bin")"
 
 # ---- trust directory: the good CA as the TPM AK root
