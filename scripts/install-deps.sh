@@ -27,6 +27,8 @@ PKGS=(
   libengine-pkcs11-openssl softhsm2 opensc
   # test_feature_gates.sh: a Coordinator at the time the SGX test collateral was valid (libfaketime)
   faketime
+  # the guides' doc tests (tests/integration/docs): a network and PID namespace per guide
+  util-linux iproute2
 )
 
 missing=()

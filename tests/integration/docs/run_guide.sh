@@ -1,29 +1,45 @@
 #!/usr/bin/env bash
-# run_guide.sh PAGE BUILD_DIR [SANITIZE]: runs the ```sh blocks of PAGE (a
-# path relative to the repository, e.g. docs/getting-started.md) as written,
-# in order, in one `bash -euo pipefail` shell, the way a user who cloned the
-# repository and built it (`make`) pastes them:
+# run_guide.sh PAGE BUILD_DIR [SANITIZE] [--no-sanitize] [--requires TOOL,...]:
+# runs the ```sh blocks of PAGE (a path relative to the repository, e.g.
+# docs/getting-started.md) as written, in order, in one `bash -euo pipefail`
+# shell, the way a user who cloned the repository and built it (`make`)
+# pastes them:
 #   - the working directory is a fresh copy of the repository's files in a temp
 #     directory, with `build` pointing at BUILD_DIR (the guides use build/bin
 #     or put it on PATH, as docs/building.md's installed layout promises);
 #   - HOME and TMPDIR are inside the temp directory (nothing touches the real
 #     home: the CLI's certificate cache lives there);
-#   - it runs in its own network and PID namespace (unshare), so the guides
-#     may use the fixed ports a user would (4433, 2001, ...) without meeting
-#     other tests, and nothing it started can outlive it.
+#   - it runs in its own network, PID and mount namespace (unshare), so the
+#     guides may use the fixed ports a user would (4433, 2001, ...) without
+#     meeting other tests, and nothing it started can outlive it.
 # A guide that starts a process in the background must also show how to stop
 # it: processes still running 10 s after the last block fail the test (they
-# are then killed by PID). Skips (77) when no namespace can be created, or with
-# SANITIZE=ON for pages listed as native-only by the caller (NO_SANITIZE).
+# are then killed by PID). Skips (77) when no namespace can be created, when a
+# tool of --requires is missing (scripts/install-deps.sh installs them all),
+# or in a sanitizer build (SANITIZE=ON) for a --no-sanitize page (one that
+# compiles programs against libcairn, which a plain compiler cannot link there).
 set -uo pipefail
-PAGE=${1:?usage: run_guide.sh PAGE BUILD_DIR [SANITIZE] [NO_SANITIZE]}
+PAGE=${1:?usage: run_guide.sh PAGE BUILD_DIR [SANITIZE] [--no-sanitize] [--requires TOOL,...]}
 BUILD_DIR=$(cd "${2:?usage: run_guide.sh PAGE BUILD_DIR}" && pwd)
 SANITIZE=${3:-}
-NATIVE_ONLY=${4:-}
+shift 2; [ $# -gt 0 ] && shift
+NATIVE_ONLY="" REQUIRES=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-sanitize) NATIVE_ONLY=1 ;;
+    --requires) REQUIRES=${2:-}; shift ;;
+    "") ;;
+    *) echo "run_guide.sh: unknown option $1"; exit 2 ;;
+  esac
+  shift
+done
 SRC=$(cd "$(dirname "$0")/../../.." && pwd)
 case "$SANITIZE" in ON|on|1|TRUE|true)
-  [ "$NATIVE_ONLY" = NO_SANITIZE ] && { echo "SKIP: $PAGE builds programs against libcairn (not in a sanitizer build)"; exit 77; } ;;
+  [ -n "$NATIVE_ONLY" ] && { echo "SKIP: $PAGE builds programs against libcairn (not in a sanitizer build)"; exit 77; } ;;
 esac
+for t in ${REQUIRES//,/ }; do
+  command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $PAGE needs $t (scripts/install-deps.sh installs it)"; exit 77; }
+done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-doc.XXXXXX")
 cleanup() { rm -rf "$WORK"; }

@@ -24,39 +24,8 @@
 #include "common/encoding.h"
 #include "common/file.h"
 
-static char g_dir[1024];
-
-static bool have_shared(void)
-{
-    const char *d = getenv("CAIRN_SHARED_DIR");
-    if (d == NULL)
-        return false;
-    snprintf(g_dir, sizeof(g_dir), "%s/testvectors", d);
-    char probe[1100];
-    snprintf(probe, sizeof(probe), "%s/tpm/SOURCES.md", g_dir);
-    FILE *f = fopen(probe, "r");
-    if (f == NULL)
-        return false;
-    fclose(f);
-    return true;
-}
-
-#define NEED_SHARED()                                                                      \
-    do {                                                                                   \
-        if (!have_shared()) {                                                              \
-            print_message("SKIP: CAIRN_SHARED_DIR/testvectors not available\n");           \
-            skip();                                                                        \
-        }                                                                                  \
-    } while (0)
-
-static uint8_t *load(const char *rel, size_t *n)
-{
-    char path[1200];
-    snprintf(path, sizeof(path), "%s/%s", g_dir, rel);
-    uint8_t *p = NULL;
-    assert_int_equal(cairn_file_read(path, 4u << 20, &p, n), 0);
-    return p;
-}
+#define TV_PROBE "tpm"
+#include "test_vectors.h"
 
 static X509 *load_der_cert(const char *rel)
 {
