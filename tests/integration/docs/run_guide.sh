@@ -91,8 +91,11 @@ done
 
 echo "running $nblocks block(s) of $PAGE in $C"
 start=$(date +%s)
+# A clean environment, as a new shell has; the sanitizer settings of
+# scripts/test-sanitizers.sh pass through.
 env -i PATH="$PATH" HOME="$WORK/home" TMPDIR="$WORK/tmp" LANG=C.UTF-8 TERM=dumb \
-  ${CC:+CC="$CC"} "${NS[@]}" bash -c 'ip link set lo up && cd "$1" && exec bash "$2"' _ "$C" "$WORK/guide.sh"
+  ${CC:+CC="$CC"} ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
+  ${LSAN_OPTIONS:+LSAN_OPTIONS="$LSAN_OPTIONS"} "${NS[@]}" bash -c 'ip link set lo up && cd "$1" && exec bash "$2"' _ "$C" "$WORK/guide.sh"
 rc=$?
 echo "exit $rc after $(( $(date +%s) - start )) s"
 if [ $rc -ne 0 ]; then

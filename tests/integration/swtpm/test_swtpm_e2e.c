@@ -34,125 +34,27 @@
 #include "common/encoding.h"
 #include "common/file.h"
 #include "crypto/crypto.h"
+#include "../../common/swtpm_child.h"
 
-struct swtpm {
-    pid_t pid;
-    int port;          /* server port; the swtpm TCTI uses port+1 for control */
-    char dir[64];
-    char tcti[96];
-};
 
-static bool have_swtpm(void)
-{
-    return access("/usr/bin/swtpm", X_OK) == 0 || system("command -v swtpm >/dev/null 2>&1") == 0;
-}
-
-/* Two consecutive free loopback ports: bind port 0, then try port+1. */
-static int free_port_pair(void)
-{
-    for (int tries = 0; tries < 50; tries++) {
-        int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t sl = sizeof(sa);
-        int port = -1;
-        if (bind(a, (struct sockaddr *)&sa, sizeof(sa)) == 0 && getsockname(a, (struct sockaddr *)&sa, &sl) == 0) {
-            int p = ntohs(sa.sin_port);
-            sa.sin_port = htons((uint16_t)(p + 1));
-            if (p < 65535 && bind(b, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-                port = p;
-        }
-        close(a);
-        close(b);
-        if (port > 0)
-            return port;
-    }
-    return -1;
-}
-
-static bool port_open(int port)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(s);
-    return ok;
-}
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
 
 /* A copy of the swtpm started by the running test, so that a failed
  * assertion (which leaves the test function early, with its stack) still
  * stops it at exit, by its PID. */
-static struct swtpm g_live;
+static struct swtpm_child g_live;
 
-static void swtpm_stop(struct swtpm *t)
+static void swtpm_stop(struct swtpm_child *t)
 {
     g_live.pid = 0;
-    if (t->pid > 0) {
-        kill(t->pid, SIGTERM);
-        int st;
-        waitpid(t->pid, &st, 0);
-        t->pid = 0;
-    }
-    if (t->dir[0])
-        nftw(t->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+    swtpm_child_stop(t);
 }
 
-static int swtpm_start(struct swtpm *t)
+static int swtpm_start(struct swtpm_child *t)
 {
-    memset(t, 0, sizeof(*t));
-    snprintf(t->dir, sizeof(t->dir), "/tmp/cairn-swtpm-XXXXXX");
-    if (mkdtemp(t->dir) == NULL)
+    if (swtpm_child_start(t, "cairn-swtpm") != 0)
         return -1;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        t->port = free_port_pair();
-        if (t->port < 0)
-            return -1;
-        char state[128], server[96], ctrl[96];
-        snprintf(state, sizeof(state), "dir=%s", t->dir);
-        snprintf(server, sizeof(server), "type=tcp,port=%d,bindaddr=127.0.0.1", t->port);
-        snprintf(ctrl, sizeof(ctrl), "type=tcp,port=%d,bindaddr=127.0.0.1", t->port + 1);
-        pid_t pid = fork();
-        if (pid < 0)
-            return -1;
-        if (pid == 0) {
-            int devnull = open("/dev/null", O_WRONLY);
-            if (devnull >= 0) {
-                dup2(devnull, 1);
-                dup2(devnull, 2);
-            }
-            execlp("swtpm", "swtpm", "socket", "--tpm2", "--tpmstate", state, "--server", server, "--ctrl", ctrl,
-                   "--flags", "not-need-init,startup-clear", (char *)NULL);
-            _exit(127);
-        }
-        t->pid = pid;
-        for (int i = 0; i < 100; i++) {
-            if (port_open(t->port) && port_open(t->port + 1)) {
-                snprintf(t->tcti, sizeof(t->tcti), "swtpm:host=127.0.0.1,port=%d", t->port);
-                g_live = *t;
-                return 0;
-            }
-            int st;
-            if (waitpid(pid, &st, WNOHANG) == pid) { /* lost the port race: retry */
-                t->pid = 0;
-                break;
-            }
-            usleep(50 * 1000);
-        }
-        if (t->pid > 0) {
-            kill(t->pid, SIGTERM);
-            waitpid(t->pid, NULL, 0);
-            t->pid = 0;
-        }
-    }
-    return -1;
+    g_live = *t;
+    return 0;
 }
 
 /* Extends sha256 PCR `idx` with `digest` through its own ESYS connection. */
@@ -226,11 +128,11 @@ static void write_log(const char *path, const uint8_t digest[32])
 static void test_swtpm_end_to_end(void **state)
 {
     (void)state;
-    if (!have_swtpm()) {
+    if (!swtpm_installed()) {
         print_message("SKIP: swtpm is not installed\n");
         skip();
     }
-    struct swtpm t;
+    struct swtpm_child t;
     assert_int_equal(swtpm_start(&t), 0);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -442,11 +344,11 @@ static ESYS_TR persist(ESYS_CONTEXT *e, bool restricted, TPM2_HANDLE h)
 static void test_swtpm_persistent_ak(void **state)
 {
     (void)state;
-    if (!have_swtpm()) {
+    if (!swtpm_installed()) {
         print_message("SKIP: swtpm is not installed\n");
         skip();
     }
-    struct swtpm t;
+    struct swtpm_child t;
     assert_int_equal(swtpm_start(&t), 0);
     TSS2_TCTI_CONTEXT *tc = NULL;
     ESYS_CONTEXT *e = NULL;
@@ -513,11 +415,11 @@ static int tools(const char *tcti, const char *dir, const char *cmd)
 static void test_swtpm_tools_context(void **state)
 {
     (void)state;
-    if (!have_swtpm() || system("command -v tpm2_createak >/dev/null 2>&1") != 0) {
+    if (!swtpm_installed() || system("command -v tpm2_createak >/dev/null 2>&1") != 0) {
         print_message("SKIP: swtpm or tpm2-tools not installed\n");
         skip();
     }
-    struct swtpm t;
+    struct swtpm_child t;
     assert_int_equal(swtpm_start(&t), 0);
     assert_int_equal(tools(t.tcti, t.dir, "tpm2_createek -c ek.ctx -G ecc -u ek.pub"), 0);
     assert_int_equal(tools(t.tcti, t.dir, "tpm2_flushcontext -t"), 0);
@@ -624,7 +526,7 @@ static void test_swtpm_tools_context(void **state)
 static void test_no_tpm(void **state)
 {
     (void)state;
-    int port = free_port_pair();
+    int port = swtpm_free_port_pair();
     assert_true(port > 0);
     char tcti[96];
     snprintf(tcti, sizeof(tcti), "swtpm:host=127.0.0.1,port=%d", port);
@@ -651,7 +553,7 @@ static void test_no_tpm(void **state)
 static void stop_live(void)
 {
     if (g_live.pid > 0) {
-        struct swtpm t = g_live;
+        struct swtpm_child t = g_live;
         swtpm_stop(&t);
     }
 }

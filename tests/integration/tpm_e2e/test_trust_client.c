@@ -31,108 +31,23 @@
 #include "client/client_internal.h"
 #include "common/file.h"
 #include "crypto/crypto.h"
+#include "../../common/swtpm_child.h"
 
-static pid_t g_pid;
-static char g_dir[64];
-static char g_tcti[96];
-
-static bool port_listening(int port)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(s);
-    return ok;
-}
-
-/* Port p (bound by the kernel's choice) with p+1 free too, for swtpm's
- * control channel; -1 when none was found. */
-static int port_pair(void)
-{
-    for (int i = 0; i < 50; i++) {
-        int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0), found = -1;
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t sl = sizeof(sa);
-        if (bind(a, (struct sockaddr *)&sa, sizeof(sa)) == 0 && getsockname(a, (struct sockaddr *)&sa, &sl) == 0 &&
-            ntohs(sa.sin_port) < 65535) {
-            int p = ntohs(sa.sin_port);
-            sa.sin_port = htons((uint16_t)(p + 1));
-            if (bind(b, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-                found = p;
-        }
-        close(a);
-        close(b);
-        if (found > 0)
-            return found;
-    }
-    return -1;
-}
+/* the swtpm of the whole group (tests skip when it is not installed) */
+static struct swtpm_child g_tpm;
 
 static int setup(void **state)
 {
     (void)state;
-    if (system("command -v swtpm >/dev/null 2>&1") != 0)
+    if (!swtpm_installed())
         return 0; /* the tests skip */
-    snprintf(g_dir, sizeof(g_dir), "/tmp/cairn-trust-client-XXXXXX");
-    if (mkdtemp(g_dir) == NULL)
-        return -1;
-    for (int attempt = 0; attempt < 5 && g_tcti[0] == '\0'; attempt++) {
-        int port = port_pair();
-        if (port < 0)
-            return -1;
-        char st[128], srv[80], ctl[80];
-        snprintf(st, sizeof(st), "dir=%s", g_dir);
-        snprintf(srv, sizeof(srv), "type=tcp,port=%d,bindaddr=127.0.0.1", port);
-        snprintf(ctl, sizeof(ctl), "type=tcp,port=%d,bindaddr=127.0.0.1", port + 1);
-        pid_t pid = fork();
-        if (pid < 0)
-            return -1;
-        if (pid == 0) {
-            int fd = open("/dev/null", O_WRONLY);
-            if (fd >= 0) {
-                dup2(fd, 1);
-                dup2(fd, 2);
-            }
-            execlp("swtpm", "swtpm", "socket", "--tpm2", "--tpmstate", st, "--server", srv, "--ctrl", ctl, "--flags",
-                   "not-need-init,startup-clear", (char *)NULL);
-            _exit(127);
-        }
-        bool exited = false;
-        for (int i = 0; i < 100; i++) {
-            if (port_listening(port) && port_listening(port + 1)) {
-                g_pid = pid;
-                snprintf(g_tcti, sizeof(g_tcti), "swtpm:host=127.0.0.1,port=%d", port);
-                break;
-            }
-            if (waitpid(pid, NULL, WNOHANG) == pid) {
-                exited = true; /* lost a port race: other ports */
-                break;
-            }
-            usleep(50000);
-        }
-        if (g_tcti[0] == '\0' && !exited) {
-            kill(pid, SIGTERM);
-            waitpid(pid, NULL, 0);
-        }
-    }
-    return g_tcti[0] != '\0' ? 0 : -1;
+    return swtpm_child_start(&g_tpm, "cairn-trust-client");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (g_pid > 0) {
-        kill(g_pid, SIGTERM);
-        waitpid(g_pid, NULL, 0);
-        g_pid = 0;
-    }
-    if (g_dir[0] != '\0') {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", g_dir);
-    }
+    swtpm_child_stop(&g_tpm);
     return 0;
 }
 
@@ -152,12 +67,12 @@ static char *to_pem(X509 *x)
     return p;
 }
 
-/* <g_dir>/<name>/tpm/roots/ca.pem holding `ca` (none when ca is NULL: an
+/* <g_tpm.dir>/<name>/tpm/roots/ca.pem holding `ca` (none when ca is NULL: an
  * empty trust directory); returns the directory (static buffer per call). */
 static const char *trust_dir(const char *name, X509 *ca, char *out, size_t n)
 {
     char path[256];
-    snprintf(out, n, "%s/%s", g_dir, name);
+    snprintf(out, n, "%s/%s", g_tpm.dir, name);
     snprintf(path, sizeof(path), "%s/tpm/roots", out);
     assert_int_equal(cairn_mkdirs(path, 0700), 0);
     if (ca != NULL) {
@@ -231,7 +146,7 @@ static int verify_with(json_t *d, const char *nonce, const struct tee_package *p
 static void test_trust_dir_decides_ak(void **state)
 {
     (void)state;
-    if (g_tcti[0] == '\0') {
+    if (g_tpm.tcti[0] == '\0') {
         print_message("SKIP: swtpm is not installed\n");
         skip();
     }
@@ -246,7 +161,7 @@ static void test_trust_dir_decides_ak(void **state)
     assert_int_equal(cc_cert_issue(&it, ik, root, rk, &inter, NULL), 0);
 
     /* the TPM's default AK, certified by a CA; a second, unrelated CA */
-    struct attest_issuer_config cfg = {.tpm_tcti = g_tcti, .tpm_pcrs = "sha256:0,16"};
+    struct attest_issuer_config cfg = {.tpm_tcti = g_tpm.tcti, .tpm_pcrs = "sha256:0,16"};
     uint8_t rd[64] = {0};
     struct attest_issued first;
     assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &first, &err), 0);
@@ -261,7 +176,7 @@ static void test_trust_dir_decides_ak(void **state)
                                   .key_usage = CC_KU_DIGITAL_SIGNATURE};
     assert_int_equal(cc_cert_issue(&at, ak.key, ca, cak, &akcert, &err), 0);
     char *akpem = to_pem(akcert), akpath[128];
-    snprintf(akpath, sizeof(akpath), "%s/ak.pem", g_dir);
+    snprintf(akpath, sizeof(akpath), "%s/ak.pem", g_tpm.dir);
     assert_int_equal(cairn_file_write_atomic(akpath, akpem, strlen(akpem), 0600), 0);
     cfg.tpm_ak_cert = akpath;
 
@@ -335,34 +250,34 @@ static void test_trust_dir_decides_ak(void **state)
 static void test_bad_trust_dirs(void **state)
 {
     (void)state;
-    if (g_dir[0] == '\0') {
+    if (g_tpm.dir[0] == '\0') {
         print_message("SKIP: swtpm is not installed (no work directory)\n");
         skip();
     }
     struct trust_store *ts = NULL;
     struct cairn_error err = {0};
     char path[256];
-    snprintf(path, sizeof(path), "%s/does-not-exist", g_dir);
+    snprintf(path, sizeof(path), "%s/does-not-exist", g_tpm.dir);
     assert_int_equal(client_trust_open(path, &ts, &err), CAIRN_ERR_NOT_FOUND);
     assert_null(ts);
     assert_non_null(strstr(err.msg, "trust directory"));
     assert_non_null(strstr(err.msg, "does-not-exist"));
 
     /* evidence-only material (a nonce) does not belong in a trust directory */
-    snprintf(path, sizeof(path), "%s/junk/tpm", g_dir);
+    snprintf(path, sizeof(path), "%s/junk/tpm", g_tpm.dir);
     assert_int_equal(cairn_mkdirs(path, 0700), 0);
-    snprintf(path, sizeof(path), "%s/junk/tpm/nonce.bin", g_dir);
+    snprintf(path, sizeof(path), "%s/junk/tpm/nonce.bin", g_tpm.dir);
     assert_int_equal(cairn_file_write_atomic(path, "0123456789abcdef", 16, 0600), 0);
-    snprintf(path, sizeof(path), "%s/junk", g_dir);
+    snprintf(path, sizeof(path), "%s/junk", g_tpm.dir);
     int rc = client_trust_open(path, &ts, &err);
     assert_true(rc < 0);
     assert_null(ts);
     assert_non_null(strstr(err.msg, "nonce.bin"));
 
     /* an unknown subdirectory of a type directory */
-    snprintf(path, sizeof(path), "%s/nested/tpm/roots/deeper", g_dir);
+    snprintf(path, sizeof(path), "%s/nested/tpm/roots/deeper", g_tpm.dir);
     assert_int_equal(cairn_mkdirs(path, 0700), 0);
-    snprintf(path, sizeof(path), "%s/nested", g_dir);
+    snprintf(path, sizeof(path), "%s/nested", g_tpm.dir);
     assert_true(client_trust_open(path, &ts, &err) < 0);
     assert_null(ts);
 }
@@ -385,7 +300,7 @@ static void test_trust_dir_selection(void **state)
     setenv("CAIRN_TRUST_DIR", "", 1);
     assert_null(client_trust_dir(NULL));
 
-    int port = port_pair(); /* nothing listens there */
+    int port = swtpm_free_port_pair(); /* nothing listens there */
     assert_true(port > 0);
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);

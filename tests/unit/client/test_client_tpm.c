@@ -26,99 +26,23 @@
 #include "common/encoding.h"
 #include "common/file.h"
 #include "crypto/crypto.h"
+#include "../../common/swtpm_child.h"
 
-static pid_t g_swtpm;
-static char g_dir[64];
-static char g_tcti[96];
-
-/* A loopback port p with p+1 also free (swtpm's control channel). */
-static int free_ports(void)
-{
-    for (int i = 0; i < 50; i++) {
-        int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t sl = sizeof(sa);
-        if (bind(a, (struct sockaddr *)&sa, sizeof(sa)) == 0 && getsockname(a, (struct sockaddr *)&sa, &sl) == 0 &&
-            ntohs(sa.sin_port) < 65535) {
-            int p = ntohs(sa.sin_port);
-            sa.sin_port = htons((uint16_t)(p + 1));
-            if (bind(b, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-                port = p;
-        }
-        close(a);
-        close(b);
-        if (port > 0)
-            return port;
-    }
-    return -1;
-}
-
-static bool reachable(int port)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(s);
-    return ok;
-}
+/* the swtpm of the whole group (tests skip when it is not installed) */
+static struct swtpm_child g_tpm;
 
 static int start_swtpm(void **state)
 {
     (void)state;
-    if (system("command -v swtpm >/dev/null 2>&1") != 0)
+    if (!swtpm_installed())
         return 0; /* the test skips */
-    snprintf(g_dir, sizeof(g_dir), "/tmp/cairn-client-tpm-XXXXXX");
-    if (mkdtemp(g_dir) == NULL)
-        return -1;
-    for (int attempt = 0; attempt < 5 && g_tcti[0] == '\0'; attempt++) {
-        int port = free_ports();
-        char st[128], srv[80], ctl[80];
-        snprintf(st, sizeof(st), "dir=%s", g_dir);
-        snprintf(srv, sizeof(srv), "type=tcp,port=%d,bindaddr=127.0.0.1", port);
-        snprintf(ctl, sizeof(ctl), "type=tcp,port=%d,bindaddr=127.0.0.1", port + 1);
-        pid_t pid = fork();
-        if (pid == 0) {
-            int fd = open("/dev/null", O_WRONLY);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            execlp("swtpm", "swtpm", "socket", "--tpm2", "--tpmstate", st, "--server", srv, "--ctrl", ctl, "--flags",
-                   "not-need-init,startup-clear", (char *)NULL);
-            _exit(127);
-        }
-        for (int i = 0; i < 100; i++) {
-            if (reachable(port) && reachable(port + 1)) {
-                usleep(50000);
-                if (waitpid(pid, NULL, WNOHANG) == pid)
-                    break; /* the ports were someone else's and swtpm died: retry */
-                g_swtpm = pid;
-                snprintf(g_tcti, sizeof(g_tcti), "swtpm:host=127.0.0.1,port=%d", port);
-                break;
-            }
-            if (waitpid(pid, NULL, WNOHANG) == pid)
-                break; /* lost a port race: try other ports */
-            usleep(50000);
-        }
-        if (g_tcti[0] == '\0' && waitpid(pid, NULL, WNOHANG) == 0) {
-            kill(pid, SIGTERM);
-            waitpid(pid, NULL, 0);
-        }
-    }
-    return g_tcti[0] ? 0 : -1;
+    return swtpm_child_start(&g_tpm, "cairn-client-tpm");
 }
 
 static int stop_swtpm(void **state)
 {
     (void)state;
-    if (g_swtpm > 0) {
-        kill(g_swtpm, SIGTERM);
-        waitpid(g_swtpm, NULL, 0);
-    }
-    if (g_dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-        (void)system(cmd);
-    }
+    swtpm_child_stop(&g_tpm);
     return 0;
 }
 
@@ -184,7 +108,7 @@ static int verify(json_t *d, const char *nonce, const char *policy, struct cairn
 static void test_tpm_coordinator(void **state)
 {
     (void)state;
-    if (g_tcti[0] == '\0') {
+    if (g_tpm.tcti[0] == '\0') {
         print_message("SKIP: swtpm is not installed\n");
         skip();
     }
@@ -200,7 +124,7 @@ static void test_tpm_coordinator(void **state)
     assert_int_equal(cc_cert_issue(&it, ik, root, rk, &inter, NULL), 0);
 
     /* A CA certifies the TPM's attestation key (as a cloud provider does). */
-    struct attest_issuer_config cfg = {.tpm_tcti = g_tcti, .tpm_pcrs = "sha256:0,16"};
+    struct attest_issuer_config cfg = {.tpm_tcti = g_tpm.tcti, .tpm_pcrs = "sha256:0,16"};
     uint8_t rd[64] = {0};
     struct attest_issued first;
     assert_int_equal(attest_issue(ATTEST_TPM, rd, &cfg, &first, &err), 0);
@@ -215,7 +139,7 @@ static void test_tpm_coordinator(void **state)
                                   .key_usage = CC_KU_DIGITAL_SIGNATURE};
     assert_int_equal(cc_cert_issue(&at, ak.key, akca, akk, &akcert, &err), 0);
     char *akpem = pem(akcert), path[128];
-    snprintf(path, sizeof(path), "%s/ak.pem", g_dir);
+    snprintf(path, sizeof(path), "%s/ak.pem", g_tpm.dir);
     assert_int_equal(cairn_file_write_atomic(path, akpem, strlen(akpem), 0600), 0);
     cfg.tpm_ak_cert = path;
 
