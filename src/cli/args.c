@@ -84,7 +84,10 @@ int cli_args_parse(const struct cli_flag *const *sets, size_t n_sets, int argc, 
                 return -1;
             }
         }
-        if (f->has_value && value == NULL) {
+        if (f->has_value && value == NULL && f->value_name != NULL && f->value_name[0] == '[') {
+            if (i + 1 < argc && argv[i + 1][0] != '-')
+                value = argv[++i];
+        } else if (f->has_value && value == NULL) {
             if (i + 1 >= argc) {
                 snprintf(errbuf, errbuf_size, "flag \"--%s\" needs a value (%s)", f->name,
                          f->value_name ? f->value_name : "VALUE");

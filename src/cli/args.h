@@ -17,6 +17,9 @@ struct cli_flag {
     const char *value_name; /* for help, e.g. "FILE" */
     const char *help;
 };
+/* A value_name in brackets ("[MODE]") makes the value optional: "--json"
+ * alone, "--json=pretty", or "--json short" (a following word is taken as the
+ * value only when it does not start with '-'). */
 
 struct cli_args {
     const char *pos[CLI_MAX_ARGS];      /* positional arguments (borrowed from argv) */

@@ -103,6 +103,7 @@ extern const struct cli_command cli_cmd_manifest;
 extern const struct cli_command cli_cmd_certificate;
 extern const struct cli_command cli_cmd_package_info;
 extern const struct cli_command cli_cmd_version;
+extern const struct cli_command cli_cmd_tpm;        /* cmd_tpm.c: tpm predict (UKI PCR 11) */
 extern const struct cli_command cli_cmd_evidence;   /* cmd_evidence.c: evidence verify|eventlog (issue 5) */
 
 /* Issue 6: users, secrets, updates, recovery (cmd_secret.c, cmd_update.c, cmd_recover.c). */

@@ -18,6 +18,7 @@ static const struct cli_flag global[] = {
 static const struct cli_flag cmd[] = {
     {"output", 'o', true, "FILE", ""},
     {"signature", 's', false, NULL, ""},
+    {"json", 0, true, "[MODE]", ""},
     {NULL, 0, false, NULL, NULL},
 };
 
@@ -84,6 +85,33 @@ static void test_errors(void **state)
     assert_string_equal(cli_args_get(&a, "output"), "");
 }
 
+/* An optional value: "--json" alone, "--json=pretty", "--json short"; a
+ * following flag is not taken as the value. */
+static void test_optional_value(void **state)
+{
+    (void)state;
+    struct cli_args a;
+    char err[256];
+    char *v1[] = {"--json", "--insecure"};
+    assert_int_equal(parse(2, v1, &a, err), 0);
+    assert_true(cli_args_has(&a, "json"));
+    assert_null(cli_args_get(&a, "json"));
+    assert_true(cli_args_has(&a, "insecure"));
+    char *v2[] = {"--json=pretty"};
+    assert_int_equal(parse(1, v2, &a, err), 0);
+    assert_string_equal(cli_args_get(&a, "json"), "pretty");
+    char *v3[] = {"--json", "short", "-s"};
+    assert_int_equal(parse(3, v3, &a, err), 0);
+    assert_string_equal(cli_args_get(&a, "json"), "short");
+    assert_int_equal(a.n_pos, 0);
+    char *v4[] = {"--json"};
+    assert_int_equal(parse(1, v4, &a, err), 0);
+    assert_null(cli_args_get(&a, "json"));
+    /* a required value still needs one */
+    char *v5[] = {"--output"};
+    assert_int_equal(parse(1, v5, &a, err), -1);
+}
+
 static void test_too_many(void **state)
 {
     (void)state;
@@ -104,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_last_wins_and_dashdash),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_too_many),
+        cmocka_unit_test(test_optional_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
