@@ -17,9 +17,11 @@ _cairn() {
     # Flags whose value is a file, and flags whose value is something else.
     local file_flags="--coordinator-cert --coordinator-policy --era-config --save-sgx-quote -o --output -r --recoverydata -c --cert
                       -k --key --coordinator-pub-key -p --policy --root --crl --tcb-info --qe-identity --ak --pcrs
-                      --eventlog --ccel-table --nonce-file --pkcs11-config"
+                      --eventlog --ccel-table --nonce-file --pkcs11-config --uki --linux --osrel --cmdline --initrd
+                      --splash --dtb --uname --pcrpkey --ak-root --pcr-signature"
     local value_flags="--nonce --accepted-tcb-statuses --accepted-advisories --from-pem --package -t --type --time
-                       --report-data --namespace -n --pkcs11-key-id --pkcs11-key-label --pkcs11-cert-id --pkcs11-cert-label"
+                       --report-data --namespace -n --pkcs11-key-id --pkcs11-key-label --pkcs11-cert-id --pkcs11-cert-label
+                       --bank --phase"
     local p11="--pkcs11-config --pkcs11-key-id --pkcs11-key-label"
     local p11u="$p11 --pkcs11-cert-id --pkcs11-cert-label"
     local first=${words[1]}
@@ -31,6 +33,9 @@ _cairn() {
     fi
     if [[ " $value_flags " == *" $prev "* ]]; then
         [[ $prev == -t || $prev == --type ]] && COMPREPLY=($(compgen -W "sgx tdx snp tpm" -- "$cur"))
+        [[ $prev == --bank ]] && COMPREPLY=($(compgen -W "sha1 sha256 sha384 sha512" -- "$cur"))
+        [[ $prev == --phase ]] && COMPREPLY=($(compgen -W "enter-initrd enter-initrd:leave-initrd
+            enter-initrd:leave-initrd:sysinit enter-initrd:leave-initrd:sysinit:ready" -- "$cur"))
         return
     fi
 
@@ -49,12 +54,13 @@ _cairn() {
 
     local subs="" flags=""
     case $path in
-        "") subs="status manifest certificate secret recover recover-with-signature package-info evidence version help" ;;
+        "") subs="status manifest certificate secret recover recover-with-signature package-info evidence tpm version help" ;;
         manifest) subs="set get verify signature log update" ;;
         "manifest update") subs="apply acknowledge cancel get" ;;
         certificate) subs="root intermediate chain" ;;
         secret) subs="set get" ;;
         evidence) subs="verify eventlog" ;;
+        tpm) subs="predict" ;;
         recover-with-signature) subs="public-key encrypt-secret sign-secret" ;;
         "manifest set"*) flags="--recoverydata -r" ;;
         "manifest get"*) flags="--signature -s --display-update -u --output -o --keep-cert" ;;
@@ -71,6 +77,8 @@ _cairn() {
                                    --crl --tcb-info --qe-identity --require-collateral --ak --signature --pcrs
                                    --eventlog --ccel-table" ;;
         "evidence eventlog"*) flags="--ccel --tcg --ccel-table" ;;
+        "tpm predict"*) flags="--uki --linux --osrel --cmdline --initrd --splash --dtb --uname --pcrpkey --bank --phase
+                               --json -j --pin-pcrpkey --ak-root" ;;
     esac
 
     if [[ $cur == -* ]]; then
