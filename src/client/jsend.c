@@ -41,8 +41,9 @@ static int status_code(long status)
     case 404: return CAIRN_ERR_NOT_FOUND;
     case 405:
     case 410: return CAIRN_ERR_UNSUPPORTED;
-    case 413: return CAIRN_ERR_TOO_LARGE;
+    case 409: /* Cairn: a request in the wrong state (the message names it) */
     case 503: return CAIRN_ERR_STATE;
+    case 413: return CAIRN_ERR_TOO_LARGE;
     default: return CAIRN_ERR_PROTOCOL;
     }
 }

@@ -53,6 +53,21 @@ extern const struct srv_route api_metrics_routes[];
 extern const size_t api_metrics_n_routes;
 void api_not_allowed(struct srv_req *r, void *ctx);
 
+/* Issue 11: a client error is never a 5xx. The one table from a core error
+ * code to an HTTP status at the REST boundary: STATE and CONFLICT 409,
+ * TOO_LARGE 413, INVALID and VERIFY 400, PERMISSION 403, UNAUTHENTICATED 401, NOT_FOUND 404; anything
+ * else (memory, I/O, crypto, internal) 500. */
+int api_status_of(int code);
+/* Answers a request refused for the Coordinator's state: 409 (JSend fail, v1
+ * error) with `msg` (the core's words, kept first as MarbleRun clients may
+ * match them), the state by number and name, and what to do in that state
+ * for `action` ("set the manifest", "recover", ...). */
+void api_refuse_state(struct srv_req *r, struct core *c, bool v1, const char *msg, const char *action);
+/* Answers a refusal of the core: api_status_of(e->code); 4xx as JSend fail
+ * (v1: error, as MarbleRun's v1 API), 5xx as error; a state refusal through
+ * api_refuse_state(). */
+void api_refuse(struct srv_req *r, struct core *c, bool v1, const char *action, const struct cairn_error *e);
+
 /* The server whose metrics the /metrics handler adds (set by api_start). */
 struct api_ctx {
     struct core *core;

@@ -32,6 +32,66 @@ static void h_readyz(struct srv_req *r, void *ctx)
     srv_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "state", (int)s));
 }
 
+int api_status_of(int code)
+{
+    switch (code) {
+    case CAIRN_ERR_STATE:
+    case CAIRN_ERR_CONFLICT: return 409;
+    case CAIRN_ERR_TOO_LARGE: return 413;
+    case CAIRN_ERR_INVALID:
+    case CAIRN_ERR_VERIFY: return 400;
+    case CAIRN_ERR_PERMISSION: return 403;
+    case CAIRN_ERR_UNAUTHENTICATED: return 401;
+    case CAIRN_ERR_NOT_FOUND: return 404;
+    default: return 500;
+    }
+}
+
+void api_refuse_state(struct srv_req *r, struct core *c, bool v1, const char *msg, const char *action)
+{
+    enum core_state s = core_get_state(c);
+    const char *why;
+    switch (s) {
+    case CORE_STATE_RECOVERY:
+        why = "the Coordinator is in recovery mode (state 1): upload the recovery secret with `cairn recover`, "
+              "or set a new manifest with `cairn manifest set`";
+        break;
+    case CORE_STATE_ACCEPTING_MANIFEST:
+        why = "no manifest is set yet (state 2, accepting a manifest): set one with `cairn manifest set`";
+        break;
+    case CORE_STATE_ACCEPTING_MARBLES:
+        if (strcmp(action, "set the manifest") == 0)
+            why = "a manifest is already set (state 3, accepting marbles): change it with `cairn manifest update "
+                  "apply`, or start the Coordinator with a fresh seal directory for a new deployment";
+        else
+            why = "the Coordinator already runs a manifest (state 3, accepting marbles) and is not in recovery "
+                  "mode; see `cairn status`";
+        break;
+    default:
+        why = "the Coordinator is still starting (state 0): retry in a moment";
+        break;
+    }
+    LOG_INFO("refused to %s in state %d: %s", action, (int)s, msg);
+    if (v1)
+        srv_jsend_error(r, 409, "%s: cannot %s: %s", msg, action, why);
+    else
+        srv_jsend_fail(r, 409, "%s: cannot %s: %s", msg, action, why);
+}
+
+void api_refuse(struct srv_req *r, struct core *c, bool v1, const char *action, const struct cairn_error *e)
+{
+    int st = api_status_of(e->code);
+    if (e->code == CAIRN_ERR_STATE) {
+        api_refuse_state(r, c, v1, cairn_error_msg(e), action);
+        return;
+    }
+    LOG_INFO("refused to %s: %s", action, cairn_error_msg(e));
+    if (st < 500 && !v1)
+        srv_jsend_fail(r, st, "%s", cairn_error_msg(e));
+    else
+        srv_jsend_error(r, st, "%s", cairn_error_msg(e));
+}
+
 /* ---- v2 ---- */
 
 static void h_v2_status(struct srv_req *r, void *ctx)
@@ -55,7 +115,7 @@ static void h_v2_manifest_get(struct srv_req *r, void *ctx)
     struct core_snap *s = core_snap_get(core_of(ctx));
     if (s->manifest_raw == NULL) {
         core_snap_put(s);
-        srv_jsend_error(r, 500, "no manifest has been set");
+        api_refuse_state(r, core_of(ctx), false, "no manifest has been set", "get the manifest");
         return;
     }
     json_t *d = json_pack("{s:o, s:s, s:o}", "manifestSignatureRootECDSA", b64_or_null(s->manifest_sig, s->manifest_sig_len),
@@ -66,14 +126,17 @@ static void h_v2_manifest_get(struct srv_req *r, void *ctx)
 }
 
 /* Shared by v1 and v2: sets the manifest, answers with RecoverySecrets. */
-static void set_manifest(struct srv_req *r, struct core *c, const uint8_t *raw, size_t len, int fail_status)
+static void set_manifest(struct srv_req *r, struct core *c, const uint8_t *raw, size_t len, bool v1)
 {
     json_t *rec = NULL;
     struct cairn_error e = {0};
     int rc = core_manifest_set(c, raw, len, &rec, &e);
     if (rc != 0) {
-        LOG_INFO("manifest set refused: %s", cairn_error_msg(&e));
-        srv_jsend_error(r, fail_status, "%s", cairn_error_msg(&e));
+        /* the core folds every rule failure into INVALID; keep "too large"
+         * (413) apart, and state refusals name the state (409) */
+        if (e.code != CAIRN_ERR_TOO_LARGE)
+            e.code = rc;
+        api_refuse(r, c, v1, "set the manifest", &e);
         return;
     }
     srv_jsend_success(r, json_pack("{s:o}", "RecoverySecrets", rec));
@@ -92,7 +155,7 @@ static void h_v2_manifest_post(struct srv_req *r, void *ctx)
     else if (!given)
         srv_jsend_fail(r, 400, "manifest: expected a base64 string");
     else
-        set_manifest(r, core_of(ctx), m.p != NULL ? m.p : (const uint8_t *)"", m.n, 500);
+        set_manifest(r, core_of(ctx), m.p != NULL ? m.p : (const uint8_t *)"", m.n, false);
     free(m.p);
 }
 
@@ -148,7 +211,7 @@ static void h_v2_update_get(struct srv_req *r, void *ctx)
 {
     struct core *c = core_of(ctx);
     if (core_get_state(c) != CORE_STATE_ACCEPTING_MARBLES) {
-        srv_jsend_error(r, 500, "server is not in expected state");
+        api_refuse_state(r, c, false, "server is not in expected state", "read the update log");
         return;
     }
     json_t *log = NULL;
@@ -185,7 +248,7 @@ static void h_v1_manifest_post(struct srv_req *r, void *ctx)
 {
     size_t len;
     const uint8_t *body = srv_req_body(r, &len);
-    set_manifest(r, core_of(ctx), body, len, 400);
+    set_manifest(r, core_of(ctx), body, len, true);
 }
 
 static void h_v1_quote(struct srv_req *r, void *ctx)
@@ -214,7 +277,7 @@ static void h_v1_update_get(struct srv_req *r, void *ctx)
 {
     struct core *c = core_of(ctx);
     if (core_get_state(c) != CORE_STATE_ACCEPTING_MARBLES) {
-        srv_jsend_error(r, 500, "server is not in expected state");
+        api_refuse_state(r, c, true, "server is not in expected state", "read the update log");
         return;
     }
     json_t *log = NULL;

@@ -5,7 +5,8 @@
  *                                   data {"sgxQuote": why}) -> verify (400 fail,
  *                                   message "quote verification failed") -> sign
  *   POST /api/v2/monotonic-counter  gate (403 error) -> marble certificate
- *                                   (401 fail) -> body (400 fail) -> set (500 error) */
+ *                                   (401 fail) -> body (400 fail) -> set (api_refuse:
+ *                                   4xx fail for a client error, 409 state) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,7 +62,7 @@ void api_feat_sign_quote(struct srv_req *r, void *ctx)
         return;
     }
     if (rc != 0) {
-        srv_jsend_error(r, 500, "%s", cairn_error_msg(&e));
+        api_refuse(r, c, false, "sign the quote", &e);
         return;
     }
     char *b = cairn_base64_encode(sig, sig_len);
@@ -92,7 +93,7 @@ void api_feat_monotonic_counter(struct srv_req *r, void *ctx)
         if (e.code == CAIRN_ERR_UNAUTHENTICATED)
             srv_jsend_fail(r, 401, "%s", cairn_error_msg(&e));
         else
-            srv_jsend_error(r, 500, "%s", cairn_error_msg(&e));
+            api_refuse(r, c, false, "set the monotonic counter", &e);
         return;
     }
     size_t len;
@@ -109,8 +110,7 @@ void api_feat_monotonic_counter(struct srv_req *r, void *ctx)
     /* Go's zero value: an absent name is the counter "" */
     int rc = core_mono_set(c, type, uuid, name != NULL ? name : "", value, &prev, &e);
     if (rc != 0) {
-        LOG_INFO("monotonic-counter refused: %s", cairn_error_msg(&e));
-        srv_jsend_error(r, 500, "%s", cairn_error_msg(&e));
+        api_refuse(r, c, false, "set the monotonic counter", &e);
     } else {
         srv_jsend_success(r, json_pack("{s:I}", "value", (json_int_t)prev));
     }

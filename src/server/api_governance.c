@@ -41,28 +41,22 @@ static struct core *core_of(void *ctx)
     return ((struct api_ctx *)ctx)->core;
 }
 
-static void refuse_v2(struct srv_req *r, const char *what, const struct cairn_error *e)
+/* MarbleRun's "no update in progress" stays its 404 error; every other
+ * refusal goes through the one status table (api_refuse: a client error is a
+ * 4xx, a wrong state 409 naming the state). `action` completes "cannot ...". */
+static void refuse_v2(struct srv_req *r, void *ctx, const char *action, const struct cairn_error *e)
 {
-    LOG_INFO("%s refused: %s", what, cairn_error_msg(e));
-    if (e->code == CAIRN_ERR_UNAUTHENTICATED)
-        srv_jsend_fail(r, 401, "%s", cairn_error_msg(e));
-    else if (e->code == CAIRN_ERR_NOT_FOUND && strcmp(e->msg, "no update in progress") == 0)
+    if (e->code == CAIRN_ERR_NOT_FOUND && strcmp(e->msg, "no update in progress") == 0) {
+        LOG_INFO("refused to %s: %s", action, cairn_error_msg(e));
         srv_jsend_error(r, 404, "%s", cairn_error_msg(e));
-    else
-        srv_jsend_error(r, 500, "%s", cairn_error_msg(e));
+        return;
+    }
+    api_refuse(r, core_of(ctx), false, action, e);
 }
 
-static void refuse_v1(struct srv_req *r, const char *what, const struct cairn_error *e)
+static void refuse_v1(struct srv_req *r, void *ctx, const char *action, const struct cairn_error *e)
 {
-    LOG_INFO("%s refused: %s", what, cairn_error_msg(e));
-    int st = 400;
-    if (e->code == CAIRN_ERR_UNAUTHENTICATED)
-        st = 401;
-    else if (e->code == CAIRN_ERR_NOT_FOUND && strcmp(e->msg, "no update in progress") == 0)
-        st = 404;
-    else if (e->code == CAIRN_ERR_NOMEM || e->code == CAIRN_ERR_INTERNAL || e->code == CAIRN_ERR_IO)
-        st = 500;
-    srv_jsend_error(r, st, "%s", cairn_error_msg(e));
+    api_refuse(r, core_of(ctx), true, action, e);
 }
 
 /* Overwrites every string inside `j` before it is released: uploaded secret
@@ -168,7 +162,7 @@ static void secrets_get(struct srv_req *r, void *ctx, bool v1)
     int rc = gov_secrets_get(core_of(ctx), srv_req_peer_cert(r), (const char *const *)names, (size_t)n, &o, &e);
     free(names);
     if (rc != 0) {
-        (v1 ? refuse_v1 : refuse_v2)(r, "secrets get", &e);
+        (v1 ? refuse_v1 : refuse_v2)(r, ctx, "read secrets", &e);
         return;
     }
     /* the answer holds secret bytes: the JSON text is built and sent by the
@@ -219,7 +213,7 @@ static void secrets_post(struct srv_req *r, void *ctx, bool v1)
             srv_jsend_fail(r, 400, "secrets: expected an object {name: secret}");
     } else {
         if (gov_secrets_set(core_of(ctx), srv_req_peer_cert(r), s, &e) != 0)
-            (v1 ? refuse_v1 : refuse_v2)(r, "secrets set", &e);
+            (v1 ? refuse_v1 : refuse_v2)(r, ctx, "write secrets", &e);
         else
             srv_jsend_success(r, NULL);
     }
@@ -250,7 +244,7 @@ void api_gov_v2_update_post(struct srv_req *r, void *ctx)
     json_t *o = NULL;
     struct cairn_error e = {0};
     if (gov_update(core_of(ctx), srv_req_peer_cert(r), raw, len, &o, &e) != 0)
-        refuse_v2(r, "update", &e);
+        refuse_v2(r, ctx, "start a manifest update", &e);
     else
         srv_jsend_success(r, o);
     free(raw);
@@ -265,7 +259,7 @@ void api_gov_v1_update_post(struct srv_req *r, void *ctx)
     json_t *o = NULL;
     struct cairn_error e = {0};
     if (gov_update(core_of(ctx), srv_req_peer_cert(r), body, len, &o, &e) != 0) {
-        refuse_v1(r, "update", &e);
+        refuse_v1(r, ctx, "start a manifest update", &e);
         return;
     }
     json_decref(o);
@@ -277,7 +271,7 @@ void api_gov_update_manifest_get(struct srv_req *r, void *ctx)
     json_t *o = NULL;
     struct cairn_error e = {0};
     if (gov_update_pending(core_of(ctx), &o, &e) != 0)
-        refuse_v2(r, "update-manifest get", &e);
+        refuse_v2(r, ctx, "get the pending update", &e);
     else
         srv_jsend_success(r, o);
 }
@@ -293,7 +287,7 @@ void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx)
     json_t *o = NULL;
     struct cairn_error e = {0};
     if (gov_update_ack(core_of(ctx), srv_req_peer_cert(r), raw, len, &o, &e) != 0)
-        refuse_v2(r, "update acknowledge", &e);
+        refuse_v2(r, ctx, "acknowledge the update", &e);
     else
         srv_jsend_success(r, o);
     free(raw);
@@ -308,7 +302,7 @@ void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx)
     json_t *o = NULL;
     struct cairn_error e = {0};
     if (gov_update_ack(core_of(ctx), srv_req_peer_cert(r), body, len, &o, &e) != 0) {
-        refuse_v1(r, "update acknowledge", &e);
+        refuse_v1(r, ctx, "acknowledge the update", &e);
         return;
     }
     json_t *msg = json_incref(json_object_get(o, "message"));
@@ -322,7 +316,7 @@ static void update_cancel(struct srv_req *r, void *ctx, bool v1)
         return;
     struct cairn_error e = {0};
     if (gov_update_cancel(core_of(ctx), srv_req_peer_cert(r), &e) != 0) {
-        (v1 ? refuse_v1 : refuse_v2)(r, "update cancel", &e);
+        (v1 ? refuse_v1 : refuse_v2)(r, ctx, "cancel the update", &e);
         return;
     }
     if (v1)
@@ -368,7 +362,7 @@ void api_gov_v2_recover(struct srv_req *r, void *ctx)
         else if (rc == CAIRN_ERR_INVALID && strstr(e.msg, "decrypt") != NULL)
             srv_jsend_fail(r, 400, "%s", cairn_error_msg(&e));
         else
-            refuse_v2(r, "recover", &e);
+            refuse_v2(r, ctx, "recover", &e);
         free(msg);
     }
     if (sec.p != NULL)
@@ -390,7 +384,7 @@ void api_gov_v2_recover_public_key(struct srv_req *r, void *ctx)
             srv_jsend_error(r, 503, "%s", cairn_error_msg(&e));
             return;
         }
-        refuse_v2(r, "recover public-key", &e);
+        refuse_v2(r, ctx, "get the recovery public key", &e);
         return;
     }
     char *b = cairn_base64_encode(der, n);

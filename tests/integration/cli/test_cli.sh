@@ -87,9 +87,10 @@ expect_error "unreachable" "cannot reach 127.0.0.1:1.*running" cli status 127.0.
 expect_error "TLS failure (plain HTTP port)" "TLS with 127.0.0.1:[0-9]+ failed" cli --coordinator-cert "$WORK/c3.pem" status "$A_METRICS" -i
 expect_error "not a client API (mesh port)" "HTTP 405" cli --coordinator-cert "$WORK/c4.pem" status "$A_MESH" -i
 expect_error "invalid address" "invalid Coordinator address" cli status "http://x" -i
-expect_error "HTTP error from the Coordinator" "setting manifest: .*HTTP [45][0-9][0-9]: " cli manifest set "$M" "$A_CLIENT" -i
+expect_error "manifest set twice: says a manifest is set and what to do (was HTTP 500: server is not in expected state)" \
+  "setting manifest: .*HTTP 409: .*a manifest is already set \(state 3.*cairn manifest update apply.*fresh seal directory" cli manifest set "$M" "$A_CLIENT" -i
 echo '{"Packages":{}}' >"$WORK/empty.json"
-expect_error "invalid manifest" "HTTP [45][0-9][0-9]: .*no allowed packages" cli manifest set "$WORK/empty.json" "$B_CLIENT" \
+expect_error "invalid manifest: a 400, not a 5xx" "HTTP 400: .*no allowed packages" cli manifest set "$WORK/empty.json" "$B_CLIENT" \
   --coordinator-cert "$WORK/b-cache.pem" -i
 expect_error "manifest mismatch" "manifest mismatch" cli manifest verify "$(printf '%064d' 1)" "$A_CLIENT" -i
 expect_error "manifest get without a manifest" "no manifest|HTTP" cli manifest get "$B_CLIENT" --coordinator-cert "$WORK/b-cache.pem" -i

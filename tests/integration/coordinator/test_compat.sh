@@ -23,7 +23,7 @@ while IFS='|' read -r _ file verdict _; do
       check "$file: accepted (state 3)" eq "$S" "3" ;;
     rejected)
       check "$file: rejected (state stays 2)" eq "$S" "2"
-      check "$file: rejection is a 500 error with a message" eq "$CODE $(jqv .status)" "500 error"
+      check "$file: rejection is a 400 fail with a message" eq "$CODE $(jqv .status)" "400 fail"
       echo "     message: $(jqv .message)" ;;
     *) echo "FAIL - $file: unknown verdict $verdict"; FAILS=$((FAILS+1)) ;;
   esac

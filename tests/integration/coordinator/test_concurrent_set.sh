@@ -14,7 +14,7 @@ for round in 1 2 3; do
   wait "${CP[@]}" || true
   C1=$(cat "$WORK/code1"); C2=$(cat "$WORK/code2")
   CODE="$C1 $C2"; BODY="$(cat "$WORK/out1") $(cat "$WORK/out2")"
-  check "round $round: exactly one 200 and one 500" eq "$(printf '%s\n%s\n' "$C1" "$C2" | sort | tr '\n' ' ')" "200 500 "
+  check "round $round: exactly one 200 and one 409" eq "$(printf '%s\n%s\n' "$C1" "$C2" | sort | tr '\n' ' ')" "200 409 "
   W=1; [ "$C2" = 200 ] && W=2
   L=$((3 - W))
   check "round $round: the loser was told the state changed" contains "$(jq -r .message "$WORK/out$L")" "not in expected state"

@@ -27,7 +27,7 @@ stop_coord
 # a gate Cairn does not implement is refused, never ignored
 start_coord hsm
 set_manifest_file "$WORK/hsm.json"
-check "AzureHSMSealing: manifest refused (500 error)" eq "$CODE $(jqv .status)" "500 error"
+check "AzureHSMSealing: manifest refused (400 fail)" eq "$CODE $(jqv .status)" "400 fail"
 check "... naming the gate" contains "$(jqv .message)" "feature gate AzureHSMSealing is not supported by Cairn"
 req GET /api/v2/status
 check "... state stays 2" eq "$(jqv .data.code)" 2
@@ -76,7 +76,7 @@ check "a negative value: 400 fail" eq "$CODE $(jqv .status)" "400 fail"
 ctr m1 '{"name":"foo","value":"5"}'
 check "a string value: 400 fail" eq "$CODE $(jqv .status)" "400 fail"
 ctr m1 "{\"name\":\"$(printf 'n%.0s' $(seq 300))\",\"value\":1}"
-check "a name over 256 bytes: refused (500 error, the state stays bounded)" eq "$CODE $(jqv .status)" "500 error"
+check "a name over 256 bytes: refused (400 fail, the state stays bounded)" eq "$CODE $(jqv .status)" "400 fail"
 ctr m1 '{"name":"big","value":9223372036854775807}'
 check "value 2^63-1 accepted" eq "$CODE" 200
 ctr m1 '{"name":"big","value":0}' --tls-max 1.2

@@ -40,13 +40,14 @@ endpoints_common() {   # state-independent endpoints
 start_coord a
 endpoints_common 2
 req GET /api/v2/manifest
-check "state 2: GET /api/v2/manifest -> 500 error" eq "$CODE $(jqv .status)" "500 error"
+check "state 2: GET /api/v2/manifest -> 409 fail (issue 11: never a 5xx)" eq "$CODE $(jqv .status)" "409 fail"
+check "state 2: ... naming the state and what to do" contains "$(jqv .message)" "no manifest is set yet (state 2, accepting a manifest): set one with \`cairn manifest set\`"
 req GET /manifest
 check "state 2: GET /manifest (v1) -> 200 with empty fields" eq "$CODE $(jqv .data.Manifest) $(jqv .data.ManifestSignature)" "200 null "
 req GET /api/v2/update
-check "state 2: GET /api/v2/update -> 500" eq "$CODE $(jqv .status)" "500 error"
+check "state 2: GET /api/v2/update -> 409 fail" eq "$CODE $(jqv .status)" "409 fail"
 req GET /update
-check "state 2: GET /update (v1) -> 500" eq "$CODE" "500"
+check "state 2: GET /update (v1) -> 409 error" eq "$CODE $(jqv .status)" "409 error"
 activate web
 check "state 2: activation -> 503 error" eq "$CODE $(jqv .status)" "503 error"
 check "state 2: activation message" eq "$(jqv .message)" "cannot accept marbles in current state"
@@ -74,9 +75,11 @@ check "state 3: update log line" eq "$(jqv '.data.updateLog[0]' | jq -r .update)
 req GET /update
 check "state 3: GET /update (v1) is the log as one string" eq "$(jqv .data | jq -r .update)" "Initial manifest set"
 set_manifest_file "$WORK/m.json"
-check "state 3: POST /api/v2/manifest -> 500 error" eq "$CODE $(jqv .message)" "500 server is not in expected state"
+check "state 3: POST /api/v2/manifest -> 409 fail (was 500)" eq "$CODE $(jqv .status)" "409 fail"
+check "state 3: the answer keeps MarbleRun's words first" eq "$(jqv .message | cut -d: -f1)" "server is not in expected state"
+check "state 3: ... says a manifest is set and what to do" contains "$(jqv .message)" "a manifest is already set (state 3, accepting marbles): change it with \`cairn manifest update apply\`, or start the Coordinator with a fresh seal directory"
 req POST /manifest --data-binary @"$WORK/m.json"
-check "state 3: POST /manifest (v1) -> 400 error" eq "$CODE $(jqv .status)" "400 error"
+check "state 3: POST /manifest (v1) -> 409 error" eq "$CODE $(jqv .status)" "409 error"
 activate web
 check "state 3: activation -> 200" eq "$CODE $(jqv .status)" "200 success"
 stop_coord
@@ -87,9 +90,10 @@ start_coord a
 endpoints_common 1
 check "state 1: recovery logged" grep -q "recovery mode" "$WORK/a/log"
 req GET /api/v2/manifest
-check "state 1: GET /api/v2/manifest -> 500" eq "$CODE" "500"
+check "state 1: GET /api/v2/manifest -> 409" eq "$CODE" "409"
+check "state 1: ... naming recovery mode" contains "$(jqv .message)" "recovery mode (state 1)"
 req GET /api/v2/update
-check "state 1: GET /api/v2/update -> 500" eq "$CODE" "500"
+check "state 1: GET /api/v2/update -> 409" eq "$CODE" "409"
 activate web
 check "state 1: activation -> 503" eq "$CODE" "503"
 # the unsealable state is kept until a new manifest replaces it

@@ -33,7 +33,7 @@ req GET /api/v2/manifest; MAN=$BODY
 ureq alice POST /api/v2/update -d "$(mbody "$WORK/m2.json")"
 check "the update validates (dummy values) and waits for bob" eq "$CODE:$(jqv .data.missingAcknowledgments)" "200:1"
 ureq bob POST /api/v2/update-manifest -d "$(mbody "$WORK/m2.json")"
-check "applying with the real value fails" eq "$CODE" 500
+check "applying with the real value fails" eq "$CODE" 400
 check "the refusal says the update was cancelled and why" contains "$(jqv .message)" "the update was cancelled"
 check "... naming the template rule" contains "$(jqv .message)" "BLOB"
 req GET /api/v2/update

@@ -57,9 +57,10 @@ ureq alice GET "/api/v2/secrets?s=sym"; SYM=$(jqv .data.secrets.sym.Private)
 req GET /api/v2/manifest; MAN=$BODY
 req GET /api/v2/update; LOG=$BODY
 req GET /api/v2/recover/public-key
-check "public-key outside state 1: 500" eq "$CODE" 500
+check "public-key outside state 1: 409" eq "$CODE" 409
 recover "$WORK/rk1.secret" rk1
-check "recover outside state 1: refused" eq "$CODE:$(jqv .message)" "500:server is not in expected state"
+check "recover outside state 1: refused" eq "$CODE:$(jqv .message | cut -d: -f1)" "409:server is not in expected state"
+check "... naming the state (issue 11)" contains "$(jqv .message)" "(state 3, accepting marbles) and is not in recovery mode"
 
 lose_seal_key one
 check "without the seal key the Coordinator is in state 1" eq "$(status_code)" 1
@@ -68,11 +69,11 @@ req POST /api/v2/recover -d "{\"recoverySecret\":\"$(b64f "$WORK/rk1.secret")\"}
 check "unsigned secret: 400 fail" eq "$CODE:$(jqv .status)" "400:fail"
 check "the refusal names the missing signature" contains "$(jqv .message)" "recoverySecretSignature"
 recover "$WORK/rk1.secret" rkx
-check "secret signed by a foreign key refused" eq "$CODE" 500
+check "secret signed by a foreign key refused" eq "$CODE" 400
 check "the refusal names the recovery key and the rule" contains "$(jqv .message)" 'does not verify with recovery key "rk1"'
 head -c 32 /dev/urandom >"$WORK/rand.bin"
 recover "$WORK/rand.bin" rk1
-check "wrong secret (signed correctly) refused" eq "$CODE" 500
+check "wrong secret (signed correctly) refused" eq "$CODE" 400
 check "the refusal says it belongs to no key" contains "$(jqv .message)" "belongs to none of the RecoveryKeys"
 head -c 100 /dev/urandom >"$WORK/junk.bin"
 recover "$WORK/junk.bin" rk1
@@ -173,7 +174,7 @@ check "share encrypted to the ephemeral key accepted, 2 remaining (MarbleRun: ke
 check "the progress message says the same number" eq "$(jqv .data.message)" \
   "Secret was processed successfully. Upload the next secret. Remaining secrets: 2"
 recover "$WORK/rk1.secret" rk2
-check "Shamir share with the wrong key's signature refused" eq "$CODE" 500
+check "Shamir share with the wrong key's signature refused" eq "$CODE" 400
 recover "$WORK/rk1.secret" rk1
 check "threshold reached: recovered" eq "$CODE:$(jqv .data.message)" "200:Recovery successful."
 req GET /api/v2/manifest

@@ -60,22 +60,22 @@ check "secret JSON has MarbleRun's capitalized keys" eq "$(jqv '.data.secrets.sy
 SYM1=$(jqv .data.secrets.sym_shared.Private)
 CERT1=$(jqv .data.secrets.cert_shared.Cert)
 ureq bob GET "/api/v2/secrets?s=sym_shared"
-check "bob may not read sym_shared: 500 error" eq "$CODE:$(jqv .status)" "500:error"
+check "bob may not read sym_shared: 403 fail" eq "$CODE:$(jqv .status)" "403:fail"
 check "refusal names user, permission and secret" contains "$BODY" "user bob is not allowed to ReadSecret sym_shared"
 ureq bob GET "/api/v2/secrets?s=user_key&s=sym_shared"
-check "all requested names rule: one missing name refuses all" eq "$CODE" 500
+check "all requested names rule: one missing name refuses all" eq "$CODE" 403
 check "the refusal names the missing name" contains "$(jqv .message)" "Secrets \"sym_shared\""
 ureq bob GET "/api/v2/secrets?s=user_key"
 check "bob reads user_key (action matched case-insensitively)" eq "$CODE" 200
 check "unset user-defined secret has no value yet" eq "$(jqv .data.secrets.user_key.Private)" "null"
 ureq alice GET "/api/v2/secrets?s=priv_key"
-check "private secret unreadable (no role may grant it)" eq "$CODE" 500
+check "private secret unreadable (no role may grant it)" eq "$CODE" 403
 ureq alice GET "/api/v2/secrets"
 check "no s parameter: 400 fail" eq "$CODE:$(jqv .status)" "400:fail"
 ureq alice GET "/api/v2/secrets?s="
 check "empty s: 400 fail" eq "$CODE" 400
 ureq carol GET "/api/v2/secrets?s=user_key"
-check "carol (Packages role only) may not read" eq "$CODE" 500
+check "carol (Packages role only) may not read" eq "$CODE" 403
 check "state unchanged after read refusals" unchanged "$WORK/s0"
 
 # ---- WriteSecret ----
@@ -87,22 +87,22 @@ check "log line Secret set names user, secret and type" eq \
   "$(jqv '.data.updateLog[-1]' | jq -r '[.update,.user,.secret,.type]|join(",")')" "Secret set,bob,user_key,symmetric-key"
 snapshot "$WORK/s1"
 ureq bob POST /api/v2/secrets -d "{\"secrets\":{\"user_plain\":{\"Key\":\"aGk=\"}}}"
-check "bob may not write user_plain" eq "$CODE" 500
+check "bob may not write user_plain" eq "$CODE" 403
 check "write refusal names user, permission, secret" contains "$BODY" "user bob is not allowed to WriteSecret user_plain"
 ureq bob POST /api/v2/secrets -d "{\"secrets\":{\"user_key\":{\"Key\":\"$KEY32\"},\"user_plain\":{\"Key\":\"aGk=\"}}}"
-check "bob: one name without permission refuses the whole upload" eq "$CODE" 500
+check "bob: one name without permission refuses the whole upload" eq "$CODE" 403
 ureq alice POST /api/v2/secrets -d "{\"secrets\":{\"user_key\":{\"Key\":\"$(head -c 16 /dev/urandom | base64 -w0)\"}}}"
-check "wrong symmetric key size refused" eq "$CODE" 500
+check "wrong symmetric key size refused" eq "$CODE" 400
 check "size refusal names the secret" contains "$BODY" "user_key"
 NEWKEY=$(head -c 32 /dev/urandom | base64 -w0)
 ureq alice POST /api/v2/secrets -d "{\"secrets\":{\"user_key\":{\"Key\":\"$NEWKEY\"},\"user_plain\":{\"Cert\":\"$CERT1\"}}}"
-check "one invalid secret refuses the whole upload" eq "$CODE" 500
+check "one invalid secret refuses the whole upload" eq "$CODE" 400
 ureq alice POST /api/v2/secrets -d "{\"secrets\":{\"user_cert\":{\"Key\":\"aGk=\"}}}"
-check "cert secret with Key refused" eq "$CODE" 500
+check "cert secret with Key refused" eq "$CODE" 400
 ureq alice POST /api/v2/secrets -d "{\"secrets\":{\"nope\":{\"Key\":\"aGk=\"}}}"
-check "unknown secret refused" eq "$CODE" 500
+check "unknown secret refused" eq "$CODE" 403
 ureq alice POST /api/v2/secrets -d '{"secrets":{}}'
-check "empty upload refused" eq "$CODE" 500
+check "empty upload refused" eq "$CODE" 400
 ureq alice POST /api/v2/secrets -d '{"secrets":'
 check "bad JSON: 400 fail" eq "$CODE:$(jqv .status)" "400:fail"
 ureq dave POST /api/v2/secrets -d "{\"secrets\":{\"user_key\":{\"Key\":\"$NEWKEY\"}}}"
@@ -156,7 +156,7 @@ check "v1 GET /secrets unwrapped" eq "$(jqv .data.user_key.Private)" "$KEY32"
 req GET "/secrets?s=user_key"
 check "v1 without certificate: 401 error" eq "$CODE:$(jqv .status)" "401:error"
 ureq bob POST /secrets -d "{\"user_plain\":{\"Key\":\"aGk=\"}}"
-check "v1 permission refusal: 400 error" eq "$CODE:$(jqv .status)" "400:error"
+check "v1 permission refusal: 403 error" eq "$CODE:$(jqv .status)" "403:error"
 ureq bob POST /secrets -d "{\"user_key\":{\"Key\":\"$NEWKEY\"}}"
 check "v1 POST /secrets sets" eq "$CODE" 200
 ureq bob GET "/api/v2/secrets?s=user_key"

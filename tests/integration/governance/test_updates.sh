@@ -56,15 +56,15 @@ printf '{"Packages":{"nope":{"SecurityVersion":5}}}' >"$WORK/svnunk.json"
 printf '{"Packages":{"pkg":{"SecurityVersion":4},"other":{"SecurityVersion":4}}}' >"$WORK/svnboth.json"
 snapshot "$WORK/s0"
 ureq alice POST /api/v2/update -d "$(mbody "$WORK/svn2.json")"
-check "alice lacks UpdateSecurityVersion: refused" eq "$CODE" 500
+check "alice lacks UpdateSecurityVersion: refused" eq "$CODE" 403
 check "refusal names user, permission, package" contains "$(jqv .message)" "user alice is not allowed to UpdateSecurityVersion pkg"
 ureq dave POST /api/v2/update -d "$(mbody "$WORK/svnboth.json")"
-check "dave lacks the permission on one of two packages: refused" eq "$CODE" 500
+check "dave lacks the permission on one of two packages: refused" eq "$CODE" 403
 check "the refusal names the package not granted" contains "$(jqv .message)" 'Packages "other"'
 ureq dave POST /api/v2/update -d "$(mbody "$WORK/svnuid.json")"
-check "update manifest setting UniqueID refused" eq "$CODE" 500
+check "update manifest setting UniqueID refused" eq "$CODE" 400
 ureq dave POST /api/v2/update -d "$(mbody "$WORK/svnunk.json")"
-check "unknown package refused" eq "$CODE" 500
+check "unknown package refused" eq "$CODE" 403
 req POST /api/v2/update -d "$(mbody "$WORK/svn2.json")"
 check "no certificate: 401" eq "$CODE" 401
 ureq dave POST /api/v2/update -d '{"manifest":"%%%"}'
@@ -87,13 +87,13 @@ check "shared symmetric key kept" eq "$(jqv .data.secrets.sym.Private)" "$SYM1"
 check "shared certificate regenerated" test "$(jqv .data.secrets.crt.Cert)" != "$CRT1"
 snapshot "$WORK/s1"
 ureq dave POST /api/v2/update -d "$(mbody "$WORK/svn1.json")"
-check "downgrade to 1 refused" eq "$CODE" 500
+check "downgrade to 1 refused" eq "$CODE" 400
 check "state unchanged after the downgrade refusal" unchanged "$WORK/s1"
 
 restart_coord c
 check "restart after the SVN update: state unchanged" unchanged "$WORK/s1"
 ureq dave POST /api/v2/update -d "$(mbody "$WORK/svn1.json")"
-check "after restart the raised SVN (2) still refuses 1" eq "$CODE" 500
+check "after restart the raised SVN (2) still refuses 1" eq "$CODE" 400
 if [ -x "$TOOL" ]; then
   out=$("$TOOL" "$MESH" web --file /sym || true)
   check "marble activates after the SVN update (simulation skips identity)" eq "$(printf '%s\n' "$out" | head -1)" "STATUS 200"
@@ -110,11 +110,11 @@ cp "$WORK/m2.json" "$WORK/m2x.json"; printf ' ' >>"$WORK/m2x.json"
 ureq alice GET "/api/v2/secrets?s=crt"; CRT2=$(jqv .data.secrets.crt.Cert)
 
 ureq dave POST /api/v2/update -d "$(mbody "$WORK/m2.json")"
-check "dave (no UpdateManifest) cannot start a full update" eq "$CODE" 500
+check "dave (no UpdateManifest) cannot start a full update" eq "$CODE" 403
 check "refusal names the user and UpdateManifest" contains "$(jqv .message)" "user dave is not allowed to UpdateManifest"
 jq '.Marbles.web.Package = "missing"' "$WORK/m2.json" >"$WORK/bad.json"
 ureq alice POST /api/v2/update -d "$(mbody "$WORK/bad.json")"
-check "invalid new manifest refused with Check's message" eq "$CODE" 500
+check "invalid new manifest refused with Check's message" eq "$CODE" 400
 check "the Check message names the rule" contains "$(jqv .message)" "missing"
 check "state unchanged after full-update refusals" unchanged "$WORK/s1"
 
@@ -133,7 +133,7 @@ req GET /api/v2/manifest
 check "manifest unchanged while pending" eq "$BODY" "$MAN1"
 snapshot "$WORK/s2"
 ureq bob POST /api/v2/update-manifest -d "$(mbody "$WORK/m2x.json")"
-check "non-identical acknowledgement refused" eq "$CODE" 500
+check "non-identical acknowledgement refused" eq "$CODE" 400
 check "with MarbleRun's message" eq "$(jqv .message)" "provided manifest does not match the pending manifest"
 ureq dave POST /api/v2/update-manifest -d "$(mbody "$WORK/m2.json")"
 check "dave cannot acknowledge" contains "$(jqv .message)" "user dave is not allowed to UpdateManifest"
