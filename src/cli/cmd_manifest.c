@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "manifest/manifest.h"
 
 static void sha256_hex(const uint8_t *p, size_t n, char out[65])
 {
@@ -263,6 +264,66 @@ static int run_signature(struct cli_ctx *ctx)
     return CLI_EXIT_OK;
 }
 
+/* ---- check (offline) ------------------------------------------------------- */
+
+enum { CHECK_EXIT_UNKNOWN_FIELDS = 3 };
+
+static void check_unknown(void *ctx, const char *path, const char *suggestion)
+{
+    (*(size_t *)ctx)++;
+    if (suggestion != NULL)
+        fprintf(stderr, "cairn: WARNING: %s: unknown field, the Coordinator ignores it (did you mean \"%s\"?)\n",
+                path, suggestion);
+    else
+        fprintf(stderr, "cairn: WARNING: %s: unknown field, the Coordinator ignores it\n", path);
+}
+
+static void check_warn(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "cairn: WARNING: %s\n", msg);
+}
+
+/* The Coordinator's validation of a manifest set, offline and with the same
+ * functions (manifest_parse_ex, manifest_check_ex, manifest_validate: checks,
+ * secret generation with a throwaway CA, recovery keys, user certificates,
+ * the template dry run), plus every field the decoder does not know. */
+static int run_check(struct cli_ctx *ctx)
+{
+    const char *path = ctx->args.pos[0];
+    uint8_t *m = NULL;
+    size_t len = 0;
+    if (cli_load_manifest(path, &m, &len) != 0)
+        return CLI_EXIT_FAIL;
+    size_t n_unknown = 0;
+    struct manifest *man = NULL;
+    struct cairn_error err = {0};
+    int rc = manifest_parse_ex(m, len, check_unknown, &n_unknown, &man, &err);
+    if (rc == 0)
+        rc = manifest_check_ex(man, check_warn, NULL, &err);
+    if (rc == 0)
+        rc = manifest_validate(man, &err);
+    char hash[65];
+    sha256_hex(m, len, hash);
+    free(m);
+    if (rc != 0) {
+        manifest_free(man);
+        return cli_fail("manifest \"%s\" is invalid: %s; the Coordinator would refuse it, fix the file", path,
+                        cairn_error_msg(&err));
+    }
+    printf("%s: valid: %zu package%s, %zu marble%s, %zu secret%s, %zu user%s; manifest signature %s\n", path,
+           man->n_packages, man->n_packages == 1 ? "" : "s", man->n_marbles, man->n_marbles == 1 ? "" : "s",
+           man->n_secrets, man->n_secrets == 1 ? "" : "s", man->n_users, man->n_users == 1 ? "" : "s", hash);
+    manifest_free(man);
+    if (n_unknown > 0) {
+        fprintf(stderr, "cairn: %zu unknown field%s: the Coordinator accepts this manifest without %s; fix the "
+                        "name%s before `cairn manifest set` (a set manifest can only be changed by an update)\n",
+                n_unknown, n_unknown == 1 ? "" : "s", n_unknown == 1 ? "it" : "them", n_unknown == 1 ? "" : "s");
+        return CHECK_EXIT_UNKNOWN_FIELDS;
+    }
+    return CLI_EXIT_OK;
+}
+
 /* ---- log ------------------------------------------------------------------ */
 
 static const struct cli_flag log_flags[] = {
@@ -324,16 +385,27 @@ static const struct cli_command cmd_signature = {
     .help = "YAML manifests are hashed after conversion to JSON, as they are uploaded.",
     .min_args = 1, .max_args = 1, .run = run_signature,
 };
+static const struct cli_command cmd_check = {
+    .name = "check", .summary = "validate a manifest offline, as the Coordinator would", .usage = "<manifest>",
+    .help = "Runs the Coordinator's own validation of a manifest set (rules, secret generation, recovery keys,\n"
+            "user certificates, templates) without a Coordinator, and warns about every field it does not know\n"
+            "(a typo such as \"Enviroment\" is ignored by the Coordinator, and a set manifest is hard to change).\n"
+            "JSON or YAML, as `manifest set` takes it.\n"
+            "Exit codes: 0 valid; 1 invalid or unreadable (the Coordinator would refuse it); 2 usage;\n"
+            "3 valid, but with unknown fields (the Coordinator would accept it and ignore them).\n"
+            "\nexample:\n  cairn manifest check manifest.json",
+    .min_args = 1, .max_args = 1, .run = run_check,
+};
 static const struct cli_command cmd_log = {
     .name = "log", .summary = "print the Coordinator's update log", .usage = "<address>",
     .flags = log_flags, .min_args = 1, .max_args = 1, .run = run_log,
 };
 static const struct cli_command *const manifest_subs[] = {&cmd_set, &cmd_get, &cmd_verify, &cmd_signature, &cmd_log,
-                                                          &cli_cmd_manifest_update, NULL};
+                                                          &cmd_check, &cli_cmd_manifest_update, NULL};
 
 const struct cli_command cli_cmd_manifest = {
     .name = "manifest",
     .summary = "set, get and verify the deployment's manifest",
-    .usage = "<set|get|verify|signature|log>",
+    .usage = "<set|get|verify|signature|log|check|update>",
     .subs = manifest_subs,
 };

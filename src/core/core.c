@@ -1041,6 +1041,17 @@ static void warn_cb(void *ctx, const char *msg)
     LOG_WARN("manifest: %s", msg);
 }
 
+/* An ignored field is most often a typo that would otherwise go unnoticed
+ * (`cairn manifest check` reports the same list before the upload). */
+static void unknown_cb(void *ctx, const char *path, const char *suggestion)
+{
+    (void)ctx;
+    if (suggestion != NULL)
+        LOG_WARN("manifest: unknown field %s ignored (did you mean %s?)", path, suggestion);
+    else
+        LOG_WARN("manifest: unknown field %s ignored", path);
+}
+
 /* RecoverySecrets for the new DEK (inventory §5): none, one key, XOR or
  * Shamir shares; see recovery.c (issue 6). *meta: the public recovery data
  * written beside the sealed state after the commit (NULL when none). */
@@ -1069,7 +1080,7 @@ int core_manifest_set(struct core *c, const uint8_t *raw, size_t len, json_t **o
         goto out;
     }
     next->state = CORE_STATE_ACCEPTING_MARBLES;
-    if ((rc = manifest_parse(raw, len, &next->manifest, err)) != 0 ||
+    if ((rc = manifest_parse_ex(raw, len, unknown_cb, NULL, &next->manifest, err)) != 0 ||
         (rc = manifest_check_ex(next->manifest, warn_cb, NULL, err)) != 0) {
         if (rc != CAIRN_ERR_NOMEM)
             rc = CAIRN_ERR_INVALID;

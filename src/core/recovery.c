@@ -38,7 +38,7 @@
 #define RECOVERY_FORMAT "cairn-recovery-1"
 #define RECOVERY_NAME "recovery_data"
 #define RECOVERY_MAX_DATA (1024 * 1024)
-#define RECOVERY_MAX_KEYS 255
+#define RECOVERY_MAX_KEYS MANIFEST_MAX_RECOVERY_KEYS
 
 struct gov_share {
     char *key;              /* recovery key name */

@@ -46,6 +46,7 @@
 #define MANIFEST_MAX_DEPTH 64              /* YAML nesting (JSON: only known fields are descended) */
 #define MANIFEST_TEMPLATE_MAX_OUTPUT (4 * 1024 * 1024) /* bytes of one rendered value */
 #define MANIFEST_USER_SECRETS_MAX_SIZE (1024 * 1024)   /* bytes of a /secrets body */
+#define MANIFEST_MAX_RECOVERY_KEYS 255                 /* shares of the data key */
 
 /* ---- the parsed manifest --------------------------------------------------- */
 
@@ -195,6 +196,22 @@ struct manifest {
  * On success *out is a new manifest (manifest_free()); on failure *out is untouched.
  */
 int manifest_parse(const uint8_t *json, size_t len, struct manifest **out, struct cairn_error *err);
+
+/* An unknown field: `path` (e.g. "Marbles.web.Parameters.Enviroment",
+ * array elements as "[i]") and `suggestion`, the known field of that object
+ * it resembles ("Env"), or NULL. Both borrowed for the call. */
+typedef void (*manifest_unknown_fn)(void *ctx, const char *path, const char *suggestion);
+
+/*
+ * As manifest_parse(); on success it also calls `unknown` (may be NULL) once
+ * for every object key the decoder does not read, in document order: a field
+ * MarbleRun's format and Cairn ignore, most often a typo. The known fields are
+ * exactly the ones the decoder looks up (fields.c), so the report follows the
+ * parser. Keys of maps (marble, secret, file names) are names, never reported;
+ * an unknown key's value is not descended into.
+ */
+int manifest_parse_ex(const uint8_t *json, size_t len, manifest_unknown_fn unknown, void *ctx,
+                      struct manifest **out, struct cairn_error *err);
 
 /* Frees the manifest and everything it owns. NULL is fine. */
 void manifest_free(struct manifest *m);
@@ -419,8 +436,11 @@ int manifest_dry_run(const struct manifest *m, const struct manifest_secret_set 
 /*
  * Everything MarbleRun's SetManifest validates before accepting a manifest:
  * manifest_check(), shared and per-marble secret generation (with a throwaway
- * CA and a random UUID), recovery key parsing, user certificate parsing and
- * manifest_dry_run(). Slow for cert-rsa secrets (key generation).
+ * CA and a random UUID), recovery key parsing (at most
+ * MANIFEST_MAX_RECOVERY_KEYS), user certificate parsing and
+ * manifest_dry_run(). Slow for cert-rsa secrets (key generation). The
+ * Coordinator runs the same function (manifest_validate_with) on every manifest
+ * set; `cairn manifest check` runs this one offline.
  */
 int manifest_validate(const struct manifest *m, struct cairn_error *err);
 

@@ -21,6 +21,15 @@ void mf_file_clear(struct manifest_file *f);
  * (cairn_go_key_equal: ASCII case, K/\u017f folds). */
 bool mf_key_equal(const char *a, const char *b);
 
+/* manifest_parse() in two steps: the size cap and the JSON text (*out: a
+ * new tree, json_decref), then the decoding of a tree (*out: manifest_free). */
+int mf_load(const uint8_t *json, size_t len, json_t **out, struct cairn_error *err);
+int mf_decode(const json_t *root, struct manifest **out, struct cairn_error *err);
+
+/* fields.c: inside manifest_parse_ex(), records that the decoder looked for
+ * `field` (a static string) in `obj`; a no-op otherwise. */
+void mf_trace_note(const json_t *obj, const char *field);
+
 /* Go encoding/json name of a JSON value's type, for messages. */
 const char *mf_json_type(const json_t *j);
 

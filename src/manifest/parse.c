@@ -815,10 +815,9 @@ void manifest_free(struct manifest *m)
     free(m);
 }
 
-int manifest_parse(const uint8_t *json, size_t len, struct manifest **out, struct cairn_error *err)
+int mf_load(const uint8_t *json, size_t len, json_t **out, struct cairn_error *err)
 {
     json_error_t jerr;
-    int rc;
     if (json == NULL || out == NULL)
         return cairn_errf(err, CAIRN_ERR_INVALID, "manifest: no input");
     if (len > MANIFEST_MAX_SIZE)
@@ -830,11 +829,16 @@ int manifest_parse(const uint8_t *json, size_t len, struct manifest **out, struc
     if (root == NULL)
         return cairn_errf(err, CAIRN_ERR_INVALID, "manifest: invalid JSON at line %d, column %d: %s", jerr.line,
                           jerr.column, jerr.text);
+    *out = root;
+    return 0;
+}
+
+int mf_decode(const json_t *root, struct manifest **out, struct cairn_error *err)
+{
+    int rc;
     struct manifest *m = calloc(1, sizeof(*m));
-    if (m == NULL) {
-        json_decref(root);
+    if (m == NULL)
         return nomem(err);
-    }
     if (!json_is_object(root) && !json_is_null(root)) {
         rc = cairn_errf(err, CAIRN_ERR_INVALID, "manifest: expected a JSON object, got %s", mf_json_type(root));
         goto fail;
@@ -858,12 +862,20 @@ int manifest_parse(const uint8_t *json, size_t len, struct manifest **out, struc
                          (void **)&m->tls, &m->n_tls, err)) < 0 ||
         (rc = decode_config(root, &m->config, err)) < 0)
         goto fail;
-    json_decref(root);
     *out = m;
     return 0;
 fail:
-    json_decref(root);
     manifest_free(m);
+    return rc;
+}
+
+int manifest_parse(const uint8_t *json, size_t len, struct manifest **out, struct cairn_error *err)
+{
+    json_t *root = NULL;
+    int rc = mf_load(json, len, &root, err);
+    if (rc == 0)
+        rc = mf_decode(root, out, err);
+    json_decref(root);
     return rc;
 }
 

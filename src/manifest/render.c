@@ -232,6 +232,12 @@ static int validate(const struct manifest *m, const struct manifest_secret_set *
         (rc = manifest_generate_secrets(m, MANIFEST_SECRETS_PRIVATE, root_secret, uuid, NULL, root, root_key, 0, &priv,
                                         err)) < 0)
         goto out;
+    /* the Coordinator splits its data key into at most this many shares
+     * (core/recovery.c); refused here so that an offline check says so too */
+    if (m->n_recovery_keys > MANIFEST_MAX_RECOVERY_KEYS) {
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "RecoveryKeys: at most %d keys", MANIFEST_MAX_RECOVERY_KEYS);
+        goto out;
+    }
     for (size_t i = 0; i < m->n_recovery_keys; i++) {
         EVP_PKEY *k = NULL;
         if ((rc = manifest_recovery_key(&m->recovery_keys[i], &k, err)) < 0)

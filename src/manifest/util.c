@@ -58,6 +58,7 @@ json_t *mf_obj_get(const json_t *obj, const char *field)
     json_t *val, *found = NULL;
     if (!json_is_object(obj))
         return NULL;
+    mf_trace_note(obj, field);
     /* Jansson iterates in document order; the last match wins as in Go. */
     json_object_foreach((json_t *)obj, key, val) {
         if (mf_key_equal(key, field))

@@ -379,11 +379,101 @@ static void test_mutations(void **state)
     assert_true(failed > 100);
 }
 
+/* ---- unknown fields (manifest_parse_ex, fields.c) ---- */
+
+struct unknowns {
+    char text[4096];
+    size_t n;
+};
+
+static void collect(void *ctx, const char *path, const char *suggestion)
+{
+    struct unknowns *u = ctx;
+    size_t l = strlen(u->text);
+    snprintf(u->text + l, sizeof(u->text) - l, "%s%s%s%s", u->n ? "|" : "", path, suggestion ? "~" : "",
+             suggestion ? suggestion : "");
+    u->n++;
+}
+
+static void unknowns_of(const char *json, struct unknowns *u)
+{
+    struct manifest *m = NULL;
+    struct cairn_error e = {0};
+    memset(u, 0, sizeof(*u));
+    if (manifest_parse_ex((const uint8_t *)json, strlen(json), collect, u, &m, &e) != 0)
+        fail_msg("parse failed: %s", e.msg);
+    assert_non_null(m);
+    manifest_free(m);
+}
+
+static void test_unknown_fields(void **state)
+{
+    (void)state;
+    struct unknowns u;
+    /* none in a manifest that uses the fields of every level */
+    unknowns_of(RICH, &u);
+    assert_string_equal(u.text, "");
+    /* case variants and duplicates are Go matches, not unknown */
+    unknowns_of("{\"packages\":{\"p\":{\"signerid\":\"x\"}},\"Marbles\":{\"m\":{\"Package\":\"a\",\"package\":\"b\"}}}",
+                &u);
+    assert_string_equal(u.text, "");
+    /* one unknown key at every level the decoder reads; map keys (names) are never reported,
+     * the value of an unknown key is not descended into */
+    unknowns_of("{\"Pakages\":{\"x\":{\"Bogus\":1}},"
+                "\"Packages\":{\"p\":{\"SignerId\":\"aa\",\"ProductId\":1,\"SecurityVerison\":2,"
+                "\"MinimumTCB\":{\"Microcod\":1},\"PCRs\":{\"sha256\":{\"11\":\"aa\"}},\"RTMR\":{\"1\":\"aa\"}}},"
+                "\"Infrastructures\":{\"i\":{\"QESVN\":1,\"RootCa\":\"\",\"CPUSVM\":\"\"}},"
+                "\"Marbles\":{\"web\":{\"Package\":\"p\",\"MaxActivation\":1,\"Parameters\":{"
+                "\"Files\":{\"/a\":{\"Data\":\"x\",\"Encodng\":\"string\"},\"/b\":\"plain\"},"
+                "\"Env\":{\"A\":\"1\"},\"Enviroment\":{\"B\":\"2\"},\"Args\":[\"x\"]}}},"
+                "\"Secrets\":{\"s\":{\"Type\":\"cert-ecdsa\",\"Shard\":true,\"Cert\":{\"Subject\":"
+                "{\"CommonName\":\"c\",\"DNSNames\":[\"x\"]},\"DNSName\":[\"y\"]}}},"
+                "\"Users\":{\"u\":{\"Certificate\":\"\",\"Role\":[\"r\"]}},"
+                "\"Roles\":{\"r\":{\"ResourceType\":\"Secrets\",\"ResourceName\":[\"s\"],\"Actions\":[]}},"
+                "\"RecoveryKeys\":{\"k\":\"\"},"
+                "\"TLS\":{\"t\":{\"Outgoing\":[{\"Port\":\"1\",\"Adr\":\"a\"}],\"Incomming\":[]}},"
+                "\"Config\":{\"SealMode\":\"\",\"FeatureGate\":[]}}",
+                &u);
+    assert_string_equal(u.text,
+                        "Pakages~Packages"
+                        "|Packages.p.SecurityVerison~SecurityVersion"
+                        "|Packages.p.MinimumTCB.Microcod~Microcode"
+                        "|Infrastructures.i.CPUSVM~CPUSVN"
+                        "|Marbles.web.MaxActivation~MaxActivations"
+                        "|Marbles.web.Parameters.Files./a.Encodng~Encoding"
+                        "|Marbles.web.Parameters.Enviroment~Env"
+                        "|Marbles.web.Parameters.Args~Argv"
+                        "|Secrets.s.Shard~Shared"
+                        "|Secrets.s.Cert.Subject.DNSNames"
+                        "|Secrets.s.Cert.DNSName~DNSNames"
+                        "|Users.u.Role~Roles"
+                        "|Roles.r.ResourceName~ResourceNames"
+                        "|TLS.t.Outgoing[0].Adr~Addr"
+                        "|TLS.t.Incomming~Incoming"
+                        "|Config.FeatureGate~FeatureGates");
+    assert_int_equal(u.n, 16);
+    /* a key unlike any field gets no suggestion */
+    unknowns_of("{\"Marbles\":{\"m\":{\"Package\":\"p\",\"Zzzzzz\":1}}}", &u);
+    assert_string_equal(u.text, "Marbles.m.Zzzzzz");
+    /* without a callback it is manifest_parse */
+    struct manifest *m = NULL;
+    assert_int_equal(manifest_parse_ex((const uint8_t *)"{}", 2, NULL, NULL, &m, NULL), 0);
+    manifest_free(m);
+    /* a failing parse reports nothing and leaves *out untouched */
+    memset(&u, 0, sizeof(u));
+    m = (struct manifest *)0x1;
+    const char *bad = "{\"Bogus\":1,\"Marbles\":{\"m\":{\"MaxActivations\":\"x\"}}}";
+    assert_int_not_equal(manifest_parse_ex((const uint8_t *)bad, strlen(bad), collect, &u, &m, NULL), 0);
+    assert_ptr_equal(m, (struct manifest *)0x1);
+    assert_int_equal(u.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rich_manifest),
         cmocka_unit_test(test_case_insensitive_and_unknown),
+        cmocka_unit_test(test_unknown_fields),
         cmocka_unit_test(test_duplicate_keys_last_wins),
         cmocka_unit_test(test_null_and_empty),
         cmocka_unit_test(test_file_forms),
