@@ -13,6 +13,10 @@
  *      libos.entrypoint: argv[0] is loader.argv[0], the application): argv[0]
  *      is executed with the manifest's Argv, else the original argv.
  *   3. otherwise the manifest's Argv[0] is executed (PATH lookup) with Argv.
+ * In cases 1 and 2 the program is checked (exists, executable) before the
+ * activation, so a typo costs no MaxActivations slot; in case 3 the Argv is
+ * known only afterwards and is checked before any file is written. Exit codes:
+ * 127 no such program, 126 not executable, 2 usage, 1 activation failed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +67,11 @@ static void usage(FILE *f)
             "  CAIRN_GRAMINE_DIR, CAIRN_CONFIGFS_TSM  other evidence device paths\n"
             "  EDG_LOG_FORMAT                text (default) or json\n"
             "Program to run: after `--`; else argv[0] when started as Gramine's libos.entrypoint;\n"
-            "else the manifest's Argv[0].\n");
+            "else the manifest's Argv[0]. A program after `--` or in argv[0] is checked before activating\n"
+            "(a missing one uses no MaxActivations slot); the manifest's Argv after it, before any file\n"
+            "is written. Exit codes: 127 no such program, 126 not executable, 2 usage, 1 activation failed.\n"
+            "\nexample:\n  EDG_MARBLE_TYPE=web EDG_MARBLE_COORDINATOR_ADDR=coordinator:2001 \\\n"
+            "    CAIRN_COORDINATOR_ROOT_CA=/etc/cairn/root.pem cairn-premain -- /usr/bin/web-server --port 8443\n");
 }
 
 static long env_long(const char *name, long def, long min, long max)
@@ -166,6 +174,64 @@ static int write_files(const struct cairn_marble_params *p)
     return 0;
 }
 
+/* Whether `prog` names an executable regular file, resolved as execv (a path
+ * with '/') or execvp (PATH lookup, glibc's default path without PATH) would.
+ * Returns 0, or 127 (no such program) / 126 (not executable) after logging
+ * why; `from` says where the name came from. */
+static int check_program(const char *prog, const char *from)
+{
+    struct stat st;
+    if (prog == NULL || prog[0] == '\0') {
+        LOG_ERROR("the program to execute (%s) is empty", from);
+        return 127;
+    }
+    if (strchr(prog, '/') != NULL) {
+        if (stat(prog, &st) != 0) {
+            LOG_ERROR("program \"%s\" (%s) does not exist: %s", prog, from, strerror(errno));
+            return 127;
+        }
+        if (!S_ISREG(st.st_mode) || access(prog, X_OK) != 0) {
+            LOG_ERROR("program \"%s\" (%s) is not an executable file", prog, from);
+            return 126;
+        }
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL || path[0] == '\0')
+        path = "/bin:/usr/bin";
+    bool found_not_exec = false;
+    for (const char *p = path;; p++) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char full[4096];
+        /* an empty PATH entry is the current directory, as for execvp */
+        if (snprintf(full, sizeof(full), "%.*s/%s", n ? (int)n : 1, n ? p : ".", prog) < (int)sizeof(full) &&
+            stat(full, &st) == 0) {
+            if (S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+                return 0;
+            found_not_exec = true;
+        }
+        if (end == NULL)
+            break;
+        p = end;
+    }
+    if (found_not_exec) {
+        LOG_ERROR("program \"%s\" (%s) is in PATH but not an executable file", prog, from);
+        return 126;
+    }
+    LOG_ERROR("program \"%s\" (%s) not found in PATH (%s)", prog, from, path);
+    return 127;
+}
+
+/* Removes the files written from the manifest after the program could not be
+ * started, so no secret stays on disk without its program. */
+static void remove_files(const struct cairn_marble_params *p)
+{
+    for (size_t i = 0; i < p->n_files; i++)
+        if (unlink(p->files[i].path) != 0 && errno != ENOENT)
+            LOG_WARN("cannot remove \"%s\": %s", p->files[i].path, strerror(errno));
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -218,6 +284,19 @@ int main(int argc, char **argv)
     if (type == NULL || type[0] == '\0') {
         LOG_ERROR("EDG_MARBLE_TYPE is not set: set it to the marble's name in the manifest");
         return 2;
+    }
+    /* Fail before activating (an activation uses a MaxActivations slot and
+     * brings secrets) when the program is known already: after `--`, or
+     * argv[0] in Gramine's entrypoint mode. The manifest's Argv is known only
+     * after the activation; it is checked then, before anything is written. */
+    if (prog_idx >= 0) {
+        int prc = check_program(argv[prog_idx], "after `--`");
+        if (prc != 0)
+            return prc;
+    } else if (!own_name) {
+        int prc = check_program(argv[0], "argv[0], the libos.entrypoint application");
+        if (prc != 0)
+            return prc;
     }
     const char *addr = getenv("EDG_MARBLE_COORDINATOR_ADDR");
     if (addr == NULL || addr[0] == '\0')
@@ -338,6 +417,35 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* Decide the program and its argv (see the header comment) before
+     * writing files or setting env: a manifest Argv naming no program, or one
+     * that is not there, leaves no secret behind. */
+    const char *path = NULL;
+    char **new_argv = NULL;
+    if (prog_idx >= 0) {
+        path = argv[prog_idx];
+        new_argv = p->argc > 0 ? p->argv : &argv[prog_idx];
+    } else if (!own_name) {
+        path = argv[0];
+        new_argv = p->argc > 0 ? p->argv : argv;
+    } else if (p->argc > 0) {
+        path = p->argv[0];
+        new_argv = p->argv;
+        int prc = check_program(path, "Argv[0] in the manifest");
+        if (prc != 0) {
+            LOG_ERROR("marble \"%s\" not started; nothing was written. This activation used one of its "
+                      "MaxActivations: give the program after `--` so that it is checked before activating",
+                      type);
+            cairn_marble_params_free(p);
+            return prc;
+        }
+    } else {
+        LOG_ERROR("nothing to execute: give the program after `--` or set Argv for marble \"%s\" in the manifest "
+                  "(nothing was written)",
+                  type);
+        cairn_marble_params_free(p);
+        return 2;
+    }
     if (write_files(p) != 0) {
         cairn_marble_params_free(p);
         return 1;
@@ -350,30 +458,14 @@ int main(int argc, char **argv)
         }
     }
 
-    /* Decide the program and its argv (see the header comment). */
-    const char *path = NULL;
-    char **new_argv = NULL;
-    if (prog_idx >= 0) {
-        path = argv[prog_idx];
-        new_argv = p->argc > 0 ? p->argv : &argv[prog_idx];
-    } else if (!own_name) {
-        path = argv[0];
-        new_argv = p->argc > 0 ? p->argv : argv;
-    } else if (p->argc > 0) {
-        path = p->argv[0];
-        new_argv = p->argv;
-    } else {
-        LOG_ERROR("nothing to execute: give the program after `--` or set Argv for marble \"%s\" in the manifest",
-                  type);
-        cairn_marble_params_free(p);
-        return 2;
-    }
     fflush(NULL);
     if (strchr(path, '/') != NULL)
         execv(path, new_argv);
     else
         execvp(path, new_argv);
-    LOG_ERROR("cannot execute \"%s\": %s", path, strerror(errno));
+    int saved = errno;
+    remove_files(p);
+    LOG_ERROR("cannot execute \"%s\": %s (the files from the manifest were removed)", path, strerror(saved));
     cairn_marble_params_free(p);
-    return 127;
+    return saved == ENOENT ? 127 : 126;
 }

@@ -25,7 +25,12 @@ cat >"$WORK/manifest.json" <<JSON
       "Argv": ["dump-marble", "arg one", "--flag=x", ""]}},
     "noargv": {"Package": "p"},
     "ttls": {"Package": "p", "TLS": ["web"]},
-    "limited": {"Package": "p", "MaxActivations": 1}
+    "limited": {"Package": "p", "MaxActivations": 1},
+    "once": {"Package": "p", "MaxActivations": 1, "Parameters": {"Files": {"$F/once/secret": "{{ hex .Secrets.k }}"}}},
+    "once2": {"Package": "p", "MaxActivations": 1},
+    "badargv": {"Package": "p", "Parameters": {"Files": {"$F/badargv/secret": "{{ hex .Secrets.k }}"},
+                "Argv": ["/nonexistent/prog", "x"]}},
+    "emptyargv": {"Package": "p", "Parameters": {"Files": {"$F/emptyargv/secret": "{{ hex .Secrets.k }}"}}}
   },
   "Secrets": {"k": {"Type": "symmetric-key", "Size": 128, "Shared": true}},
   "TLS": {"web": {"Outgoing": [{"Port": "443", "Addr": "example.com"}]}}
@@ -105,6 +110,43 @@ rc=0
 premain limited "$WORK/l2" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/l2.log" || rc=$?
 [ $rc -ne 0 ] && [ ! -e "$WORK/l2/dump.txt" ] && grep -qE "403|gRPC PermissionDenied" "$WORK/l2.log" \
   && ok "MaxActivations reached: refused (403), not executed" || bad "limited second rc=$rc $(cat "$WORK/l2.log")"
+# --- the program is checked before activating (no MaxActivations slot, no secrets on disk)
+printf 'not a program\n' >"$WORK/plain.txt"; chmod 644 "$WORK/plain.txt"
+for c in "/nonexistent/prog:127:does not exist" "$WORK/plain.txt:126:not an executable file" \
+         "no-such-cmd-x7:127:not found in PATH"; do
+  prog=${c%%:*}; rest=${c#*:}; want=${rest%%:*}; msg=${rest#*:}
+  rc=0
+  premain once "$WORK/once-bad" "$BIN/cairn-premain" -- "$prog" 2>"$WORK/once-bad.log" || rc=$?
+  [ $rc = "$want" ] && grep -q "$msg" "$WORK/once-bad.log" && one_error_line "$WORK/once-bad.log" \
+    && ! grep -q "activat" "$WORK/once-bad.log" && [ ! -e "$WORK/once-bad/uuid" ] && [ ! -e "$F/once/secret" ] \
+    && ok "program $prog: exit $rc before activating ($msg), no UUID file, no secret" \
+    || bad "program $prog: rc=$rc $(cat "$WORK/once-bad.log")"
+done
+premain once "$WORK/once-ok" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/once-ok.log" && [ -f "$WORK/once-ok/dump.txt" ] \
+  && [ -s "$F/once/secret" ] && ok "MaxActivations 1: the slot is still free after three bad programs" \
+  || bad "once after bad programs: $(cat "$WORK/once-ok.log")"
+rc=0
+premain once "$WORK/once-3" "$BIN/cairn-premain" -- "$DUMP" 2>/dev/null || rc=$?
+[ $rc = 1 ] && ok "... and it is a real limit (the next activation is refused)" || bad "once third rc=$rc"
+# entrypoint mode: argv[0] is the program, checked the same way
+mkdir -p "$WORK/once2"; ln -sf "$BIN/cairn-premain" "$WORK/once2/app-entry"
+rc=0
+premain once2 "$WORK/once2" bash -c "exec -a /nonexistent/app '$WORK/once2/app-entry'" 2>"$WORK/once2.log" || rc=$?
+[ $rc = 127 ] && grep -q 'libos.entrypoint application' "$WORK/once2.log" && ok "entrypoint mode: a missing argv[0] is refused before activating" \
+  || bad "once2 bad rc=$rc $(cat "$WORK/once2.log")"
+premain once2 "$WORK/once2" bash -c "exec -a '$DUMP' '$WORK/once2/app-entry'" 2>/dev/null && [ -f "$WORK/once2/dump.txt" ] \
+  && ok "entrypoint mode: the slot is still free" || bad "once2 good"
+# the manifest's Argv is known only after activating: checked before any file is written
+rc=0
+premain badargv "$WORK/badargv" "$BIN/cairn-premain" 2>"$WORK/badargv.log" || rc=$?
+[ $rc = 127 ] && [ ! -e "$F/badargv/secret" ] && grep -q 'Argv\[0\] in the manifest' "$WORK/badargv.log" \
+  && grep -q 'give the program after `--`' "$WORK/badargv.log" && ok "manifest Argv[0] missing: exit 127, no secret written, says how to avoid it" \
+  || bad "badargv rc=$rc $(ls "$F/badargv" 2>&1) $(cat "$WORK/badargv.log")"
+rc=0
+premain emptyargv "$WORK/emptyargv" "$BIN/cairn-premain" 2>"$WORK/emptyargv.log" || rc=$?
+[ $rc = 2 ] && [ ! -e "$F/emptyargv/secret" ] && grep -q "nothing to execute" "$WORK/emptyargv.log" \
+  && ok "empty Argv and no program: exit 2, no secret written" || bad "emptyargv rc=$rc $(ls "$F/emptyargv" 2>&1)"
+
 rc=0
 (cd "$WORK" && env -u EDG_MARBLE_TYPE DUMP_OUT="$WORK/nt.txt" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/nt.log") || rc=$?
 [ $rc = 2 ] && [ ! -e "$WORK/nt.txt" ] && grep -q "EDG_MARBLE_TYPE is not set" "$WORK/nt.log" \
