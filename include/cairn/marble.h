@@ -52,6 +52,10 @@ struct cairn_marble_config {
      * marbles). NULL = $CAIRN_ACTIVATION_PROTOCOL, else "json". Both give the
      * same answers; refusals map to the same error codes. */
     const char *protocol;
+    /* systemd's tpm2-pcr-signature.json (systemd-measure sign) to attach to
+     * TPM evidence, for packages that pin a PCR-signing key ("PCRPublicKey")
+     * instead of PCR 11 values; NULL = none. */
+    const char *tpm_pcr_signature;
 };
 
 struct cairn_marble_file {

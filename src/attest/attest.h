@@ -25,7 +25,9 @@
  *         {"bootloader","tee","snp","microcode","fmc"?,"raw"}), "debug" (bool),
  *         "product" ("Milan"|"Genoa"|"Turin")
  *   tpm : "nonce" (= extraData), "pcrs" ({"sha256": {"0": hex, ...}, ...}),
- *         "sig_alg", "hash_alg", "ak_name", "clock", "firmware_version"
+ *         "sig_alg", "hash_alg", "ak_name", "clock", "firmware_version",
+ *         "pcr_signature" (the text of the evidence's tpm2-pcr-signature.json,
+ *         when it carries one; checked only by a package's PCRPublicKey)
  */
 #ifndef CAIRN_ATTEST_H
 #define CAIRN_ATTEST_H
@@ -60,6 +62,8 @@ struct attest_evidence {
     const uint8_t *ak_pub;     size_t ak_pub_len;     /* TPM: AK as TPMT_PUBLIC or PEM SPKI */
     const uint8_t *pcrs;       size_t pcrs_len;       /* TPM: PCR values JSON (testvectors format) or TPML_DIGEST */
     const uint8_t *eventlog;   size_t eventlog_len;   /* TPM TCG log or TDX CCEL */
+    const uint8_t *pcr_signature; size_t pcr_signature_len; /* TPM: systemd tpm2-pcr-signature.json (unverified
+                                                                until a package's PCRPublicKey checks it) */
 };
 
 /* What the verifier trusts (all borrowed; NULL = none configured). */

@@ -18,6 +18,7 @@ void attest_issued_free(struct attest_issued *e)
     free(e->signature);
     free(e->certs);
     free(e->ak_pub);
+    free(e->pcr_signature);
     free(e->pcrs);
     free(e->eventlog);
     memset(e, 0, sizeof(*e));
@@ -103,6 +104,8 @@ int attest_evidence_to_json(const struct attest_issued *e, json_t *req)
     if (rc == 0)
         rc = put_b64(ev, "eventlog", e->eventlog, e->eventlog_len);
     if (rc == 0)
+        rc = put_b64(ev, "pcrSignature", e->pcr_signature, e->pcr_signature_len);
+    if (rc == 0)
         rc = json_object_set_new(req, "evidence", ev) == 0 ? 0 : CAIRN_ERR_NOMEM;
     else
         json_decref(ev);
@@ -146,6 +149,8 @@ int attest_evidence_from_json(const json_t *req, struct attest_issued *st, struc
             rc = get_b64(ev, "pcrs", &s.pcrs, &s.pcrs_len, err);
         if (rc == 0)
             rc = get_b64(ev, "eventlog", &s.eventlog, &s.eventlog_len, err);
+        if (rc == 0)
+            rc = get_b64(ev, "pcrSignature", &s.pcr_signature, &s.pcr_signature_len, err);
         const json_t *certs = json_object_get(ev, "certs");
         if (rc == 0 && certs != NULL && !json_is_null(certs)) {
             if (!json_is_string(certs) || json_string_length(certs) > WIRE_MEMBER_MAX)
@@ -180,5 +185,7 @@ int attest_evidence_from_json(const json_t *req, struct attest_issued *st, struc
     out->pcrs_len = s.pcrs_len;
     out->eventlog = s.eventlog;
     out->eventlog_len = s.eventlog_len;
+    out->pcr_signature = s.pcr_signature;
+    out->pcr_signature_len = s.pcr_signature_len;
     return 0;
 }

@@ -23,6 +23,7 @@ struct attest_issuer_config {
     const char *tpm_ak_cert;     /* path of a PEM file: AK certificate (+ chain) to attach; NULL = none */
     const char *tpm_ak_context;  /* path of an AK key context / persistent handle "0x81010002"; NULL = create */
     const char *tpm_eventlog;    /* path of a TCG event log to attach; NULL = none */
+    const char *tpm_pcr_signature; /* path of systemd's tpm2-pcr-signature.json to attach; NULL = none */
 };
 
 /* Everything malloc'd, owned by the struct; free with attest_issued_free(). */
@@ -34,6 +35,7 @@ struct attest_issued {
     uint8_t *ak_pub;    size_t ak_pub_len;
     uint8_t *pcrs;      size_t pcrs_len;
     uint8_t *eventlog;  size_t eventlog_len;
+    uint8_t *pcr_signature; size_t pcr_signature_len;  /* TPM: systemd tpm2-pcr-signature.json */
 };
 
 void attest_issued_free(struct attest_issued *e);
@@ -49,7 +51,7 @@ int attest_issue(enum attest_type type, const uint8_t report_data[64], const str
 enum attest_type attest_probe(const struct attest_issuer_config *cfg);
 
 /* Wire form (DESIGN §6): SGX -> {"quote": b64}; others -> {"evidence": {"type",
- * "quote", "signature", "certs", "akPub", "pcrs", "eventlog"}} (bytes base64,
+ * "quote", "signature", "certs", "akPub", "pcrs", "eventlog", "pcrSignature"}} (bytes base64,
  * certs as PEM text, absent members omitted). Adds the members to `req`. */
 int attest_evidence_to_json(const struct attest_issued *e, json_t *req);
 

@@ -35,6 +35,7 @@ void tee_package_free(struct tee_package *p)
     free(p->host_data);
     free(p->id_key_digest);
     free_strv(p->ak_roots_pem, p->n_ak_roots);
+    free(p->pcr_public_key);
     for (size_t i = 0; i < p->n_pcrs; i++) {
         free(p->pcrs[i].bank);
         free(p->pcrs[i].value_hex);

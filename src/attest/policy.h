@@ -46,6 +46,7 @@ struct tee_package {
     /* TPM */
     char **ak_roots_pem;           size_t n_ak_roots;
     struct tee_pcr *pcrs;          size_t n_pcrs;
+    char *pcr_public_key;          /* "PCRPublicKey": PEM key that signs PCR 11 policies (systemd .pcrpkey) */
 };
 
 void tee_package_free(struct tee_package *p);   /* frees members, not p */

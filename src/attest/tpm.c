@@ -21,6 +21,7 @@
 
 #include "attest/eventlog.h"
 #include "attest/snp.h" /* attest_certs_parse */
+#include "attest/uki.h" /* signed PCR 11 policies */
 #include "common/encoding.h"
 #include "common/reader.h"
 
@@ -903,6 +904,16 @@ int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trus
     int rc = tpm_attest_parse(ev->quote, ev->quote_len, &a, err);
     if (rc != 0)
         return rc;
+    /* The PCR signature file travels to the policy as text: only bounded here;
+     * a package's PCRPublicKey parses and checks it (uki_pcrsig_check). */
+    json_t *pcrsig = NULL;
+    if (ev->pcr_signature != NULL && ev->pcr_signature_len > 0) {
+        if (ev->pcr_signature_len > UKI_PCRSIG_MAX_BYTES)
+            return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "tpm evidence: PCR signature of %zu bytes, cap %u",
+                              ev->pcr_signature_len, UKI_PCRSIG_MAX_BYTES);
+        if ((pcrsig = json_stringn((const char *)ev->pcr_signature, ev->pcr_signature_len)) == NULL)
+            return cairn_errf(err, CAIRN_ERR_INVALID, "tpm evidence: the PCR signature is not UTF-8 text");
+    }
     time_t at = (trust && trust->at) ? trust->at : time(NULL);
     struct tpm_ak ak = {0};
     X509 *leaf = NULL;
@@ -1082,6 +1093,10 @@ int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trus
     }
     if (log_cmp > 0)
         jr |= json_object_set_new(j, "eventlog_pcrs_compared", json_integer(log_cmp));
+    if (pcrsig != NULL) {
+        jr |= json_object_set_new(j, "pcr_signature", pcrsig);
+        pcrsig = NULL;
+    }
     json_array_append_new(checks, json_string("quote_format"));
     if (certified)
         json_array_append_new(checks, json_string("ak_cert_chain"));
@@ -1100,6 +1115,7 @@ int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trus
     out->json = j;
     j = NULL;
 out:
+    json_decref(pcrsig);
     json_decref(j);
     free(pv);
     OPENSSL_free(sig.der);
@@ -1170,8 +1186,48 @@ out:
     return rc;
 }
 
+/* PCRPublicKey (systemd signed PCR policies): the quoted PCR 11 must be a
+ * value that the evidence's tpm2-pcr-signature.json signs with the pinned key
+ * (what TPM2_PolicyAuthorize would accept). Any quoted bank with PCR 11 will
+ * do; banks are tried strongest first and the first bank's refusal is
+ * reported when none passes. */
+static int check_pcr_signature(const struct tee_package *p, const json_t *j, struct cairn_error *err)
+{
+    BIO *b = BIO_new_mem_buf(p->pcr_public_key, -1);
+    EVP_PKEY *key = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    ERR_clear_error();
+    if (key == NULL)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "PCRPublicKey: not a PEM public key");
+    const char *sig = json_string_value(json_object_get(j, "pcr_signature"));
+    const json_t *pcrs = json_object_get(j, "pcrs");
+    static const enum uki_bank order[] = {UKI_BANK_SHA512, UKI_BANK_SHA384, UKI_BANK_SHA256, UKI_BANK_SHA1};
+    int rc = CAIRN_ERR_POLICY;
+    bool any = false;
+    struct cairn_error first = {0};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && rc != 0; i++) {
+        const char *hex = json_string_value(json_object_get(json_object_get(pcrs, uki_bank_name(order[i])), "11"));
+        uint8_t v[64];
+        size_t vn = uki_bank_size(order[i]);
+        if (hex == NULL || strlen(hex) != 2 * vn || cairn_hex_decode_exact(hex, v, vn) != 0)
+            continue;
+        struct cairn_error e = {0};
+        rc = uki_pcrsig_check((const uint8_t *)sig, sig ? strlen(sig) : 0, key, order[i], v, vn, &e);
+        if (rc != 0 && !any)
+            first = e;
+        any = true;
+    }
+    EVP_PKEY_free(key);
+    if (!any)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "PCRPublicKey: the quote does not include PCR 11");
+    if (rc != 0)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "PCRPublicKey: %s", first.msg);
+    return 0;
+}
+
 int tpm_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err)
 {
+    int rc;
     const json_t *j = c->json;
     if (c->type != ATTEST_TPM || j == NULL)
         return cairn_errf(err, CAIRN_ERR_POLICY, "package expects TEE tpm, evidence is %s", attest_type_name(c->type));
@@ -1194,8 +1250,10 @@ int tpm_policy_match(const struct tee_package *p, const struct attest_claims *c,
             return cairn_errf(err, CAIRN_ERR_POLICY, "PCRs.%s.%u mismatch: expected %s, got %s", w->bank, w->index,
                               w->value_hex ? w->value_hex : "(none)", got);
     }
-    if (p->n_ak_roots > 0)
-        return check_ak_roots(p, j, err);
+    if (p->n_ak_roots > 0 && (rc = check_ak_roots(p, j, err)) != 0)
+        return rc;
+    if (p->pcr_public_key != NULL)
+        return check_pcr_signature(p, j, err);
     return 0;
 }
 

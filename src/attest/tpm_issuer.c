@@ -475,6 +475,9 @@ int tpm_issue(const uint8_t report_data[64], const struct attest_issuer_config *
     o.certs = (char *)cert; /* NUL-terminated by cairn_file_read */
     if ((rc = attach_file(cfg ? cfg->tpm_eventlog : NULL, "event log", &o.eventlog, &o.eventlog_len, err)) != 0)
         goto out;
+    if ((rc = attach_file(cfg ? cfg->tpm_pcr_signature : NULL, "PCR signature", &o.pcr_signature,
+                          &o.pcr_signature_len, err)) != 0)
+        goto out;
     *out = o;
     memset(&o, 0, sizeof(o));
 out:

@@ -20,6 +20,7 @@
 #include "attest/ccel_check.h"
 #include "attest/evidence_detect.h"
 #include "attest/trust_files.h"
+#include "attest/uki.h"
 #include "attest/trust_store.h"
 #include "cli/cli.h"
 #include "common/encoding.h"
@@ -48,6 +49,8 @@ static const struct cli_flag verify_flags[] = {
     {"signature", 0, true, "FILE", "TPM quote signature: TPMT_SIGNATURE, DER ECDSA or raw RSA"},
     {"pcrs", 0, true, "FILE", "TPM PCR values JSON"},
     {"eventlog", 0, true, "FILE", "TPM TCG event log, or the TDX CCEL area"},
+    {"pcr-signature", 0, true, "FILE",
+     "TPM: systemd's tpm2-pcr-signature.json, checked by a policy's PCRPublicKey (signed PCR 11 policies)"},
     {"ccel-table", 0, true, "FILE", "TDX ACPI CCEL table (bounds the CCEL area)"},
     {"vtpm-quote", 0, true, "FILE",
      "Azure: the vTPM TPMS_ATTEST to verify with the HCL report's AK (--signature, --pcrs, --eventlog, --nonce)"},
@@ -498,6 +501,8 @@ static int run_verify(struct cli_ctx *ctx)
     char *pkg_name = NULL;
     struct attest_claims claims = {0};
     json_t *out = NULL, *coord = NULL;
+    uint8_t *pcrsig = NULL;
+    size_t pcrsig_len = 0;
     struct cairn_error err = {0};
     struct wire wire;
     memset(&wire, 0, sizeof(wire));
@@ -712,6 +717,18 @@ static int run_verify(struct cli_ctx *ctx)
         goto out;
     }
     trust.require_collateral = cli_args_has(a, "require-collateral");
+    const char *pcrsig_path = cli_args_get(a, "pcr-signature");
+    if (pcrsig_path != NULL) {
+        if (type != ATTEST_TPM) {
+            cli_fail("%s: --pcr-signature is for tpm evidence", ctx->path);
+            ret = CLI_EXIT_USAGE;
+            goto out;
+        }
+        if (cli_read_file("PCR signature", pcrsig_path, UKI_PCRSIG_MAX_BYTES, &pcrsig, &pcrsig_len) != 0)
+            goto out;
+        ev.pcr_signature = pcrsig;
+        ev.pcr_signature_len = pcrsig_len;
+    }
     if (attest_verify(&ev, &trust, NULL, 0, &claims, &err) != 0) {
         cli_fail("%s evidence does not verify: %s", attest_type_name(type), cairn_error_msg(&err));
         goto out;
@@ -792,6 +809,7 @@ out:
     trust_files_free(tf);
     free(evb);
     free(expected);
+    free(pcrsig);
     return ret;
 }
 

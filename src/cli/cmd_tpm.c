@@ -30,7 +30,7 @@ static const struct cli_flag predict_flags[] = {
     {"dtb", 0, true, "FILE", "devicetree (.dtb)"},
     {"uname", 0, true, "FILE", "`uname -r` of the kernel (.uname; measured by systemd >= 253 stubs)"},
     {"pcrpkey", 0, true, "FILE", "PEM public key for signed PCR policies (.pcrpkey)"},
-    {"bank", 0, true, "BANK", "sha1, sha256, sha384 or sha512 (repeatable; default: all four)"},
+    {"bank", 0, true, "BANK", "sha1, sha256, sha384 or sha512 (repeatable; default: sha256, with --json all four)"},
     {"phase", 0, true, "PHASE",
      "boot phase, e.g. enter-initrd:leave-initrd (repeatable; default: the four from enter-initrd to ready)"},
     {"json", 'j', true, "[MODE]", "print systemd-measure's output instead of a package: short (default), pretty, off"},
@@ -158,9 +158,13 @@ static int parse_banks_phases(struct cli_ctx *ctx, struct predict *pr)
             pr->n_phases++;
         }
     }
-    if (!any_bank)
+    /* systemd-measure's default is every bank; a package's default is the
+     * SHA-256 bank alone, since a policy fails on any bank the quote lacks */
+    if (!any_bank && cli_args_has(&ctx->args, "json"))
         for (int b = 0; b < UKI_N_BANKS; b++)
             pr->bank[b] = true;
+    else if (!any_bank)
+        pr->bank[UKI_BANK_SHA256] = true;
     if (pr->n_phases == 0) {
         pr->default_phases = true;
         for (size_t i = 0; i < 4; i++)

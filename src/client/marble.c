@@ -552,7 +552,8 @@ int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_ma
     struct attest_issuer_config icfg = {.gramine_dir = cfg->gramine_dir, .configfs_tsm = cfg->configfs_tsm,
                                         .tpm_tcti = cfg->tpm_tcti, .tpm_pcrs = cfg->tpm_pcrs,
                                         .tpm_ak_cert = cfg->tpm_ak_cert, .tpm_ak_context = cfg->tpm_ak_context,
-                                        .tpm_eventlog = cfg->tpm_eventlog};
+                                        .tpm_eventlog = cfg->tpm_eventlog,
+                                        .tpm_pcr_signature = cfg->tpm_pcr_signature};
     if (cfg->evidence_type != NULL) {
         if (attest_type_parse(cfg->evidence_type, &type) != 0) {
             rc = cairn_errf(&e, CAIRN_ERR_INVALID, "evidence type \"%s\": expected sgx, tdx, snp, tpm or sim",

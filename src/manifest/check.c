@@ -147,6 +147,7 @@ static bool has_mintcb(const struct tee_package *k) { return k->has_minimum_tcb;
 static bool has_guestsvn(const struct tee_package *k) { return k->has_guest_svn; }
 static bool has_akroots(const struct tee_package *k) { return k->n_ak_roots > 0; }
 static bool has_pcrs(const struct tee_package *k) { return k->n_pcrs > 0; }
+static bool has_pcrpubkey(const struct tee_package *k) { return k->pcr_public_key != NULL; }
 
 static const struct field_rule field_rules[] = {
     {"UniqueID", T(ATTEST_SGX), has_unique_id},
@@ -167,6 +168,7 @@ static const struct field_rule field_rules[] = {
     {"GuestSVN", T(ATTEST_SNP), has_guestsvn},
     {"AKRoots", T(ATTEST_TPM), has_akroots},
     {"PCRs", T(ATTEST_TPM), has_pcrs},
+    {"PCRPublicKey", T(ATTEST_TPM), has_pcrpubkey},
 };
 
 static const char *tee_label(enum attest_type t)
@@ -203,6 +205,23 @@ static int check_ak_root(struct check_ctx *c, const char *pkg, size_t i, const c
     BIO_free(b);
     if (bad)
         return fail(c, "package %s: AKRoots[%zu] is not a PEM certificate", pkg, i);
+    return 0;
+}
+
+/* PCRPublicKey: what systemd-measure sign's --public-key and a UKI's .pcrpkey
+ * hold, one PEM public key (RSA or EC, the kinds a TPM verifies). */
+static int check_pcr_public_key(struct check_ctx *c, const char *pkg, const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    if (b == NULL)
+        return cairn_errf(c->err, CAIRN_ERR_NOMEM, "out of memory");
+    EVP_PKEY *k = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+    BIO_free(b);
+    ERR_clear_error();
+    int id = k ? EVP_PKEY_get_base_id(k) : 0;
+    EVP_PKEY_free(k);
+    if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC)
+        return fail(c, "package %s: PCRPublicKey is not a PEM RSA or EC public key", pkg);
     return 0;
 }
 
@@ -257,8 +276,10 @@ static int check_tee_package(struct check_ctx *c, const struct manifest_package 
             if ((rc = check_ak_root(c, name, i, k->ak_roots_pem[i])) < 0)
                 return rc;
         }
-        if (k->n_pcrs == 0)
-            return fail(c, "package %s: TEE tpm requires PCRs", name);
+        if (k->n_pcrs == 0 && k->pcr_public_key == NULL)
+            return fail(c, "package %s: TEE tpm requires PCRs or PCRPublicKey", name);
+        if (k->pcr_public_key != NULL && (rc = check_pcr_public_key(c, name, k->pcr_public_key)) < 0)
+            return rc;
         for (size_t i = 0; i < k->n_pcrs; i++) {
             const struct tee_pcr *pcr = &k->pcrs[i];
             size_t len;
@@ -268,8 +289,11 @@ static int check_tee_package(struct check_ctx *c, const struct manifest_package 
                 len = 32;
             else if (strcmp(pcr->bank, "sha384") == 0)
                 len = 48;
+            else if (strcmp(pcr->bank, "sha512") == 0)
+                len = 64;
             else
-                return fail(c, "package %s: PCR bank \"%s\" is not sha1, sha256 or sha384", name, pcr->bank);
+                return fail(c, "package %s: PCR bank \"%s\" is not sha1, sha256, sha384 or sha512", name,
+                            pcr->bank);
             if (pcr->index > 23)
                 return fail(c, "package %s: PCRs.%s: index %u is not 0..23", name, pcr->bank, pcr->index);
             char f[48];

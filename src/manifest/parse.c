@@ -298,6 +298,7 @@ static int decode_package(const json_t *v, const char *path, void *elem, struct 
         (rc = mf_get_string(v, "IDKeyDigest", path, &k->id_key_digest, err)) < 0 ||
         (rc = mf_get_uint(v, "GuestSVN", path, UINT32_MAX, &k->has_guest_svn, &u, err)) < 0 ||
         (rc = get_strv(v, "AKRoots", path, NULL, &k->ak_roots_pem, &k->n_ak_roots, err)) < 0 ||
+        (rc = mf_get_string(v, "PCRPublicKey", path, &k->pcr_public_key, err)) < 0 ||
         (rc = decode_pcrs(v, path, k, err)) < 0)
         return rc;
     k->guest_svn = (uint32_t)u;

@@ -374,6 +374,7 @@ int main(int argc, char **argv)
         .tpm_tcti = env_or_null("CAIRN_TPM_TCTI"), .tpm_pcrs = env_or_null("CAIRN_TPM_PCRS"),
         .tpm_ak_cert = env_or_null("CAIRN_TPM_AK_CERT"), .tpm_ak_context = env_or_null("CAIRN_TPM_AK_CONTEXT"),
         .tpm_eventlog = env_or_null("CAIRN_TPM_EVENTLOG"), .protocol = protocol,
+        .tpm_pcr_signature = env_or_null("CAIRN_TPM_PCR_SIGNATURE"),
     };
     struct cairn_marble_params *p = NULL;
     char errbuf[1024];

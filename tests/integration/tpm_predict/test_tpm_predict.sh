@@ -180,12 +180,14 @@ GOT=$("$BIN/cairn" tpm predict --uname "$WORK/uname" --linux="$WORK/k" --osrel "
   bad ".uname: got $GOT, reference $REF"
 
 if [ -f "$WORK/last-uki.efi" ]; then
-  PKG=$("$BIN/cairn" tpm predict --uki "$WORK/last-uki.efi" 2>/dev/null)
+  PKG=$("$BIN/cairn" tpm predict --uki "$WORK/last-uki.efi" --bank sha1 --bank sha256 --bank sha384 --bank sha512 2>/dev/null)
+  PKG1=$("$BIN/cairn" tpm predict --uki "$WORK/last-uki.efi" 2>/dev/null)
   READY=$("$BIN/cairn" tpm predict --uki "$WORK/last-uki.efi" --json | jq -r '.sha384[3].hash')
   [ "$(jq -r .TEE <<<"$PKG")" = tpm ] && [ "$(jq -r '.PCRs.sha384["11"]' <<<"$PKG")" = "$READY" ] &&
     [ "$(jq -r '.PCRs | keys | join(",")' <<<"$PKG")" = "sha1,sha256,sha384,sha512" ] &&
-    ok "package output: PCR 11 of every bank at enter-initrd:leave-initrd:sysinit:ready" ||
-    bad "package output: $PKG (ready sha384 $READY)"
+    [ "$(jq -r '.PCRs | keys | join(",")' <<<"$PKG1")" = "sha256" ] &&
+    ok "package output: PCR 11 of the banks asked for (default sha256) at enter-initrd:leave-initrd:sysinit:ready" ||
+    bad "package output: $PKG / $PKG1 (ready sha384 $READY)"
 fi
 
 refuse() {   # refuse PATTERN DESCRIPTION -- args

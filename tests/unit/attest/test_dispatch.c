@@ -72,6 +72,23 @@ static void test_wire_roundtrip(void **state)
     json_decref(req);
     attest_issued_free(&iss);
 
+    /* TPM: systemd's PCR signature file rides along as "pcrSignature" */
+    struct attest_issued tp = {.type = ATTEST_TPM};
+    static const char sigjson[] = "{\"sha256\":[]}";
+    tp.quote = (uint8_t *)strdup("q");
+    tp.quote_len = 1;
+    tp.pcr_signature = (uint8_t *)strdup(sigjson);
+    tp.pcr_signature_len = strlen(sigjson);
+    req = json_object();
+    assert_int_equal(attest_evidence_to_json(&tp, req), 0);
+    assert_non_null(json_object_get(json_object_get(req, "evidence"), "pcrSignature"));
+    assert_int_equal(attest_evidence_from_json(req, &st, &ev, &err), 0);
+    assert_int_equal(ev.pcr_signature_len, strlen(sigjson));
+    assert_memory_equal(ev.pcr_signature, sigjson, strlen(sigjson));
+    attest_issued_free(&st);
+    json_decref(req);
+    attest_issued_free(&tp);
+
     /* SGX form: a bare "quote" */
     req = json_pack("{s:s}", "quote", "AAEC");
     assert_int_equal(attest_evidence_from_json(req, &st, &ev, &err), 0);

@@ -5,6 +5,8 @@
 
 #include <time.h>
 
+#include <openssl/pem.h>
+
 #include "crypto/crypto.h"
 
 /* A valid SGX package and marble; cases add or replace sections. */
@@ -209,8 +211,8 @@ static const struct rule tee_rules[] = {
      "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"not a pem\"],\"PCRs\":{\"sha256\":{\"0\":\"" H32 "\"}}}}," MRB "}",
      "package p: AKRoots[0] is not a PEM certificate"},
     {"TPM PCR bank", NULL,
-     "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"],\"PCRs\":{\"sha512\":{\"0\":\"" H32 "\"}}}}," MRB "}",
-     "package p: PCR bank \"sha512\" is not sha1, sha256 or sha384"},
+     "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"],\"PCRs\":{\"sha3\":{\"0\":\"" H32 "\"}}}}," MRB "}",
+     "package p: PCR bank \"sha3\" is not sha1, sha256, sha384 or sha512"},
     {"TPM PCR index", NULL,
      "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"],\"PCRs\":{\"sha256\":{\"24\":\"" H32 "\"}}}}," MRB "}",
      "package p: PCRs.sha256: index 24 is not 0..23"},
@@ -225,7 +227,15 @@ static const struct rule tee_rules[] = {
      "{\"Packages\":{\"p\":{\"TEE\":\"\",\"MRTD\":\"" H48 "\",\"UniqueID\":\"u\"}}," MRB "}",
      "package p: field MRTD is not allowed for TEE sgx"},
     {"TPM requires PCRs", NULL, "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"]}}," MRB "}",
-     "package p: TEE tpm requires PCRs"},
+     "package p: TEE tpm requires PCRs or PCRPublicKey"},
+    /* signed PCR policies: PCRPublicKey instead of (or beside) PCR values */
+    {"TPM PCRPublicKey is a key",
+     "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"],\"PCRPublicKey\":\"@PUB@\"}}," MRB "}",
+     "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"],\"PCRPublicKey\":\"@PEM@\"}}," MRB "}",
+     "package p: PCRPublicKey is not a PEM RSA or EC public key"},
+    {"PCRPublicKey only for TPM", NULL,
+     "{\"Packages\":{\"p\":{\"TEE\":\"tdx\",\"MRTD\":\"" H48 "\",\"PCRPublicKey\":\"k\"}}," MRB "}",
+     "package p: field PCRPublicKey is not allowed for TEE tdx"},
 };
 
 /* A valid TPM package, with a real PEM certificate as AK root. */
@@ -233,6 +243,24 @@ static const char *TPM_OK = "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[
                             "\"},\"sha256\":{\"23\":\"" H32 "\"},\"sha384\":{\"11\":\"" H48 "\"}}}}," MRB "}";
 
 static char *g_pem_json; /* the PEM with newlines escaped for JSON */
+static char *g_pub_json; /* its public key (PEM SPKI), escaped the same way */
+
+static char *json_escape_nl(const char *pem, size_t len)
+{
+    char *o = malloc(2 * len + 1);
+    size_t k = 0;
+    for (size_t i = 0; o && i < len; i++) {
+        if (pem[i] == '\n') {
+            o[k++] = '\\';
+            o[k++] = 'n';
+        } else {
+            o[k++] = pem[i];
+        }
+    }
+    if (o)
+        o[k] = 0;
+    return o;
+}
 
 static int setup(void **state)
 {
@@ -244,6 +272,13 @@ static int setup(void **state)
     struct cc_cert_template t = {.subject = {.common_name = "AK root"}, .is_ca = true, .max_path_len = -1};
     if (cc_key_generate(CC_KEY_EC_P256, 0, &k, NULL) < 0 || cc_cert_issue(&t, k, NULL, k, &x, NULL) < 0 ||
         cc_cert_to_pem(x, &pem, &len) < 0)
+        return -1;
+    BIO *pb = BIO_new(BIO_s_mem());
+    char *pp = NULL;
+    long pl = pb && PEM_write_bio_PUBKEY(pb, k) == 1 ? BIO_get_mem_data(pb, &pp) : 0;
+    g_pub_json = pl > 0 ? json_escape_nl(pp, (size_t)pl) : NULL;
+    BIO_free(pb);
+    if (g_pub_json == NULL)
         return -1;
     g_pem_json = malloc(2 * len + 1);
     size_t o = 0;
@@ -266,12 +301,33 @@ static int teardown(void **state)
 {
     (void)state;
     free(g_pem_json);
+    free(g_pub_json);
     return 0;
 }
 
-/* Substitutes @PEM@ with the generated certificate. */
+/* Substitutes @PEM@ with the generated certificate (every occurrence) and
+ * @PUB@ with its public key. */
+static char *with_pem1(const char *json);
 static char *with_pem(const char *json)
 {
+    char *s = with_pem1(json);
+    for (int i = 0; i < 4 && s != NULL && (strstr(s, "@PEM@") || strstr(s, "@PUB@")); i++) {
+        char *t = with_pem1(s);
+        free(s);
+        s = t;
+    }
+    return s;
+}
+
+static char *with_pem1(const char *json)
+{
+    const char *pub = strstr(json, "@PUB@");
+    if (pub != NULL) {
+        size_t n = strlen(json) + strlen(g_pub_json) + 1;
+        char *s = malloc(n);
+        snprintf(s, n, "%.*s%s%s", (int)(pub - json), json, g_pub_json, pub + 5);
+        return s;
+    }
     const char *at = strstr(json, "@PEM@");
     size_t n = strlen(json) + strlen(g_pem_json) + 1;
     char *s = malloc(n);
