@@ -29,6 +29,9 @@ PKGS=(
   faketime
   # the guides' doc tests (tests/integration/docs): a network and PID namespace per guide
   util-linux iproute2
+  # cairn tpm predict tests: systemd-measure (package systemd), the real systemd-stub to build UKIs
+  # on (systemd-boot-efi), objcopy/ld (binutils) and cc to add sections and link a PE stub
+  systemd systemd-boot-efi binutils gcc
 )
 
 missing=()

@@ -173,8 +173,74 @@ static int parse_spec_id(const uint8_t *ev, uint32_t len, struct eventlog_replay
     return 0;
 }
 
+const char *eventlog_event_type_name(uint32_t type)
+{
+    static const char *const base[] = {
+        "EV_PREBOOT_CERT", "EV_POST_CODE", "EV_UNUSED", "EV_NO_ACTION", "EV_SEPARATOR", "EV_ACTION",
+        "EV_EVENT_TAG", "EV_S_CRTM_CONTENTS", "EV_S_CRTM_VERSION", "EV_CPU_MICROCODE",
+        "EV_PLATFORM_CONFIG_FLAGS", "EV_TABLE_OF_DEVICES", "EV_COMPACT_HASH", "EV_IPL",
+        "EV_IPL_PARTITION_DATA", "EV_NONHOST_CODE", "EV_NONHOST_CONFIG", "EV_NONHOST_INFO",
+        "EV_OMIT_BOOT_DEVICE_EVENTS",
+    };
+    static const char *const efi[] = {
+        NULL, "EV_EFI_VARIABLE_DRIVER_CONFIG", "EV_EFI_VARIABLE_BOOT", "EV_EFI_BOOT_SERVICES_APPLICATION",
+        "EV_EFI_BOOT_SERVICES_DRIVER", "EV_EFI_RUNTIME_SERVICES_DRIVER", "EV_EFI_GPT_EVENT", "EV_EFI_ACTION",
+        "EV_EFI_PLATFORM_FIRMWARE_BLOB", "EV_EFI_HANDOFF_TABLES", "EV_EFI_PLATFORM_FIRMWARE_BLOB2",
+        "EV_EFI_HANDOFF_TABLES2", "EV_EFI_VARIABLE_BOOT2", "EV_EFI_GPT_EVENT2",
+    };
+    if (type < sizeof(base) / sizeof(base[0]))
+        return base[type];
+    if (type >= 0x80000000u && type - 0x80000000u < sizeof(efi) / sizeof(efi[0]))
+        return efi[type - 0x80000000u];
+    switch (type) {
+    case 0x80000010u: return "EV_EFI_HCRTM_EVENT";
+    case 0x800000E0u: return "EV_EFI_VARIABLE_AUTHORITY";
+    case 0x800000E1u: return "EV_EFI_SPDM_FIRMWARE_BLOB";
+    case 0x800000E2u: return "EV_EFI_SPDM_FIRMWARE_CONFIG";
+    default: return NULL;
+    }
+}
+
+int eventlog_efi_variable_name(const uint8_t *data, size_t len, char *out, size_t out_size)
+{
+    struct cairn_reader rd;
+    cairn_reader_init(&rd, data, len);
+    uint64_t name_chars, data_len;
+    const uint8_t *name;
+    if (out_size == 0 || cairn_reader_skip(&rd, 16) || cairn_reader_u64le(&rd, &name_chars) ||
+        cairn_reader_u64le(&rd, &data_len) || name_chars > cairn_reader_remaining(&rd) / 2 ||
+        cairn_reader_bytes(&rd, (size_t)name_chars * 2, &name) || data_len != cairn_reader_remaining(&rd))
+        return CAIRN_ERR_INVALID;
+    size_t o = 0;
+    for (uint64_t i = 0; i < name_chars && o + 1 < out_size; i++) {
+        uint16_t c = (uint16_t)(name[2 * i] | name[2 * i + 1] << 8);
+        out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int report(eventlog_event_fn fn, void *ctx, const struct eventlog_replay *r, size_t rec, unsigned slot,
+                  uint32_t type, const uint8_t *ev, uint32_t ev_len, const uint8_t *const *digests,
+                  struct cairn_error *err)
+{
+    if (fn == NULL)
+        return 0;
+    struct eventlog_event e = {.record = rec, .slot = slot, .type = type, .data = ev, .data_len = ev_len};
+    for (unsigned b = 0; b < r->n_banks && b < EVENTLOG_MAX_BANKS; b++)
+        e.digest[b] = digests[b];
+    int rc = fn(ctx, r, &e);
+    return rc == 0 ? 0 : cairn_errf(err, rc, "event log: record %zu: the caller stopped the replay", rec);
+}
+
 int eventlog_replay(const uint8_t *p, size_t n, enum eventlog_kind kind, struct eventlog_replay *out,
                     struct cairn_error *err)
+{
+    return eventlog_replay_events(p, n, kind, out, NULL, NULL, err);
+}
+
+int eventlog_replay_events(const uint8_t *p, size_t n, enum eventlog_kind kind, struct eventlog_replay *out,
+                           eventlog_event_fn fn, void *ctx, struct cairn_error *err)
 {
     if (p == NULL || n == 0)
         return cairn_errf(err, CAIRN_ERR_INVALID, "event log: empty");
@@ -217,7 +283,9 @@ int eventlog_replay(const uint8_t *p, size_t n, enum eventlog_kind kind, struct 
         r->banks[0].digest_size = 20;
         if (type != EVENTLOG_EV_NO_ACTION) {
             unsigned slot = 0;
-            if ((rc = slot_of(kind, index, 0, &slot, err)) || (rc = extend(&r->banks[0], slot, digest, err)))
+            const uint8_t *d0[EVENTLOG_MAX_BANKS] = {digest};
+            if ((rc = slot_of(kind, index, 0, &slot, err)) || (rc = extend(&r->banks[0], slot, digest, err)) ||
+                (rc = report(fn, ctx, r, 0, slot, type, ev, ev_len, d0, err)))
                 goto out;
         }
     }
@@ -306,6 +374,8 @@ int eventlog_replay(const uint8_t *p, size_t n, enum eventlog_kind kind, struct 
                 if ((rc = extend(&r->banks[b], slot, digests[b], err)) != 0)
                     goto out;
             }
+            if ((rc = report(fn, ctx, r, rec, slot, type, ev, ev_len, digests, err)) != 0)
+                goto out;
         }
         r->n_events++;
         r->used_bytes = rd.off;

@@ -68,6 +68,33 @@ int eventlog_alg_from_name(const char *name, uint16_t *alg);
 int eventlog_replay(const uint8_t *p, size_t n, enum eventlog_kind kind, struct eventlog_replay *out,
                     struct cairn_error *err);
 
+/* One measured record, as the replay extends it (for reference values that
+ * name what fed each register). Pointers borrow from the log. */
+struct eventlog_event {
+    size_t record;                    /* record number; 0 is the first (header) record */
+    unsigned slot;                    /* PCR 0..23, or RTMR 0..3 for a CCEL */
+    uint32_t type;                    /* EV_* */
+    const uint8_t *data;              /* the event data */
+    uint32_t data_len;
+    const uint8_t *digest[EVENTLOG_MAX_BANKS]; /* per bank of the replay, in its bank order */
+};
+/* Called once per extended record, in log order; a non-zero return stops the
+ * replay with that code. */
+typedef int (*eventlog_event_fn)(void *ctx, const struct eventlog_replay *r, const struct eventlog_event *ev);
+
+/* eventlog_replay, calling `fn` (may be NULL) for every extended record. */
+int eventlog_replay_events(const uint8_t *p, size_t n, enum eventlog_kind kind, struct eventlog_replay *out,
+                           eventlog_event_fn fn, void *ctx, struct cairn_error *err);
+
+/* "EV_IPL", "EV_EFI_VARIABLE_BOOT", ... (TCG PC Client PFP names); NULL when unknown. */
+const char *eventlog_event_type_name(uint32_t type);
+
+/* The UTF-16 variable name of an EV_EFI_VARIABLE_* event (UEFI_VARIABLE_DATA:
+ * VariableName GUID, u64 name length in chars, u64 data length, name, data),
+ * as ASCII into out (non-ASCII as '?'); 0, or CAIRN_ERR_INVALID when the data
+ * is not that structure. Bounded; out has out_size bytes (NUL-terminated). */
+int eventlog_efi_variable_name(const uint8_t *data, size_t len, char *out, size_t out_size);
+
 /* The bank for `alg`, or NULL. */
 const struct eventlog_bank *eventlog_bank_get(const struct eventlog_replay *r, uint16_t alg);
 

@@ -62,6 +62,9 @@ static const struct cli_flag eventlog_flags[] = {
     {"ccel", 0, false, NULL, "the file is a TDX CC event log (CCEL): replay into RTMR0..3"},
     {"tcg", 0, false, NULL, "the file is a TPM TCG PC Client event log: replay into PCRs"},
     {"ccel-table", 0, true, "FILE", "ACPI CCEL table bounding the area (implies --ccel)"},
+    {"reference-values", 0, false, NULL,
+     "print the registers as a manifest package (TPM PCRs / TDX RTMRs) and the events that fed each one"},
+    {"bank", 0, true, "BANK", "with --reference-values, the TCG log's bank (default sha256)"},
     {NULL, 0, false, NULL, NULL},
 };
 
@@ -815,6 +818,125 @@ out:
 
 /* ---- eventlog -------------------------------------------------------------------- */
 
+struct refval_ctx {
+    bool ccel;
+    uint16_t alg;
+    json_t *events;     /* {"pcr8": [ {record, type, digest, text|variable|size}, ... ], ...} */
+};
+
+/* Printable text of an event (EV_IPL command lines, EV_EFI_ACTION strings,
+ * GRUB's "grub_cmd: ..."), trailing NULs dropped; NULL when not text. */
+static char *event_text(const uint8_t *d, uint32_t n)
+{
+    while (n > 0 && d[n - 1] == 0)
+        n--;
+    if (n == 0 || n > 4096)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if ((d[i] < 0x20 && d[i] != '\n' && d[i] != '\t' && d[i] != '\r') || d[i] >= 0x7f)
+            return NULL;
+    return strndup((const char *)d, n);
+}
+
+static int refval_event(void *vctx, const struct eventlog_replay *r, const struct eventlog_event *ev)
+{
+    struct refval_ctx *c = vctx;
+    unsigned b;
+    for (b = 0; b < r->n_banks && r->banks[b].alg != c->alg; b++)
+        ;
+    if (b == r->n_banks || ev->digest[b] == NULL)
+        return 0;
+    char key[16];
+    snprintf(key, sizeof(key), "%s%u", c->ccel ? "rtmr" : "pcr", ev->slot);
+    json_t *arr = json_object_get(c->events, key);
+    if (arr == NULL) {
+        arr = json_array();
+        if (arr == NULL || json_object_set_new(c->events, key, arr) != 0)
+            return CAIRN_ERR_NOMEM;
+    }
+    const char *tn = eventlog_event_type_name(ev->type);
+    char tbuf[16];
+    if (tn == NULL) {
+        snprintf(tbuf, sizeof(tbuf), "0x%08x", ev->type);
+        tn = tbuf;
+    }
+    char *dh = cairn_hex_encode(ev->digest[b], r->banks[b].digest_size);
+    json_t *e = json_pack("{s:I, s:s, s:s}", "record", (json_int_t)ev->record, "type", tn, "digest", dh ? dh : "");
+    free(dh);
+    if (e == NULL)
+        return CAIRN_ERR_NOMEM;
+    char var[128];
+    char *text = event_text(ev->data, ev->data_len);
+    if (text != NULL)
+        json_object_set_new(e, "text", json_string(text));
+    else if ((ev->type & 0x80000000u) && (ev->type & 0xFFFu) >= 1 && (ev->type & 0xFFFu) <= 2 &&
+             eventlog_efi_variable_name(ev->data, ev->data_len, var, sizeof(var)) == 0)
+        json_object_set_new(e, "variable", json_string(var));
+    else if (ev->type == 0x800000E0u && eventlog_efi_variable_name(ev->data, ev->data_len, var, sizeof(var)) == 0)
+        json_object_set_new(e, "variable", json_string(var));
+    else
+        json_object_set_new(e, "size", json_integer(ev->data_len));
+    free(text);
+    return json_array_append_new(arr, e) == 0 ? 0 : CAIRN_ERR_NOMEM;
+}
+
+/* --reference-values: the registers the log extends as the identity fields of
+ * a manifest package (TPM "PCRs" of one bank, TDX "RTMR"), plus, per
+ * register, the events that fed it, so a reviewer sees what is pinned. */
+static int print_reference_values(const char *path, const uint8_t *p, size_t len, bool ccel, const char *bank_name)
+{
+    uint16_t alg = TPM_ALG_SHA384;
+    if (!ccel && eventlog_alg_from_name(bank_name ? bank_name : "sha256", &alg) != 0)
+        return cli_fail("--bank \"%s\": expected sha1, sha256, sha384 or sha512", bank_name);
+    if (ccel && bank_name != NULL && strcasecmp(bank_name, "sha384") != 0)
+        return cli_fail("--bank: a CCEL has the SHA-384 bank only");
+    struct refval_ctx c = {.ccel = ccel, .alg = alg, .events = json_object()};
+    struct eventlog_replay *r = malloc(sizeof(*r));
+    struct cairn_error err = {0};
+    int ret = CLI_EXIT_FAIL;
+    json_t *out = NULL;
+    if (r == NULL || c.events == NULL) {
+        cli_fail("out of memory");
+        goto out;
+    }
+    if (eventlog_replay_events(p, len, ccel ? EVENTLOG_CCEL : EVENTLOG_TCG, r, refval_event, &c, &err) != 0) {
+        cli_fail("%s: %s", path, cairn_error_msg(&err));
+        goto out;
+    }
+    const struct eventlog_bank *bk = eventlog_bank_get(r, alg);
+    if (bk == NULL) {
+        cli_fail("%s: the log has no %s bank", path, eventlog_alg_name(alg));
+        goto out;
+    }
+    json_t *regs = json_object();
+    for (int i = 0; regs && i < (ccel ? 4 : EVENTLOG_PCRS); i++) {
+        if (!bk->touched[i])
+            continue;
+        char key[8];
+        snprintf(key, sizeof(key), "%d", i);
+        char *h = cairn_hex_encode(bk->pcr[i], bk->digest_size);
+        json_object_set_new(regs, key, h ? json_string(h) : json_null());
+        free(h);
+    }
+    json_t *pkg = ccel ? json_pack("{s:s, s:o}", "TEE", "tdx", "RTMR", regs)
+                       : json_pack("{s:s, s:{s:o}}", "TEE", "tpm", "PCRs", eventlog_alg_name(alg), regs);
+    out = json_pack("{s:s, s:s, s:o, s:O}", "file", path, "format", ccel ? "ccel" : "tcg", "package", pkg, "events",
+                    c.events);
+    if (out == NULL) {
+        cli_fail("out of memory");
+        goto out;
+    }
+    if (r->startup_locality >= 0)
+        json_object_set_new(out, "startup_locality", json_integer(r->startup_locality));
+    if (print_json(out) == 0)
+        ret = CLI_EXIT_OK;
+out:
+    json_decref(out);
+    json_decref(c.events);
+    free(r);
+    return ret;
+}
+
 static int run_eventlog(struct cli_ctx *ctx)
 {
     const struct cli_args *a = &ctx->args;
@@ -876,6 +998,15 @@ static int run_eventlog(struct cli_ctx *ctx)
             cli_fail("%s: %s (and as a CCEL: %s)", path, cairn_error_msg(&tcg_err), cairn_error_msg(&err));
             goto out;
         }
+    }
+    if (cli_args_has(a, "reference-values")) {
+        ret = print_reference_values(path, p, len, ccel, cli_args_get(a, "bank"));
+        goto out;
+    }
+    if (cli_args_has(a, "bank")) {
+        cli_fail("%s: --bank goes with --reference-values", ctx->path);
+        ret = CLI_EXIT_USAGE;
+        goto out;
     }
     out = json_object();
     json_t *banks = json_object();
@@ -954,7 +1085,12 @@ static const struct cli_command cmd_eventlog = {
     .usage = "<file>",
     .help = "A TCG PC Client log (SHA-1 or crypto-agile, StartupLocality honoured) prints every PCR the log\n"
             "extends per bank; a CCEL prints RTMR0..3 (SHA-384). The kind is detected (a log whose only bank is\n"
-            "SHA-384 is a CCEL) unless --ccel or --tcg says it.",
+            "SHA-384 is a CCEL) unless --ccel or --tcg says it.\n"
+            "With --reference-values: {\"package\": the registers the log extends as manifest package fields\n"
+            "(TCG: {\"TEE\": \"tpm\", \"PCRs\": {bank: {index: hex}}}, --bank, default sha256; CCEL: {\"TEE\": \"tdx\",\n"
+            "\"RTMR\": {index: hex}}), \"events\": per register (\"pcr8\", \"rtmr1\"), the records that extended it\n"
+            "(record number, type, digest, and the text or UEFI variable name when there is one)}. Only replay a log\n"
+            "you trust, or one whose replay a verified quote confirms: the log itself proves nothing.",
     .flags = eventlog_flags,
     .min_args = 1, .max_args = 1,
     .run = run_eventlog,

@@ -16,5 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t t;
     uint64_t laml, lasa;
     (void)eventlog_ccel_table_parse(data, size, &t, &laml, &lasa, &err);
+    char name[64];
+    (void)eventlog_efi_variable_name(data, size, name, sizeof(name));
     return 0;
 }

@@ -7,7 +7,8 @@
 #      colons, duplicates), --flag=V and --flag V spellings; stdout of
 #      --json=short / --json=pretty / --json=off (and stderr for off) must be
 #      byte for byte the same;
-#   2. real UKIs: a PE32+ EFI application linked with ld, sections added with
+#   2. real UKIs: Debian's systemd-stub (systemd-boot-efi's linuxx64.efi.stub)
+#      and a PE32+ EFI application linked with ld, sections added with
 #      objcopy --add-section/--change-section-vma as ukify does; `--uki` must
 #      give what systemd-measure gives for the same section files;
 #   3. .uname (systemd 252's measure has no --uname): a Python reference of
@@ -109,13 +110,19 @@ printf 'void efi_main(void) {}\n' >"$WORK/stub.c"
 if cc -c -fPIC -o "$WORK/stub.o" "$WORK/stub.c" 2>"$WORK/ld.log" &&
   ld -m i386pep --subsystem 10 -e efi_main -o "$WORK/stub.efi" "$WORK/stub.o" 2>>"$WORK/ld.log"; then
   UKIS=${CAIRN_PREDICT_UKIS:-40}
+  REALSTUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+  REAL=0
+  [ -f "$REALSTUB" ] || echo "note: $REALSTUB is not installed (Debian package systemd-boot-efi): ld-linked stub only"
   same=0
   for ((u = 0; u < UKIS; u++)); do
     d="$WORK/u"
     rm -rf "$d" && mkdir -p "$d"
     OBJ=()
     MARGS=()
+    # even UKIs on the real systemd-stub (image base 0), odd ones on the ld stub
+    base="$WORK/stub.efi"
     vma=$((0x140100000))
+    if [ $((u % 2)) = 0 ] && [ -f "$REALSTUB" ]; then base=$REALSTUB; vma=$((0x100000)); REAL=$((REAL + 1)); fi
     # the files in a random order in the PE: the stub measures in its own order
     order=("${SECTIONS[@]}")
     for ((k = ${#order[@]} - 1; k > 0; k--)); do
@@ -132,7 +139,7 @@ if cc -c -fPIC -o "$WORK/stub.o" "$WORK/stub.c" 2>"$WORK/ld.log" &&
         vma=$((vma + ((sz + 0xfff) / 0x1000 + 1) * 0x1000))
       fi
     done
-    if ! objcopy "${OBJ[@]}" "$WORK/stub.efi" "$d/uki.efi" 2>"$d/objcopy.log"; then
+    if ! objcopy "${OBJ[@]}" "$base" "$d/uki.efi" 2>"$d/objcopy.log"; then
       bad "UKI $u: objcopy: $(head -c 200 "$d/objcopy.log")"
       continue
     fi
@@ -150,7 +157,7 @@ if cc -c -fPIC -o "$WORK/stub.o" "$WORK/stub.c" 2>"$WORK/ld.log" &&
     fi
     same=$((same + 1))
   done
-  [ $same = "$UKIS" ] && ok "UKIs built with objcopy --add-section: $same/$UKIS, --uki equals systemd-measure on the same sections" ||
+  [ $same = "$UKIS" ] && ok "UKIs built with objcopy --add-section ($REAL on Debian's systemd-stub): $same/$UKIS, --uki equals systemd-measure on the same sections" ||
     bad "UKIs: only $same/$UKIS identical"
   cp "$d/uki.efi" "$WORK/last-uki.efi"
 else

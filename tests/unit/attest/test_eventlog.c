@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,82 @@ static void test_quote_logs(void **state)
                       TPM_ALG_SHA384, gce, 10);
     static const int win[] = {0, 4, 5, 7, 11, 12, 13, 14};
     check_log_vs_pcrs("tpm/goatt_windows.eventlog.bin", "tpm/goatt_windows.pcrs_sha1.json", TPM_ALG_SHA1, win, 8);
+}
+
+/* The per-event callback (reference values): the digests it reports, replayed
+ * independently, give the replay's own registers, for every extended PCR. */
+struct ev_acc {
+    uint8_t pcr[EVENTLOG_PCRS][32];
+    size_t n, n8, secureboot;
+};
+
+static int acc_event(void *ctx, const struct eventlog_replay *r, const struct eventlog_event *ev)
+{
+    struct ev_acc *a = ctx;
+    unsigned b;
+    for (b = 0; b < r->n_banks && r->banks[b].alg != TPM_ALG_SHA256; b++)
+        ;
+    assert_true(b < r->n_banks && ev->slot < EVENTLOG_PCRS && ev->digest[b] != NULL);
+    uint8_t buf[64];
+    memcpy(buf, a->pcr[ev->slot], 32);
+    memcpy(buf + 32, ev->digest[b], 32);
+    unsigned int l = 0;
+    assert_int_equal(EVP_Digest(buf, 64, a->pcr[ev->slot], &l, EVP_sha256(), NULL), 1);
+    a->n++;
+    a->n8 += ev->slot == 8;
+    char var[64];
+    if (ev->type == 0x80000001u && eventlog_efi_variable_name(ev->data, ev->data_len, var, sizeof(var)) == 0 &&
+        strcmp(var, "SecureBoot") == 0)
+        a->secureboot++;
+    return 0;
+}
+
+static void test_events(void **state)
+{
+    (void)state;
+    NEED_SHARED();
+    size_t n;
+    uint8_t *p = load("tpm/gce_cos85_nonce9009.eventlog.bin", &n);
+    static struct eventlog_replay r;
+    struct ev_acc a = {0};
+    struct cairn_error err = {0};
+    assert_int_equal(eventlog_replay_events(p, n, EVENTLOG_TCG, &r, acc_event, &a, &err), 0);
+    const struct eventlog_bank *bk = eventlog_bank_get(&r, TPM_ALG_SHA256);
+    for (int i = 0; i < EVENTLOG_PCRS; i++)
+        if (bk->touched[i])
+            assert_memory_equal(a.pcr[i], bk->pcr[i], 32);
+    assert_true(a.n8 > 0);
+    assert_int_equal(a.secureboot, 1);
+    assert_true(a.n < r.n_events);   /* EV_NO_ACTION records are not reported */
+    assert_string_equal(eventlog_event_type_name(13), "EV_IPL");
+    assert_string_equal(eventlog_event_type_name(0x80000001u), "EV_EFI_VARIABLE_DRIVER_CONFIG");
+    assert_string_equal(eventlog_event_type_name(0x800000E0u), "EV_EFI_VARIABLE_AUTHORITY");
+    assert_null(eventlog_event_type_name(0x7fffffffu));
+    free(p);
+}
+
+/* UEFI_VARIABLE_DATA names: golden, truncations and a lying length. */
+static void test_efi_variable_name(void **state)
+{
+    (void)state;
+    uint8_t d[16 + 8 + 8 + 20 + 1] = {0};
+    d[16] = 10;   /* "SecureBoot": 10 UTF-16 chars */
+    d[24] = 1;    /* one data byte */
+    const char *nm = "SecureBoot";
+    for (int i = 0; i < 10; i++)
+        d[32 + 2 * i] = (uint8_t)nm[i];
+    d[52] = 1;
+    char out[64];
+    assert_int_equal(eventlog_efi_variable_name(d, sizeof(d), out, sizeof(out)), 0);
+    assert_string_equal(out, "SecureBoot");
+    char small[5];
+    assert_int_equal(eventlog_efi_variable_name(d, sizeof(d), small, sizeof(small)), 0);
+    assert_string_equal(small, "Secu");
+    for (size_t len = 0; len < sizeof(d); len++)
+        assert_int_equal(eventlog_efi_variable_name(d, len, out, sizeof(out)), CAIRN_ERR_INVALID);
+    d[16] = 0xff;
+    d[23] = 0xff;   /* name length near 2^64: refused, not wrapped */
+    assert_int_equal(eventlog_efi_variable_name(d, sizeof(d), out, sizeof(out)), CAIRN_ERR_INVALID);
 }
 
 static void ccel_check(const char *file, const char *r0, const char *r1, const char *r2, const char *r3)
@@ -400,6 +477,8 @@ int main(void)
         cmocka_unit_test(test_ccel),
         cmocka_unit_test(test_ccel_with_quote),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_efi_variable_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
