@@ -58,6 +58,8 @@ static void usage(FILE *f)
             "  --tpm-ak-context CTX    AK: persistent handle (0x81...) or context file [CAIRN_TPM_AK_CONTEXT,\n"
             "                          else a fresh AK per quote]\n"
             "  --tpm-eventlog FILE     TCG event log sent with the quote [CAIRN_TPM_EVENTLOG]\n"
+            "  --tpm-pcr-signature FILE  systemd's tpm2-pcr-signature.json sent with the quote, for\n"
+            "                          policies that pin PCRPublicKey [CAIRN_TPM_PCR_SIGNATURE]\n"
             "                          A TPM-backed Coordinator seals its state with a key file in the seal\n"
             "                          directory: TPM sealing is not implemented\n"
             "  --debug                 debug logging               [EDG_DEBUG_LOGGING=1]\n"
@@ -201,13 +203,14 @@ int main(int argc, char **argv)
         .tpm_tcti = env_or("CAIRN_TPM_TCTI", NULL), .tpm_pcrs = env_or("CAIRN_TPM_PCRS", NULL),
         .tpm_ak_cert = env_or("CAIRN_TPM_AK_CERT", NULL), .tpm_ak_context = env_or("CAIRN_TPM_AK_CONTEXT", NULL),
         .tpm_eventlog = env_or("CAIRN_TPM_EVENTLOG", NULL),
+        .tpm_pcr_signature = env_or("CAIRN_TPM_PCR_SIGNATURE", NULL),
     };
     long threads = 0, pool = 64, timeout = 10;
     long hs_timeout = 5, client_conns = 1024, mesh_conns = 1024, per_addr = 0, hs_per_addr = 128;
 
     enum { O_CLIENT = 256, O_MESH, O_DNS, O_SEAL, O_METRICS, O_STARTUP, O_SIM, O_DEBUG, O_LOGFMT, O_READY,
            O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE, O_TEE, O_TPM_TCTI,
-           O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS,
+           O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_TPM_PCRSIG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS,
            O_PER_ADDR, O_HS_PER_ADDR };
     static const struct option opts[] = {
         {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
@@ -229,6 +232,7 @@ int main(int argc, char **argv)
         {"tpm-pcrs", required_argument, NULL, O_TPM_PCRS},  {"tpm-ak-cert", required_argument, NULL, O_TPM_AK_CERT},
         {"tpm-ak-context", required_argument, NULL, O_TPM_AK_CONTEXT},
         {"tpm-eventlog", required_argument, NULL, O_TPM_EVENTLOG},
+        {"tpm-pcr-signature", required_argument, NULL, O_TPM_PCRSIG},
         {"help", no_argument, NULL, O_HELP},                {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -251,6 +255,7 @@ int main(int argc, char **argv)
         case O_TPM_AK_CERT: issuer.tpm_ak_cert = *optarg ? optarg : NULL; break;
         case O_TPM_AK_CONTEXT: issuer.tpm_ak_context = *optarg ? optarg : NULL; break;
         case O_TPM_EVENTLOG: issuer.tpm_eventlog = *optarg ? optarg : NULL; break;
+        case O_TPM_PCRSIG: issuer.tpm_pcr_signature = *optarg ? optarg : NULL; break;
         case O_DEBUG: debug = true; break;
         case O_LOGFMT: log_format = optarg; break;
         case O_READY: ready_file = optarg; break;
