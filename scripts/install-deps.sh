@@ -32,6 +32,11 @@ PKGS=(
   # cairn tpm predict tests: systemd-measure (package systemd), the real systemd-stub to build UKIs
   # on (systemd-boot-efi), objcopy/ld (binutils) and cc to add sections and link a PE stub
   systemd systemd-boot-efi binutils gcc
+  # the Coordinator under systemd (docs/systemd.md): sd_notify from libsystemd; the unit's
+  # test runs systemd-analyze verify/security (no running systemd needed)
+  libsystemd-dev
+  # Prometheus exposition checked by promtool (tests/integration/service/test_metrics.sh)
+  prometheus
 )
 
 missing=()
@@ -52,4 +57,9 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Only promtool is wanted from the prometheus package: on a machine run by
+# systemd its postinst starts a Prometheus server (:9090), which is stopped.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
 echo "install-deps: done"

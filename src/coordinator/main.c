@@ -15,9 +15,17 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "coordinator/service.h"
 #include "core/core.h"
 #include "core/pki.h"
 #include "server/api.h"
+
+/* Exit statuses (docs/systemd.md). EXIT_CONFIG (sysexits' EX_CONFIG, which
+ * systemd names CONFIG) is a configuration that fails the same way on every
+ * start (flags, environment, the startup manifest): the unit lists it in
+ * RestartPreventExitStatus= so systemd does not restart into a loop. 1 is
+ * everything else (a busy port, an unreachable TPM, an unreadable state). */
+#define EXIT_CONFIG 78
 
 static void usage(FILE *f)
 {
@@ -62,8 +70,10 @@ static void usage(FILE *f)
             "                          policies that pin PCRPublicKey [CAIRN_TPM_PCR_SIGNATURE]\n"
             "                          A TPM-backed Coordinator seals its state with a key file in the seal\n"
             "                          directory: TPM sealing is not implemented\n"
-            "  --debug                 debug logging               [EDG_DEBUG_LOGGING=1]\n"
-            "  --log-format text|json  log format                  [EDG_LOG_FORMAT, text]\n"
+            "  --debug                 debug logging, the same as --log-level debug [EDG_DEBUG_LOGGING=1]\n"
+            "  --log-level LEVEL       error, warn, info or debug  [CAIRN_LOG_LEVEL, info]\n"
+            "  --log-format text|json  log format; json puts activation and governance details in\n"
+            "                          fields of their own         [EDG_LOG_FORMAT, text]\n"
             "  --ready-file PATH       after the listeners are bound, write {\"client\",\"mesh\",\"metrics\"}\n"
             "                          with the actual addresses (use port 0 for ephemeral ports)\n"
             "  --threads N             event loops                 [CPUs]\n"
@@ -184,6 +194,23 @@ static int check_unsupported_env(void)
     return bad;
 }
 
+/* "state 2: <message>; client API ..., mesh API ..." for systemd's STATUS=. */
+static char g_addrs[600];
+
+static const char *status_line(char *buf, size_t n, enum core_state st)
+{
+    snprintf(buf, n, "state %d: %s; %s", (int)st, core_state_message(st), g_addrs);
+    return buf;
+}
+
+static void on_state_change(void *arg, enum core_state st)
+{
+    (void)arg;
+    char buf[1024];
+    LOG_INFO("state %d: %s", (int)st, core_state_message(st));
+    service_status(status_line(buf, sizeof(buf), st));
+}
+
 int main(int argc, char **argv)
 {
     const char *client_addr = env_or("EDG_COORDINATOR_CLIENT_ADDR", ":4433");
@@ -193,6 +220,7 @@ int main(int argc, char **argv)
     const char *metrics_addr = env_or("EDG_COORDINATOR_PROMETHEUS_ADDR", NULL);
     const char *startup = env_or("EDG_STARTUP_MANIFEST", NULL);
     const char *log_format = env_or("EDG_LOG_FORMAT", "text");
+    const char *log_level = env_or("CAIRN_LOG_LEVEL", NULL);
     const char *ready_file = NULL;
     bool simulation = env_true("OE_SIMULATION");
     const char *trust_dir = env_or("CAIRN_TRUST_DIR", NULL);
@@ -211,14 +239,14 @@ int main(int argc, char **argv)
     enum { O_CLIENT = 256, O_MESH, O_DNS, O_SEAL, O_METRICS, O_STARTUP, O_SIM, O_DEBUG, O_LOGFMT, O_READY,
            O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE, O_TEE, O_TPM_TCTI,
            O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_TPM_PCRSIG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS,
-           O_PER_ADDR, O_HS_PER_ADDR };
+           O_PER_ADDR, O_HS_PER_ADDR, O_LOGLEVEL };
     static const struct option opts[] = {
         {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
         {"dns-names", required_argument, NULL, O_DNS},      {"seal-dir", required_argument, NULL, O_SEAL},
         {"metrics-addr", required_argument, NULL, O_METRICS},
         {"startup-manifest", required_argument, NULL, O_STARTUP},
         {"simulation", no_argument, NULL, O_SIM},           {"debug", no_argument, NULL, O_DEBUG},
-        {"log-format", required_argument, NULL, O_LOGFMT},  {"ready-file", required_argument, NULL, O_READY},
+        {"log-format", required_argument, NULL, O_LOGFMT},  {"log-level", required_argument, NULL, O_LOGLEVEL},  {"ready-file", required_argument, NULL, O_READY},
         {"threads", required_argument, NULL, O_THREADS},    {"leaf-key-pool", required_argument, NULL, O_POOL},
         {"http-timeout", required_argument, NULL, O_TIMEOUT},
         {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
@@ -256,25 +284,27 @@ int main(int argc, char **argv)
         case O_TPM_AK_CONTEXT: issuer.tpm_ak_context = *optarg ? optarg : NULL; break;
         case O_TPM_EVENTLOG: issuer.tpm_eventlog = *optarg ? optarg : NULL; break;
         case O_TPM_PCRSIG: issuer.tpm_pcr_signature = *optarg ? optarg : NULL; break;
-        case O_DEBUG: debug = true; break;
+        /* the later of --debug and --log-level wins */
+        case O_DEBUG: debug = true; log_level = NULL; break;
+        case O_LOGLEVEL: log_level = optarg; debug = false; break;
         case O_LOGFMT: log_format = optarg; break;
         case O_READY: ready_file = optarg; break;
         case O_THREADS:
             if (parse_uint(optarg, 64, &threads) != 0) {
                 fprintf(stderr, "cairn-coordinator: --threads: expected 0..64, got %s\n", optarg);
-                return 2;
+                return EXIT_CONFIG;
             }
             break;
         case O_POOL:
             if (parse_uint(optarg, 100000, &pool) != 0) {
                 fprintf(stderr, "cairn-coordinator: --leaf-key-pool: expected 0..100000, got %s\n", optarg);
-                return 2;
+                return EXIT_CONFIG;
             }
             break;
         case O_TIMEOUT:
             if (parse_uint(optarg, 3600, &timeout) != 0 || timeout == 0) {
                 fprintf(stderr, "cairn-coordinator: --http-timeout: expected 1..3600, got %s\n", optarg);
-                return 2;
+                return EXIT_CONFIG;
             }
             break;
         case O_HS_TIMEOUT:
@@ -294,7 +324,7 @@ int main(int argc, char **argv)
                     if (q->val == o)
                         name = q->name;
                 fprintf(stderr, "cairn-coordinator: --%s: expected 1..%ld, got %s\n", name, max, optarg);
-                return 2;
+                return EXIT_CONFIG;
             }
             break;
         }
@@ -307,21 +337,26 @@ int main(int argc, char **argv)
             return 0;
         default:
             usage(stderr);
-            return 2;
+            return EXIT_CONFIG;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "cairn-coordinator: unexpected argument %s (see --help)\n", argv[optind]);
-        return 2;
+        return EXIT_CONFIG;
     }
     if (check_unsupported_env() > 0)
-        return 2;
+        return EXIT_CONFIG;
     enum cairn_log_format lf;
     if (cairn_log_format_parse(log_format, &lf) != 0) {
         fprintf(stderr, "cairn-coordinator: --log-format: expected text or json, got %s\n", log_format);
-        return 2;
+        return EXIT_CONFIG;
     }
-    cairn_log_setup(debug ? CAIRN_LOG_DEBUG : CAIRN_LOG_INFO, lf, "coordinator");
+    enum cairn_log_level lvl = debug ? CAIRN_LOG_DEBUG : CAIRN_LOG_INFO;
+    if (log_level != NULL && cairn_log_level_parse(log_level, &lvl) != 0) {
+        fprintf(stderr, "cairn-coordinator: --log-level: expected error, warn, info or debug, got %s\n", log_level);
+        return EXIT_CONFIG;
+    }
+    cairn_log_setup(lvl, lf, "coordinator");
     /* a logging knob only (MarbleRun's Helm chart always sets it): accepted */
     if (getenv("EDG_HTTP_ERROR_LOG_LEVEL") != NULL)
         LOG_INFO("EDG_HTTP_ERROR_LOG_LEVEL is not used: Cairn logs refused client requests at info level");
@@ -334,7 +369,7 @@ int main(int argc, char **argv)
         if (edg_cwd != NULL) {
             if (strlen(edg_cwd) >= sizeof(cwd_dir) - 32) {
                 LOG_ERROR("EDG_CWD is too long");
-                return 2;
+                return EXIT_CONFIG;
             }
             snprintf(cwd_dir, sizeof(cwd_dir), "%s", edg_cwd);
         } else if (getcwd(cwd_dir, sizeof(cwd_dir) - 32) == NULL) {
@@ -358,19 +393,19 @@ int main(int argc, char **argv)
     if (insecure_no_tee && simulation) {
         LOG_ERROR("--insecure-no-tee and --simulation exclude each other: simulation accepts \"sim\" marble "
                   "evidence, --insecure-no-tee verifies marble evidence");
-        return 2;
+        return EXIT_CONFIG;
     }
     /* "auto" keeps ATTEST_SIM, which core_new reads as "probe" */
     enum attest_type own_tee = ATTEST_SIM;
     if (strcasecmp(tee_name, "auto") != 0 &&
         (attest_type_parse(tee_name, &own_tee) != 0 || own_tee == ATTEST_SIM)) {
         LOG_ERROR("--tee (CAIRN_COORDINATOR_TEE): expected auto, sgx, tdx, snp or tpm, got \"%s\"", tee_name);
-        return 2;
+        return EXIT_CONFIG;
     }
     if (own_tee != ATTEST_SIM && (simulation || insecure_no_tee)) {
         LOG_ERROR("--tee %s excludes %s: that mode runs the Coordinator without a TEE", attest_type_name(own_tee),
                   simulation ? "--simulation" : "--insecure-no-tee");
-        return 2;
+        return EXIT_CONFIG;
     }
     if (insecure_no_tee)
         LOG_WARN("*** INSECURE NO-TEE MODE: the Coordinator runs WITHOUT a TEE: it has no quote, so clients cannot "
@@ -379,10 +414,37 @@ int main(int argc, char **argv)
     if (simulation)
         LOG_WARN("*** SIMULATION MODE: marble identities are NOT verified, the Coordinator has no quote and its "
                  "state is sealed with a key file in %s. Never use this in production. ***", seal_dir);
+    /* Bind first: a busy port or a bad address fails here, before a state
+     * or a root CA is created and before anything says "ready". The loops
+     * serve only once the state is loaded (api_run). */
+    struct api_config ac = {.client_addr = client_addr, .mesh_addr = mesh_addr, .metrics_addr = metrics_addr,
+                            .threads = (int)threads, .timeout_s = (int)timeout,
+                            .handshake_timeout_s = (int)hs_timeout, .client_max_conns = (size_t)client_conns,
+                            .mesh_max_conns = (size_t)mesh_conns, .max_conns_per_addr = (size_t)per_addr,
+                            .max_handshakes_per_addr = (size_t)hs_per_addr,
+                            .heartbeat_ms = service_watchdog_interval_ms(), .heartbeat = service_watchdog};
+    struct api *api = NULL;
+    struct cairn_error e = {0};
+    if (api_bind(&ac, &api, &e) != 0) {
+        LOG_ERROR("cannot start the listeners: %s", cairn_error_msg(&e));
+        return e.code == CAIRN_ERR_INVALID ? EXIT_CONFIG : 1;
+    }
+    if (ac.heartbeat_ms > 0)
+        LOG_INFO("systemd watchdog: WATCHDOG=1 every %u ms from the event loops", ac.heartbeat_ms);
+    int pc, pm, pp;
+    api_ports(api, &pc, &pm, &pp);
+    char hc[256], hm[256], hp[256] = "";
+    host_of(client_addr, hc, sizeof(hc));
+    host_of(mesh_addr, hm, sizeof(hm));
+    if (pp)
+        host_of(metrics_addr, hp, sizeof(hp));
+    snprintf(g_addrs, sizeof(g_addrs), "client API %s:%d, mesh API %s:%d", hc, pc, hm, pm);
+
     char **names = NULL;
     size_t n_names = 0;
     if (pki_split_names(dns, &names, &n_names) != 0) {
         LOG_ERROR("out of memory");
+        api_free(api);
         return 1;
     }
     struct core_config cc = {
@@ -395,11 +457,12 @@ int main(int argc, char **argv)
         .insecure_no_tee = insecure_no_tee,
         .own_tee = own_tee,
         .issuer = issuer,
+        .on_state_change = on_state_change,
     };
     struct core *core = NULL;
-    struct cairn_error e = {0};
     if (core_new(&cc, &core, &e) != 0) {
         LOG_ERROR("cannot start: %s", cairn_error_msg(&e));
+        api_free(api);
         pki_names_free(names, n_names);
         return 1;
     }
@@ -410,18 +473,20 @@ int main(int argc, char **argv)
         int rc = cairn_file_read(startup, 1024 * 1024, &raw, &len);
         if (rc != 0) {
             LOG_ERROR("cannot read the startup manifest %s: %s", startup, cairn_strerror(rc));
+            api_free(api);
             core_free(core);
             pki_names_free(names, n_names);
-            return 1;
+            return EXIT_CONFIG;
         }
         if (core_get_state(core) == CORE_STATE_ACCEPTING_MANIFEST) {
             json_t *rec = NULL;
             if (core_manifest_set(core, raw, len, &rec, &e) != 0) {
                 LOG_ERROR("startup manifest %s: %s", startup, cairn_error_msg(&e));
                 free(raw);
+                api_free(api);
                 core_free(core);
                 pki_names_free(names, n_names);
-                return 1;
+                return e.code == CAIRN_ERR_INVALID ? EXIT_CONFIG : 1;
             }
             json_decref(rec);
             LOG_INFO("startup manifest %s set", startup);
@@ -430,44 +495,38 @@ int main(int argc, char **argv)
         }
         free(raw);
     }
-    struct api_config ac = {.client_addr = client_addr, .mesh_addr = mesh_addr, .metrics_addr = metrics_addr,
-                            .threads = (int)threads, .timeout_s = (int)timeout,
-                            .handshake_timeout_s = (int)hs_timeout, .client_max_conns = (size_t)client_conns,
-                            .mesh_max_conns = (size_t)mesh_conns, .max_conns_per_addr = (size_t)per_addr,
-                            .max_handshakes_per_addr = (size_t)hs_per_addr};
-    struct api *api = NULL;
-    if (api_start(core, &ac, &api, &e) != 0) {
+    if (api_run(api, core, &e) != 0) {
         LOG_ERROR("cannot start the listeners: %s", cairn_error_msg(&e));
+        api_free(api);
         core_free(core);
         pki_names_free(names, n_names);
         return 1;
     }
-    int pc, pm, pp;
-    api_ports(api, &pc, &pm, &pp);
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    LOG_INFO("ready in %.1f ms: client API https port %d, mesh API port %d%s", ms, pc, pm,
-             pp ? ", metrics enabled" : "");
+    char maddr[300] = "metrics off";
+    if (pp)
+        snprintf(maddr, sizeof(maddr), "metrics http://%s:%d/metrics", hp, pp);
+    LOG_INFO("ready in %.1f ms: client API https port %d, mesh API port %d, %s", ms, pc, pm, maddr);
     if (ready_file != NULL) {
-        char hc[256], hm[256], hp[256], buf[1024];
-        host_of(client_addr, hc, sizeof(hc));
-        host_of(mesh_addr, hm, sizeof(hm));
+        char buf[1024];
         int n;
-        if (pp) {
-            host_of(metrics_addr, hp, sizeof(hp));
+        if (pp)
             n = snprintf(buf, sizeof(buf), "{\"client\":\"%s:%d\",\"mesh\":\"%s:%d\",\"metrics\":\"%s:%d\",\"ready_ms\":%.1f}\n",
                          hc, pc, hm, pm, hp, pp, ms);
-        } else {
+        else
             n = snprintf(buf, sizeof(buf), "{\"client\":\"%s:%d\",\"mesh\":\"%s:%d\",\"metrics\":null,\"ready_ms\":%.1f}\n",
                          hc, pc, hm, pm, ms);
-        }
         if (cairn_file_write_atomic(ready_file, buf, (size_t)n, 0644) != 0)
             LOG_ERROR("cannot write the ready file %s", ready_file);
     }
+    char status[512];
+    service_ready(status_line(status, sizeof(status), core_get_state(core)));
     int sig = 0;
     sigwait(&set, &sig);
     LOG_INFO("signal %d: shutting down", sig);
+    service_stopping("shutting down");
     api_free(api);
     core_free(core);
     pki_names_free(names, n_names);

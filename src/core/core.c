@@ -663,6 +663,8 @@ static int commit_ex(struct core *c, struct core_snap *expected, struct core_sna
         rc = persist_doc(c, next, new_dek, new_hdr, doc, len, err);
     if (doc != NULL)
         cc_free_secret(doc, len);
+    bool moved = false;
+    enum core_state now = CORE_STATE_UNINITIALIZED;
     if (rc == 0) {
         pthread_mutex_lock(&c->lock);
         struct core_snap *old = c->snap;
@@ -678,12 +680,16 @@ static int commit_ex(struct core *c, struct core_snap *expected, struct core_sna
             c->update_log = json_incref(new_log);
         }
         c->persisted_gen = g;
+        moved = old->state != next->state;
+        now = next->state;
         pthread_mutex_unlock(&c->lock);
         core_snap_put(old);
     }
     json_decref(acts);
     json_decref(mono);
     pthread_mutex_unlock(&c->persist);
+    if (moved && c->cfg.on_state_change != NULL)
+        c->cfg.on_state_change(c->cfg.on_state_arg, now);
     return rc;
 }
 

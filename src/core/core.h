@@ -78,6 +78,12 @@ struct core_config {
      * Coordinator seals its state with a key file in seal_dir (as
      * simulation): TPM sealing is not implemented. */
     struct attest_issuer_config issuer;
+    /* Called after a committed change moved the state (a manifest set, a
+     * recovery), with the new state, on the thread that committed it and
+     * with no core lock held; NULL = none. Must not call back into the core's
+     * write paths. */
+    void (*on_state_change)(void *arg, enum core_state state);
+    void *on_state_arg;
 };
 
 /* Everything read-mostly, immutable once published. */

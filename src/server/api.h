@@ -4,7 +4,8 @@
  *           v2 and v1 (inventory §2.2, §2.3), /healthz, /readyz
  *   mesh    HTTPS with mutual TLS (Marble Root + intermediate key, client
  *           certificate required): POST /api/v2/activate (DESIGN §7)
- *   metrics plain HTTP, optional: GET /metrics (Prometheus), GET /events
+ *   metrics plain HTTP, optional: GET /metrics (Prometheus), GET /events,
+ *           /healthz, /readyz
  * Unknown paths and methods get 405 with a JSend error (MarbleRun's catch-all).
  * Each route is one table entry in api_client.c / api_mesh.c / api_metrics.c;
  * the logic behind them lives in src/core. */
@@ -29,13 +30,23 @@ struct api_config {
     size_t mesh_max_conns;
     size_t max_conns_per_addr;       /* each listener */
     size_t max_handshakes_per_addr;  /* each listener */
+    /* Liveness (srv_set_heartbeat): heartbeat(heartbeat_arg) runs from the
+     * event loops every heartbeat_ms while all of them run; 0 = off. */
+    unsigned heartbeat_ms;
+    srv_heartbeat_fn heartbeat;
+    void *heartbeat_arg;
 };
 
 struct api;
 
-/* Binds every listener (ports known on return) and starts the loops.
- * `c` is borrowed and must outlive the api. */
-int api_start(struct core *c, const struct api_config *cfg, struct api **out, struct cairn_error *err);
+/* Binds every listener (ports known on return) without serving: connections
+ * wait in the kernel's backlog until api_run. The daemon binds before it
+ * loads or creates any state, so a busy port fails before anything is
+ * written. Errors: CAIRN_ERR_INVALID (an address that does not parse),
+ * CAIRN_ERR_IO (bind/listen failed, e.g. the port is in use), CAIRN_ERR_NOMEM. */
+int api_bind(const struct api_config *cfg, struct api **out, struct cairn_error *err);
+/* Starts the loops, serving with `c` (borrowed; must outlive the api). */
+int api_run(struct api *a, struct core *c, struct cairn_error *err);
 /* Bound ports (0 when the listener is off). */
 void api_ports(const struct api *a, int *client, int *mesh, int *metrics);
 /* Stops the loops and frees. NULL is fine. */
@@ -68,7 +79,7 @@ void api_refuse_state(struct srv_req *r, struct core *c, bool v1, const char *ms
  * api_refuse_state(). */
 void api_refuse(struct srv_req *r, struct core *c, bool v1, const char *action, const struct cairn_error *e);
 
-/* The server whose metrics the /metrics handler adds (set by api_start). */
+/* The server whose metrics the /metrics handler adds (set by api_bind; core by api_run). */
 struct api_ctx {
     struct core *core;
     struct srv *srv;

@@ -1,4 +1,5 @@
-/* Metrics listener (plain HTTP): /metrics and /events; plus api_start. */
+/* Metrics listener (plain HTTP): /metrics, /events, and /healthz and /readyz
+ * for probes that speak no TLS; plus api_bind/api_run. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,9 +25,25 @@ static void h_events(struct srv_req *r, void *ctx)
     srv_reply_json(r, 200, core_events(a->core));
 }
 
+/* The same answers as the client API's probes (api_client.c). The loops run
+ * only once the state is loaded (api_run), so any answer means ready. */
+static void h_healthz(struct srv_req *r, void *ctx)
+{
+    (void)ctx;
+    srv_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_readyz(struct srv_req *r, void *ctx)
+{
+    enum core_state s = core_get_state(((struct api_ctx *)ctx)->core);
+    srv_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "state", (int)s));
+}
+
 const struct srv_route api_metrics_routes[] = {
     {"/metrics", SRV_GET, h_metrics, 0},
     {"/events", SRV_GET, h_events, 0},
+    {"/healthz", SRV_GET, h_healthz, 0},
+    {"/readyz", SRV_GET, h_readyz, 0},
 };
 const size_t api_metrics_n_routes = sizeof(api_metrics_routes) / sizeof(api_metrics_routes[0]);
 
@@ -46,7 +63,7 @@ static SSL_CTX *mesh_tls(void *ctx)
     return core_mesh_tls(((struct api_ctx *)ctx)->core);
 }
 
-int api_start(struct core *c, const struct api_config *cfg, struct api **out, struct cairn_error *err)
+int api_bind(const struct api_config *cfg, struct api **out, struct cairn_error *err)
 {
     int threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
@@ -58,7 +75,6 @@ int api_start(struct core *c, const struct api_config *cfg, struct api **out, st
         free(a);
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     }
-    a->ctx.core = c;
     a->ctx.srv = a->srv;
     struct srv_listener_cfg l = {.name = "client", .addr = cfg->client_addr, .tls = client_tls, .tls_ctx = &a->ctx,
                                  .routes = api_client_routes, .n_routes = api_client_n_routes,
@@ -91,14 +107,22 @@ int api_start(struct core *c, const struct api_config *cfg, struct api **out, st
             goto fail;
         a->ports[2] = srv_listener_port(a->srv, idx);
     }
-    if (srv_start(a->srv, err) != 0)
+    if (cfg->heartbeat_ms > 0 && srv_set_heartbeat(a->srv, cfg->heartbeat_ms, cfg->heartbeat, cfg->heartbeat_arg) != 0) {
+        cairn_errf(err, CAIRN_ERR_INVALID, "heartbeat without a function");
         goto fail;
+    }
     *out = a;
     return 0;
 fail:
     srv_free(a->srv);
     free(a);
     return err != NULL && err->code != 0 ? err->code : CAIRN_ERR_IO;
+}
+
+int api_run(struct api *a, struct core *c, struct cairn_error *err)
+{
+    a->ctx.core = c;
+    return srv_start(a->srv, err);
 }
 
 void api_ports(const struct api *a, int *client, int *mesh, int *metrics)

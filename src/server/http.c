@@ -88,6 +88,8 @@ struct loop {
     struct event *resume_ev[SRV_MAX_LISTENERS];      /* re-enables evl[] after one accept */
     struct event *backoff_ev[SRV_MAX_LISTENERS];     /* re-enables evl[] after a failed accept */
     time_t accept_err_logged;                        /* last accept-failure log line (rate limit) */
+    struct event *hb_ev;                             /* heartbeat timer (srv_set_heartbeat) */
+    _Atomic int64_t hb_last_ms;                      /* monotonic ms of this loop's last tick */
 };
 
 struct srv {
@@ -97,6 +99,10 @@ struct srv {
     int nlst;
     bool running;
     SSL_CTX *refuse_ctx;   /* no certificate: every handshake fails */
+    unsigned hb_ms;        /* srv_set_heartbeat; 0 = none */
+    srv_heartbeat_fn hb_fn;
+    void *hb_arg;
+    bool hb_stale_logged;  /* loop 0 only */
 };
 
 struct srv_req {
@@ -885,6 +891,51 @@ static void accept_error_cb(struct evconnlistener *lev, void *arg)
     }
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Every loop records that it ran; loop 0 also calls the heartbeat function,
+ * but only while every loop has ticked within three intervals, so one wedged
+ * loop (a handler that never returns) stops the calls as surely as a wedged
+ * loop 0 does. */
+static void hb_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct loop *lp = arg;
+    struct srv *s = lp->srv;
+    int64_t now = mono_ms();
+    atomic_store(&lp->hb_last_ms, now);
+    if (lp != &s->loops[0])
+        return;
+    int64_t limit = 3 * (int64_t)s->hb_ms;
+    for (int i = 1; i < s->nloops; i++) {
+        int64_t last = atomic_load(&s->loops[i].hb_last_ms);
+        if (now - last > limit) {
+            if (!s->hb_stale_logged)
+                LOG_ERROR("event loop %d has not run for %lld ms: heartbeat withheld", i, (long long)(now - last));
+            s->hb_stale_logged = true;
+            return;
+        }
+    }
+    s->hb_stale_logged = false;
+    s->hb_fn(s->hb_arg);
+}
+
+int srv_set_heartbeat(struct srv *s, unsigned interval_ms, srv_heartbeat_fn fn, void *arg)
+{
+    if (s->running || (interval_ms > 0 && fn == NULL))
+        return CAIRN_ERR_INVALID;
+    s->hb_ms = interval_ms;
+    s->hb_fn = fn;
+    s->hb_arg = arg;
+    return 0;
+}
+
 static void *loop_main(void *arg)
 {
     struct loop *lp = arg;
@@ -932,6 +983,12 @@ int srv_start(struct srv *s, struct cairn_error *err)
             if (lp->resume_ev[k] == NULL || lp->backoff_ev[k] == NULL)
                 goto fail;
             evconnlistener_set_error_cb(lp->evl[k], accept_error_cb);
+        }
+        if (s->hb_ms > 0) {
+            const struct timeval iv = {s->hb_ms / 1000, (s->hb_ms % 1000) * 1000};
+            atomic_store(&lp->hb_last_ms, mono_ms());
+            if ((lp->hb_ev = event_new(lp->base, -1, EV_PERSIST, hb_cb, lp)) == NULL || event_add(lp->hb_ev, &iv) != 0)
+                goto fail;
         }
     }
     for (int i = 0; i < s->nloops; i++) {
@@ -987,6 +1044,9 @@ void srv_stop(struct srv *s)
                         event_base_get_num_events(lp->base, EVENT_BASE_COUNT_ACTIVE) > 0;
              n++)
             event_base_loop(lp->base, EVLOOP_NONBLOCK);
+        if (lp->hb_ev != NULL)
+            event_free(lp->hb_ev);
+        lp->hb_ev = NULL;
         if (lp->stop_ev != NULL)
             event_free(lp->stop_ev);
         lp->stop_ev = NULL;

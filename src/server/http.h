@@ -145,6 +145,15 @@ int srv_listener_port(const struct srv *s, int idx);
 struct conn_stats;
 int srv_listener_conn_stats(struct srv *s, int idx, struct conn_stats *out);
 
+/* Liveness for a watchdog (docs/systemd.md). Before srv_start: every loop
+ * ticks each `interval_ms`, and on loop 0's tick `fn(arg)` runs, but only
+ * while every loop has ticked within the last 3 intervals: a loop stuck in a
+ * handler stops the calls, and a watchdog fed from `fn` fires. `fn` runs on
+ * loop 0 and must not block. interval_ms 0 = off. Returns 0 or
+ * CAIRN_ERR_INVALID (already running, or no fn). */
+typedef void (*srv_heartbeat_fn)(void *arg);
+int srv_set_heartbeat(struct srv *s, unsigned interval_ms, srv_heartbeat_fn fn, void *arg);
+
 /* Starts the loop threads. */
 int srv_start(struct srv *s, struct cairn_error *err);
 

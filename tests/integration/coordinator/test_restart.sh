@@ -73,7 +73,7 @@ stop_coord
 check "--help lists the flags" contains "$("$BIN" --help)" "--ready-file"
 check "--version" contains "$("$BIN" --version)" "cairn-coordinator"
 "$BIN" --bogus >/dev/null 2>&1 && R=0 || R=$?
-check "unknown flag -> exit 2" eq "$R" "2"
+check "unknown flag -> exit 78 (configuration error)" eq "$R" "78"
 "$BIN" --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 --seal-dir "$WORK/nosim" >"$WORK/nosim.log" 2>&1 && R=0 || R=$?
 check "without a TEE and without --simulation: clear error, exit 1" eq "$R" "1"
 check "the error says what to do" grep -q "simulation" "$WORK/nosim.log"

@@ -4,12 +4,12 @@
 # cairn-coordinator refuse to start and name each one; values that mean what
 # Cairn does anyway pass; EDG_CWD sets the default seal directory as in MarbleRun.
 . "$(dirname "$0")/lib.sh"
-# refused RUN_ENV...: the coordinator exits 2 before binding and names every variable
+# refused RUN_ENV...: the coordinator exits 78 (configuration error) before binding and names every variable
 refused() {
   local out rc=0
   out=$(env "$@" timeout 20 "$BIN" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 \
         --seal-dir "$WORK/refused" --ready-file "$WORK/refused.json" 2>&1) || rc=$?
-  check "$* : exit status 2" eq "$rc" 2
+  check "$* : exit status 78" eq "$rc" 78
   for kv in "$@"; do
     check "$* : names ${kv%%=*}" contains "$out" "${kv}"
   done

@@ -120,10 +120,10 @@ refuse_start nostart 1 "cannot start: issuing the Coordinator's tpm evidence" "-
   bad "a state was written by a Coordinator that could not quote"
 refuse_start nocert 1 "cannot read the AK certificate file" "--tee tpm, AK certificate file missing" -- "${TPMFLAGS[@]}" \
   --tpm-ak-cert "$WORK/missing.pem"
-refuse_start badtee 2 "expected auto, sgx, tdx, snp or tpm, got \"tmp\"" "--tee tmp" -- --tee tmp
-refuse_start envsim 2 "got \"sim\"" "CAIRN_COORDINATOR_TEE=sim" -- CAIRN_COORDINATOR_TEE=sim
-refuse_start simtee 2 "--tee tpm excludes --simulation" "--tee tpm with --simulation" -- --tee tpm --simulation
-refuse_start envtee 2 "--tee tpm excludes --insecure-no-tee" "CAIRN_COORDINATOR_TEE=tpm with --insecure-no-tee" -- \
+refuse_start badtee 78 "expected auto, sgx, tdx, snp or tpm, got \"tmp\"" "--tee tmp" -- --tee tmp
+refuse_start envsim 78 "got \"sim\"" "CAIRN_COORDINATOR_TEE=sim" -- CAIRN_COORDINATOR_TEE=sim
+refuse_start simtee 78 "--tee tpm excludes --simulation" "--tee tpm with --simulation" -- --tee tpm --simulation
+refuse_start envtee 78 "--tee tpm excludes --insecure-no-tee" "CAIRN_COORDINATOR_TEE=tpm with --insecure-no-tee" -- \
   CAIRN_COORDINATOR_TEE=tpm --insecure-no-tee
 
 # an explicit TEE that is not here is not replaced by another one (the TPM is reachable);

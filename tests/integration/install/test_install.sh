@@ -30,10 +30,16 @@ for f in bin/cairn bin/cairn-coordinator bin/cairn-premain \
 done
 [ -z "$missing" ] && ok "programs, libcairn (shared, static), headers, completion, unit, docs installed" \
   || bad "not installed:$missing"
-# The unit's Documentation= points at a doc that is installed.
-doc=$(sed -n 's|^Documentation=file:///usr/||p' "$P/lib/systemd/system/cairn-coordinator.service" 2>/dev/null || true)
-[ -n "$doc" ] && [ -f "$P/$doc" ] && ok "unit Documentation= names an installed file ($doc)" \
-  || bad "unit Documentation=$doc not installed"
+# Every URL of the unit's Documentation= names a doc that is installed.
+docs=$(sed -n 's|^Documentation=||p' "$P/lib/systemd/system/cairn-coordinator.service" 2>/dev/null || true)
+ndoc=0
+for u in $docs; do
+  ndoc=$((ndoc + 1))
+  d=${u#file:///usr/}
+  [ "$d" != "$u" ] && [ -f "$P/$d" ] && ok "unit Documentation= names an installed file ($d)" \
+    || bad "unit Documentation= $u is not an installed file"
+done
+[ "$ndoc" -gt 0 ] || bad "the unit has no Documentation="
 
 # The installed programs run from the prefix alone.
 "$P/bin/cairn" --help >"$WORK/help.out" 2>&1 && grep -q "manifest" "$WORK/help.out" \

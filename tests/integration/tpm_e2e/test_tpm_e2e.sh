@@ -92,7 +92,7 @@ rc=0
   bad "bad trust directory rc=$rc $(cat "$WORK/bad.log")"
 rc=0
 "$BIN/cairn-coordinator" --insecure-no-tee --simulation --seal-dir "$WORK/bad-seal" >"$WORK/bad2.log" 2>&1 || rc=$?
-[ $rc -eq 2 ] && grep -q "exclude each other" "$WORK/bad2.log" && ok "--insecure-no-tee with --simulation refused" ||
+[ $rc -eq 78 ] && grep -q "exclude each other" "$WORK/bad2.log" && ok "--insecure-no-tee with --simulation refused" ||
   bad "insecure+simulation rc=$rc"
 
 start_coord A --trust-dir "$WORK/trust" || die "Coordinator A did not start: $(cat "$WORK/A.log")"
