@@ -33,7 +33,7 @@ PKGS=(
   # on (systemd-boot-efi), objcopy/ld (binutils) and cc to add sections and link a PE stub
   systemd systemd-boot-efi binutils gcc
   # the Coordinator under systemd (docs/systemd.md): sd_notify from libsystemd; the unit's
-  # test runs systemd-analyze verify/security (no running systemd needed)
+  # test runs systemd-analyze verify/security (package systemd, above; no running systemd needed)
   libsystemd-dev
   # Prometheus exposition checked by promtool (tests/integration/service/test_metrics.sh)
   prometheus
