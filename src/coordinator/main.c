@@ -18,6 +18,7 @@
 #include "coordinator/service.h"
 #include "core/core.h"
 #include "core/pki.h"
+#include "keyshare/keyshare.h"
 #include "server/api.h"
 
 /* Exit statuses (docs/systemd.md). EXIT_CONFIG (sysexits' EX_CONFIG, which
@@ -88,6 +89,13 @@ static void usage(FILE *f)
             "                          listener [half the listener's cap]\n"
             "  --max-handshakes-per-addr N  connections without a completed handshake from one source\n"
             "                          address, per listener [128]\n"
+            "  Several replicas (docs/high-availability.md):\n"
+            "  --key-api-addr ADDR     serve the key API (mutually attested TLS) on ADDR, e.g. :5433, so\n"
+            "                          other replicas can obtain the data key; off when empty\n"
+            "                                                      [CAIRN_KEY_API_ADDR]\n"
+            "  --join LIST             key API addresses (host:port, comma-separated) of running replicas:\n"
+            "                          when this machine's seal does not open the state, obtain the data\n"
+            "                          key from one of them instead of entering recovery [CAIRN_JOIN]\n"
             "  --help, --version\n");
 }
 
@@ -211,6 +219,31 @@ static void on_state_change(void *arg, enum core_state st)
     service_status(status_line(buf, sizeof(buf), st));
 }
 
+/* --join: the peers to ask, and when the key arrived (for the ready file). */
+struct join_ctx {
+    char **peers;
+    size_t n;
+    struct timespec got;
+    bool have;
+    char from[256];
+};
+
+static int obtain_data_key(struct core *c, void *ctx, uint8_t key[32], struct cairn_error *err)
+{
+    struct join_ctx *j = ctx;
+    struct ks_ops ops;
+    ks_ops_from_core(c, &ops);
+    /* three passes over the list, 200 then 400 ms apart: a holder that is
+     * restarting gets a moment, and the start stays bounded */
+    struct ks_fetch_opts o = {.timeout_ms = 5000, .rounds = 3, .backoff_ms = 200};
+    int rc = ks_fetch(&ops, (const char *const *)j->peers, j->n, NULL, 0, &o, key, j->from, sizeof(j->from), err);
+    if (rc == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &j->got);
+        j->have = true;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *client_addr = env_or("EDG_COORDINATOR_CLIENT_ADDR", ":4433");
@@ -227,6 +260,8 @@ int main(int argc, char **argv)
     bool insecure_no_tee = env_true("CAIRN_INSECURE_NO_TEE");
     bool debug = env_true("EDG_DEBUG_LOGGING");
     const char *tee_name = env_or("CAIRN_COORDINATOR_TEE", "auto");
+    const char *key_api_addr = env_or("CAIRN_KEY_API_ADDR", NULL);
+    const char *join = env_or("CAIRN_JOIN", NULL);
     struct attest_issuer_config issuer = {
         .tpm_tcti = env_or("CAIRN_TPM_TCTI", NULL), .tpm_pcrs = env_or("CAIRN_TPM_PCRS", NULL),
         .tpm_ak_cert = env_or("CAIRN_TPM_AK_CERT", NULL), .tpm_ak_context = env_or("CAIRN_TPM_AK_CONTEXT", NULL),
@@ -239,7 +274,7 @@ int main(int argc, char **argv)
     enum { O_CLIENT = 256, O_MESH, O_DNS, O_SEAL, O_METRICS, O_STARTUP, O_SIM, O_DEBUG, O_LOGFMT, O_READY,
            O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE, O_TEE, O_TPM_TCTI,
            O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_TPM_PCRSIG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS,
-           O_PER_ADDR, O_HS_PER_ADDR, O_LOGLEVEL };
+           O_PER_ADDR, O_HS_PER_ADDR, O_LOGLEVEL, O_KEY_API, O_JOIN };
     static const struct option opts[] = {
         {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
         {"dns-names", required_argument, NULL, O_DNS},      {"seal-dir", required_argument, NULL, O_SEAL},
@@ -261,6 +296,7 @@ int main(int argc, char **argv)
         {"tpm-ak-context", required_argument, NULL, O_TPM_AK_CONTEXT},
         {"tpm-eventlog", required_argument, NULL, O_TPM_EVENTLOG},
         {"tpm-pcr-signature", required_argument, NULL, O_TPM_PCRSIG},
+        {"key-api-addr", required_argument, NULL, O_KEY_API}, {"join", required_argument, NULL, O_JOIN},
         {"help", no_argument, NULL, O_HELP},                {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -289,6 +325,8 @@ int main(int argc, char **argv)
         case O_LOGLEVEL: log_level = optarg; debug = false; break;
         case O_LOGFMT: log_format = optarg; break;
         case O_READY: ready_file = optarg; break;
+        case O_KEY_API: key_api_addr = *optarg ? optarg : NULL; break;
+        case O_JOIN: join = *optarg ? optarg : NULL; break;
         case O_THREADS:
             if (parse_uint(optarg, 64, &threads) != 0) {
                 fprintf(stderr, "cairn-coordinator: --threads: expected 0..64, got %s\n", optarg);
@@ -459,6 +497,17 @@ int main(int argc, char **argv)
         .issuer = issuer,
         .on_state_change = on_state_change,
     };
+    struct join_ctx jc = {0};
+    if (join != NULL) {
+        if (pki_split_names(join, &jc.peers, &jc.n) != 0 || jc.n == 0) {
+            LOG_ERROR("--join (CAIRN_JOIN): no address in \"%s\"", join);
+            api_free(api);
+            pki_names_free(names, n_names);
+            return EXIT_CONFIG;
+        }
+        cc.obtain_data_key = obtain_data_key;
+        cc.obtain_ctx = &jc;
+    }
     struct core *core = NULL;
     if (core_new(&cc, &core, &e) != 0) {
         LOG_ERROR("cannot start: %s", cairn_error_msg(&e));
@@ -502,6 +551,20 @@ int main(int argc, char **argv)
         pki_names_free(names, n_names);
         return 1;
     }
+    struct ks_server *ks = NULL;
+    if (key_api_addr != NULL) {
+        struct ks_ops ops;
+        ks_ops_from_core(core, &ops);
+        if (ks_server_start(&ops, key_api_addr, &ks, &e) != 0) {
+            LOG_ERROR("cannot start the key API: %s", cairn_error_msg(&e));
+            api_free(api);
+            core_free(core);
+            pki_names_free(names, n_names);
+            pki_names_free(jc.peers, jc.n);
+            return e.code == CAIRN_ERR_INVALID ? EXIT_CONFIG : 1;
+        }
+        LOG_INFO("key API (data key for attested replicas) on port %d", ks_server_port(ks));
+    }
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -518,6 +581,22 @@ int main(int argc, char **argv)
         else
             n = snprintf(buf, sizeof(buf), "{\"client\":\"%s:%d\",\"mesh\":\"%s:%d\",\"metrics\":null,\"ready_ms\":%.1f}\n",
                          hc, pc, hm, pm, ms);
+        /* HA additions: the key API address and, for a replica that got
+         * the data key from a peer, when (ms since start) and from whom */
+        if (n > 2 && (ks != NULL || jc.have)) {
+            n -= 2;   /* reopen the object: drop "}\n" */
+            if (ks != NULL) {
+                char hk[256];
+                host_of(key_api_addr, hk, sizeof(hk));
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, ",\"keyapi\":\"%s:%d\"", hk, ks_server_port(ks));
+            }
+            if (jc.have) {
+                double km = (double)(jc.got.tv_sec - t0.tv_sec) * 1e3 + (double)(jc.got.tv_nsec - t0.tv_nsec) / 1e6;
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, ",\"key_ms\":%.1f,\"key_from\":\"%s\"", km,
+                              jc.from);
+            }
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, "}\n");
+        }
         if (cairn_file_write_atomic(ready_file, buf, (size_t)n, 0644) != 0)
             LOG_ERROR("cannot write the ready file %s", ready_file);
     }
@@ -527,8 +606,10 @@ int main(int argc, char **argv)
     sigwait(&set, &sig);
     LOG_INFO("signal %d: shutting down", sig);
     service_stopping("shutting down");
+    ks_server_free(ks);
     api_free(api);
     core_free(core);
     pki_names_free(names, n_names);
+    pki_names_free(jc.peers, jc.n);
     return 0;
 }

@@ -827,9 +827,39 @@ static int take_header(struct core *c, const struct sealed_load *l, struct cairn
     return 0;
 }
 
+/* HA key sharing: asks cfg.obtain_data_key for the key and opens the stored
+ * sealed_data with it. The document (NUL-terminated; cc_free_secret) or
+ * NULL, then the caller goes on to recovery. Sets c->dek on success. */
+static uint8_t *join_with_peer_key(struct core *c, size_t *out_len)
+{
+    uint8_t key[32], *data = NULL, *doc = NULL, *out = NULL;
+    size_t data_len = 0, doc_len = 0;
+    struct cairn_error e = {0};
+    if (c->cfg.obtain_data_key(c, c->cfg.obtain_ctx, key, &e) != 0) {
+        LOG_WARN("no replica gave the data key: %s", cairn_error_msg(&e));
+        return NULL;
+    }
+    if (store_get(c->store, "sealed_data", &data, &data_len, NULL, &e) != 0 ||
+        sealed_data_open(key, data, data_len, &doc, &doc_len, &e) != 0) {
+        LOG_WARN("the data key from a replica does not open the state here: %s", cairn_error_msg(&e));
+    } else if ((out = malloc(doc_len + 1)) != NULL) {
+        memcpy(out, doc, doc_len);
+        out[doc_len] = 0;
+        *out_len = doc_len;
+        memcpy(c->dek, key, 32);
+        c->have_dek = true;
+    }
+    free(data);
+    if (doc != NULL)
+        cc_free_secret(doc, doc_len);
+    cc_wipe(key, sizeof(key));
+    return out;
+}
+
 static int load_or_create(struct core *c, struct cairn_error *err)
 {
     enum sealed_load_result res = SEALED_LOAD_EMPTY;
+    bool joined = false;
     uint8_t *doc = NULL;
     size_t doc_len = 0;
     if (c->store != NULL) {
@@ -875,6 +905,11 @@ static int load_or_create(struct core *c, struct cairn_error *err)
             LOG_WARN("cannot unseal the existing state: %s", l.why);
         }
         sealed_load_clear(&l);
+        if (res == SEALED_LOAD_UNSEAL_FAILED && c->cfg.obtain_data_key != NULL &&
+            (doc = join_with_peer_key(c, &doc_len)) != NULL) {
+            res = SEALED_LOAD_OK;
+            joined = true;
+        }
     }
     if (res == SEALED_LOAD_OK) {
         struct core_snap *s = NULL;
@@ -887,6 +922,22 @@ static int load_or_create(struct core *c, struct cairn_error *err)
         counters_unbundle(acts, &c->activations, &c->mono);
         json_decref(acts);
         c->update_log = log;
+        if (joined) {
+            /* sealed under this machine's own seal from now on, so the next
+             * start does not need a peer */
+            pthread_mutex_lock(&c->persist);
+            char *d = NULL;
+            size_t dl = 0;
+            rc = doc_build(c, c->snap, c->activations, c->mono, c->update_log, &d, &dl);
+            if (rc == 0)
+                rc = persist_doc(c, c->snap, NULL, NULL, d, dl, err);
+            if (d != NULL)
+                cc_free_secret(d, dl);
+            pthread_mutex_unlock(&c->persist);
+            if (rc != 0)
+                return cairn_err_prefix(err, "sealing the state with the data key from a replica");
+            LOG_INFO("state loaded with the data key from a replica and sealed with this machine's seal");
+        }
         return recovery_data_on_load(c, err);
     }
     struct core_snap *s = snap_new();
@@ -1277,5 +1328,58 @@ int core_load_with_dek(struct core *c, const uint8_t dek[32], struct core_snap *
         return rc;
     rc = doc_load(c, doc, doc_len, out_snap, out_acts, out_log, err);
     cc_free_secret(doc, doc_len);
+    return rc;
+}
+
+/* ---- key sharing between replicas (src/keyshare) ---- */
+
+enum attest_type core_own_tee(struct core *c)
+{
+    return c->cfg.simulation ? ATTEST_SIM : c->tee;
+}
+
+int core_issue_evidence(struct core *c, const uint8_t rd[64], json_t *out, struct cairn_error *err)
+{
+    enum attest_type t = core_own_tee(c);
+    struct attest_issued iss;
+    if (t == ATTEST_TPM)
+        pthread_mutex_lock(&own_tpm_lock);
+    int rc = attest_issue(t, rd, &c->cfg.issuer, &iss, err);
+    if (t == ATTEST_TPM)
+        pthread_mutex_unlock(&own_tpm_lock);
+    if (rc != 0)
+        return cairn_err_prefix(err, "issuing the Coordinator's %s evidence", attest_type_name(t));
+    rc = attest_evidence_to_json(&iss, out);
+    attest_issued_free(&iss);
+    return rc != 0 ? cairn_errf(err, rc, "encoding the Coordinator's evidence") : 0;
+}
+
+int core_verify_peer_evidence(struct core *c, const struct attest_evidence *ev, const uint8_t rd[32],
+                              struct attest_claims *out, struct cairn_error *err)
+{
+    if (ev->type == ATTEST_SIM && core_own_tee(c) != ATTEST_SIM)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "simulation evidence is not accepted by a Coordinator in a TEE");
+    struct attest_trust trust;
+    core_trust_get(c, ev->type, &trust);
+    int rc = attest_verify(ev, &trust, rd, 32, out, err);
+    if (rc == 0 && (rc = core_trust_check_claims(c, out, err)) != 0)
+        attest_claims_free(out);
+    core_metrics_evidence(c, ev->type, rc == 0);
+    return rc;
+}
+
+int core_data_key(struct core *c, uint8_t key[32], bool *unique)
+{
+    int rc = CAIRN_ERR_NOT_FOUND;
+    pthread_mutex_lock(&c->persist);
+    pthread_mutex_lock(&c->lock);
+    if (c->have_dek && c->snap->state != CORE_STATE_RECOVERY) {
+        memcpy(key, c->dek, 32);
+        if (unique != NULL)
+            *unique = c->snap->seal_unique;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->persist);
     return rc;
 }

@@ -32,6 +32,7 @@
 #include <openssl/ssl.h>
 
 #include "common/buf.h"
+#include "attest/attest.h"
 #include "attest/issuer.h"
 #include "common/error.h"
 #include "manifest/manifest.h"
@@ -45,6 +46,8 @@ enum core_state {
 
 /* MarbleRun's status messages (inventory §2.1). Static. */
 const char *core_state_message(enum core_state s);
+
+struct core;
 
 struct core_config {
     bool simulation;               /* accept "sim" evidence; seal with a key file */
@@ -84,6 +87,14 @@ struct core_config {
      * write paths. */
     void (*on_state_change)(void *arg, enum core_state state);
     void *on_state_arg;
+    /* HA key sharing (src/keyshare, docs/high-availability.md): called when
+     * a sealed state exists that this machine's seal does not open, before
+     * falling back to recovery. It may obtain the data key from a running
+     * replica (core_issue_evidence / core_verify_peer_evidence work on the
+     * half-built core passed in). 0 with `key` filled, or an error (then the
+     * Coordinator enters recovery as without the hook). NULL = no hook. */
+    int (*obtain_data_key)(struct core *c, void *ctx, uint8_t key[32], struct cairn_error *err);
+    void *obtain_ctx;
 };
 
 /* Everything read-mostly, immutable once published. */
@@ -197,6 +208,23 @@ enum core_refusal core_activate_with(struct core *c, core_act_decode_fn decode, 
 int core_metrics_render(struct core *c, struct cairn_buf *out);
 /* The /events array (new reference). */
 json_t *core_events(struct core *c);
+
+/* ---- key sharing between replicas (src/keyshare) ---- */
+
+/* The TEE the Coordinator's own evidence comes from (ATTEST_SIM: none). */
+enum attest_type core_own_tee(struct core *c);
+/* Own evidence over `rd` (64 bytes), added to `out` in the activation wire
+ * form ({"quote"} or {"evidence"}). */
+int core_issue_evidence(struct core *c, const uint8_t rd[64], json_t *out, struct cairn_error *err);
+/* Verifies another replica's evidence with the Coordinator's trust (as a
+ * marble's, without a package) and the binding `rd` (32 bytes). "sim"
+ * evidence only when the Coordinator itself has no TEE. *out on success
+ * (attest_claims_free). */
+int core_verify_peer_evidence(struct core *c, const struct attest_evidence *ev, const uint8_t rd[32],
+                              struct attest_claims *out, struct cairn_error *err);
+/* The data key of the loaded state: 0 and `key` filled, or
+ * CAIRN_ERR_NOT_FOUND (recovery, memory only). *unique: SealMode UniqueKey. */
+int core_data_key(struct core *c, uint8_t key[32], bool *unique);
 
 /* ---- extension hooks (issue 6) ---- */
 

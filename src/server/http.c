@@ -578,6 +578,23 @@ X509 *srv_req_peer_cert(struct srv_req *r)
     return ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
 }
 
+SSL *srv_req_ssl(struct srv_req *r)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(r->req);
+    struct bufferevent *bev = c != NULL ? evhttp_connection_get_bufferevent(c) : NULL;
+    return bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+}
+
+const char *srv_req_peer_host(struct srv_req *r)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(r->req);
+    const char *host = NULL;
+    ev_uint16_t port = 0;
+    if (c != NULL)
+        evhttp_connection_get_peer(c, (char **)&host, &port);
+    return host != NULL ? host : "?";
+}
+
 void *srv_req_ctx(struct srv_req *r)
 {
     return r->l->cfg.ctx;

@@ -181,6 +181,11 @@ int srv_req_query(struct srv_req *r, const char *name, char ***out);
 const char *srv_req_header(struct srv_req *r, const char *name);
 /* The TLS client certificate (borrowed) or NULL. */
 X509 *srv_req_peer_cert(struct srv_req *r);
+/* The connection's TLS object (borrowed; NULL on plain listeners), e.g. for
+ * a TLS exporter value that binds evidence to this connection. */
+SSL *srv_req_ssl(struct srv_req *r);
+/* The peer's numeric address (borrowed; "?" when unknown), for logs. */
+const char *srv_req_peer_host(struct srv_req *r);
 /* The listener's ctx. */
 void *srv_req_ctx(struct srv_req *r);
 
