@@ -64,6 +64,7 @@
 #define KS_LABEL_HOLDER "cairn key API v1 holder"
 #define KS_EXPORTER_LABEL "EXPORTER-cairn-key-api-v1"
 #define KS_DEFAULT_PORT 5433
+#define KS_MAX_REF 32                     /* bytes of a key reference */
 
 /* ---- binding ---- */
 
@@ -89,6 +90,11 @@ struct ks_msg {
     struct attest_evidence ev;
     bool has_sim_identity;
     uint8_t sim_identity[32];
+    /* request only: which key ("keyRef", 1..KS_MAX_REF bytes as hex), e.g.
+     * the store's id of the data key a replica on etcd needs; 0 = the
+     * holder's current key */
+    uint8_t key_ref[KS_MAX_REF];
+    size_t key_ref_len;
     /* response only */
     bool has_key;
     uint8_t key[KS_KEY_SIZE];     /* secret: ks_msg_clear wipes it */
@@ -97,7 +103,7 @@ struct ks_msg {
 
 /* POST /keyshare/v1/key body: {"quote": b64} or {"evidence": {...}} (the
  * activation wire form, attest_evidence_from_json) plus optional
- * "simIdentity": 64 hex digits. At most KS_MAX_MSG bytes, one JSON object,
+ * "simIdentity": 64 hex digits, and optional "keyRef": 2..64 hex digits. At most KS_MAX_MSG bytes, one JSON object,
  * no duplicate keys. 0, or CAIRN_ERR_TOO_LARGE / CAIRN_ERR_INVALID with the
  * reason; *out is written only on success. */
 int ks_msg_parse_request(const uint8_t *body, size_t len, struct ks_msg *out, struct cairn_error *err);
@@ -156,10 +162,12 @@ struct ks_ops {
      * collateral, CRLs) and the binding `rd` (32 bytes); claims on success. */
     int (*verify)(void *ctx, const struct attest_evidence *ev, const uint8_t rd[32], struct attest_claims *out,
                   struct cairn_error *err);
-    /* Holder side: the key, or CAIRN_ERR_NOT_FOUND when this replica holds
-     * none. *unique: the manifest asks for the unique identity rule. May be
-     * NULL for a requester-only use. */
-    int (*get_key)(void *ctx, uint8_t key[KS_KEY_SIZE], bool *unique, struct cairn_error *err);
+    /* Holder side: the key named by `ref` (`ref_len` 0: the current one), or
+     * CAIRN_ERR_NOT_FOUND when this replica holds none (or not that one).
+     * *unique: the manifest asks for the unique identity rule. May be NULL
+     * for a requester-only use. */
+    int (*get_key)(void *ctx, const uint8_t *ref, size_t ref_len, uint8_t key[KS_KEY_SIZE], bool *unique,
+                   struct cairn_error *err);
 };
 
 /* The ops of a Coordinator core (core_ops.c); `c` must outlive their use. */
@@ -189,12 +197,14 @@ struct ks_fetch_opts {
     long backoff_ms;        /* pause between rounds, doubled each time; 0 = 200 */
 };
 
-/* Asks the holders in `peers` ("host:port", tried in order) for the key and
+/* Asks the holders in `peers` ("host:port", tried in order) for the key
+ * named by `ref` (NULL/0: the holder's current key) and
  * checks each answer as described above. The first holder that passes gives
  * the key: 0, *key filled, `from` (may be NULL) names it. CAIRN_ERR_NOT_FOUND
  * when no holder gave one (every reason logged at WARNING). */
-int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers, const struct ks_fetch_opts *o,
-             uint8_t key[KS_KEY_SIZE], char *from, size_t from_len, struct cairn_error *err);
+int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers, const uint8_t *ref, size_t ref_len,
+             const struct ks_fetch_opts *o, uint8_t key[KS_KEY_SIZE], char *from, size_t from_len,
+             struct cairn_error *err);
 
 /* One exchange with one holder, with test knobs (tests/integration/keyshare
  * drive a misbehaving requester through them; production passes NULL). */
@@ -206,8 +216,9 @@ struct ks_tamper {
     X509 *cert;                 /* use this certificate and key instead of a fresh pair */
     EVP_PKEY *key;
 };
-int ks_fetch_one(const struct ks_ops *ops, const struct ks_identity *own, const char *peer, long timeout_ms,
-                 const struct ks_tamper *t, uint8_t key[KS_KEY_SIZE], struct cairn_error *err);
+int ks_fetch_one(const struct ks_ops *ops, const struct ks_identity *own, const char *peer, const uint8_t *ref,
+                 size_t ref_len, long timeout_ms, const struct ks_tamper *t, uint8_t key[KS_KEY_SIZE],
+                 struct cairn_error *err);
 
 /* A fresh P-256 key and a self-signed certificate for it (CN = `cn`). */
 int ks_ephemeral_cert(const char *cn, X509 **out_cert, EVP_PKEY **out_key, struct cairn_error *err);

@@ -111,8 +111,9 @@ static void holder_reason(const struct xfer *x, char *out, size_t n)
     json_decref(j);
 }
 
-int ks_fetch_one(const struct ks_ops *ops, const struct ks_identity *own, const char *peer, long timeout_ms,
-                 const struct ks_tamper *t, uint8_t key[KS_KEY_SIZE], struct cairn_error *err)
+int ks_fetch_one(const struct ks_ops *ops, const struct ks_identity *own, const char *peer, const uint8_t *ref,
+                 size_t ref_len, long timeout_ms, const struct ks_tamper *t, uint8_t key[KS_KEY_SIZE],
+                 struct cairn_error *err)
 {
     X509 *cert = t != NULL ? t->cert : NULL;
     EVP_PKEY *pkey = t != NULL ? t->key : NULL;
@@ -212,6 +213,11 @@ int ks_fetch_one(const struct ks_ops *ops, const struct ks_identity *own, const 
             json_object_set_new(req, "simIdentity", hex != NULL ? json_string(hex) : json_null());
             free(hex);
         }
+        if (rc == 0 && ref != NULL && ref_len > 0 && ref_len <= KS_MAX_REF) {
+            char *hex = cairn_hex_encode(ref, ref_len);
+            json_object_set_new(req, "keyRef", hex != NULL ? json_string(hex) : json_null());
+            free(hex);
+        }
         if (rc == 0 && (body = json_dumps(req, JSON_COMPACT)) == NULL)
             rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
         json_decref(req);
@@ -304,8 +310,9 @@ static void sleep_ms(long ms)
         ;
 }
 
-int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers, const struct ks_fetch_opts *o,
-             uint8_t key[KS_KEY_SIZE], char *from, size_t from_len, struct cairn_error *err)
+int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers, const uint8_t *ref, size_t ref_len,
+             const struct ks_fetch_opts *o, uint8_t key[KS_KEY_SIZE], char *from, size_t from_len,
+             struct cairn_error *err)
 {
     struct ks_fetch_opts d = {0};
     if (o == NULL)
@@ -329,7 +336,7 @@ int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers,
         for (size_t i = 0; i < n_peers; i++) {
             struct cairn_error e = {0};
             LOG_INFO("key API: asking %s for the data key", peers[i]);
-            if (ks_fetch_one(ops, &own, peers[i], o->timeout_ms, NULL, key, &e) == 0) {
+            if (ks_fetch_one(ops, &own, peers[i], ref, ref_len, o->timeout_ms, NULL, key, &e) == 0) {
                 char kid[17];
                 ks_key_id(key, kid);
                 LOG_INFO("key API: got the data key (id %s) from %s", kid, peers[i]);

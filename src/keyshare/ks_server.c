@@ -46,7 +46,7 @@ static bool holds_key(struct ks_server *s)
 {
     uint8_t k[KS_KEY_SIZE];
     bool unique = false;
-    int rc = s->ops.get_key(s->ops.ctx, k, &unique, NULL);
+    int rc = s->ops.get_key(s->ops.ctx, NULL, 0, k, &unique, NULL);
     cc_wipe(k, sizeof(k));
     return rc == 0;
 }
@@ -94,8 +94,11 @@ static int check_request(struct ks_server *s, struct srv_req *r, uint8_t key[KS_
          * evidence) fails here, as does a bad signature or chain */
         cairn_errf(why, ve.code, "evidence: %s", cairn_error_msg(&ve));
         status = 403;
-    } else if (s->ops.get_key(s->ops.ctx, key, &unique, NULL) != 0) {
-        cairn_errf(why, CAIRN_ERR_NOT_FOUND, "this replica holds no data key (it is in recovery or starting)");
+    } else if (s->ops.get_key(s->ops.ctx, m.key_ref_len ? m.key_ref : NULL, m.key_ref_len, key, &unique, NULL) !=
+               0) {
+        cairn_errf(why, CAIRN_ERR_NOT_FOUND, m.key_ref_len ? "this replica does not hold the data key asked for"
+                                                           : "this replica holds no data key (it is in recovery or "
+                                                             "starting)");
         status = 503;
     } else if (ks_identity_check(&s->id, unique, &cl, m.has_sim_identity ? m.sim_identity : NULL, &ve) != 0) {
         cairn_errf(why, ve.code, "identity: %s", cairn_error_msg(&ve));

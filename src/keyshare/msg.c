@@ -124,6 +124,15 @@ int ks_msg_parse_request(const uint8_t *body, size_t len, struct ks_msg *out, st
     struct ks_msg m;
     memset(&m, 0, sizeof(m));
     rc = parse_common(j, &m, err);
+    const json_t *ref = json_object_get(j, "keyRef");
+    if (rc == 0 && ref != NULL && !json_is_null(ref)) {
+        size_t hl = json_is_string(ref) ? json_string_length(ref) : 0;
+        if (hl < 2 || hl > 2 * KS_MAX_REF || hl % 2 != 0 ||
+            cairn_hex_decode_exact(json_string_value(ref), m.key_ref, hl / 2) != 0)
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "keyRef: expected 2 to %d hex digits", 2 * KS_MAX_REF);
+        else
+            m.key_ref_len = hl / 2;
+    }
     if (rc == 0 && json_object_get(j, "key") != NULL)
         rc = cairn_errf(err, CAIRN_ERR_INVALID, "a request carries no \"key\"");
     json_decref(j);

@@ -73,14 +73,14 @@ int main(int argc, char **argv)
     struct ks_tamper t = {.wrong_binding = wrong, .sim_identity = claim != NULL ? other.sim_identity : NULL,
                           .out_body = &body, .cert = cert, .key = key};
     uint8_t k[KS_KEY_SIZE];
-    int rc = ks_fetch_one(&ops, &own, peer, 10000, &t, k, &e);
+    int rc = ks_fetch_one(&ops, &own, peer, NULL, 0, 10000, &t, k, &e);
     if (rc == 0 && replay) {
         char kid[17];
         ks_key_id(k, kid);
         printf("FIRST OK %s\n", kid);
         struct ks_tamper t2 = {.replay_body = body, .cert = cert, .key = key};
         memset(&e, 0, sizeof(e));
-        rc = ks_fetch_one(&ops, &own, peer, 10000, &t2, k, &e);
+        rc = ks_fetch_one(&ops, &own, peer, NULL, 0, 10000, &t2, k, &e);
     }
     free(body);
     X509_free(cert);

@@ -52,6 +52,11 @@ static void test_golden(void **state)
     assert_string_equal(m.key_id, KEY_ID);
     ks_msg_clear(&m);
 
+    /* a named key (etcd: the state's data key id) */
+    assert_int_equal(parse_req("{\"quote\":\"AAEC\",\"keyRef\":\"00ff10\"}", &m, &e), 0);
+    assert_int_equal(m.key_ref_len, 3);
+    assert_int_equal(m.key_ref[1], 0xff);
+    ks_msg_clear(&m);
     /* an SGX quote in MarbleRun's form */
     assert_int_equal(parse_req("{\"quote\":\"AAEC\"}", &m, &e), 0);
     assert_int_equal(m.ev.type, ATTEST_SGX);
@@ -109,6 +114,10 @@ static void test_refusals(void **state)
         "{\"evidence\":" SIM_EV ",\"key\":\"" KEY_B64 "\"}",               /* a request carries no key */
         "{\"evidence\":{\"type\":\"nope\",\"quote\":\"AA==\"}}",
         "{\"quote\":\"\"}",
+        "{\"quote\":\"AAEC\",\"keyRef\":\"\"}",
+        "{\"quote\":\"AAEC\",\"keyRef\":\"abc\"}",
+        "{\"quote\":\"AAEC\",\"keyRef\":\"" SID SID "00\"}",   /* 33 bytes */
+        "{\"quote\":\"AAEC\",\"keyRef\":7}",
     };
     for (size_t i = 0; i < sizeof(bad_req) / sizeof(bad_req[0]); i++) {
         struct ks_msg m;
