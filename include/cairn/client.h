@@ -32,7 +32,8 @@ extern "C" {
 struct cairn_client;
 
 struct cairn_client_config {
-    /* "host:port", ":port" (= localhost) or "https://host:port". Required. */
+    /* "host:port", ":port" (= localhost) or "https://host:port"; several
+     * replicas comma-separated (see "several Coordinator replicas"). Required. */
     const char *address;
     /* PEM of the Coordinator root certificate to trust (pins TLS). May be NULL. */
     const char *root_ca_pem;
@@ -64,6 +65,38 @@ int cairn_client_last_http_status(const struct cairn_client *c);
 /* Pins `root_pem` as the only trusted TLS server certificate from now on
  * (copied). Returns CAIRN_ERR_INVALID if it is not a PEM certificate. */
 int cairn_client_set_root_ca(struct cairn_client *c, const char *root_pem);
+
+/* ---- several Coordinator replicas (docs/high-availability.md) -------------
+ *
+ * `address` may list several replicas of one deployment, comma-separated
+ * ("host1:4433,host2:4433"). A request goes to the replica that answered
+ * last; when it cannot be reached (connection refused, reset or timed out:
+ * CAIRN_ERR_NETWORK / CAIRN_ERR_TIMEOUT) the next one is tried, for a bounded
+ * number of passes over the list with a growing pause between passes. Any
+ * answer, including an HTTP error, ends the search. All replicas of a
+ * deployment present the same root certificate, so a pinned root holds for
+ * every one of them. A request that broke after it was sent may have been
+ * applied by the replica that died before it answered; client API writes are
+ * then repeated on the next replica (a second manifest set is refused with
+ * 409, secrets are written again with the same values). */
+
+/* One line of progress ("127.0.0.1:4433: connection refused; trying
+ * 127.0.0.1:4434"), for the caller to print or log. Borrowed string. */
+typedef void (*cairn_progress_fn)(void *arg, const char *message);
+
+struct cairn_failover {
+    int rounds;               /* passes over the list; 0 = 3 (1 with a single address) */
+    long backoff_ms;          /* pause before the second pass, doubled after each; 0 = 100 */
+    long connect_timeout_ms;  /* TCP+TLS connect per address; 0 = 2000 with several addresses */
+    cairn_progress_fn progress; /* NULL = silent */
+    void *progress_arg;
+};
+
+/* Replaces the failover settings of `c` (copied). NULL restores the defaults. */
+int cairn_client_set_failover(struct cairn_client *c, const struct cairn_failover *fo);
+/* The address (one element of the list) that answered the last request,
+ * or the first one before any request. Borrowed: valid until the next call. */
+const char *cairn_client_current_address(const struct cairn_client *c);
 
 /* ---- Coordinator verification -------------------------------------------- */
 

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cairn/client.h"
 #include "cairn/error.h"
 
 #ifdef __cplusplus
@@ -29,7 +30,9 @@ extern "C" {
 #endif
 
 struct cairn_marble_config {
-    const char *coordinator_addr;      /* mesh "host:port"; NULL = "localhost:2001" */
+    const char *coordinator_addr;      /* mesh "host:port", or several replicas comma-separated
+                                        * (tried in order, see cairn_marble_activate_failover);
+                                        * NULL = "localhost:2001" */
     const char *marble_type;           /* required (EDG_MARBLE_TYPE) */
     const char *uuid;                  /* required, canonical UUID text */
     const char *const *dns_names;      /* SANs; IP literals become IP SANs; NULL/0 = {"localhost"} */
@@ -37,7 +40,8 @@ struct cairn_marble_config {
     const char *evidence_type;         /* "sgx","tdx","snp","tpm","sim"; NULL = probe, else sim */
     const char *coordinator_root_ca_pem;  /* optional: authenticate the Coordinator (PEM) */
     const char *coordinator_policy_json;  /* optional: verify the Coordinator's quote first */
-    const char *coordinator_client_addr;  /* optional: client API "host:port" (for the two above) */
+    const char *coordinator_client_addr;  /* optional: client API "host:port" (for the two above);
+                                           * a comma-separated list fails over as cairn_client does */
     long timeout_ms;                   /* per request; 0 = 30000 */
     /* Evidence sources (all optional, NULL = default): */
     const char *gramine_dir;           /* default "/dev/attestation" */
@@ -81,6 +85,16 @@ void cairn_marble_params_free(struct cairn_marble_params *p);
  * Coordinator-authentication failure. *out is owned: cairn_marble_params_free(). */
 int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_marble_params **out,
                           int *out_http_status, char *errbuf, size_t errbuf_size);
+
+/* cairn_marble_activate over a list of mesh addresses (cfg->coordinator_addr
+ * "a:2001,b:2001"): each activation attempt goes to the addresses in order,
+ * moving on when one cannot be reached (CAIRN_ERR_NETWORK/TIMEOUT), for
+ * fo->rounds passes (0 = 1: cairn-premain runs its own retry loop around
+ * it) with fo->backoff_ms between passes. Progress lines go to fo->progress.
+ * `fo` may be NULL. The error of the last address tried is returned. */
+int cairn_marble_activate_failover(const struct cairn_marble_config *cfg, const struct cairn_failover *fo,
+                                   struct cairn_marble_params **out, int *out_http_status, char *errbuf,
+                                   size_t errbuf_size);
 
 /* Writes a fresh random UUIDv4 in canonical text form (36 chars + NUL). */
 int cairn_uuid_generate(char out[37]);

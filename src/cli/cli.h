@@ -86,6 +86,10 @@ int cli_cache_check(struct cli_ctx *ctx, const char *address, const struct cairn
  * lower-cased, characters other than [a-z0-9.-] as %XX, IPv6 brackets
  * dropped, port 4433 by default. -1 for an invalid address. Pure. */
 int cli_cache_key(const char *address, char *out, size_t out_size);
+/* Failover progress of a client over several replicas goes to stderr. */
+struct cairn_client;
+void cli_failover_setup(struct cairn_client *c);
+
 
 /* Reads a manifest file (JSON, or YAML converted to JSON like MarbleRun's CLI).
  * *out is malloc'd. Prints the error and returns non-zero on failure. */

@@ -111,8 +111,11 @@ int cli_connect_user(struct cli_ctx *ctx, const char *address, struct cairn_clie
                                          .client_cert_pem = cert_pem, .client_key_pem = key_pem};
         if (cairn_client_new(&cc, out) != 0)
             rc = cli_fail("cannot create a client for \"%s\"", address);
-        else if (p11_key != NULL && client_set_identity(*out, p11_cert, p11_key) != 0)
-            rc = cli_fail("cannot use the PKCS#11 identity");
+        else {
+            cli_failover_setup(*out);
+            if (p11_key != NULL && client_set_identity(*out, p11_cert, p11_key) != 0)
+                rc = cli_fail("cannot use the PKCS#11 identity");
+        }
         if (rc != 0 && *out != NULL) {
             cairn_client_free(*out);
             *out = NULL;

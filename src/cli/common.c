@@ -283,7 +283,7 @@ static bool same_root(const char *a, const struct cache_entry *e)
     return eq;
 }
 
-int cli_cache_save(struct cli_ctx *ctx, const char *address, const struct cairn_coordinator_certs *certs)
+static int cache_save_one(struct cli_ctx *ctx, const char *address, const struct cairn_coordinator_certs *certs)
 {
     char *path = cache_path(&ctx->args, address);
     if (path == NULL)
@@ -328,7 +328,7 @@ int cli_cache_save(struct cli_ctx *ctx, const char *address, const struct cairn_
     return ret;
 }
 
-int cli_cache_check(struct cli_ctx *ctx, const char *address, const struct cairn_coordinator_certs *certs)
+static int cache_check_one(struct cli_ctx *ctx, const char *address, const struct cairn_coordinator_certs *certs)
 {
     char *path = cache_path(&ctx->args, address);
     if (path == NULL)
@@ -337,7 +337,7 @@ int cli_cache_check(struct cli_ctx *ctx, const char *address, const struct cairn
     bool exists = false;
     int rc = cache_read(path, &e, &exists);
     if (rc == 0 && !exists)
-        rc = cli_cache_save(ctx, address, certs);
+        rc = cache_save_one(ctx, address, certs);
     else if (rc == 0 && !same_root(certs->root_pem, &e))
         rc = cli_fail("root certificate of Coordinator changed since it was cached in \"%s\"; refusing. Run "
                       "`cairn manifest verify` to verify the instance and update the cache (or delete the file); "
@@ -347,6 +347,78 @@ int cli_cache_check(struct cli_ctx *ctx, const char *address, const struct cairn
     free(path);
     return rc;
 }
+/* The addresses of a comma-separated list ("a:4433,b:4433": replicas of one
+ * deployment) as "host:port" strings in one allocation (free(*out)). With
+ * --coordinator-cert FILE the list counts as one address: one file. */
+static int address_list(const struct cli_args *a, const char *list, char ***out, size_t *n)
+{
+    char **urls = NULL;
+    size_t k = 0;
+    struct cairn_error err = {0};
+    if (client_addr_list(list, 4433, &urls, &k, &err) != 0)
+        return cli_fail("invalid Coordinator address \"%s\": %s", list, cairn_error_msg(&err));
+    if (cli_args_get(a, "coordinator-cert") != NULL)
+        k = 1;
+    size_t total = 0;
+    for (size_t i = 0; i < k; i++)
+        total += strlen(urls[i] + 8) + 1;
+    char **v = malloc(k * sizeof(char *) + total);
+    if (v == NULL) {
+        client_addr_list_free(urls, CLIENT_ADDR_LIST_MAX);
+        return cli_fail("out of memory");
+    }
+    char *p = (char *)(v + k);
+    for (size_t i = 0; i < k; i++) {
+        size_t l = strlen(urls[i] + 8) + 1;
+        memcpy(p, urls[i] + 8, l);
+        v[i] = p;
+        p += l;
+    }
+    client_addr_list_free(urls, CLIENT_ADDR_LIST_MAX);
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* The cache is per address: a list of replicas writes (and checks) the one
+ * verified root under every address of the list, so that each replica's
+ * address alone finds it later. */
+int cli_cache_save(struct cli_ctx *ctx, const char *address, const struct cairn_coordinator_certs *certs)
+{
+    char **v = NULL;
+    size_t n = 0;
+    int rc = address_list(&ctx->args, address, &v, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = cache_save_one(ctx, n == 1 ? address : v[i], certs);
+    free(v);
+    return rc;
+}
+
+int cli_cache_check(struct cli_ctx *ctx, const char *address, const struct cairn_coordinator_certs *certs)
+{
+    char **v = NULL;
+    size_t n = 0;
+    int rc = address_list(&ctx->args, address, &v, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = cache_check_one(ctx, n == 1 ? address : v[i], certs);
+    free(v);
+    return rc;
+}
+
+static void failover_progress(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "cairn: %s\n", msg);
+}
+
+void cli_failover_setup(struct cairn_client *c)
+{
+    /* several replicas: each failover step on stderr; stdout stays the
+     * command's output */
+    struct cairn_failover fo = {.progress = failover_progress};
+    cairn_client_set_failover(c, &fo);
+}
+
 /* Replaces `key` of the policy object with the comma-separated `list`. */
 static int policy_set_list(json_t *pol, const char *key, const char *list)
 {
@@ -450,6 +522,7 @@ static int attest(struct cli_ctx *ctx, const char *address, bool prelude, bool a
         free(policy);
         return cli_fail("invalid Coordinator address \"%s\"; expected host:port (e.g. localhost:4433)", address);
     }
+    cli_failover_setup(c);
     struct cairn_verify_config vc = {.policy_json = policy, .insecure = insecure,
                                      .nonce = (const uint8_t *)nonce, .nonce_size = nonce ? strlen(nonce) : 0,
                                      .trust_dir = cli_args_get(a, "trust-dir")};
@@ -502,17 +575,22 @@ int cli_connect_cached(struct cli_ctx *ctx, const char *address, struct cairn_cl
         rc = attest(ctx, address, false, false, out, &certs);
         if (rc != 0)
             return rc;
-        if (!cli_args_has(a, "insecure")) {
-            char *path = cache_path(a, address);
-            struct cache_entry e;
-            bool exists = false;
-            if (path != NULL && cache_read(path, &e, &exists) == 0 && exists && !same_root(certs.root_pem, &e))
-                fprintf(stderr, "cairn: note: the verified root certificate differs from the one cached in \"%s\" "
-                                "(a Coordinator in recovery mode uses a temporary root); the cache is unchanged\n",
-                        path);
-            if (exists)
-                cache_entry_free(&e);
-            free(path);
+        char **v = NULL;
+        size_t n = 0;
+        if (!cli_args_has(a, "insecure") && address_list(a, address, &v, &n) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                char *path = cache_path(a, n == 1 ? address : v[i]);
+                struct cache_entry e;
+                bool exists = false;
+                if (path != NULL && cache_read(path, &e, &exists) == 0 && exists && !same_root(certs.root_pem, &e))
+                    fprintf(stderr, "cairn: note: the verified root certificate differs from the one cached in \"%s\" "
+                                    "(a Coordinator in recovery mode uses a temporary root); the cache is unchanged\n",
+                            path);
+                if (exists)
+                    cache_entry_free(&e);
+                free(path);
+            }
+            free(v);
         }
         if (out_root_pem != NULL) {
             *out_root_pem = certs.root_pem;
@@ -521,13 +599,51 @@ int cli_connect_cached(struct cli_ctx *ctx, const char *address, struct cairn_cl
         cairn_coordinator_certs_free(&certs);
         return 0;
     }
-    /* MarbleRun: these commands trust just the cached root certificate. */
-    char *path = cache_path(a, address);
-    if (path == NULL)
-        return CLI_EXIT_FAIL;
-    struct cache_entry e;
+    /* MarbleRun: these commands trust just the cached root certificate. A
+     * list of replicas: the roots cached for its addresses (those that have
+     * one) must be one and the same certificate. */
+    char **v = NULL;
+    size_t n = 0;
+    if ((rc = address_list(a, address, &v, &n)) != 0)
+        return rc;
+    char *path = NULL;
+    struct cache_entry e = {0};
     bool exists = false;
-    rc = cache_read(path, &e, &exists);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *pi = cache_path(a, n == 1 ? address : v[i]);
+        struct cache_entry ei;
+        bool ex = false;
+        if (pi == NULL) {
+            rc = CLI_EXIT_FAIL;
+            break;
+        }
+        rc = cache_read(pi, &ei, &ex);
+        if (rc == 0 && ex && exists && !same_root(ei.root_pem, &e))
+            rc = cli_fail("the root certificates cached for %s (\"%s\") and %s (\"%s\") differ: these addresses are "
+                          "not replicas of one deployment; refusing. Verify them with `cairn manifest verify`",
+                          v[0], path, v[i], pi);
+        if (rc == 0 && ex && !exists) {
+            e = ei;
+            exists = true;
+            free(path);
+            path = pi;
+            pi = NULL;
+        } else if (ex) {
+            cache_entry_free(&ei);
+        }
+        if (path == NULL && pi != NULL) {
+            path = pi;   /* named in the "no cached root" message */
+            pi = NULL;
+        }
+        free(pi);
+    }
+    free(v);
+    if (rc != 0) {
+        if (exists)
+            cache_entry_free(&e);
+        free(path);
+        return rc;
+    }
     if (rc == 0 && !exists)
         rc = cli_fail("no cached root certificate for %s (\"%s\"); verify the Coordinator first with `cairn manifest "
                       "verify <manifest> %s` (or `manifest set`), or pass --coordinator-policy FILE (or -i for a "
@@ -547,6 +663,7 @@ int cli_connect_cached(struct cli_ctx *ctx, const char *address, struct cairn_cl
         free(path);
         return cli_fail("invalid Coordinator address \"%s\"; expected host:port (e.g. localhost:4433)", address);
     }
+    cli_failover_setup(*out);
     g_pinned_cache = path; /* kept for the hint of a TLS failure; freed at exit */
     if (out_root_pem != NULL)
         *out_root_pem = e.root_pem;

@@ -52,12 +52,13 @@ int cairn_client_new(const struct cairn_client_config *cfg, struct cairn_client 
     struct cairn_client *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return CAIRN_ERR_NOMEM;
-    int rc = client_base_url(cfg->address, 4433, &c->base_url, NULL);
+    int rc = client_addr_list(cfg->address, 4433, &c->urls, &c->n_urls, NULL);
     if (rc != 0) {
         free(c);
         return rc;
     }
-    c->address = strdup(c->base_url + 8);
+    c->base_url = c->urls[0];
+    c->address = c->base_url + 8;
     c->cert_pem = dup_or_null(cfg->client_cert_pem);
     c->key_pem = dup_or_null(cfg->client_key_pem);
     c->key_pem_len = cfg->client_key_pem ? strlen(cfg->client_key_pem) : 0;
@@ -80,8 +81,7 @@ void cairn_client_free(struct cairn_client *c)
 {
     if (c == NULL)
         return;
-    free(c->base_url);
-    free(c->address);
+    client_addr_list_free(c->urls, c->n_urls);
     free(c->root_pem);
     free(c->root_pin);
     free(c->cert_pem);
@@ -147,6 +147,65 @@ int cairn_client_set_root_ca(struct cairn_client *c, const char *root_pem)
     return 0;
 }
 
+int cairn_client_set_failover(struct cairn_client *c, const struct cairn_failover *fo)
+{
+    if (c == NULL)
+        return CAIRN_ERR_INVALID;
+    memset(&c->fo, 0, sizeof(c->fo));
+    if (fo != NULL)
+        c->fo = *fo;
+    return 0;
+}
+
+const char *cairn_client_current_address(const struct cairn_client *c)
+{
+    return c != NULL ? c->address : "";
+}
+
+/* One HTTP exchange with the first replica of the list that can be reached,
+ * starting at the one that answered last (include/cairn/client.h). */
+static int call_failover(struct cairn_client *c, const char *method, const char *path, const void *body,
+                         size_t len, struct client_tls *tls, struct client_http_resp *r)
+{
+    struct cairn_failover fo;
+    client_failover_effective(&c->fo, c->n_urls, &fo);
+    tls->connect_timeout_ms = fo.connect_timeout_ms;
+    long backoff = fo.backoff_ms;
+    int rc = CAIRN_ERR_NETWORK;
+    for (int round = 0; round < fo.rounds; round++) {
+        if (round > 0) {
+            client_progress(&fo, "no Coordinator of the %zu answered; pass %d of %d in %ld ms", c->n_urls,
+                            round + 1, fo.rounds, backoff);
+            client_sleep_ms(backoff);
+            backoff = backoff > 30000 ? 60000 : backoff * 2;
+        }
+        for (size_t k = 0; k < c->n_urls; k++) {
+            size_t i = (c->cur + k) % c->n_urls;
+            cairn_error_clear(&c->err);
+            rc = client_http(c->urls[i], method, path, body, len, "application/json", tls, c->timeout_ms, r,
+                             &c->err);
+            if (rc == 0 || !client_failover_worthy(rc)) {
+                if (i != c->cur)
+                    client_progress(&fo, "%s answered", c->urls[i] + 8);
+                c->cur = i;
+                c->base_url = c->urls[i];
+                c->address = c->base_url + 8;
+                return rc;
+            }
+            if (k + 1 < c->n_urls)
+                client_progress(&fo, "%s; trying %s", cairn_error_msg(&c->err),
+                                c->urls[(i + 1) % c->n_urls] + 8);
+            else if (c->n_urls > 1 || round + 1 < fo.rounds)
+                client_progress(&fo, "%s", cairn_error_msg(&c->err));
+        }
+    }
+    if (c->n_urls > 1 || fo.rounds > 1)
+        cairn_err_prefix(&c->err, "none of %zu Coordinator address%s answered in %d pass%s (last: %s)", c->n_urls,
+                         c->n_urls == 1 ? "" : "es", fo.rounds, fo.rounds == 1 ? "" : "es",
+                         c->urls[(c->cur + c->n_urls - 1) % c->n_urls] + 8);
+    return rc;
+}
+
 /* One request; decodes the JSend envelope. `trusted_only` refuses to talk
  * before a root is pinned (unless the client is insecure). */
 static int call(struct cairn_client *c, const char *method, const char *path, const void *body, size_t len,
@@ -162,8 +221,7 @@ static int call(struct cairn_client *c, const char *method, const char *path, co
                              .cert_pem = c->cert_pem, .key_pem = c->key_pem, .id_cert = c->id_cert,
                              .id_key = c->id_key};
     struct client_http_resp r = {0};
-    int rc = client_http(c->base_url, method, path, body, len, "application/json", &tls, c->timeout_ms, &r,
-                         &c->err);
+    int rc = call_failover(c, method, path, body, len, &tls, &r);
     if (rc != 0)
         return rc;
     c->last_status = r.status;

@@ -18,9 +18,15 @@
 #define CLIENT_MESSAGE_MAX 300                  /* chars of a server message we repeat */
 #define CLIENT_DEFAULT_TIMEOUT_MS 30000L
 
+#define CLIENT_ADDR_LIST_MAX 16                 /* Coordinator addresses in one list */
+
 struct cairn_client {
-    char *base_url;          /* "https://host:port" */
-    char *address;           /* as given, for messages */
+    char **urls;             /* every address of the list as "https://host:port", owned */
+    size_t n_urls;
+    size_t cur;              /* the one that answered last */
+    struct cairn_failover fo;
+    const char *base_url;    /* urls[cur] (borrowed) */
+    const char *address;     /* urls[cur] without "https://", for messages (borrowed) */
     char *root_pem;          /* pinned root, or NULL */
     char *root_pin;          /* "sha256//<base64>" of the root's public key, with root_pem */
     bool insecure;
@@ -44,6 +50,7 @@ struct client_tls {
     X509 *id_cert;           /* or the client identity as objects (both or neither) */
     EVP_PKEY *id_key;
     bool tls13_only;
+    long connect_timeout_ms; /* TCP + TLS connect; 0 = within the request timeout */
     /* Custom server check (replaces chain verification): called by OpenSSL
      * with the server's chain; return 1 to accept. */
     int (*verify_cb)(X509_STORE_CTX *ctx, void *arg);
@@ -73,6 +80,19 @@ int client_pubkey_pin(const char *pem, char **out);
 /* Normalises "host:port", ":port", "host" or "https://host:port[/]" into
  * "https://host:port" (malloc'd). `default_port` is used when none is given. */
 int client_base_url(const char *address, unsigned default_port, char **out, struct cairn_error *err);
+
+/* ---- several addresses (failover.c) ---- */
+
+/* Splits a comma-separated list (spaces around entries ignored, at most
+ * CLIENT_ADDR_LIST_MAX) into base URLs as client_base_url makes them. */
+int client_addr_list(const char *list, unsigned default_port, char ***out, size_t *out_n, struct cairn_error *err);
+void client_addr_list_free(char **v, size_t n);
+/* Whether an error of one address means "try the next one". */
+bool client_failover_worthy(int rc);
+/* `in` (may be NULL) with the defaults filled in for a list of `n_addrs`. */
+void client_failover_effective(const struct cairn_failover *in, size_t n_addrs, struct cairn_failover *out);
+void client_progress(const struct cairn_failover *fo, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void client_sleep_ms(long ms);
 
 /* One HTTPS request. `body` may be NULL. Errors: CAIRN_ERR_NETWORK (cannot
  * connect / timeout), CAIRN_ERR_TLS (handshake or server authentication),

@@ -495,8 +495,8 @@ out:
     return rc;
 }
 
-int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_marble_params **out,
-                          int *out_http_status, char *errbuf, size_t errbuf_size)
+static int activate_one(const struct cairn_marble_config *cfg, struct cairn_marble_params **out,
+                        int *out_http_status, char *errbuf, size_t errbuf_size)
 {
     struct cairn_error e = {0};
     EVP_PKEY *key = NULL;
@@ -662,4 +662,62 @@ out:
     free(base);
     free(body);
     return rc;
+}
+
+int cairn_marble_activate_failover(const struct cairn_marble_config *cfg, const struct cairn_failover *fo,
+                                   struct cairn_marble_params **out, int *out_http_status, char *errbuf,
+                                   size_t errbuf_size)
+{
+    if (cfg == NULL || cfg->coordinator_addr == NULL || strchr(cfg->coordinator_addr, ',') == NULL)
+        return activate_one(cfg, out, out_http_status, errbuf, errbuf_size);
+    struct cairn_error e = {0};
+    char **urls = NULL;
+    size_t n = 0;
+    int rc = client_addr_list(cfg->coordinator_addr, 2001, &urls, &n, &e);
+    if (rc != 0) {
+        if (out_http_status)
+            *out_http_status = 0;
+        return seterr(errbuf, errbuf_size, &e);
+    }
+    struct cairn_failover f = {0};
+    if (fo != NULL)
+        f = *fo;
+    if (f.rounds <= 0)
+        f.rounds = 1;   /* the default here: the caller (premain) retries around it */
+    client_failover_effective(&f, n, &f);
+    long backoff = f.backoff_ms;
+    char local[CAIRN_ERROR_MSG_MAX];
+    char *eb = errbuf != NULL ? errbuf : local;
+    size_t ebn = errbuf != NULL ? errbuf_size : sizeof(local);
+    for (int round = 0; round < f.rounds; round++) {
+        if (round > 0) {
+            client_progress(&f, "no Coordinator of the %zu answered; pass %d of %d in %ld ms", n, round + 1,
+                            f.rounds, backoff);
+            client_sleep_ms(backoff);
+            backoff *= 2;
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct cairn_marble_config one = *cfg;
+            one.coordinator_addr = urls[i] + 8;
+            rc = activate_one(&one, out, out_http_status, eb, ebn);
+            if (rc == 0 || !client_failover_worthy(rc)) {
+                if (i > 0 || round > 0)
+                    client_progress(&f, "%s answered", urls[i] + 8);
+                client_addr_list_free(urls, n);
+                return rc;
+            }
+            if (i + 1 < n)
+                client_progress(&f, "%s; trying %s", eb, urls[i + 1] + 8);
+            else
+                client_progress(&f, "%s", eb);
+        }
+    }
+    client_addr_list_free(urls, n);
+    return rc;
+}
+
+int cairn_marble_activate(const struct cairn_marble_config *cfg, struct cairn_marble_params **out,
+                          int *out_http_status, char *errbuf, size_t errbuf_size)
+{
+    return cairn_marble_activate_failover(cfg, NULL, out, out_http_status, errbuf, errbuf_size);
 }

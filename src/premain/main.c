@@ -44,7 +44,8 @@ static void usage(FILE *f)
             "Activates this marble with the Coordinator, writes its Files, sets its Env and\n"
             "executes the program with its Argv. Configuration (environment):\n"
             "  EDG_MARBLE_TYPE               marble type in the manifest (required)\n"
-            "  EDG_MARBLE_COORDINATOR_ADDR   Coordinator mesh address (default localhost:2001)\n"
+            "  EDG_MARBLE_COORDINATOR_ADDR   Coordinator mesh address (default localhost:2001); several\n"
+            "                                replicas comma-separated, tried in order (failover)\n"
             "  EDG_MARBLE_UUID_FILE          UUID file, created (0600) if missing (default $EDG_CWD/uuid or ./uuid)\n"
             "  EDG_MARBLE_DNS_NAMES          comma-separated names/IPs for the certificate (default localhost)\n"
             "  CAIRN_EVIDENCE                evidence source (else probed, else simulation)\n"
@@ -54,7 +55,8 @@ static void usage(FILE *f)
             "                                refuse any Coordinator that does not chain to it\n"
             "  CAIRN_COORDINATOR_POLICY      expected Coordinator TEE identity (JSON file or text): its\n"
             "                                quote is verified first, from the client API\n"
-            "  CAIRN_COORDINATOR_CLIENT_ADDR Coordinator client API address (default: mesh host, port 4433)\n"
+            "  CAIRN_COORDINATOR_CLIENT_ADDR Coordinator client API address (default: mesh host, port 4433);\n"
+            "                                comma-separated for several replicas\n"
             "  CAIRN_TRUST_DIR               trust directory for verifying the Coordinator's quote (with\n"
             "                                CAIRN_COORDINATOR_POLICY): DIR/<type>/ collateral, CRLs,\n"
             "                                DIR/<type>/roots/ roots (docs/trust.md)\n"
@@ -232,6 +234,12 @@ static void remove_files(const struct cairn_marble_params *p)
             LOG_WARN("cannot remove \"%s\": %s", p->files[i].path, strerror(errno));
 }
 
+static void log_progress(void *arg, const char *msg)
+{
+    (void)arg;
+    LOG_WARN("failover: %s", msg);
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -343,15 +351,27 @@ int main(int argc, char **argv)
     const char *client_addr = getenv("CAIRN_COORDINATOR_CLIENT_ADDR");
     if (client_addr != NULL && client_addr[0] == '\0')
         client_addr = NULL;
-    char derived[300];
+    char derived[4096] = "";
     if (policy != NULL && client_addr == NULL) {
-        /* The quote comes from the client API: by default on the mesh host, port 4433. */
-        const char *colon = strrchr(addr, ':');
-        size_t hl = colon ? (size_t)(colon - addr) : strlen(addr);
-        if (hl == 0 || hl > 255)
-            snprintf(derived, sizeof(derived), "localhost:4433");
-        else
-            snprintf(derived, sizeof(derived), "%.*s:4433", (int)hl, addr);
+        /* The quote comes from the client API: by default on the mesh host,
+         * port 4433 (for a list of replicas, each one's host) */
+        size_t o = 0;
+        for (const char *a = addr; *a != '\0' && o < sizeof(derived) - 300;) {
+            const char *end = strchr(a, ',');
+            size_t al = end != NULL ? (size_t)(end - a) : strlen(a);
+            while (al > 0 && *a == ' ') {
+                a++;
+                al--;
+            }
+            const char *colon = al > 0 ? memrchr(a, ':', al) : NULL;
+            size_t hl = colon ? (size_t)(colon - a) : al;
+            if (al > 0)
+                o += (size_t)snprintf(derived + o, sizeof(derived) - o, "%s%.*s:4433", o ? "," : "",
+                                      (int)(hl == 0 || hl > 255 ? 9 : hl), hl == 0 || hl > 255 ? "localhost" : a);
+            if (end == NULL)
+                break;
+            a = end + 1;
+        }
         client_addr = derived;
         LOG_INFO("CAIRN_COORDINATOR_CLIENT_ADDR not set: fetching the Coordinator's quote from %s", client_addr);
     }
@@ -376,12 +396,17 @@ int main(int argc, char **argv)
         .tpm_eventlog = env_or_null("CAIRN_TPM_EVENTLOG"), .protocol = protocol,
         .tpm_pcr_signature = env_or_null("CAIRN_TPM_PCR_SIGNATURE"),
     };
+    /* several replicas (EDG_MARBLE_COORDINATOR_ADDR "a:2001,b:2001"): each
+     * attempt tries them in order, the retry loop below repeats the pass */
+    struct cairn_failover fo = {.rounds = 1, .progress = log_progress};
+    if (strchr(addr, ',') != NULL)
+        LOG_INFO("Coordinator replicas: %s (tried in order; the next one when one cannot be reached)", addr);
     struct cairn_marble_params *p = NULL;
     char errbuf[1024];
     int rc = 0;
     for (long attempt = 1;; attempt++) {
         int status = 0;
-        rc = cairn_marble_activate(&cfg, &p, &status, errbuf, sizeof(errbuf));
+        rc = cairn_marble_activate_failover(&cfg, &fo, &p, &status, errbuf, sizeof(errbuf));
         if (rc == 0)
             break;
         bool retry = rc == CAIRN_ERR_NETWORK || rc == CAIRN_ERR_TIMEOUT || rc == CAIRN_ERR_STATE;
