@@ -37,6 +37,8 @@ PKGS=(
   libsystemd-dev
   # Prometheus exposition checked by promtool (tests/integration/service/test_metrics.sh)
   prometheus
+  # it_cli_completion: the generated zsh script must parse, the fish one must complete (fish -c 'complete -C')
+  zsh fish
 )
 
 missing=()

@@ -17,6 +17,9 @@ struct cli_flag {
     const char *value_name; /* for help, e.g. "FILE" */
     const char *help;
 };
+/* value_name also tells completion (cmd_completion.c) what the value is:
+ * "a|b|c" one of these words, a name containing FILE a file, DIR a directory,
+ * anything else free text. */
 /* A value_name in brackets ("[MODE]") makes the value optional: "--json"
  * alone, "--json=pretty", or "--json short" (a following word is taken as the
  * value only when it does not start with '-'). */

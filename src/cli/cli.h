@@ -43,12 +43,26 @@ struct cli_command {
     size_t min_args, max_args;
     int (*run)(struct cli_ctx *ctx);
     const struct cli_command *const *subs; /* NULL-terminated subcommands, or NULL */
+    bool offline;                /* talks to no Coordinator: the Coordinator flags are accepted (MarbleRun's
+                                  * are global) but have no effect, and help and completion leave them out */
+    const char *example;         /* one or more example command lines ("cairn ..."), shown by --help */
 };
+
+/* The command tree (main.c): what --help, the argument parser and
+ * `cairn completion` all read, so none of them can drift from the others. */
+extern const struct cli_command cli_root_command;
+/* Whether global flag `f` is one of the Coordinator flags (how a command
+ * trusts the Coordinator), as opposed to --help and the no-effect --namespace. */
+bool cli_flag_is_coordinator(const struct cli_flag *f);
+extern const struct cli_command cli_cmd_completion;   /* cmd_completion.c */
 
 /* Global flags (--coordinator-cert, --coordinator-policy, --insecure, --nonce, ...). */
 extern const struct cli_flag cli_global_flags[];
 
-/* Prints "cairn: <msg>" (+ "; <hint>") as one line to stderr; returns CLI_EXIT_FAIL. */
+/* Prints "cairn: <msg>" (+ "; <hint>") as one line to stderr; returns CLI_EXIT_FAIL.
+ * Exactly one "cairn: " prefix: a message that already starts with "cairn: "
+ * or with a command path ("cairn manifest set: ...") is not prefixed again
+ * (the path loses its "cairn "). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* For a libcairn error: the message plus a hint chosen by the error code. */
 int cli_fail_client(int rc, const char *what, const char *msg);

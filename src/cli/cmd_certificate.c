@@ -58,18 +58,18 @@ static int run_inter(struct cli_ctx *ctx)
 static int run_chain(struct cli_ctx *ctx) { return run_cert(ctx, CHAIN, "marblerunChainCA.crt", "Certificate chain"); }
 
 static const struct cli_command cmd_root = {
-    .name = "root", .summary = "write the Coordinator's root certificate", .usage = "<address>",
+    .name = "root", .example = "cairn certificate root localhost:4433 -o root.pem", .summary = "write the Coordinator's root certificate", .usage = "<address>",
     .help = "Default output: marblerunRootCA.crt. Fails if the root differs from the cached root (unless -i);\n"
             "caches it when none is cached for this address yet.",
     .flags = cert_flags, .min_args = 1, .max_args = 1, .run = run_root,
 };
 static const struct cli_command cmd_inter = {
-    .name = "intermediate", .summary = "write the Coordinator's intermediate certificate", .usage = "<address>",
+    .name = "intermediate", .example = "cairn certificate intermediate localhost:4433 -o intermediate.pem", .summary = "write the Coordinator's intermediate certificate", .usage = "<address>",
     .help = "Default output: marblerunIntermediateCA.crt.",
     .flags = cert_flags, .min_args = 1, .max_args = 1, .run = run_inter,
 };
 static const struct cli_command cmd_chain = {
-    .name = "chain", .summary = "write intermediate and root certificates", .usage = "<address>",
+    .name = "chain", .example = "cairn certificate chain localhost:4433 -o chain.pem", .summary = "write intermediate and root certificates", .usage = "<address>",
     .help = "Default output: marblerunChainCA.crt (intermediate first, then root).",
     .flags = cert_flags, .min_args = 1, .max_args = 1, .run = run_chain,
 };

@@ -30,7 +30,7 @@
 
 
 static const struct cli_flag verify_flags[] = {
-    {"type", 't', true, "TYPE", "sgx, tdx, snp or tpm (default: detected from the evidence bytes)"},
+    {"type", 't', true, "sgx|tdx|snp|tpm", "TEE of the evidence (default: detected from the evidence bytes)"},
     {"time", 0, true, "RFC3339", "verification time for certificates and collateral (default: now)"},
     {"report-data", 0, true, "HEX", "expected report data (prefix; the rest must be zero) / TPM nonce"},
     /* --nonce is also a global flag (the parser finds that one first); listed
@@ -55,6 +55,9 @@ static const struct cli_flag verify_flags[] = {
     {"vtpm-quote", 0, true, "FILE",
      "Azure: the vTPM TPMS_ATTEST to verify with the HCL report's AK (--signature, --pcrs, --eventlog, --nonce)"},
     {"trust-dir", 0, true, "DIR", "trust directory (<dir>/<type>/ files, <dir>/<type>/roots/), as a Coordinator's"},
+    /* global flags too; listed for what they mean here (this command is offline) */
+    {"accepted-tcb-statuses", 0, true, "LIST", "with --policy: TCB statuses to accept besides UpToDate (replaces the package's)"},
+    {"accepted-advisories", 0, true, "LIST", "with --policy: advisory IDs to accept (replaces the package's)"},
     {NULL, 0, false, NULL, NULL},
 };
 
@@ -1070,10 +1073,10 @@ static const struct cli_command cmd_verify = {
         "CCEL area and table, and a file of at most 64 bytes as the nonce. Flags name a file's kind instead.\n"
         "--nonce HEX (global flag) is the expected report data for SGX/TDX/SNP (prefix, rest zero) and the\n"
         "exact TPM nonce (extraData), like --report-data. --accepted-tcb-statuses/--accepted-advisories\n"
-        "(global flags) replace the --policy package's lists.\n"
-        "\n"
-        "example: cairn evidence verify --time 2023-07-12T20:48:25Z quote.dat tcbinfo.json qe_identity.json \\\n"
-        "           tcb_signer.pem root_crl.der",
+        "(global flags) replace the --policy package's lists.",
+    .example = "cairn evidence verify --time 2023-07-12T20:48:25Z quote.dat tcbinfo.json qe_identity.json \\\n"
+               "    tcb_signer.pem root_crl.der",
+    .offline = true,
     .flags = verify_flags,
     .min_args = 1, .max_args = CLI_MAX_ARGS,
     .run = run_verify,
@@ -1092,6 +1095,8 @@ static const struct cli_command cmd_eventlog = {
             "(record number, type, digest, and the text or UEFI variable name when there is one)}. Only replay a log\n"
             "you trust, or one whose replay a verified quote confirms: the log itself proves nothing.",
     .flags = eventlog_flags,
+    .offline = true,
+    .example = "cairn evidence eventlog /sys/kernel/security/tpm0/binary_bios_measurements",
     .min_args = 1, .max_args = 1,
     .run = run_eventlog,
 };
@@ -1121,6 +1126,8 @@ static const struct cli_command cmd_trust_dir = {
             "(TCB info / QE identity documents or sets, dcap-qvl bundles); <dir>/<type>/roots/ holds the roots for\n"
             "that type. Exit 1 with the first refused file (evidence files, foreign roots outside roots/, unknown\n"
             "subdirectories, unrecognised content).",
+    .offline = true,
+    .example = "cairn evidence trust-dir /etc/cairn/trust",
     .min_args = 1, .max_args = 1,
     .run = run_trust_dir,
 };

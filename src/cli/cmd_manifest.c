@@ -365,39 +365,39 @@ static int run_log(struct cli_ctx *ctx)
 }
 
 static const struct cli_command cmd_set = {
-    .name = "set", .summary = "set the deployment's manifest (JSON or YAML)", .usage = "<manifest> <address>",
+    .name = "set", .example = "cairn manifest set manifest.json localhost:4433 --coordinator-policy coordinator-policy.json -r recovery.json", .summary = "set the deployment's manifest (JSON or YAML)", .usage = "<manifest> <address>",
     .help = "Prints the manifest hash (\"Manifest signature\"). Recovery secrets (if the manifest has RecoveryKeys)\n"
             "go to -r FILE or stdout. The verified root certificate is cached (see --coordinator-cert).",
     .flags = set_flags, .min_args = 2, .max_args = 2, .run = run_set,
 };
 static const struct cli_command cmd_get = {
-    .name = "get", .summary = "get the manifest the Coordinator runs", .usage = "<address>",
+    .name = "get", .example = "cairn manifest get localhost:4433 -s -o manifest-signed.json", .summary = "get the manifest the Coordinator runs", .usage = "<address>",
     .flags = get_flags, .min_args = 1, .max_args = 1, .run = run_get,
 };
 static const struct cli_command cmd_verify = {
-    .name = "verify", .summary = "verify the Coordinator runs a given manifest", .usage = "<manifest|sha256-hex> <address>",
+    .name = "verify", .example = "cairn manifest verify manifest.json localhost:4433 --coordinator-policy coordinator-policy.json", .summary = "verify the Coordinator runs a given manifest", .usage = "<manifest|sha256-hex> <address>",
     .help = "Verifies the Coordinator (quote and policy, or --insecure), then compares the SHA-256 of the\n"
             "manifest it runs with the given file or hash, and checks the root key's signature over it.",
     .min_args = 2, .max_args = 2, .run = run_verify,
 };
 static const struct cli_command cmd_signature = {
-    .name = "signature", .summary = "print the manifest's hash (hex SHA-256)", .usage = "<manifest>",
+    .name = "signature", .example = "cairn manifest signature manifest.yaml", .offline = true, .summary = "print the manifest's hash (hex SHA-256)", .usage = "<manifest>",
     .help = "YAML manifests are hashed after conversion to JSON, as they are uploaded.",
     .min_args = 1, .max_args = 1, .run = run_signature,
 };
 static const struct cli_command cmd_check = {
-    .name = "check", .summary = "validate a manifest offline, as the Coordinator would", .usage = "<manifest>",
+    .name = "check", .offline = true, .summary = "validate a manifest offline, as the Coordinator would", .usage = "<manifest>",
     .help = "Runs the Coordinator's own validation of a manifest set (rules, secret generation, recovery keys,\n"
             "user certificates, templates) without a Coordinator, and warns about every field it does not know\n"
             "(a typo such as \"Enviroment\" is ignored by the Coordinator, and a set manifest is hard to change).\n"
             "JSON or YAML, as `manifest set` takes it.\n"
             "Exit codes: 0 valid; 1 invalid or unreadable (the Coordinator would refuse it); 2 usage;\n"
-            "3 valid, but with unknown fields (the Coordinator would accept it and ignore them).\n"
-            "\nexample:\n  cairn manifest check manifest.json",
+            "3 valid, but with unknown fields (the Coordinator would accept it and ignore them).",
+    .example = "cairn manifest check manifest.json",
     .min_args = 1, .max_args = 1, .run = run_check,
 };
 static const struct cli_command cmd_log = {
-    .name = "log", .summary = "print the Coordinator's update log", .usage = "<address>",
+    .name = "log", .example = "cairn manifest log localhost:4433", .summary = "print the Coordinator's update log", .usage = "<address>",
     .flags = log_flags, .min_args = 1, .max_args = 1, .run = run_log,
 };
 static const struct cli_command *const manifest_subs[] = {&cmd_set, &cmd_get, &cmd_verify, &cmd_signature, &cmd_log,

@@ -103,7 +103,7 @@ static int run_package_info(struct cli_ctx *ctx)
 }
 
 const struct cli_command cli_cmd_package_info = {
-    .name = "package-info",
+    .name = "package-info", .example = "cairn package-info app.sig --json", .offline = true,
     .summary = "print an SGX enclave's package identity (UniqueID, SignerID, ...)",
     .usage = "<file|dir>",
     .help = "Reads a Gramine .sig file (or the single .sig in a directory) or an SGX-SDK/Occlum enclave\n"

@@ -289,7 +289,7 @@ static int run_rws(struct cli_ctx *ctx)
 }
 
 const struct cli_command cli_cmd_recover = {
-    .name = "recover",
+    .name = "recover", .example = "cairn recover recovery-secret.bin localhost:4433 -k recovery.key",
     .summary = "recover a Coordinator in state 1 with a recovery secret",
     .usage = "<recovery-secret-file> <address> -k KEY",
     .help = "The file is this key's entry of the recovery data (base64-decoded, or as base64 text). It is\n"
@@ -299,7 +299,7 @@ const struct cli_command cli_cmd_recover = {
 };
 
 const struct cli_command cli_cmd_recover_with_signature = {
-    .name = "recover-with-signature",
+    .name = "recover-with-signature", .example = "cairn recover-with-signature public-key localhost:4433 -o coordinator-pub.pem\ncairn recover-with-signature encrypted-secret localhost:4433 -s secret.sig",
     .summary = "recover with a secret signed offline (+ public-key, encrypt-secret, sign-secret)",
     .usage = "<secret-file> <address> -s SIG | public-key <address> | encrypt-secret <file> | sign-secret <file>",
     .help = "Offline recovery, the private key never touching the machine that talks to the Coordinator:\n"

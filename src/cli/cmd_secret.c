@@ -354,7 +354,7 @@ static int run_get(struct cli_ctx *ctx)
 }
 
 static const struct cli_command cmd_set = {
-    .name = "set",
+    .name = "set", .example = "cairn secret set secrets.json localhost:4433 -c alice.crt -k alice.key",
     .summary = "upload user-defined secrets",
     .usage = "<file> <address> -c CERT -k KEY",
     .help = "The file is JSON {name: {\"Key\": b64} | {\"Cert\": b64 DER, \"Private\": b64 PKCS#8 DER}}, as\n"
@@ -363,7 +363,7 @@ static const struct cli_command cmd_set = {
     .flags = set_flags, .min_args = 2, .max_args = 2, .run = run_set,
 };
 static const struct cli_command cmd_get = {
-    .name = "get",
+    .name = "get", .example = "cairn secret get apiKey localhost:4433 -c alice.crt -k alice.key -o apiKey.json",
     .summary = "read secrets (text, or JSON with -o)",
     .usage = "<name>... <address> -c CERT -k KEY [-o FILE|-]",
     .help = "Prints each secret as text, as MarbleRun's CLI: the name, then per type Type, UserDefined, Size,\n"

@@ -28,7 +28,7 @@ static int run_status(struct cli_ctx *ctx)
 }
 
 const struct cli_command cli_cmd_status = {
-    .name = "status",
+    .name = "status", .example = "cairn status localhost:4433",
     .summary = "show the Coordinator's state",
     .usage = "<address>",
     .help = "Prints \"<code>: <message>\". States: 1 recovery, 2 accepting a manifest, 3 accepting marbles.\n"

@@ -263,7 +263,7 @@ int cli_manifest_display_update(struct cairn_client *c, const uint8_t *manifest,
 }
 
 static const struct cli_command cmd_apply = {
-    .name = "apply",
+    .name = "apply", .example = "cairn manifest update apply update.json localhost:4433 -c admin.crt -k admin.key",
     .summary = "start an update (package SecurityVersions, or a full manifest)",
     .usage = "<manifest> <address> -c CERT -k KEY",
     .help = "A manifest with only Packages (SecurityVersion) is applied at once (UpdateSecurityVersion on\n"
@@ -272,19 +272,19 @@ static const struct cli_command cmd_apply = {
     .flags = apply_flags, .min_args = 2, .max_args = 2, .run = run_apply,
 };
 static const struct cli_command cmd_ack = {
-    .name = "acknowledge",
+    .name = "acknowledge", .example = "cairn manifest update acknowledge update.json localhost:4433 -c bob.crt -k bob.key",
     .summary = "acknowledge the pending update (byte-identical manifest)",
     .usage = "<manifest> <address> -c CERT -k KEY",
     .flags = apply_flags, .min_args = 2, .max_args = 2, .run = run_ack,
 };
 static const struct cli_command cmd_cancel = {
-    .name = "cancel",
+    .name = "cancel", .example = "cairn manifest update cancel localhost:4433 -c admin.crt -k admin.key",
     .summary = "cancel the pending update",
     .usage = "<address> -c CERT -k KEY",
     .flags = cancel_flags, .min_args = 1, .max_args = 1, .run = run_cancel,
 };
 static const struct cli_command cmd_get = {
-    .name = "get",
+    .name = "get", .example = "cairn manifest update get localhost:4433 --missing",
     .summary = "show the pending update",
     .usage = "<address>",
     .flags = get_flags, .min_args = 1, .max_args = 1, .run = run_get,

@@ -11,7 +11,7 @@ static int run_version(struct cli_ctx *ctx)
 }
 
 const struct cli_command cli_cmd_version = {
-    .name = "version",
+    .name = "version", .example = "cairn version", .offline = true,
     .summary = "print the CLI version",
     .usage = "",
     .min_args = 0, .max_args = 0,

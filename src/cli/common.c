@@ -58,8 +58,20 @@ int cli_fail(const char *fmt, ...)
     for (char *p = buf; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    fprintf(stderr, "cairn: %s\n", buf);
+    /* One "cairn: " prefix, whoever built the message: "cairn: x" stays,
+     * "cairn manifest set: x" (a command path) becomes "cairn: manifest set: x". */
+    const char *msg = buf;
+    if (strncmp(msg, "cairn: ", 7) == 0)
+        msg += 7;
+    else if (strncmp(msg, "cairn ", 6) == 0)
+        msg += 6;
+    fprintf(stderr, "cairn: %s\n", msg);
     return CLI_EXIT_FAIL;
+}
+
+bool cli_flag_is_coordinator(const struct cli_flag *f)
+{
+    return strcmp(f->name, "help") != 0 && strcmp(f->name, "namespace") != 0;
 }
 
 int cli_fail_client(int rc, const char *what, const char *msg)

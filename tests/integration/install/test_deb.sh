@@ -36,7 +36,8 @@ dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./|/|' | sort >"$WOR
   printf '%s\n' /usr/bin/cairn /usr/bin/cairn-coordinator /usr/bin/cairn-premain \
     /usr/lib/libcairn.a /usr/lib/libcairn.so /usr/lib/libcairn.so.0 /usr/lib/libcairn.so.0.1.0 \
     /usr/lib/pkgconfig/cairn.pc /usr/lib/systemd/system/cairn-coordinator.service \
-    /usr/share/bash-completion/completions/cairn \
+    /usr/share/bash-completion/completions/cairn /usr/share/zsh/vendor-completions/_cairn \
+    /usr/share/fish/vendor_completions.d/cairn.fish \
     /usr/share/doc/cairn/LICENSE
   for h in "$SRC"/include/cairn/*.h; do echo "/usr/include/cairn/$(basename "$h")"; done
   for d in "$SRC"/docs/*.md; do echo "/usr/share/doc/cairn/$(basename "$d")"; done

@@ -24,7 +24,8 @@ missing=""
 for f in bin/cairn bin/cairn-coordinator bin/cairn-premain \
          "${LIBDIR#"$P"/}/libcairn.a" "${LIBDIR#"$P"/}/libcairn.so" "${LIBDIR#"$P"/}/libcairn.so.0" \
          include/cairn/cairn.h include/cairn/client.h include/cairn/error.h include/cairn/marble.h \
-         share/bash-completion/completions/cairn lib/systemd/system/cairn-coordinator.service \
+         share/bash-completion/completions/cairn share/zsh/vendor-completions/_cairn \
+         share/fish/vendor_completions.d/cairn.fish lib/systemd/system/cairn-coordinator.service \
          share/doc/cairn/README.md share/doc/cairn/LICENSE share/doc/cairn/building.md share/doc/cairn/coordinator.md; do
   [ -e "$P/$f" ] || missing+=" $f"
 done
@@ -49,9 +50,17 @@ for prog in cairn cairn-coordinator cairn-premain; do
   elif grep -Eq "not found|$BUILD_DIR" <<<"$(ldd "$P/bin/$prog")"; then bad "$prog needs the build tree: $(ldd "$P/bin/$prog" | grep -E "not found|$BUILD_DIR")"
   else ok "$prog: every library resolves outside the build tree"; fi
 done
-# bash completion loads and registers `cairn`.
+# bash completion loads, registers `cairn` and completes; the installed files
+# are what the installed CLI generates (built from its command table).
 bash -c "source '$P/share/bash-completion/completions/cairn' && complete -p cairn" >"$WORK/compl.out" 2>&1 \
   && ok "completion registers: $(cat "$WORK/compl.out")" || bad "completion: $(cat "$WORK/compl.out")"
+out=$(bash -c "source '$P/share/bash-completion/completions/cairn'; COMP_WORDS=(cairn manifest ch); COMP_CWORD=2; _cairn; echo \${COMPREPLY[*]}" 2>&1)
+[ "$out" = check ] && ok "installed bash completion completes (cairn manifest ch -> check)" || bad "installed completion: $out"
+for s in bash:cairn zsh:_cairn fish:cairn.fish; do
+  f=$(find "$P/share" -name "${s#*:}" -path "*${s%%:*}*" | head -1)
+  cmp -s "$f" <("$P/bin/cairn" completion "${s%%:*}") && ok "installed ${s%%:*} completion = \`cairn completion ${s%%:*}\`" \
+    || bad "installed ${s%%:*} completion ($f) differs from the CLI's"
+done
 
 # pkg-config from the installed prefix only.
 export PKG_CONFIG_PATH=$LIBDIR/pkgconfig
