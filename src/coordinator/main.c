@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 
+#include "cairn_version.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "coordinator/service.h"
@@ -371,7 +372,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         case O_VERSION:
-            printf("cairn-coordinator %s\n", CAIRN_VERSION);
+            printf("cairn-coordinator %s (commit %s)\n", CAIRN_VERSION, CAIRN_COMMIT_ID);
             return 0;
         default:
             usage(stderr);

@@ -159,6 +159,7 @@ struct act {
     struct attest_issued ev_store;
     struct attest_evidence ev;
     bool no_evidence;            /* empty quote (MarbleRun premain without a TEE) */
+    bool have_ev;                /* ev parsed (its type is known) */
     struct attest_claims claims;
     bool have_claims;
     EVP_PKEY *leaf_key;
@@ -270,6 +271,7 @@ static enum core_refusal parse_request(struct act *a, core_act_decode_fn decode,
         cairn_errf(err, CAIRN_ERR_INVALID, "malformed request: %s", cairn_error_msg(&ee));
         return CORE_BAD_REQUEST;
     }
+    a->have_ev = true;
     return CORE_OK;
 }
 
@@ -452,11 +454,24 @@ enum core_refusal core_activate(struct core *c, const uint8_t *body, size_t len,
                                 struct cairn_error *err)
 {
     struct json_body b = {body, len};
-    return core_activate_with(c, decode_json, &b, peer, out_data, err);
+    return core_activate_info(c, decode_json, &b, peer, out_data, NULL, err);
+}
+
+enum core_refusal core_activate_json_info(struct core *c, const uint8_t *body, size_t len, X509 *peer,
+                                          json_t **out_data, struct core_act_info *info, struct cairn_error *err)
+{
+    struct json_body b = {body, len};
+    return core_activate_info(c, decode_json, &b, peer, out_data, info, err);
 }
 
 enum core_refusal core_activate_with(struct core *c, core_act_decode_fn decode, void *arg, X509 *peer,
                                      json_t **out_data, struct cairn_error *err)
+{
+    return core_activate_info(c, decode, arg, peer, out_data, NULL, err);
+}
+
+enum core_refusal core_activate_info(struct core *c, core_act_decode_fn decode, void *arg, X509 *peer,
+                                     json_t **out_data, struct core_act_info *info, struct cairn_error *err)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -529,8 +544,15 @@ enum core_refusal core_activate_with(struct core *c, core_act_decode_fn decode, 
     *out_data = data;
     data = NULL;
     r = CORE_OK;
-out:
-    core_metrics_activation_done(c, counted ? a.type : NULL, a.uuid, r, since(&t0));
+out:;
+    double secs = since(&t0);
+    core_metrics_activation_done(c, counted ? a.type : NULL, a.uuid, r, secs);
+    if (info != NULL) {
+        snprintf(info->marble_type, sizeof(info->marble_type), "%s", a.type);
+        snprintf(info->uuid, sizeof(info->uuid), "%s", a.uuid);
+        info->evidence = a.no_evidence ? "none" : a.have_ev ? attest_type_name(a.ev.type) : "";
+        info->seconds = secs;
+    }
     json_decref(data);
     act_clear(&a);
     core_snap_put(s);

@@ -200,6 +200,25 @@ typedef enum core_refusal (*core_act_decode_fn)(void *arg, json_t **out, struct 
 enum core_refusal core_activate_with(struct core *c, core_act_decode_fn decode, void *arg, X509 *peer,
                                      json_t **out_data, struct cairn_error *err);
 
+/* What one activation was, for its log line (the daemon logs every
+ * activation once, in src/server/api_mesh.c). Filled on every outcome as far
+ * as the request got: empty strings before the request parsed. */
+struct core_act_info {
+    char marble_type[257];
+    char uuid[37];
+    const char *evidence;   /* static: "sgx", "tdx", "snp", "tpm", "sim", "none" (an empty quote), "" (unknown) */
+    double seconds;         /* time spent in the core (after the TLS handshake) */
+};
+/* core_activate_with / core_activate plus `info` (may be NULL). */
+enum core_refusal core_activate_info(struct core *c, core_act_decode_fn decode, void *arg, X509 *peer,
+                                     json_t **out_data, struct core_act_info *info, struct cairn_error *err);
+enum core_refusal core_activate_json_info(struct core *c, const uint8_t *body, size_t len, X509 *peer,
+                                          json_t **out_data, struct core_act_info *info, struct cairn_error *err);
+/* Stable lower-case names of the refusal classes ("ok", "bad_request",
+ * "unauthenticated", "forbidden", "unavailable", "internal"), as in the
+ * cairn_activation_refusals_total{result} metric. Static. */
+const char *core_refusal_name(enum core_refusal r);
+
 /* ---- metrics and events ---- */
 
 /* coordinator_state, coordinator_version_info, coordinator_marble_activations_total,

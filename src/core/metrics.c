@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cairn_version.h"
 #include "common/encoding.h"
 #include "core/core_internal.h"
 #include "crypto/crypto.h"
@@ -168,13 +169,18 @@ static void label(struct cairn_buf *b, const char *v)
 static const char *const k_refusal_names[6] = {"ok", "bad_request", "unauthenticated", "forbidden", "unavailable",
                                                "internal"};
 
+const char *core_refusal_name(enum core_refusal r)
+{
+    return (unsigned)r < 6 ? k_refusal_names[r] : "internal";
+}
+
 int core_metrics_render(struct core *c, struct cairn_buf *b)
 {
     enum core_state st = core_get_state(c);
     cairn_buf_appendf(b, "# HELP coordinator_state State of the Coordinator (1 recovery, 2 accepting manifest, "
                          "3 accepting marbles).\n# TYPE coordinator_state gauge\ncoordinator_state %d\n", (int)st);
     cairn_buf_appendf(b, "# HELP coordinator_version_info Version information.\n# TYPE coordinator_version_info gauge\n"
-                         "coordinator_version_info{version=\"%s\",commit=\"\"} 1\n", CAIRN_VERSION);
+                         "coordinator_version_info{version=\"%s\",commit=\"%s\"} 1\n", CAIRN_VERSION, CAIRN_COMMIT_ID);
     pthread_mutex_lock(&c->mlock);
     cairn_buf_append_str(b, "# HELP coordinator_marble_activations_total Activation attempts by marble type and UUID.\n"
                             "# TYPE coordinator_marble_activations_total counter\n");

@@ -63,6 +63,13 @@ extern const srv_h2_plain_fn api_mesh_h2_plain;      /* JSON activation over HTT
 extern const struct srv_route api_metrics_routes[];
 extern const size_t api_metrics_n_routes;
 void api_not_allowed(struct srv_req *r, void *ctx);
+/* Runs `fn` and logs the governance action once (docs/coordinator.md "Logs"):
+ * action, the user the client certificate names ("" when none), the
+ * client's address, result, HTTP status, duration and, when refused, the
+ * reason (the reply's message). api_governance.c. */
+void api_gov_logged(struct srv_req *r, void *ctx, const char *action, srv_handler_fn fn);
+/* The same line with another `event` (e.g. "feature" for sign-quote). */
+void api_logged(struct srv_req *r, void *ctx, const char *event, const char *action, srv_handler_fn fn);
 
 /* Issue 11: a client error is never a 5xx. The one table from a core error
  * code to an HTTP status at the REST boundary: STATE and CONFLICT 409,

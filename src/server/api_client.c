@@ -71,7 +71,8 @@ void api_refuse_state(struct srv_req *r, struct core *c, bool v1, const char *ms
         why = "the Coordinator is still starting (state 0): retry in a moment";
         break;
     }
-    LOG_INFO("refused to %s in state %d: %s", action, (int)s, msg);
+    /* logged once, with the request, by api_logged */
+    LOG_DEBUG("refused to %s in state %d: %s", action, (int)s, msg);
     if (v1)
         srv_jsend_error(r, 409, "%s: cannot %s: %s", msg, action, why);
     else
@@ -85,7 +86,7 @@ void api_refuse(struct srv_req *r, struct core *c, bool v1, const char *action, 
         api_refuse_state(r, c, v1, cairn_error_msg(e), action);
         return;
     }
-    LOG_INFO("refused to %s: %s", action, cairn_error_msg(e));
+    LOG_DEBUG("refused to %s: %s", action, cairn_error_msg(e));
     if (st < 500 && !v1)
         srv_jsend_fail(r, st, "%s", cairn_error_msg(e));
     else
@@ -317,13 +318,34 @@ void api_gov_v1_update_cancel(struct srv_req *r, void *ctx);
 void api_feat_sign_quote(struct srv_req *r, void *ctx);
 void api_feat_monotonic_counter(struct srv_req *r, void *ctx);
 
+/* Setting the manifest is logged as a governance action (api_gov_logged). */
+static void h_v2_manifest_post_logged(struct srv_req *r, void *ctx)
+{
+    api_gov_logged(r, ctx, "manifest.set", h_v2_manifest_post);
+}
+
+static void h_v1_manifest_post_logged(struct srv_req *r, void *ctx)
+{
+    api_gov_logged(r, ctx, "manifest.set", h_v1_manifest_post);
+}
+
+static void h_sign_quote_logged(struct srv_req *r, void *ctx)
+{
+    api_logged(r, ctx, "feature", "sign-quote", api_feat_sign_quote);
+}
+
+static void h_monotonic_counter_logged(struct srv_req *r, void *ctx)
+{
+    api_logged(r, ctx, "feature", "monotonic-counter", api_feat_monotonic_counter);
+}
+
 /* Issue 6 adds users, secrets, update, recover and sign-quote: one entry each. */
 const struct srv_route api_client_routes[] = {
     {"/healthz", SRV_GET, h_healthz, 0},
     {"/readyz", SRV_GET, h_readyz, 0},
     {"/api/v2/status", SRV_GET, h_v2_status, 0},
     {"/api/v2/manifest", SRV_GET, h_v2_manifest_get, 0},
-    {"/api/v2/manifest", SRV_POST, h_v2_manifest_post, API_CLIENT_MAX_BODY},
+    {"/api/v2/manifest", SRV_POST, h_v2_manifest_post_logged, API_CLIENT_MAX_BODY},
     {"/api/v2/quote", SRV_GET, h_v2_quote, 0},
     {"/api/v2/update", SRV_GET, h_v2_update_get, 0},
     {"/api/v2/update", SRV_POST, api_gov_v2_update_post, API_CLIENT_MAX_BODY},
@@ -334,11 +356,11 @@ const struct srv_route api_client_routes[] = {
     {"/api/v2/update-cancel", SRV_POST, api_gov_v2_update_cancel, 0},
     {"/api/v2/recover", SRV_POST, api_gov_v2_recover, 20480},
     {"/api/v2/recover/public-key", SRV_GET, api_gov_v2_recover_public_key, 0},
-    {"/api/v2/sign-quote", SRV_POST, api_feat_sign_quote, 256 * 1024},
-    {"/api/v2/monotonic-counter", SRV_POST, api_feat_monotonic_counter, 16 * 1024},
+    {"/api/v2/sign-quote", SRV_POST, h_sign_quote_logged, 256 * 1024},
+    {"/api/v2/monotonic-counter", SRV_POST, h_monotonic_counter_logged, 16 * 1024},
     {"/status", SRV_GET, h_v1_status, 0},
     {"/manifest", SRV_GET, h_v1_manifest_get, 0},
-    {"/manifest", SRV_POST, h_v1_manifest_post, 1024 * 1024},
+    {"/manifest", SRV_POST, h_v1_manifest_post_logged, 1024 * 1024},
     {"/quote", SRV_GET, h_v1_quote, 0},
     {"/recover", SRV_POST, h_v1_recover, 0},
     {"/update", SRV_GET, h_v1_update_get, 0},

@@ -57,7 +57,7 @@ void api_feat_sign_quote(struct srv_req *r, void *ctx)
     if (rc == CAIRN_ERR_VERIFY) {
         char why[CAIRN_ERROR_MSG_MAX + 32];
         snprintf(why, sizeof(why), "quote verification failed: %s", cairn_error_msg(&e));
-        LOG_INFO("sign-quote refused: %s", why);
+        LOG_DEBUG("sign-quote refused: %s", why);
         fail_with_data(r, 400, "sgxQuote", why, "quote verification failed");
         return;
     }
@@ -89,7 +89,7 @@ void api_feat_monotonic_counter(struct srv_req *r, void *ctx)
     uint8_t uuid[16];
     struct cairn_error e = {0};
     if (core_marble_auth(c, srv_req_peer_cert(r), &type, uuid, &e) != 0) {
-        LOG_INFO("monotonic-counter refused: %s", cairn_error_msg(&e));
+        LOG_DEBUG("monotonic-counter refused: %s", cairn_error_msg(&e));
         if (e.code == CAIRN_ERR_UNAUTHENTICATED)
             srv_jsend_fail(r, 401, "%s", cairn_error_msg(&e));
         else

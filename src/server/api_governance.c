@@ -8,8 +8,11 @@
  * a user authenticates the client certificate first (401 before any check of
  * the query, the body or the state). Bodies are decoded by api_json.h (Go
  * encoding/json semantics). */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/encoding.h"
 #include "common/log.h"
@@ -47,7 +50,6 @@ static struct core *core_of(void *ctx)
 static void refuse_v2(struct srv_req *r, void *ctx, const char *action, const struct cairn_error *e)
 {
     if (e->code == CAIRN_ERR_NOT_FOUND && strcmp(e->msg, "no update in progress") == 0) {
-        LOG_INFO("refused to %s: %s", action, cairn_error_msg(e));
         srv_jsend_error(r, 404, "%s", cairn_error_msg(e));
         return;
     }
@@ -113,7 +115,6 @@ static int require_user(struct srv_req *r, void *ctx, bool v1)
     core_snap_put(s);
     if (rc == 0)
         return 0;
-    LOG_INFO("%s %s refused: %s", srv_req_method_name(r), srv_req_path(r), cairn_error_msg(&e));
     if (v1)
         srv_jsend_error(r, 401, "%s", cairn_error_msg(&e));
     else
@@ -170,12 +171,12 @@ static void secrets_get(struct srv_req *r, void *ctx, bool v1)
     srv_jsend_success(r, v1 ? o : json_pack("{s:o}", "secrets", o));
 }
 
-void api_gov_v2_secrets_get(struct srv_req *r, void *ctx)
+static void h_v2_secrets_get(struct srv_req *r, void *ctx)
 {
     secrets_get(r, ctx, false);
 }
 
-void api_gov_v1_secrets_get(struct srv_req *r, void *ctx)
+static void h_v1_secrets_get(struct srv_req *r, void *ctx)
 {
     secrets_get(r, ctx, true);
 }
@@ -221,19 +222,19 @@ static void secrets_post(struct srv_req *r, void *ctx, bool v1)
     json_decref(j);
 }
 
-void api_gov_v2_secrets_post(struct srv_req *r, void *ctx)
+static void h_v2_secrets_post(struct srv_req *r, void *ctx)
 {
     secrets_post(r, ctx, false);
 }
 
-void api_gov_v1_secrets_post(struct srv_req *r, void *ctx)
+static void h_v1_secrets_post(struct srv_req *r, void *ctx)
 {
     secrets_post(r, ctx, true);
 }
 
 /* ---- updates ---- */
 
-void api_gov_v2_update_post(struct srv_req *r, void *ctx)
+static void h_v2_update_post(struct srv_req *r, void *ctx)
 {
     if (require_user(r, ctx, false) != 0)
         return;
@@ -250,7 +251,7 @@ void api_gov_v2_update_post(struct srv_req *r, void *ctx)
     free(raw);
 }
 
-void api_gov_v1_update_post(struct srv_req *r, void *ctx)
+static void h_v1_update_post(struct srv_req *r, void *ctx)
 {
     if (require_user(r, ctx, true) != 0)
         return;
@@ -276,7 +277,7 @@ void api_gov_update_manifest_get(struct srv_req *r, void *ctx)
         srv_jsend_success(r, o);
 }
 
-void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx)
+static void h_v2_update_manifest_post(struct srv_req *r, void *ctx)
 {
     if (require_user(r, ctx, false) != 0)
         return;
@@ -293,7 +294,7 @@ void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx)
     free(raw);
 }
 
-void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx)
+static void h_v1_update_manifest_post(struct srv_req *r, void *ctx)
 {
     if (require_user(r, ctx, true) != 0)
         return;
@@ -325,19 +326,19 @@ static void update_cancel(struct srv_req *r, void *ctx, bool v1)
         srv_jsend_success(r, json_pack("{s:s}", "message", "Update successfully cancelled"));
 }
 
-void api_gov_v2_update_cancel(struct srv_req *r, void *ctx)
+static void h_v2_update_cancel(struct srv_req *r, void *ctx)
 {
     update_cancel(r, ctx, false);
 }
 
-void api_gov_v1_update_cancel(struct srv_req *r, void *ctx)
+static void h_v1_update_cancel(struct srv_req *r, void *ctx)
 {
     update_cancel(r, ctx, true);
 }
 
 /* ---- recovery ---- */
 
-void api_gov_v2_recover(struct srv_req *r, void *ctx)
+static void h_v2_recover(struct srv_req *r, void *ctx)
 {
     size_t len;
     const uint8_t *body = srv_req_body(r, &len);
@@ -392,3 +393,66 @@ void api_gov_v2_recover_public_key(struct srv_req *r, void *ctx)
     srv_jsend_success(r, json_pack("{s:s, s:s}", "algorithm", "RSA", "ephemeralPublicKey", b ? b : ""));
     free(b);
 }
+
+/* ---- one log line per governance action ---- */
+
+/* The manifest user that `r`'s client certificate names, or "" (none, or not
+ * a user): looked up before the action, which may change the users. */
+static void peer_user(struct srv_req *r, void *ctx, char *out, size_t n)
+{
+    out[0] = '\0';
+    X509 *peer = srv_req_peer_cert(r);
+    if (peer == NULL)
+        return;
+    struct core_snap *s = core_snap_get(core_of(ctx));
+    const struct manifest_user *u = NULL;
+    if (gov_user_auth(s->manifest, peer, &u, NULL) == 0 && u != NULL)
+        snprintf(out, n, "%s", u->name);
+    core_snap_put(s);
+}
+
+void api_logged(struct srv_req *r, void *ctx, const char *event, const char *action, srv_handler_fn fn)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char user[256];
+    peer_user(r, ctx, user, sizeof(user));
+    fn(r, ctx);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int st = srv_req_reply_status(r);
+    bool ok = st >= 200 && st < 300;
+    const struct cairn_log_kv kv[] = {
+        LOG_KV_STR("event", event),
+        LOG_KV_STR("action", action),
+        LOG_KV_STR("user", user),
+        LOG_KV_STR("peer", srv_req_peer_addr(r)),
+        LOG_KV_STR("result", ok ? "ok" : "refused"),
+        LOG_KV_NUM("status", st),
+        LOG_KV_NUM("duration_ms", (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6),
+        LOG_KV_STR("reason", srv_req_reply_message(r)),
+    };
+    cairn_log_kv(st >= 500 && !ok ? CAIRN_LOG_WARN : CAIRN_LOG_INFO, kv, sizeof(kv) / sizeof(kv[0]) - (ok ? 1 : 0),
+                 "%s %s %s", event, action, ok ? "ok" : "refused");
+}
+
+void api_gov_logged(struct srv_req *r, void *ctx, const char *action, srv_handler_fn fn)
+{
+    api_logged(r, ctx, "governance", action, fn);
+}
+
+#define GOV_LOGGED(exported, action, impl)                                                                         \
+    void exported(struct srv_req *r, void *ctx)                                                                    \
+    {                                                                                                              \
+        api_gov_logged(r, ctx, action, impl);                                                                      \
+    }
+GOV_LOGGED(api_gov_v2_secrets_get, "secrets.get", h_v2_secrets_get)
+GOV_LOGGED(api_gov_v1_secrets_get, "secrets.get", h_v1_secrets_get)
+GOV_LOGGED(api_gov_v2_secrets_post, "secrets.set", h_v2_secrets_post)
+GOV_LOGGED(api_gov_v1_secrets_post, "secrets.set", h_v1_secrets_post)
+GOV_LOGGED(api_gov_v2_update_post, "update", h_v2_update_post)
+GOV_LOGGED(api_gov_v1_update_post, "update", h_v1_update_post)
+GOV_LOGGED(api_gov_v2_update_manifest_post, "update.acknowledge", h_v2_update_manifest_post)
+GOV_LOGGED(api_gov_v1_update_manifest_post, "update.acknowledge", h_v1_update_manifest_post)
+GOV_LOGGED(api_gov_v2_update_cancel, "update.cancel", h_v2_update_cancel)
+GOV_LOGGED(api_gov_v1_update_cancel, "update.cancel", h_v1_update_cancel)
+GOV_LOGGED(api_gov_v2_recover, "recover", h_v2_recover)

@@ -28,6 +28,27 @@ static int http_status_of(enum core_refusal rf, bool *is_error)
 
 static const char k_ct_msg[] = "malformed request: Content-Type must be application/json";
 
+/* The one log line of an activation, success or refusal (docs/coordinator.md
+ * "Logs"): the details are fields, so --log-format json gives them as members. */
+static void log_activation(const char *wire, const char *peer_addr, const struct core_act_info *ai,
+                           enum core_refusal rf, const struct cairn_error *e)
+{
+    const struct cairn_log_kv kv[] = {
+        LOG_KV_STR("event", "activation"),
+        LOG_KV_STR("marble_type", ai->marble_type),
+        LOG_KV_STR("uuid", ai->uuid),
+        LOG_KV_STR("peer", peer_addr),
+        LOG_KV_STR("evidence", ai->evidence),
+        LOG_KV_STR("wire", wire),
+        LOG_KV_STR("result", core_refusal_name(rf)),
+        LOG_KV_NUM("duration_ms", ai->seconds * 1e3),
+        LOG_KV_STR("reason", rf == CORE_OK ? "" : cairn_error_msg(e)),
+    };
+    size_t n = sizeof(kv) / sizeof(kv[0]) - (rf == CORE_OK ? 1 : 0);
+    cairn_log_kv(rf == CORE_INTERNAL ? CAIRN_LOG_ERROR : CAIRN_LOG_INFO, kv, n,
+                 rf == CORE_OK ? "activation ok" : "activation refused");
+}
+
 static void h_activate(struct srv_req *r, void *ctx)
 {
     struct core *c = ((struct api_ctx *)ctx)->core;
@@ -40,7 +61,9 @@ static void h_activate(struct srv_req *r, void *ctx)
     const uint8_t *body = srv_req_body(r, &len);
     json_t *data = NULL;
     struct cairn_error e = {0};
-    enum core_refusal rf = core_activate(c, body, len, srv_req_peer_cert(r), &data, &e);
+    struct core_act_info ai = {.evidence = ""};
+    enum core_refusal rf = core_activate_json_info(c, body, len, srv_req_peer_cert(r), &data, &ai, &e);
+    log_activation("http", srv_req_peer_addr(r), &ai, rf, &e);
     if (rf == CORE_OK) {
         srv_jsend_success(r, data);
         return;
@@ -51,7 +74,6 @@ static void h_activate(struct srv_req *r, void *ctx)
         srv_jsend_error(r, st, "%s", cairn_error_msg(&e));
     else
         srv_jsend_fail(r, st, "%s", cairn_error_msg(&e));
-    LOG_INFO("activation refused (%d): %s", (int)rf, cairn_error_msg(&e));
 }
 
 /* ---- JSON over HTTP/2 (a client whose library negotiated h2) ---- */
@@ -94,7 +116,7 @@ static void plain_jsend(struct srv_h2_plain_reply *out, int status, const char *
 }
 
 static void h2_plain(const char *method, const char *path, const char *content_type, const uint8_t *body,
-                     size_t len, X509 *peer, void *ctx, struct srv_h2_plain_reply *out)
+                     size_t len, X509 *peer, const char *peer_addr, void *ctx, struct srv_h2_plain_reply *out)
 {
     char msg[1024];
     if (strcmp(path, "/api/v2/activate") != 0 || strcmp(method, "POST") != 0) {
@@ -109,7 +131,9 @@ static void h2_plain(const char *method, const char *path, const char *content_t
     struct core *c = ((struct api_ctx *)ctx)->core;
     json_t *data = NULL;
     struct cairn_error e = {0};
-    enum core_refusal rf = core_activate(c, body, len, peer, &data, &e);
+    struct core_act_info ai = {.evidence = ""};
+    enum core_refusal rf = core_activate_json_info(c, body, len, peer, &data, &ai, &e);
+    log_activation("h2", peer_addr, &ai, rf, &e);
     if (rf == CORE_OK) {
         plain_jsend(out, 200, "success", data, NULL);
         return;
@@ -117,7 +141,6 @@ static void h2_plain(const char *method, const char *path, const char *content_t
     bool is_error;
     int st = http_status_of(rf, &is_error);
     plain_jsend(out, st, is_error ? "error" : "fail", NULL, cairn_error_msg(&e));
-    LOG_INFO("activation refused (%d, HTTP/2): %s", (int)rf, cairn_error_msg(&e));
 }
 
 /* ---- gRPC ---- */
@@ -149,19 +172,22 @@ static int grpc_status_of(enum core_refusal rf)
     }
 }
 
-static void g_activate(const uint8_t *msg, size_t len, X509 *peer, void *ctx, struct srv_grpc_reply *out)
+static void g_activate(const uint8_t *msg, size_t len, X509 *peer, const char *peer_addr, void *ctx,
+                       struct srv_grpc_reply *out)
 {
     struct core *c = ((struct api_ctx *)ctx)->core;
     struct grpc_in in = {msg, len};
     json_t *data = NULL;
     struct cairn_error e = {0};
-    enum core_refusal rf = core_activate_with(c, decode_grpc, &in, peer, &data, &e);
+    struct core_act_info ai = {.evidence = ""};
+    enum core_refusal rf = core_activate_info(c, decode_grpc, &in, peer, &data, &ai, &e);
     if (rf == CORE_OK) {
         struct cairn_error ce = {0};
         int rc = grpc_activation_resp_from_json(data, &out->body, &out->len, &ce);
         json_decref(data);
         if (rc == 0) {
             out->status = GRPC_OK;
+            log_activation("grpc", peer_addr, &ai, rf, &e);
             return;
         }
         rf = CORE_INTERNAL;
@@ -169,7 +195,7 @@ static void g_activate(const uint8_t *msg, size_t len, X509 *peer, void *ctx, st
     }
     out->status = grpc_status_of(rf);
     snprintf(out->message, sizeof(out->message), "%s", cairn_error_msg(&e));
-    LOG_INFO("activation refused (%d, gRPC %s): %s", (int)rf, grpc_status_name(out->status), cairn_error_msg(&e));
+    log_activation("grpc", peer_addr, &ai, rf, &e);
 }
 
 const struct srv_grpc_method api_mesh_grpc[] = {

@@ -236,7 +236,9 @@ static void run_call(struct srv_h2 *h, struct h2_stream *st)
     if (ssl != NULL)
         peer = SSL_get0_peer_certificate(ssl);
     struct srv_grpc_reply r = {.status = GRPC_INTERNAL};
-    st->m->fn(st->msg, st->msg_len, peer, h->cfg.ctx, &r);
+    char addr[64];
+    srv_fd_peer_addr(bufferevent_getfd(h->bev), addr, sizeof(addr));
+    st->m->fn(st->msg, st->msg_len, peer, addr, h->cfg.ctx, &r);
     if (r.status != GRPC_OK || r.body == NULL) {
         grpc_free_secret(r.body, r.len);
         submit_trailers_only(h, st, r.status != GRPC_OK ? r.status : GRPC_INTERNAL,
@@ -262,8 +264,10 @@ static void run_plain(struct srv_h2 *h, struct h2_stream *st)
     if (ssl != NULL)
         peer = SSL_get0_peer_certificate(ssl);
     struct srv_h2_plain_reply r = {.status = 500};
+    char addr[64];
+    srv_fd_peer_addr(bufferevent_getfd(h->bev), addr, sizeof(addr));
     h->cfg.plain(st->method, st->path != NULL ? st->path : "/", st->ctype != NULL ? st->ctype : "", st->msg,
-                 st->msg_got, peer, h->cfg.ctx, &r);
+                 st->msg_got, peer, addr, h->cfg.ctx, &r);
     st->responded = true;
     st->resp = (uint8_t *)r.body;
     st->resp_len = r.len;

@@ -117,6 +117,9 @@ struct srv_req {
     uint8_t *body;
     size_t body_len;
     bool body_read;
+    char peer_addr[64];  /* srv_req_peer_addr, filled on first use */
+    int reply_status;    /* set by srv_reply */
+    char reply_msg[512]; /* the message of a JSend fail/error reply */
 };
 
 static pthread_once_t g_evthread_once = PTHREAD_ONCE_INIT;
@@ -379,6 +382,7 @@ void srv_reply(struct srv_req *r, int status, const char *content_type, const vo
     if (r->replied)
         return;
     r->replied = true;
+    r->reply_status = status;
     struct evbuffer *out = evbuffer_new();
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     if (content_type != NULL)
@@ -426,10 +430,12 @@ void srv_jsend_success(struct srv_req *r, json_t *data)
     srv_jsend_success_status(r, 200, data);
 }
 
-static json_t *envelope(const char *status, const char *fmt, va_list ap)
+static json_t *envelope(struct srv_req *r, const char *status, const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (!r->replied)
+        snprintf(r->reply_msg, sizeof(r->reply_msg), "%s", msg);
     json_t *j = json_object();
     if (j == NULL)
         return NULL;
@@ -447,7 +453,7 @@ void srv_jsend_fail(struct srv_req *r, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    json_t *j = envelope("fail", fmt, ap);
+    json_t *j = envelope(r, "fail", fmt, ap);
     va_end(ap);
     srv_reply_json(r, status, j);
 }
@@ -456,7 +462,7 @@ void srv_jsend_error(struct srv_req *r, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    json_t *j = envelope("error", fmt, ap);
+    json_t *j = envelope(r, "error", fmt, ap);
     va_end(ap);
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -593,6 +599,45 @@ const char *srv_req_peer_host(struct srv_req *r)
     if (c != NULL)
         evhttp_connection_get_peer(c, (char **)&host, &port);
     return host != NULL ? host : "?";
+}
+
+void srv_fd_peer_addr(int fd, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "";
+    snprintf(out, n, "unknown");
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        if (inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)) != NULL)
+            snprintf(out, n, "%s:%u", host, (unsigned)ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)) != NULL)
+            snprintf(out, n, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
+    }
+}
+
+int srv_req_reply_status(const struct srv_req *r)
+{
+    return r->replied ? r->reply_status : 0;
+}
+
+const char *srv_req_reply_message(const struct srv_req *r)
+{
+    return r->reply_msg;
+}
+
+const char *srv_req_peer_addr(struct srv_req *r)
+{
+    if (r->peer_addr[0] == '\0') {
+        struct evhttp_connection *c = evhttp_request_get_connection(r->req);
+        struct bufferevent *bev = c != NULL ? evhttp_connection_get_bufferevent(c) : NULL;
+        srv_fd_peer_addr(bev != NULL ? bufferevent_getfd(bev) : -1, r->peer_addr, sizeof(r->peer_addr));
+    }
+    return r->peer_addr;
 }
 
 void *srv_req_ctx(struct srv_req *r)
@@ -1097,6 +1142,73 @@ static void label_path(struct cairn_buf *b, const struct lst *l, size_t i)
     cairn_buf_appendf(b, "path=\"%s\"", i < l->cfg.n_routes ? l->cfg.routes[i].path : "other");
 }
 
+/* One path's counters. Routes may share a path (one entry per method: GET
+ * and POST /api/v2/manifest), and a Prometheus family must not repeat a label
+ * set, so the counters of every route of a path are summed under the first
+ * route of that path (the fallback, "other", is its own). */
+struct path_agg {
+    struct code_slot *codes;   /* malloc'd; distinct (code, method) pairs */
+    size_t n_codes;
+    uint64_t dur_bucket[MI_N][N_DUR];
+    uint64_t dur_count[MI_N];
+    double dur_sum[MI_N];
+    uint64_t size_bucket[N_SIZE];
+    uint64_t size_count;
+    double size_sum;
+    long in_flight;
+};
+
+static size_t path_owner(const struct lst *l, size_t i)
+{
+    if (i >= l->cfg.n_routes)
+        return i;
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(l->cfg.routes[j].path, l->cfg.routes[i].path) == 0)
+            return j;
+    return i;
+}
+
+/* Sums the route counters into aggs[path_owner(i)]; returns 0 or CAIRN_ERR_NOMEM. */
+static int path_aggs_collect(struct lst *l, struct path_agg *aggs)
+{
+    size_t n = l->cfg.n_routes + 1;
+    for (size_t i = 0; i < n; i++) {
+        struct path_agg *a = &aggs[path_owner(l, i)];
+        if (a->codes == NULL && (a->codes = calloc(n * SRV_MAX_CODE_SLOTS, sizeof(*a->codes))) == NULL)
+            return CAIRN_ERR_NOMEM;
+        struct route_stats *st = &l->stats[i];
+        pthread_mutex_lock(&st->lock);
+        for (size_t c = 0; c < st->n_codes; c++) {
+            size_t k = 0;
+            while (k < a->n_codes && (a->codes[k].code != st->codes[c].code || a->codes[k].mi != st->codes[c].mi))
+                k++;
+            if (k == a->n_codes)
+                a->codes[a->n_codes++] = (struct code_slot){st->codes[c].code, st->codes[c].mi, 0};
+            a->codes[k].count += st->codes[c].count;
+        }
+        for (int mi = 0; mi < MI_N; mi++) {
+            for (size_t bk = 0; bk < N_DUR; bk++)
+                a->dur_bucket[mi][bk] += st->dur_bucket[mi][bk];
+            a->dur_count[mi] += st->dur_count[mi];
+            a->dur_sum[mi] += st->dur_sum[mi];
+        }
+        for (size_t bk = 0; bk < N_SIZE; bk++)
+            a->size_bucket[bk] += st->size_bucket[bk];
+        a->size_count += st->size_count;
+        a->size_sum += st->size_sum;
+        pthread_mutex_unlock(&st->lock);
+        a->in_flight += atomic_load(&st->in_flight);
+    }
+    return 0;
+}
+
+static void path_aggs_free(struct path_agg *aggs, size_t n)
+{
+    for (size_t i = 0; aggs != NULL && i < n; i++)
+        free(aggs[i].codes);
+    free(aggs);
+}
+
 int srv_metrics_render(struct srv *s, struct cairn_buf *b)
 {
     for (int k = 0; k < s->nlst; k++) {
@@ -1104,77 +1216,84 @@ int srv_metrics_render(struct srv *s, struct cairn_buf *b)
         if (!l->cfg.metrics)
             continue;
         const char *n = l->cfg.name;
+        size_t np = l->cfg.n_routes + 1;
+        struct path_agg *aggs = calloc(np, sizeof(*aggs));
+        if (aggs == NULL || path_aggs_collect(l, aggs) != 0) {
+            path_aggs_free(aggs, np);
+            return CAIRN_ERR_NOMEM;
+        }
         cairn_buf_appendf(b, "# HELP server_%s_api_http_request_total Total HTTP requests by path, code and method.\n"
                              "# TYPE server_%s_api_http_request_total counter\n", n, n);
-        for (size_t i = 0; i <= l->cfg.n_routes; i++) {
-            struct route_stats *st = &l->stats[i];
-            pthread_mutex_lock(&st->lock);
-            for (size_t c = 0; c < st->n_codes; c++) {
+        for (size_t i = 0; i < np; i++) {
+            const struct path_agg *a = &aggs[i];
+            if (path_owner(l, i) != i)
+                continue;
+            for (size_t c = 0; c < a->n_codes; c++) {
                 cairn_buf_appendf(b, "server_%s_api_http_request_total{", n);
                 label_path(b, l, i);
-                cairn_buf_appendf(b, ",code=\"%d\",method=\"%s\"} %llu\n", st->codes[c].code,
-                                  k_mi_names[st->codes[c].mi], (unsigned long long)st->codes[c].count);
+                cairn_buf_appendf(b, ",code=\"%d\",method=\"%s\"} %llu\n", a->codes[c].code,
+                                  k_mi_names[a->codes[c].mi], (unsigned long long)a->codes[c].count);
             }
-            pthread_mutex_unlock(&st->lock);
         }
         cairn_buf_appendf(b, "# HELP server_%s_api_http_request_duration_histogram_seconds Request latency.\n"
                              "# TYPE server_%s_api_http_request_duration_histogram_seconds histogram\n", n, n);
-        for (size_t i = 0; i <= l->cfg.n_routes; i++) {
-            struct route_stats *st = &l->stats[i];
-            pthread_mutex_lock(&st->lock);
+        for (size_t i = 0; i < np; i++) {
+            const struct path_agg *a = &aggs[i];
+            if (path_owner(l, i) != i)
+                continue;
             for (int mi = 0; mi < MI_N; mi++) {
-                if (st->dur_count[mi] == 0)
+                if (a->dur_count[mi] == 0)
                     continue;
                 for (size_t bk = 0; bk <= N_DUR; bk++) {
                     cairn_buf_appendf(b, "server_%s_api_http_request_duration_histogram_seconds_bucket{", n);
                     label_path(b, l, i);
                     if (bk < N_DUR)
                         cairn_buf_appendf(b, ",method=\"%s\",le=\"%g\"} %llu\n", k_mi_names[mi], k_dur_buckets[bk],
-                                          (unsigned long long)st->dur_bucket[mi][bk]);
+                                          (unsigned long long)a->dur_bucket[mi][bk]);
                     else
                         cairn_buf_appendf(b, ",method=\"%s\",le=\"+Inf\"} %llu\n", k_mi_names[mi],
-                                          (unsigned long long)st->dur_count[mi]);
+                                          (unsigned long long)a->dur_count[mi]);
                 }
                 cairn_buf_appendf(b, "server_%s_api_http_request_duration_histogram_seconds_sum{", n);
                 label_path(b, l, i);
-                cairn_buf_appendf(b, ",method=\"%s\"} %.6f\n", k_mi_names[mi], st->dur_sum[mi]);
+                cairn_buf_appendf(b, ",method=\"%s\"} %.6f\n", k_mi_names[mi], a->dur_sum[mi]);
                 cairn_buf_appendf(b, "server_%s_api_http_request_duration_histogram_seconds_count{", n);
                 label_path(b, l, i);
-                cairn_buf_appendf(b, ",method=\"%s\"} %llu\n", k_mi_names[mi], (unsigned long long)st->dur_count[mi]);
+                cairn_buf_appendf(b, ",method=\"%s\"} %llu\n", k_mi_names[mi], (unsigned long long)a->dur_count[mi]);
             }
-            pthread_mutex_unlock(&st->lock);
         }
         cairn_buf_appendf(b, "# HELP server_%s_api_http_response_size_histogram_bytes Response sizes.\n"
                              "# TYPE server_%s_api_http_response_size_histogram_bytes histogram\n", n, n);
-        for (size_t i = 0; i <= l->cfg.n_routes; i++) {
-            struct route_stats *st = &l->stats[i];
-            pthread_mutex_lock(&st->lock);
-            if (st->size_count > 0) {
-                for (size_t bk = 0; bk <= N_SIZE; bk++) {
-                    cairn_buf_appendf(b, "server_%s_api_http_response_size_histogram_bytes_bucket{", n);
-                    label_path(b, l, i);
-                    if (bk < N_SIZE)
-                        cairn_buf_appendf(b, ",le=\"%g\"} %llu\n", k_size_buckets[bk],
-                                          (unsigned long long)st->size_bucket[bk]);
-                    else
-                        cairn_buf_appendf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)st->size_count);
-                }
-                cairn_buf_appendf(b, "server_%s_api_http_response_size_histogram_bytes_sum{", n);
+        for (size_t i = 0; i < np; i++) {
+            const struct path_agg *a = &aggs[i];
+            if (path_owner(l, i) != i || a->size_count == 0)
+                continue;
+            for (size_t bk = 0; bk <= N_SIZE; bk++) {
+                cairn_buf_appendf(b, "server_%s_api_http_response_size_histogram_bytes_bucket{", n);
                 label_path(b, l, i);
-                cairn_buf_appendf(b, "} %.0f\n", st->size_sum);
-                cairn_buf_appendf(b, "server_%s_api_http_response_size_histogram_bytes_count{", n);
-                label_path(b, l, i);
-                cairn_buf_appendf(b, "} %llu\n", (unsigned long long)st->size_count);
+                if (bk < N_SIZE)
+                    cairn_buf_appendf(b, ",le=\"%g\"} %llu\n", k_size_buckets[bk],
+                                      (unsigned long long)a->size_bucket[bk]);
+                else
+                    cairn_buf_appendf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)a->size_count);
             }
-            pthread_mutex_unlock(&st->lock);
+            cairn_buf_appendf(b, "server_%s_api_http_response_size_histogram_bytes_sum{", n);
+            label_path(b, l, i);
+            cairn_buf_appendf(b, "} %.0f\n", a->size_sum);
+            cairn_buf_appendf(b, "server_%s_api_http_response_size_histogram_bytes_count{", n);
+            label_path(b, l, i);
+            cairn_buf_appendf(b, "} %llu\n", (unsigned long long)a->size_count);
         }
         cairn_buf_appendf(b, "# HELP server_%s_api_http_in_flight_requests Requests being served.\n"
                              "# TYPE server_%s_api_http_in_flight_requests gauge\n", n, n);
-        for (size_t i = 0; i <= l->cfg.n_routes; i++) {
+        for (size_t i = 0; i < np; i++) {
+            if (path_owner(l, i) != i)
+                continue;
             cairn_buf_appendf(b, "server_%s_api_http_in_flight_requests{", n);
             label_path(b, l, i);
-            cairn_buf_appendf(b, "} %ld\n", atomic_load(&l->stats[i].in_flight));
+            cairn_buf_appendf(b, "} %ld\n", aggs[i].in_flight);
         }
+        path_aggs_free(aggs, np);
         if (l->pool != NULL) {
             struct conn_stats cs;
             conn_pool_stats(l->pool, &cs);

@@ -74,7 +74,9 @@ struct srv_grpc_reply {
     uint8_t *body;
     size_t len;
 };
-typedef void (*srv_grpc_fn)(const uint8_t *msg, size_t len, X509 *peer, void *ctx, struct srv_grpc_reply *out);
+/* `peer_addr`: the client's address as srv_req_peer_addr gives it (for logs). */
+typedef void (*srv_grpc_fn)(const uint8_t *msg, size_t len, X509 *peer, const char *peer_addr, void *ctx,
+                            struct srv_grpc_reply *out);
 /* An HTTP/2 request on such a listener whose content-type is not gRPC: e.g. a
  * JSON client whose HTTP library offered and got "h2" (curl does by default).
  * The handler answers with a status, a content type (static string) and a
@@ -86,7 +88,7 @@ struct srv_h2_plain_reply {
     size_t len;
 };
 typedef void (*srv_h2_plain_fn)(const char *method, const char *path, const char *content_type,
-                                const uint8_t *body, size_t len, X509 *peer, void *ctx,
+                                const uint8_t *body, size_t len, X509 *peer, const char *peer_addr, void *ctx,
                                 struct srv_h2_plain_reply *out);
 struct srv_grpc_method {
     const char *path;        /* "/package.Service/Method" */
@@ -186,6 +188,15 @@ X509 *srv_req_peer_cert(struct srv_req *r);
 SSL *srv_req_ssl(struct srv_req *r);
 /* The peer's numeric address (borrowed; "?" when unknown), for logs. */
 const char *srv_req_peer_host(struct srv_req *r);
+/* The client's address, "192.0.2.1:5555" or "[2001:db8::1]:5555" ("unknown"
+ * if the socket cannot tell); valid during the handler. For logs. */
+const char *srv_req_peer_addr(struct srv_req *r);
+/* The same for a connected socket, into `out` (n >= 64). */
+void srv_fd_peer_addr(int fd, char *out, size_t n);
+/* After the reply (for the handler's log line): its status (0 before), and
+ * the message of a JSend fail/error reply ("" for any other). Borrowed. */
+int srv_req_reply_status(const struct srv_req *r);
+const char *srv_req_reply_message(const struct srv_req *r);
 /* The listener's ctx. */
 void *srv_req_ctx(struct srv_req *r);
 

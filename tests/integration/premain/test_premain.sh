@@ -286,10 +286,10 @@ took=$(($(date +%s) - start))
 # it_premain_grpc runs this script with CAIRN_ACTIVATION_PROTOCOL=grpc: the
 # refusals above must then have come over gRPC, and none over JSON
 if [ "${CAIRN_ACTIVATION_PROTOCOL:-json}" = grpc ]; then
-  grep -q "activation refused (3, gRPC PermissionDenied)" "$WORK/A.log" && ! grep -q "activation refused (3): " "$WORK/A.log" \
+  grep -q "activation refused .* wire=grpc result=forbidden" "$WORK/A.log" && ! grep -q "activation refused .* wire=http " "$WORK/A.log" \
     && ok "CAIRN_ACTIVATION_PROTOCOL=grpc: premain activated over gRPC" || bad "grpc wire not used: $(grep refused "$WORK/A.log")"
 else
-  grep -q "activation refused (3): " "$WORK/A.log" && ! grep -q "gRPC" "$WORK/A.log" \
+  grep -q "activation refused .* wire=http result=forbidden" "$WORK/A.log" && ! grep -q "wire=grpc" "$WORK/A.log" \
     && ok "default protocol: premain activated over JSON" || bad "json wire not used: $(grep refused "$WORK/A.log")"
 fi
 finish
