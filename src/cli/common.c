@@ -102,7 +102,9 @@ int cli_fail_client(int rc, const char *what, const char *msg)
         hint = "authenticate with a manifest user's certificate and key";
         break;
     case CAIRN_ERR_UNSUPPORTED:
-        hint = "this Coordinator does not offer that endpoint";
+        /* the mesh API names itself (api_mesh_not_allowed): a wrong port, not an old Coordinator */
+        hint = msg != NULL && strstr(msg, "mesh API") != NULL ? "give the Coordinator's client API address"
+                                                              : "this Coordinator does not offer that endpoint";
         break;
     case CAIRN_ERR_INVALID:
         hint = "fix the input and retry";

@@ -296,7 +296,9 @@ int client_http(const char *base_url, const char *method, const char *path, cons
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     long ver = 0;
     if (grpc && (curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver) != CURLE_OK || ver != CURL_HTTP_VERSION_2_0)) {
-        rc = cairn_errf(err, CAIRN_ERR_PROTOCOL, "gRPC to %s: the server did not speak HTTP/2 (ALPN h2)",
+        rc = cairn_errf(err, CAIRN_ERR_PROTOCOL,
+                        "gRPC to %s: the server did not speak HTTP/2 (ALPN h2): not the Coordinator's mesh API (the "
+                        "client API, default port 4433, serves no activation; the mesh API's default port is 2001)",
                         base_url + 8);
         goto out;
     }

@@ -70,6 +70,9 @@ void api_not_allowed(struct srv_req *r, void *ctx);
 void api_gov_logged(struct srv_req *r, void *ctx, const char *action, srv_handler_fn fn);
 /* The same line with another `event` (e.g. "feature" for sign-quote). */
 void api_logged(struct srv_req *r, void *ctx, const char *event, const char *action, srv_handler_fn fn);
+/* The mesh listener's catch-all: 405 as api_not_allowed, saying that this is
+ * the mesh API and where clients go (a CLI pointed at the mesh port). */
+void api_mesh_not_allowed(struct srv_req *r, void *ctx);
 
 /* Issue 11: a client error is never a 5xx. The one table from a core error
  * code to an HTTP status at the REST boundary: STATE and CONFLICT 409,

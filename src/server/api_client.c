@@ -93,6 +93,17 @@ void api_refuse(struct srv_req *r, struct core *c, bool v1, const char *action, 
         srv_jsend_error(r, st, "%s", cairn_error_msg(e));
 }
 
+/* A marble pointed at the client API (EDG_MARBLE_COORDINATOR_ADDR with port
+ * 4433) is told where activation is served; still MarbleRun's 405. */
+static void h_activate_wrong_api(struct srv_req *r, void *ctx)
+{
+    (void)ctx;
+    srv_jsend_error(r, 405,
+                    "method %s not allowed for %s: this is the Coordinator's client API; marbles activate on its "
+                    "mesh API (EDG_MARBLE_COORDINATOR_ADDR, default port 2001)",
+                    srv_req_method_name(r), srv_req_path(r));
+}
+
 /* ---- v2 ---- */
 
 static void h_v2_status(struct srv_req *r, void *ctx)
@@ -342,6 +353,7 @@ static void h_monotonic_counter_logged(struct srv_req *r, void *ctx)
 /* Issue 6 adds users, secrets, update, recover and sign-quote: one entry each. */
 const struct srv_route api_client_routes[] = {
     {"/healthz", SRV_GET, h_healthz, 0},
+    {"/api/v2/activate", SRV_POST, h_activate_wrong_api, 0},
     {"/readyz", SRV_GET, h_readyz, 0},
     {"/api/v2/status", SRV_GET, h_v2_status, 0},
     {"/api/v2/manifest", SRV_GET, h_v2_manifest_get, 0},

@@ -204,6 +204,15 @@ const struct srv_grpc_method api_mesh_grpc[] = {
 const size_t api_mesh_n_grpc = sizeof(api_mesh_grpc) / sizeof(api_mesh_grpc[0]);
 const srv_h2_plain_fn api_mesh_h2_plain = h2_plain;
 
+void api_mesh_not_allowed(struct srv_req *r, void *ctx)
+{
+    (void)ctx;
+    srv_jsend_error(r, 405,
+                    "method %s not allowed for %s: this is the Coordinator's mesh API (marble activation, default "
+                    "port 2001); cairn and MarbleRun's CLI talk to its client API (default port 4433)",
+                    srv_req_method_name(r), srv_req_path(r));
+}
+
 const struct srv_route api_mesh_routes[] = {
     {"/api/v2/activate", SRV_POST, h_activate, API_MESH_MAX_BODY},
 };

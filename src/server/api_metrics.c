@@ -91,7 +91,7 @@ int api_bind(const struct api_config *cfg, struct api **out, struct cairn_error 
     struct srv_listener_cfg m = {.name = "mesh", .addr = cfg->mesh_addr, .tls = mesh_tls, .tls_ctx = &a->ctx,
                                  .routes = api_mesh_routes, .n_routes = api_mesh_n_routes,
                                  .grpc = api_mesh_grpc, .n_grpc = api_mesh_n_grpc, .h2_plain = api_mesh_h2_plain,
-                                 .fallback = api_not_allowed, .ctx = &a->ctx, .max_body = API_MESH_MAX_BODY,
+                                 .fallback = api_mesh_not_allowed, .ctx = &a->ctx, .max_body = API_MESH_MAX_BODY,
                                  .timeout_s = cfg->timeout_s, .metrics = true, .max_conns = cfg->mesh_max_conns,
                                  .max_conns_per_addr = cfg->max_conns_per_addr,
                                  .max_handshakes_per_addr = cfg->max_handshakes_per_addr,

@@ -85,7 +85,9 @@ printf '{"UniqueID":"%064d","Debug":false}' 0 >"$WORK/policy.json"
 expect_error "policy vs simulated Coordinator" "no quote.*simulation" cli status "$A_CLIENT" --coordinator-policy "$WORK/policy.json"
 expect_error "unreachable" "cannot reach 127.0.0.1:1.*running" cli status 127.0.0.1:1 -i
 expect_error "TLS failure (plain HTTP port)" "TLS with 127.0.0.1:[0-9]+ failed" cli --coordinator-cert "$WORK/c3.pem" status "$A_METRICS" -i
-expect_error "not a client API (mesh port)" "HTTP 405" cli --coordinator-cert "$WORK/c4.pem" status "$A_MESH" -i
+expect_error "the mesh port: recognised and named" \
+  "HTTP 405: .*this is the Coordinator's mesh API .*client API \(default port 4433\); give the Coordinator's client API address" \
+  cli --coordinator-cert "$WORK/c4.pem" status "$A_MESH" -i
 expect_error "invalid address" "invalid Coordinator address" cli status "http://x" -i
 expect_error "manifest set twice: says a manifest is set and what to do (was HTTP 500: server is not in expected state)" \
   "setting manifest: .*HTTP 409: .*a manifest is already set \(state 3.*cairn manifest update apply.*fresh seal directory" cli manifest set "$M" "$A_CLIENT" -i

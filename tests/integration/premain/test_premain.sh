@@ -147,6 +147,16 @@ premain emptyargv "$WORK/emptyargv" "$BIN/cairn-premain" 2>"$WORK/emptyargv.log"
 [ $rc = 2 ] && [ ! -e "$F/emptyargv/secret" ] && grep -q "nothing to execute" "$WORK/emptyargv.log" \
   && ok "empty Argv and no program: exit 2, no secret written" || bad "emptyargv rc=$rc $(ls "$F/emptyargv" 2>&1)"
 
+# the wrong port: premain pointed at the client API is told so, for both wire protocols
+for proto in json grpc; do
+  rc=0
+  premain dump "$WORK/wrongport-$proto" EDG_MARBLE_COORDINATOR_ADDR="$A_CLIENT" CAIRN_PREMAIN_RETRIES=1 \
+    "$BIN/cairn-premain" --protocol $proto -- "$DUMP" 2>"$WORK/wrongport.log" || rc=$?
+  [ $rc = 1 ] && [ ! -e "$WORK/wrongport-$proto/dump.txt" ] && one_error_line "$WORK/wrongport.log" \
+    && grep -Eq "this is the Coordinator's client API; marbles activate on its mesh API|not the Coordinator's mesh API" "$WORK/wrongport.log" \
+    && ok "premain ($proto) at the client API: named ($(grep -oE "this is the Coordinator's client API|not the Coordinator's mesh API" "$WORK/wrongport.log"))" \
+    || bad "premain ($proto) at the client API: rc=$rc $(cat "$WORK/wrongport.log")"
+done
 rc=0
 (cd "$WORK" && env -u EDG_MARBLE_TYPE DUMP_OUT="$WORK/nt.txt" "$BIN/cairn-premain" -- "$DUMP" 2>"$WORK/nt.log") || rc=$?
 [ $rc = 2 ] && [ ! -e "$WORK/nt.txt" ] && grep -q "EDG_MARBLE_TYPE is not set" "$WORK/nt.log" \
