@@ -70,6 +70,16 @@ elif [[ $out == *"HTTP 403"*"unknown marble type"* ]]; then
 else
   bad "refusal: $out"
 fi
+# The sample fails closed without the root certificate (it used to activate
+# unauthenticated): a missing, empty or non-PEM file stops it before any
+# request (exit 2, no "activated").
+: >"$WORK/empty.pem"; echo "not a certificate" >"$WORK/junk.pem"
+for rf in "$WORK/no-such-root.pem" "$WORK/empty.pem" "$WORK/junk.pem"; do
+  rc=0
+  out=$(LD_LIBRARY_PATH="$BUILD_DIR/lib" "$WORK/activate" "$A_MESH" web "$rf" sim 2>&1) || rc=$?
+  [ $rc = 2 ] && [[ $out != *activated* ]] && [[ $out == *"not activating"* ]] \
+    && ok "activate sample with $(basename "$rf"): refuses (exit 2): $out" || bad "activate sample with $rf: rc=$rc $out"
+done
 # The exported symbols are exactly the public API.
 extra=$(nm -D --defined-only "$BUILD_DIR/lib/libcairn.so" | awk '{print $3}' | grep -v '^cairn_' || true)
 [ -z "$extra" ] && ok "libcairn.so exports only cairn_* symbols" || bad "extra exports: $extra"
