@@ -177,24 +177,12 @@ int cli_load_manifest(const char *path, uint8_t **out, size_t *out_len)
     size_t len = 0;
     if (cli_read_file("manifest", path, MANIFEST_MAX_SIZE, &data, &len) != 0)
         return CLI_EXIT_FAIL;
-    json_error_t je;
-    json_t *j = json_loadb((const char *)data, len, JSON_DECODE_ANY, &je);
-    if (j != NULL) { /* JSON: sent byte for byte (the hash is over these bytes) */
-        json_decref(j);
-        *out = data;
-        *out_len = len;
-        return 0;
-    }
-    /* Not JSON: MarbleRun's CLI converts YAML to JSON. */
-    char *conv = NULL;
+    /* JSON as it is, else YAML converted (the rule --startup-manifest shares) */
     struct cairn_error err = {0};
-    int rc = manifest_yaml_to_json((const char *)data, len, &conv, &err);
+    int rc = manifest_file_to_upload(data, len, out, out_len, &err);
     free(data);
     if (rc != 0)
-        return cli_fail("manifest \"%s\" is neither JSON (%s at line %d) nor YAML (%s); fix the file", path,
-                        je.text, je.line, cairn_error_msg(&err));
-    *out = (uint8_t *)conv;
-    *out_len = strlen(conv);
+        return cli_fail("manifest \"%s\" is %s; fix the file", path, cairn_error_msg(&err));
     return 0;
 }
 

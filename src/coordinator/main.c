@@ -20,6 +20,7 @@
 #include "core/core.h"
 #include "core/pki.h"
 #include "keyshare/keyshare.h"
+#include "manifest/manifest.h"
 #include "server/api.h"
 
 /* Exit statuses (docs/systemd.md). EXIT_CONFIG (sysexits' EX_CONFIG, which
@@ -520,9 +521,15 @@ int main(int argc, char **argv)
     if (startup != NULL) {
         uint8_t *raw = NULL;
         size_t len = 0;
-        int rc = cairn_file_read(startup, 1024 * 1024, &raw, &len);
-        if (rc != 0) {
+        uint8_t *file = NULL;
+        int rc = cairn_file_read(startup, MANIFEST_MAX_SIZE, &file, &len);
+        /* JSON or YAML, converted as the CLI's `manifest set` does */
+        if (rc == 0 && (rc = manifest_file_to_upload(file, len, &raw, &len, &e)) != 0)
+            LOG_ERROR("startup manifest %s: %s", startup, cairn_error_msg(&e));
+        else if (rc != 0)
             LOG_ERROR("cannot read the startup manifest %s: %s", startup, cairn_strerror(rc));
+        free(file);
+        if (rc != 0) {
             api_free(api);
             core_free(core);
             pki_names_free(names, n_names);

@@ -9,7 +9,8 @@
  *   manifest set, per-marble secrets at activation).
  * - manifest_template_render() / manifest_marble_render() fill Files and Env
  *   templates; manifest_dry_run() renders every template with dummy values.
- * - manifest_yaml_to_json() converts a YAML manifest (CLI only).
+ * - manifest_yaml_to_json() converts a YAML manifest; manifest_file_to_upload()
+ *   applies the CLI's JSON-or-YAML rule (CLI and --startup-manifest).
  *
  * Determinism: every map of the manifest (Packages, Marbles, Secrets, Users,
  * Roles, RecoveryKeys, TLS, Infrastructures, Files, Env, RTMR, PCRs) is stored
@@ -461,5 +462,15 @@ int manifest_validate_with(const struct manifest *m, const struct manifest_secre
  * strings. *json_out is malloc'd and NUL-terminated (free()).
  */
 int manifest_yaml_to_json(const char *yaml, size_t len, char **json_out, struct cairn_error *err);
+
+/*
+ * A manifest file's bytes as they are uploaded, MarbleRun's CLI rule, shared
+ * by `cairn manifest set|check|...` and `cairn-coordinator --startup-manifest`:
+ * JSON is kept byte for byte (the manifest hash is over these bytes), anything
+ * else is converted from YAML (manifest_yaml_to_json). *out is malloc'd and
+ * NUL-terminated (free()). The error names both failures when neither parses.
+ */
+int manifest_file_to_upload(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len,
+                            struct cairn_error *err);
 
 #endif

@@ -299,3 +299,32 @@ int manifest_yaml_to_json(const char *yaml, size_t len, char **json_out, struct 
     *json_out = s;
     return 0;
 }
+
+int manifest_file_to_upload(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len,
+                            struct cairn_error *err)
+{
+    if (len > MANIFEST_MAX_SIZE)
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "manifest: %zu bytes exceed the limit of %d", len,
+                          MANIFEST_MAX_SIZE);
+    json_error_t je;
+    json_t *j = json_loadb((const char *)data, len, JSON_DECODE_ANY, &je);
+    if (j != NULL) { /* JSON: kept byte for byte (the manifest hash is over these bytes) */
+        json_decref(j);
+        uint8_t *copy = malloc(len + 1);
+        if (copy == NULL)
+            return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        memcpy(copy, data, len);
+        copy[len] = '\0';
+        *out = copy;
+        *out_len = len;
+        return 0;
+    }
+    char *conv = NULL;
+    struct cairn_error yerr = {0};
+    if (manifest_yaml_to_json((const char *)data, len, &conv, &yerr) != 0)
+        return cairn_errf(err, yerr.code == CAIRN_ERR_NOMEM ? CAIRN_ERR_NOMEM : CAIRN_ERR_INVALID,
+                          "neither JSON (%s at line %d) nor YAML (%s)", je.text, je.line, cairn_error_msg(&yerr));
+    *out = (uint8_t *)conv;
+    *out_len = strlen(conv);
+    return 0;
+}

@@ -73,4 +73,36 @@ code=$(set_status "$WORK/typo.json" "$A_CLIENT")
 [ "$code" = 200 ] && ok "typo manifest: the Coordinator accepts it (what check's exit 3 warns about)" || bad "typo set: $code"
 grep -q 'unknown field Marbles.web.Parameters.Enviroment ignored (did you mean Env?)' "$WORK/A.log" \
   && ok "the Coordinator logs the ignored field too" || bad "coordinator log: $(grep -i unknown "$WORK/A.log")"
+
+# ---- YAML at start: --startup-manifest and EDG_STARTUP_MANIFEST take what manifest set takes (same code)
+{ echo "Packages:"; echo "  demo:"; echo "    Debug: true"; echo "    UniqueID: \"$(printf '%064d' 0)\"";
+  echo "Marbles:"; echo "  web:"; echo "    Package: demo"; echo "    Parameters:"; echo "      Env:";
+  echo "        GREETING: hello"; } >"$WORK/start.yaml"
+run_check "$WORK/start.yaml"; [ "$RC" = 0 ] && ok "start.yaml is valid" || bad "start.yaml: $ERR"
+want=$(cli manifest signature "$WORK/start.yaml")
+for how in flag env; do
+  rm -f "$WORK/s-$how.json"
+  if [ $how = flag ]; then
+    "$BIN/cairn-coordinator" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 --seal-dir "$WORK/s-$how" \
+      --ready-file "$WORK/s-$how.json" --startup-manifest "$WORK/start.yaml" >"$WORK/s-$how.log" 2>&1 &
+  else
+    EDG_STARTUP_MANIFEST="$WORK/start.yaml" "$BIN/cairn-coordinator" --simulation --client-addr 127.0.0.1:0 \
+      --mesh-addr 127.0.0.1:0 --seal-dir "$WORK/s-$how" --ready-file "$WORK/s-$how.json" >"$WORK/s-$how.log" 2>&1 &
+  fi
+  PIDS+=($!)
+  if wait_file "$WORK/s-$how.json" 60; then
+    c=$(json_field "$WORK/s-$how.json" client)
+    got=$(curl -sk "https://$c/api/v2/manifest" | jq -r .data.manifestFingerprint)
+    [ "$got" = "$want" ] && ok "YAML startup manifest ($how) set, converted as manifest set converts it ($want)" \
+      || bad "YAML startup manifest ($how): fingerprint $got, want $want; $(tail -3 "$WORK/s-$how.log")"
+  else
+    bad "YAML startup manifest ($how): the Coordinator did not start: $(tail -3 "$WORK/s-$how.log")"
+  fi
+done
+printf 'Packages: [\n' >"$WORK/broken.yaml"
+rc=0
+timeout 60 "$BIN/cairn-coordinator" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 --seal-dir "$WORK/s-bad" \
+  --startup-manifest "$WORK/broken.yaml" >"$WORK/s-bad.log" 2>&1 || rc=$?
+[ $rc = 78 ] && grep -q "startup manifest .*broken.yaml: neither JSON (.*) nor YAML (" "$WORK/s-bad.log" \
+  && ok "a broken startup manifest: exit 78 (configuration), naming both parse errors" || bad "broken startup: rc=$rc $(tail -2 "$WORK/s-bad.log")"
 finish
