@@ -28,7 +28,7 @@ static const struct cli_flag predict_flags[] = {
     {"initrd", 0, true, "FILE", "initrd (.initrd)"},
     {"splash", 0, true, "FILE", "splash image (.splash)"},
     {"dtb", 0, true, "FILE", "devicetree (.dtb)"},
-    {"uname", 0, true, "FILE", "`uname -r` of the kernel (.uname; measured by systemd >= 253 stubs)"},
+    {"uname", 0, true, "FILE", "`uname -r` of the kernel (.uname; measured by stubs newer than systemd 252)"},
     {"pcrpkey", 0, true, "FILE", "PEM public key for signed PCR policies (.pcrpkey)"},
     {"bank", 0, true, "sha1|sha256|sha384|sha512", "hash bank (repeatable; default: sha256, with --json all four)"},
     {"phase", 0, true, "PHASE",

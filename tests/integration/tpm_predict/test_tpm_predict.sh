@@ -38,7 +38,7 @@ bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL $*"; }
 T0=$(date +%s%N)
 
 SECTIONS=(linux osrel cmdline initrd splash dtb pcrpkey)
-WORDS=(enter-initrd leave-initrd sysinit ready shutdown final x "")
+WORDS=(enter-initrd leave-initrd sysinit ready shutdown final x "" 'q"uote' 'back\slash' 'sp ace')
 
 randsize() {   # mostly small, sometimes past the 16 KiB buffer, sometimes empty
   case $((RANDOM % 8)) in
@@ -164,7 +164,7 @@ else
   bad "cannot link a PE32+ EFI stub with ld -m i386pep: $(head -c 300 "$WORK/ld.log")"
 fi
 
-# ---- 3. .uname (a Python reference of systemd >= 253's order), package, refusals ----
+# ---- 3. .uname (a Python reference of the order of stubs newer than 252), package, refusals ----
 head -c 700 /dev/urandom >"$WORK/k"
 printf '6.1.0-13-amd64' >"$WORK/uname"
 printf 'ID=debian\n' >"$WORK/osrel"

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "attest/eventlog.h"
+#include "attest/policy.h"
+#include "attest/tpm.h"
 #include "attest/uki.h"
 #include "common/encoding.h"
 #include "common/file.h"
@@ -419,6 +421,65 @@ static void test_pcrsig_check(void **state)
     free(sb);
 }
 
+/* tpm_policy_match with PCRPublicKey, on claims as tpm_verify writes them. */
+static void test_policy_match(void **state)
+{
+    (void)state;
+    size_t n, kn;
+    uint8_t *sb = load("tpm2-pcr-signature.json", &n);
+    uint8_t *kb = load("pcrpkey.pem", &kn);
+    uint8_t v256[64], v1[64];
+    value_of(UKI_BANK_SHA256, uki_default_phases[3], v256);
+    value_of(UKI_BANK_SHA1, uki_default_phases[1], v1);
+    char *h256 = cairn_hex_encode(v256, 32), *h1 = cairn_hex_encode(v1, 20);
+    struct tee_package pkg = {.tee = ATTEST_TPM, .pcr_public_key = (char *)kb};
+    struct attest_claims c = {.type = ATTEST_TPM};
+    struct cairn_error err = {0};
+
+    c.json = json_pack("{s:{s:{s:s}}, s:s%}", "pcrs", "sha256", "11", h256, "pcr_signature", (const char *)sb, n);
+    assert_non_null(c.json);
+    assert_int_equal(tpm_policy_match(&pkg, &c, &err), 0);
+    json_decref(c.json);
+
+    /* the SHA-1 bank alone (another phase): any quoted bank with PCR 11 will do */
+    c.json = json_pack("{s:{s:{s:s}}, s:s%}", "pcrs", "sha1", "11", h1, "pcr_signature", (const char *)sb, n);
+    assert_int_equal(tpm_policy_match(&pkg, &c, &err), 0);
+    json_decref(c.json);
+
+    /* a sha256 value nobody signed next to a signed sha1 one: still accepted (sha1 passes) */
+    c.json = json_pack("{s:{s:{s:s}, s:{s:s}}, s:s%}", "pcrs", "sha256", "11", h1, "sha1", "11", h1, "pcr_signature",
+                       (const char *)sb, n);
+    assert_non_null(c.json);
+    /* h1 is not 64 hex digits: the sha256 entry is skipped as malformed, sha1 decides */
+    assert_int_equal(tpm_policy_match(&pkg, &c, &err), 0);
+    json_decref(c.json);
+
+    /* refusals */
+    h256[0] = h256[0] == '0' ? '1' : '0';
+    c.json = json_pack("{s:{s:{s:s}}, s:s%}", "pcrs", "sha256", "11", h256, "pcr_signature", (const char *)sb, n);
+    assert_int_equal(tpm_policy_match(&pkg, &c, &err), CAIRN_ERR_POLICY);
+    assert_non_null(strstr(err.msg, "PCRPublicKey: PCR signature: the pinned key signs no sha256 policy"));
+    json_decref(c.json);
+    c.json = json_pack("{s:{s:{s:s}}}", "pcrs", "sha256", "16", h256);
+    assert_int_equal(tpm_policy_match(&pkg, &c, &err), CAIRN_ERR_POLICY);
+    assert_non_null(strstr(err.msg, "does not include PCR 11"));
+    json_decref(c.json);
+    c.json = json_pack("{s:{s:{s:s}}}", "pcrs", "sha1", "11", h1);
+    assert_int_equal(tpm_policy_match(&pkg, &c, &err), CAIRN_ERR_POLICY);
+    assert_non_null(strstr(err.msg, "none given"));
+    json_decref(c.json);
+    pkg.pcr_public_key = (char *)"not a key";
+    c.json = json_pack("{s:{s:{s:s}}, s:s%}", "pcrs", "sha1", "11", h1, "pcr_signature", (const char *)sb, n);
+    assert_int_equal(tpm_policy_match(&pkg, &c, &err), CAIRN_ERR_POLICY);
+    assert_non_null(strstr(err.msg, "not a PEM public key"));
+    json_decref(c.json);
+
+    free(h256);
+    free(h1);
+    free(kb);
+    free(sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_phases),
         cmocka_unit_test(test_policy_digest_golden),
         cmocka_unit_test(test_pcrsig_check),
+        cmocka_unit_test(test_policy_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
