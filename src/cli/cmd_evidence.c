@@ -734,6 +734,10 @@ static int run_verify(struct cli_ctx *ctx)
             goto out;
         ev.pcr_signature = pcrsig;
         ev.pcr_signature_len = pcrsig_len;
+    } else if (is_wire && wire.st.pcr_signature_len > 0) {
+        /* the wire form's own "pcrSignature" (a marble's or Coordinator's TPM evidence) */
+        ev.pcr_signature = wire.st.pcr_signature;
+        ev.pcr_signature_len = wire.st.pcr_signature_len;
     }
     if (attest_verify(&ev, &trust, NULL, 0, &claims, &err) != 0) {
         cli_fail("%s evidence does not verify: %s", attest_type_name(type), cairn_error_msg(&err));

@@ -96,6 +96,14 @@ cli certificate root "$B_CLIENT" --coordinator-policy "$WORK/policy-other.json" 
 [ $rc -ne 0 ] && grep -q "pkfp differs" "$WORK/B-cli2.log" && ok "a policy pinning another key refuses that Coordinator" ||
   bad "other-key policy: rc=$rc $(tail -c 400 "$WORK/B-cli2.log")"
 
+# the Coordinator's quote as served (JSend, evidence with "pcrSignature"), verified offline
+if command -v curl >/dev/null; then
+  curl -sk "https://$B_CLIENT/api/v2/quote" >"$WORK/B-quote.json" 2>/dev/null
+  cli evidence verify "$WORK/B-quote.json" --policy "$WORK/policy.json" >"$WORK/B-ev.log" 2>&1 &&
+    ok "cairn evidence verify on the Coordinator's served quote: its pcrSignature satisfies the PCRPublicKey policy" ||
+    bad "evidence verify of the served quote: $(tail -c 400 "$WORK/B-ev.log")"
+fi
+
 ext "$(printf shutdown | sha256sum | cut -d' ' -f1)"
 refused "PCR 11 after a phase nobody signed" "403.*signs no sha256 policy" "$WORK/shutdown" CAIRN_TPM_PCR_SIGNATURE="$WORK/sig.json"
 finish
