@@ -608,6 +608,9 @@ int main(int argc, char **argv)
         if (cairn_file_write_atomic(ready_file, buf, (size_t)n, 0644) != 0)
             LOG_ERROR("cannot write the ready file %s", ready_file);
     }
+    if (core_seal_joined(core, &e) != 0)
+        LOG_ERROR("cannot seal the state with this machine's seal (the next start asks a replica again): %s",
+                  cairn_error_msg(&e));
     char status[512];
     service_ready(status_line(status, sizeof(status), core_get_state(core)));
     int sig = 0;

@@ -922,22 +922,10 @@ static int load_or_create(struct core *c, struct cairn_error *err)
         counters_unbundle(acts, &c->activations, &c->mono);
         json_decref(acts);
         c->update_log = log;
-        if (joined) {
-            /* sealed under this machine's own seal from now on, so the next
-             * start does not need a peer */
-            pthread_mutex_lock(&c->persist);
-            char *d = NULL;
-            size_t dl = 0;
-            rc = doc_build(c, c->snap, c->activations, c->mono, c->update_log, &d, &dl);
-            if (rc == 0)
-                rc = persist_doc(c, c->snap, NULL, NULL, d, dl, err);
-            if (d != NULL)
-                cc_free_secret(d, dl);
-            pthread_mutex_unlock(&c->persist);
-            if (rc != 0)
-                return cairn_err_prefix(err, "sealing the state with the data key from a replica");
-            LOG_INFO("state loaded with the data key from a replica and sealed with this machine's seal");
-        }
+        /* sealed under this machine's own seal by core_seal_joined(), after
+         * the replica is serving: the write (fsyncs) is not on the way to
+         * ready, and until it lands a restart simply asks a peer again */
+        c->reseal_pending = joined;
         return recovery_data_on_load(c, err);
     }
     struct core_snap *s = snap_new();
@@ -1380,6 +1368,39 @@ int core_data_key(struct core *c, uint8_t key[32], bool *unique)
         rc = 0;
     }
     pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->persist);
+    return rc;
+}
+
+int core_seal_joined(struct core *c, struct cairn_error *err)
+{
+    pthread_mutex_lock(&c->persist);
+    int rc = 0;
+    if (c->reseal_pending) {
+        char *d = NULL;
+        size_t dl = 0;
+        pthread_mutex_lock(&c->lock);
+        struct core_snap *s = c->snap;
+        atomic_fetch_add(&s->refs, 1);
+        json_t *acts = json_copy(c->activations), *log = json_copy(c->update_log), *mono = json_copy(c->mono);
+        pthread_mutex_unlock(&c->lock);
+        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, &d, &dl)
+                                                           : CAIRN_ERR_NOMEM;
+        json_decref(acts);
+        json_decref(log);
+        json_decref(mono);
+        if (rc == 0)
+            rc = persist_doc(c, s, NULL, NULL, d, dl, err);
+        else
+            cairn_errf(err, rc, "serialising the state failed");
+        if (d != NULL)
+            cc_free_secret(d, dl);
+        core_snap_put(s);
+        if (rc == 0) {
+            c->reseal_pending = false;
+            LOG_INFO("the state (opened with the data key from a replica) is now sealed with this machine's seal");
+        }
+    }
     pthread_mutex_unlock(&c->persist);
     return rc;
 }

@@ -245,6 +245,12 @@ int core_verify_peer_evidence(struct core *c, const struct attest_evidence *ev, 
  * CAIRN_ERR_NOT_FOUND (recovery, memory only). *unique: SealMode UniqueKey. */
 int core_data_key(struct core *c, uint8_t key[32], bool *unique);
 
+/* After a start whose data key came from a replica (obtain_data_key): seals
+ * the state with this machine's own seal, so the next start needs no peer.
+ * Called once the Coordinator serves (the write is not on the way to ready);
+ * a no-op otherwise. Until it succeeds a restart asks a replica again. */
+int core_seal_joined(struct core *c, struct cairn_error *err);
+
 /* ---- extension hooks (issue 6) ---- */
 
 /* Installs `next` (whose refcount the caller hands over) as the new snapshot

@@ -33,6 +33,7 @@ struct core {
     struct seal *seal_sim, *seal_product, *seal_unique;
     uint8_t dek[32];
     bool have_dek;
+    bool reseal_pending;         /* the DEK came from a replica (--join): not yet sealed here (under persist) */
     enum seal_kind dek_seal_kind;
     /* issue 12: the recovery data of the committed sealed_data (its public
      * header, JSON; NULL = none), written with every save so that it always

@@ -40,6 +40,9 @@ KID=$(grep -o 'got the data key (id [0-9a-f]*' "$WORK/b/log" | grep -o '[0-9a-f]
 check "holder logged the same key id it gave" grep -q "gave the data key (id $KID)" "$WORK/a/log"
 check "newcomer warns that sim evidence proves nothing" grep -q "warn.*SIMULATION: asking for the data key" "$WORK/b/log"
 check "newcomer: the key never appears in a log" bash -c "! grep -qi '\"key\"' '$WORK/a/log' '$WORK/b/log'"
+for _ in $(seq 1 100); do grep -q "now sealed with this machine's seal" "$WORK/b/log" && break; sleep 0.05; done
+check "newcomer seals the state with its own seal after it is ready" \
+  bash -c "grep -n 'ready in' '$WORK/b/log' | head -1 | cut -d: -f1 | { read r; s=\$(grep -n 'now sealed with this machine' '$WORK/b/log' | cut -d: -f1); [ -n \"\$s\" ] && [ \"\$s\" -gt \"\$r\" ]; }"
 stop_coord
 # sealed with its own seal now: a restart needs no peer
 start_coord b
