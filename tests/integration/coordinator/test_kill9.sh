@@ -55,6 +55,9 @@ if [ ! -f "$SHIM" ]; then
   finish
   exit 0
 fi
+# LD_PRELOAD splits its value at spaces and colons (no escaping): preload a
+# copy from WORK, so a build tree under a path with a space works too.
+cp "$SHIM" "$WORK/crashshim.so" && SHIM=$WORK/crashshim.so
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rk.key" 2>/dev/null
 openssl pkey -in "$WORK/rk.key" -pubout -out "$WORK/rk.pub" 2>/dev/null
 jq --arg pem "$(cat "$WORK/rk.pub")" '.RecoveryKeys = {"rk": $pem}' "$WORK/m.json" >"$WORK/mr.json"

@@ -20,6 +20,9 @@
 MODE=${1:?usage: test_crash_keychange.sh single|xor|shamir}
 SHIM=${CAIRN_TEST_BIN_DIR:-$CAIRN_BIN_DIR/../tests}/libcairn_crashshim.so
 [ -f "$SHIM" ] || { echo "SKIP: $SHIM not built"; exit 77; }
+# LD_PRELOAD splits its value at spaces and colons (no escaping): preload a
+# copy from WORK, so a build tree under a path with a space works too.
+cp "$SHIM" "$WORK/crashshim.so" && SHIM=$WORK/crashshim.so
 [ -r /proc/self/stat ] || { echo "SKIP: no /proc"; exit 77; }
 
 case $MODE in

@@ -23,46 +23,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# extra environment for the Coordinator process only (VAR=VALUE words, e.g.
-# the crash-injection shim of tests/integration/crash)
-COORD_ENV=()
+# sim_coord_start, stop_coord, req, eq, contains, jqv: ../lib/coord.sh (COORD_ENV:
+# extra environment for the Coordinator only, e.g. the crash-injection shim of
+# tests/integration/crash)
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/coord.sh"
 # start_coord NAME [flags...]: seal dir $WORK/NAME/seal; sets CLIENT MESH PID
 start_coord() {
   local name=$1; shift
-  mkdir -p "$WORK/$name"
-  rm -f "$WORK/$name/ready.json"
-  env ${COORD_ENV[@]+"${COORD_ENV[@]}"} "$BIN" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 \
-    --seal-dir "$WORK/$name/seal" --ready-file "$WORK/$name/ready.json" --leaf-key-pool 0 --threads 2 \
-    --http-timeout 5 "$@" >>"$WORK/$name/log" 2>&1 &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 1 1200); do
-    [ -s "$WORK/$name/ready.json" ] && break
-    if ! kill -0 "$PID" 2>/dev/null; then echo "coordinator $name exited:"; cat "$WORK/$name/log"; return 1; fi
-    sleep 0.05
-  done
-  [ -s "$WORK/$name/ready.json" ] || { echo "coordinator $name not ready"; cat "$WORK/$name/log"; return 1; }
-  CLIENT=$(jq -r .client "$WORK/$name/ready.json")
-  MESH=$(jq -r .mesh "$WORK/$name/ready.json")
+  sim_coord_start "$name" --leaf-key-pool 0 --threads 2 --http-timeout 5 "$@"
 }
 
-stop_coord() {
-  kill "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-}
 
 # restart_coord NAME: stop and start again on the same seal dir
 restart_coord() { stop_coord; start_coord "$1"; }
 
-# the client API takes request bodies as application/json only (issue 12 §4):
-# prints curl's header option unless the arguments set a Content-Type
-json_ct() { [[ " $* " == *"Content-Type"* ]] || printf '%s' "-HContent-Type:application/json"; }
-# req METHOD PATH [curl args...] (no client cert): sets CODE BODY
-req() {
-  local m=$1 p=$2; shift 2
-  CODE=$(curl -sk -o "$WORK/body" -w '%{http_code}' -X "$m" "https://$CLIENT$p" $(json_ct "$@") "$@" || true)
-  BODY=$(cat "$WORK/body" 2>/dev/null || true)
-}
 # ureq USER METHOD PATH [curl args...]: as req with USER's client certificate
 ureq() {
   local u=$1; shift
@@ -110,9 +84,6 @@ check() {   # check DESCRIPTION CONDITION...
   CHECKS=$((CHECKS+1))
   if "$@"; then echo "ok   - $d"; else echo "FAIL - $d (code=${CODE:-} body=${BODY:0:400})"; FAILS=$((FAILS+1)); fi
 }
-eq() { [ "$1" = "$2" ]; }
-contains() { [[ "$1" == *"$2"* ]]; }
-jqv() { printf '%s' "$BODY" | jq -r "$1" 2>/dev/null; }
 alive() { kill -0 "$PID" 2>/dev/null && req GET /api/v2/status && [ "$CODE" = 200 ]; }
 
 finish() {

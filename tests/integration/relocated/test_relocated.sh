@@ -53,5 +53,5 @@ relocate "$D1" || { echo "FAIL: cannot set up $D1"; exit 1; }
 run_from "$D1" "${2:-^(it_libcairn)$}"
 D2="$WORK/home/u/src/my projects/cairn"
 relocate "$D2" || { echo "FAIL: cannot set up $D2"; exit 1; }
-run_from "$D2" "${3:-^(doc_getting-started|it_demo)$}"
+run_from "$D2" "${3:-^(doc_getting-started|it_demo|grpc_test_grpc_activation)$}"
 [ $fails -eq 0 ] && echo "PASS" || { echo "$fails failure(s)"; exit 1; }
