@@ -59,7 +59,13 @@ BUILD_FUZZ=$T/b1 FUZZ_MERGE_ONLY=1 FUZZ_MINIMIZE=1 bash "$SRC/scripts/fuzz-long.
 grep -qE '^[0-9]{2}:[0-9]{2}:[0-9]{2} toy_ok:' "$T/run5.log" && fail "FUZZ_MERGE_ONLY fuzzed"
 n_after=$(find "$T/corpus/toy_ok" -type f | wc -l)
 [ "$n_after" -ge 1 ] && [ "$n_after" -lt "$n_before" ] || fail "minimizing kept $n_after of $n_before files"
-[ "$(grep -lx 'zz' "$T/corpus/toy_ok"/* | wc -l)" -le 1 ] || fail "duplicate inputs survived minimizing"
+# (count files that are exactly the two bytes "zz": a grep for a line "zz" also
+# matched longer fuzzer-made inputs such as "zz\nq", which reach other loop
+# counts in the toy and are rightly kept: the check flaked)
+printf 'zz' >"$T/zz"
+ndup=0
+for f in "$T/corpus/toy_ok"/*; do cmp -s "$f" "$T/zz" && ndup=$((ndup + 1)); done
+[ "$ndup" -le 1 ] || fail "duplicate inputs survived minimizing ($ndup copies of \"zz\")"
 # a budget bounds an invocation even below the target
 start=$(date +%s)
 BUILD_FUZZ=$T/b1 FUZZ_TARGET_EXECS=1000000000 FUZZ_SLICE=600 FUZZ_BUDGET=6 FUZZ_MERGE=0 \
