@@ -92,4 +92,6 @@ check "  ... after its retries" grep -q "failed after all retries" "$WORK/premai
 check "  ... having tried both addresses each time" test "$(grep -c "failover: cannot reach $DEAD2" "$WORK/premain-two.err")" -eq 3
 echo "premain with every address dead gave up after $MS ms (3 attempts, 100+200 ms)"
 check "  ... within 5 s" test "$MS" -lt 5000
+check "no sanitizer report in the Coordinator logs" \
+  bash -c "! grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' '$WORK'/*/log '$WORK'/premain-*.err 2>/dev/null | grep -q ."
 finish

@@ -125,4 +125,6 @@ echo "no holder: gave up after $MS ms (3 rounds over 2 peers, 200+400 ms backoff
 check "  ... within 5 s" test "$MS" -lt 5000
 stop_coord
 stop_one "$R_PID"
+check "no sanitizer report in the Coordinator logs" \
+  bash -c "! grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' '$WORK'/*/log '$WORK'/premain-*.err 2>/dev/null | grep -q ."
 finish
