@@ -32,7 +32,9 @@ const struct cli_command cli_root_command = {
     .summary = "manage and verify a Cairn (MarbleRun-compatible) deployment",
     .usage = "<command>",
     .help = "Every command that talks to a Coordinator first verifies it against --coordinator-policy\n"
-            "(its expected TEE identity), or trusts it on first use with --insecure (simulation).",
+            "(its expected TEE identity), or trusts it on first use with --insecure (simulation).\n"
+            "An <address> may list several replicas, comma-separated (host1:4433,host2:4433): a\n"
+            "replica that cannot be reached is skipped for the next (docs/cli.md).",
     .flags = root_flags,
     .subs = top_commands,
     .example = "cairn manifest check manifest.json\n"
