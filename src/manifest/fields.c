@@ -183,7 +183,8 @@ int manifest_parse_ex(const uint8_t *json, size_t len, manifest_unknown_fn unkno
     if (rc == 0) {
         char path[MF_PATH_MAX * 2];
         path[0] = '\0';
-        qsort(t.rec, t.n, sizeof(*t.rec), cmp_rec);
+        if (t.n > 0) /* qsort(NULL, 0) is undefined */
+            qsort(t.rec, t.n, sizeof(*t.rec), cmp_rec);
         walk(&t, root, path, sizeof(path), 0, unknown, ctx);
         *out = m;
         m = NULL;

@@ -455,6 +455,9 @@ static void test_unknown_fields(void **state)
     /* a key unlike any field gets no suggestion */
     unknowns_of("{\"Marbles\":{\"m\":{\"Package\":\"p\",\"Zzzzzz\":1}}}", &u);
     assert_string_equal(u.text, "Marbles.m.Zzzzzz");
+    /* a document the decoder looks into nowhere (null): nothing recorded, nothing reported */
+    unknowns_of("null", &u);
+    assert_string_equal(u.text, "");
     /* without a callback it is manifest_parse */
     struct manifest *m = NULL;
     assert_int_equal(manifest_parse_ex((const uint8_t *)"{}", 2, NULL, NULL, &m, NULL), 0);
