@@ -1,0 +1,599 @@
+/* etcd v3 JSON gateway transport (libcurl). Parsing is in etcd_parse.c. */
+#include "store/etcd.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/encoding.h"
+
+#define POOL_MAX 32
+
+struct etcd {
+    char *ep[ETCD_MAX_ENDPOINTS];   /* "http://host:port" */
+    size_t n_ep;
+    atomic_size_t cur;              /* index of the endpoint requests go to first */
+    char *ca, *cert, *key;
+    long timeout_ms;
+    pthread_mutex_t lock;           /* the handle pool */
+    CURL *pool[POOL_MAX];
+    size_t n_pool;
+};
+
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void etcd_free(struct etcd *e)
+{
+    if (e == NULL)
+        return;
+    for (size_t i = 0; i < e->n_ep; i++)
+        free(e->ep[i]);
+    for (size_t i = 0; i < e->n_pool; i++)
+        curl_easy_cleanup(e->pool[i]);
+    free(e->ca);
+    free(e->cert);
+    free(e->key);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL && *s != '\0' ? strdup(s) : NULL;
+}
+
+int etcd_new(const struct etcd_config *cfg, struct etcd **out, struct cairn_error *err)
+{
+    pthread_once(&g_curl_once, curl_init_once);
+    if (cfg->endpoints == NULL || *cfg->endpoints == '\0')
+        return cairn_errf(err, CAIRN_ERR_INVALID, "etcd: no endpoints");
+    struct etcd *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&e->lock, NULL);
+    e->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 2000;
+    e->ca = dup_or_null(cfg->ca_file);
+    e->cert = dup_or_null(cfg->cert_file);
+    e->key = dup_or_null(cfg->key_file);
+    if ((e->cert == NULL) != (e->key == NULL)) {
+        etcd_free(e);
+        return cairn_errf(err, CAIRN_ERR_INVALID, "etcd: a client certificate needs its key and the other way round");
+    }
+    const char *defscheme = e->ca != NULL ? "https://" : "http://";
+    const char *p = cfg->endpoints;
+    while (*p != '\0') {
+        const char *c = strchr(p, ',');
+        size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
+        if (n == 0 || n > 256 || e->n_ep == ETCD_MAX_ENDPOINTS) {
+            etcd_free(e);
+            return cairn_errf(err, CAIRN_ERR_INVALID, "etcd: endpoints: empty, too long or more than %d entries",
+                              ETCD_MAX_ENDPOINTS);
+        }
+        bool has_scheme = (n > 7 && strncmp(p, "http://", 7) == 0) || (n > 8 && strncmp(p, "https://", 8) == 0);
+        char buf[300];
+        snprintf(buf, sizeof(buf), "%s%.*s", has_scheme ? "" : defscheme, (int)n, p);
+        size_t bl = strlen(buf);
+        while (bl > 0 && buf[bl - 1] == '/')
+            buf[--bl] = 0;
+        const char *hp = strstr(buf, "://") + 3;
+        if (strchr(hp, '/') != NULL || strchr(hp, ':') == NULL || strpbrk(hp, " \t\r\n?#@") != NULL) {
+            etcd_free(e);
+            return cairn_errf(err, CAIRN_ERR_INVALID, "etcd: endpoint \"%.*s\": expected host:port", (int)n, p);
+        }
+        if ((e->ep[e->n_ep++] = strdup(buf)) == NULL) {
+            etcd_free(e);
+            return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    *out = e;
+    return 0;
+}
+
+const char *etcd_endpoint(struct etcd *e)
+{
+    return e->ep[atomic_load(&e->cur) % e->n_ep];
+}
+
+static CURL *handle_get(struct etcd *e)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&e->lock);
+    if (e->n_pool > 0)
+        h = e->pool[--e->n_pool];
+    pthread_mutex_unlock(&e->lock);
+    return h != NULL ? h : curl_easy_init();
+}
+
+static void handle_put(struct etcd *e, CURL *h)
+{
+    pthread_mutex_lock(&e->lock);
+    if (e->n_pool < POOL_MAX) {
+        e->pool[e->n_pool++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (h != NULL)
+        curl_easy_cleanup(h);
+}
+
+static size_t on_data(char *p, size_t sz, size_t nm, void *arg)
+{
+    struct cairn_buf *b = arg;
+    return cairn_buf_append(b, p, sz * nm) == 0 ? sz * nm : 0;   /* 0 aborts: over the cap */
+}
+
+static void setup(struct etcd *e, CURL *h, const char *url, const char *body, size_t body_len, long timeout_ms)
+{
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 500 ? timeout_ms : 500L);
+    if (timeout_ms > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    if (e->ca != NULL)
+        curl_easy_setopt(h, CURLOPT_CAINFO, e->ca);
+    if (e->cert != NULL) {
+        curl_easy_setopt(h, CURLOPT_SSLCERT, e->cert);
+        curl_easy_setopt(h, CURLOPT_SSLKEY, e->key);
+    }
+}
+
+/* Request failed before anything reached etcd: safe to try the next endpoint. */
+static bool not_sent(CURLcode c)
+{
+    return c == CURLE_COULDNT_CONNECT || c == CURLE_COULDNT_RESOLVE_HOST || c == CURLE_SSL_CONNECT_ERROR;
+}
+
+/* Error bodies: {"error":"...","message":"...","code":N} (gRPC code). */
+static int gateway_error(long status, const struct cairn_buf *b, const char *what, struct cairn_error *err)
+{
+    char msg[200] = "";
+    json_t *j = b->len > 0 ? json_loadb((const char *)b->data, b->len < 65536 ? b->len : 65536, 0, NULL) : NULL;
+    const json_t *m = json_is_object(j) ? json_object_get(j, "message") : NULL;
+    if (!json_is_string(m) && json_is_object(j))
+        m = json_object_get(j, "error");
+    json_int_t code = json_is_object(j) ? json_integer_value(json_object_get(j, "code")) : 0;
+    if (json_is_string(m))
+        snprintf(msg, sizeof(msg), "%s", json_string_value(m));
+    json_decref(j);
+    for (char *q = msg; *q; q++)
+        if ((unsigned char)*q < 0x20)
+            *q = '?';
+    /* gRPC 14 unavailable, 4 deadline exceeded (no leader, no quorum) */
+    int rc = (status >= 500 || code == 14 || code == 4) ? CAIRN_ERR_NETWORK : CAIRN_ERR_PROTOCOL;
+    return cairn_errf(err, rc, "etcd %s: HTTP %ld: %s", what, status, msg[0] ? msg : "error");
+}
+
+/* POSTs `body` to `path`; on 200 the answer is in *out (caller frees). */
+static int call(struct etcd *e, const char *path, const char *body, struct cairn_buf *out, struct cairn_error *err)
+{
+    CURL *h = handle_get(e);
+    if (h == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    size_t start = atomic_load(&e->cur);
+    int rc = CAIRN_ERR_NETWORK;
+    char curl_msg[CURL_ERROR_SIZE] = "";
+    for (size_t i = 0; i < e->n_ep; i++) {
+        size_t idx = (start + i) % e->n_ep;
+        char url[400];
+        snprintf(url, sizeof(url), "%s%s", e->ep[idx], path);
+        cairn_buf_init(out, ETCD_MAX_RESPONSE);
+        setup(e, h, url, body, strlen(body), e->timeout_ms);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_msg);
+        CURLcode cc = curl_easy_perform(h);
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        if (cc == CURLE_OK && status == 200) {
+            if (idx != start % e->n_ep)
+                atomic_store(&e->cur, idx);
+            rc = 0;
+            break;
+        }
+        if (cc == CURLE_OK) {
+            rc = gateway_error(status, out, path, err);
+            cairn_buf_free(out);
+            if (rc == CAIRN_ERR_NETWORK && status >= 500 && strstr(path, "/txn") == NULL &&
+                strstr(path, "/put") == NULL) {
+                continue;   /* a read or lease call on a member without a leader: another may have one */
+            }
+            break;
+        }
+        cairn_buf_free(out);
+        if (cc == CURLE_WRITE_ERROR) {
+            rc = cairn_errf(err, CAIRN_ERR_TOO_LARGE, "etcd %s: answer larger than %u bytes", path,
+                            ETCD_MAX_RESPONSE);
+            break;
+        }
+        if (not_sent(cc)) {
+            rc = cairn_errf(err, CAIRN_ERR_NETWORK, "etcd: cannot reach %s: %s", e->ep[idx],
+                            curl_msg[0] ? curl_msg : curl_easy_strerror(cc));
+            continue;
+        }
+        if (cc == CURLE_OPERATION_TIMEDOUT) {
+            /* sent, no answer: the outcome is unknown (no quorum, or slow) */
+            rc = cairn_errf(err, CAIRN_ERR_TIMEOUT, "etcd %s: no answer from %s within %ld ms (no quorum?)", path,
+                            e->ep[idx], e->timeout_ms);
+            atomic_store(&e->cur, idx + 1);   /* next request tries another member */
+            break;
+        }
+        rc = cairn_errf(err, CAIRN_ERR_NETWORK, "etcd %s at %s: %s", path, e->ep[idx],
+                        curl_msg[0] ? curl_msg : curl_easy_strerror(cc));
+        atomic_store(&e->cur, idx + 1);
+        break;
+    }
+    handle_put(e, h);
+    return rc;
+}
+
+static char *b64(const void *p, size_t n)
+{
+    return cairn_base64_encode(p, n);
+}
+
+/* The range_end of a prefix: the prefix with its last byte incremented
+ * (bytes of 0xff dropped first). Our prefixes are printable, so the simple
+ * case always applies; `out` holds at least strlen(key) + 1 bytes. */
+static int prefix_end(const char *key, char *out, size_t *out_len)
+{
+    size_t n = strlen(key);
+    memcpy(out, key, n);
+    while (n > 0 && (unsigned char)out[n - 1] == 0xff)
+        n--;
+    if (n == 0)
+        return CAIRN_ERR_INVALID;
+    out[n - 1] = (char)((unsigned char)out[n - 1] + 1);
+    *out_len = n;
+    return 0;
+}
+
+static int set_key(json_t *o, const char *k, const char *key, bool prefix)
+{
+    char *kb = b64(key, strlen(key));
+    if (kb == NULL)
+        return CAIRN_ERR_NOMEM;
+    int rc = json_object_set_new(o, k, json_string(kb)) ? CAIRN_ERR_NOMEM : 0;
+    free(kb);
+    if (rc == 0 && prefix) {
+        char end[ETCD_MAX_KEY + 1];
+        size_t el;
+        if (strlen(key) > ETCD_MAX_KEY || prefix_end(key, end, &el) != 0)
+            return CAIRN_ERR_INVALID;
+        char *eb = b64(end, el);
+        if (eb == NULL)
+            return CAIRN_ERR_NOMEM;
+        rc = json_object_set_new(o, "range_end", json_string(eb)) ? CAIRN_ERR_NOMEM : 0;
+        free(eb);
+    }
+    return rc;
+}
+
+static char *dump(json_t *j)
+{
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return s;
+}
+
+static json_t *range_req(const char *key, bool prefix, bool keys_only)
+{
+    json_t *r = json_object();
+    if (r == NULL || set_key(r, "key", key, prefix) != 0 ||
+        (keys_only && json_object_set_new(r, "keys_only", json_true()) != 0)) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+int etcd_get(struct etcd *e, const char *key, bool prefix, bool keys_only, struct etcd_kvs *out,
+             struct cairn_error *err)
+{
+    char *body = dump(range_req(key, prefix, keys_only));
+    if (body == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    struct cairn_buf b;
+    int rc = call(e, "/v3/kv/range", body, &b, err);
+    free(body);
+    if (rc != 0)
+        return rc;
+    rc = etcd_parse_range(b.data, b.len, out, err);
+    cairn_buf_free(&b);
+    return rc;
+}
+
+static json_t *op_json(const struct etcd_op *op)
+{
+    json_t *inner = NULL;
+    const char *name = NULL;
+    switch (op->kind) {
+    case ETCD_OP_GET:
+        inner = range_req(op->key, op->prefix, false);
+        name = "request_range";
+        break;
+    case ETCD_OP_DEL:
+        inner = json_object();
+        if (inner != NULL && set_key(inner, "key", op->key, op->prefix) != 0) {
+            json_decref(inner);
+            inner = NULL;
+        }
+        name = "request_delete_range";
+        break;
+    case ETCD_OP_PUT: {
+        inner = json_object();
+        char *vb = b64(op->value != NULL ? op->value : (const uint8_t *)"", op->value_len);
+        char lease[24];
+        snprintf(lease, sizeof(lease), "%lld", (long long)op->lease);
+        if (inner == NULL || vb == NULL || set_key(inner, "key", op->key, false) != 0 ||
+            json_object_set_new(inner, "value", json_string(vb)) != 0 ||
+            (op->lease != 0 && json_object_set_new(inner, "lease", json_string(lease)) != 0)) {
+            json_decref(inner);
+            inner = NULL;
+        }
+        free(vb);
+        name = "request_put";
+        break;
+    }
+    }
+    if (inner == NULL)
+        return NULL;
+    json_t *o = json_object();
+    if (o == NULL || json_object_set_new(o, name, inner) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *ops_json(const struct etcd_op *ops, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        json_t *o = op_json(&ops[i]);
+        if (o == NULL || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+int etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp, const struct etcd_op *succ, size_t n_succ,
+             const struct etcd_op *fail, size_t n_fail, struct etcd_txn_result *out, struct cairn_error *err)
+{
+    json_t *t = json_object(), *ca = json_array();
+    bool ok = t != NULL && ca != NULL;
+    for (size_t i = 0; ok && i < n_cmp; i++) {
+        json_t *c = json_object();
+        char rev[24];
+        snprintf(rev, sizeof(rev), "%lld", (long long)cmp[i].rev);
+        bool mod = cmp[i].target == ETCD_CMP_MOD;
+        ok = c != NULL && set_key(c, "key", cmp[i].key, false) == 0 &&
+             json_object_set_new(c, "target", json_string(mod ? "MOD" : "CREATE")) == 0 &&
+             json_object_set_new(c, "result", json_string("EQUAL")) == 0 &&
+             json_object_set_new(c, mod ? "mod_revision" : "create_revision", json_string(rev)) == 0 &&
+             json_array_append_new(ca, c) == 0;
+        if (!ok)
+            json_decref(c);
+    }
+    json_t *s = ok ? ops_json(succ, n_succ) : NULL, *f = ok ? ops_json(fail, n_fail) : NULL;
+    ok = ok && s != NULL && f != NULL && json_object_set_new(t, "compare", ca) == 0;
+    if (ok)
+        ca = NULL;
+    ok = ok && json_object_set_new(t, "success", s) == 0;
+    if (ok)
+        s = NULL;
+    ok = ok && json_object_set_new(t, "failure", f) == 0;
+    if (ok)
+        f = NULL;
+    json_decref(ca);
+    json_decref(s);
+    json_decref(f);
+    char *body = ok ? dump(t) : (json_decref(t), NULL);
+    if (body == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    struct cairn_buf b;
+    int rc = call(e, "/v3/kv/txn", body, &b, err);
+    free(body);
+    if (rc != 0)
+        return rc;
+    rc = etcd_parse_txn(b.data, b.len, out, err);
+    cairn_buf_free(&b);
+    return rc;
+}
+
+static int lease_call(struct etcd *e, const char *path, const char *body, int64_t *id, int64_t *ttl,
+                      struct cairn_error *err)
+{
+    struct cairn_buf b;
+    int rc = call(e, path, body, &b, err);
+    if (rc != 0)
+        return rc;
+    json_t *j = b.len > 0 ? json_loadb((const char *)b.data, b.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    cairn_buf_free(&b);
+    /* keepalive answers {"result":{...}}, grant answers the fields directly */
+    const json_t *r = json_is_object(j) && json_is_object(json_object_get(j, "result")) ? json_object_get(j, "result")
+                                                                                        : j;
+    int64_t i = 0, t = 0;
+    const json_t *iv = json_is_object(r) ? json_object_get(r, "ID") : NULL;
+    const json_t *tv = json_is_object(r) ? json_object_get(r, "TTL") : NULL;
+    if (!json_is_object(r) || (iv != NULL && !etcd_parse_int64(iv, &i)) || (tv != NULL && !etcd_parse_int64(tv, &t))) {
+        json_decref(j);
+        return cairn_errf(err, CAIRN_ERR_PROTOCOL, "etcd %s: malformed answer", path);
+    }
+    const json_t *em = json_object_get(r, "error");
+    if (json_is_string(em) && json_string_length(em) > 0) {
+        json_decref(j);
+        return cairn_errf(err, CAIRN_ERR_NETWORK, "etcd %s: %.200s", path, json_string_value(em));
+    }
+    json_decref(j);
+    if (id != NULL)
+        *id = i;
+    if (ttl != NULL)
+        *ttl = t;
+    return 0;
+}
+
+int etcd_lease_grant(struct etcd *e, int64_t ttl_s, int64_t *out_id, struct cairn_error *err)
+{
+    char body[64];
+    snprintf(body, sizeof(body), "{\"TTL\":\"%lld\"}", (long long)ttl_s);
+    int64_t id = 0;
+    int rc = lease_call(e, "/v3/lease/grant", body, &id, NULL, err);
+    if (rc == 0 && id == 0)
+        rc = cairn_errf(err, CAIRN_ERR_PROTOCOL, "etcd lease grant: no lease ID in the answer");
+    if (rc == 0)
+        *out_id = id;
+    return rc;
+}
+
+int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *out_ttl, struct cairn_error *err)
+{
+    char body[64];
+    snprintf(body, sizeof(body), "{\"ID\":\"%lld\"}", (long long)id);
+    return lease_call(e, "/v3/lease/keepalive", body, NULL, out_ttl, err);
+}
+
+int etcd_lease_revoke(struct etcd *e, int64_t id, struct cairn_error *err)
+{
+    char body[64];
+    snprintf(body, sizeof(body), "{\"ID\":\"%lld\"}", (long long)id);
+    struct cairn_buf b;
+    int rc = call(e, "/v3/lease/revoke", body, &b, err);
+    if (rc == 0)
+        cairn_buf_free(&b);
+    return rc;
+}
+
+/* ---- watch ---- */
+
+#define WATCH_LINE_MAX ETCD_MAX_RESPONSE
+
+struct watch_ctx {
+    struct cairn_buf line;
+    etcd_watch_fn fn;
+    void *arg;
+    atomic_bool *stop;
+    int rc;                    /* first failure (callback or parse) */
+    struct cairn_error *err;
+};
+
+static int watch_line(struct watch_ctx *w, const uint8_t *p, size_t n)
+{
+    struct etcd_watch_msg m;
+    int rc = etcd_parse_watch(p, n, &m, w->err);
+    if (rc != 0)
+        return rc;
+    rc = w->fn(w->arg, &m);
+    etcd_watch_msg_clear(&m);
+    return rc;
+}
+
+static size_t on_watch_data(char *p, size_t sz, size_t nm, void *arg)
+{
+    struct watch_ctx *w = arg;
+    size_t n = sz * nm;
+    size_t i = 0;
+    while (i < n) {
+        const char *nl = memchr(p + i, '\n', n - i);
+        size_t take = nl != NULL ? (size_t)(nl - (p + i)) : n - i;
+        if (cairn_buf_append(&w->line, p + i, take) != 0) {
+            w->rc = cairn_errf(w->err, CAIRN_ERR_TOO_LARGE, "etcd watch: message larger than %u bytes",
+                               WATCH_LINE_MAX);
+            return 0;
+        }
+        i += take;
+        if (nl == NULL)
+            break;
+        i++;   /* the newline */
+        if (w->line.len > 0) {
+            int rc = watch_line(w, w->line.data, w->line.len);
+            w->line.len = 0;
+            if (rc != 0) {
+                w->rc = rc;
+                return 0;
+            }
+        }
+    }
+    return n;
+}
+
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    struct watch_ctx *w = arg;
+    return atomic_load(w->stop) ? 1 : 0;
+}
+
+int etcd_watch(struct etcd *e, const char *prefix, int64_t start_rev, etcd_watch_fn fn, void *arg,
+               atomic_bool *stop, struct cairn_error *err)
+{
+    json_t *cr = range_req(prefix, true, false);
+    char rev[24];
+    snprintf(rev, sizeof(rev), "%lld", (long long)start_rev);
+    json_t *body_j = NULL;
+    if (cr != NULL && (start_rev <= 0 || json_object_set_new(cr, "start_revision", json_string(rev)) == 0) &&
+        json_object_set_new(cr, "progress_notify", json_true()) == 0)
+        body_j = json_pack("{s:o}", "create_request", cr);
+    else
+        json_decref(cr);
+    char *body = dump(body_j);
+    if (body == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    CURL *h = curl_easy_init();
+    if (h == NULL) {
+        free(body);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    size_t idx = atomic_load(&e->cur) % e->n_ep;
+    char url[400];
+    snprintf(url, sizeof(url), "%s/v3/watch", e->ep[idx]);
+    struct watch_ctx w = {.fn = fn, .arg = arg, .stop = stop, .err = err};
+    cairn_buf_init(&w.line, WATCH_LINE_MAX);
+    setup(e, h, url, body, strlen(body), 0);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_watch_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &w);
+    /* a dead TCP peer (member killed, network gone) is noticed by keepalive */
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 2L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 1L);
+    char curl_msg[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_msg);
+    CURLcode cc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    free(body);
+    cairn_buf_free(&w.line);
+    if (w.rc != 0)
+        return w.rc;
+    if (atomic_load(stop))
+        return 0;
+    /* the stream ended or broke: the next attempt goes to another member */
+    atomic_store(&e->cur, idx + 1);
+    if (cc == CURLE_OK && status != 200)
+        return cairn_errf(err, CAIRN_ERR_NETWORK, "etcd watch at %s: HTTP %ld", e->ep[idx], status);
+    return cairn_errf(err, CAIRN_ERR_NETWORK, "etcd watch at %s: %s", e->ep[idx],
+                      cc == CURLE_OK ? "stream closed" : (curl_msg[0] ? curl_msg : curl_easy_strerror(cc)));
+}
