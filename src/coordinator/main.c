@@ -45,6 +45,14 @@ static void usage(FILE *f)
             "                                                      [EDG_COORDINATOR_DNS_NAMES, localhost]\n"
             "  --seal-dir DIR          sealed state directory      [EDG_COORDINATOR_SEAL_DIR,\n"
             "                                                       $PWD/marblerun-coordinator-data]\n"
+            "  --store etcd://HOST:PORT[,HOST:PORT...]  keep the state in etcd, shared by several\n"
+            "                          Coordinator replicas (docs/high-availability.md); without it the\n"
+            "                          state is in the seal directory           [CAIRN_STORE, file]\n"
+            "  --store-prefix PREFIX   etcd key prefix, so deployments can share one etcd\n"
+            "                                                      [CAIRN_STORE_PREFIX, /cairn/]\n"
+            "  --etcd-ca FILE          CA of etcd's server certificate (https to etcd) [CAIRN_ETCD_CA]\n"
+            "  --etcd-cert FILE        client certificate for etcd  [CAIRN_ETCD_CERT]\n"
+            "  --etcd-key FILE         its key                      [CAIRN_ETCD_KEY]\n"
             "  --metrics-addr ADDR     Prometheus /metrics and /events (plain HTTP), off when empty\n"
             "                                                      [EDG_COORDINATOR_PROMETHEUS_ADDR]\n"
             "  --startup-manifest FILE manifest to set at start in state 2\n"
@@ -79,7 +87,8 @@ static void usage(FILE *f)
             "                          fields of their own         [EDG_LOG_FORMAT, text]\n"
             "  --ready-file PATH       after the listeners are bound, write {\"client\",\"mesh\",\"metrics\"}\n"
             "                          with the actual addresses (use port 0 for ephemeral ports)\n"
-            "  --threads N             event loops                 [CPUs]\n"
+            "  --threads N             event loops                 [CPUs; with --store etcd: 4 x CPUs,\n"
+            "                          8..32, as an activation's loop waits for its group commit]\n"
             "  --leaf-key-pool N       pre-generated marble keys, refilled while idle [64; 0 = off]\n"
             "  --http-timeout SECONDS  timeout for slow or idle clients [10]\n"
             "  Connection limits of the client and mesh listeners, each its own budget (docs/coordinator.md):\n"
@@ -270,13 +279,18 @@ int main(int argc, char **argv)
         .tpm_eventlog = env_or("CAIRN_TPM_EVENTLOG", NULL),
         .tpm_pcr_signature = env_or("CAIRN_TPM_PCR_SIGNATURE", NULL),
     };
+    const char *store = env_or("CAIRN_STORE", NULL);
+    const char *store_prefix = env_or("CAIRN_STORE_PREFIX", NULL);
+    const char *etcd_ca = env_or("CAIRN_ETCD_CA", NULL), *etcd_cert = env_or("CAIRN_ETCD_CERT", NULL),
+               *etcd_key = env_or("CAIRN_ETCD_KEY", NULL);
     long threads = 0, pool = 64, timeout = 10;
     long hs_timeout = 5, client_conns = 1024, mesh_conns = 1024, per_addr = 0, hs_per_addr = 128;
 
     enum { O_CLIENT = 256, O_MESH, O_DNS, O_SEAL, O_METRICS, O_STARTUP, O_SIM, O_DEBUG, O_LOGFMT, O_READY,
            O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE, O_TEE, O_TPM_TCTI,
            O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_TPM_PCRSIG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS,
-           O_PER_ADDR, O_HS_PER_ADDR, O_LOGLEVEL, O_KEY_API, O_JOIN };
+           O_PER_ADDR, O_HS_PER_ADDR, O_LOGLEVEL, O_KEY_API, O_JOIN, O_STORE, O_STORE_PREFIX, O_ETCD_CA, O_ETCD_CERT,
+           O_ETCD_KEY };
     static const struct option opts[] = {
         {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
         {"dns-names", required_argument, NULL, O_DNS},      {"seal-dir", required_argument, NULL, O_SEAL},
@@ -299,6 +313,9 @@ int main(int argc, char **argv)
         {"tpm-eventlog", required_argument, NULL, O_TPM_EVENTLOG},
         {"tpm-pcr-signature", required_argument, NULL, O_TPM_PCRSIG},
         {"key-api-addr", required_argument, NULL, O_KEY_API}, {"join", required_argument, NULL, O_JOIN},
+        {"store", required_argument, NULL, O_STORE},        {"store-prefix", required_argument, NULL, O_STORE_PREFIX},
+        {"etcd-ca", required_argument, NULL, O_ETCD_CA},    {"etcd-cert", required_argument, NULL, O_ETCD_CERT},
+        {"etcd-key", required_argument, NULL, O_ETCD_KEY},
         {"help", no_argument, NULL, O_HELP},                {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -310,6 +327,11 @@ int main(int argc, char **argv)
         case O_DNS: dns = optarg; break;
         case O_SEAL: seal_dir = optarg; break;
         case O_METRICS: metrics_addr = optarg; break;
+        case O_STORE: store = optarg; break;
+        case O_STORE_PREFIX: store_prefix = optarg; break;
+        case O_ETCD_CA: etcd_ca = optarg; break;
+        case O_ETCD_CERT: etcd_cert = optarg; break;
+        case O_ETCD_KEY: etcd_key = optarg; break;
         case O_STARTUP: startup = optarg; break;
         case O_SIM: simulation = true; break;
         case O_TRUST_DIR: trust_dir = optarg; break;
@@ -386,6 +408,26 @@ int main(int argc, char **argv)
     }
     if (check_unsupported_env() > 0)
         return EXIT_CONFIG;
+    /* "file" (the default) or etcd://HOST:PORT[,HOST:PORT...] */
+    const char *etcd_endpoints = NULL;
+    if (store != NULL && strcmp(store, "file") != 0) {
+        if (strncmp(store, "etcd://", 7) != 0 || store[7] == '\0') {
+            fprintf(stderr, "cairn-coordinator: --store (CAIRN_STORE): expected file or etcd://HOST:PORT[,HOST:PORT...], "
+                            "got \"%s\"\n", store);
+            return EXIT_CONFIG;
+        }
+        etcd_endpoints = store + 7;
+        if (threads == 0) {
+            /* an activation holds its loop thread while it waits for the
+             * group commit (one etcd round trip): more loops keep the
+             * handshakes of other marbles going and fill the batches */
+            long n = sysconf(_SC_NPROCESSORS_ONLN) * 4;
+            threads = n < 8 ? 8 : n > 32 ? 32 : n;
+        }
+    } else if (store_prefix != NULL || etcd_ca != NULL || etcd_cert != NULL || etcd_key != NULL) {
+        fprintf(stderr, "cairn-coordinator: --store-prefix and --etcd-* need --store etcd://...\n");
+        return EXIT_CONFIG;
+    }
     enum cairn_log_format lf;
     if (cairn_log_format_parse(log_format, &lf) != 0) {
         fprintf(stderr, "cairn-coordinator: --log-format: expected text or json, got %s\n", log_format);
@@ -498,6 +540,11 @@ int main(int argc, char **argv)
         .own_tee = own_tee,
         .issuer = issuer,
         .on_state_change = on_state_change,
+        .etcd_endpoints = etcd_endpoints,
+        .etcd_prefix = store_prefix,
+        .etcd_ca = etcd_ca,
+        .etcd_cert = etcd_cert,
+        .etcd_key = etcd_key,
     };
     struct join_ctx jc = {0};
     if (join != NULL) {
@@ -572,6 +619,18 @@ int main(int argc, char **argv)
             return e.code == CAIRN_ERR_INVALID ? EXIT_CONFIG : 1;
         }
         LOG_INFO("key API (data key for attested replicas) on port %d", ks_server_port(ks));
+    }
+    if (etcd_endpoints != NULL) {
+        /* the registry carries the addresses peers and clients dial */
+        char a_client[300], a_mesh[300], a_key[300] = "";
+        snprintf(a_client, sizeof(a_client), "%s:%d", hc, pc);
+        snprintf(a_mesh, sizeof(a_mesh), "%s:%d", hm, pm);
+        if (ks != NULL) {
+            char hk[256];
+            host_of(key_api_addr, hk, sizeof(hk));
+            snprintf(a_key, sizeof(a_key), "%s:%d", hk, ks_server_port(ks));
+        }
+        core_register_replica(core, a_client, a_mesh, a_key[0] ? a_key : NULL, &e);
     }
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -12,6 +12,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "core/core_internal.h"
+#include "core/ha.h"
 #include "core/governance.h"
 #include "core/pki.h"
 #include "crypto/crypto.h"
@@ -516,7 +517,23 @@ enum core_refusal core_activate_info(struct core *c, core_act_decode_fn decode, 
     }
     if ((r = build_response(c, s, mb, &a, &data, err)) != CORE_OK)
         goto out;
-    if (mb->max_activations > 0) {
+    if (c->ha != NULL) {
+        /* issue 9: replicas on etcd commit the counter (or, without
+         * MaxActivations, check that `s` is still the committed state) in a
+         * group-committed transaction before the answer leaves */
+        struct cairn_error he = {0};
+        int hr = ha_activation_commit(c, s, a.type, mb->max_activations, &he);
+        if (hr == CAIRN_ERR_PERMISSION) {
+            r = forbid(err, "reached the maximum number of activations (%llu) for marble type \"%s\"",
+                       (unsigned long long)mb->max_activations, a.type);
+            goto out;
+        }
+        if (hr != 0) {
+            cairn_errf(err, hr, "%s", cairn_error_msg(&he));
+            r = hr == CAIRN_ERR_NOMEM || hr == CAIRN_ERR_INTERNAL ? CORE_INTERNAL : CORE_UNAVAILABLE;
+            goto out;
+        }
+    } else if (mb->max_activations > 0) {
         /* commit: re-check atomically, so concurrent activations cannot overshoot */
         pthread_mutex_lock(&c->lock);
         json_t *v = json_object_get(c->activations, a.type);

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "core/core_internal.h"
 #include "core/governance.h"
+#include "core/ha.h"
 #include "core/pki.h"
 #include "crypto/crypto.h"
 
@@ -299,7 +300,7 @@ static int put_key(json_t *o, const char *k, EVP_PKEY *key)
  * and log; the callers pass copies taken under c->lock.
  * *out: cc_free_secret(*out, *out_len). */
 static int doc_build(struct core *c, const struct core_snap *s, const json_t *acts, const json_t *mono,
-                     const json_t *log, char **out, size_t *out_len)
+                     const json_t *log, const uint8_t *ctr_key, char **out, size_t *out_len)
 {
     (void)c;
     json_t *d = json_object();
@@ -343,6 +344,10 @@ static int doc_build(struct core *c, const struct core_snap *s, const json_t *ac
     /* issue 13: MonotonicCounter feature gate (features.c); absent when none */
     if (rc == 0 && mono != NULL && json_object_size(mono) > 0)
         rc = json_object_set(d, "monotonicCounters", (json_t *)mono) ? CAIRN_ERR_NOMEM : 0;
+    /* issue 9: replicas on etcd keep counters in keys of their own, sealed
+     * with this key (ha.c) */
+    if (rc == 0 && ctr_key != NULL)
+        rc = put_b64(d, "counterKey", ctr_key, 32);
     char *str = rc == 0 ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     if (rc == 0 && str == NULL)
@@ -428,7 +433,7 @@ static const char *seal_mode_of(const struct manifest *m)
 /* Parses a state document into a new snapshot plus counters (a bundle, see
  * counters_bundle) and log. */
 static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_snap **out_snap, json_t **out_acts,
-                    json_t **out_log, struct cairn_error *err)
+                    json_t **out_log, uint8_t *out_ctr_key, bool *out_has_ctr, struct cairn_error *err)
 {
     json_error_t je;
     json_t *d = json_loadb((const char *)doc, len, JSON_REJECT_DUPLICATES, &je);
@@ -508,6 +513,16 @@ static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_
     json_t *mono = json_object_get(d, "monotonicCounters");
     if (rc == 0 && mono != NULL)
         rc = core_mono_validate(mono, err);
+    uint8_t *ck = NULL;
+    size_t ckl = 0;
+    if (rc == 0 && (rc = get_b64(d, "counterKey", false, &ck, &ckl, err)) == 0 && ck != NULL && ckl != 32)
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "state document: counterKey: expected 32 bytes");
+    if (rc == 0 && out_has_ctr != NULL)
+        *out_has_ctr = ck != NULL;
+    if (rc == 0 && ck != NULL && out_ctr_key != NULL)
+        memcpy(out_ctr_key, ck, 32);
+    if (ck != NULL)
+        cc_free_secret(ck, ckl);
     if (rc == 0)
         rc = snap_finish(c, s, err);
     if (rc != 0) {
@@ -608,7 +623,7 @@ int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err)
         pthread_mutex_unlock(&c->lock);
         char *doc = NULL;
         size_t len = 0;
-        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, &doc, &len)
+        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, NULL, &doc, &len)
                                                            : CAIRN_ERR_NOMEM;
         json_decref(acts);
         json_decref(mono);
@@ -654,13 +669,16 @@ static int commit_ex(struct core *c, struct core_snap *expected, struct core_sna
     /* serialised outside the state lock; the persist lock keeps other writers out */
     char *doc = NULL;
     size_t len = 0;
-    int rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, next, acts, mono, log, &doc, &len)
-                                                           : CAIRN_ERR_NOMEM;
-    json_decref(log);
-    if (rc != 0)
+    int rc;
+    if (acts == NULL || log == NULL || mono == NULL)
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    else if (c->ha != NULL)   /* issue 9: one etcd transaction against expected's revision */
+        rc = ha_commit_state(c, expected, next, new_dek, new_hdr, new_acts != NULL, acts, mono, log, err);
+    else if ((rc = doc_build(c, next, acts, mono, log, NULL, &doc, &len)) != 0)
         rc = cairn_errf(err, rc, "serialising the state failed");
     else
         rc = persist_doc(c, next, new_dek, new_hdr, doc, len, err);
+    json_decref(log);
     if (doc != NULL)
         cc_free_secret(doc, len);
     bool moved = false;
@@ -784,7 +802,7 @@ static int recovery_data_on_load(struct core *c, struct cairn_error *err)
     pthread_mutex_lock(&c->persist);
     char *d = NULL;
     size_t dl = 0;
-    rc = doc_build(c, c->snap, c->activations, c->mono, c->update_log, &d, &dl);
+    rc = doc_build(c, c->snap, c->activations, c->mono, c->update_log, NULL, &d, &dl);
     if (rc == 0)
         rc = persist_doc(c, c->snap, c->dek, adopt, d, dl, err);
     if (d != NULL)
@@ -914,7 +932,7 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     if (res == SEALED_LOAD_OK) {
         struct core_snap *s = NULL;
         json_t *acts = NULL, *log = NULL;
-        int rc = doc_load(c, doc, doc_len, &s, &acts, &log, err);
+        int rc = doc_load(c, doc, doc_len, &s, &acts, &log, NULL, NULL, err);
         cc_free_secret(doc, doc_len);
         if (rc != 0)
             return rc;
@@ -957,7 +975,7 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     pthread_mutex_lock(&c->persist);
     char *d = NULL;
     size_t dl = 0;
-    rc = doc_build(c, s, c->activations, c->mono, c->update_log, &d, &dl);
+    rc = doc_build(c, s, c->activations, c->mono, c->update_log, NULL, &d, &dl);
     if (rc == 0)
         rc = persist_doc(c, s, NULL, NULL, d, dl, err);
     if (d != NULL)
@@ -1033,9 +1051,11 @@ int core_new(const struct core_config *cfg, struct core **out, struct cairn_erro
     }
     if (rc == 0)
         rc = core_trust_load(c, cfg->trust_dir, err);
-    if (rc == 0 && !cfg->memory_only)
+    if (rc == 0 && cfg->etcd_endpoints != NULL)
+        rc = ha_open(c, err);   /* issue 9: the replicated state on etcd */
+    else if (rc == 0 && !cfg->memory_only)
         rc = store_file_open(cfg->seal_dir, &c->store, err);
-    if (rc == 0)
+    if (rc == 0 && c->ha == NULL)
         rc = load_or_create(c, err);
     if (rc == 0 && cfg->leaf_key_pool > 0 &&
         (c->pool = keypool_new(cfg->leaf_key_pool, c->cfg.leaf_key_pool_idle_ms)) == NULL)
@@ -1056,6 +1076,7 @@ void core_free(struct core *c)
 {
     if (c == NULL)
         return;
+    ha_close(c);   /* first: its threads use the snapshot and counters */
     keypool_free(c->pool);
     core_snap_put(c->snap);
     json_decref(c->activations);
@@ -1303,18 +1324,19 @@ char *core_recovery_header(struct core *c)
 int core_load_with_dek(struct core *c, const uint8_t dek[32], struct core_snap **out_snap, json_t **out_acts,
                        json_t **out_log, struct cairn_error *err)
 {
-    if (c->store == NULL)
+    if (c->store == NULL && c->ha == NULL)
         return cairn_errf(err, CAIRN_ERR_STATE, "no sealed state (memory only)");
     uint8_t *data = NULL, *doc = NULL;
     size_t data_len = 0, doc_len = 0;
-    int rc = store_get(c->store, "sealed_data", &data, &data_len, NULL, err);
+    int rc = c->ha != NULL ? ha_read_sealed(c, &data, &data_len, err)
+                           : store_get(c->store, "sealed_data", &data, &data_len, NULL, err);
     if (rc != 0)
         return rc;
     rc = sealed_data_open(dek, data, data_len, &doc, &doc_len, err);
     free(data);
     if (rc != 0)
         return rc;
-    rc = doc_load(c, doc, doc_len, out_snap, out_acts, out_log, err);
+    rc = doc_load(c, doc, doc_len, out_snap, out_acts, out_log, NULL, NULL, err);
     cc_free_secret(doc, doc_len);
     return rc;
 }
@@ -1384,7 +1406,7 @@ int core_seal_joined(struct core *c, struct cairn_error *err)
         atomic_fetch_add(&s->refs, 1);
         json_t *acts = json_copy(c->activations), *log = json_copy(c->update_log), *mono = json_copy(c->mono);
         pthread_mutex_unlock(&c->lock);
-        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, &d, &dl)
+        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, NULL, &d, &dl)
                                                            : CAIRN_ERR_NOMEM;
         json_decref(acts);
         json_decref(log);
@@ -1403,4 +1425,45 @@ int core_seal_joined(struct core *c, struct cairn_error *err)
     }
     pthread_mutex_unlock(&c->persist);
     return rc;
+}
+
+/* ---- issue 9 hooks (core_internal.h) ---- */
+
+int core_doc_build(struct core *c, const struct core_snap *s, const json_t *acts, const json_t *mono,
+                   const json_t *log, const uint8_t *ctr_key, char **out, size_t *out_len)
+{
+    return doc_build(c, s, acts, mono, log, ctr_key, out, out_len);
+}
+
+int core_doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_snap **out_snap, json_t **out_acts,
+                  json_t **out_log, uint8_t *out_ctr_key, bool *out_has_ctr, struct cairn_error *err)
+{
+    return doc_load(c, doc, len, out_snap, out_acts, out_log, out_ctr_key, out_has_ctr, err);
+}
+
+int core_fresh_snap(struct core *c, bool recovery, struct core_snap **out, struct cairn_error *err)
+{
+    struct core_snap *s = snap_new();
+    if (s == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    s->state = recovery ? CORE_STATE_RECOVERY : CORE_STATE_ACCEPTING_MANIFEST;
+    int rc = fresh_ca(c, s, err);
+    if (rc == 0)
+        rc = snap_finish(c, s, err);
+    if (rc != 0) {
+        core_snap_put(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+json_t *core_counters_bundle(const json_t *acts, const json_t *mono)
+{
+    return counters_bundle(acts, mono);
+}
+
+void core_counters_unbundle(json_t *b, json_t **acts, json_t **mono)
+{
+    counters_unbundle(b, acts, mono);
 }

@@ -95,6 +95,13 @@ struct core_config {
      * Coordinator enters recovery as without the hook). NULL = no hook. */
     int (*obtain_data_key)(struct core *c, void *ctx, uint8_t key[32], struct cairn_error *err);
     void *obtain_ctx;
+    /* issue 9: replicated state on etcd (docs/high-availability.md). NULL =
+     * the file store in seal_dir. Otherwise seal_dir only holds the seal key
+     * file (simulation) and the state lives in etcd under etcd_prefix
+     * (NULL = "/cairn/"). The strings are borrowed for the core's lifetime. */
+    const char *etcd_endpoints;    /* "host:port[,host:port...]" */
+    const char *etcd_prefix;
+    const char *etcd_ca, *etcd_cert, *etcd_key;   /* TLS to etcd; NULL = plain HTTP */
 };
 
 /* Everything read-mostly, immutable once published. */
@@ -128,6 +135,9 @@ struct core_snap {
     /* issue 6 (governance.h): {"packageSVN": {pkg: n}, "pendingUpdate": {...}}
      * or NULL; persisted as "governance" in the state document */
     json_t *gov;
+    /* issue 9: the etcd revision this snapshot was committed at (0 with the
+     * file store); set before the snapshot is published */
+    int64_t store_rev;
 };
 
 struct core;
@@ -244,6 +254,17 @@ int core_verify_peer_evidence(struct core *c, const struct attest_evidence *ev, 
 /* The data key of the loaded state: 0 and `key` filled, or
  * CAIRN_ERR_NOT_FOUND (recovery, memory only). *unique: SealMode UniqueKey. */
 int core_data_key(struct core *c, uint8_t key[32], bool *unique);
+/* ---- replicas on etcd (issue 9, docs/high-availability.md) ---- */
+
+/* Registers this replica in etcd's registry with the addresses clients and
+ * marbles dial (after the listeners are bound) and its key API address
+ * (NULL: none), and keeps it alive. A no-op with the file store. */
+int core_register_replica(struct core *c, const char *client_addr, const char *mesh_addr, const char *key_addr,
+                          struct cairn_error *err);
+/* {"store":"etcd","etcdAvailable":..,"stateRevision":..,"replicaID":..,
+ *  "replicas":[{"id","client","mesh","key","version","self"}]} or NULL with
+ * the file store (new reference). */
+json_t *core_replication_status(struct core *c);
 
 /* After a start whose data key came from a replica (obtain_data_key): seals
  * the state with this machine's own seal, so the next start needs no peer.

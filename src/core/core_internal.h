@@ -53,6 +53,7 @@ struct core {
     uint64_t refusals[6];        /* by enum core_refusal */
     struct gov_recovery *recovery; /* issue 6: recovery progress in state 1 (recovery.c), under admin */
     struct trust_store *trust;   /* trust.c: cfg.trust_dir loaded at start, read-only after; NULL = built-in roots */
+    struct core_ha *ha;          /* issue 9: replicated state on etcd (ha.c); NULL = file store */
 };
 
 int core_own_evidence(struct core *c, X509 *root, const uint8_t *nonce, size_t nonce_len, json_t **out,
@@ -86,6 +87,20 @@ int core_commit_rekey(struct core *c, struct core_snap *expected, struct core_sn
                       const json_t *recovery_meta, json_t *acts, json_t *log, struct cairn_error *err);
 /* A copy of the recovery data of the committed sealed_data (NULL = none). */
 char *core_recovery_header(struct core *c);
+
+/* issue 9 (ha.c): the state document of snapshot `s` with counters, log
+ * and (replicas on etcd) the counter key; *out: cc_free_secret. */
+int core_doc_build(struct core *c, const struct core_snap *s, const json_t *acts, const json_t *mono,
+                   const json_t *log, const uint8_t *ctr_key, char **out, size_t *out_len);
+/* Parses a state document; *out_ctr_key (may be NULL) receives its
+ * counterKey, *out_has_ctr whether it had one. */
+int core_doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_snap **out_snap, json_t **out_acts,
+                  json_t **out_log, uint8_t *out_ctr_key, bool *out_has_ctr, struct cairn_error *err);
+/* A fresh state in state 2 (new root CA), or state 1 with `recovery`. */
+int core_fresh_snap(struct core *c, bool recovery, struct core_snap **out, struct cairn_error *err);
+/* counters_bundle / counters_unbundle (core.c) */
+json_t *core_counters_bundle(const json_t *acts, const json_t *mono);
+void core_counters_unbundle(json_t *b, json_t **acts, json_t **mono);
 
 /* trust.c: the trust directory (docs/trust.md). core_trust_load loads `dir`
  * (NULL: nothing) into c->trust and logs what it holds; core_trust_get gives

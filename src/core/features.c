@@ -15,6 +15,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "core/core_internal.h"
+#include "core/ha.h"
 #include "core/pki.h"
 #include "crypto/crypto.h"
 
@@ -172,6 +173,15 @@ int core_mono_set(struct core *c, const char *type, const uint8_t uuid[16], cons
     char *id = counter_id(type, uuid, name);
     if (id == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    if (c->ha != NULL) {   /* issue 9: one etcd transaction per counter change */
+        if (core_get_state(c) != CORE_STATE_ACCEPTING_MARBLES) {
+            free(id);
+            return cairn_errf(err, CAIRN_ERR_STATE, "server is not in expected state");
+        }
+        int hr = ha_mono_commit(c, id, value, prev, err);
+        free(id);
+        return hr;
+    }
     int rc = 0;
     uint64_t cur = 0, gen;
     pthread_mutex_lock(&c->lock);

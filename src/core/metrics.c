@@ -7,6 +7,7 @@
 #include "cairn_version.h"
 #include "common/encoding.h"
 #include "core/core_internal.h"
+#include "core/ha.h"
 #include "crypto/crypto.h"
 
 static const double k_act_buckets[CORE_ACT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -181,6 +182,7 @@ int core_metrics_render(struct core *c, struct cairn_buf *b)
                          "3 accepting marbles).\n# TYPE coordinator_state gauge\ncoordinator_state %d\n", (int)st);
     cairn_buf_appendf(b, "# HELP coordinator_version_info Version information.\n# TYPE coordinator_version_info gauge\n"
                          "coordinator_version_info{version=\"%s\",commit=\"%s\"} 1\n", CAIRN_VERSION, CAIRN_COMMIT_ID);
+    ha_metrics(c, b);   /* issue 9: etcd and replicas (nothing with the file store) */
     pthread_mutex_lock(&c->mlock);
     cairn_buf_append_str(b, "# HELP coordinator_marble_activations_total Activation attempts by marble type and UUID.\n"
                             "# TYPE coordinator_marble_activations_total counter\n");

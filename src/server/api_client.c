@@ -43,6 +43,8 @@ int api_status_of(int code)
     case CAIRN_ERR_PERMISSION: return 403;
     case CAIRN_ERR_UNAUTHENTICATED: return 401;
     case CAIRN_ERR_NOT_FOUND: return 404;
+    case CAIRN_ERR_NETWORK:   /* replicas on etcd: the state store is unavailable (no quorum) */
+    case CAIRN_ERR_TIMEOUT: return 503;
     default: return 500;
     }
 }
@@ -109,7 +111,13 @@ static void h_activate_wrong_api(struct srv_req *r, void *ctx)
 static void h_v2_status(struct srv_req *r, void *ctx)
 {
     enum core_state s = core_get_state(core_of(ctx));
-    srv_jsend_success(r, json_pack("{s:i, s:s}", "code", (int)s, "message", core_state_message(s)));
+    json_t *d = json_pack("{s:i, s:s}", "code", (int)s, "message", core_state_message(s));
+    json_t *repl = core_replication_status(core_of(ctx));   /* issue 9: replicas on etcd; absent otherwise */
+    if (d != NULL && repl != NULL)
+        json_object_set_new(d, "replication", repl);
+    else
+        json_decref(repl);
+    srv_jsend_success(r, d);
 }
 
 static json_t *b64_or_null(const uint8_t *p, size_t n)

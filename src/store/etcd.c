@@ -327,7 +327,7 @@ static json_t *op_json(const struct etcd_op *op)
     const char *name = NULL;
     switch (op->kind) {
     case ETCD_OP_GET:
-        inner = range_req(op->key, op->prefix, false);
+        inner = range_req(op->key, op->prefix, op->keys_only);
         name = "request_range";
         break;
     case ETCD_OP_DEL:

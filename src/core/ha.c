@@ -1,0 +1,1371 @@
+/* The Coordinator's state replicated on etcd (ha.h; docs/high-availability.md). */
+#include "core/ha.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/encoding.h"
+#include "common/log.h"
+#include "core/core_internal.h"
+#include "core/features.h"
+#include "core/governance.h"
+#include "crypto/crypto.h"
+#include "store/datakey.h"
+#include "store/etcd.h"
+#include "store/registry.h"
+#include "store/seal.h"
+
+#define STATE_MAGIC "CHA1"
+#define HDR_LEN (4 + DATAKEY_ID_SIZE)
+#define CTR_AAD "cairn-ctr-v1"
+#define BATCH_ATTEMPTS 64
+#define PREFIX_MAX 200
+
+struct act_req {
+    const char *type;
+    uint64_t max;
+    int64_t snap_rev;
+    bool granted, done;
+    int rc;
+    char msg[300];
+    struct act_req *next;
+};
+
+struct core_ha {
+    struct etcd *etcd;
+    struct datakey *dk;
+    struct seal *seal;
+    char prefix[PREFIX_MAX + 1];
+    char k_state[PREFIX_MAX + 16];
+    /* the committed state this replica runs on; written under c->persist
+     * (and c->lock), read under either */
+    _Atomic int64_t state_rev;
+    uint8_t kid[DATAKEY_ID_SIZE];
+    bool have_kid;
+    uint8_t ctr_key[32];        /* under c->lock */
+    bool have_ctr;
+    json_t *act_rev, *mono_rev; /* {name: revision} of the cached counters, under c->lock */
+    /* group commit of activations */
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_cond;
+    struct act_req *q_head, **q_tail;
+    bool committing;
+    /* threads */
+    atomic_bool stop;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    pthread_t watch_th, live_th;
+    bool watch_started, live_started;
+    _Atomic int64_t watch_rev;  /* last revision the watch delivered */
+    /* registry and liveness */
+    pthread_mutex_t reg_lock;
+    struct replica_info self;
+    bool registered;
+    int64_t lease;
+    json_t *replicas;           /* {id: {client, mesh, key}} as seen by the watch, under reg_lock */
+    atomic_bool etcd_ok;
+    char last_error[256];       /* under reg_lock */
+    /* metrics */
+    atomic_uint_fast64_t n_batches, n_batched, n_retries, n_reloads, n_peer_counters, n_unavailable;
+    _Atomic double last_reload_ms;
+};
+
+/* ---- small helpers ---- */
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int key_of(const struct core_ha *h, const char *kind, const char *name, char *out, size_t n)
+{
+    char *hex = cairn_hex_encode(name, strlen(name));
+    if (hex == NULL)
+        return CAIRN_ERR_NOMEM;
+    int w = snprintf(out, n, "%s%s/%s", h->prefix, kind, hex);
+    free(hex);
+    return w > 0 && (size_t)w < n ? 0 : CAIRN_ERR_TOO_LARGE;
+}
+
+/* The name in a counter key "<prefix><kind>/<hex>" (malloc'd) or NULL. */
+static char *name_of(const char *suffix_hex)
+{
+    uint8_t *b = NULL;
+    size_t n = 0;
+    if (cairn_hex_decode(suffix_hex, strlen(suffix_hex), &b, &n) != 0)
+        return NULL;
+    if (n == 0 || memchr(b, 0, n) != NULL) {
+        free(b);
+        return NULL;
+    }
+    return (char *)b;   /* NUL-terminated by the decoder */
+}
+
+/* Counter values: AES-256-GCM under counterKey, AAD binds the full key. */
+static int ctr_seal(const uint8_t key[32], const char *etcd_key, uint64_t v, uint8_t **out, size_t *out_len)
+{
+    char aad[PREFIX_MAX + 600], pt[24];
+    int al = snprintf(aad, sizeof(aad), "%s|%s", CTR_AAD, etcd_key);
+    int pl = snprintf(pt, sizeof(pt), "%" PRIu64, v);
+    if (al <= 0 || (size_t)al >= sizeof(aad))
+        return CAIRN_ERR_TOO_LARGE;
+    return cc_aead_seal(key, aad, (size_t)al, pt, (size_t)pl, out, out_len) == 0 ? 0 : CAIRN_ERR_CRYPTO;
+}
+
+static int ctr_open(const uint8_t key[32], const char *etcd_key, const uint8_t *blob, size_t len, uint64_t *v)
+{
+    char aad[PREFIX_MAX + 600];
+    int al = snprintf(aad, sizeof(aad), "%s|%s", CTR_AAD, etcd_key);
+    if (al <= 0 || (size_t)al >= sizeof(aad) || len > 256)
+        return CAIRN_ERR_INVALID;
+    uint8_t *pt = NULL;
+    size_t pl = 0;
+    if (cc_aead_open(key, aad, (size_t)al, blob, len, &pt, &pl) != 0)
+        return CAIRN_ERR_VERIFY;
+    int rc = 0;
+    uint64_t x = 0;
+    if (pl == 0 || pl > 20)
+        rc = CAIRN_ERR_INVALID;
+    for (size_t i = 0; rc == 0 && i < pl; i++) {
+        if (pt[i] < '0' || pt[i] > '9' || x > (UINT64_MAX - 9) / 10)
+            rc = CAIRN_ERR_INVALID;
+        else
+            x = x * 10 + (uint64_t)(pt[i] - '0');
+    }
+    cc_free_secret(pt, pl);
+    if (rc == 0)
+        *v = x;
+    return rc;
+}
+
+static void set_error(struct core_ha *h, const char *msg)
+{
+    pthread_mutex_lock(&h->reg_lock);
+    snprintf(h->last_error, sizeof(h->last_error), "%s", msg);
+    pthread_mutex_unlock(&h->reg_lock);
+}
+
+/* ---- the state value ---- */
+
+static int state_value(const uint8_t kid[DATAKEY_ID_SIZE], const uint8_t dek[32], const char *hdr, const char *doc,
+                       size_t doc_len, uint8_t **out, size_t *out_len)
+{
+    uint8_t *sd = NULL;
+    size_t sl = 0;
+    int rc = sealed_data_seal(dek, (const uint8_t *)hdr, hdr != NULL ? strlen(hdr) : 0, (const uint8_t *)doc, doc_len,
+                              &sd, &sl);
+    if (rc != 0)
+        return rc;
+    uint8_t *v = malloc(HDR_LEN + sl);
+    if (v == NULL) {
+        free(sd);
+        return CAIRN_ERR_NOMEM;
+    }
+    memcpy(v, STATE_MAGIC, 4);
+    memcpy(v + 4, kid, DATAKEY_ID_SIZE);
+    memcpy(v + HDR_LEN, sd, sl);
+    free(sd);
+    *out = v;
+    *out_len = HDR_LEN + sl;
+    return 0;
+}
+
+/* Splits an (untrusted) state value into key id and sealed_data. */
+static int state_split(const uint8_t *v, size_t n, const uint8_t **kid, const uint8_t **sd, size_t *sd_len,
+                       struct cairn_error *err)
+{
+    if (n < HDR_LEN || memcmp(v, STATE_MAGIC, 4) != 0)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "etcd state: not a Cairn replicated state (bad magic)");
+    const uint8_t *h;
+    size_t hl;
+    if (sealed_data_header(v + HDR_LEN, n - HDR_LEN, &h, &hl) != 0)
+        return cairn_errf(err, CAIRN_ERR_TRUNCATED, "etcd state: truncated sealed data");
+    *kid = v + 4;
+    *sd = v + HDR_LEN;
+    *sd_len = n - HDR_LEN;
+    return 0;
+}
+
+/* The DEK for `kid`: the one in use, or from the data key provider. */
+static int dek_for(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], uint8_t dek[32], struct cairn_error *err)
+{
+    struct core_ha *h = c->ha;
+    if (h->have_kid && c->have_dek && memcmp(kid, h->kid, DATAKEY_ID_SIZE) == 0) {
+        memcpy(dek, c->dek, 32);
+        return 0;
+    }
+    return datakey_obtain(h->dk, kid, dek, err);
+}
+
+/* A loaded state, before it is installed. */
+struct loaded {
+    struct core_snap *snap;
+    json_t *log;
+    uint8_t kid[DATAKEY_ID_SIZE];
+    uint8_t dek[32];
+    uint8_t ctr_key[32];
+    bool has_ctr;
+    char *hdr;   /* recovery data header or NULL */
+};
+
+static void loaded_clear(struct loaded *l)
+{
+    core_snap_put(l->snap);
+    json_decref(l->log);
+    free(l->hdr);
+    cc_wipe(l, sizeof(*l));
+}
+
+/* Opens a state value. CAIRN_ERR_NOT_FOUND: no data key for it here. */
+static int open_state(struct core *c, const struct etcd_kv *kv, struct loaded *out, struct cairn_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    const uint8_t *kid, *sd, *hdr;
+    size_t sl, hl;
+    int rc = state_split(kv->value, kv->value_len, &kid, &sd, &sl, err);
+    if (rc != 0)
+        return rc;
+    memcpy(out->kid, kid, DATAKEY_ID_SIZE);
+    if ((rc = dek_for(c, kid, out->dek, err)) != 0)
+        return rc;
+    sealed_data_header(sd, sl, &hdr, &hl);
+    if (hl > 0 && (memchr(hdr, 0, hl) != NULL || (out->hdr = strndup((const char *)hdr, hl)) == NULL)) {
+        cc_wipe(out, sizeof(*out));
+        return cairn_errf(err, CAIRN_ERR_INVALID, "etcd state: bad recovery data header");
+    }
+    uint8_t *doc = NULL;
+    size_t dl = 0;
+    if ((rc = sealed_data_open(out->dek, sd, sl, &doc, &dl, err)) != 0) {
+        loaded_clear(out);
+        return cairn_err_prefix(err, "etcd state");
+    }
+    json_t *bundle = NULL;
+    rc = core_doc_load(c, doc, dl, &out->snap, &bundle, &out->log, out->ctr_key, &out->has_ctr, err);
+    cc_free_secret(doc, dl);
+    json_decref(bundle);   /* counters live in keys of their own */
+    if (rc != 0) {
+        loaded_clear(out);
+        return cairn_err_prefix(err, "etcd state");
+    }
+    out->snap->store_rev = kv->mod_rev;
+    return 0;
+}
+
+/* ---- counters ---- */
+
+/* Applies one counter key (put or delete) seen at `rev` to the cache.
+ * Caller holds c->lock. Returns true when it changed something. */
+static bool counter_apply(struct core *c, bool act, const char *etcd_key, const char *name, const struct etcd_kv *kv,
+                          bool deleted)
+{
+    struct core_ha *h = c->ha;
+    json_t *revs = act ? h->act_rev : h->mono_rev, *vals = act ? c->activations : c->mono;
+    json_int_t have = json_integer_value(json_object_get(revs, name));
+    if (kv->mod_rev <= have)
+        return false;   /* older than what this replica knows (its own commit, or a stale event) */
+    if (deleted) {
+        json_object_del(vals, name);
+        json_object_del(revs, name);
+        return true;
+    }
+    uint64_t v = 0;
+    if (!h->have_ctr || ctr_open(h->ctr_key, etcd_key, kv->value, kv->value_len, &v) != 0) {
+        /* a value that does not authenticate: written under another
+         * counterKey (a state this replica has not applied yet) or forged.
+         * MaxActivations must not fall: the type is blocked until a valid
+         * value arrives. */
+        LOG_WARN("etcd: counter %s does not authenticate: %s blocked until a valid value is committed", etcd_key,
+                 act ? "activations of this marble type are" : "this monotonic counter is");
+        v = act ? (uint64_t)INT64_MAX : 0;
+        if (!act)
+            return false;
+    }
+    if (act)
+        json_object_set_new(vals, name, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
+    else {
+        char b[24];
+        snprintf(b, sizeof(b), "%" PRIu64, v);
+        json_object_set_new(vals, name, json_string(b));
+    }
+    json_object_set_new(revs, name, json_integer(kv->mod_rev));
+    return true;
+}
+
+/* A key under the prefix: which kind, and the name. */
+enum kkind { K_OTHER, K_STATE, K_ACT, K_MONO, K_REPLICA };
+static enum kkind classify(const struct core_ha *h, const char *key, const char **rest)
+{
+    size_t pl = strlen(h->prefix);
+    if (strncmp(key, h->prefix, pl) != 0)
+        return K_OTHER;
+    const char *r = key + pl;
+    if (strcmp(r, "state") == 0)
+        return K_STATE;
+    if (strncmp(r, "act/", 4) == 0) {
+        *rest = r + 4;
+        return K_ACT;
+    }
+    if (strncmp(r, "mono/", 5) == 0) {
+        *rest = r + 5;
+        return K_MONO;
+    }
+    if (strncmp(r, "replicas/", 9) == 0) {
+        *rest = r + 9;
+        return K_REPLICA;
+    }
+    return K_OTHER;
+}
+
+static void counter_event(struct core *c, const struct etcd_kv *kv, bool deleted)
+{
+    const char *rest = NULL;
+    enum kkind k = classify(c->ha, kv->key, &rest);
+    if (k != K_ACT && k != K_MONO)
+        return;
+    char *name = name_of(rest);
+    if (name == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (counter_apply(c, k == K_ACT, kv->key, name, kv, deleted))
+        atomic_fetch_add(&c->ha->n_peer_counters, 1);
+    pthread_mutex_unlock(&c->lock);
+    free(name);
+}
+
+static void replica_event(struct core_ha *h, const struct etcd_kv *kv, const char *id, bool deleted)
+{
+    pthread_mutex_lock(&h->reg_lock);
+    if (deleted) {
+        json_object_del(h->replicas, id);
+    } else {
+        struct replica_info ri;
+        if (registry_parse(kv->value, kv->value_len, id, &ri, NULL) == 0)
+            json_object_set_new(h->replicas, id,
+                                json_pack("{s:s, s:s, s:s, s:s}", "client", ri.client, "mesh", ri.mesh, "key", ri.key,
+                                          "version", ri.version));
+    }
+    pthread_mutex_unlock(&h->reg_lock);
+}
+
+/* ---- install ---- */
+
+/* Installs a loaded state. Caller holds c->persist. `reset_counters`:
+ * the state has a new counterKey (a manifest set or recovery elsewhere):
+ * the counters under the old key are gone with it. */
+static void install(struct core *c, struct loaded *l, int64_t rev)
+{
+    struct core_ha *h = c->ha;
+    pthread_mutex_lock(&c->lock);
+    struct core_snap *old = c->snap;
+    c->snap = l->snap;
+    l->snap = NULL;
+    json_decref(c->update_log);
+    c->update_log = l->log;
+    l->log = NULL;
+    if (!h->have_ctr || !l->has_ctr || memcmp(h->ctr_key, l->ctr_key, 32) != 0) {
+        json_object_clear(c->activations);
+        json_object_clear(c->mono);
+        json_object_clear(h->act_rev);
+        json_object_clear(h->mono_rev);
+    }
+    memcpy(h->ctr_key, l->ctr_key, 32);
+    h->have_ctr = l->has_ctr;
+    memcpy(c->dek, l->dek, 32);
+    c->have_dek = true;
+    memcpy(h->kid, l->kid, DATAKEY_ID_SIZE);
+    h->have_kid = true;
+    free(c->rec_hdr);
+    c->rec_hdr = l->hdr;
+    l->hdr = NULL;
+    atomic_store(&h->state_rev, rev);
+    c->gen++;
+    c->persisted_gen = c->gen;
+    pthread_mutex_unlock(&c->lock);
+    datakey_installed(h->dk, h->kid, c->dek);
+    core_snap_put(old);
+}
+
+/* A peer committed the state at kv->mod_rev: reload it (watch thread). */
+static void reload(struct core *c, const struct etcd_kv *kv)
+{
+    struct core_ha *h = c->ha;
+    pthread_mutex_lock(&c->persist);
+    if (kv->mod_rev <= atomic_load(&h->state_rev)) {
+        pthread_mutex_unlock(&c->persist);
+        return;   /* this replica's own commit, or older */
+    }
+    double t0 = now_ms();
+    struct loaded l;
+    struct cairn_error e = {0};
+    int rc = open_state(c, kv, &l, &e);
+    if (rc == 0) {
+        install(c, &l, kv->mod_rev);
+        loaded_clear(&l);
+        double ms = now_ms() - t0;
+        atomic_store(&h->last_reload_ms, ms);
+        atomic_fetch_add(&h->n_reloads, 1);
+        LOG_INFO("etcd: applied the state a peer committed at revision %" PRId64 " (%.1f ms)", kv->mod_rev, ms);
+    } else {
+        /* stay on the old snapshot: writes and activations compare its
+         * revision and are refused until a state that opens arrives */
+        LOG_ERROR("etcd: cannot apply the state committed at revision %" PRId64 ": %s", kv->mod_rev,
+                  cairn_error_msg(&e));
+        set_error(h, cairn_error_msg(&e));
+    }
+    pthread_mutex_unlock(&c->persist);
+}
+
+/* ---- load ---- */
+
+/* Creates the first state (state 2, new root) in etcd; CAIRN_ERR_CONFLICT
+ * when another replica created one first. Caller holds c->persist. */
+static int create_first(struct core *c, struct cairn_error *err)
+{
+    struct core_snap *s = NULL;
+    int rc = core_fresh_snap(c, false, &s, err);
+    if (rc != 0)
+        return rc;
+    json_t *acts = json_object(), *mono = json_object(), *log = json_array();
+    struct core_snap none = {0};   /* expected: "no state yet" (revision 0) */
+    rc = acts && mono && log ? ha_commit_state(c, &none, s, NULL, NULL, true, acts, mono, log, err)
+                             : cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    if (rc == 0) {
+        pthread_mutex_lock(&c->lock);
+        struct core_snap *old = c->snap;
+        c->snap = s;
+        s = NULL;
+        json_decref(c->update_log);
+        c->update_log = json_incref(log);
+        pthread_mutex_unlock(&c->lock);
+        core_snap_put(old);
+        LOG_INFO("etcd: created the replicated state (state 2, new root certificate) at revision %" PRId64,
+                 atomic_load(&c->ha->state_rev));
+    }
+    core_snap_put(s);
+    json_decref(acts);
+    json_decref(mono);
+    json_decref(log);
+    return rc;
+}
+
+/* Reads everything under the prefix at one revision and installs it (start
+ * and resynchronisation after a compacted watch). *out_rev: that revision. */
+static int load_all(struct core *c, int64_t *out_rev, struct cairn_error *err)
+{
+    struct core_ha *h = c->ha;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        struct etcd_kvs kvs = {0};
+        int rc = etcd_get(h->etcd, h->prefix, true, false, &kvs, err);
+        if (rc != 0)
+            return cairn_err_prefix(err, "reading the replicated state from etcd at %s", etcd_endpoint(h->etcd));
+        const struct etcd_kv *st = NULL;
+        for (size_t i = 0; i < kvs.n; i++)
+            if (strcmp(kvs.kv[i].key, h->k_state) == 0)
+                st = &kvs.kv[i];
+        pthread_mutex_lock(&c->persist);
+        if (st == NULL) {
+            rc = create_first(c, err);
+            pthread_mutex_unlock(&c->persist);
+            etcd_kvs_clear(&kvs);
+            if (rc == CAIRN_ERR_CONFLICT)
+                continue;   /* another replica created it first: load that one */
+            if (rc == 0)
+                *out_rev = atomic_load(&h->state_rev);
+            return rc;
+        }
+        struct loaded l;
+        rc = open_state(c, st, &l, err);
+        if (rc == CAIRN_ERR_NOT_FOUND) {
+            /* no data key for this state here: recovery (state 1) */
+            LOG_WARN("etcd: no data key for the replicated state: %s", cairn_error_msg(err));
+            struct core_snap *s = NULL;
+            gov_recovery_start(c);
+            rc = core_fresh_snap(c, true, &s, err);
+            if (rc == 0) {
+                s->store_rev = st->mod_rev;
+                pthread_mutex_lock(&c->lock);
+                struct core_snap *old = c->snap;
+                c->snap = s;
+                atomic_store(&h->state_rev, st->mod_rev);
+                pthread_mutex_unlock(&c->lock);
+                core_snap_put(old);
+                LOG_WARN("the replicated state cannot be opened by this replica: Coordinator in recovery mode "
+                         "(state 1); recover the state or set a new manifest (which discards the old state)");
+            }
+            pthread_mutex_unlock(&c->persist);
+            *out_rev = kvs.revision;
+            etcd_kvs_clear(&kvs);
+            if (rc == 0)
+                gov_recovery_wait(c);
+            return rc;
+        }
+        if (rc != 0) {
+            pthread_mutex_unlock(&c->persist);
+            etcd_kvs_clear(&kvs);
+            return cairn_err_prefix(err, "loading the replicated state");
+        }
+        int64_t srev = st->mod_rev;
+        atomic_store(&h->state_rev, 0);   /* install anew whatever was there */
+        install(c, &l, srev);
+        loaded_clear(&l);
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < kvs.n; i++) {
+            const char *rest = NULL;
+            enum kkind k = classify(h, kvs.kv[i].key, &rest);
+            if (k == K_ACT || k == K_MONO) {
+                char *name = name_of(rest);
+                if (name != NULL)
+                    counter_apply(c, k == K_ACT, kvs.kv[i].key, name, &kvs.kv[i], false);
+                free(name);
+            }
+        }
+        pthread_mutex_unlock(&c->lock);
+        for (size_t i = 0; i < kvs.n; i++) {
+            const char *rest = NULL;
+            if (classify(h, kvs.kv[i].key, &rest) == K_REPLICA)
+                replica_event(h, &kvs.kv[i], rest, false);
+        }
+        pthread_mutex_unlock(&c->persist);
+        *out_rev = kvs.revision;
+        etcd_kvs_clear(&kvs);
+        return 0;
+    }
+    return cairn_errf(err, CAIRN_ERR_CONFLICT, "etcd: the replicated state kept changing while loading");
+}
+
+/* ---- commit of the state ---- */
+
+int ha_commit_state(struct core *c, const struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
+                    const char *new_hdr, bool replace_counters, json_t *acts, json_t *mono, json_t *log,
+                    struct cairn_error *err)
+{
+    struct core_ha *h = c->ha;
+    uint8_t dek[32], kid[DATAKEY_ID_SIZE], ctr[32];
+    bool new_kid = new_dek != NULL || !c->have_dek || !h->have_kid;
+    if (!h->have_ctr)
+        replace_counters = true;   /* the first state: no counters yet */
+    if (new_dek != NULL)
+        memcpy(dek, new_dek, 32);
+    else if (!new_kid)
+        memcpy(dek, c->dek, 32);
+    else if (cc_random(dek, 32) != 0)
+        return cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
+    if (new_kid ? cc_random(kid, sizeof(kid)) != 0 : (memcpy(kid, h->kid, sizeof(kid)), 0))
+        return cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
+    if (replace_counters ? cc_random(ctr, 32) != 0 : (memcpy(ctr, h->ctr_key, 32), 0))
+        return cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
+    const char *hdr = new_dek != NULL ? new_hdr : c->rec_hdr;
+    json_t *empty_a = json_object(), *empty_m = json_object();
+    char *doc = NULL;
+    size_t dl = 0;
+    uint8_t *val = NULL;
+    size_t vl = 0;
+    int rc = empty_a && empty_m ? core_doc_build(c, next, empty_a, empty_m, log, ctr, &doc, &dl) : CAIRN_ERR_NOMEM;
+    json_decref(empty_a);
+    json_decref(empty_m);
+    if (rc == 0)
+        rc = state_value(kid, dek, hdr, doc, dl, &val, &vl);
+    if (doc != NULL)
+        cc_free_secret(doc, dl);
+    if (rc != 0) {
+        cc_wipe(dek, sizeof(dek));
+        return cairn_errf(err, rc, "serialising the state failed");
+    }
+    /* publish the key before any replica can see a state sealed under it */
+    if (new_kid && (rc = datakey_publish(h->dk, kid, dek, err)) != 0) {
+        free(val);
+        cc_wipe(dek, sizeof(dek));
+        return cairn_err_prefix(err, "publishing the data key");
+    }
+    /* ops: the state first (a watching peer then knows the new counterKey
+     * before it sees the counters), then the counters replaced */
+    size_t n_ctr = replace_counters ? json_object_size(acts) + json_object_size(mono) : 0;
+    struct etcd_op *ops = calloc(3 + n_ctr, sizeof(*ops));
+    char (*keys)[PREFIX_MAX + 600] = calloc(n_ctr + 3, sizeof(*keys));
+    uint8_t **vals = calloc(n_ctr + 1, sizeof(*vals));
+    size_t n_ops = 0;
+    if (ops == NULL || keys == NULL || vals == NULL)
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    if (rc == 0) {
+        ops[n_ops++] = (struct etcd_op){.kind = ETCD_OP_PUT, .key = h->k_state, .value = val, .value_len = vl};
+        if (replace_counters) {
+            snprintf(keys[n_ctr], sizeof(keys[0]), "%sact/", h->prefix);
+            snprintf(keys[n_ctr + 1], sizeof(keys[0]), "%smono/", h->prefix);
+            ops[n_ops++] = (struct etcd_op){.kind = ETCD_OP_DEL, .key = keys[n_ctr], .prefix = true};
+            ops[n_ops++] = (struct etcd_op){.kind = ETCD_OP_DEL, .key = keys[n_ctr + 1], .prefix = true};
+            size_t i = 0;
+            for (int pass = 0; pass < 2 && rc == 0; pass++) {
+                const char *name;
+                json_t *v;
+                json_object_foreach(pass == 0 ? acts : mono, name, v) {
+                    uint64_t x = 0;
+                    if (pass == 0)
+                        x = (uint64_t)json_integer_value(v);
+                    else if (json_is_string(v))
+                        x = strtoull(json_string_value(v), NULL, 10);
+                    size_t vlen = 0;
+                    if ((rc = key_of(h, pass == 0 ? "act" : "mono", name, keys[i], sizeof(keys[0]))) != 0 ||
+                        (rc = ctr_seal(ctr, keys[i], x, &vals[i], &vlen)) != 0) {
+                        rc = cairn_errf(err, rc, "sealing a counter failed");
+                        break;
+                    }
+                    ops[n_ops++] =
+                        (struct etcd_op){.kind = ETCD_OP_PUT, .key = keys[i], .value = vals[i], .value_len = vlen};
+                    i++;
+                }
+            }
+        }
+    }
+    struct etcd_txn_result r = {0};
+    if (rc == 0) {
+        /* optimistic concurrency: the state this change was computed from */
+        struct etcd_cmp cmp = {.key = h->k_state,
+                               .target = expected->store_rev == 0 ? ETCD_CMP_CREATE : ETCD_CMP_MOD,
+                               .rev = expected->store_rev};
+        rc = etcd_txn(h->etcd, &cmp, 1, ops, n_ops, NULL, 0, &r, err);
+        if (rc != 0)
+            cairn_err_prefix(err, "the replicated state store (etcd) is unavailable; nothing was changed unless "
+                                  "the error says the outcome is unknown");
+        else if (!r.succeeded)
+            rc = cairn_errf(err, CAIRN_ERR_CONFLICT,
+                            "the state was changed by another Coordinator replica meanwhile (revision %" PRId64
+                            " is no longer current); nothing was changed: retry",
+                            expected->store_rev);
+    }
+    if (rc == 0) {
+        next->store_rev = r.revision;
+        pthread_mutex_lock(&c->lock);
+        memcpy(c->dek, dek, 32);
+        c->have_dek = true;
+        memcpy(h->kid, kid, sizeof(kid));
+        h->have_kid = true;
+        memcpy(h->ctr_key, ctr, 32);
+        h->have_ctr = true;
+        if (replace_counters) {
+            json_object_clear(h->act_rev);
+            json_object_clear(h->mono_rev);
+            const char *name;
+            json_t *v;
+            json_object_foreach(acts, name, v) json_object_set_new(h->act_rev, name, json_integer(r.revision));
+            json_object_foreach(mono, name, v) json_object_set_new(h->mono_rev, name, json_integer(r.revision));
+        }
+        atomic_store(&h->state_rev, r.revision);
+        pthread_mutex_unlock(&c->lock);
+        if (new_dek != NULL) {
+            free(c->rec_hdr);
+            c->rec_hdr = new_hdr != NULL ? strdup(new_hdr) : NULL;
+        }
+        c->dek_seal_kind = seal_get_kind(h->seal);
+        datakey_installed(h->dk, kid, dek);
+    }
+    etcd_txn_result_clear(&r);
+    for (size_t i = 0; vals != NULL && i < n_ctr; i++)
+        free(vals[i]);
+    free(vals);
+    free(keys);
+    free(ops);
+    free(val);
+    cc_wipe(dek, sizeof(dek));
+    cc_wipe(ctr, sizeof(ctr));
+    return rc;
+}
+
+int ha_read_sealed(struct core *c, uint8_t **out, size_t *out_len, struct cairn_error *err)
+{
+    struct etcd_kvs kvs = {0};
+    int rc = etcd_get(c->ha->etcd, c->ha->k_state, false, false, &kvs, err);
+    if (rc != 0)
+        return rc;
+    const uint8_t *kid, *sd;
+    size_t sl;
+    if (kvs.n != 1)
+        rc = cairn_errf(err, CAIRN_ERR_NOT_FOUND, "etcd: no replicated state");
+    else if ((rc = state_split(kvs.kv[0].value, kvs.kv[0].value_len, &kid, &sd, &sl, err)) == 0) {
+        uint8_t *b = malloc(sl);
+        if (b == NULL)
+            rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        else {
+            memcpy(b, sd, sl);
+            *out = b;
+            *out_len = sl;
+        }
+    }
+    etcd_kvs_clear(&kvs);
+    return rc;
+}
+
+/* ---- activations: group commit ---- */
+
+static void finish(struct act_req *q, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void finish(struct act_req *q, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q->msg, sizeof(q->msg), fmt, ap);
+    va_end(ap);
+    q->rc = rc;
+    q->done = true;
+}
+
+struct tgrant {
+    const char *type;
+    uint64_t cur;      /* cached count */
+    int64_t rev;       /* its revision (0 = absent) */
+    uint64_t granted;
+    char key[PREFIX_MAX + 600];
+};
+
+/* Runs one batch to completion: every request ends done. */
+static void run_batch(struct core *c, struct act_req *batch)
+{
+    struct core_ha *h = c->ha;
+    size_t n = 0;
+    for (struct act_req *q = batch; q != NULL; q = q->next)
+        n++;
+    atomic_fetch_add(&h->n_batches, 1);
+    atomic_fetch_add(&h->n_batched, n);
+    struct tgrant *tg = calloc(n, sizeof(*tg));
+    struct etcd_cmp *cmp = calloc(n + 1, sizeof(*cmp));
+    struct etcd_op *ok_ops = calloc(n, sizeof(*ok_ops)), *fail_ops = calloc(n + 1, sizeof(*fail_ops));
+    uint8_t **vals = calloc(n, sizeof(*vals));
+    size_t *vlens = calloc(n, sizeof(*vlens));
+    if (tg == NULL || cmp == NULL || ok_ops == NULL || fail_ops == NULL || vals == NULL || vlens == NULL) {
+        for (struct act_req *q = batch; q != NULL; q = q->next)
+            finish(q, CAIRN_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int attempt = 0; attempt < BATCH_ATTEMPTS; attempt++) {
+        size_t nt = 0, pending = 0;
+        uint8_t ctr[32];
+        pthread_mutex_lock(&c->lock);
+        int64_t srev = atomic_load(&h->state_rev);
+        bool have_ctr = h->have_ctr;
+        memcpy(ctr, h->ctr_key, 32);
+        for (struct act_req *q = batch; q != NULL; q = q->next) {
+            if (q->done)
+                continue;
+            q->granted = false;
+            if (q->snap_rev != srev) {
+                finish(q, CAIRN_ERR_CONFLICT,
+                       "the state changed on another Coordinator replica while this activation was served; retry");
+                continue;
+            }
+            pending++;
+            if (q->max == 0)
+                continue;
+            size_t t = 0;
+            while (t < nt && strcmp(tg[t].type, q->type) != 0)
+                t++;
+            if (t == nt) {
+                json_t *v = json_object_get(c->activations, q->type);
+                tg[t] = (struct tgrant){.type = q->type,
+                                        .cur = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0,
+                                        .rev = json_integer_value(json_object_get(h->act_rev, q->type))};
+                nt++;
+            }
+            if (tg[t].cur + tg[t].granted < q->max) {
+                tg[t].granted++;
+                q->granted = true;
+            } else {
+                finish(q, CAIRN_ERR_PERMISSION,
+                       "reached the maximum number of activations (%" PRIu64 ") for marble type \"%s\"", q->max,
+                       q->type);
+                pending--;
+            }
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (pending == 0)
+            break;
+        size_t ncmp = 0, nok = 0, nfail = 0;
+        int rc = 0;
+        struct cairn_error e = {0};
+        cmp[ncmp++] = (struct etcd_cmp){.key = h->k_state, .target = ETCD_CMP_MOD, .rev = srev};
+        fail_ops[nfail++] = (struct etcd_op){.kind = ETCD_OP_GET, .key = h->k_state, .keys_only = true};
+        for (size_t t = 0; t < nt; t++) {
+            if (tg[t].granted == 0)
+                continue;
+            if (!have_ctr || key_of(h, "act", tg[t].type, tg[t].key, sizeof(tg[t].key)) != 0 ||
+                ctr_seal(ctr, tg[t].key, tg[t].cur + tg[t].granted, &vals[nok], &vlens[nok]) != 0) {
+                rc = cairn_errf(&e, CAIRN_ERR_INTERNAL, "sealing the activation counter failed");
+                break;
+            }
+            cmp[ncmp++] = (struct etcd_cmp){.key = tg[t].key, .target = ETCD_CMP_MOD, .rev = tg[t].rev};
+            ok_ops[nok] = (struct etcd_op){.kind = ETCD_OP_PUT, .key = tg[t].key, .value = vals[nok],
+                                           .value_len = vlens[nok]};
+            nok++;
+            fail_ops[nfail++] = (struct etcd_op){.kind = ETCD_OP_GET, .key = tg[t].key};
+        }
+        cc_wipe(ctr, sizeof(ctr));
+        struct etcd_txn_result r = {0};
+        if (rc == 0 && nok == 0) {
+            /* only unlimited types: a linearizable read shows the snapshot
+             * they were served from is still the committed state */
+            struct etcd_kvs kvs = {0};
+            rc = etcd_get(h->etcd, h->k_state, false, true, &kvs, &e);
+            r.succeeded = rc == 0 && kvs.n == 1 && kvs.kv[0].mod_rev == srev;
+            if (rc == 0 && !r.succeeded) {
+                r.gets = calloc(1, sizeof(*r.gets));
+                if (r.gets != NULL) {
+                    r.gets[0] = kvs;
+                    r.n_gets = 1;
+                    memset(&kvs, 0, sizeof(kvs));
+                }
+            }
+            etcd_kvs_clear(&kvs);
+        } else if (rc == 0) {
+            rc = etcd_txn(h->etcd, cmp, ncmp, ok_ops, nok, fail_ops, nfail, &r, &e);
+        }
+        for (size_t i = 0; i < nok; i++) {
+            free(vals[i]);
+            vals[i] = NULL;
+        }
+        if (rc != 0) {
+            atomic_fetch_add(&h->n_unavailable, 1);
+            for (struct act_req *q = batch; q != NULL; q = q->next)
+                if (!q->done)
+                    finish(q, rc, "the replicated state store (etcd) is unavailable: %s", cairn_error_msg(&e));
+            etcd_txn_result_clear(&r);
+            break;
+        }
+        if (r.succeeded) {
+            pthread_mutex_lock(&c->lock);
+            for (size_t t = 0; t < nt; t++) {
+                if (tg[t].granted == 0)
+                    continue;
+                json_int_t have = json_integer_value(json_object_get(h->act_rev, tg[t].type));
+                if (r.revision > have) {
+                    json_object_set_new(c->activations, tg[t].type,
+                                        json_integer((json_int_t)(tg[t].cur + tg[t].granted)));
+                    json_object_set_new(h->act_rev, tg[t].type, json_integer(r.revision));
+                }
+            }
+            pthread_mutex_unlock(&c->lock);
+            for (struct act_req *q = batch; q != NULL; q = q->next)
+                if (!q->done)
+                    finish(q, 0, "ok");
+            etcd_txn_result_clear(&r);
+            break;
+        }
+        /* lost a race: learn what won, then try again */
+        atomic_fetch_add(&h->n_retries, 1);
+        bool state_moved = r.n_gets < 1 || r.gets[0].n != 1 || r.gets[0].kv[0].mod_rev != srev;
+        pthread_mutex_lock(&c->lock);
+        for (size_t g = 1; g < r.n_gets; g++)
+            for (size_t i = 0; i < r.gets[g].n; i++) {
+                const char *rest = NULL;
+                if (classify(h, r.gets[g].kv[i].key, &rest) != K_ACT)
+                    continue;
+                char *name = name_of(rest);
+                if (name != NULL)
+                    counter_apply(c, true, r.gets[g].kv[i].key, name, &r.gets[g].kv[i], false);
+                free(name);
+            }
+        pthread_mutex_unlock(&c->lock);
+        etcd_txn_result_clear(&r);
+        if (state_moved) {
+            for (struct act_req *q = batch; q != NULL; q = q->next)
+                if (!q->done)
+                    finish(q, CAIRN_ERR_CONFLICT,
+                           "the state changed on another Coordinator replica while this activation was served; "
+                           "retry");
+            break;
+        }
+        for (size_t t = 0; t < nt; t++)
+            tg[t].granted = 0;
+        memset(tg, 0, n * sizeof(*tg));
+        if (attempt > 2)
+            usleep((useconds_t)(200 + (rand() % 800)));   /* contention: let a peer's batch land */
+    }
+    for (struct act_req *q = batch; q != NULL; q = q->next)
+        if (!q->done)
+            finish(q, CAIRN_ERR_CONFLICT, "too many concurrent activations on other replicas; retry");
+out:
+    free(tg);
+    free(cmp);
+    free(ok_ops);
+    free(fail_ops);
+    free(vals);
+    free(vlens);
+}
+
+int ha_activation_commit(struct core *c, const struct core_snap *s, const char *type, uint64_t max,
+                         struct cairn_error *err)
+{
+    struct core_ha *h = c->ha;
+    struct act_req req = {.type = type, .max = max, .snap_rev = s->store_rev};
+    pthread_mutex_lock(&h->q_lock);
+    *h->q_tail = &req;
+    h->q_tail = &req.next;
+    while (!req.done) {
+        if (!h->committing) {
+            /* leader: take everything queued (this request included) */
+            h->committing = true;
+            struct act_req *batch = h->q_head;
+            h->q_head = NULL;
+            h->q_tail = &h->q_head;
+            pthread_mutex_unlock(&h->q_lock);
+            run_batch(c, batch);
+            pthread_mutex_lock(&h->q_lock);
+            h->committing = false;
+            pthread_cond_broadcast(&h->q_cond);
+        } else {
+            pthread_cond_wait(&h->q_cond, &h->q_lock);
+        }
+    }
+    pthread_mutex_unlock(&h->q_lock);
+    if (req.rc != 0)
+        return cairn_errf(err, req.rc, "%s", req.msg);
+    return 0;
+}
+
+/* ---- monotonic counters ---- */
+
+int ha_mono_commit(struct core *c, const char *id, uint64_t value, uint64_t *prev, struct cairn_error *err)
+{
+    struct core_ha *h = c->ha;
+    char key[PREFIX_MAX + 600];
+    if (key_of(h, "mono", id, key, sizeof(key)) != 0)
+        return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "counter name too long");
+    for (int attempt = 0; attempt < BATCH_ATTEMPTS; attempt++) {
+        uint8_t ctr[32];
+        pthread_mutex_lock(&c->lock);
+        const json_t *v = json_object_get(c->mono, id);
+        uint64_t cur = json_is_string(v) ? strtoull(json_string_value(v), NULL, 10) : 0;
+        int64_t rev = json_integer_value(json_object_get(h->mono_rev, id));
+        int64_t srev = atomic_load(&h->state_rev);
+        bool have_ctr = h->have_ctr;
+        size_t count = json_object_size(c->mono);
+        memcpy(ctr, h->ctr_key, 32);
+        pthread_mutex_unlock(&c->lock);
+        if (!have_ctr)
+            return cairn_errf(err, CAIRN_ERR_STATE, "server is not in expected state");
+        if (v == NULL && value > cur && count >= CORE_MONO_MAX_COUNTERS)
+            return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "too many monotonic counters (at most %d)",
+                              CORE_MONO_MAX_COUNTERS);
+        uint8_t *blob = NULL;
+        size_t bl = 0;
+        if (value > cur && ctr_seal(ctr, key, value, &blob, &bl) != 0) {
+            cc_wipe(ctr, sizeof(ctr));
+            return cairn_errf(err, CAIRN_ERR_INTERNAL, "sealing the counter failed");
+        }
+        cc_wipe(ctr, sizeof(ctr));
+        struct etcd_cmp cmp[2] = {{.key = h->k_state, .target = ETCD_CMP_MOD, .rev = srev},
+                                  {.key = key, .target = ETCD_CMP_MOD, .rev = rev}};
+        struct etcd_op put = {.kind = ETCD_OP_PUT, .key = key, .value = blob, .value_len = bl};
+        struct etcd_op gets[2] = {{.kind = ETCD_OP_GET, .key = h->k_state, .keys_only = true},
+                                  {.kind = ETCD_OP_GET, .key = key}};
+        struct etcd_txn_result r = {0};
+        int rc = etcd_txn(h->etcd, cmp, 2, &put, blob != NULL ? 1 : 0, gets, 2, &r, err);
+        free(blob);
+        if (rc != 0)
+            return cairn_err_prefix(err, "the replicated state store (etcd) is unavailable");
+        if (r.succeeded) {
+            pthread_mutex_lock(&c->lock);
+            if (value > cur && r.revision > json_integer_value(json_object_get(h->mono_rev, id))) {
+                char b[24];
+                snprintf(b, sizeof(b), "%" PRIu64, value);
+                json_object_set_new(c->mono, id, json_string(b));
+                json_object_set_new(h->mono_rev, id, json_integer(r.revision));
+            }
+            pthread_mutex_unlock(&c->lock);
+            etcd_txn_result_clear(&r);
+            *prev = cur;
+            return 0;
+        }
+        bool state_moved = r.n_gets < 1 || r.gets[0].n != 1 || r.gets[0].kv[0].mod_rev != srev;
+        pthread_mutex_lock(&c->lock);
+        if (r.n_gets > 1 && r.gets[1].n == 1)
+            counter_apply(c, false, key, id, &r.gets[1].kv[0], false);
+        pthread_mutex_unlock(&c->lock);
+        etcd_txn_result_clear(&r);
+        if (state_moved)
+            return cairn_errf(err, CAIRN_ERR_CONFLICT,
+                              "the state changed on another Coordinator replica meanwhile; retry");
+    }
+    return cairn_errf(err, CAIRN_ERR_CONFLICT, "the counter changed concurrently too often; retry");
+}
+
+/* ---- watch ---- */
+
+static int on_watch(void *arg, const struct etcd_watch_msg *m)
+{
+    struct core *c = arg;
+    struct core_ha *h = c->ha;
+    if (m->compact_revision > 0)
+        return CAIRN_ERR_EXPIRED;   /* resynchronise from a full read */
+    if (m->canceled)
+        return CAIRN_ERR_NETWORK;
+    for (size_t i = 0; i < m->n_events; i++) {
+        const struct etcd_event *ev = &m->events[i];
+        const char *rest = NULL;
+        switch (classify(h, ev->kv.key, &rest)) {
+        case K_STATE:
+            if (ev->type == ETCD_EVENT_PUT)
+                reload(c, &ev->kv);
+            else
+                LOG_ERROR("etcd: the replicated state key %s was DELETED (revision %" PRId64
+                          "): this replica keeps serving its snapshot; restore the state",
+                          ev->kv.key, ev->kv.mod_rev);
+            break;
+        case K_ACT:
+        case K_MONO:
+            counter_event(c, &ev->kv, ev->type == ETCD_EVENT_DELETE);
+            break;
+        case K_REPLICA:
+            replica_event(h, &ev->kv, rest, ev->type == ETCD_EVENT_DELETE);
+            break;
+        default:
+            break;
+        }
+    }
+    if (m->revision > atomic_load(&h->watch_rev))
+        atomic_store(&h->watch_rev, m->revision);
+    return 0;
+}
+
+static void nap(struct core_ha *h, int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&h->stop_lock);
+    if (!atomic_load(&h->stop))
+        pthread_cond_timedwait(&h->stop_cond, &h->stop_lock, &t);
+    pthread_mutex_unlock(&h->stop_lock);
+}
+
+static void *watch_main(void *arg)
+{
+    struct core *c = arg;
+    struct core_ha *h = c->ha;
+    time_t logged = 0;
+    while (!atomic_load(&h->stop)) {
+        struct cairn_error e = {0};
+        int rc = etcd_watch(h->etcd, h->prefix, atomic_load(&h->watch_rev) + 1, on_watch, c, &h->stop, &e);
+        if (atomic_load(&h->stop))
+            break;
+        if (rc == CAIRN_ERR_EXPIRED) {
+            /* the revisions to catch up on were compacted: read everything */
+            int64_t rev = 0;
+            LOG_WARN("etcd: watch history compacted: reloading the replicated state");
+            if (load_all(c, &rev, &e) == 0)
+                atomic_store(&h->watch_rev, rev);
+            continue;
+        }
+        if (time(NULL) != logged) {
+            LOG_WARN("etcd: watch interrupted (%s); reconnecting from revision %" PRId64, cairn_error_msg(&e),
+                     atomic_load(&h->watch_rev) + 1);
+            logged = time(NULL);
+        }
+        nap(h, 200);
+    }
+    return NULL;
+}
+
+/* ---- registry and liveness ---- */
+
+static int put_registry(struct core_ha *h, struct cairn_error *err)
+{
+    char k[PREFIX_MAX + 64], *v = NULL;
+    snprintf(k, sizeof(k), "%sreplicas/%s", h->prefix, h->self.id);
+    int rc = registry_value(&h->self, &v, err);
+    if (rc != 0)
+        return rc;
+    struct etcd_op put = {.kind = ETCD_OP_PUT, .key = k, .value = (const uint8_t *)v, .value_len = strlen(v),
+                          .lease = h->lease};
+    struct etcd_txn_result r = {0};
+    rc = etcd_txn(h->etcd, NULL, 0, &put, 1, NULL, 0, &r, err);
+    etcd_txn_result_clear(&r);
+    free(v);
+    return rc;
+}
+
+static void *live_main(void *arg)
+{
+    struct core_ha *h = arg;
+    bool was_ok = true;
+    while (!atomic_load(&h->stop)) {
+        struct cairn_error e = {0};
+        int rc = 0;
+        pthread_mutex_lock(&h->reg_lock);
+        bool reg = h->registered;
+        pthread_mutex_unlock(&h->reg_lock);
+        if (h->lease != 0) {
+            int64_t ttl = 0;
+            rc = etcd_lease_keepalive(h->etcd, h->lease, &ttl, &e);
+            if (rc == 0 && ttl <= 0)
+                h->lease = 0;   /* expired while etcd was unreachable: register anew */
+        }
+        if (rc == 0 && h->lease == 0 && reg) {
+            rc = etcd_lease_grant(h->etcd, REGISTRY_TTL_S, &h->lease, &e);
+            if (rc == 0 && (rc = put_registry(h, &e)) != 0)
+                h->lease = 0;
+        }
+        if (rc == 0 && !reg) {   /* not registered yet: still probe etcd for the health flag */
+            struct etcd_kvs kvs = {0};
+            rc = etcd_get(h->etcd, h->k_state, false, true, &kvs, &e);
+            etcd_kvs_clear(&kvs);
+        }
+        atomic_store(&h->etcd_ok, rc == 0);
+        if (rc != 0) {
+            set_error(h, cairn_error_msg(&e));
+            if (was_ok)
+                LOG_WARN("etcd unavailable: %s (writes and activations answer 503 until it is back; reads "
+                         "continue from this replica's snapshot)",
+                         cairn_error_msg(&e));
+        } else if (!was_ok) {
+            LOG_INFO("etcd available again");
+        }
+        was_ok = rc == 0;
+        nap(h, 1000);
+    }
+    return NULL;
+}
+
+int ha_register(struct core *c, const char *client_addr, const char *mesh_addr, const char *key_addr,
+                struct cairn_error *err)
+{
+    struct core_ha *h = c->ha;
+    if (h == NULL)
+        return 0;
+    pthread_mutex_lock(&h->reg_lock);
+    snprintf(h->self.client, sizeof(h->self.client), "%s", client_addr);
+    snprintf(h->self.mesh, sizeof(h->self.mesh), "%s", mesh_addr);
+    snprintf(h->self.key, sizeof(h->self.key), "%s", key_addr != NULL ? key_addr : "");
+    h->registered = true;
+    pthread_mutex_unlock(&h->reg_lock);
+    /* first registration now (the liveness thread renews it) */
+    int rc = etcd_lease_grant(h->etcd, REGISTRY_TTL_S, &h->lease, err);
+    if (rc == 0 && (rc = put_registry(h, err)) != 0)
+        h->lease = 0;
+    if (rc != 0)
+        LOG_WARN("etcd: registering replica %s failed (%s); retrying in the background", h->self.id,
+                 cairn_error_msg(err));
+    else
+        LOG_INFO("etcd: replica %s registered (client %s, mesh %s)", h->self.id, client_addr, mesh_addr);
+    if (!h->live_started && pthread_create(&h->live_th, NULL, live_main, h) == 0)
+        h->live_started = true;
+    return 0;
+}
+
+/* ---- open / close ---- */
+
+static bool prefix_ok(const char *p)
+{
+    size_t n = strlen(p);
+    if (n < 2 || n > PREFIX_MAX || p[0] != '/' || p[n - 1] != '/')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9') ||
+              strchr("/_.-", p[i]) != NULL))
+            return false;
+    return true;
+}
+
+int ha_open(struct core *c, struct cairn_error *err)
+{
+    const struct core_config *cfg = &c->cfg;
+    const char *prefix = cfg->etcd_prefix != NULL ? cfg->etcd_prefix : HA_DEFAULT_PREFIX;
+    if (!prefix_ok(prefix))
+        return cairn_errf(err, CAIRN_ERR_INVALID,
+                          "--store-prefix \"%s\": expected /[A-Za-z0-9/_.-]/, starting and ending with '/', at most "
+                          "%d bytes",
+                          prefix, PREFIX_MAX);
+    struct core_ha *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    c->ha = h;
+    snprintf(h->prefix, sizeof(h->prefix), "%s", prefix);
+    snprintf(h->k_state, sizeof(h->k_state), "%sstate", prefix);
+    pthread_mutex_init(&h->q_lock, NULL);
+    pthread_cond_init(&h->q_cond, NULL);
+    pthread_mutex_init(&h->stop_lock, NULL);
+    pthread_cond_init(&h->stop_cond, NULL);
+    pthread_mutex_init(&h->reg_lock, NULL);
+    h->q_tail = &h->q_head;
+    h->act_rev = json_object();
+    h->mono_rev = json_object();
+    h->replicas = json_object();
+    c->activations = json_object();
+    c->mono = json_object();
+    c->update_log = json_array();
+    uint8_t idb[8];
+    if (h->act_rev == NULL || h->mono_rev == NULL || h->replicas == NULL || c->activations == NULL ||
+        c->mono == NULL || c->update_log == NULL || cc_random(idb, sizeof(idb)) != 0)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < sizeof(idb); i++)
+        snprintf(h->self.id + 2 * i, 3, "%02x", idb[i]);
+    snprintf(h->self.version, sizeof(h->self.version), "%s", CAIRN_VERSION);
+    h->self.started = (int64_t)time(NULL);
+    struct etcd_config ec = {.endpoints = cfg->etcd_endpoints, .ca_file = cfg->etcd_ca, .cert_file = cfg->etcd_cert,
+                             .key_file = cfg->etcd_key};
+    int rc = etcd_new(&ec, &h->etcd, err);
+    if (rc != 0)
+        return rc;
+    /* the interim data key provider seals with this machine's seal: the key
+     * file (simulation, no TEE, TPM) or SGX's MRSIGNER key (docs: UniqueKey
+     * differs per enclave build; replicas of one build share ProductKey) */
+    bool key_file = cfg->simulation || c->tee == ATTEST_TPM;
+    rc = seal_open(key_file ? SEAL_SIM : SEAL_PRODUCT, cfg->seal_dir, cfg->gramine_dir, &h->seal, err);
+    if (rc != 0)
+        return cairn_err_prefix(err, "the seal of the data key");
+    if ((rc = datakey_sealed_new(h->etcd, h->prefix, h->seal, &h->dk, err)) != 0)
+        return rc;
+    int64_t rev = 0;
+    if ((rc = load_all(c, &rev, err)) != 0)
+        return rc;
+    atomic_store(&h->watch_rev, rev);
+    atomic_store(&h->etcd_ok, true);
+    if (pthread_create(&h->watch_th, NULL, watch_main, c) != 0)
+        return cairn_errf(err, CAIRN_ERR_INTERNAL, "cannot start the etcd watch thread");
+    h->watch_started = true;
+    LOG_INFO("state on etcd %s (prefix %s, replica %s): revision %" PRId64 ", data key via the %s provider",
+             etcd_endpoint(h->etcd), h->prefix, h->self.id, atomic_load(&h->state_rev), h->dk->ops->name);
+    return 0;
+}
+
+void ha_close(struct core *c)
+{
+    struct core_ha *h = c->ha;
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->stop_lock);
+    atomic_store(&h->stop, true);
+    pthread_cond_broadcast(&h->stop_cond);
+    pthread_mutex_unlock(&h->stop_lock);
+    if (h->watch_started)
+        pthread_join(h->watch_th, NULL);
+    if (h->live_started)
+        pthread_join(h->live_th, NULL);
+    if (h->lease != 0 && h->etcd != NULL)
+        etcd_lease_revoke(h->etcd, h->lease, NULL);   /* leave the registry at once, not after the TTL */
+    datakey_free(h->dk);
+    seal_free(h->seal);
+    etcd_free(h->etcd);
+    json_decref(h->act_rev);
+    json_decref(h->mono_rev);
+    json_decref(h->replicas);
+    pthread_mutex_destroy(&h->q_lock);
+    pthread_cond_destroy(&h->q_cond);
+    pthread_mutex_destroy(&h->stop_lock);
+    pthread_cond_destroy(&h->stop_cond);
+    pthread_mutex_destroy(&h->reg_lock);
+    free(h);
+    c->ha = NULL;
+}
+
+/* ---- observability ---- */
+
+void ha_metrics(struct core *c, struct cairn_buf *out)
+{
+    struct core_ha *h = c->ha;
+    if (h == NULL)
+        return;
+    cairn_buf_appendf(out,
+                      "# HELP cairn_etcd_up Whether this replica reached etcd (with quorum) in the last second.\n"
+                      "# TYPE cairn_etcd_up gauge\ncairn_etcd_up %d\n",
+                      atomic_load(&h->etcd_ok) ? 1 : 0);
+    cairn_buf_appendf(out,
+                      "# HELP cairn_etcd_state_revision The etcd revision of the state this replica serves.\n"
+                      "# TYPE cairn_etcd_state_revision gauge\ncairn_etcd_state_revision %" PRId64 "\n",
+                      atomic_load(&h->state_rev));
+    cairn_buf_appendf(out,
+                      "# HELP cairn_etcd_activation_batches_total Group commits of activations (transactions).\n"
+                      "# TYPE cairn_etcd_activation_batches_total counter\ncairn_etcd_activation_batches_total %" PRIu64
+                      "\n# HELP cairn_etcd_activations_batched_total Activations committed in those batches.\n"
+                      "# TYPE cairn_etcd_activations_batched_total counter\ncairn_etcd_activations_batched_total %" PRIu64
+                      "\n# HELP cairn_etcd_txn_retries_total Batches retried after another replica won the race.\n"
+                      "# TYPE cairn_etcd_txn_retries_total counter\ncairn_etcd_txn_retries_total %" PRIu64
+                      "\n# HELP cairn_etcd_state_reloads_total States committed by peers and applied here.\n"
+                      "# TYPE cairn_etcd_state_reloads_total counter\ncairn_etcd_state_reloads_total %" PRIu64
+                      "\n# HELP cairn_etcd_peer_counter_updates_total Counter values committed by peers and applied.\n"
+                      "# TYPE cairn_etcd_peer_counter_updates_total counter\ncairn_etcd_peer_counter_updates_total %" PRIu64
+                      "\n# HELP cairn_etcd_last_reload_seconds Duration of the last state reload.\n"
+                      "# TYPE cairn_etcd_last_reload_seconds gauge\ncairn_etcd_last_reload_seconds %.6f\n",
+                      (uint64_t)atomic_load(&h->n_batches), (uint64_t)atomic_load(&h->n_batched),
+                      (uint64_t)atomic_load(&h->n_retries), (uint64_t)atomic_load(&h->n_reloads),
+                      (uint64_t)atomic_load(&h->n_peer_counters), atomic_load(&h->last_reload_ms) / 1e3);
+    /* the committed activation counters as this replica knows them */
+    cairn_buf_append_str(out, "# HELP cairn_activation_counter Committed activations of a marble type with "
+                              "MaxActivations (cluster-wide, as known to this replica).\n"
+                              "# TYPE cairn_activation_counter gauge\n");
+    pthread_mutex_lock(&c->lock);
+    const char *tname;
+    json_t *tv;
+    json_object_foreach(c->activations, tname, tv) {
+        bool printable = true;
+        for (const char *p = tname; *p; p++)
+            if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+                printable = false;
+        if (printable)
+            cairn_buf_appendf(out, "cairn_activation_counter{type=\"%s\"} %lld\n", tname,
+                              (long long)json_integer_value(tv));
+    }
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_lock(&h->reg_lock);
+    cairn_buf_appendf(out,
+                      "# HELP cairn_replicas Live Coordinator replicas in the etcd registry.\n"
+                      "# TYPE cairn_replicas gauge\ncairn_replicas %zu\n"
+                      "# HELP cairn_replica_info A live replica (1) with its addresses; self=\"1\" is this one.\n"
+                      "# TYPE cairn_replica_info gauge\n",
+                      json_object_size(h->replicas));
+    const char *id;
+    json_t *v;
+    json_object_foreach(h->replicas, id, v) {
+        cairn_buf_appendf(out, "cairn_replica_info{id=\"%s\",client=\"%s\",mesh=\"%s\",self=\"%d\"} 1\n", id,
+                          json_string_value(json_object_get(v, "client")), json_string_value(json_object_get(v, "mesh")),
+                          strcmp(id, h->self.id) == 0);
+    }
+    pthread_mutex_unlock(&h->reg_lock);
+}
+
+json_t *ha_status(struct core *c)
+{
+    struct core_ha *h = c->ha;
+    if (h == NULL)
+        return NULL;
+    pthread_mutex_lock(&h->reg_lock);
+    json_t *list = json_array();
+    const char *id;
+    json_t *v;
+    json_object_foreach(h->replicas, id, v) {
+        json_t *o = json_deep_copy(v);
+        json_object_set_new(o, "id", json_string(id));
+        json_object_set_new(o, "self", json_boolean(strcmp(id, h->self.id) == 0));
+        json_array_append_new(list, o);
+    }
+    json_t *s = json_pack("{s:s, s:b, s:I, s:o, s:s}", "store", "etcd", "etcdAvailable", atomic_load(&h->etcd_ok),
+                          "stateRevision", (json_int_t)atomic_load(&h->state_rev), "replicas", list, "replicaID",
+                          h->self.id);
+    if (s != NULL && !atomic_load(&h->etcd_ok))
+        json_object_set_new(s, "etcdError", json_string(h->last_error));
+    pthread_mutex_unlock(&h->reg_lock);
+    return s;
+}
+
+/* ---- core.h wrappers ---- */
+
+int core_register_replica(struct core *c, const char *client_addr, const char *mesh_addr, const char *key_addr,
+                          struct cairn_error *err)
+{
+    return ha_register(c, client_addr, mesh_addr, key_addr, err);
+}
+
+json_t *core_replication_status(struct core *c)
+{
+    return ha_status(c);
+}

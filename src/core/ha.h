@@ -1,0 +1,82 @@
+/* Internal to src/core: the Coordinator's state replicated on etcd
+ * (issue 9; docs/high-availability.md has the design and the argument).
+ *
+ * Layout under the key prefix P (default "/cairn/"):
+ *   P state            "CHA1" || key id (16) || sealed_data (src/store/seal.h) of
+ *                      the state document under the DEK: manifest, PKI, secrets,
+ *                      governance, update log, and "counterKey" (32 random bytes,
+ *                      new with every manifest set or recovery)
+ *   P act/<hex type>   activation counter of a marble type with MaxActivations:
+ *                      AES-256-GCM under counterKey, AAD = "cairn-ctr-v1" || key
+ *   P mono/<hex id>    a monotonic counter, the same sealing
+ *   P datakey/<hex id> the interim data key provider's sealed DEK (store/datakey.h)
+ *   P replicas/<id>    the registry (store/registry.h), under each replica's lease
+ *
+ * Writers: every state change is one etcd transaction comparing the
+ * revision its snapshot was read at (mod_revision of P state; of P act/x for
+ * a counter); a conflict refuses (CAIRN_ERR_CONFLICT) or, for counters,
+ * re-reads and re-applies. Activations of one replica are group-committed:
+ * concurrent ones share one transaction. Every replica watches P and applies
+ * a peer's counter in microseconds (decrypt one value) and a peer's state
+ * change by reloading the document.
+ *
+ * Concurrency: ha functions take the core's locks as documented in
+ * core_internal.h (admin -> persist -> lock); the group-commit queue has its
+ * own leaf mutex. */
+#ifndef CAIRN_CORE_HA_H
+#define CAIRN_CORE_HA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+struct core;
+struct core_snap;
+
+#define HA_DEFAULT_PREFIX "/cairn/"
+
+/* Connects to etcd and loads (or creates) the replicated state into `c`
+ * (snapshot, counters, log), then starts the watch. Called by core_new
+ * instead of the file store's load. */
+int ha_open(struct core *c, struct cairn_error *err);
+/* Stops the threads, revokes the lease, frees everything. NULL-safe on c->ha. */
+void ha_close(struct core *c);
+
+/* Registers this replica (after the listeners are bound: the addresses are
+ * the ones clients dial) and keeps its lease alive. */
+int ha_register(struct core *c, const char *client_addr, const char *mesh_addr, const char *key_addr,
+                struct cairn_error *err);
+
+/* commit_ex's persistence on etcd: builds and seals the document for
+ * `next` (counters replaced when `replace_counters`: acts/mono are then the
+ * new values, else they are ignored), commits it in one transaction against
+ * expected's revision, and on success sets next's revision and this
+ * replica's key state. Caller holds c->persist (not c->lock). */
+int ha_commit_state(struct core *c, const struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
+                    const char *new_hdr, bool replace_counters, json_t *acts, json_t *mono, json_t *log,
+                    struct cairn_error *err);
+
+/* One activation of marble type `type` served from snapshot `s`
+ * (group-committed). max 0: no limit, only the check that `s` is still the
+ * current state (a linearizable read). 0 = committed; CAIRN_ERR_PERMISSION
+ * = MaxActivations reached; CAIRN_ERR_CONFLICT = the state changed (retry);
+ * CAIRN_ERR_NETWORK/TIMEOUT = etcd unavailable. */
+int ha_activation_commit(struct core *c, const struct core_snap *s, const char *type, uint64_t max,
+                         struct cairn_error *err);
+
+/* A monotonic counter: max(current, value) committed; *prev the value before. */
+int ha_mono_commit(struct core *c, const char *id, uint64_t value, uint64_t *prev, struct cairn_error *err);
+
+/* Reads the committed state with `dek` (recovery: core_load_with_dek). */
+int ha_read_sealed(struct core *c, uint8_t **out, size_t *out_len, struct cairn_error *err);
+
+/* Metrics lines (Prometheus text) and the replicas as JSON for status. */
+void ha_metrics(struct core *c, struct cairn_buf *out);
+json_t *ha_status(struct core *c);   /* new reference or NULL */
+
+#endif
