@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Replicated state benchmark (docs/benchmarks.md, docs/high-availability.md):
+#   bench/ha.sh [BUILD_DIR]
+# In one run, on 127.0.0.1 with ephemeral ports and temp dirs (every process
+# it starts is stopped by PID), alternating BENCH_ROUNDS (3) rounds of each:
+#   file   1 Coordinator on the file store (the reference)
+#   etcd1  1 replica on a 3-member etcd cluster
+#   etcd3  3 replicas on the same cluster, the load spread over them
+# Load: loadgen, BENCH_CONC (12) concurrent simulated marbles in total for
+# BENCH_SECONDS (5) s, each a new mTLS handshake + activation of a marble type
+# with MaxActivations (so every activation commits a counter: with etcd one
+# group-committed transaction per batch). Reported per setup (median round):
+# activations/s, Coordinator CPU per activation (all replicas, from
+# /proc/PID/stat) and etcd CPU per activation (all members), and the ratio
+# etcd3 / file. Then the etcd gateway's round trip (one txn, p50 of 300) and
+# the time a peer's activation takes to reach the other replicas.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+SECS=${BENCH_SECONDS:-5}
+CONC=${BENCH_CONC:-12}
+ROUNDS=${BENCH_ROUNDS:-3}
+COORD=$BUILD/bin/cairn-coordinator
+LG=$BUILD/bench/loadgen
+[ -x "$COORD" ] && [ -x "$LG" ] || { echo "bench: build $COORD and $LG first"; exit 1; }
+command -v etcd >/dev/null || { echo "bench: etcd (etcd-server) not installed"; exit 1; }
+if grep -q "fsanitize=address" "$BUILD/CMakeCache.txt" 2>/dev/null; then
+  echo "bench: WARNING: $BUILD is a sanitizer build; figures are not representative"
+fi
+W=$(mktemp -d /tmp/cairn-habench.XXXXXX)
+ED=$(mktemp -d /dev/shm/cairn-habench.XXXXXX 2>/dev/null || mktemp -d /tmp/cairn-habench-etcd.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$W" "$ED"
+}
+trap cleanup EXIT
+TCK=$(getconf CLK_TCK)
+cpu() { local s=0; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$s"; }
+
+cat >"$W/manifest.json" <<'JSON'
+{
+  "Packages": {"pkg": {"Debug": true, "UniqueID": "00"}},
+  "Marbles": {"bench": {"Package": "pkg", "MaxActivations": 100000000,
+    "Parameters": {"Files": {"/secret/key": "{{ hex .Secrets.k }}", "/tls/cert.pem": "{{ pem .MarbleRun.MarbleCert.Cert }}"},
+                   "Env": {"K": "{{ base64 .Secrets.k }}"}, "Argv": ["bench"]}}},
+  "Secrets": {"k": {"Type": "symmetric-key", "Size": 256}}
+}
+JSON
+
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+EPIDS=()
+EP=""
+etcd_up() {   # a fresh 3-member cluster for each round
+  local ports cl=""; read -r -a ports <<<"$(free_ports 6)"
+  EP=""; EPIDS=()
+  for i in 1 2 3; do
+    cl+="${cl:+,}e$i=http://127.0.0.1:${ports[$((2*i-1))]}"
+    EP+="${EP:+,}127.0.0.1:${ports[$((2*i-2))]}"
+  done
+  rm -rf "$ED"/*
+  for i in 1 2 3; do
+    etcd --name "e$i" --data-dir "$ED/e$i" --listen-client-urls "http://127.0.0.1:${ports[$((2*i-2))]}" \
+      --advertise-client-urls "http://127.0.0.1:${ports[$((2*i-2))]}" --listen-peer-urls "http://127.0.0.1:${ports[$((2*i-1))]}" \
+      --initial-advertise-peer-urls "http://127.0.0.1:${ports[$((2*i-1))]}" --initial-cluster "$cl" \
+      --initial-cluster-state new --heartbeat-interval 25 --election-timeout 250 --log-level error --logger zap \
+      >>"$W/etcd.log" 2>&1 &
+    EPIDS+=($!); PIDS+=($!)
+  done
+  for _ in $(seq 1 300); do
+    curl -s --max-time 1 "http://${EP%%,*}/health" | grep -q '"health":"true"' && return 0
+    sleep 0.1
+  done
+  echo "bench: etcd not healthy"; exit 1
+}
+etcd_down() { for p in "${EPIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; EPIDS=(); }
+
+RP=(); RMESH=(); RCLIENT=(); RMET=()
+start() {   # start NAME [flags]: appends to RP RMESH RCLIENT RMET
+  local name=$1; shift
+  mkdir -p "$W/$name"
+  rm -f "$W/$name/ready.json"
+  "$COORD" --simulation --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+    --seal-dir "$W/seal-$name" --ready-file "$W/$name/ready.json" --leaf-key-pool 0 "$@" >>"$W/$name/log" 2>&1 &
+  RP+=($!); PIDS+=($!)
+  for _ in $(seq 1 600); do [ -s "$W/$name/ready.json" ] && break; sleep 0.02; done
+  RCLIENT+=("$(jq -r .client "$W/$name/ready.json")")
+  RMESH+=("$(jq -r .mesh "$W/$name/ready.json")")
+  RMET+=("$(jq -r .metrics "$W/$name/ready.json")")
+}
+stop_all() { for p in "${RP[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; RP=(); RMESH=(); RCLIENT=(); RMET=(); }
+set_manifest() {
+  curl -sk -H 'Content-Type: application/json' "https://${RCLIENT[0]}/api/v2/manifest" \
+    -d "{\"manifest\":\"$(base64 -w0 "$W/manifest.json")\"}" | jq -e '.status == "success"' >/dev/null
+}
+
+# run SETUP: one round; prints "rate coord_us etcd_us ok errors"
+run() {
+  local setup=$1 n=1 i
+  case $setup in
+    file) start file ;;
+    etcd1) etcd_up; start r1 --store "etcd://$EP" --seal-dir "$W/seal-ha" ;;
+    etcd3) etcd_up; n=3; for i in 1 2 3; do start "r$i" --store "etcd://$EP" --seal-dir "$W/seal-ha"; done ;;
+  esac
+  set_manifest
+  sleep 0.3
+  for i in $(seq 0 $((n - 1))); do "$LG" activate "${RMESH[$i]}" bench -c 2 -t 1 -i 4 >/dev/null 2>&1; done   # warm-up
+  local c0 e0 c1 e1 per=$((CONC / n))
+  c0=$(cpu "${RP[@]}"); e0=$(cpu ${EPIDS[@]+"${EPIDS[@]}"})
+  local lgp=()
+  for i in $(seq 0 $((n - 1))); do
+    "$LG" activate "${RMESH[$i]}" bench -c "$per" -t "$SECS" -i 32 >"$W/lg$i.json" 2>/dev/null &
+    lgp+=($!)
+  done
+  wait "${lgp[@]}"
+  c1=$(cpu "${RP[@]}"); e1=$(cpu ${EPIDS[@]+"${EPIDS[@]}"})
+  local ok=0 err=0 secs
+  for i in $(seq 0 $((n - 1))); do
+    ok=$((ok + $(jq .ok "$W/lg$i.json"))); err=$((err + $(jq .errors "$W/lg$i.json")))
+    secs=$(jq .seconds "$W/lg$i.json")
+  done
+  local batches=0 batched=0
+  if [ "$setup" != file ]; then
+    for i in $(seq 0 $((n - 1))); do
+      local m; m=$(curl -s "http://${RMET[$i]}/metrics")
+      batches=$((batches + $(echo "$m" | awk '$1=="cairn_etcd_activation_batches_total"{print $2}')))
+      batched=$((batched + $(echo "$m" | awk '$1=="cairn_etcd_activations_batched_total"{print $2}')))
+    done
+  fi
+  stop_all
+  etcd_down
+  awk -v ok="$ok" -v err="$err" -v s="$secs" -v c=$((c1 - c0)) -v e=$((e1 - e0)) -v t="$TCK" -v b="$batches" -v bd="$batched" \
+    'BEGIN { printf "%.1f %.0f %.0f %d %d %.2f\n", ok/s, c*1e6/t/(ok?ok:1), e*1e6/t/(ok?ok:1), ok, err, (b ? bd/b : 0) }'
+}
+
+echo "== load average at start (other processes share these cores): $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== machine: $(nproc) cores; $CONC concurrent marbles in total, ${SECS}s per round, $ROUNDS rounds alternating"
+declare -A RES
+for r in $(seq 1 "$ROUNDS"); do
+  for s in file etcd1 etcd3; do
+    out=$(run "$s")
+    echo "round $r $s: rate/s coordCPU_us etcdCPU_us ok errors activations_per_txn = $out"
+    RES[$s]+="$out"$'\n'
+  done
+done
+med() { awk '{print $'"$1"'}' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+echo "== medians"
+printf '%-6s %12s %18s %17s %12s\n' setup "activations/s" "Coordinator us/act" "etcd us/act" "acts/txn"
+for s in file etcd1 etcd3; do
+  printf '%-6s %12s %18s %17s %12s\n' "$s" "$(printf '%s' "${RES[$s]}" | med 1)" "$(printf '%s' "${RES[$s]}" | med 2)" \
+    "$(printf '%s' "${RES[$s]}" | med 3)" "$(printf '%s' "${RES[$s]}" | med 6)"
+done
+F=$(printf '%s' "${RES[file]}" | med 1); E3=$(printf '%s' "${RES[etcd3]}" | med 1); E1=$(printf '%s' "${RES[etcd1]}" | med 1)
+echo "ratio etcd1/file: $(awk -v a="$E1" -v b="$F" 'BEGIN{printf "%.0f %%", 100*a/b}')"
+echo "ratio etcd3/file: $(awk -v a="$E3" -v b="$F" 'BEGIN{printf "%.0f %%", 100*a/b}') (goal >= 80 %)"
+
+echo "== etcd gateway round trip and propagation"
+etcd_up
+start p1 --store "etcd://$EP" --seal-dir "$W/seal-ha"
+start p2 --store "etcd://$EP" --seal-dir "$W/seal-ha"
+set_manifest
+sleep 0.3
+python3 - "${EP%%,*}" <<'PY'
+import json, sys, time, urllib.request, base64
+ep = sys.argv[1]
+def post(path, body):
+    r = urllib.request.urlopen(urllib.request.Request("http://%s%s" % (ep, path), json.dumps(body).encode()), timeout=5)
+    return json.loads(r.read())
+k = base64.b64encode(b"/bench/k").decode()
+lat = []
+for i in range(300):
+    t = time.perf_counter()
+    post("/v3/kv/txn", {"compare": [], "success": [{"request_put": {"key": k, "value": base64.b64encode(b"%d" % i).decode()}}]})
+    lat.append((time.perf_counter() - t) * 1000)
+lat.sort()
+print("gateway txn (a put), python client, p50 %.2f ms p99 %.2f ms" % (lat[150], lat[296]))
+PY
+# a peer's activation reaches the other replica's counter: time it
+before=$(curl -s "http://${RMET[1]}/metrics" | awk '$1=="cairn_etcd_peer_counter_updates_total"{print $2}')
+t0=$(date +%s%N)
+"$LG" activate "${RMESH[0]}" bench -c 1 -n 1 -t 5 -i 1 >/dev/null 2>&1
+t1=$(date +%s%N)
+for _ in $(seq 1 500); do
+  now=$(curl -s "http://${RMET[1]}/metrics" | awk '$1=="cairn_etcd_peer_counter_updates_total"{print $2}')
+  [ "$now" != "$before" ] && break
+  sleep 0.002
+done
+t2=$(date +%s%N)
+echo "one activation on replica 1: $(( (t1 - t0) / 1000000 )) ms end to end; seen by replica 2 within $(( (t2 - t1) / 1000000 )) ms after its answer (poll granularity ~3 ms)"
+stop_all
+etcd_down

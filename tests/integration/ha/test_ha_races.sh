@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Races between Coordinator replicas on one etcd cluster:
+#  - two `manifest set` at once on two replicas: exactly one succeeds;
+#  - 1,000 activations spread over 3 replicas against MaxActivations = 500:
+#    exactly 500 succeed, and every replica then knows the counter is full;
+#  - two users writing the same user secret on two replicas at once: every
+#    acknowledged write is in the update log exactly once, in one order, and
+#    the value left is the one of the last write in that order.
+. "$(dirname "$0")/lib.sh"
+[ -x "$LOADGEN" ] || { echo "SKIP: $LOADGEN not built"; exit 77; }
+
+mkuser alice; mkuser bob
+cat >"$WORK/m.json" <<JSON
+{
+  "Packages": {"pkg": {"Debug": true, "UniqueID": "00"}},
+  "Marbles": {"lim": {"Package": "pkg", "MaxActivations": 500, "Parameters": {"Env": {"K": "{{ hex .Secrets.k }}"}}}},
+  "Secrets": {"k": {"Type": "symmetric-key", "Size": 128, "Shared": true},
+              "user_key": {"Type": "symmetric-key", "Size": 128, "UserDefined": true}},
+  "Users": {"alice": {"Certificate": $(pemjson "$WORK/alice.crt"), "Roles": ["rw"]},
+            "bob": {"Certificate": $(pemjson "$WORK/bob.crt"), "Roles": ["rw"]}},
+  "Roles": {"rw": {"ResourceType": "Secrets", "ResourceNames": ["user_key"], "Actions": ["ReadSecret", "WriteSecret"]}}
+}
+JSON
+sed 's/"Size": 128, "Shared"/"Size": 256, "Shared"/' "$WORK/m.json" >"$WORK/m2.json"
+
+etcd_cluster 3
+for i in 1 2 3; do replica $i; done
+
+# ---- two manifest sets at once ----
+BG=()
+for i in 1 2; do
+  m=$WORK/m.json; [ "$i" = 2 ] && m=$WORK/m2.json
+  curl -sk -o "$WORK/set$i.body" -w '%{http_code}' -X POST "https://${R_CLIENT[$i]}/api/v2/manifest" \
+    -HContent-Type:application/json -d "$(mbody "$m")" >"$WORK/set$i.code" &
+  BG+=($!)
+done
+wait "${BG[@]}" || true
+C1=$(cat "$WORK/set1.code"); C2=$(cat "$WORK/set2.code")
+CODE="$C1,$C2"; BODY="$(cat "$WORK/set1.body") | $(cat "$WORK/set2.body")"
+check "two concurrent manifest sets: exactly one succeeds" eval '[ "$C1,$C2" = "200,500" ] || [ "$C1,$C2" = "500,200" ]'
+WIN=1; [ "$C2" = 200 ] && WIN=2
+state3() { on "$1"; req GET /api/v2/status; [ "$(jqv .data.code)" = 3 ]; }
+for i in 1 2 3; do check "replica $i in state 3" wait_for 5 state3 $i; done
+fp() { on "$1"; req GET /api/v2/manifest; jqv .data.manifestFingerprint; }
+WANT=$(sha256sum "$( [ $WIN = 1 ] && echo "$WORK/m.json" || echo "$WORK/m2.json")" | cut -d' ' -f1)
+for i in 1 2 3; do
+  check "replica $i serves the winner's manifest" eval '[ "$(fp '$i')" = "$WANT" ]'
+done
+
+# ---- 1,000 activations over 3 replicas, MaxActivations 500 ----
+BG=()
+for i in 1 2 3; do
+  n=333; [ "$i" = 1 ] && n=334
+  "$LOADGEN" activate "${R_MESH[$i]}" lim -c 6 -n "$n" -t 80 -i 16 >"$WORK/lg$i.json" 2>"$WORK/lg$i.err" &
+  BG+=($!)
+done
+wait "${BG[@]}" || true
+OK=0; ALL=0
+for i in 1 2 3; do
+  o=$(jq -r .ok "$WORK/lg$i.json"); e=$(jq -r .errors "$WORK/lg$i.json")
+  echo "# replica $i: $o activated, $e refused"
+  OK=$((OK + o)); ALL=$((ALL + o + e))
+done
+CODE=$OK; BODY=$(cat "$WORK"/lg*.err | sort | uniq -c | head -5)
+check "1,000 activation attempts made" eq "$ALL" 1000
+check "exactly 500 activations succeeded across the replicas" eq "$OK" 500
+check "the refusals are 403 (MaxActivations), not errors" eval '! grep -q "status 5" "$WORK"/lg*.err'
+ctr() { curl -s "http://${R_METRICS[$1]}/metrics" | awk '$1 == "cairn_activation_counter{type=\"lim\"}" {print $2}'; }
+for i in 1 2 3; do check "replica $i knows the counter is 500" wait_for 5 eval '[ "$(ctr '$i')" = 500 ]'; done
+for i in 1 2 3; do on $i; activate lim; check "activation 501 refused on replica $i" eq "$CODE" 403; done
+check "batches committed several activations at once (group commit)" eval \
+  '[ $(( $(metric 1 cairn_etcd_activations_batched_total) )) -gt $(( $(metric 1 cairn_etcd_activation_batches_total) )) ]'
+
+# ---- concurrent user secret writes on two replicas ----
+writer() {   # writer USER REPLICA N: writes distinct values, records the acknowledged ones
+  local u=$1 r=$2 n=$3 k v code
+  for k in $(seq 1 "$n"); do
+    v=$(printf '%s-%02d-xxxxxxxxxx' "$u" "$k" | head -c 16 | base64 -w0)
+    code=$(curl -sk --cert "$WORK/$u.crt" --key "$WORK/$u.key" -o /dev/null -w '%{http_code}' -X POST \
+      "https://${R_CLIENT[$r]}/api/v2/secrets" -HContent-Type:application/json \
+      -d "{\"secrets\":{\"user_key\":{\"Key\":\"$v\"}}}" || true)
+    [ "$code" = 200 ] && echo "$v" >>"$WORK/acked.$u"
+    echo "$code" >>"$WORK/codes.$u"
+  done
+}
+: >"$WORK/acked.alice"; : >"$WORK/acked.bob"
+writer alice 1 15 & A=$!
+writer bob 2 15 & B=$!
+wait $A $B || true
+NA=$(wc -l <"$WORK/acked.alice"); NB=$(wc -l <"$WORK/acked.bob")
+echo "# acknowledged: alice $NA, bob $NB (codes: $(sort "$WORK"/codes.* | uniq -c | tr '\n' ' '))"
+check "both writers got writes through" eval '[ "$NA" -gt 0 ] && [ "$NB" -gt 0 ]'
+check "refused writes are conflicts (500), nothing else" eval '! grep -vqE "^(200|500)$" "$WORK"/codes.*'
+on 3
+req GET /api/v2/update
+LA=$(jqv '[.data.updateLog[] | fromjson? // . | select(.update == "Secret set" and .user == "alice")] | length')
+LB=$(jqv '[.data.updateLog[] | fromjson? // . | select(.update == "Secret set" and .user == "bob")] | length')
+LAST=$(jqv '[.data.updateLog[] | fromjson? // . | select(.update == "Secret set")] | last | .user')
+check "every acknowledged write of alice is logged exactly once" eq "$LA" "$NA"
+check "every acknowledged write of bob is logged exactly once" eq "$LB" "$NB"
+WANTV=$(tail -1 "$WORK/acked.$LAST")
+for i in 1 2 3; do
+  on $i
+  check "replica $i holds the value of the last write in the log's order ($LAST)" wait_for 5 eval \
+    'ureq alice GET "/api/v2/secrets?s=user_key"; [ "$(jqv .data.secrets.user_key.Private)" = "$WANTV" ]'
+done
+finish
