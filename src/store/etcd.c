@@ -231,7 +231,8 @@ static int call(struct etcd *e, const char *path, const char *body, struct cairn
         }
         if (cc == CURLE_OPERATION_TIMEDOUT) {
             /* sent, no answer: the outcome is unknown (no quorum, or slow) */
-            rc = cairn_errf(err, CAIRN_ERR_TIMEOUT, "etcd %s: no answer from %s within %ld ms (no quorum?)", path,
+            rc = cairn_errf(err, CAIRN_ERR_TIMEOUT,
+                            "etcd %s: no answer from %s within %ld ms (no quorum?); it may still be applied", path,
                             e->ep[idx], e->timeout_ms);
             atomic_store(&e->cur, idx + 1);   /* next request tries another member */
             break;

@@ -37,7 +37,8 @@ done
 wait "${BG[@]}" || true
 C1=$(cat "$WORK/set1.code"); C2=$(cat "$WORK/set2.code")
 CODE="$C1,$C2"; BODY="$(cat "$WORK/set1.body") | $(cat "$WORK/set2.body")"
-check "two concurrent manifest sets: exactly one succeeds" eval '[ "$C1,$C2" = "200,500" ] || [ "$C1,$C2" = "500,200" ]'
+check "two concurrent manifest sets: exactly one succeeds, the other is refused with 409" eval \
+  '[ "$C1,$C2" = "200,409" ] || [ "$C1,$C2" = "409,200" ]'
 WIN=1; [ "$C2" = 200 ] && WIN=2
 state3() { on "$1"; req GET /api/v2/status; [ "$(jqv .data.code)" = 3 ]; }
 for i in 1 2 3; do check "replica $i in state 3" wait_for 5 state3 $i; done
@@ -90,7 +91,7 @@ wait $A $B || true
 NA=$(wc -l <"$WORK/acked.alice"); NB=$(wc -l <"$WORK/acked.bob")
 echo "# acknowledged: alice $NA, bob $NB (codes: $(sort "$WORK"/codes.* | uniq -c | tr '\n' ' '))"
 check "both writers got writes through" eval '[ "$NA" -gt 0 ] && [ "$NB" -gt 0 ]'
-check "refused writes are conflicts (500), nothing else" eval '! grep -vqE "^(200|500)$" "$WORK"/codes.*'
+check "refused writes are conflicts (409), nothing else" eval '! grep -vqE "^(200|409)$" "$WORK"/codes.*'
 on 3
 req GET /api/v2/update
 LA=$(jqv '[.data.updateLog[] | fromjson? // . | select(.update == "Secret set" and .user == "alice")] | length')
