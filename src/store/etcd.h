@@ -138,7 +138,8 @@ void etcd_watch_msg_clear(struct etcd_watch_msg *m);
 typedef int (*etcd_watch_fn)(void *arg, const struct etcd_watch_msg *m);
 
 /* Watches every key under `prefix` from `start_rev` (0 = now) until `stop`
- * becomes true (checked at least every 200 ms), the callback returns
+ * becomes true (libcurl's progress callback checks it about once a second),
+ * the callback returns
  * non-zero, or the stream breaks (then an error: the caller reconnects from
  * its last revision + 1). Blocks; runs on the caller's thread with a curl
  * handle of its own. */
