@@ -127,13 +127,14 @@ run() {
   c0=$(cpu "${RP[@]}"); e0=$(cpu ${EPIDS[@]+"${EPIDS[@]}"})
   local lgp=()
   for i in $(seq 0 $((n - 1))); do
-    "$LG" activate "${RMESH[$i]}" "$type" -c "$per" -t "$SECS" -i 32 >"$W/lg$i.json" 2>/dev/null &
+    (trap "" PIPE; exec "$LG" activate "${RMESH[$i]}" "$type" -c "$per" -t "$SECS" -i 32 >"$W/lg$i.json" 2>"$W/lg$i.err") &
     lgp+=($!)
   done
   wait "${lgp[@]}"
   c1=$(cpu "${RP[@]}"); e1=$(cpu ${EPIDS[@]+"${EPIDS[@]}"})
   local ok=0 err=0 secs
   for i in $(seq 0 $((n - 1))); do
+    [ -s "$W/lg$i.json" ] || { echo "bench: loadgen against ${RMESH[$i]} printed nothing" >&2; echo "{\"ok\":0,\"errors\":0,\"seconds\":1}" >"$W/lg$i.json"; }
     ok=$((ok + $(jq .ok "$W/lg$i.json"))); err=$((err + $(jq .errors "$W/lg$i.json")))
     secs=$(jq .seconds "$W/lg$i.json")
   done
