@@ -202,12 +202,12 @@ lat.sort()
 print("gateway txn (a put), python client, p50 %.2f ms p99 %.2f ms" % (lat[150], lat[296]))
 PY
 # a peer's activation reaches the other replica's counter: time it
-before=$(curl -s "http://${RMET[1]}/metrics" | awk '$1=="cairn_etcd_peer_counter_updates_total"{print $2}')
+before=$(curl -s "http://${RMET[1]}/metrics" | awk '$1=="cairn_etcd_peer_increments_applied_total"{print $2}')
 t0=$(date +%s%N)
 "$LG" activate "${RMESH[0]}" limited -c 1 -n 1 -t 5 -i 1 >/dev/null 2>&1
 t1=$(date +%s%N)
 for _ in $(seq 1 500); do
-  now=$(curl -s "http://${RMET[1]}/metrics" | awk '$1=="cairn_etcd_peer_counter_updates_total"{print $2}')
+  now=$(curl -s "http://${RMET[1]}/metrics" | awk '$1=="cairn_etcd_peer_increments_applied_total"{print $2}')
   [ "$now" != "$before" ] && break
   sleep 0.002
 done
@@ -239,7 +239,7 @@ PY
   t1=$(date +%s%N)
   rl=""
   for _ in $(seq 1 300); do
-    rl=$(curl -s "http://${RMET[1]}/metrics" | awk '$1=="cairn_etcd_state_reloads_total"{r=$2} $1=="cairn_etcd_last_reload_milliseconds"{m=$2} END{if (r>0) print m}')
+    rl=$(curl -s "http://${RMET[1]}/metrics" | awk '$1=="cairn_etcd_state_reloads_total"{r=$2} $1=="cairn_etcd_last_reload_seconds"{m=$2*1000} END{if (r>0) print m}')
     [ -n "$rl" ] && break
     sleep 0.05
   done

@@ -1292,17 +1292,17 @@ void ha_metrics(struct core *c, struct cairn_buf *out)
                       "# TYPE cairn_etcd_txn_retries_total counter\ncairn_etcd_txn_retries_total %" PRIu64
                       "\n# HELP cairn_etcd_state_reloads_total States committed by peers and applied here.\n"
                       "# TYPE cairn_etcd_state_reloads_total counter\ncairn_etcd_state_reloads_total %" PRIu64
-                      "\n# HELP cairn_etcd_peer_counter_updates_total Counter values committed by peers and applied.\n"
-                      "# TYPE cairn_etcd_peer_counter_updates_total counter\ncairn_etcd_peer_counter_updates_total %" PRIu64
+                      "\n# HELP cairn_etcd_peer_increments_applied_total Activation and monotonic counter values committed by peers and applied here.\n"
+                      "# TYPE cairn_etcd_peer_increments_applied_total counter\ncairn_etcd_peer_increments_applied_total %" PRIu64
                       "\n# HELP cairn_etcd_last_reload_seconds Duration of the last state reload.\n"
                       "# TYPE cairn_etcd_last_reload_seconds gauge\ncairn_etcd_last_reload_seconds %.6f\n",
                       (uint64_t)atomic_load(&h->n_batches), (uint64_t)atomic_load(&h->n_batched),
                       (uint64_t)atomic_load(&h->n_retries), (uint64_t)atomic_load(&h->n_reloads),
                       (uint64_t)atomic_load(&h->n_peer_counters), atomic_load(&h->last_reload_ms) / 1e3);
     /* the committed activation counters as this replica knows them */
-    cairn_buf_append_str(out, "# HELP cairn_activation_counter Committed activations of a marble type with "
+    cairn_buf_append_str(out, "# HELP cairn_activations_committed Committed activations of a marble type with "
                               "MaxActivations (cluster-wide, as known to this replica).\n"
-                              "# TYPE cairn_activation_counter gauge\n");
+                              "# TYPE cairn_activations_committed gauge\n");
     pthread_mutex_lock(&c->lock);
     const char *tname;
     json_t *tv;
@@ -1312,7 +1312,7 @@ void ha_metrics(struct core *c, struct cairn_buf *out)
             if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
                 printable = false;
         if (printable)
-            cairn_buf_appendf(out, "cairn_activation_counter{type=\"%s\"} %lld\n", tname,
+            cairn_buf_appendf(out, "cairn_activations_committed{type=\"%s\"} %lld\n", tname,
                               (long long)json_integer_value(tv));
     }
     pthread_mutex_unlock(&c->lock);

@@ -74,6 +74,14 @@ check "status lists the three replicas" eq "$(jqv '.data.replication.replicas | 
 check "status names this replica" eq "$(jqv '[.data.replication.replicas[] | select(.self)] | length')" 1
 check "status shows etcd available" eq "$(jqv .data.replication.etcdAvailable)" true
 for i in 1 2 3; do check "metrics of replica $i: cairn_replicas 3" eq "$(metric $i cairn_replicas)" 3; done
+if command -v promtool >/dev/null; then
+  curl -s "http://${R_METRICS[1]}/metrics" >"$WORK/metrics.txt"
+  promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.out" 2>&1 || true
+  grep -E "cairn_(etcd|replica|activations_committed)" "$WORK/promtool.out" | sed "s/^/# promtool: /" || true
+  check "promtool: the replication metrics parse and lint clean" eval \
+    '! grep -E "cairn_(etcd|replica|activations_committed)" "$WORK/promtool.out"'
+  check "promtool saw the replication metrics" eval 'grep -q "^cairn_replica_info{" "$WORK/metrics.txt"'
+fi
 check "registry holds each replica's client address" eval \
   'etcdctl_ get --prefix /cairn/replicas/ --print-value-only | grep -q "\"client\":\"${R_CLIENT[2]}\""'
 

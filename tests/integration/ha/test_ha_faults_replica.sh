@@ -22,7 +22,7 @@ etcd_cluster 3
 for i in 1 2 3; do replica $i; done
 on 1; req POST /api/v2/manifest -d "$(mbody "$WORK/m.json")"
 check "manifest set" eq "$CODE" 200
-ctr() { curl -s "http://${R_METRICS[$1]}/metrics" | awk -v t="cairn_activation_counter{type=\"$2\"}" '$1 == t {print $2}'; }
+ctr() { curl -s "http://${R_METRICS[$1]}/metrics" | awk -v t="cairn_activations_committed{type=\"$2\"}" '$1 == t {print $2}'; }
 val() { printf 'v%015d' "$1" | base64 -w0; }   # 16 bytes: the key size
 setsec() {   # setsec REPLICA VALUE: prints the HTTP code
   curl -sk --cert "$WORK/alice.crt" --key "$WORK/alice.key" -o /dev/null -w '%{http_code}' -X POST \

@@ -66,7 +66,7 @@ CODE=$OK; BODY=$(cat "$WORK"/lg*.err | sort | uniq -c | head -5)
 check "1,000 activation attempts made" eq "$ALL" 1000
 check "exactly 500 activations succeeded across the replicas" eq "$OK" 500
 check "the refusals are 403 (MaxActivations), not errors" eval '! grep -q "status 5" "$WORK"/lg*.err'
-ctr() { curl -s "http://${R_METRICS[$1]}/metrics" | awk '$1 == "cairn_activation_counter{type=\"lim\"}" {print $2}'; }
+ctr() { curl -s "http://${R_METRICS[$1]}/metrics" | awk '$1 == "cairn_activations_committed{type=\"lim\"}" {print $2}'; }
 for i in 1 2 3; do check "replica $i knows the counter is 500" wait_for 5 eval '[ "$(ctr '$i')" = 500 ]'; done
 for i in 1 2 3; do on $i; activate lim; check "activation 501 refused on replica $i" eq "$CODE" 403; done
 check "batches committed several activations at once (group commit)" eval \
