@@ -106,7 +106,8 @@ static void usage(FILE *f)
             "                                                      [CAIRN_KEY_API_ADDR]\n"
             "  --join LIST             key API addresses (host:port, comma-separated) of running replicas:\n"
             "                          when this machine's seal does not open the state, obtain the data\n"
-            "                          key from one of them instead of entering recovery [CAIRN_JOIN]\n"
+            "                          key from one of them instead of entering recovery [CAIRN_JOIN];\n"
+            "                          with --store etcd the registry's replicas are asked without it\n"
             "  --help, --version\n");
 }
 
@@ -239,15 +240,32 @@ struct join_ctx {
     char from[256];
 };
 
-static int obtain_data_key(struct core *c, void *ctx, uint8_t key[32], struct cairn_error *err)
+static int obtain_data_key(struct core *c, void *ctx, const uint8_t *ref, size_t ref_len, uint8_t key[32],
+                           struct cairn_error *err)
 {
     struct join_ctx *j = ctx;
     struct ks_ops ops;
     ks_ops_from_core(c, &ops);
+    /* the peers: --join, else (etcd) the key API addresses in the registry */
+    char **reg = NULL;
+    size_t n_reg = 0;
+    if (j->n == 0) {
+        int rc = core_replica_key_addrs(c, &reg, &n_reg, err);
+        if (rc != 0)
+            return cairn_err_prefix(err, "listing the replicas");
+        if (n_reg == 0) {
+            free(reg);
+            return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "no other replica serves the key API");
+        }
+    }
     /* three passes over the list, 200 then 400 ms apart: a holder that is
      * restarting gets a moment, and the start stays bounded */
     struct ks_fetch_opts o = {.timeout_ms = 5000, .rounds = 3, .backoff_ms = 200};
-    int rc = ks_fetch(&ops, (const char *const *)j->peers, j->n, NULL, 0, &o, key, j->from, sizeof(j->from), err);
+    int rc = j->n > 0 ? ks_fetch(&ops, (const char *const *)j->peers, j->n, ref, ref_len, &o, key, j->from,
+                                 sizeof(j->from), err)
+                      : ks_fetch(&ops, (const char *const *)reg, n_reg, ref, ref_len, &o, key, j->from,
+                                 sizeof(j->from), err);
+    free(reg);
     if (rc == 0) {
         clock_gettime(CLOCK_MONOTONIC, &j->got);
         j->have = true;
@@ -554,6 +572,10 @@ int main(int argc, char **argv)
             pki_names_free(names, n_names);
             return EXIT_CONFIG;
         }
+    }
+    if (join != NULL || etcd_endpoints != NULL) {
+        /* --join: these peers; on etcd without --join: the replicas in the
+         * registry that serve the key API */
         cc.obtain_data_key = obtain_data_key;
         cc.obtain_ctx = &jc;
     }

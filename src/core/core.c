@@ -853,7 +853,7 @@ static uint8_t *join_with_peer_key(struct core *c, size_t *out_len)
     uint8_t key[32], *data = NULL, *doc = NULL, *out = NULL;
     size_t data_len = 0, doc_len = 0;
     struct cairn_error e = {0};
-    if (c->cfg.obtain_data_key(c, c->cfg.obtain_ctx, key, &e) != 0) {
+    if (c->cfg.obtain_data_key(c, c->cfg.obtain_ctx, NULL, 0, key, &e) != 0) {
         LOG_WARN("no replica gave the data key: %s", cairn_error_msg(&e));
         return NULL;
     }
@@ -1380,10 +1380,18 @@ int core_verify_peer_evidence(struct core *c, const struct attest_evidence *ev, 
 
 int core_data_key(struct core *c, uint8_t key[32], bool *unique)
 {
+    return core_data_key_ref(c, NULL, 0, key, unique);
+}
+
+int core_data_key_ref(struct core *c, const uint8_t *ref, size_t ref_len, uint8_t key[32], bool *unique)
+{
     int rc = CAIRN_ERR_NOT_FOUND;
     pthread_mutex_lock(&c->persist);
     pthread_mutex_lock(&c->lock);
-    if (c->have_dek && c->snap->state != CORE_STATE_RECOVERY) {
+    /* a named key must be the one in use (etcd: its id); the file store
+     * has one key and no names */
+    bool named_ok = ref_len == 0 || (c->ha != NULL && ha_current_kid_is(c, ref, ref_len));
+    if (named_ok && c->have_dek && c->snap->state != CORE_STATE_RECOVERY) {
         memcpy(key, c->dek, 32);
         if (unique != NULL)
             *unique = c->snap->seal_unique;

@@ -89,11 +89,14 @@ struct core_config {
     void *on_state_arg;
     /* HA key sharing (src/keyshare, docs/high-availability.md): called when
      * a sealed state exists that this machine's seal does not open, before
-     * falling back to recovery. It may obtain the data key from a running
+     * falling back to recovery; on etcd, when the data key provider has no
+     * key for the state's data key id (`ref`, DATAKEY_ID_SIZE bytes; NULL/0
+     * with the file store, which has one key). It may obtain the data key from a running
      * replica (core_issue_evidence / core_verify_peer_evidence work on the
      * half-built core passed in). 0 with `key` filled, or an error (then the
      * Coordinator enters recovery as without the hook). NULL = no hook. */
-    int (*obtain_data_key)(struct core *c, void *ctx, uint8_t key[32], struct cairn_error *err);
+    int (*obtain_data_key)(struct core *c, void *ctx, const uint8_t *ref, size_t ref_len, uint8_t key[32],
+                           struct cairn_error *err);
     void *obtain_ctx;
     /* issue 9: replicated state on etcd (docs/high-availability.md). NULL =
      * the file store in seal_dir. Otherwise seal_dir only holds the seal key
@@ -254,6 +257,14 @@ int core_verify_peer_evidence(struct core *c, const struct attest_evidence *ev, 
 /* The data key of the loaded state: 0 and `key` filled, or
  * CAIRN_ERR_NOT_FOUND (recovery, memory only). *unique: SealMode UniqueKey. */
 int core_data_key(struct core *c, uint8_t key[32], bool *unique);
+/* The same for the key named `ref` (ref_len 0: the current one): on etcd the
+ * state's data key id; CAIRN_ERR_NOT_FOUND unless it is the key in use. */
+int core_data_key_ref(struct core *c, const uint8_t *ref, size_t ref_len, uint8_t key[32], bool *unique);
+/* Key API addresses ("host:port") of the other live replicas in etcd's
+ * registry (read from etcd now, not from the watch: usable during
+ * core_new). *out: one allocation (free(*out)); 0 entries with the file
+ * store. */
+int core_replica_key_addrs(struct core *c, char ***out, size_t *out_n, struct cairn_error *err);
 /* ---- replicas on etcd (issue 9, docs/high-availability.md) ---- */
 
 /* Registers this replica in etcd's registry with the addresses clients and

@@ -203,7 +203,64 @@ static int dek_for(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], uint8_t d
         memcpy(dek, c->dek, 32);
         return 0;
     }
-    return datakey_obtain(h->dk, kid, dek, err);
+    int rc = datakey_obtain(h->dk, kid, dek, err);
+    if (rc == 0 || c->cfg.obtain_data_key == NULL)
+        return rc;
+    /* the provider has none for this machine: ask the replicas that hold it
+     * over the key API (src/keyshare), then make it obtainable here too */
+    char hex[2 * DATAKEY_ID_SIZE + 1];
+    for (size_t i = 0; i < DATAKEY_ID_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", kid[i]);
+    LOG_INFO("data key %s: %s; asking the other replicas over the key API", hex, cairn_error_msg(err));
+    struct cairn_error pe = {0};
+    if (c->cfg.obtain_data_key(c, c->cfg.obtain_ctx, kid, DATAKEY_ID_SIZE, dek, &pe) != 0)
+        return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "data key %s: %s", hex, cairn_error_msg(&pe));
+    struct cairn_error ue = {0};
+    if (datakey_publish(h->dk, kid, dek, &ue) != 0)
+        LOG_INFO("data key %s from a replica: not stored for this machine (%s): a restart asks a replica again",
+                 hex, cairn_error_msg(&ue));
+    return 0;
+}
+
+bool ha_current_kid_is(struct core *c, const uint8_t *ref, size_t ref_len)
+{
+    struct core_ha *h = c->ha;
+    return h != NULL && h->have_kid && ref_len == DATAKEY_ID_SIZE && memcmp(ref, h->kid, DATAKEY_ID_SIZE) == 0;
+}
+
+int ha_key_peers(struct core *c, char ***out, size_t *out_n, struct cairn_error *err)
+{
+    struct core_ha *h = c->ha;
+    *out = NULL;
+    *out_n = 0;
+    if (h == NULL)
+        return 0;
+    struct replica_info *ri = NULL;
+    size_t n = 0, total = 0, k = 0;
+    int rc = registry_list(h->etcd, h->prefix, &ri, &n, NULL, err);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (ri[i].key[0] != '\0' && strcmp(ri[i].id, h->self.id) != 0)
+            total += strlen(ri[i].key) + 1;
+    char **v = malloc((n + 1) * sizeof(char *) + total + 1);
+    if (v == NULL) {
+        free(ri);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    char *p = (char *)(v + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (ri[i].key[0] == '\0' || strcmp(ri[i].id, h->self.id) == 0)
+            continue;
+        size_t l = strlen(ri[i].key) + 1;
+        memcpy(p, ri[i].key, l);
+        v[k++] = p;
+        p += l;
+    }
+    free(ri);
+    *out = v;
+    *out_n = k;
+    return 0;
 }
 
 /* A loaded state, before it is installed. */
@@ -1368,4 +1425,9 @@ int core_register_replica(struct core *c, const char *client_addr, const char *m
 json_t *core_replication_status(struct core *c)
 {
     return ha_status(c);
+}
+
+int core_replica_key_addrs(struct core *c, char ***out, size_t *out_n, struct cairn_error *err)
+{
+    return ha_key_peers(c, out, out_n, err);
 }

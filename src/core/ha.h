@@ -78,5 +78,9 @@ int ha_read_sealed(struct core *c, uint8_t **out, size_t *out_len, struct cairn_
 /* Metrics lines (Prometheus text) and the replicas as JSON for status. */
 void ha_metrics(struct core *c, struct cairn_buf *out);
 json_t *ha_status(struct core *c);   /* new reference or NULL */
+/* Whether `ref` is the data key id in use (caller holds c->lock). */
+bool ha_current_kid_is(struct core *c, const uint8_t *ref, size_t ref_len);
+/* Key API addresses of the other live replicas (registry_list now). */
+int ha_key_peers(struct core *c, char ***out, size_t *out_n, struct cairn_error *err);
 
 #endif

@@ -17,10 +17,7 @@ static int verify(void *ctx, const struct attest_evidence *ev, const uint8_t rd[
 static int get_key(void *ctx, const uint8_t *ref, size_t ref_len, uint8_t key[KS_KEY_SIZE], bool *unique,
                    struct cairn_error *err)
 {
-    /* the file store has one key; a named one is not this one */
-    if (ref_len > 0)
-        return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "no data key named %02x...", ref[0]);
-    int rc = core_data_key(ctx, key, unique);
+    int rc = core_data_key_ref(ctx, ref, ref_len, key, unique);
     return rc != 0 ? cairn_errf(err, rc, "this replica holds no data key") : 0;
 }
 
