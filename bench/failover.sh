@@ -5,6 +5,8 @@
 #     activates in a loop over "A,B" (bench/failover_bench.c, libcairn's
 #     failover); A is killed with SIGKILL; the figure is the time from the
 #     kill to the next successful activation (on B).
+#     With etcd installed (FAILOVER_ETCD=1, the default) the same on a
+#     one-member etcd: A and B share the replicated state.
 #  2. join: a new replica's time from receiving the data key to ready
 #     (ready file: ready_ms - key_ms), with the test manifest and with a
 #     1,000-marble manifest.
@@ -68,6 +70,41 @@ print("run: %d activations before the kill, first success after it: %d ms later 
 PY
   kill "$BPID"; wait "$BPID" 2>/dev/null || true
 done
+
+if command -v etcd >/dev/null && [ "${FAILOVER_ETCD:-1}" = 1 ]; then
+  echo "# failover on etcd (one member): replicas A and B share the state; kill -9 of A -> next activation ($RUNS runs)"
+  read -r EC EP < <(python3 -c 'import socket; a=socket.socket(); a.bind(("127.0.0.1",0)); b=socket.socket(); b.bind(("127.0.0.1",0)); print(a.getsockname()[1], b.getsockname()[1])')
+  etcd --name e1 --data-dir "$W/etcd" --listen-client-urls "http://127.0.0.1:$EC" --advertise-client-urls "http://127.0.0.1:$EC" \
+    --listen-peer-urls "http://127.0.0.1:$EP" --initial-advertise-peer-urls "http://127.0.0.1:$EP" \
+    --initial-cluster "e1=http://127.0.0.1:$EP" --log-level error --logger zap >"$W/etcd.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$EC/health" | grep -q true && break; sleep 0.1; done
+  for r in $(seq 1 "$RUNS"); do
+    P="--store etcd://127.0.0.1:$EC --store-prefix /bench$r/"
+    start "ea$r" $P --seal-dir "$W/eseal" --key-api-addr 127.0.0.1:0; APID=$PID
+    start "eb$r" $P --seal-dir "$W/eseal"; BPID=$PID
+    [ "$(set_manifest "$(jq -r .client "$W/ea$r.json")" "$W/m1.json")" = 200 ] || { echo "manifest set failed"; exit 1; }
+    for _ in $(seq 1 50); do
+      [ "$(curl -sk "https://$(jq -r .client "$W/eb$r.json")/api/v2/status" | jq -r .data.code)" = 3 ] && break; sleep 0.1
+    done
+    "$TOOL" "$(jq -r .mesh "$W/ea$r.json"),$(jq -r .mesh "$W/eb$r.json")" 4 >"$W/erun$r.txt" &
+    TPID=$!; PIDS+=("$TPID")
+    sleep 1.5
+    KILL=$(date +%s%3N)
+    kill -9 "$APID"; wait "$APID" 2>/dev/null || true
+    wait "$TPID" || true
+    python3 - "$W/erun$r.txt" "$KILL" <<'PY'
+import sys
+kill = int(sys.argv[2])
+oks = [int(l.split()[1]) for l in open(sys.argv[1]) if l.startswith("ok ")]
+after = [t for t in oks if t > kill]
+fails = sum(1 for l in open(sys.argv[1]) if l.startswith("fail ") and int(l.split()[1]) > kill)
+print("run (etcd): %d activations before the kill, first success after it: %d ms later (%d failed attempts in between)"
+      % (len([t for t in oks if t <= kill]), after[0] - kill if after else -1, fails))
+PY
+    kill "$BPID"; wait "$BPID" 2>/dev/null || true
+  done
+fi
 
 echo "# join: data key received -> ready"
 for n in 1 1000; do
