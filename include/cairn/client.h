@@ -152,6 +152,31 @@ int cairn_coordinator_verify(struct cairn_client *c, const struct cairn_verify_c
 /* GET /api/v2/status (v1: /status). *out_message owned (cairn_free). */
 int cairn_status_get(struct cairn_client *c, int *out_code, char **out_message);
 
+/* One replica of a Coordinator deployment on etcd, as GET /api/v2/status
+ * reports it (data.replication). Strings are owned by the list and sanitized
+ * (printable ASCII, bounded); absent fields are "". */
+struct cairn_replica {
+    char *id;
+    char *client_addr;
+    char *mesh_addr;
+    int self;            /* 1: the replica that answered */
+};
+
+struct cairn_replication {
+    int replicated;      /* 0: a single Coordinator on the file store (nothing else is set) */
+    int etcd_available;  /* 1 while the answering replica reaches an etcd quorum */
+    char *etcd_error;    /* owned; why etcd is unavailable, or NULL */
+    long long state_revision;
+    struct cairn_replica *replicas; /* owned array of n_replicas */
+    size_t n_replicas;
+};
+
+/* GET /api/v2/status: the replication part (issue 9). A Coordinator without
+ * replicas, or one that answers only the v1 API, yields replicated = 0.
+ * Free with cairn_status_replication_free. */
+int cairn_status_replication(struct cairn_client *c, struct cairn_replication *out);
+void cairn_status_replication_free(struct cairn_replication *r);
+
 struct cairn_manifest_info {
     uint8_t *manifest;        /* owned; the raw manifest bytes as uploaded (NUL-terminated) */
     size_t manifest_size;

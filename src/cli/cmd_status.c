@@ -23,6 +23,25 @@ static int run_status(struct cli_ctx *ctx)
     }
     printf("%d: %s\n", code, msg);
     cairn_free(msg);
+    /* Replicas on etcd (issue 9): which replicas the answering one sees and
+     * whether it reaches etcd. Nothing more is printed for a single
+     * Coordinator, so the first line stays MarbleRun's output. */
+    struct cairn_replication r;
+    rc = cairn_status_replication(c, &r);
+    if (rc != 0) {
+        rc = cli_fail_client(rc, "retrieving the replicas", cairn_client_last_error(c));
+        cairn_client_free(c);
+        return rc;
+    }
+    if (r.replicated) {
+        printf("replicas on etcd: %zu, state revision %lld, etcd %s%s%s\n", r.n_replicas, r.state_revision,
+               r.etcd_available ? "reachable" : "UNREACHABLE (writes and activations refused)",
+               r.etcd_error ? ": " : "", r.etcd_error ? r.etcd_error : "");
+        for (size_t i = 0; i < r.n_replicas; i++)
+            printf("  %s  client %s  mesh %s%s\n", r.replicas[i].id, r.replicas[i].client_addr,
+                   r.replicas[i].mesh_addr, r.replicas[i].self ? "  (answered)" : "");
+    }
+    cairn_status_replication_free(&r);
     cairn_client_free(c);
     return CLI_EXIT_OK;
 }
@@ -32,6 +51,7 @@ const struct cli_command cli_cmd_status = {
     .summary = "show the Coordinator's state",
     .usage = "<address>",
     .help = "Prints \"<code>: <message>\". States: 1 recovery, 2 accepting a manifest, 3 accepting marbles.\n"
+            "Replicas on etcd add one line with the etcd connection and one line per replica.\n"
             "Trusts the root certificate cached for the address (by manifest set/verify); -i or\n"
             "--coordinator-policy query without the cache (and never change it), e.g. in recovery mode.",
     .min_args = 1, .max_args = 1,

@@ -325,6 +325,85 @@ int cairn_status_get(struct cairn_client *c, int *out_code, char **out_message)
     return 0;
 }
 
+/* A bounded, sanitized copy of the string member `key` of `o`, "" when absent
+ * or not a string; NULL only when out of memory. */
+static char *replica_field(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_string(v))
+        return client_sanitize("", 0, 1);
+    return client_sanitize(json_string_value(v), json_string_length(v), 256);
+}
+
+void cairn_status_replication_free(struct cairn_replication *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n_replicas; i++) {
+        free(r->replicas[i].id);
+        free(r->replicas[i].client_addr);
+        free(r->replicas[i].mesh_addr);
+    }
+    free(r->replicas);
+    free(r->etcd_error);
+    memset(r, 0, sizeof(*r));
+}
+
+/* The Coordinator bounds what it lists (its registry), but this is the
+ * client's own bound on a hostile or broken answer. */
+#define CAIRN_MAX_REPLICAS_LISTED 1024
+
+int cairn_status_replication(struct cairn_client *c, struct cairn_replication *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *d = NULL;
+    bool v1;
+    int rc = call_v2_v1(c, "GET", "/api/v2/status", NULL, 0, "/status", NULL, 0, &d, &v1);
+    if (rc != 0)
+        return rc;
+    const json_t *r = v1 ? NULL : json_object_get(d, "replication");
+    if (r == NULL || json_is_null(r)) {
+        json_decref(d);
+        return 0;
+    }
+    const json_t *list = json_object_get(r, "replicas");
+    if (!json_is_object(r) || !json_is_array(list) || json_array_size(list) > CAIRN_MAX_REPLICAS_LISTED) {
+        json_decref(d);
+        return proto_err(c, "status: malformed replication object");
+    }
+    out->replicated = 1;
+    out->etcd_available = json_is_true(json_object_get(r, "etcdAvailable"));
+    const json_t *rev = json_object_get(r, "stateRevision");
+    out->state_revision = json_is_integer(rev) ? (long long)json_integer_value(rev) : 0;
+    const json_t *why = json_object_get(r, "etcdError");
+    size_t n = json_array_size(list);
+    if (json_is_string(why))
+        out->etcd_error = client_sanitize(json_string_value(why), json_string_length(why), 512);
+    if (n > 0)
+        out->replicas = calloc(n, sizeof(*out->replicas));
+    if ((json_is_string(why) && out->etcd_error == NULL) || (n > 0 && out->replicas == NULL)) {
+        json_decref(d);
+        cairn_status_replication_free(out);
+        return cairn_errf(&c->err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *o = json_array_get(list, i);
+        struct cairn_replica *rp = &out->replicas[i];
+        out->n_replicas = i + 1;
+        rp->id = replica_field(o, "id");
+        rp->client_addr = replica_field(o, "client");
+        rp->mesh_addr = replica_field(o, "mesh");
+        rp->self = json_is_true(json_object_get(o, "self"));
+        if (rp->id == NULL || rp->client_addr == NULL || rp->mesh_addr == NULL) {
+            json_decref(d);
+            cairn_status_replication_free(out);
+            return cairn_errf(&c->err, CAIRN_ERR_NOMEM, "out of memory");
+        }
+    }
+    json_decref(d);
+    return 0;
+}
+
 void cairn_manifest_info_free(struct cairn_manifest_info *m)
 {
     if (m == NULL)

@@ -74,6 +74,14 @@ check "status lists the three replicas" eq "$(jqv '.data.replication.replicas | 
 check "status names this replica" eq "$(jqv '[.data.replication.replicas[] | select(.self)] | length')" 1
 check "status shows etcd available" eq "$(jqv .data.replication.etcdAvailable)" true
 for i in 1 2 3; do check "metrics of replica $i: cairn_replicas 3" eq "$(metric $i cairn_replicas)" 3; done
+# the CLI shows the same (a simulated Coordinator: -i, no quote to verify)
+ST=$(HOME=$WORK/clihome "$CAIRN_BIN_DIR/cairn" status -i "${R_CLIENT[2]}" 2>"$WORK/status.err") || ST="cairn status failed: $(cat "$WORK/status.err")"
+printf '%s\n' "$ST" | sed 's/^/# cairn status: /'
+check "cairn status: state line first" eval 'printf "%s\n" "$ST" | head -1 | grep -q "^3: "'
+check "cairn status: etcd reachable, 3 replicas" eval 'printf "%s\n" "$ST" | grep -q "^replicas on etcd: 3, state revision [0-9]*, etcd reachable$"'
+check "cairn status: one line per replica" eq "$(printf '%s\n' "$ST" | grep -c '^  .*  client 127.0.0.1:[0-9]*  mesh ')" 3
+check "cairn status: names the replica that answered" eval \
+  'printf "%s\n" "$ST" | grep -qF "  client ${R_CLIENT[2]}  mesh ${R_MESH[2]}  (answered)"'
 if command -v promtool >/dev/null; then
   curl -s "http://${R_METRICS[1]}/metrics" >"$WORK/metrics.txt"
   promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.out" 2>&1 || true
