@@ -10,6 +10,8 @@ PKGS=(
   # libraries (DESIGN §3)
   libssl-dev openssl libevent-dev libcurl4-openssl-dev libjansson-dev
   libtss2-dev libyaml-dev
+  # `cairn kata policy-hash`: Kata's initdata annotation is gzip-compressed
+  zlib1g-dev
   # gRPC activation (DESIGN §7): HTTP/2 and protobuf messages, the .proto compiled at build time
   libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   # make deb: CPack's DEB generator finds ELF files with file(1) for dpkg-shlibdeps (dpkg-dev)

@@ -18,9 +18,9 @@ static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t
 
 int trust_evidence_detect(const uint8_t *p, size_t n, enum attest_type *out, struct cairn_error *err)
 {
-    struct trust_hcl h;
-    if (p != NULL && n >= 4 && memcmp(p, "HCLA", 4) == 0 && trust_hcl_parse(p, n, &h, NULL) == 0) {
-        *out = ATTEST_SNP;
+    struct azure_hcl h;
+    if (p != NULL && n >= 4 && memcmp(p, "HCLA", 4) == 0 && azure_hcl_parse(p, n, &h, NULL) == 0) {
+        *out = azure_hcl_attest_type(&h);
         return 0;
     }
     if (p != NULL && n >= 4 && be32(p) == TPM_GENERATED_VALUE) {

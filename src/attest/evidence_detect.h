@@ -15,8 +15,9 @@
 /* Detects the evidence type from its bytes: TPMS_ATTEST (TPM_GENERATED magic),
  * DCAP quote v3 with TEE type SGX (also behind the 16-byte OE header), DCAP
  * quote v4/v5 with TEE type TDX, SNP report (0x4A0 bytes, version 2..5,
- * signature algorithm 1), an Azure HCL report (azure_hcl.h) around an SNP
- * report. CAIRN_ERR_INVALID when none matches. */
+ * signature algorithm 1), an Azure HCL report (azure_hcl.h): the type of
+ * the hardware report inside (snp, or tdx for a TDREPORT, which needs its
+ * TD quote to verify). CAIRN_ERR_INVALID when none matches. */
 int trust_evidence_detect(const uint8_t *p, size_t n, enum attest_type *out, struct cairn_error *err);
 
 /* Evidence is sometimes stored as hex or base64 text (e.g. an SNP report in

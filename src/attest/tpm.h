@@ -120,20 +120,8 @@ int tpm_verify(const struct attest_evidence *ev, const struct attest_trust *trus
  * recorded in the claims. */
 int tpm_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err);
 
-/* Azure confidential VMs: the vTPM's "HCL report" (2600 bytes here) wraps the
- * SEV-SNP report at 0x20 and, at 0x4C0, a runtime-data header {data_size,
- * version, report_type (2 = SNP, 4 = TDX), hash_type (1 = SHA-256),
- * variable_data_size} followed at 0x4D4 by JSON holding the vTPM AK as the
- * JWK "HCLAkPub". The hardware report binds REPORT_DATA[0:32] =
- * SHA-256(variable data). Pointers borrow from the input. */
-struct tpm_hcl {
-    uint32_t version, report_type, hash_type;
-    const uint8_t *hw_report;  size_t hw_report_len;   /* SNP: 0x4A0 bytes */
-    const uint8_t *runtime;    size_t runtime_len;
-};
-int tpm_hcl_parse(const uint8_t *p, size_t n, struct tpm_hcl *out, struct cairn_error *err);
-/* The RSA key of the JWK "HCLAkPub" in the runtime data (*out owned). */
-int tpm_hcl_ak(const struct tpm_hcl *h, EVP_PKEY **out, struct cairn_error *err);
+/* Azure confidential VMs' HCL reports, which carry the vTPM AK, are
+ * azure_hcl.h's. */
 
 /* TPM issuer (tpm_issuer.c): quotes cfg->tpm_pcrs with an AK over the first
  * 32 bytes of report_data through the TCTI cfg->tpm_tcti. The AK is a

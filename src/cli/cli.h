@@ -123,6 +123,7 @@ extern const struct cli_command cli_cmd_package_info;
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_tpm;        /* cmd_tpm.c: tpm predict (UKI PCR 11) */
 extern const struct cli_command cli_cmd_evidence;   /* cmd_evidence.c: evidence verify|eventlog (issue 5) */
+extern const struct cli_command cli_cmd_kata;       /* cmd_kata.c: kata policy-hash (issue 10) */
 
 /* Issue 6: users, secrets, updates, recovery (cmd_secret.c, cmd_update.c, cmd_recover.c). */
 #define CLI_PKCS11_KEY_FLAGS                                                                           \

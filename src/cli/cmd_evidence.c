@@ -19,6 +19,7 @@
 #include "attest/azure_hcl.h"
 #include "attest/ccel_check.h"
 #include "attest/evidence_detect.h"
+#include "attest/kbs_evidence_azure.h"
 #include "attest/trust_files.h"
 #include "attest/uki.h"
 #include "attest/trust_store.h"
@@ -30,7 +31,8 @@
 
 
 static const struct cli_flag verify_flags[] = {
-    {"type", 't', true, "sgx|tdx|snp|tpm", "TEE of the evidence (default: detected from the evidence bytes)"},
+    {"type", 't', true, "sgx|tdx|snp|tpm|az-snp-vtpm|az-tdx-vtpm",
+     "TEE of the evidence (default: detected from the evidence bytes); az-snp-vtpm, az-tdx-vtpm: the CoCo agent's JSON"},
     {"time", 0, true, "RFC3339", "verification time for certificates and collateral (default: now)"},
     {"report-data", 0, true, "HEX", "expected report data (prefix; the rest must be zero) / TPM nonce"},
     /* --nonce is also a global flag (the parser finds that one first); listed
@@ -54,6 +56,8 @@ static const struct cli_flag verify_flags[] = {
     {"ccel-table", 0, true, "FILE", "TDX ACPI CCEL table (bounds the CCEL area)"},
     {"vtpm-quote", 0, true, "FILE",
      "Azure: the vTPM TPMS_ATTEST to verify with the HCL report's AK (--signature, --pcrs, --eventlog, --nonce)"},
+    {"hcl-report", 0, true, "FILE",
+     "Azure TDX: the HCL report whose TDREPORT the TD quote (the evidence) was made of"},
     {"trust-dir", 0, true, "DIR", "trust directory (<dir>/<type>/ files, <dir>/<type>/roots/), as a Coordinator's"},
     /* global flags too; listed for what they mean here (this command is offline) */
     {"accepted-tcb-statuses", 0, true, "LIST", "with --policy: TCB statuses to accept besides UpToDate (replaces the package's)"},
@@ -217,7 +221,7 @@ static bool is_vtpm_flag(const char *name)
 
 /* Azure CVM: the vTPM quote, signed by the AK that the (verified) HCL runtime
  * data carries. Its claims go to out["vtpm"]. */
-static int verify_vtpm(const struct cli_args *a, const struct trust_hcl *hcl, const char *quote_path, time_t at,
+static int verify_vtpm(const struct cli_args *a, const struct azure_hcl *hcl, const char *quote_path, time_t at,
                        const uint8_t *expected, size_t expected_len, json_t *out)
 {
     struct cairn_error err = {0};
@@ -231,8 +235,8 @@ static int verify_vtpm(const struct cli_args *a, const struct trust_hcl *hcl, co
         cli_fail("out of memory");
         goto out;
     }
-    if (trust_hcl_jwk_pem(hcl, "HCLAkPub", &ak, &err) != 0) {
-        cli_fail("snp evidence does not verify: %s", cairn_error_msg(&err));
+    if (azure_hcl_jwk_pem(hcl, "HCLAkPub", &ak, &err) != 0) {
+        cli_fail("%s evidence does not verify: %s", attest_type_name(azure_hcl_attest_type(hcl)), cairn_error_msg(&err));
         goto out;
     }
     if (cli_read_file("vTPM quote", quote_path, TRUST_FILE_MAX, &q, &qn) != 0)
@@ -493,13 +497,138 @@ static int coordinator_expected(const struct wire *w, const char *nonce, time_t 
     return 0;
 }
 
+/* --type az-snp-vtpm|az-tdx-vtpm: the evidence file is the CoCo agent's JSON,
+ * verified as the KBS does (kbs_evidence_azure.h) against the expected
+ * report data, with --trust-dir as the Coordinator's trust and --policy as a
+ * package of the hardware type. */
+static int run_verify_kbs_azure(struct cli_ctx *ctx, const char *tee, time_t at)
+{
+    const struct cli_args *a = &ctx->args;
+    const char *ev_path = a->pos[0];
+    static const char *const allowed[] = {"type", "time", "report-data", "nonce", "nonce-file", "policy",
+                                          "package", "trust-dir", "accepted-tcb-statuses", "accepted-advisories",
+                                          NULL};
+    for (size_t i = 0; i < a->n_flags; i++) {
+        bool ok = false;
+        for (const char *const *f = allowed; *f && !ok; f++)
+            ok = strcmp(a->flag[i]->name, *f) == 0;
+        if (!ok) {
+            cli_fail("%s: --%s is not used with %s evidence (its JSON carries every part)", ctx->path,
+                     a->flag[i]->name, tee);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (a->n_pos > 1) {
+        cli_fail("%s: %s evidence is one JSON file; no supporting files", ctx->path, tee);
+        return CLI_EXIT_USAGE;
+    }
+    int ret = CLI_EXIT_FAIL;
+    uint8_t *rd = NULL, *ev = NULL;
+    size_t rl = 0, evn = 0;
+    struct trust_store *store = NULL;
+    struct attest_claims claims = {0};
+    struct tee_package pkg;
+    memset(&pkg, 0, sizeof(pkg));
+    bool have_pkg = false;
+    char *pkg_name = NULL;
+    json_t *out = NULL;
+    struct cairn_error err = {0};
+    const char *hex = cli_args_get(a, "report-data") ? cli_args_get(a, "report-data") : cli_args_get(a, "nonce");
+    const char *nf = cli_args_get(a, "nonce-file");
+    if (hex != NULL) {
+        if (cairn_hex_decode(hex, strlen(hex), &rd, &rl) != 0 || rl == 0 || rl > 64) {
+            cli_fail("%s: --report-data/--nonce must be 1..64 bytes of hex", ctx->path);
+            ret = CLI_EXIT_USAGE;
+            goto out;
+        }
+    } else if (nf != NULL) {
+        if (cli_read_file("nonce", nf, 64, &rd, &rl) != 0)
+            goto out;
+    } else {
+        cli_fail("%s: %s evidence binds the report data the verifier expects (the KBS: SHA-384 of the session's "
+                 "runtime data); give --report-data HEX",
+                 ctx->path, tee);
+        ret = CLI_EXIT_USAGE;
+        goto out;
+    }
+    enum attest_type hw;
+    if (kbs_azure_tee_type(tee, &hw, &err) != 0) {
+        cli_fail("%s", cairn_error_msg(&err));
+        goto out;
+    }
+    const char *pol = cli_args_get(a, "policy");
+    const char *acc_tcb = cli_args_get(a, "accepted-tcb-statuses"), *acc_adv = cli_args_get(a, "accepted-advisories");
+    if (pol != NULL) {
+        if (load_policy(pol, cli_args_get(a, "package"), hw, &pkg, &pkg_name) != 0)
+            goto out;
+        have_pkg = true;
+        if ((acc_tcb && set_list(&pkg.accepted_tcb_statuses, &pkg.n_accepted_tcb_statuses, acc_tcb) != 0) ||
+            (acc_adv && set_list(&pkg.accepted_advisories, &pkg.n_accepted_advisories, acc_adv) != 0)) {
+            cli_fail("out of memory");
+            goto out;
+        }
+    } else if (cli_args_has(a, "package") || acc_tcb || acc_adv) {
+        cli_fail("%s: --package and --accepted-* need --policy", ctx->path);
+        ret = CLI_EXIT_USAGE;
+        goto out;
+    }
+    const char *tdir = cli_args_get(a, "trust-dir");
+    if (tdir != NULL && trust_store_load(tdir, &store, &err) != 0) {
+        cli_fail("--trust-dir %s", cairn_error_msg(&err));
+        goto out;
+    }
+    if (cli_read_file("evidence", ev_path, KBS_AZURE_EVIDENCE_MAX, &ev, &evn) != 0)
+        goto out;
+    if (kbs_evidence_azure_verify(tee, (const char *)ev, evn, rd, rl, NULL, 0, store, at, &claims, &err) != 0) {
+        cli_fail("%s evidence does not verify: %s", tee, cairn_error_msg(&err));
+        goto out;
+    }
+    out = json_deep_copy(claims.json);
+    char when[32];
+    cc_time_format_rfc3339(at ? at : time(NULL), when);
+    if (out == NULL || json_object_set_new(out, "verification_time", json_string(when)) != 0 ||
+        json_object_set_new(out, "evidence_file", json_string(ev_path)) != 0) {
+        cli_fail("out of memory");
+        goto out;
+    }
+    if (have_pkg) {
+        struct cairn_error pe = {0};
+        int prc = tee_policy_match(&pkg, &claims, &pe);
+        json_t *po = json_pack("{s:s, s:s, s:b}", "file", pol, "package", pkg_name, "matched", prc == 0);
+        if (po && prc != 0)
+            json_object_set_new(po, "error", json_string(cairn_error_msg(&pe)));
+        json_object_set_new(out, "policy", po);
+        if (print_json(out) != 0)
+            goto out;
+        if (prc != 0) {
+            cli_fail("%s evidence verifies but does not match package \"%s\" of %s: %s", tee, pkg_name, pol,
+                     cairn_error_msg(&pe));
+            goto out;
+        }
+        ret = CLI_EXIT_OK;
+        goto out;
+    }
+    if (print_json(out) == 0)
+        ret = CLI_EXIT_OK;
+out:
+    json_decref(out);
+    attest_claims_free(&claims);
+    if (have_pkg)
+        tee_package_free(&pkg);
+    free(pkg_name);
+    trust_store_free(store);
+    free(rd);
+    free(ev);
+    return ret;
+}
+
 static int run_verify(struct cli_ctx *ctx)
 {
     const struct cli_args *a = &ctx->args;
     const char *ev_path = a->pos[0];
     int ret = CLI_EXIT_FAIL;
-    uint8_t *evb = NULL, *expected = NULL;
-    size_t evn = 0, expected_len = 0;
+    uint8_t *evb = NULL, *expected = NULL, *hclb = NULL;
+    size_t evn = 0, expected_len = 0, hcln = 0;
     struct trust_files *tf = NULL;
     struct tee_package pkg;
     memset(&pkg, 0, sizeof(pkg));
@@ -550,9 +679,13 @@ static int run_verify(struct cli_ctx *ctx)
     }
     enum attest_type type = ATTEST_SIM;
     const char *ty = cli_args_get(a, "type");
+    if (kbs_azure_tee_known(ty)) {
+        free(expected);
+        return run_verify_kbs_azure(ctx, ty, at);
+    }
     if (ty != NULL && (attest_type_parse(ty, &type) != 0 || type == ATTEST_SIM)) {
         free(expected);
-        cli_fail("%s: --type \"%s\" is not one of sgx, tdx, snp, tpm", ctx->path, ty);
+        cli_fail("%s: --type \"%s\" is not one of sgx, tdx, snp, tpm, az-snp-vtpm, az-tdx-vtpm", ctx->path, ty);
         return CLI_EXIT_USAGE;
     }
 
@@ -618,10 +751,44 @@ static int run_verify(struct cli_ctx *ctx)
         cli_fail("out of memory");
         goto out;
     }
-    /* An Azure HCL report carries the SNP report and the runtime data it binds. */
-    struct trust_hcl hcl;
-    bool is_hcl = type == ATTEST_SNP && trust_hcl_parse(evb, evn, &hcl, NULL) == 0;
-    if (trust_files_set_evidence(tf, is_hcl ? hcl.report : evb, is_hcl ? hcl.report_len : evn, &err) != 0) {
+    /* An Azure HCL report carries the SNP report and the runtime data it
+     * binds; on TDX it carries a TDREPORT, which only the platform can check,
+     * so there the TD quote is the evidence and the HCL report comes with
+     * --hcl-report. */
+    struct azure_hcl hcl;
+    bool is_hcl = false;
+    const char *hcl_path = cli_args_get(a, "hcl-report");
+    if (evn >= 4 && memcmp(evb, "HCLA", 4) == 0 && azure_hcl_parse(evb, evn, &hcl, NULL) == 0) {
+        if (hcl.report_type == AZURE_HCL_TDX) {
+            cli_fail("%s: an Azure TDX HCL report holds a TDREPORT, which only its platform can check: give the "
+                     "TD quote as the evidence and this file with --hcl-report",
+                     ev_path);
+            ret = CLI_EXIT_USAGE;
+            goto out;
+        }
+        is_hcl = type == ATTEST_SNP;
+    }
+    if (hcl_path != NULL) {
+        if (type != ATTEST_TDX || is_hcl) {
+            cli_fail("%s: --hcl-report goes with a TDX quote (an SNP HCL report is the evidence itself)", ctx->path);
+            ret = CLI_EXIT_USAGE;
+            goto out;
+        }
+        if (cli_read_file("HCL report", hcl_path, AZURE_HCL_MAX, &hclb, &hcln) != 0)
+            goto out;
+        if (azure_hcl_parse(hclb, hcln, &hcl, &err) != 0) {
+            cli_fail("--hcl-report %s: %s", hcl_path, cairn_error_msg(&err));
+            goto out;
+        }
+        if (hcl.report_type != AZURE_HCL_TDX) {
+            cli_fail("--hcl-report %s: it carries an SNP report, not a TDREPORT; give it as the evidence", hcl_path);
+            ret = CLI_EXIT_USAGE;
+            goto out;
+        }
+        is_hcl = true;
+    }
+    bool hw_in_hcl = is_hcl && type == ATTEST_SNP;
+    if (trust_files_set_evidence(tf, hw_in_hcl ? hcl.hw_report : evb, hw_in_hcl ? hcl.hw_report_len : evn, &err) != 0) {
         cli_fail("%s: %s", ev_path, cairn_error_msg(&err));
         goto out;
     }
@@ -659,7 +826,8 @@ static int run_verify(struct cli_ctx *ctx)
     }
     const char *vq = cli_args_get(a, "vtpm-quote");
     if (vq != NULL && !is_hcl) {
-        cli_fail("%s: --vtpm-quote needs an Azure HCL report as the evidence", ctx->path);
+        cli_fail("%s: --vtpm-quote needs an Azure HCL report (the SNP evidence, or --hcl-report with a TD quote)",
+                 ctx->path);
         ret = CLI_EXIT_USAGE;
         goto out;
     }
@@ -752,8 +920,8 @@ static int run_verify(struct cli_ctx *ctx)
     if (vq == NULL && expected != NULL &&
         check_expected(type, &claims, expected, expected_len, coord != NULL ? why : NULL) != 0)
         goto out;
-    if (is_hcl && trust_hcl_check(&hcl, &claims, &err) != 0) {
-        cli_fail("snp evidence does not verify: %s", cairn_error_msg(&err));
+    if (is_hcl && azure_hcl_check(&hcl, &claims, &err) != 0) {
+        cli_fail("%s evidence does not verify: %s", attest_type_name(type), cairn_error_msg(&err));
         goto out;
     }
     size_t ccel_len = 0, table_len = 0;
@@ -818,6 +986,7 @@ out:
     free(pkg_name);
     trust_files_free(tf);
     free(evb);
+    free(hclb);
     free(expected);
     free(pcrsig);
     return ret;

@@ -15,6 +15,7 @@ static const struct cli_command *const top_commands[] = {
     &cli_cmd_version,
     &cli_cmd_evidence,
     &cli_cmd_tpm,
+    &cli_cmd_kata,
     &cli_cmd_secret,
     &cli_cmd_recover,
     &cli_cmd_recover_with_signature,

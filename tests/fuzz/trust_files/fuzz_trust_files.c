@@ -41,13 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (trust_evidence_decode_text(p, n, &dec, &dl) == 1)
         free(dec);
 
-    struct trust_hcl hcl;
-    if (trust_hcl_parse(p, n, &hcl, NULL) == 0) {
-        if (hcl.report < p || hcl.report + hcl.report_len > p + n || hcl.runtime_data < p ||
+    struct azure_hcl hcl;
+    if (azure_hcl_parse(p, n, &hcl, NULL) == 0) {
+        if (hcl.hw_report < p || hcl.hw_report + hcl.hw_report_len > p + n || hcl.runtime_data < p ||
             hcl.runtime_data + hcl.runtime_data_len > p + n)
             abort();
         char *pem = NULL;
-        if (trust_hcl_jwk_pem(&hcl, "HCLAkPub", &pem, NULL) == 0)
+        if (azure_hcl_jwk_pem(&hcl, "HCLAkPub", &pem, NULL) == 0)
             free(pem);
     }
 

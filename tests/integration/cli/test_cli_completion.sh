@@ -18,7 +18,7 @@ ceq 'cairn --nonce x certificate root --ou' 5 --output
 ceq 'cairn manifest get --ke' 3 --keep-cert
 ceq 'cairn secret get --pkcs11-c' 3 "--pkcs11-config --pkcs11-cert-id --pkcs11-cert-label"
 ceq 'cairn manifest update ""' 3 "apply acknowledge cancel get"
-ceq 'cairn evidence verify -t ""' 4 "sgx tdx snp tpm"
+ceq 'cairn evidence verify -t ""' 4 "sgx tdx snp tpm az-snp-vtpm az-tdx-vtpm"
 ceq 'cairn tpm predict --bank ""' 4 "sha1 sha256 sha384 sha512"
 ceq 'cairn completion ""' 2 "bash zsh fish"
 ceq 'cairn manifest check --' 3 --help
@@ -77,7 +77,7 @@ if command -v zsh >/dev/null; then
     source '$WORK/_cairn' >/dev/null; words=($1); CURRENT=$2; _cairn"; }
   [ "$(zcomp 'cairn manifest ""' 3)" = "set get verify signature log check update" ] && ok "zsh: cairn manifest -> its commands" \
     || bad "zsh: $(zcomp 'cairn manifest ""' 3)"
-  [ "$(zcomp 'cairn evidence verify -t ""' 5)" = "sgx tdx snp tpm" ] && ok "zsh: flag values" || bad "zsh: $(zcomp 'cairn evidence verify -t ""' 5)"
+  [ "$(zcomp 'cairn evidence verify -t ""' 5)" = "sgx tdx snp tpm az-snp-vtpm az-tdx-vtpm" ] && ok "zsh: flag values" || bad "zsh: $(zcomp 'cairn evidence verify -t ""' 5)"
   [ "$(zcomp 'cairn manifest set -r ""' 5)" = FILES ] && ok "zsh: a file flag completes files" || bad "zsh file flag"
 else
   bad "zsh not installed (scripts/install-deps.sh installs it)"
@@ -89,7 +89,7 @@ if command -v fish >/dev/null; then
   fcomp() { fish -c "source '$WORK/cairn.fish'; complete -C '$1'" | cut -f1 | tr '\n' ' '; }
   [ "$(fcomp 'cairn manifest ')" = "check get log set signature update verify " ] && ok "fish: cairn manifest -> its commands" \
     || bad "fish: $(fcomp 'cairn manifest ')"
-  [ "$(fcomp 'cairn evidence verify -t ')" = "sgx snp tdx tpm " ] && ok "fish: flag values" || bad "fish: $(fcomp 'cairn evidence verify -t ')"
+  [ "$(fcomp 'cairn evidence verify -t ')" = "az-snp-vtpm az-tdx-vtpm sgx snp tdx tpm " ] && ok "fish: flag values" || bad "fish: $(fcomp 'cairn evidence verify -t ')"
   [ "$(fcomp 'cairn manifest get --ke')" = "--keep-cert " ] && ok "fish: flags" || bad "fish: $(fcomp 'cairn manifest get --ke')"
 else
   bad "fish not installed (scripts/install-deps.sh installs it)"

@@ -580,6 +580,64 @@ rc=0; "$CAIRN" evidence verify --vtpm-quote "$TV/tpm/azure_genoa_tpm-quote.tpms_
   "$A/azure_genoa_snp_report.bin" "$A/azure_genoa_vcek.pem" >/dev/null 2>&1 || rc=$?
 if [ $rc -eq 2 ]; then pass; else fail "--vtpm-quote without an HCL report: exit $rc, want 2"; fi
 
+# Azure TDX CVM: the TD quote is the evidence, the HCL report (TDREPORT + runtime data) comes with
+# --hcl-report, the vTPM quote is signed by the HCL AK (Trustee's az-tdx-vtpm test data in
+# tests/data/azure: nonce "challenge", PCR0 782b20b1…, as its test_evaluate asserts)
+D=${CAIRN_TEST_DATA_DIR:-$(dirname "$0")/../../data}/azure
+AZT=(--hcl-report "$D/az-tdx-vtpm_hcl-report.bin" --vtpm-quote "$D/az-tdx-vtpm_tpm-quote.tpms_attest"
+  --signature "$D/az-tdx-vtpm_tpm-quote.rsassa_sha256.sig" --pcrs "$D/az-tdx-vtpm_tpm-quote.pcrs.json")
+ok "tdx Azure TD quote + HCL report + vTPM quote with the HCL AK and nonce \"challenge\"" verify \
+  --time 2025-06-01T00:00:00Z --nonce 6368616c6c656e6765 "$D/az-tdx-vtpm_td-quote.bin" "${AZT[@]}"
+claim .type tdx
+claim .mrtd 024a32b070383331181619fa387cb4d55d1e38879f989933055ccad5bc2db795d1737b66205949d15469dc8c1ba7ab7b
+has_check hcl_runtime_data
+claim .hcl.report_type 4
+claim .hcl.runtime_data_hash 9734504f161d104c74e3165c15f779b06a9bb40dfa71937817d7eee68e593839
+claim '.hcl.runtime_data."vm-configuration"."secure-boot"' true
+claim '.vtpm.pcrs.sha256."0"' 782b20b10f55cc46e2142cc2145d548698073e5beb82752c8d7f9279f0d8a273
+claim .vtpm.nonce 6368616c6c656e6765
+mutate "$D/az-tdx-vtpm_hcl-report.bin" "$WORK/tdx_hcl_rt.bin" $((0x880)) +1
+no "tdx Azure HCL report with the runtime-data byte 0x880 changed (Trustee's mutation)" "hcl runtime data" verify \
+  --time 2025-06-01T00:00:00Z "$D/az-tdx-vtpm_td-quote.bin" --hcl-report "$WORK/tdx_hcl_rt.bin"
+mutate "$D/az-tdx-vtpm_hcl-report.bin" "$WORK/tdx_hcl_rd.bin" $((0x20 + 0x80)) ^1
+no "tdx Azure HCL report whose TDREPORT is not the quoted one" "not the quoted report" verify \
+  --time 2025-06-01T00:00:00Z "$D/az-tdx-vtpm_td-quote.bin" --hcl-report "$WORK/tdx_hcl_rd.bin"
+no "tdx Azure with another nonce for the vTPM quote" "nonce" verify --time 2025-06-01T00:00:00Z --nonce 01 \
+  "$D/az-tdx-vtpm_td-quote.bin" "${AZT[@]}"
+no "tdx Azure HCL report with another TD quote (gotdx)" "not the quoted report" verify --time 2025-06-01T00:00:00Z \
+  "$T/gotdx_tdx_prod_quote_SPR_E4.dat" --hcl-report "$D/az-tdx-vtpm_hcl-report.bin"
+for bad in "$D/az-tdx-vtpm_hcl-report.bin" "$A/azure_genoa_hcl-report.bin --hcl-report $D/az-tdx-vtpm_hcl-report.bin"; do
+  rc=0; "$CAIRN" evidence verify --time 2025-06-01T00:00:00Z $bad >/dev/null 2>"$ERR" || rc=$?
+  if [ $rc -eq 2 ] && grep -q "hcl-report" "$ERR"; then pass; else fail "usage refusal for $bad: exit $rc: $(cat "$ERR")"; fi
+done
+
+# The same evidence as the CoCo attestation-agent sends it to a KBS (--type az-*-vtpm: one JSON)
+ok "az-tdx-vtpm agent JSON (version 1) with report data \"challenge\"" verify --type az-tdx-vtpm \
+  --time 2025-06-01T00:00:00Z --report-data 6368616c6c656e6765 "$D/az-tdx-vtpm_evidence-v1.json"
+claim .tee az-tdx-vtpm
+claim .type tdx
+claim '.vtpm.pcrs.sha256."0"' 782b20b10f55cc46e2142cc2145d548698073e5beb82752c8d7f9279f0d8a273
+has_check vtpm_nonce_report_data
+ok "az-snp-vtpm agent JSON (version 2, user-data bound)" verify --type az-snp-vtpm --time 2025-06-01T00:00:00Z \
+  --report-data 982f5c6e45df0ed3f10b6f60b02f0c8390e281300f3805e2279c16168cd6ae9aa398f647caa2338748cd0fd9f5f819ef \
+  "$D/az-snp-vtpm_evidence-v2.json"
+claim .vmpl 0
+has_check hcl_user_data
+echo '{"TEE":"tdx","MRTD":"024a32b070383331181619fa387cb4d55d1e38879f989933055ccad5bc2db795d1737b66205949d15469dc8c1ba7ab7b","AcceptedTCBStatuses":["NoCollateral"]}' >"$WORK/aztdx_pkg.json"
+ok "az-tdx-vtpm agent JSON matches a tdx package (MRTD)" verify --type az-tdx-vtpm --time 2025-06-01T00:00:00Z \
+  --report-data 6368616c6c656e6765 --policy "$WORK/aztdx_pkg.json" "$D/az-tdx-vtpm_evidence-v1.json"
+claim .policy.matched true
+sed 's/"MRTD":"02/"MRTD":"03/' "$WORK/aztdx_pkg.json" >"$WORK/aztdx_pkg2.json"
+no "az-tdx-vtpm agent JSON against another MRTD" "does not match package" verify --type az-tdx-vtpm \
+  --time 2025-06-01T00:00:00Z --report-data 6368616c6c656e6765 --policy "$WORK/aztdx_pkg2.json" \
+  "$D/az-tdx-vtpm_evidence-v1.json"
+no "az-tdx-vtpm agent JSON with another report data" "not the expected report data" verify --type az-tdx-vtpm \
+  --time 2025-06-01T00:00:00Z --report-data 01 "$D/az-tdx-vtpm_evidence-v1.json"
+no "az-tdx-vtpm agent JSON named az-snp-vtpm" "does not verify" verify --type az-snp-vtpm \
+  --time 2025-06-01T00:00:00Z --report-data 6368616c6c656e6765 "$D/az-tdx-vtpm_evidence-v1.json"
+rc=0; "$CAIRN" evidence verify --type az-tdx-vtpm "$D/az-tdx-vtpm_evidence-v1.json" >/dev/null 2>"$ERR" || rc=$?
+if [ $rc -eq 2 ] && grep -q "report-data" "$ERR"; then pass; else fail "az-tdx-vtpm without --report-data: exit $rc"; fi
+
 echo "== trust directory (--trust-dir, as a Coordinator's) and --accepted-* overrides"
 TD="$WORK/trust"
 mkdir -p "$TD/sgx" "$TD/tpm/roots"

@@ -20,6 +20,7 @@
 #include "attest/eventlog.h"
 #include "attest/policy.h"
 #include "attest/snp.h"
+#include "attest/azure_hcl.h"
 #include "attest/tpm.h"
 #include "common/encoding.h"
 #include "common/file.h"
@@ -397,34 +398,34 @@ static void test_azure_hcl_composite(void **state)
     uint8_t *akpem = load("tpm/azure_genoa_akpub.pem", &an), *q = load("tpm/azure_genoa_tpm-quote.tpms_attest", &qn);
     uint8_t *s = load("tpm/azure_genoa_tpm-quote.rsassa_sha256.sig", &sn);
     uint8_t *p = load("tpm/azure_genoa_tpm-quote.pcrs.json", &pn);
-    struct tpm_hcl h;
+    struct azure_hcl h;
     struct cairn_error err = {0};
-    assert_int_equal(tpm_hcl_parse(hcl, hn, &h, &err), 0);
-    assert_int_equal(h.report_type, 2);
+    assert_int_equal(azure_hcl_parse(hcl, hn, &h, &err), 0);
+    assert_int_equal(h.report_type, AZURE_HCL_SNP);
     assert_int_equal(h.hw_report_len, rn);
     assert_memory_equal(h.hw_report, rep, rn);
-    assert_int_equal(h.runtime_len, jn);
-    assert_memory_equal(h.runtime, rt, jn);
+    assert_int_equal(h.runtime_data_len, jn);
+    assert_memory_equal(h.runtime_data, rt, jn);
     /* SNP report bound to the runtime data */
     uint8_t bind[32];
     unsigned int bl = 0;
-    EVP_Digest(h.runtime, h.runtime_len, bind, &bl, EVP_sha256(), NULL);
+    EVP_Digest(h.runtime_data, h.runtime_data_len, bind, &bl, EVP_sha256(), NULL);
     struct attest_evidence sev = {.type = ATTEST_SNP, .quote = h.hw_report, .quote_len = h.hw_report_len,
                                   .certs = vcek, .certs_len = vn};
     struct attest_claims c;
     assert_int_equal(attest_verify(&sev, NULL, bind, 32, &c, &err), 0);
     attest_claims_free(&c);
     /* the AK in the runtime data is the one of the quote */
-    EVP_PKEY *ak = NULL;
-    assert_int_equal(tpm_hcl_ak(&h, &ak, &err), 0);
+    char *pem = NULL;
+    assert_int_equal(azure_hcl_jwk_pem(&h, "HCLAkPub", &pem, &err), 0);
     BIO *b = BIO_new_mem_buf(akpem, (int)an);
     EVP_PKEY *ref = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
     BIO_free(b);
+    b = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *ak = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+    BIO_free(b);
     assert_int_equal(EVP_PKEY_eq(ak, ref), 1);
-    b = BIO_new(BIO_s_mem());
-    PEM_write_bio_PUBKEY(b, ak);
-    char *pem;
-    long pl = BIO_get_mem_data(b, &pem);
+    size_t pl = strlen(pem);
     uint8_t nonce[48];
     assert_int_equal(cairn_hex_decode_exact("0218488bae25d2509232bf676f1a66a30d7372add909109b36016ef136f2938c"
                                             "a05475f8b46094de6b64270ea35d950f",
@@ -436,28 +437,30 @@ static void test_azure_hcl_composite(void **state)
     assert_string_equal(js(json_object_get(json_object_get(c.json, "pcrs"), "sha256"), "0"),
                         "afd689d0bb1c5f36f023fbaf574135f555a28a10c1f6b938d2a25e70c7783338");
     attest_claims_free(&c);
-    BIO_free(b);
+    free(pem);
     /* a changed runtime byte (e.g. another AK) breaks the SNP binding */
     uint8_t *hcl2 = malloc(hn);
     memcpy(hcl2, hcl, hn);
     hcl2[0x4D4 + 100] ^= 1;
-    struct tpm_hcl h2;
-    assert_int_equal(tpm_hcl_parse(hcl2, hn, &h2, &err), 0);
-    EVP_Digest(h2.runtime, h2.runtime_len, bind, &bl, EVP_sha256(), NULL);
+    struct azure_hcl h2;
+    assert_int_equal(azure_hcl_parse(hcl2, hn, &h2, &err), 0);
+    EVP_Digest(h2.runtime_data, h2.runtime_data_len, bind, &bl, EVP_sha256(), NULL);
     assert_int_equal(attest_verify(&sev, NULL, bind, 32, &c, &err), CAIRN_ERR_VERIFY);
     assert_non_null(strstr(err.msg, "binding"));
     /* format errors */
     memcpy(hcl2, hcl, hn);
     hcl2[0] = 'X';
-    assert_int_equal(tpm_hcl_parse(hcl2, hn, &h2, &err), CAIRN_ERR_INVALID);
+    assert_int_equal(azure_hcl_parse(hcl2, hn, &h2, &err), CAIRN_ERR_INVALID);
     hcl2[0] = 'H';
-    hcl2[0x4C8] = 4; /* TDX */
-    assert_int_equal(tpm_hcl_parse(hcl2, hn, &h2, &err), CAIRN_ERR_UNSUPPORTED);
+    hcl2[0x4C8] = 4; /* TDX, but the area holds an SNP report, not a TDREPORT */
+    assert_int_equal(azure_hcl_parse(hcl2, hn, &h2, &err), CAIRN_ERR_INVALID);
+    hcl2[0x4C8] = 3;
+    assert_int_equal(azure_hcl_parse(hcl2, hn, &h2, &err), CAIRN_ERR_UNSUPPORTED);
     hcl2[0x4C8] = 2;
     hcl2[0x4D2] = 0x10; /* variable_data_size ~1 MiB */
-    assert_int_equal(tpm_hcl_parse(hcl2, hn, &h2, &err), CAIRN_ERR_TRUNCATED);
+    assert_int_equal(azure_hcl_parse(hcl2, hn, &h2, &err), CAIRN_ERR_TRUNCATED);
     hcl2[0x4D2] = hcl[0x4D2];
-    assert_int_equal(tpm_hcl_parse(hcl2, 0x4D0, &h2, &err), CAIRN_ERR_TRUNCATED);
+    assert_int_equal(azure_hcl_parse(hcl2, 0x4D0, &h2, &err), CAIRN_ERR_TRUNCATED);
     free(hcl2);
     EVP_PKEY_free(ak);
     EVP_PKEY_free(ref);

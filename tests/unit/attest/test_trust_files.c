@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "attest/attest.h"
-#include "attest/azure_hcl.h"
 #include "attest/ccel_check.h"
 #include "attest/evidence_detect.h"
 #include "attest/trust_files.h"
@@ -715,86 +714,6 @@ static void test_store(void **state)
     assert_int_equal(trust_store_load(dir, &st, &err), CAIRN_ERR_NOT_FOUND);
 }
 
-/* Azure HCL report: layout, the runtime-data binding, the AK JWK (equal to
- * the derived tpm/azure_genoa_akpub.pem), and bounded refusals. */
-static void test_hcl(void **state)
-{
-    (void)state;
-    size_t n, vn, rn, an;
-    uint8_t *h = tv_load("snp/azure_genoa_hcl-report.bin", &n);
-    uint8_t *vcek = tv_load("snp/azure_genoa_vcek.pem", &vn);
-    uint8_t *rep = tv_load("snp/azure_genoa_snp_report.bin", &rn);
-    uint8_t *akpem = tv_load("tpm/azure_genoa_akpub.pem", &an);
-    struct trust_hcl hcl;
-    struct cairn_error err = {0};
-    assert_int_equal(trust_hcl_parse(h, n, &hcl, &err), 0);
-    assert_int_equal(hcl.report_len, rn);
-    assert_memory_equal(hcl.report, rep, rn);
-    assert_int_equal(hcl.runtime_data_len, 1200);
-    assert_int_equal(hcl.hash_type, 1);
-    char *pem = NULL;
-    assert_int_equal(trust_hcl_jwk_pem(&hcl, "HCLAkPub", &pem, &err), 0);
-    BIO *b1 = BIO_new_mem_buf(pem, -1), *b2 = BIO_new_mem_buf(akpem, (int)an);
-    EVP_PKEY *k1 = PEM_read_bio_PUBKEY(b1, NULL, NULL, NULL), *k2 = PEM_read_bio_PUBKEY(b2, NULL, NULL, NULL);
-    assert_non_null(k1);
-    assert_non_null(k2);
-    assert_int_equal(EVP_PKEY_eq(k1, k2), 1);
-    EVP_PKEY_free(k1);
-    EVP_PKEY_free(k2);
-    BIO_free(b1);
-    BIO_free(b2);
-    free(pem);
-    assert_int_equal(trust_hcl_jwk_pem(&hcl, "NoSuchKey", &pem, &err), CAIRN_ERR_NOT_FOUND);
-
-    struct attest_evidence ev = {.type = ATTEST_SNP, .quote = hcl.report, .quote_len = hcl.report_len,
-                                 .certs = vcek, .certs_len = vn};
-    struct attest_trust tr = {.at = tv_time("2025-06-01T00:00:00Z")};
-    struct attest_claims c = {0};
-    assert_int_equal(attest_verify(&ev, &tr, NULL, 0, &c, &err), 0);
-    assert_int_equal(trust_hcl_check(&hcl, &c, &err), 0);
-    assert_true(claim_has_check(c.json, "hcl_runtime_data"));
-    json_t *o = json_object_get(c.json, "hcl");
-    assert_string_equal(json_string_value(json_object_get(o, "runtime_data_hash")),
-                        "b581f12e29a2d7d64e5e0b738d563879a78b51c644d0fa0cce02b48699f6bf5f");
-    assert_non_null(json_object_get(json_object_get(o, "runtime_data"), "keys"));
-    attest_claims_free(&c);
-    /* runtime data changed after the report was made: the binding fails */
-    h[0x4D4 + 100] ^= 1;
-    assert_int_equal(trust_hcl_parse(h, n, &hcl, &err), 0);
-    assert_int_equal(attest_verify(&ev, &tr, NULL, 0, &c, &err), 0);
-    assert_int_equal(trust_hcl_check(&hcl, &c, &err), CAIRN_ERR_VERIFY);
-    assert_non_null(strstr(err.msg, "does not start with its hash"));
-    attest_claims_free(&c);
-    h[0x4D4 + 100] ^= 1;
-    /* header refusals */
-    struct {
-        size_t off;
-        uint8_t val;
-        int rc;
-        const char *msg;
-    } bad[] = {
-        {0, 'X', CAIRN_ERR_INVALID, "magic"},
-        {0x4C8, 4, CAIRN_ERR_UNSUPPORTED, "report_type 4"},
-        {0x4CC, 9, CAIRN_ERR_UNSUPPORTED, "hash_type 9"},
-        {0x4D1, 0x10, CAIRN_ERR_TRUNCATED, "variable_data_size"},
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        uint8_t old = h[bad[i].off];
-        h[bad[i].off] = bad[i].val;
-        struct trust_hcl x = {0};
-        assert_int_equal(trust_hcl_parse(h, n, &x, &err), bad[i].rc);
-        assert_non_null(strstr(err.msg, bad[i].msg));
-        assert_null(x.report);
-        h[bad[i].off] = old;
-    }
-    for (size_t k = 0; k < 0x4D4; k += 97)
-        assert_int_equal(trust_hcl_parse(h, k, &hcl, NULL), CAIRN_ERR_TRUNCATED);
-    free(h);
-    free(vcek);
-    free(rep);
-    free(akpem);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -804,7 +723,6 @@ int main(void)
         cmocka_unit_test(test_named_kinds),      cmocka_unit_test(test_qvl_bundle),
         cmocka_unit_test(test_ccel_check),       cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_doc_sets),         cmocka_unit_test(test_store),
-        cmocka_unit_test(test_hcl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
