@@ -98,6 +98,30 @@ static int fill(const struct attest_claims *own, bool unique, struct tee_package
                 p->has_guest_svn = true;
             }
         }
+        /* the platform TCB the AMD-SP reports for this replica is the floor:
+         * AMD signs reports of older (vulnerable) firmware too, and SNP has
+         * no collateral-based TCB status as SGX/TDX have, so without it a
+         * peer on a rolled-back host would get the key (as ISVSVN >= own) */
+        if (rc == 0) {
+            const json_t *t = json_object_get(j, "reported_tcb");
+            uint64_t v[4];
+            static const char *const comp[4] = {"bootloader", "tee", "snp", "microcode"};
+            for (int i = 0; i < 4 && rc == 0; i++) {
+                const json_t *x = json_object_get(t, comp[i]);
+                if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 255)
+                    rc = cairn_errf(err, CAIRN_ERR_INVALID, "own evidence: claim \"reported_tcb.%s\" missing",
+                                    comp[i]);
+                else
+                    v[i] = (uint64_t)json_integer_value(x);
+            }
+            if (rc == 0) {
+                p->minimum_tcb.bootloader = (uint8_t)v[0];
+                p->minimum_tcb.tee = (uint8_t)v[1];
+                p->minimum_tcb.snp = (uint8_t)v[2];
+                p->minimum_tcb.microcode = (uint8_t)v[3];
+                p->has_minimum_tcb = true;
+            }
+        }
         break;
     case ATTEST_TPM: {
         /* every PCR the own quote covers */
@@ -179,6 +203,14 @@ int ks_identity_check(const struct ks_identity *id, bool unique, const struct at
                               "simIdentity mismatch: the peer is another Coordinator build (executable hash differs)");
         return 0;
     }
+    if (id->type == ATTEST_TPM && !json_is_true(json_object_get(peer->json, "ak_certified")))
+        /* Without a trust directory with AK roots the TPM verifier accepts a
+         * bare AK, a key any software TPM makes; PCR values are public
+         * (replaying the event log's digests reproduces them), so equal PCRs
+         * alone would hand the data key to swtpm. */
+        return cairn_errf(err, CAIRN_ERR_POLICY,
+                          "the peer's TPM attestation key is not certified by AK roots (tpm/roots/ of the trust "
+                          "directory): a bare AK proves no TPM, equal PCRs alone are not an identity");
     return tee_policy_match(unique ? &id->unique : &id->product, peer, err);
 }
 

@@ -127,8 +127,10 @@ int ks_hello_parse(const uint8_t *body, size_t len, struct ks_hello *out, struct
  *   sgx  product rule: MRSIGNER, ISVPRODID equal, ISVSVN >= own, debug equal;
  *        unique rule (SealMode UniqueKey): MRENCLAVE equal as well
  *   tdx  MRTD, RTMR0-2, MRCONFIGID equal, debug equal
- *   snp  MEASUREMENT, HOST_DATA equal, guest SVN >= own, debug equal
- *   tpm  every PCR of the own quote equal (AK roots: the trust directory's)
+ *   snp  MEASUREMENT, HOST_DATA equal, guest SVN >= own, debug equal,
+ *        reported TCB components >= own (no TCB status from collateral)
+ *   tpm  every PCR of the own quote equal, AK certified by the trust
+ *        directory's AK roots (a bare AK is refused: any swtpm makes one)
  *   sim  SHA-256 of the executable (claimed, not proven)
  * TCB status: UpToDate, SWHardeningNeeded, or the one this replica itself has
  * ("NoCollateral" without a trust directory). */

@@ -275,20 +275,53 @@ static void test_identity_tdx_tpm_sim(void **state)
            CAIRN_ERR_POLICY, "rtmr1");
     ks_identity_clear(&id);
 
-    const char *tpm = "{\"type\":\"tpm\",\"pcrs\":{\"sha256\":{\"0\":" H32("a0") ",\"7\":" H32("a7") "}}}";
+    const char *tpm = "{\"type\":\"tpm\",\"ak_certified\":true,\"pcrs\":{\"sha256\":{\"0\":" H32("a0")
+                      ",\"7\":" H32("a7") "}}}";
     own = claims(tpm);
     assert_int_equal(ks_identity_from_claims(&own, &id, &e), 0);
     json_decref(own.json);
     expect(&id, false, tpm, 0, NULL);
-    expect(&id, false, "{\"type\":\"tpm\",\"pcrs\":{\"sha256\":{\"0\":" H32("a0") ",\"7\":" H32("b7") "}}}",
+    expect(&id, false,
+           "{\"type\":\"tpm\",\"ak_certified\":true,\"pcrs\":{\"sha256\":{\"0\":" H32("a0") ",\"7\":" H32("b7")
+           "}}}",
            CAIRN_ERR_POLICY, "PCRs.sha256.7");
-    expect(&id, false, "{\"type\":\"tpm\",\"pcrs\":{\"sha256\":{\"0\":" H32("a0") "}}}", CAIRN_ERR_POLICY,
-           "not in the quote");
+    expect(&id, false, "{\"type\":\"tpm\",\"ak_certified\":true,\"pcrs\":{\"sha256\":{\"0\":" H32("a0") "}}}",
+           CAIRN_ERR_POLICY, "not in the quote");
+    /* equal PCRs from a bare AK (any software TPM replaying the event log's
+     * digests): not this Coordinator */
+    expect(&id, false, "{\"type\":\"tpm\",\"ak_certified\":false,\"pcrs\":{\"sha256\":{\"0\":" H32("a0")
+           ",\"7\":" H32("a7") "}}}", CAIRN_ERR_POLICY, "not certified");
+    expect(&id, false, "{\"type\":\"tpm\",\"pcrs\":{\"sha256\":{\"0\":" H32("a0") ",\"7\":" H32("a7") "}}}",
+           CAIRN_ERR_POLICY, "not certified");
     ks_identity_clear(&id);
     /* a TPM quote over no PCR identifies nothing */
     own = claims("{\"type\":\"tpm\",\"pcrs\":{}}");
     assert_int_not_equal(ks_identity_from_claims(&own, &id, &e), 0);
     json_decref(own.json);
+
+    /* SNP: measurement, host data, guest SVN >= own, debug, and the
+     * platform TCB the own report carries as the floor (a host with older
+     * firmware or microcode is refused) */
+#define SNP(meas, svn, dbg, micro)                                                                                \
+    "{\"type\":\"snp\",\"measurement\":" H32(meas) ",\"host_data\":" H32("dd")           \
+    ",\"guest_svn\":" svn ",\"debug\":" dbg ",\"reported_tcb\":{\"bootloader\":3,\"tee\":0,\"snp\":22,"      \
+    "\"microcode\":" micro "}}"
+    own = claims(SNP("5a", "2", "false", "213"));
+    assert_int_equal(ks_identity_from_claims(&own, &id, &e), 0);
+    json_decref(own.json);
+    expect(&id, false, SNP("5a", "2", "false", "213"), 0, NULL);
+    expect(&id, false, SNP("5a", "3", "false", "214"), 0, NULL);   /* newer guest, newer host */
+    expect(&id, false, SNP("5b", "2", "false", "213"), CAIRN_ERR_POLICY, "Measurement");
+    expect(&id, false, SNP("5a", "1", "false", "213"), CAIRN_ERR_POLICY, "GuestSVN");
+    expect(&id, false, SNP("5a", "2", "true", "213"), CAIRN_ERR_POLICY, "Debug");
+    expect(&id, false, SNP("5a", "2", "false", "209"), CAIRN_ERR_POLICY, "MinimumTCB.Microcode");
+    ks_identity_clear(&id);
+    /* own evidence without a reported TCB: no identity */
+    own = claims("{\"type\":\"snp\",\"measurement\":" H32("5a") ",\"host_data\":" H32("dd")
+                 ",\"guest_svn\":2,\"debug\":false}");
+    assert_int_not_equal(ks_identity_from_claims(&own, &id, &e), 0);
+    json_decref(own.json);
+#undef SNP
 
     /* sim: the executable's hash */
     char path[] = "/tmp/cairn-ks-XXXXXX";
