@@ -162,8 +162,17 @@ const char *cairn_client_current_address(const struct cairn_client *c)
     return c != NULL ? c->address : "";
 }
 
+/* GET and HEAD change nothing: they may go to the next replica after the
+ * request reached one; anything else may have been applied there. */
+static bool method_idempotent(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
 /* One HTTP exchange with the first replica of the list that can be reached,
- * starting at the one that answered last (include/cairn/client.h). */
+ * starting at the one that answered last (include/cairn/client.h). A
+ * state-changing request that reached a replica but got no answer is not
+ * resent to the next one: its outcome there is unknown. */
 static int call_failover(struct cairn_client *c, const char *method, const char *path, const void *body,
                          size_t len, struct client_tls *tls, struct client_http_resp *r)
 {
@@ -182,10 +191,17 @@ static int call_failover(struct cairn_client *c, const char *method, const char 
         for (size_t k = 0; k < c->n_urls; k++) {
             size_t i = (c->cur + k) % c->n_urls;
             cairn_error_clear(&c->err);
+            r->request_sent = false;
             rc = client_http(c->urls[i], method, path, body, len, "application/json", tls, c->timeout_ms, r,
                              &c->err);
-            if (rc == 0 || !client_failover_worthy(rc)) {
-                if (i != c->cur)
+            bool unknown = rc != 0 && client_failover_worthy(rc) && r->request_sent && !method_idempotent(method);
+            if (unknown && (c->n_urls > 1 || fo.rounds > 1))
+                cairn_err_prefix(&c->err,
+                                 "%s %s reached %s but no answer came back; not sent to another replica, since it "
+                                 "may have been applied there (check the state before retrying)",
+                                 method, path, c->urls[i] + 8);
+            if (rc == 0 || !client_failover_worthy(rc) || unknown) {
+                if (i != c->cur && !unknown)
                     client_progress(&fo, "%s answered", c->urls[i] + 8);
                 c->cur = i;
                 c->base_url = c->urls[i];

@@ -65,6 +65,9 @@ struct client_http_resp {
      * headers or trailers; grpc_status -1 when none arrived */
     int grpc_status;
     char grpc_message[512];
+    /* on a transport error: bytes of the request left this host, so the
+     * server may have acted on it (failover must not resend a change) */
+    bool request_sent;
 };
 
 /* Sets the client's TLS identity from objects instead of PEM (the CLI's

@@ -289,6 +289,9 @@ int client_http(const char *base_url, const char *method, const char *path, cons
 
     CURLcode cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
+        long sent = 0;
+        if (curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent > 0)
+            out->request_sent = true;
         rc = map_curl_error(cc, base_url, errbuf, err);
         goto out;
     }
