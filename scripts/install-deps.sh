@@ -12,6 +12,8 @@ PKGS=(
   libtss2-dev libyaml-dev
   # `cairn kata policy-hash`: Kata's initdata annotation is gzip-compressed
   zlib1g-dev
+  # JOSE for the KBS protocol (JWK/JWE/JWS): latchset's libjose; the KBS tests' other side is jwcrypto
+  libjose-dev python3-jwcrypto
   # gRPC activation (DESIGN §7): HTTP/2 and protobuf messages, the .proto compiled at build time
   libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   # make deb: CPack's DEB generator finds ELF files with file(1) for dpkg-shlibdeps (dpkg-dev)

@@ -55,6 +55,10 @@ static void usage(FILE *f)
             "  --etcd-key FILE         its key                      [CAIRN_ETCD_KEY]\n"
             "  --metrics-addr ADDR     Prometheus /metrics and /events (plain HTTP), off when empty\n"
             "                                                      [EDG_COORDINATOR_PROMETHEUS_ADDR]\n"
+            "  --kbs-addr ADDR         Trustee's KBS protocol for confidential-container pods (HTTPS,\n"
+            "                          the client API's certificate), off when empty [CAIRN_KBS_ADDR]\n"
+            "  --kbs-session-ttl S     KBS session (cookie) lifetime in seconds [300]\n"
+            "  --kbs-token-ttl S       KBS attestation token lifetime in seconds [300]\n"
             "  --startup-manifest FILE manifest to set at start in state 2\n"
             "                                                      [EDG_STARTUP_MANIFEST]\n"
             "  --simulation            simulation mode: accept \"sim\" evidence, no quote, seal with a\n"
@@ -280,6 +284,8 @@ int main(int argc, char **argv)
     const char *dns = env_or("EDG_COORDINATOR_DNS_NAMES", "localhost");
     const char *seal_dir = env_or("EDG_COORDINATOR_SEAL_DIR", NULL);
     const char *metrics_addr = env_or("EDG_COORDINATOR_PROMETHEUS_ADDR", NULL);
+    const char *kbs_addr = env_or("CAIRN_KBS_ADDR", NULL);
+    long kbs_session_ttl = 300, kbs_token_ttl = 300;
     const char *startup = env_or("EDG_STARTUP_MANIFEST", NULL);
     const char *log_format = env_or("EDG_LOG_FORMAT", "text");
     const char *log_level = env_or("CAIRN_LOG_LEVEL", NULL);
@@ -308,11 +314,14 @@ int main(int argc, char **argv)
            O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE, O_TEE, O_TPM_TCTI,
            O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_TPM_PCRSIG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS,
            O_PER_ADDR, O_HS_PER_ADDR, O_LOGLEVEL, O_KEY_API, O_JOIN, O_STORE, O_STORE_PREFIX, O_ETCD_CA, O_ETCD_CERT,
-           O_ETCD_KEY };
+           O_ETCD_KEY, O_KBS, O_KBS_SESSION_TTL, O_KBS_TOKEN_TTL };
     static const struct option opts[] = {
         {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
         {"dns-names", required_argument, NULL, O_DNS},      {"seal-dir", required_argument, NULL, O_SEAL},
         {"metrics-addr", required_argument, NULL, O_METRICS},
+        {"kbs-addr", required_argument, NULL, O_KBS},
+        {"kbs-session-ttl", required_argument, NULL, O_KBS_SESSION_TTL},
+        {"kbs-token-ttl", required_argument, NULL, O_KBS_TOKEN_TTL},
         {"startup-manifest", required_argument, NULL, O_STARTUP},
         {"simulation", no_argument, NULL, O_SIM},           {"debug", no_argument, NULL, O_DEBUG},
         {"log-format", required_argument, NULL, O_LOGFMT},  {"log-level", required_argument, NULL, O_LOGLEVEL},  {"ready-file", required_argument, NULL, O_READY},
@@ -350,6 +359,17 @@ int main(int argc, char **argv)
         case O_ETCD_CA: etcd_ca = optarg; break;
         case O_ETCD_CERT: etcd_cert = optarg; break;
         case O_ETCD_KEY: etcd_key = optarg; break;
+        case O_KBS: kbs_addr = optarg; break;
+        case O_KBS_SESSION_TTL:
+        case O_KBS_TOKEN_TTL: {
+            long *dst = o == O_KBS_SESSION_TTL ? &kbs_session_ttl : &kbs_token_ttl;
+            if (parse_uint(optarg, 86400, dst) != 0 || *dst == 0) {
+                fprintf(stderr, "cairn-coordinator: --%s: expected 1..86400 seconds, got %s\n",
+                        o == O_KBS_SESSION_TTL ? "kbs-session-ttl" : "kbs-token-ttl", optarg);
+                return 2;
+            }
+            break;
+        }
         case O_STARTUP: startup = optarg; break;
         case O_SIM: simulation = true; break;
         case O_TRUST_DIR: trust_dir = optarg; break;
@@ -522,7 +542,9 @@ int main(int argc, char **argv)
                             .handshake_timeout_s = (int)hs_timeout, .client_max_conns = (size_t)client_conns,
                             .mesh_max_conns = (size_t)mesh_conns, .max_conns_per_addr = (size_t)per_addr,
                             .max_handshakes_per_addr = (size_t)hs_per_addr,
-                            .heartbeat_ms = service_watchdog_interval_ms(), .heartbeat = service_watchdog};
+                            .heartbeat_ms = service_watchdog_interval_ms(), .heartbeat = service_watchdog,
+                            .kbs_addr = kbs_addr,
+                            .kbs = {.session_ttl_s = (unsigned)kbs_session_ttl, .token_ttl_s = (unsigned)kbs_token_ttl}};
     struct api *api = NULL;
     struct cairn_error e = {0};
     if (api_bind(&ac, &api, &e) != 0) {
@@ -661,6 +683,8 @@ int main(int argc, char **argv)
     if (pp)
         snprintf(maddr, sizeof(maddr), "metrics http://%s:%d/metrics", hp, pp);
     LOG_INFO("ready in %.1f ms: client API https port %d, mesh API port %d, %s", ms, pc, pm, maddr);
+    if (api_kbs_port(api))
+        LOG_INFO("KBS protocol (confidential containers) on https port %d", api_kbs_port(api));
     if (ready_file != NULL) {
         char buf[1024];
         int n;
@@ -685,6 +709,13 @@ int main(int argc, char **argv)
                               jc.from);
             }
             n += snprintf(buf + n, sizeof(buf) - (size_t)n, "}\n");
+        }
+        int pk = api_kbs_port(api);
+        if (pk && n > 2 && (size_t)n < sizeof(buf)) {
+            /* "kbs": the KBS listener's address, when it is on */
+            char hk[256];
+            host_of(kbs_addr, hk, sizeof(hk));
+            n = n - 2 + snprintf(buf + n - 2, sizeof(buf) - (size_t)n + 2, ",\"kbs\":\"%s:%d\"}\n", hk, pk);
         }
         if (cairn_file_write_atomic(ready_file, buf, (size_t)n, 0644) != 0)
             LOG_ERROR("cannot write the ready file %s", ready_file);

@@ -536,7 +536,9 @@ int manifest_check_ex(const struct manifest *m, void (*warnfn)(void *ctx, const 
         return cairn_errf(err, CAIRN_ERR_INVALID, "no manifest");
     if (m->n_packages == 0)
         return fail(&c, "no allowed packages defined");
-    if (m->n_marbles == 0)
+    /* extension: a manifest that only serves confidential-container
+     * workloads (ConfidentialContainers, coco.c) needs no marble */
+    if (m->n_marbles == 0 && m->coco.n_workloads == 0)
         return fail(&c, "no allowed marbles defined");
     for (size_t i = 0; i < m->n_marbles; i++) {
         const struct manifest_marble *mb = &m->marbles[i];
@@ -560,7 +562,8 @@ int manifest_check_ex(const struct manifest *m, void (*warnfn)(void *ctx, const 
         (rc = check_secrets(&c, m)) < 0 || (rc = check_update_threshold(&c, m)) < 0 ||
         (rc = check_config(&c, m)) < 0)
         return rc;
-    return 0;
+    /* Extension: confidential-container workloads (coco.c) */
+    return mf_coco_check(m, err);
 }
 
 int manifest_check(const struct manifest *m, struct cairn_error *err)
@@ -573,7 +576,7 @@ int manifest_check(const struct manifest *m, struct cairn_error *err)
 bool manifest_is_update_manifest(const struct manifest *m)
 {
     return m->n_infrastructures == 0 && m->n_marbles == 0 && m->n_users == 0 && m->n_recovery_keys == 0 &&
-           m->n_roles == 0 && m->n_secrets == 0 && m->n_tls == 0;
+           m->n_roles == 0 && m->n_secrets == 0 && m->n_tls == 0 && m->coco.version == 0;
 }
 
 int manifest_check_update(const struct manifest *update, const struct manifest_package *current,

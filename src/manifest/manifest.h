@@ -171,6 +171,35 @@ struct manifest_config {
     bool rotate_root_secret;
 };
 
+/* Extension "ConfidentialContainers" (docs/manifest.md; MarbleRun ignores the
+ * key): confidential-container workloads that fetch secrets over Trustee's
+ * KBS protocol. A workload names its TEE package and maps KBS resource paths
+ * "repository/type/tag" to manifest secrets. */
+enum manifest_kbs_part {
+    MANIFEST_KBS_PART_DEFAULT = 0,   /* symmetric-key/plain: the key bytes; cert-*: Cert (PEM) */
+    MANIFEST_KBS_PART_PRIVATE,       /* symmetric-key/plain: the key bytes; cert-*: PKCS#8 PEM */
+    MANIFEST_KBS_PART_PUBLIC,        /* symmetric-key/plain: the key bytes; cert-*: SPKI PEM */
+    MANIFEST_KBS_PART_CERT,          /* cert-*: the certificate PEM */
+};
+
+struct manifest_kbs_resource {
+    char *path;                      /* "repository/type/tag" (the map key) */
+    char *secret;                    /* a name in Secrets */
+    enum manifest_kbs_part part;
+};
+
+struct manifest_coco_workload {
+    char *name;
+    char *package;                   /* a TDX or SNP package */
+    struct manifest_kbs_resource *resources; size_t n_resources;   /* sorted by path */
+};
+
+#define MANIFEST_COCO_VERSION 1
+struct manifest_coco {
+    uint64_t version;                /* "Version"; 0 when the section is absent */
+    struct manifest_coco_workload *workloads; size_t n_workloads;  /* sorted by name */
+};
+
 struct manifest {
     struct manifest_package *packages;             size_t n_packages;
     struct manifest_infrastructure *infrastructures; size_t n_infrastructures;
@@ -181,6 +210,7 @@ struct manifest {
     struct manifest_recovery_key *recovery_keys;   size_t n_recovery_keys;
     struct manifest_tls_tag *tls;                  size_t n_tls;
     struct manifest_config config;
+    struct manifest_coco coco;
 };
 
 /* ---- parse, check, free, lookups -------------------------------------------- */
@@ -263,6 +293,11 @@ const struct manifest_user *manifest_find_user_by_cert(const struct manifest *m,
 
 /* SHA-256 of the exact uploaded bytes as lowercase hex (the manifest fingerprint). */
 void manifest_hash_hex(const uint8_t *raw, size_t len, char out[65]);
+
+/* The workload's mapping of `path` (borrowed; NULL when not mapped). */
+const struct manifest_kbs_resource *manifest_coco_find_resource(const struct manifest_coco_workload *w,
+                                                                const char *path);
+const struct manifest_coco_workload *manifest_coco_find_workload(const struct manifest *m, const char *name);
 
 /* ---- update manifests (package SVN updates, inventory §6) -------------------- */
 

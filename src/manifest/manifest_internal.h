@@ -58,4 +58,9 @@ int mf_base64_decode_go(const char *s, size_t len, uint8_t **out, size_t *out_le
 /* RFC 3339 time as Go's time.Time JSON; *is_zero when it is Go's zero time. */
 int mf_time_parse(const char *s, time_t *out, bool *is_zero);
 
+/* coco.c: the "ConfidentialContainers" section. */
+int mf_coco_parse(const json_t *root, struct manifest_coco *out, struct cairn_error *err);
+void mf_coco_clear(struct manifest_coco *c);
+int mf_coco_check(const struct manifest *m, struct cairn_error *err);
+
 #endif

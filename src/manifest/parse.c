@@ -813,6 +813,7 @@ void manifest_free(struct manifest *m)
     free(m->tls);
     free(m->config.seal_mode);
     mf_strv_free(m->config.feature_gates, m->config.n_feature_gates);
+    mf_coco_clear(&m->coco);
     free(m);
 }
 
@@ -861,7 +862,7 @@ int mf_decode(const json_t *root, struct manifest **out, struct cairn_error *err
                          (void **)&m->recovery_keys, &m->n_recovery_keys, err)) < 0 ||
         (rc = decode_map(root, "TLS", "", sizeof(struct manifest_tls_tag), decode_tls, tls_clear,
                          (void **)&m->tls, &m->n_tls, err)) < 0 ||
-        (rc = decode_config(root, &m->config, err)) < 0)
+        (rc = decode_config(root, &m->config, err)) < 0 || (rc = mf_coco_parse(root, &m->coco, err)) < 0)
         goto fail;
     *out = m;
     return 0;

@@ -13,6 +13,7 @@
 #define CAIRN_SERVER_API_H
 
 #include "core/core.h"
+#include "core/kbs.h"
 #include "server/http.h"
 
 #define API_CLIENT_MAX_BODY (2u * 1024 * 1024)   /* {"manifest": b64(1 MiB)} fits */
@@ -35,6 +36,10 @@ struct api_config {
     unsigned heartbeat_ms;
     srv_heartbeat_fn heartbeat;
     void *heartbeat_arg;
+    /* Trustee's KBS protocol for confidential containers (api_kbs.c): its own
+     * HTTPS listener, off when NULL or "" */
+    const char *kbs_addr;
+    struct kbs_config kbs;
 };
 
 struct api;
@@ -49,6 +54,8 @@ int api_bind(const struct api_config *cfg, struct api **out, struct cairn_error 
 int api_run(struct api *a, struct core *c, struct cairn_error *err);
 /* Bound ports (0 when the listener is off). */
 void api_ports(const struct api *a, int *client, int *mesh, int *metrics);
+/* The KBS listener's port (0 when off). */
+int api_kbs_port(const struct api *a);
 /* Stops the loops and frees. NULL is fine. */
 void api_free(struct api *a);
 
@@ -93,6 +100,10 @@ void api_refuse(struct srv_req *r, struct core *c, bool v1, const char *action, 
 struct api_ctx {
     struct core *core;
     struct srv *srv;
+    struct kbs *kbs;            /* NULL unless the KBS listener is on */
 };
+
+/* The KBS listener's handler for every path (it routes /kbs/v0/... itself). */
+void api_kbs_dispatch(struct srv_req *r, void *ctx);
 
 #endif

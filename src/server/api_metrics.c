@@ -50,7 +50,8 @@ const size_t api_metrics_n_routes = sizeof(api_metrics_routes) / sizeof(api_metr
 struct api {
     struct api_ctx ctx;
     struct srv *srv;
-    int ports[3];
+    int ports[4];
+    struct kbs_config kbs_cfg;   /* for api_run, when the KBS listener is on */
 };
 
 static SSL_CTX *client_tls(void *ctx)
@@ -107,6 +108,23 @@ int api_bind(const struct api_config *cfg, struct api **out, struct cairn_error 
             goto fail;
         a->ports[2] = srv_listener_port(a->srv, idx);
     }
+    if (cfg->kbs_addr != NULL && cfg->kbs_addr[0] != '\0') {
+        /* Trustee's KBS protocol (api_kbs.c): HTTPS with the client API's
+         * certificate, no client certificate expected, one handler that
+         * routes /kbs/v0/... itself (resource paths are prefixes); the
+         * protocol state (struct kbs) is made in api_run, with the core */
+        struct srv_listener_cfg k = {.name = "kbs", .addr = cfg->kbs_addr, .tls = client_tls, .tls_ctx = &a->ctx,
+                                     .fallback = api_kbs_dispatch, .ctx = &a->ctx, .max_body = KBS_MAX_BODY,
+                                     .timeout_s = cfg->timeout_s, .metrics = true,
+                                     .max_conns = cfg->client_max_conns,
+                                     .max_conns_per_addr = cfg->max_conns_per_addr,
+                                     .max_handshakes_per_addr = cfg->max_handshakes_per_addr,
+                                     .handshake_timeout_s = cfg->handshake_timeout_s};
+        if ((idx = srv_add_listener(a->srv, &k, err)) < 0)
+            goto fail;
+        a->ports[3] = srv_listener_port(a->srv, idx);
+        a->kbs_cfg = cfg->kbs;
+    }
     if (cfg->heartbeat_ms > 0 && srv_set_heartbeat(a->srv, cfg->heartbeat_ms, cfg->heartbeat, cfg->heartbeat_arg) != 0) {
         cairn_errf(err, CAIRN_ERR_INVALID, "heartbeat without a function");
         goto fail;
@@ -115,6 +133,7 @@ int api_bind(const struct api_config *cfg, struct api **out, struct cairn_error 
     return 0;
 fail:
     srv_free(a->srv);
+    kbs_free(a->ctx.kbs);
     free(a);
     return err != NULL && err->code != 0 ? err->code : CAIRN_ERR_IO;
 }
@@ -122,6 +141,8 @@ fail:
 int api_run(struct api *a, struct core *c, struct cairn_error *err)
 {
     a->ctx.core = c;
+    if (a->ports[3] != 0 && a->ctx.kbs == NULL && kbs_new(c, &a->kbs_cfg, &a->ctx.kbs, err) != 0)
+        return err != NULL && err->code != 0 ? err->code : CAIRN_ERR_NOMEM;
     return srv_start(a->srv, err);
 }
 
@@ -135,10 +156,16 @@ void api_ports(const struct api *a, int *client, int *mesh, int *metrics)
         *metrics = a->ports[2];
 }
 
+int api_kbs_port(const struct api *a)
+{
+    return a->ports[3];
+}
+
 void api_free(struct api *a)
 {
     if (a == NULL)
         return;
     srv_free(a->srv);
+    kbs_free(a->ctx.kbs);
     free(a);
 }

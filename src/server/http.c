@@ -377,6 +377,12 @@ static const char *reason(int status)
     }
 }
 
+void srv_reply_header(struct srv_req *r, const char *name, const char *value)
+{
+    if (!r->replied)
+        evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
+}
+
 void srv_reply(struct srv_req *r, int status, const char *content_type, const void *body, size_t len)
 {
     if (r->replied)

@@ -202,6 +202,8 @@ void *srv_req_ctx(struct srv_req *r);
 
 /* ---- replies: exactly one per request ---- */
 
+/* Adds a response header (copied) to the reply still to be sent. */
+void srv_reply_header(struct srv_req *r, const char *name, const char *value);
 /* Sends `body` (copied) with `status` and `content_type`. */
 void srv_reply(struct srv_req *r, int status, const char *content_type, const void *body, size_t len);
 /* Sends `j` compact as application/json and drops the reference (steals `j`). */

@@ -1,0 +1,281 @@
+#!/usr/bin/python3
+"""The KBS protocol checks of test_kbs.sh, on kbs_client.py: the handshake and
+releases with EC P-256, EC P-521 and RSA-OAEP-256 keys, the token (ES256 JWT
+whose x5c chains to the deployment root), Trustee's golden bodies, and every
+refusal with Trustee's status and problem type. Prints one line per check."""
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwcrypto import jwk as jjwk
+from jwcrypto import jws as jjws
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kbs_client as kc  # noqa: E402
+
+FAILS = 0
+ERR_PREFIX = "https://github.com/confidential-containers/kbs/errors/"
+
+
+def check(name, cond, extra=""):
+    global FAILS
+    if cond:
+        print("ok   - " + name)
+    else:
+        FAILS += 1
+        print("FAIL - %s %s" % (name, extra))
+
+
+def problem(status, body, want_status, want_type, want_detail=None):
+    """Trustee's error: the status, and a body of exactly {type, detail}."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return False
+    ok = status == want_status and set(obj) == {"type", "detail"} and obj["type"] == ERR_PREFIX + want_type
+    if want_detail is not None:
+        ok = ok and want_detail in obj["detail"]
+    if not ok:
+        print("     got %d %s" % (status, body[:300]))
+    return ok
+
+
+def verify_token(token, root_pem):
+    """ES256 signature with the x5c leaf; leaf <- intermediate <- root (the deployment's)."""
+    h, c, _ = token.split(".")
+    hdr = json.loads(kc.b64url_dec(h))
+    claims = json.loads(kc.b64url_dec(c))
+    certs = [x509.load_der_x509_certificate(base64.b64decode(x)) for x in hdr["x5c"]]
+    root = x509.load_pem_x509_certificate(root_pem)
+    assert certs[-1] == root, "x5c does not end in the deployment root"
+    for child, parent in zip(certs, certs[1:]):
+        parent.public_key().verify(child.signature, child.tbs_certificate_bytes,
+                                   ec.ECDSA(child.signature_hash_algorithm))
+    key = jjwk.JWK.from_pyca(certs[0].public_key())
+    s = jjws.JWS()
+    s.deserialize(token)
+    s.verify(key, alg="ES256")
+    return hdr, claims
+
+
+def flows(a):
+    root = open(a.cacert, "rb").read()
+    c = kc.KbsClient(a.url, a.cacert)
+
+    # --- /auth: the Challenge and the cookie ---
+    st, body, sc = c.auth("sample")
+    ch = json.loads(body) if st == 200 else {}
+    check("auth answers 200 with exactly {nonce, extra-params}", st == 200 and set(ch) == {"nonce", "extra-params"},
+          body[:200])
+    check("extra-params is \"\" (the guest then hashes with SHA-384)", ch.get("extra-params") == "")
+    check("nonce is 32 random bytes, standard base64", len(base64.b64decode(ch.get("nonce", ""))) == 32)
+    check("Set-Cookie kbs-session-id=<32 hex>; Expires=...", sc is not None and len(c.cookie or "") == 32
+          and "Expires=" in sc, sc)
+
+    # --- the whole flow with each key type ---
+    for kind in ("ec", "ec521", "rsa"):
+        cl = kc.KbsClient(a.url, a.cacert)
+        key, pub, token = kc.handshake(cl, kind)
+        hdr, claims = verify_token(token, root)
+        check("[%s] token: ES256 JWT, x5c chains to the deployment root" % kind, hdr["alg"] == "ES256")
+        check("[%s] token claims: tee, tee-pubkey, lifetime, workload" % kind,
+              claims["tee"] == "sample" and claims["tee-pubkey"] == pub and claims["exp"] - claims["iat"] == 300
+              and "pod-a" in claims["cairn"]["workloads"], json.dumps(claims)[:300])
+        st, body, _ = cl.resource("default/key/disk")
+        check("[%s] resource with the session cookie: 200" % kind, st == 200, body[:200])
+        if st == 200:
+            pt = kc.decrypt(body, key)
+            check("[%s] decrypted disk key is the manifest secret" % kind, base64.b64encode(pt).decode() == a.disk_key)
+            hdr = json.loads(kc.b64url_dec(json.loads(body)["protected"]))
+            check("[%s] JWE alg %s, enc A256GCM, no aad" % (kind, pub["alg"]),
+                  hdr["alg"] == pub["alg"] and hdr["enc"] == "A256GCM" and "aad" not in json.loads(body))
+        bare = kc.KbsClient(a.url, a.cacert)
+        st, body, sc = bare.resource("default/token/api", token=token, cookie=False)
+        check("[%s] resource with the bearer token alone: 200, no cookie set" % kind, st == 200 and sc is None)
+        if st == 200:
+            check("[%s] user-defined secret from `cairn secret set`" % kind,
+                  kc.decrypt(body, key) == a.api_token.encode())
+
+    cl = kc.KbsClient(a.url, a.cacert)
+    key, pub, token = kc.handshake(cl)
+    st, body, _ = cl.resource("default/tls/cert")
+    check("cert secret: the certificate PEM", st == 200 and kc.decrypt(body, key).startswith(b"-----BEGIN CERTIFICATE"))
+    st, body, _ = cl.resource("default/tls/key")
+    check("cert secret, Part Private: PKCS#8 PEM", st == 200 and kc.decrypt(body, key).startswith(b"-----BEGIN PRIVATE KEY"))
+
+    # --- refusals ---
+    st, body, _ = cl.resource("default/key/unlisted")
+    check("resource outside the workload's Resources: 401 PolicyDeny", problem(st, body, 401, "PolicyDeny"))
+    # simulation: "sample" evidence proves no identity, so the guest is every
+    # workload (as a sim marble may be any marble type); per-workload
+    # separation by real claims is a unit test (test_kbs.c test_match)
+    st, body, _ = cl.resource("other/key/disk")
+    check("sample evidence is every workload (simulation): pod-b's resource too", st == 200)
+    st, body, _ = cl.resource("default/key")
+    check("two-segment path: 404 InvalidRequestPath", problem(st, body, 404, "InvalidRequestPath"))
+    st, body, _ = cl.resource("default/../disk")
+    check("'..' in the path: 404 InvalidRequestPath", problem(st, body, 404, "InvalidRequestPath"))
+    st, body, _ = cl.request("GET", "/kbs/v0/nebula-ca/credential")
+    check("an unknown plugin: 404 PluginNotFound", problem(st, body, 404, "PluginNotFound"))
+    st, body, _ = cl.request("POST", "/kbs/v0/resource-policy", {"policy": ""})
+    check("Trustee's admin endpoints are not served: 404 PluginNotFound", problem(st, body, 404, "PluginNotFound"))
+    nobody = kc.KbsClient(a.url, a.cacert)
+    st, body, _ = nobody.resource("default/key/disk")
+    check("no cookie, no token: 401 TokenNotFound", problem(st, body, 401, "TokenNotFound"))
+    st, body, _ = nobody.resource("default/key/disk", token="a.b.c")
+    check("garbage bearer token: 401 TokenVerifierError", problem(st, body, 401, "TokenVerifierError"))
+    h, p, s = token.split(".")
+    claims = json.loads(kc.b64url_dec(p))
+    claims["cairn"]["workloads"] = ["pod-b"]
+    forged = h + "." + kc.b64url(json.dumps(claims).encode()) + "." + s
+    st, body, _ = nobody.resource("other/key/disk", token=forged)
+    check("token with changed claims: 401 TokenVerifierError", problem(st, body, 401, "TokenVerifierError"))
+    other = jjwk.JWK.generate(kty="EC", crv="P-256")
+    selfsigned = jjws.JWS(json.dumps(claims).encode())
+    selfsigned.add_signature(other, alg="ES256", protected=json.dumps({"alg": "ES256", "typ": "JWT",
+                                                                       "x5c": json.loads(kc.b64url_dec(h))["x5c"]}))
+    st, body, _ = nobody.resource("other/key/disk", token=selfsigned.serialize(compact=True))
+    check("token signed by another key with our x5c: 401 TokenVerifierError",
+          problem(st, body, 401, "TokenVerifierError"))
+
+    # version and tee
+    st, body, _ = c.auth("sample", version="0.1.1")
+    check("protocol version 0.1.1: 401 AttestationError, version mismatch",
+          problem(st, body, 401, "AttestationError", "Version Mismatch"))
+    golden = open(os.path.join(a.golden, "request_kbs_types.json"), "rb").read()
+    st, body, _ = c.request("POST", "/kbs/v0/auth", golden)
+    check("Trustee's golden Request (version 0.0.0): read, refused for the version",
+          problem(st, body, 401, "AttestationError", "0.0.0"))
+    st, body, _ = c.auth("sgx")
+    check("tee sgx: 401 AttestationError (not verified by Cairn)", problem(st, body, 401, "AttestationError", "sgx"))
+    st, body, _ = c.auth("nonsense")
+    check("unknown tee: 401 AttestationError", problem(st, body, 401, "AttestationError"))
+    st, body, _ = c.request("POST", "/kbs/v0/auth", b"{not json")
+    check("malformed Request: 401 AttestationError", problem(st, body, 401, "AttestationError"))
+
+    # nonce, replay
+    r = kc.KbsClient(a.url, a.cacert)
+    st, body, _ = r.auth("sample")
+    nonce = json.loads(body)["nonce"]
+    key, pub = kc.new_key()
+    wrong = base64.b64encode(os.urandom(32)).decode()
+    st, body, _ = r.attest(kc.attestation(wrong, pub, kc.sample_evidence(kc.runtime_data_digest(wrong, pub))))
+    check("wrong nonce: 401 AttestationError naming the nonce", problem(st, body, 401, "AttestationError", "nonce"))
+    good = kc.attestation(nonce, pub, kc.sample_evidence(kc.runtime_data_digest(nonce, pub)))
+    st, body, _ = r.attest(good)
+    check("the session of a failed attestation is gone: 401 session not found",
+          problem(st, body, 401, "AttestationError", "session not found"))
+    r2 = kc.KbsClient(a.url, a.cacert)
+    r2.auth("sample")
+    st, body, _ = r2.attest(good)
+    check("replayed Attestation on a new session: 401 (old nonce)", problem(st, body, 401, "AttestationError",
+                                                                            "nonce"))
+    r3 = kc.KbsClient(a.url, a.cacert)
+    k3, p3, t3 = kc.handshake(r3)
+    st, body, _ = r3.attest(good)
+    check("second Attestation on an attested session: 401 already attested",
+          problem(st, body, 401, "AttestationError", "already attested"))
+    r4 = kc.KbsClient(a.url, a.cacert)
+    st, body, _ = r4.attest(good)
+    check("Attestation without a session cookie: 401", problem(st, body, 401, "AttestationError", "cookie"))
+
+    # binding: evidence over another key
+    r5 = kc.KbsClient(a.url, a.cacert)
+    st, body, _ = r5.auth("sample")
+    n5 = json.loads(body)["nonce"]
+    _, p5 = kc.new_key()
+    _, p5other = kc.new_key()
+    st, body, _ = r5.attest(kc.attestation(n5, p5, kc.sample_evidence(kc.runtime_data_digest(n5, p5other))))
+    check("report data over another tee-pubkey: 401 (binding)", problem(st, body, 401, "AttestationError",
+                                                                         "report data"))
+
+    # malformed JWE keys
+    for name, mutate in (
+        ("EC x of the wrong length", lambda p: dict(p, x="AAAA")),
+        ("EC point off the curve", lambda p: dict(p, y=kc.b64url(bytes(32)))),
+        ("key type oct", lambda p: {"kty": "oct", "alg": "A256KW", "k": kc.b64url(os.urandom(32))}),
+        ("alg ECDH-ES (not +A256KW)", lambda p: dict(p, alg="ECDH-ES")),
+        ("RSA 1024 bits", lambda p: json.loads(json.dumps(dict(
+            {k: v for k, v in json.loads(jjwk.JWK.generate(kty="RSA", size=1024).export_public()).items()
+             if k in ("n", "e", "kty")}, alg="RSA-OAEP-256")))),
+    ):
+        rr = kc.KbsClient(a.url, a.cacert)
+        st, body, _ = rr.auth("sample")
+        nn = json.loads(body)["nonce"]
+        _, pp = kc.new_key()
+        bad = mutate(pp)
+        st, body, _ = rr.attest(kc.attestation(nn, bad, kc.sample_evidence(kc.runtime_data_digest(nn, bad))))
+        check("malformed tee-pubkey (%s): 401 AttestationError" % name,
+              problem(st, body, 401, "AttestationError", "tee-pubkey"))
+
+    # evidence of another TEE than the session's
+    rt = kc.KbsClient(a.url, a.cacert)
+    st, body, _ = rt.auth("tdx")
+    nt = json.loads(body)["nonce"]
+    _, pt_ = kc.new_key()
+    st, body, _ = rt.attest(kc.attestation(nt, pt_, kc.sample_evidence(kc.runtime_data_digest(nt, pt_))))
+    check("sample evidence on a tdx session: 401 (tdx evidence: missing quote)",
+          problem(st, body, 401, "AttestationError", "tdx evidence"))
+    snp_golden = json.load(open(os.path.join(a.golden, "snp_evidence_genoa.json")))
+    rs = kc.KbsClient(a.url, a.cacert)
+    st, body, _ = rs.auth("snp")
+    ns = json.loads(body)["nonce"]
+    _, ps = kc.new_key()
+    st, body, _ = rs.attest(kc.attestation(ns, ps, snp_golden))
+    check("Trustee's golden SNP evidence: verified, refused for its report data (not our nonce)",
+          problem(st, body, 401, "AttestationError", "report data"))
+    rs2 = kc.KbsClient(a.url, a.cacert)
+    st, body, _ = rs2.auth("tdx")
+    st, body, _ = rs2.attest(kc.attestation(json.loads(body)["nonce"], ps, snp_golden))
+    check("SNP evidence on a tdx session: 401", problem(st, body, 401, "AttestationError"))
+    if a.tdx_quote:
+        rq = kc.KbsClient(a.url, a.cacert)
+        st, body, _ = rq.auth("tdx")
+        nq = json.loads(body)["nonce"]
+        _, pq = kc.new_key()
+        q = base64.b64encode(open(a.tdx_quote, "rb").read()).decode()
+        st, body, _ = rq.attest(kc.attestation(nq, pq, {"cc_eventlog": None, "quote": q}))
+        check("real TDX quote (testvectors): verified, refused for its report data",
+              problem(st, body, 401, "AttestationError", "report data"))
+        rq2 = kc.KbsClient(a.url, a.cacert)
+        st, body, _ = rq2.auth("snp")
+        nq2 = json.loads(body)["nonce"]
+        st, body, _ = rq2.attest(kc.attestation(nq2, pq, {"cc_eventlog": None, "quote": q}))
+        check("TDX evidence on an snp session: 401 (snp evidence shape)",
+              problem(st, body, 401, "AttestationError", "snp evidence"))
+
+    # expiry on the short-lived Coordinator (2 s sessions and tokens)
+    s = kc.KbsClient(a.short_url, a.short_cacert)
+    sk, sp, stoken = kc.handshake(s)
+    st, body, _ = s.resource("default/key/disk")
+    check("short-lived: resource right after attestation", st == 200, body[:200])
+    time.sleep(3.5)
+    st, body, _ = kc.KbsClient(a.short_url, a.short_cacert).resource("default/key/disk", token=stoken, cookie=False)
+    check("expired token: 401 TokenVerifierError", problem(st, body, 401, "TokenVerifierError", "expired"))
+    st, body, _ = s.resource("default/key/disk")
+    check("expired session cookie: 401 TokenNotFound", problem(st, body, 401, "TokenNotFound"))
+    # a token of one deployment is nothing to another
+    st, body, _ = kc.KbsClient(a.short_url, a.short_cacert).resource("default/key/disk", token=token, cookie=False)
+    check("token of another deployment: 401 TokenVerifierError", problem(st, body, 401, "TokenVerifierError"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for f in ("--url", "--cacert", "--short-url", "--short-cacert", "--disk-key", "--api-token", "--golden"):
+        ap.add_argument(f, required=True)
+    ap.add_argument("--tdx-quote")
+    a = ap.parse_args()
+    flows(a)
+    if FAILS:
+        print("%d check(s) failed" % FAILS)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
