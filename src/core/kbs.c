@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
 
 #include "attest/kbs_evidence.h"
 #include "attest/policy.h"
@@ -20,6 +22,14 @@
 #define KBS_NONCE_BYTES 32            /* as Trustee: 32 random bytes, standard base64 */
 #define KBS_TOKEN_ISSUER "cairn-coordinator"
 #define KBS_TOKEN_CERT_LIFETIME (24 * 3600)
+/* Marks the token signer's certificate. The Intermediate also signs marble
+ * leaves and cert-* secrets whose keys marbles and pods hold: without this
+ * mark any of them could sign a token (security review, finding 25). No
+ * other certificate Cairn issues carries it (marble leaves carry
+ * 1.3.9903.2.1, secrets only the manifest's template fields). */
+#define KBS_TOKEN_SIGNER_OID "1.3.9903.2.200"
+static const uint8_t g_token_signer_mark[] = {0x0c, 0x10, 'c', 'a', 'i', 'r', 'n', '-', 'k', 'b', 's', '-', 't', 'o',
+                                              'k', 'e', 'n', 's'};
 
 enum sess_state { SESS_FREE = 0, SESS_AUTHED, SESS_ATTESTED };
 
@@ -273,6 +283,9 @@ static int token_cert_ensure(struct kbs *k, struct core_snap *s, time_t now, str
     t.max_path_len = -1;
     t.not_before = now - 60;
     t.not_after = now + KBS_TOKEN_CERT_LIFETIME;
+    struct cc_extension mark = {KBS_TOKEN_SIGNER_OID, g_token_signer_mark, sizeof(g_token_signer_mark), false};
+    t.extensions = &mark;
+    t.n_extensions = 1;
     X509 *cert = NULL;
     int rc = cc_cert_issue(&t, k->token_key, s->intermediate_cert, s->intermediate_key, &cert, err);
     if (rc != 0)
@@ -367,6 +380,17 @@ static enum kbs_err verify_token(struct core_snap *s, const char *tok, json_t **
     if (crc != 0) {
         fail(err, r, "Token Verifier error: the token certificate does not chain to this deployment's root: %s",
              cairn_error_msg(&e));
+        goto out;
+    }
+    /* only the token signer's certificate: not a marble leaf nor a cert
+     * secret, which chain to the same Intermediate */
+    ASN1_OBJECT *oid = OBJ_txt2obj(KBS_TOKEN_SIGNER_OID, 1), *mt = OBJ_txt2obj("1.3.9903.2.1", 1);
+    int has_mark = oid != NULL ? X509_get_ext_by_OBJ(leaf, oid, -1) : -1;
+    int has_marble = mt != NULL ? X509_get_ext_by_OBJ(leaf, mt, -1) : -1;
+    ASN1_OBJECT_free(oid);
+    ASN1_OBJECT_free(mt);
+    if (has_mark < 0 || has_marble >= 0) {
+        fail(err, r, "Token Verifier error: the token is not signed by the Coordinator's token key");
         goto out;
     }
     if (cc_jwt_verify_sig(tok, strlen(tok), X509_get0_pubkey(leaf), &e) != 0) {

@@ -108,6 +108,26 @@ def flows(a):
     st, body, _ = cl.resource("default/tls/key")
     check("cert secret, Part Private: PKCS#8 PEM", st == 200 and kc.decrypt(body, key).startswith(b"-----BEGIN PRIVATE KEY"))
 
+    # a certificate secret chains to the same Intermediate and its key is
+    # released to pods: a token it signs is no token (security review 25)
+    st, body, _ = cl.resource("default/tls/key")
+    wkey = jjwk.JWK.from_pem(kc.decrypt(body, key))
+    st, body, _ = cl.resource("default/tls/cert")
+    wcert = x509.load_pem_x509_certificate(kc.decrypt(body, key))
+    from cryptography.hazmat.primitives.serialization import Encoding
+    hdr0 = json.loads(kc.b64url_dec(token.split(".")[0]))
+    fclaims = json.loads(kc.b64url_dec(token.split(".")[1]))
+    fk, fpub = kc.new_key()
+    fclaims["tee-pubkey"] = fpub
+    forged = jjws.JWS(json.dumps(fclaims).encode())
+    forged.add_signature(wkey, alg="ES256", protected=json.dumps(
+        {"alg": "ES256", "typ": "JWT", "x5c": [base64.b64encode(wcert.public_bytes(Encoding.DER)).decode()]
+         + hdr0["x5c"][1:]}))
+    st, body, _ = kc.KbsClient(a.url, a.cacert).resource("default/key/disk", token=forged.serialize(compact=True),
+                                                          cookie=False)
+    check("token signed with a cert secret's key (chains to the Intermediate): 401 TokenVerifierError",
+          problem(st, body, 401, "TokenVerifierError", "token key"))
+
     # --- refusals ---
     st, body, _ = cl.resource("default/key/unlisted")
     check("resource outside the workload's Resources: 401 PolicyDeny", problem(st, body, 401, "PolicyDeny"))
