@@ -267,6 +267,22 @@ static int snp_report_from_json(const json_t *o, uint8_t r[KBS_SNP_REPORT_SIZE],
         snp_bytes(&w, sig, "r", 0x2A0, 72);
         snp_bytes(&w, sig, "s", 0x2E8, 72);
     }
+    /* The TCB layout (fmc given or null) must be the one the report's own
+     * CPUID family names (Turin: 0x1A, version 3 and later), as the serde
+     * shape is written back: otherwise the same JSON could stand for two
+     * different signed byte strings (found by fuzz_kbs_evidence). */
+    if (w.rc == 0) {
+        bool turin = version >= 3 && r[0x188] == 0x1A;
+        static const char *const tcbs[] = {"current_tcb", "reported_tcb", "committed_tcb", "launch_tcb"};
+        for (size_t i = 0; i < sizeof(tcbs) / sizeof(tcbs[0]); i++) {
+            const json_t *fmc = json_object_get(json_object_get(o, tcbs[i]), "fmc");
+            bool given = fmc != NULL && !json_is_null(fmc);
+            if (given != turin)
+                return cairn_errf(err, CAIRN_ERR_INVALID, "evidence: attestation_report: %s.fmc %s, but the "
+                                  "report's CPUID family %s Turin", tcbs[i], given ? "given" : "null",
+                                  turin ? "is" : "is not");
+        }
+    }
     return w.rc;
 }
 

@@ -111,6 +111,14 @@ int cc_jwk_tee_parse(const json_t *j, json_t **out, struct cairn_error *err)
     if (ok && EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA) {
         int bits = EVP_PKEY_get_bits(k);
         ok = bits >= 2048 && bits <= 8192;
+        /* a trial wrap: OpenSSL refuses some values libjose takes (an even
+         * or oversized exponent), and an accepted key must never fail at
+         * /resource, after the session was attested (found by fuzz_kbs_jwk) */
+        uint8_t probe[32] = {0};
+        uint8_t *ct = NULL;
+        size_t ctl = 0;
+        ok = ok && cc_rsa_oaep_encrypt(k, probe, sizeof(probe), &ct, &ctl) == 0;
+        free(ct);
     }
     EVP_PKEY_free(k);
     if (!ok) {
