@@ -149,7 +149,8 @@ static void walk(const struct mf_trace *t, const json_t *v, char *path, size_t p
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)v, key, val) {
-        snprintf(path + plen, path_size - plen, "%s%s", plen ? "." : "", key);
+        /* an empty name is shown as "" so the report never names nothing */
+        snprintf(path + plen, path_size - plen, "%s%s", plen ? "." : "", key[0] != '\0' ? key : "\"\"");
         bool known = count == 0; /* a map: every key is a name */
         for (size_t i = first; !known && i < first + count; i++)
             known = mf_key_equal(key, t->rec[i].field);
