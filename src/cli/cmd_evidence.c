@@ -209,6 +209,77 @@ static int set_list(char ***arr, size_t *n, const char *list)
     return 0;
 }
 
+static int print_json(json_t *j);
+
+/* --policy [--package] [--accepted-tcb-statuses] [--accepted-advisories] of
+ * `evidence verify`, whatever the evidence type: the package the verified
+ * claims must match. Owned by the caller; evidence_policy_clear() frees it. */
+struct evidence_policy {
+    const char *path;        /* borrowed from the arguments; NULL: no --policy */
+    struct tee_package pkg;  /* owned when have */
+    char *name;              /* owned: the package's name */
+    bool have;
+};
+
+static void evidence_policy_clear(struct evidence_policy *p)
+{
+    if (p->have)
+        tee_package_free(&p->pkg);
+    free(p->name);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Loads the package for evidence of \p type into \p out (left empty without
+ * --policy). Returns 0, CLI_EXIT_USAGE (--package/--accepted-* without
+ * --policy) or CLI_EXIT_FAIL (message printed); \p out is cleared by the caller. */
+static int policy_from_args(const struct cli_ctx *ctx, enum attest_type type, struct evidence_policy *out)
+{
+    const struct cli_args *a = &ctx->args;
+    const char *pol = cli_args_get(a, "policy");
+    const char *acc_tcb = cli_args_get(a, "accepted-tcb-statuses"), *acc_adv = cli_args_get(a, "accepted-advisories");
+    if (pol == NULL) {
+        if (cli_args_has(a, "package") || acc_tcb || acc_adv) {
+            cli_fail("%s: --package and --accepted-* need --policy", ctx->path);
+            return CLI_EXIT_USAGE;
+        }
+        return 0;
+    }
+    if (load_policy(pol, cli_args_get(a, "package"), type, &out->pkg, &out->name) != 0)
+        return CLI_EXIT_FAIL;
+    out->path = pol;
+    out->have = true;
+    if ((acc_tcb && set_list(&out->pkg.accepted_tcb_statuses, &out->pkg.n_accepted_tcb_statuses, acc_tcb) != 0) ||
+        (acc_adv && set_list(&out->pkg.accepted_advisories, &out->pkg.n_accepted_advisories, acc_adv) != 0)) {
+        cli_fail("out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/* Prints \p out (the verified claims' report), with a "policy" member when a
+ * package was given, and returns the exit code: a mismatch still prints the
+ * report (saying why) and then fails. \p tee names the evidence in messages. */
+static int policy_match_print(const struct evidence_policy *p, const struct attest_claims *claims, const char *tee,
+                              json_t *out)
+{
+    if (!p->have)
+        return print_json(out) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    struct cairn_error pe = {0};
+    int prc = tee_policy_match(&p->pkg, claims, &pe);
+    json_t *po = json_pack("{s:s, s:s, s:b}", "file", p->path, "package", p->name, "matched", prc == 0);
+    if (po && prc != 0)
+        json_object_set_new(po, "error", json_string(cairn_error_msg(&pe)));
+    json_object_set_new(out, "policy", po);
+    if (print_json(out) != 0)
+        return CLI_EXIT_FAIL;
+    if (prc != 0) {
+        cli_fail("%s evidence verifies but does not match package \"%s\" of %s: %s", tee, p->name, p->path,
+                 cairn_error_msg(&pe));
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
 static int check_expected(enum attest_type type, struct attest_claims *c, const uint8_t *want, size_t n,
                           const char *why);
 
@@ -527,10 +598,7 @@ static int run_verify_kbs_azure(struct cli_ctx *ctx, const char *tee, time_t at)
     size_t rl = 0, evn = 0;
     struct trust_store *store = NULL;
     struct attest_claims claims = {0};
-    struct tee_package pkg;
-    memset(&pkg, 0, sizeof(pkg));
-    bool have_pkg = false;
-    char *pkg_name = NULL;
+    struct evidence_policy pol = {0};
     json_t *out = NULL;
     struct cairn_error err = {0};
     const char *hex = cli_args_get(a, "report-data") ? cli_args_get(a, "report-data") : cli_args_get(a, "nonce");
@@ -556,20 +624,9 @@ static int run_verify_kbs_azure(struct cli_ctx *ctx, const char *tee, time_t at)
         cli_fail("%s", cairn_error_msg(&err));
         goto out;
     }
-    const char *pol = cli_args_get(a, "policy");
-    const char *acc_tcb = cli_args_get(a, "accepted-tcb-statuses"), *acc_adv = cli_args_get(a, "accepted-advisories");
-    if (pol != NULL) {
-        if (load_policy(pol, cli_args_get(a, "package"), hw, &pkg, &pkg_name) != 0)
-            goto out;
-        have_pkg = true;
-        if ((acc_tcb && set_list(&pkg.accepted_tcb_statuses, &pkg.n_accepted_tcb_statuses, acc_tcb) != 0) ||
-            (acc_adv && set_list(&pkg.accepted_advisories, &pkg.n_accepted_advisories, acc_adv) != 0)) {
-            cli_fail("out of memory");
-            goto out;
-        }
-    } else if (cli_args_has(a, "package") || acc_tcb || acc_adv) {
-        cli_fail("%s: --package and --accepted-* need --policy", ctx->path);
-        ret = CLI_EXIT_USAGE;
+    int prc = policy_from_args(ctx, hw, &pol);
+    if (prc != 0) {
+        ret = prc;
         goto out;
     }
     const char *tdir = cli_args_get(a, "trust-dir");
@@ -591,31 +648,11 @@ static int run_verify_kbs_azure(struct cli_ctx *ctx, const char *tee, time_t at)
         cli_fail("out of memory");
         goto out;
     }
-    if (have_pkg) {
-        struct cairn_error pe = {0};
-        int prc = tee_policy_match(&pkg, &claims, &pe);
-        json_t *po = json_pack("{s:s, s:s, s:b}", "file", pol, "package", pkg_name, "matched", prc == 0);
-        if (po && prc != 0)
-            json_object_set_new(po, "error", json_string(cairn_error_msg(&pe)));
-        json_object_set_new(out, "policy", po);
-        if (print_json(out) != 0)
-            goto out;
-        if (prc != 0) {
-            cli_fail("%s evidence verifies but does not match package \"%s\" of %s: %s", tee, pkg_name, pol,
-                     cairn_error_msg(&pe));
-            goto out;
-        }
-        ret = CLI_EXIT_OK;
-        goto out;
-    }
-    if (print_json(out) == 0)
-        ret = CLI_EXIT_OK;
+    ret = policy_match_print(&pol, &claims, tee, out);
 out:
     json_decref(out);
     attest_claims_free(&claims);
-    if (have_pkg)
-        tee_package_free(&pkg);
-    free(pkg_name);
+    evidence_policy_clear(&pol);
     trust_store_free(store);
     free(rd);
     free(ev);
@@ -630,10 +667,7 @@ static int run_verify(struct cli_ctx *ctx)
     uint8_t *evb = NULL, *expected = NULL, *hclb = NULL;
     size_t evn = 0, expected_len = 0, hcln = 0;
     struct trust_files *tf = NULL;
-    struct tee_package pkg;
-    memset(&pkg, 0, sizeof(pkg));
-    bool have_pkg = false;
-    char *pkg_name = NULL;
+    struct evidence_policy pol = {0};
     struct attest_claims claims = {0};
     json_t *out = NULL, *coord = NULL;
     uint8_t *pcrsig = NULL;
@@ -867,20 +901,9 @@ static int run_verify(struct cli_ctx *ctx)
         memcpy(expected, nf, nl);
         expected_len = nl;
     }
-    const char *pol = cli_args_get(a, "policy");
-    const char *acc_tcb = cli_args_get(a, "accepted-tcb-statuses"), *acc_adv = cli_args_get(a, "accepted-advisories");
-    if (pol != NULL) {
-        if (load_policy(pol, cli_args_get(a, "package"), type, &pkg, &pkg_name) != 0)
-            goto out;
-        have_pkg = true;
-        if ((acc_tcb && set_list(&pkg.accepted_tcb_statuses, &pkg.n_accepted_tcb_statuses, acc_tcb) != 0) ||
-            (acc_adv && set_list(&pkg.accepted_advisories, &pkg.n_accepted_advisories, acc_adv) != 0)) {
-            cli_fail("out of memory");
-            goto out;
-        }
-    } else if (cli_args_has(a, "package") || acc_tcb || acc_adv) {
-        cli_fail("%s: --package and --accepted-* need --policy", ctx->path);
-        ret = CLI_EXIT_USAGE;
+    int prc = policy_from_args(ctx, type, &pol);
+    if (prc != 0) {
+        ret = prc;
         goto out;
     }
 
@@ -957,33 +980,13 @@ static int run_verify(struct cli_ctx *ctx)
     json_t *w = warnings_of(type, claims.json, expected != NULL || vq != NULL);
     if (w != NULL)
         json_object_set_new(out, "warnings", w);
-    if (have_pkg) {
-        struct cairn_error pe = {0};
-        int prc = tee_policy_match(&pkg, &claims, &pe);
-        json_t *po = json_pack("{s:s, s:s, s:b}", "file", pol, "package", pkg_name, "matched", prc == 0);
-        if (po && prc != 0)
-            json_object_set_new(po, "error", json_string(cairn_error_msg(&pe)));
-        json_object_set_new(out, "policy", po);
-        if (print_json(out) != 0)
-            goto out;
-        if (prc != 0) {
-            cli_fail("%s evidence verifies but does not match package \"%s\" of %s: %s", attest_type_name(type),
-                     pkg_name, pol, cairn_error_msg(&pe));
-            goto out;
-        }
-        ret = CLI_EXIT_OK;
-        goto out;
-    }
-    if (print_json(out) == 0)
-        ret = CLI_EXIT_OK;
+    ret = policy_match_print(&pol, &claims, attest_type_name(type), out);
 out:
     json_decref(out);
     json_decref(coord);
     wire_free(&wire);
     attest_claims_free(&claims);
-    if (have_pkg)
-        tee_package_free(&pkg);
-    free(pkg_name);
+    evidence_policy_clear(&pol);
     trust_files_free(tf);
     free(evb);
     free(hclb);
