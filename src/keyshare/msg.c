@@ -115,7 +115,53 @@ static int parse_common(const json_t *j, struct ks_msg *m, struct cairn_error *e
     return hex_member(j, "simIdentity", m->sim_identity, sizeof(m->sim_identity), &m->has_sim_identity, err);
 }
 
-int ks_msg_parse_request(const uint8_t *body, size_t len, struct ks_msg *out, struct cairn_error *err)
+/* The members only a request carries: an optional "keyRef", never a "key". */
+static int request_fields(const json_t *j, struct ks_msg *m, struct cairn_error *err)
+{
+    const json_t *ref = json_object_get(j, "keyRef");
+    if (ref != NULL && !json_is_null(ref)) {
+        size_t hl = json_is_string(ref) ? json_string_length(ref) : 0;
+        if (hl < 2 || hl > 2 * KS_MAX_REF || hl % 2 != 0 ||
+            cairn_hex_decode_exact(json_string_value(ref), m->key_ref, hl / 2) != 0)
+            return cairn_errf(err, CAIRN_ERR_INVALID, "keyRef: expected 2 to %d hex digits", 2 * KS_MAX_REF);
+        m->key_ref_len = hl / 2;
+    }
+    if (json_object_get(j, "key") != NULL)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "a request carries no \"key\"");
+    return 0;
+}
+
+/* The members only a response carries: the key and the id that names it. */
+static int response_fields(const json_t *j, struct ks_msg *m, struct cairn_error *err)
+{
+    const json_t *k = json_object_get(j, "key"), *kid = json_object_get(j, "keyId");
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    int rc = 0;
+    if (!json_is_string(k) || json_string_length(k) > 64)
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "key: expected base64 of %d bytes", KS_KEY_SIZE);
+    if (rc == 0 && (cairn_base64_decode(json_string_value(k), json_string_length(k), &raw, &raw_len) != 0 ||
+                    raw_len != KS_KEY_SIZE))
+        rc = cairn_errf(err, CAIRN_ERR_INVALID, "key: expected base64 of %d bytes", KS_KEY_SIZE);
+    if (rc == 0) {
+        memcpy(m->key, raw, KS_KEY_SIZE);
+        m->has_key = true;
+        ks_key_id(m->key, m->key_id);
+        if (!json_is_string(kid) || json_string_length(kid) != 16 ||
+            CRYPTO_memcmp(json_string_value(kid), m->key_id, 16) != 0)
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "keyId: does not name the key sent (damaged in transit?)");
+    }
+    if (raw != NULL)
+        cc_free_secret(raw, raw_len);
+    return rc;
+}
+
+/* One reader for both messages: the object, the evidence and simIdentity
+ * they share, then the kind's own members; *out written only on success,
+ * a half-parsed message (it may hold a key) wiped. */
+static int parse_msg(const uint8_t *body, size_t len,
+                     int (*fields)(const json_t *, struct ks_msg *, struct cairn_error *), struct ks_msg *out,
+                     struct cairn_error *err)
 {
     json_t *j = NULL;
     int rc = load_object(body, len, KS_MAX_MSG, &j, err);
@@ -124,17 +170,8 @@ int ks_msg_parse_request(const uint8_t *body, size_t len, struct ks_msg *out, st
     struct ks_msg m;
     memset(&m, 0, sizeof(m));
     rc = parse_common(j, &m, err);
-    const json_t *ref = json_object_get(j, "keyRef");
-    if (rc == 0 && ref != NULL && !json_is_null(ref)) {
-        size_t hl = json_is_string(ref) ? json_string_length(ref) : 0;
-        if (hl < 2 || hl > 2 * KS_MAX_REF || hl % 2 != 0 ||
-            cairn_hex_decode_exact(json_string_value(ref), m.key_ref, hl / 2) != 0)
-            rc = cairn_errf(err, CAIRN_ERR_INVALID, "keyRef: expected 2 to %d hex digits", 2 * KS_MAX_REF);
-        else
-            m.key_ref_len = hl / 2;
-    }
-    if (rc == 0 && json_object_get(j, "key") != NULL)
-        rc = cairn_errf(err, CAIRN_ERR_INVALID, "a request carries no \"key\"");
+    if (rc == 0)
+        rc = fields(j, &m, err);
     json_decref(j);
     if (rc != 0) {
         ks_msg_clear(&m);
@@ -144,40 +181,14 @@ int ks_msg_parse_request(const uint8_t *body, size_t len, struct ks_msg *out, st
     return 0;
 }
 
+int ks_msg_parse_request(const uint8_t *body, size_t len, struct ks_msg *out, struct cairn_error *err)
+{
+    return parse_msg(body, len, request_fields, out, err);
+}
+
 int ks_msg_parse_response(const uint8_t *body, size_t len, struct ks_msg *out, struct cairn_error *err)
 {
-    json_t *j = NULL;
-    int rc = load_object(body, len, KS_MAX_MSG, &j, err);
-    if (rc != 0)
-        return rc;
-    struct ks_msg m;
-    memset(&m, 0, sizeof(m));
-    rc = parse_common(j, &m, err);
-    const json_t *k = json_object_get(j, "key"), *kid = json_object_get(j, "keyId");
-    uint8_t *raw = NULL;
-    size_t raw_len = 0;
-    if (rc == 0 && (!json_is_string(k) || json_string_length(k) > 64))
-        rc = cairn_errf(err, CAIRN_ERR_INVALID, "key: expected base64 of %d bytes", KS_KEY_SIZE);
-    if (rc == 0 && (cairn_base64_decode(json_string_value(k), json_string_length(k), &raw, &raw_len) != 0 ||
-                    raw_len != KS_KEY_SIZE))
-        rc = cairn_errf(err, CAIRN_ERR_INVALID, "key: expected base64 of %d bytes", KS_KEY_SIZE);
-    if (rc == 0) {
-        memcpy(m.key, raw, KS_KEY_SIZE);
-        m.has_key = true;
-        ks_key_id(m.key, m.key_id);
-        if (!json_is_string(kid) || json_string_length(kid) != 16 ||
-            CRYPTO_memcmp(json_string_value(kid), m.key_id, 16) != 0)
-            rc = cairn_errf(err, CAIRN_ERR_INVALID, "keyId: does not name the key sent (damaged in transit?)");
-    }
-    if (raw != NULL)
-        cc_free_secret(raw, raw_len);
-    json_decref(j);
-    if (rc != 0) {
-        ks_msg_clear(&m);
-        return rc;
-    }
-    *out = m;
-    return 0;
+    return parse_msg(body, len, response_fields, out, err);
 }
 
 int ks_hello_parse(const uint8_t *body, size_t len, struct ks_hello *out, struct cairn_error *err)
