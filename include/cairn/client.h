@@ -177,6 +177,12 @@ struct cairn_replication {
 int cairn_status_replication(struct cairn_client *c, struct cairn_replication *out);
 void cairn_status_replication_free(struct cairn_replication *r);
 
+/* cairn_status_get and cairn_status_replication from one GET /api/v2/status
+ * (v1: /status), so both parts describe the same answer. *out_message is
+ * owned (cairn_free; NULL out_message: not returned), *out is freed with
+ * cairn_status_replication_free. The outputs are written only on success. */
+int cairn_status_get_all(struct cairn_client *c, int *out_code, char **out_message, struct cairn_replication *out);
+
 struct cairn_manifest_info {
     uint8_t *manifest;        /* owned; the raw manifest bytes as uploaded (NUL-terminated) */
     size_t manifest_size;

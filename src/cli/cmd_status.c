@@ -15,7 +15,12 @@ static int run_status(struct cli_ctx *ctx)
         return rc;
     int code = 0;
     char *msg = NULL;
-    rc = cairn_status_get(c, &code, &msg);
+    struct cairn_replication r;
+    /* One request for both parts (they describe the same answer). Replicas
+     * on etcd (issue 9): which replicas the answering one sees and whether it
+     * reaches etcd. Nothing more is printed for a single Coordinator, so the
+     * first line stays MarbleRun's output. */
+    rc = cairn_status_get_all(c, &code, &msg, &r);
     if (rc != 0) {
         rc = cli_fail_client(rc, "retrieving Coordinator status", cairn_client_last_error(c));
         cairn_client_free(c);
@@ -23,16 +28,6 @@ static int run_status(struct cli_ctx *ctx)
     }
     printf("%d: %s\n", code, msg);
     cairn_free(msg);
-    /* Replicas on etcd (issue 9): which replicas the answering one sees and
-     * whether it reaches etcd. Nothing more is printed for a single
-     * Coordinator, so the first line stays MarbleRun's output. */
-    struct cairn_replication r;
-    rc = cairn_status_replication(c, &r);
-    if (rc != 0) {
-        rc = cli_fail_client(rc, "retrieving the replicas", cairn_client_last_error(c));
-        cairn_client_free(c);
-        return rc;
-    }
     if (r.replicated) {
         printf("replicas on etcd: %zu, state revision %lld, etcd %s%s%s\n", r.n_replicas, r.state_revision,
                r.etcd_available ? "reachable" : "UNREACHABLE (writes and activations refused)",

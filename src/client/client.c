@@ -314,30 +314,18 @@ static int dump_json(struct cairn_client *c, const json_t *v, char **out)
     return 0;
 }
 
-int cairn_status_get(struct cairn_client *c, int *out_code, char **out_message)
+/* The code and message of a status answer (v2 data or v1 body). */
+static int status_code_of(struct cairn_client *c, const json_t *d, bool v1, int *out_code, char **out_message)
 {
-    json_t *d = NULL;
-    bool v1;
-    int rc = call_v2_v1(c, "GET", "/api/v2/status", NULL, 0, "/status", NULL, 0, &d, &v1);
-    if (rc != 0)
-        return rc;
     const json_t *code = json_object_get(d, v1 ? "StatusCode" : "code");
     const json_t *msg = json_object_get(d, v1 ? "StatusMessage" : "message");
-    if (!json_is_integer(code) || !json_is_string(msg)) {
-        json_decref(d);
+    if (!json_is_integer(code) || !json_is_string(msg))
         return proto_err(c, "status lacks code/message");
-    }
     char *m = client_sanitize(json_string_value(msg), json_string_length(msg), 1024);
-    if (m == NULL) {
-        json_decref(d);
+    if (m == NULL)
         return cairn_errf(&c->err, CAIRN_ERR_NOMEM, "out of memory");
-    }
     *out_code = (int)json_integer_value(code);
-    if (out_message)
-        *out_message = m;
-    else
-        free(m);
-    json_decref(d);
+    *out_message = m;
     return 0;
 }
 
@@ -369,24 +357,17 @@ void cairn_status_replication_free(struct cairn_replication *r)
  * client's own bound on a hostile or broken answer. */
 #define CAIRN_MAX_REPLICAS_LISTED 1024
 
-int cairn_status_replication(struct cairn_client *c, struct cairn_replication *out)
+/* The replication part of a status answer into *out (zeroed first; on an
+ * error it is left freed and zeroed). */
+static int status_replication_of(struct cairn_client *c, const json_t *d, bool v1, struct cairn_replication *out)
 {
     memset(out, 0, sizeof(*out));
-    json_t *d = NULL;
-    bool v1;
-    int rc = call_v2_v1(c, "GET", "/api/v2/status", NULL, 0, "/status", NULL, 0, &d, &v1);
-    if (rc != 0)
-        return rc;
     const json_t *r = v1 ? NULL : json_object_get(d, "replication");
-    if (r == NULL || json_is_null(r)) {
-        json_decref(d);
+    if (r == NULL || json_is_null(r))
         return 0;
-    }
     const json_t *list = json_object_get(r, "replicas");
-    if (!json_is_object(r) || !json_is_array(list) || json_array_size(list) > CAIRN_MAX_REPLICAS_LISTED) {
-        json_decref(d);
+    if (!json_is_object(r) || !json_is_array(list) || json_array_size(list) > CAIRN_MAX_REPLICAS_LISTED)
         return proto_err(c, "status: malformed replication object");
-    }
     out->replicated = 1;
     out->etcd_available = json_is_true(json_object_get(r, "etcdAvailable"));
     const json_t *rev = json_object_get(r, "stateRevision");
@@ -398,7 +379,6 @@ int cairn_status_replication(struct cairn_client *c, struct cairn_replication *o
     if (n > 0)
         out->replicas = calloc(n, sizeof(*out->replicas));
     if ((json_is_string(why) && out->etcd_error == NULL) || (n > 0 && out->replicas == NULL)) {
-        json_decref(d);
         cairn_status_replication_free(out);
         return cairn_errf(&c->err, CAIRN_ERR_NOMEM, "out of memory");
     }
@@ -411,13 +391,69 @@ int cairn_status_replication(struct cairn_client *c, struct cairn_replication *o
         rp->mesh_addr = replica_field(o, "mesh");
         rp->self = json_is_true(json_object_get(o, "self"));
         if (rp->id == NULL || rp->client_addr == NULL || rp->mesh_addr == NULL) {
-            json_decref(d);
             cairn_status_replication_free(out);
             return cairn_errf(&c->err, CAIRN_ERR_NOMEM, "out of memory");
         }
     }
-    json_decref(d);
     return 0;
+}
+
+/* One GET /api/v2/status (v1: /status). */
+static int status_fetch(struct cairn_client *c, json_t **out_d, bool *out_v1)
+{
+    return call_v2_v1(c, "GET", "/api/v2/status", NULL, 0, "/status", NULL, 0, out_d, out_v1);
+}
+
+/* cairn_status_get, and with out_repl also the replication part of the same
+ * answer; the outputs are written only on success. */
+static int status_read(struct cairn_client *c, int *out_code, char **out_message, struct cairn_replication *out_repl)
+{
+    json_t *d = NULL;
+    bool v1;
+    int rc = status_fetch(c, &d, &v1);
+    if (rc != 0)
+        return rc;
+    int code = 0;
+    char *m = NULL;
+    struct cairn_replication r;
+    rc = status_code_of(c, d, v1, &code, &m);
+    if (rc == 0 && out_repl != NULL && (rc = status_replication_of(c, d, v1, &r)) != 0)
+        free(m);
+    json_decref(d);
+    if (rc != 0)
+        return rc;
+    *out_code = code;
+    if (out_message)
+        *out_message = m;
+    else
+        free(m);
+    if (out_repl != NULL)
+        *out_repl = r;
+    return 0;
+}
+
+int cairn_status_get(struct cairn_client *c, int *out_code, char **out_message)
+{
+    return status_read(c, out_code, out_message, NULL);
+}
+
+int cairn_status_get_all(struct cairn_client *c, int *out_code, char **out_message, struct cairn_replication *out)
+{
+    return status_read(c, out_code, out_message, out);
+}
+
+/* Only the replication part: a v2 answer without code/message still yields it. */
+int cairn_status_replication(struct cairn_client *c, struct cairn_replication *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *d = NULL;
+    bool v1;
+    int rc = status_fetch(c, &d, &v1);
+    if (rc != 0)
+        return rc;
+    rc = status_replication_of(c, d, v1, out);
+    json_decref(d);
+    return rc;
 }
 
 void cairn_manifest_info_free(struct cairn_manifest_info *m)

@@ -20,6 +20,17 @@ Successfully verified Coordinator, now uploading manifest
 Manifest signature: $hash
 Manifest successfully set" ] && ok "manifest set: marblerun's stdout" || bad "manifest set: $out"
 out=$(cli status -i "$A_CLIENT" 2>/dev/null) && [ "${out%%:*}" = 3 ] && ok "status after set: $out" || bad "status: $out"
+# `cairn status` reads the state and the replicas from one answer: exactly one
+# GET /api/v2/status per run, counted by the client listener's own metric.
+status_gets() {
+  curl -s "http://$A_METRICS/metrics" |
+    sed -n 's/^server_client_api_http_request_total{path="\/api\/v2\/status",code="200",method="get"} \([0-9]*\)$/\1/p'
+}
+n0=$(status_gets)
+cli status -i "$A_CLIENT" >/dev/null 2>&1
+n1=$(status_gets)
+[ -n "$n0" ] && [ -n "$n1" ] && [ $((n1 - n0)) -eq 1 ] && ok "status: one GET /api/v2/status per run ($n0 -> $n1)" \
+  || bad "status: GET /api/v2/status counted ${n0:-none} -> ${n1:-none} (expected one more)"
 cli manifest get "$A_CLIENT" -i -o "$WORK/got.json" >/dev/null 2>&1 && cmp -s "$WORK/got.json" "$M" \
   && ok "manifest get returns the exact bytes" || bad "manifest get"
 cli manifest get "$A_CLIENT" -i >"$WORK/get.out" 2>/dev/null && [ "$(head -2 "$WORK/get.out")" = "Warning: skipping quote verification

@@ -394,6 +394,13 @@ static void test_client_api_guards(void **state)
     assert_int_equal(cairn_status_get(c, &code, &msg), CAIRN_ERR_NETWORK);
     assert_non_null(strstr(cairn_client_last_error(c), "127.0.0.1:1"));
     assert_int_equal(cairn_client_last_http_status(c), 0);
+    /* the combined call fails the same way and leaves its outputs alone */
+    struct cairn_replication r = {.replicated = 7};
+    code = 42;
+    assert_int_equal(cairn_status_get_all(c, &code, &msg, &r), CAIRN_ERR_NETWORK);
+    assert_int_equal(code, 42);
+    assert_null(msg);
+    assert_int_equal(r.replicated, 7);
     cairn_client_free(c);
 }
 
