@@ -1406,6 +1406,8 @@ int core_seal_joined(struct core *c, struct cairn_error *err)
 {
     pthread_mutex_lock(&c->persist);
     int rc = 0;
+    if (c->ha != NULL)   /* etcd: the data key from a peer, sealed for this replica */
+        rc = ha_store_pending_key(c);
     if (c->reseal_pending) {
         char *d = NULL;
         size_t dl = 0;

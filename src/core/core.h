@@ -280,7 +280,9 @@ json_t *core_replication_status(struct core *c);
 /* After a start whose data key came from a replica (obtain_data_key): seals
  * the state with this machine's own seal, so the next start needs no peer.
  * Called once the Coordinator serves (the write is not on the way to ready);
- * a no-op otherwise. Until it succeeds a restart asks a replica again. */
+ * a no-op otherwise. Until it succeeds a restart asks a replica again. On
+ * etcd: stores the replica's own sealed copy of a data key it got from a
+ * peer while starting (ha_store_pending_key). */
 int core_seal_joined(struct core *c, struct cairn_error *err);
 
 /* ---- extension hooks (issue 6) ---- */

@@ -49,6 +49,10 @@ struct core_ha {
     _Atomic int64_t state_rev;
     uint8_t kid[DATAKEY_ID_SIZE];
     bool have_kid;
+    /* a DEK obtained from a peer while starting: its own sealed copy is
+     * written once the replica serves (ha_store_pending_key); under c->persist */
+    bool opening, pending_store;
+    uint8_t pending_kid[DATAKEY_ID_SIZE];
     uint8_t ctr_key[32];        /* under c->lock */
     bool have_ctr;
     json_t *act_rev, *mono_rev; /* {name: revision} of the cached counters, under c->lock */
@@ -195,7 +199,68 @@ static int state_split(const uint8_t *v, size_t n, const uint8_t **kid, const ui
     return 0;
 }
 
-/* The DEK for `kid`: the one in use, or from the data key provider. */
+static void kid_hex(const uint8_t kid[DATAKEY_ID_SIZE], char out[2 * DATAKEY_ID_SIZE + 1])
+{
+    for (size_t i = 0; i < DATAKEY_ID_SIZE; i++)
+        snprintf(out + 2 * i, 3, "%02x", kid[i]);
+}
+
+/* Stores this replica's own sealed copy of `dek` (a DEK obtained from a
+ * peer), as long as the state in etcd names `kid`: the write compares the
+ * state's revision, so a copy of a key that a concurrent commit replaced is
+ * not left behind (that commit deleted the old key's entries). Best effort:
+ * without it the next start asks a peer again. Caller holds c->persist. */
+static void store_own_copy(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], const uint8_t dek[32])
+{
+    struct core_ha *h = c->ha;
+    char hex[2 * DATAKEY_ID_SIZE + 1];
+    kid_hex(kid, hex);
+    struct cairn_error e = {0};
+    int rc = CAIRN_ERR_CONFLICT;
+    for (int attempt = 0; attempt < 3 && rc == CAIRN_ERR_CONFLICT; attempt++) {
+        struct etcd_kvs kvs = {0};
+        const uint8_t *skid, *sd;
+        size_t sl;
+        memset(&e, 0, sizeof(e));
+        if ((rc = etcd_get(h->etcd, h->k_state, false, false, &kvs, &e)) != 0)
+            break;
+        if (kvs.n != 1 || state_split(kvs.kv[0].value, kvs.kv[0].value_len, &skid, &sd, &sl, &e) != 0 ||
+            memcmp(skid, kid, DATAKEY_ID_SIZE) != 0) {
+            etcd_kvs_clear(&kvs);
+            LOG_INFO("data key %s: the state in etcd no longer names it; no copy stored", hex);
+            return;
+        }
+        struct etcd_cmp still = {.key = h->k_state, .target = ETCD_CMP_MOD, .rev = kvs.kv[0].mod_rev};
+        etcd_kvs_clear(&kvs);
+        rc = datakey_publish(h->dk, kid, dek, &still, NULL, &e);
+    }
+    if (rc == 0)
+        LOG_INFO("data key %s: stored sealed with this replica's seal in etcd: its next start needs no peer", hex);
+    else
+        LOG_WARN("data key %s from a replica: not stored for this replica (%s): its next start asks a replica again",
+                 hex, cairn_error_msg(&e));
+}
+
+int ha_store_pending_key(struct core *c)
+{
+    struct core_ha *h = c->ha;
+    if (h == NULL || !h->pending_store)
+        return 0;
+    h->pending_store = false;
+    uint8_t dek[32];
+    pthread_mutex_lock(&c->lock);
+    bool current = h->have_kid && c->have_dek && memcmp(h->kid, h->pending_kid, DATAKEY_ID_SIZE) == 0;
+    if (current)
+        memcpy(dek, c->dek, 32);
+    pthread_mutex_unlock(&c->lock);
+    if (current)
+        store_own_copy(c, h->pending_kid, dek);
+    cc_wipe(dek, sizeof(dek));
+    return 0;
+}
+
+/* The DEK for `kid`: the one in use, this replica's sealed copy, or from a
+ * peer over the key API. Caller holds c->persist. */
 static int dek_for(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], uint8_t dek[32], struct cairn_error *err)
 {
     struct core_ha *h = c->ha;
@@ -206,19 +271,22 @@ static int dek_for(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], uint8_t d
     int rc = datakey_obtain(h->dk, kid, dek, err);
     if (rc == 0 || c->cfg.obtain_data_key == NULL)
         return rc;
-    /* the provider has none for this machine: ask the replicas that hold it
-     * over the key API (src/keyshare), then make it obtainable here too */
+    /* no copy here opens: ask the replicas that hold it over the key API
+     * (src/keyshare), then keep a copy sealed for this replica */
     char hex[2 * DATAKEY_ID_SIZE + 1];
-    for (size_t i = 0; i < DATAKEY_ID_SIZE; i++)
-        snprintf(hex + 2 * i, 3, "%02x", kid[i]);
+    kid_hex(kid, hex);
     LOG_INFO("data key %s: %s; asking the other replicas over the key API", hex, cairn_error_msg(err));
     struct cairn_error pe = {0};
     if (c->cfg.obtain_data_key(c, c->cfg.obtain_ctx, kid, DATAKEY_ID_SIZE, dek, &pe) != 0)
         return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "data key %s: %s", hex, cairn_error_msg(&pe));
-    struct cairn_error ue = {0};
-    if (datakey_publish(h->dk, kid, dek, &ue) != 0)
-        LOG_INFO("data key %s from a replica: not stored for this machine (%s): a restart asks a replica again",
-                 hex, cairn_error_msg(&ue));
+    if (h->opening) {
+        /* starting: the copy is written once the replica serves, off the
+         * path to ready (ha_store_pending_key from core_seal_joined) */
+        h->pending_store = true;
+        memcpy(h->pending_kid, kid, DATAKEY_ID_SIZE);
+    } else {
+        store_own_copy(c, kid, dek);
+    }
     return 0;
 }
 
@@ -638,15 +706,23 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
         return cairn_errf(err, rc, "serialising the state failed");
     }
     /* publish the key before any replica can see a state sealed under it */
-    if (new_kid && (rc = datakey_publish(h->dk, kid, dek, err)) != 0) {
+    struct datakey_guard guard = {0};
+    if (new_kid && (rc = datakey_publish(h->dk, kid, dek, NULL, &guard, err)) != 0) {
         free(val);
         cc_wipe(dek, sizeof(dek));
         return cairn_err_prefix(err, "publishing the data key");
     }
+    /* with a new key, the entries of every other key id go in the same
+     * transaction: it commits only against the state it was computed from,
+     * so a concurrent commit (of another new id) fails instead of losing
+     * its key, and the new id's entries are never touched */
+    struct datakey_retire retire;
+    struct etcd_op retire_ops[2];
+    size_t n_retire = new_kid ? datakey_retire_ops(h->dk, kid, &retire, retire_ops) : 0;
     /* ops: the state first (a watching peer then knows the new counterKey
      * before it sees the counters), then the counters replaced */
     size_t n_ctr = replace_counters ? json_object_size(acts) + json_object_size(mono) : 0;
-    struct etcd_op *ops = calloc(3 + n_ctr, sizeof(*ops));
+    struct etcd_op *ops = calloc(4 + n_retire + n_ctr, sizeof(*ops));
     char (*keys)[PREFIX_MAX + 600] = calloc(n_ctr + 3, sizeof(*keys));
     uint8_t **vals = calloc(n_ctr + 1, sizeof(*vals));
     size_t n_ops = 0;
@@ -654,6 +730,12 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
         rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     if (rc == 0) {
         ops[n_ops++] = (struct etcd_op){.kind = ETCD_OP_PUT, .key = h->k_state, .value = val, .value_len = vl};
+        if (n_retire > 0) {
+            /* what is there before the deletes, for the log */
+            ops[n_ops++] = (struct etcd_op){.kind = ETCD_OP_GET, .key = retire.list, .prefix = true, .keys_only = true};
+            for (size_t i = 0; i < n_retire; i++)
+                ops[n_ops++] = retire_ops[i];
+        }
         if (replace_counters) {
             snprintf(keys[n_ctr], sizeof(keys[0]), "%sact/", h->prefix);
             snprintf(keys[n_ctr + 1], sizeof(keys[0]), "%smono/", h->prefix);
@@ -685,18 +767,45 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
     struct etcd_txn_result r = {0};
     if (rc == 0) {
         /* optimistic concurrency: the state this change was computed from */
-        struct etcd_cmp cmp = {.key = h->k_state,
-                               .target = expected->store_rev == 0 ? ETCD_CMP_CREATE : ETCD_CMP_MOD,
-                               .rev = expected->store_rev};
-        rc = etcd_txn(h->etcd, &cmp, 1, ops, n_ops, NULL, 0, &r, err);
+        struct etcd_cmp cmp[2] = {{.key = h->k_state,
+                                   .target = expected->store_rev == 0 ? ETCD_CMP_CREATE : ETCD_CMP_MOD,
+                                   .rev = expected->store_rev}};
+        size_t n_cmp = 1;
+        /* and the new key's copy is still the one published above: a copy
+         * deleted meanwhile fails the commit, never a state without a key */
+        if (new_kid && guard.key[0] != '\0')
+            cmp[n_cmp++] = (struct etcd_cmp){.key = guard.key, .target = ETCD_CMP_MOD, .rev = guard.rev};
+        rc = etcd_txn(h->etcd, cmp, n_cmp, ops, n_ops, NULL, 0, &r, err);
         if (rc != 0)
             cairn_err_prefix(err, "the replicated state store (etcd) is unavailable; nothing was changed unless "
                                   "the error says the outcome is unknown");
-        else if (!r.succeeded)
+        else if (!r.succeeded) {
             rc = cairn_errf(err, CAIRN_ERR_CONFLICT,
                             "the state was changed by another Coordinator replica meanwhile (revision %" PRId64
                             " is no longer current); nothing was changed: retry",
                             expected->store_rev);
+            /* definitely not committed: no state names the new id, so its
+             * copy published above goes (a timeout leaves it: the commit may
+             * have happened; the next key change deletes it otherwise) */
+            struct cairn_error fe = {0};
+            if (new_kid && datakey_forget(h->dk, kid, &fe) != 0)
+                LOG_WARN("etcd: withdrawing the unused data key failed (%s); the next key change deletes it",
+                         cairn_error_msg(&fe));
+        }
+    }
+    if (rc == 0 && n_retire > 0) {
+        size_t gone = 0;
+        char hex[2 * DATAKEY_ID_SIZE + 1];
+        kid_hex(kid, hex);
+        size_t kl = strlen(retire.list);
+        for (size_t i = 0; r.n_gets > 0 && i < r.gets[0].n; i++)
+            if (strncmp(r.gets[0].kv[i].key, retire.list, kl) != 0 ||
+                strncmp(r.gets[0].kv[i].key + kl, hex, 2 * DATAKEY_ID_SIZE) != 0)
+                gone++;
+        if (gone > 0)
+            LOG_INFO("etcd: data key %s in use; deleted the sealed copies of the data keys the state no longer "
+                     "names (%zu entr%s), in the same transaction",
+                     hex, gone, gone == 1 ? "y" : "ies");
     }
     if (rc == 0) {
         next->store_rev = r.revision;
@@ -1283,7 +1392,10 @@ int ha_open(struct core *c, struct cairn_error *err)
     if ((rc = datakey_sealed_new(h->etcd, h->prefix, h->seal, &h->dk, err)) != 0)
         return rc;
     int64_t rev = 0;
-    if ((rc = load_all(c, &rev, err)) != 0)
+    h->opening = true;
+    rc = load_all(c, &rev, err);
+    h->opening = false;
+    if (rc != 0)
         return rc;
     atomic_store(&h->watch_rev, rev);
     atomic_store(&h->etcd_ok, true);

@@ -80,6 +80,12 @@ void ha_metrics(struct core *c, struct cairn_buf *out);
 json_t *ha_status(struct core *c);   /* new reference or NULL */
 /* Whether `ref` is the data key id in use (caller holds c->lock). */
 bool ha_current_kid_is(struct core *c, const uint8_t *ref, size_t ref_len);
+/* After a start whose data key came from a peer over the key API: stores
+ * this replica's own sealed copy in etcd (its next start needs no peer).
+ * Called once the replica serves (core_seal_joined); caller holds
+ * c->persist. 0 also when there is nothing to store or the write failed
+ * (logged: best effort). */
+int ha_store_pending_key(struct core *c);
 /* Key API addresses of the other live replicas (registry_list now). */
 int ha_key_peers(struct core *c, char ***out, size_t *out_n, struct cairn_error *err);
 

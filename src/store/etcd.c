@@ -333,9 +333,17 @@ static json_t *op_json(const struct etcd_op *op)
         break;
     case ETCD_OP_DEL:
         inner = json_object();
-        if (inner != NULL && set_key(inner, "key", op->key, op->prefix) != 0) {
+        if (inner != NULL && set_key(inner, "key", op->key, op->range_end == NULL && op->prefix) != 0) {
             json_decref(inner);
             inner = NULL;
+        }
+        if (inner != NULL && op->range_end != NULL) {
+            char *eb = strlen(op->range_end) <= ETCD_MAX_KEY ? b64(op->range_end, strlen(op->range_end)) : NULL;
+            if (eb == NULL || json_object_set_new(inner, "range_end", json_string(eb)) != 0) {
+                json_decref(inner);
+                inner = NULL;
+            }
+            free(eb);
         }
         name = "request_delete_range";
         break;

@@ -92,6 +92,7 @@ struct etcd_op {
     enum etcd_op_kind kind;
     const char *key;
     bool prefix;            /* DEL/GET: every key starting with key */
+    const char *range_end;  /* DEL: every key in [key, range_end) instead (prefix ignored); NULL = none */
     bool keys_only;         /* GET: no values */
     const uint8_t *value;   /* PUT */
     size_t value_len;

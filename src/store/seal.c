@@ -116,6 +116,20 @@ void seal_free(struct seal *s)
     cc_free_secret(s, sizeof(*s));
 }
 
+int seal_identity(const struct seal *s, uint8_t out[SEAL_IDENTITY_SIZE])
+{
+    /* one-way: HKDF of the seal key with a label of its own, so the public
+     * name reveals nothing about the key and differs from every key the
+     * seal derives for wrapping */
+    uint8_t info[32];
+    static const char label[] = "cairn seal identity v1";
+    memcpy(info, label, sizeof(label) - 1);
+    info[sizeof(label) - 1] = (uint8_t)s->kind;
+    return cc_hkdf_sha256(s->key, sizeof(s->key), NULL, 0, info, sizeof(label), out, SEAL_IDENTITY_SIZE) == 0
+               ? 0
+               : CAIRN_ERR_CRYPTO;
+}
+
 /* hdr = magic || provider [|| bind]: the AAD of the wrapped DEK */
 static int wrap(const struct seal *s, const char *magic, const uint8_t dek[32], const uint8_t *bind, uint8_t **out,
                 size_t *out_len, struct cairn_error *err)

@@ -64,6 +64,14 @@ int seal_open(enum seal_kind kind, const char *seal_dir, const char *gramine_dir
 void seal_free(struct seal *s);
 enum seal_kind seal_get_kind(const struct seal *s);
 
+/* A public name of this seal key (SEAL_IDENTITY_SIZE bytes): HKDF-SHA256 of
+ * the key under its own label, so it reveals nothing about the key. Two
+ * seals have the same identity exactly when they have the same key and
+ * provider. Used to give each seal its own slot for a sealed data key in
+ * etcd (store/datakey.h). 0 or CAIRN_ERR_CRYPTO. */
+#define SEAL_IDENTITY_SIZE 16
+int seal_identity(const struct seal *s, uint8_t out[SEAL_IDENTITY_SIZE]);
+
 /* Seals / unseals a 32-byte DEK (format above). seal_wrap_bound writes a
  * CSK2 blob bound to `bind` (the SHA-256 of the sealed_data it opens);
  * seal_wrap writes the unbound CSK1 blob of earlier versions (tests and

@@ -2,13 +2,11 @@
 # The data key between replicas on etcd over the key API
 # (docs/high-availability.md "Sharing the data key"): a replica whose own seal
 # has no key for the state's data key id asks the replicas that the registry
-# lists with a key API address; a genuine build gets it
-# (the interim provider keeps one sealed copy per key id, openable only with
-# the seal it was made with: a replica with another seal asks again at every
-# start); a modified build is refused
+# lists with a key API address; a genuine build gets it (and then keeps a
+# copy sealed with its own seal: test_ha_datakey.sh); a modified build is refused
 # and enters recovery; with no holder left a newcomer enters recovery.
-# Every replica has a seal key file of its own here (--seal-dir sN), so the
-# interim provider (the key sealed with a shared seal in etcd) cannot help.
+# Every replica has a seal key file of its own here (--seal-dir sN), so no
+# sealed copy made by another replica opens for it.
 . "$(dirname "$0")/lib.sh"
 cat >"$WORK/m.json" <<'JSON'
 {"Packages": {"pkg": {"Debug": true, "UniqueID": "00"}}, "Marbles": {"free": {"Package": "pkg"}}}
