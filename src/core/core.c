@@ -2,6 +2,7 @@
  * quote, update log, metrics and events. Activation is in activate.c. */
 #include "core/core.h"
 
+#include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -300,7 +301,7 @@ static int put_key(json_t *o, const char *k, EVP_PKEY *key)
  * and log; the callers pass copies taken under c->lock.
  * *out: cc_free_secret(*out, *out_len). */
 static int doc_build(struct core *c, const struct core_snap *s, const json_t *acts, const json_t *mono,
-                     const json_t *log, const uint8_t *ctr_key, char **out, size_t *out_len)
+                     const json_t *log, const uint8_t *ctr_key, uint64_t generation, char **out, size_t *out_len)
 {
     (void)c;
     json_t *d = json_object();
@@ -348,6 +349,14 @@ static int doc_build(struct core *c, const struct core_snap *s, const json_t *ac
      * with this key (ha.c) */
     if (rc == 0 && ctr_key != NULL)
         rc = put_b64(d, "counterKey", ctr_key, 32);
+    /* replicas on etcd: the state's own version, authenticated with it, so a
+     * replica refuses an older sealed state put back into etcd (ha.c,
+     * store/hwm.h); a decimal string: JSON numbers are doubles elsewhere */
+    if (rc == 0 && generation > 0) {
+        char g[24];
+        snprintf(g, sizeof(g), "%" PRIu64, generation);
+        rc = json_object_set_new(d, "generation", json_string(g)) ? CAIRN_ERR_NOMEM : 0;
+    }
     char *str = rc == 0 ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     if (rc == 0 && str == NULL)
@@ -433,7 +442,8 @@ static const char *seal_mode_of(const struct manifest *m)
 /* Parses a state document into a new snapshot plus counters (a bundle, see
  * counters_bundle) and log. */
 static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_snap **out_snap, json_t **out_acts,
-                    json_t **out_log, uint8_t *out_ctr_key, bool *out_has_ctr, struct cairn_error *err)
+                    json_t **out_log, uint8_t *out_ctr_key, bool *out_has_ctr, uint64_t *out_gen,
+                    struct cairn_error *err)
 {
     json_error_t je;
     json_t *d = json_loadb((const char *)doc, len, JSON_REJECT_DUPLICATES, &je);
@@ -523,6 +533,22 @@ static int doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_
         memcpy(out_ctr_key, ck, 32);
     if (ck != NULL)
         cc_free_secret(ck, ckl);
+    /* absent: 0 (the file store, and etcd states of earlier versions) */
+    const json_t *gj = json_object_get(d, "generation");
+    uint64_t gen = 0;
+    if (rc == 0 && gj != NULL) {
+        const char *gs = json_is_string(gj) ? json_string_value(gj) : "";
+        size_t gl = json_is_string(gj) ? json_string_length(gj) : 0;
+        bool ok = gl > 0 && gl <= 19 && (gl == 1 || gs[0] != '0');
+        for (size_t i = 0; ok && i < gl; i++)
+            ok = gs[i] >= '0' && gs[i] <= '9';
+        if (ok)
+            gen = strtoull(gs, NULL, 10);
+        if (!ok || gen == 0 || gen > ((uint64_t)1 << 62))
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "state document: generation: expected a decimal string 1..2^62");
+    }
+    if (rc == 0 && out_gen != NULL)
+        *out_gen = gen;
     if (rc == 0)
         rc = snap_finish(c, s, err);
     if (rc != 0) {
@@ -623,7 +649,7 @@ int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err)
         pthread_mutex_unlock(&c->lock);
         char *doc = NULL;
         size_t len = 0;
-        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, NULL, &doc, &len)
+        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, NULL, 0, &doc, &len)
                                                            : CAIRN_ERR_NOMEM;
         json_decref(acts);
         json_decref(mono);
@@ -674,7 +700,7 @@ static int commit_ex(struct core *c, struct core_snap *expected, struct core_sna
         rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     else if (c->ha != NULL)   /* issue 9: one etcd transaction against expected's revision */
         rc = ha_commit_state(c, expected, next, new_dek, new_hdr, new_acts != NULL, acts, mono, log, err);
-    else if ((rc = doc_build(c, next, acts, mono, log, NULL, &doc, &len)) != 0)
+    else if ((rc = doc_build(c, next, acts, mono, log, NULL, 0, &doc, &len)) != 0)
         rc = cairn_errf(err, rc, "serialising the state failed");
     else
         rc = persist_doc(c, next, new_dek, new_hdr, doc, len, err);
@@ -802,7 +828,7 @@ static int recovery_data_on_load(struct core *c, struct cairn_error *err)
     pthread_mutex_lock(&c->persist);
     char *d = NULL;
     size_t dl = 0;
-    rc = doc_build(c, c->snap, c->activations, c->mono, c->update_log, NULL, &d, &dl);
+    rc = doc_build(c, c->snap, c->activations, c->mono, c->update_log, NULL, 0, &d, &dl);
     if (rc == 0)
         rc = persist_doc(c, c->snap, c->dek, adopt, d, dl, err);
     if (d != NULL)
@@ -932,7 +958,7 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     if (res == SEALED_LOAD_OK) {
         struct core_snap *s = NULL;
         json_t *acts = NULL, *log = NULL;
-        int rc = doc_load(c, doc, doc_len, &s, &acts, &log, NULL, NULL, err);
+        int rc = doc_load(c, doc, doc_len, &s, &acts, &log, NULL, NULL, NULL, err);
         cc_free_secret(doc, doc_len);
         if (rc != 0)
             return rc;
@@ -975,7 +1001,7 @@ static int load_or_create(struct core *c, struct cairn_error *err)
     pthread_mutex_lock(&c->persist);
     char *d = NULL;
     size_t dl = 0;
-    rc = doc_build(c, s, c->activations, c->mono, c->update_log, NULL, &d, &dl);
+    rc = doc_build(c, s, c->activations, c->mono, c->update_log, NULL, 0, &d, &dl);
     if (rc == 0)
         rc = persist_doc(c, s, NULL, NULL, d, dl, err);
     if (d != NULL)
@@ -1336,7 +1362,7 @@ int core_load_with_dek(struct core *c, const uint8_t dek[32], struct core_snap *
     free(data);
     if (rc != 0)
         return rc;
-    rc = doc_load(c, doc, doc_len, out_snap, out_acts, out_log, NULL, NULL, err);
+    rc = doc_load(c, doc, doc_len, out_snap, out_acts, out_log, NULL, NULL, NULL, err);
     cc_free_secret(doc, doc_len);
     return rc;
 }
@@ -1416,7 +1442,7 @@ int core_seal_joined(struct core *c, struct cairn_error *err)
         atomic_fetch_add(&s->refs, 1);
         json_t *acts = json_copy(c->activations), *log = json_copy(c->update_log), *mono = json_copy(c->mono);
         pthread_mutex_unlock(&c->lock);
-        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, NULL, &d, &dl)
+        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, NULL, 0, &d, &dl)
                                                            : CAIRN_ERR_NOMEM;
         json_decref(acts);
         json_decref(log);
@@ -1440,15 +1466,16 @@ int core_seal_joined(struct core *c, struct cairn_error *err)
 /* ---- issue 9 hooks (core_internal.h) ---- */
 
 int core_doc_build(struct core *c, const struct core_snap *s, const json_t *acts, const json_t *mono,
-                   const json_t *log, const uint8_t *ctr_key, char **out, size_t *out_len)
+                   const json_t *log, const uint8_t *ctr_key, uint64_t generation, char **out, size_t *out_len)
 {
-    return doc_build(c, s, acts, mono, log, ctr_key, out, out_len);
+    return doc_build(c, s, acts, mono, log, ctr_key, generation, out, out_len);
 }
 
 int core_doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_snap **out_snap, json_t **out_acts,
-                  json_t **out_log, uint8_t *out_ctr_key, bool *out_has_ctr, struct cairn_error *err)
+                  json_t **out_log, uint8_t *out_ctr_key, bool *out_has_ctr, uint64_t *out_gen,
+                  struct cairn_error *err)
 {
-    return doc_load(c, doc, len, out_snap, out_acts, out_log, out_ctr_key, out_has_ctr, err);
+    return doc_load(c, doc, len, out_snap, out_acts, out_log, out_ctr_key, out_has_ctr, out_gen, err);
 }
 
 int core_fresh_snap(struct core *c, bool recovery, struct core_snap **out, struct cairn_error *err)

@@ -89,13 +89,16 @@ int core_commit_rekey(struct core *c, struct core_snap *expected, struct core_sn
 char *core_recovery_header(struct core *c);
 
 /* issue 9 (ha.c): the state document of snapshot `s` with counters, log
- * and (replicas on etcd) the counter key; *out: cc_free_secret. */
+ * and (replicas on etcd) the counter key and the state's generation (0:
+ * none); *out: cc_free_secret. */
 int core_doc_build(struct core *c, const struct core_snap *s, const json_t *acts, const json_t *mono,
-                   const json_t *log, const uint8_t *ctr_key, char **out, size_t *out_len);
+                   const json_t *log, const uint8_t *ctr_key, uint64_t generation, char **out, size_t *out_len);
 /* Parses a state document; *out_ctr_key (may be NULL) receives its
- * counterKey, *out_has_ctr whether it had one. */
+ * counterKey, *out_has_ctr whether it had one, *out_gen (may be NULL) its
+ * generation (0 when absent). */
 int core_doc_load(struct core *c, const uint8_t *doc, size_t len, struct core_snap **out_snap, json_t **out_acts,
-                  json_t **out_log, uint8_t *out_ctr_key, bool *out_has_ctr, struct cairn_error *err);
+                  json_t **out_log, uint8_t *out_ctr_key, bool *out_has_ctr, uint64_t *out_gen,
+                  struct cairn_error *err);
 /* A fresh state in state 2 (new root CA), or state 1 with `recovery`. */
 int core_fresh_snap(struct core *c, bool recovery, struct core_snap **out, struct cairn_error *err);
 /* counters_bundle / counters_unbundle (core.c) */

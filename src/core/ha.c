@@ -19,11 +19,15 @@
 #include "crypto/crypto.h"
 #include "store/datakey.h"
 #include "store/etcd.h"
+#include "store/hwm.h"
 #include "store/registry.h"
 #include "store/seal.h"
 
-#define STATE_MAGIC "CHA1"
-#define HDR_LEN (4 + DATAKEY_ID_SIZE)
+#define STATE_MAGIC_V1 "CHA1"   /* magic || key id || sealed_data: earlier versions, generation 0 */
+#define STATE_MAGIC "CHA2"      /* magic || key id || u64be generation || sealed_data */
+#define HDR_LEN_V1 (4 + DATAKEY_ID_SIZE)
+#define HDR_LEN (4 + DATAKEY_ID_SIZE + 8)
+#define MEM_FLUSH_MS 1000       /* counters accepted are saved to the memory file within this */
 #define CTR_AAD "cairn-ctr-v1"
 #define BATCH_ATTEMPTS 64
 #define PREFIX_MAX 200
@@ -76,6 +80,20 @@ struct core_ha {
     json_t *replicas;           /* {id: {client, mesh, key}} as seen by the watch, under reg_lock */
     atomic_bool etcd_ok;
     char last_error[256];       /* under reg_lock */
+    /* rollback refusal (store/hwm.h; docs/high-availability.md "Rollback"):
+     * all under c->lock */
+    struct hwm mem;             /* the newest values this replica accepted */
+    uint64_t state_gen;         /* generation of the installed state */
+    uint64_t seen_gen;          /* highest (clear) generation of a state this replica could not open */
+    bool mem_dirty;             /* counters accepted since the last save */
+    bool state_refused;         /* etcd shows an older state (or none): writes and activations 503 */
+    char refused_msg[400];
+    json_t *ctr_refused;        /* {"act/<hex>": message} counters etcd shows older than accepted */
+    char mem_dir[4096];         /* the seal directory ("" = not persisted) */
+    pthread_mutex_t mem_lock;   /* serialises saves of the memory file (taken before c->lock) */
+    pthread_t mem_th;
+    bool mem_started;
+    atomic_uint_fast64_t n_rollback;
     /* metrics */
     atomic_uint_fast64_t n_batches, n_batched, n_retries, n_reloads, n_peer_counters, n_unavailable;
     _Atomic double last_reload_ms;
@@ -160,8 +178,8 @@ static void set_error(struct core_ha *h, const char *msg)
 
 /* ---- the state value ---- */
 
-static int state_value(const uint8_t kid[DATAKEY_ID_SIZE], const uint8_t dek[32], const char *hdr, const char *doc,
-                       size_t doc_len, uint8_t **out, size_t *out_len)
+static int state_value(const uint8_t kid[DATAKEY_ID_SIZE], uint64_t gen, const uint8_t dek[32], const char *hdr,
+                       const char *doc, size_t doc_len, uint8_t **out, size_t *out_len)
 {
     uint8_t *sd = NULL;
     size_t sl = 0;
@@ -176,6 +194,10 @@ static int state_value(const uint8_t kid[DATAKEY_ID_SIZE], const uint8_t dek[32]
     }
     memcpy(v, STATE_MAGIC, 4);
     memcpy(v + 4, kid, DATAKEY_ID_SIZE);
+    /* the generation in the clear too (the document holds it authenticated):
+     * a replica that cannot open the state (recovery) still builds above it */
+    for (int i = 0; i < 8; i++)
+        v[4 + DATAKEY_ID_SIZE + i] = (uint8_t)(gen >> (56 - 8 * i));
     memcpy(v + HDR_LEN, sd, sl);
     free(sd);
     *out = v;
@@ -183,19 +205,33 @@ static int state_value(const uint8_t kid[DATAKEY_ID_SIZE], const uint8_t dek[32]
     return 0;
 }
 
-/* Splits an (untrusted) state value into key id and sealed_data. */
-static int state_split(const uint8_t *v, size_t n, const uint8_t **kid, const uint8_t **sd, size_t *sd_len,
-                       struct cairn_error *err)
+/* Splits an (untrusted) state value into key id, generation as written in
+ * the clear (not authenticated: open_state compares it with the document's)
+ * and sealed_data. A value of an earlier version (CHA1) has generation 0. */
+static int state_split(const uint8_t *v, size_t n, const uint8_t **kid, uint64_t *gen, const uint8_t **sd,
+                       size_t *sd_len, struct cairn_error *err)
 {
-    if (n < HDR_LEN || memcmp(v, STATE_MAGIC, 4) != 0)
+    size_t hl0 = 0;
+    uint64_t g = 0;
+    if (n >= HDR_LEN && memcmp(v, STATE_MAGIC, 4) == 0) {
+        hl0 = HDR_LEN;
+        for (int i = 0; i < 8; i++)
+            g = g << 8 | v[4 + DATAKEY_ID_SIZE + i];
+        if (g == 0 || g > HWM_GEN_MAX)
+            return cairn_errf(err, CAIRN_ERR_INVALID, "etcd state: generation %" PRIu64 " out of range", g);
+    } else if (n >= HDR_LEN_V1 && memcmp(v, STATE_MAGIC_V1, 4) == 0) {
+        hl0 = HDR_LEN_V1;
+    } else {
         return cairn_errf(err, CAIRN_ERR_INVALID, "etcd state: not a Cairn replicated state (bad magic)");
+    }
     const uint8_t *h;
     size_t hl;
-    if (sealed_data_header(v + HDR_LEN, n - HDR_LEN, &h, &hl) != 0)
+    if (sealed_data_header(v + hl0, n - hl0, &h, &hl) != 0)
         return cairn_errf(err, CAIRN_ERR_TRUNCATED, "etcd state: truncated sealed data");
     *kid = v + 4;
-    *sd = v + HDR_LEN;
-    *sd_len = n - HDR_LEN;
+    *gen = g;
+    *sd = v + hl0;
+    *sd_len = n - hl0;
     return 0;
 }
 
@@ -224,7 +260,8 @@ static void store_own_copy(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], c
         memset(&e, 0, sizeof(e));
         if ((rc = etcd_get(h->etcd, h->k_state, false, false, &kvs, &e)) != 0)
             break;
-        if (kvs.n != 1 || state_split(kvs.kv[0].value, kvs.kv[0].value_len, &skid, &sd, &sl, &e) != 0 ||
+        uint64_t sgen = 0;
+        if (kvs.n != 1 || state_split(kvs.kv[0].value, kvs.kv[0].value_len, &skid, &sgen, &sd, &sl, &e) != 0 ||
             memcmp(skid, kid, DATAKEY_ID_SIZE) != 0) {
             etcd_kvs_clear(&kvs);
             LOG_INFO("data key %s: the state in etcd no longer names it; no copy stored", hex);
@@ -340,6 +377,8 @@ struct loaded {
     uint8_t ctr_key[32];
     bool has_ctr;
     char *hdr;   /* recovery data header or NULL */
+    uint64_t gen;         /* the state's generation (authenticated) */
+    uint8_t digest[32];   /* SHA-256 of the etcd value */
 };
 
 static void loaded_clear(struct loaded *l)
@@ -356,9 +395,11 @@ static int open_state(struct core *c, const struct etcd_kv *kv, struct loaded *o
     memset(out, 0, sizeof(*out));
     const uint8_t *kid, *sd, *hdr;
     size_t sl, hl;
-    int rc = state_split(kv->value, kv->value_len, &kid, &sd, &sl, err);
+    uint64_t clear_gen = 0;
+    int rc = state_split(kv->value, kv->value_len, &kid, &clear_gen, &sd, &sl, err);
     if (rc != 0)
         return rc;
+    out->gen = clear_gen;   /* until the document confirms it; for the caller's recovery path */
     memcpy(out->kid, kid, DATAKEY_ID_SIZE);
     if ((rc = dek_for(c, kid, out->dek, err)) != 0)
         return rc;
@@ -374,18 +415,114 @@ static int open_state(struct core *c, const struct etcd_kv *kv, struct loaded *o
         return cairn_err_prefix(err, "etcd state");
     }
     json_t *bundle = NULL;
-    rc = core_doc_load(c, doc, dl, &out->snap, &bundle, &out->log, out->ctr_key, &out->has_ctr, err);
+    uint64_t doc_gen = 0;
+    rc = core_doc_load(c, doc, dl, &out->snap, &bundle, &out->log, out->ctr_key, &out->has_ctr, &doc_gen, err);
     cc_free_secret(doc, dl);
     json_decref(bundle);   /* counters live in keys of their own */
     if (rc != 0) {
         loaded_clear(out);
         return cairn_err_prefix(err, "etcd state");
     }
+    if (doc_gen != clear_gen) {
+        loaded_clear(out);
+        return cairn_errf(err, CAIRN_ERR_VERIFY,
+                          "etcd state: the generation in the clear (%" PRIu64 ") is not the sealed one (%" PRIu64 ")",
+                          clear_gen, doc_gen);
+    }
+    out->gen = doc_gen;
+    cc_sha256(kv->value, kv->value_len, out->digest);
     out->snap->store_rev = kv->mod_rev;
     return 0;
 }
 
+/* ---- rollback refusal (store/hwm.h) ---- */
+
+/* The state in etcd is older than the one this replica accepted (or gone):
+ * keep serving the accepted snapshot, refuse writes and activations with
+ * 503 until etcd shows it (or a newer one) again. Caller holds c->lock. */
+static void refuse_state(struct core *c, int64_t rev, const char *seen)
+{
+    struct core_ha *h = c->ha;
+    snprintf(h->refused_msg, sizeof(h->refused_msg),
+             "etcd holds an older replicated state than this Coordinator replica has accepted (%s at revision %" PRId64
+             "; accepted: generation %" PRIu64 "): a rollback of etcd? Writes and activations are refused until etcd "
+             "shows generation %" PRIu64 " or newer",
+             seen, rev, h->mem.gen, h->mem.gen);
+    h->state_refused = true;
+    atomic_fetch_add(&h->n_rollback, 1);
+    LOG_ERROR("etcd: ROLLBACK REFUSED: %sstate: %s at revision %" PRId64 " is older than generation %" PRIu64
+              " this replica accepted; it keeps serving generation %" PRIu64 " and refuses writes and activations "
+              "until etcd shows that generation or a newer one",
+              h->prefix, seen, rev, h->mem.gen, h->state_gen);
+}
+
+/* The memory's name of a counter key: "act/<hex>" or "mono/<hex>". */
+static const char *mem_name(const struct core_ha *h, const char *etcd_key)
+{
+    return etcd_key + strlen(h->prefix);
+}
+
+/* Whether counter `etcd_key` at `v` (deleted: absent, i.e. 0) may be
+ * applied; refuses and records it otherwise. Caller holds c->lock. */
+static bool counter_fresh(struct core *c, bool act, const char *etcd_key, const char *name, uint64_t v, bool deleted,
+                          int64_t rev)
+{
+    struct core_ha *h = c->ha;
+    const char *mn = mem_name(h, etcd_key);
+    uint64_t have = 0;
+    if (hwm_counter_ok(&h->mem, mn, deleted ? 0 : v, &have) && !(deleted && have > 0)) {
+        json_object_del(h->ctr_refused, mn);
+        return true;
+    }
+    char seen[48], msg[400];
+    if (deleted)
+        snprintf(seen, sizeof(seen), "deleted");
+    else
+        snprintf(seen, sizeof(seen), "value %" PRIu64, v);
+    snprintf(msg, sizeof(msg),
+             "etcd holds an older %s counter for %s \"%s\" (%s; this Coordinator replica has accepted %" PRIu64
+             "): a rollback of etcd? It is refused until etcd shows %" PRIu64 " or more",
+             act ? "activation" : "monotonic", act ? "marble type" : "counter", name, seen, have, have);
+    json_object_set_new(h->ctr_refused, mn, json_string(msg));
+    atomic_fetch_add(&h->n_rollback, 1);
+    LOG_ERROR("etcd: ROLLBACK REFUSED: %s (%s counter \"%s\"): %s at revision %" PRId64
+              " is older than the value %" PRIu64 " this replica accepted; refused until etcd shows %" PRIu64
+              " or more",
+              etcd_key, act ? "activation" : "monotonic", name, seen, rev, have, have);
+    return false;
+}
+
+/* The refusal message for an activation of `type` or counter `etcd_key`,
+ * NULL when neither the state nor it is refused. Caller holds c->lock. */
+static const char *refused_for(struct core_ha *h, const char *etcd_key)
+{
+    if (h->state_refused)
+        return h->refused_msg;
+    if (etcd_key == NULL)
+        return NULL;
+    return json_string_value(json_object_get(h->ctr_refused, mem_name(h, etcd_key)));
+}
+
 /* ---- counters ---- */
+
+/* After a refused counter: the cached value is at least the accepted one
+ * (a replica that starts on a rolled-back counter has no cached value yet),
+ * so MaxActivations and the metrics use it. Caller holds c->lock. */
+static void cache_at_least(struct core *c, bool act, const char *etcd_key, const char *name)
+{
+    struct core_ha *h = c->ha;
+    uint64_t have = 0;
+    hwm_counter_ok(&h->mem, mem_name(h, etcd_key), 0, &have);
+    json_t *vals = act ? c->activations : c->mono, *cur = json_object_get(vals, name);
+    if (act) {
+        if (!json_is_integer(cur) || (uint64_t)json_integer_value(cur) < have)
+            json_object_set_new(vals, name, json_integer((json_int_t)(have > INT64_MAX ? INT64_MAX : have)));
+    } else if (!json_is_string(cur) || strtoull(json_string_value(cur), NULL, 10) < have) {
+        char b[24];
+        snprintf(b, sizeof(b), "%" PRIu64, have);
+        json_object_set_new(vals, name, json_string(b));
+    }
+}
 
 /* Applies one counter key (put or delete) seen at `rev` to the cache.
  * Caller holds c->lock. Returns true when it changed something. */
@@ -398,12 +535,27 @@ static bool counter_apply(struct core *c, bool act, const char *etcd_key, const 
     if (kv->mod_rev <= have)
         return false;   /* older than what this replica knows (its own commit, or a stale event) */
     if (deleted) {
+        /* a counter is deleted only with a new counterKey (whose state was
+         * applied first, forgetting the old epoch's marks); one deleted
+         * under the key in use is a rollback to 0 */
+        if (!counter_fresh(c, act, etcd_key, name, 0, true, kv->mod_rev)) {
+            cache_at_least(c, act, etcd_key, name);
+            return false;
+        }
         json_object_del(vals, name);
         json_object_del(revs, name);
         return true;
     }
     uint64_t v = 0;
-    if (!h->have_ctr || ctr_open(h->ctr_key, etcd_key, kv->value, kv->value_len, &v) != 0) {
+    if (h->have_ctr && ctr_open(h->ctr_key, etcd_key, kv->value, kv->value_len, &v) == 0) {
+        /* authentic under the counterKey in use: not below what was accepted */
+        if (!counter_fresh(c, act, etcd_key, name, v, false, kv->mod_rev)) {
+            cache_at_least(c, act, etcd_key, name);
+            return false;
+        }
+        if (hwm_counter_accept(&h->mem, mem_name(h, etcd_key), v) == 0)
+            h->mem_dirty = true;
+    } else {
         /* a value that does not authenticate: written under another
          * counterKey (a state this replica has not applied yet) or forged.
          * MaxActivations must not fall: the type is blocked until a valid
@@ -501,9 +653,16 @@ static void install(struct core *c, struct loaded *l, int64_t rev)
         json_object_clear(c->mono);
         json_object_clear(h->act_rev);
         json_object_clear(h->mono_rev);
+        json_object_clear(h->ctr_refused);   /* a new epoch: its values only */
     }
     memcpy(h->ctr_key, l->ctr_key, 32);
     h->have_ctr = l->has_ctr;
+    uint8_t epoch[32];
+    if (l->has_ctr)
+        hwm_epoch_of(l->ctr_key, epoch);
+    hwm_state_accept(&h->mem, l->gen, l->digest, l->has_ctr ? epoch : NULL);
+    h->state_gen = l->gen;
+    h->state_refused = false;
     memcpy(c->dek, l->dek, 32);
     c->have_dek = true;
     memcpy(h->kid, l->kid, DATAKEY_ID_SIZE);
@@ -519,6 +678,56 @@ static void install(struct core *c, struct loaded *l, int64_t rev)
     core_snap_put(old);
 }
 
+/* Saves the memory (sealed, in the seal directory) now: after a state is
+ * accepted (synchronously: the next start must not accept an older one),
+ * and from the flush thread for counters. Not under c->persist's callers'
+ * c->lock. */
+static void mem_save(struct core *c)
+{
+    struct core_ha *h = c->ha;
+    if (h->mem_dir[0] == '\0')
+        return;
+    pthread_mutex_lock(&h->mem_lock);
+    struct hwm copy;
+    int rc = hwm_init(&copy);
+    pthread_mutex_lock(&c->lock);
+    if (rc == 0)
+        rc = hwm_merge(&copy, &h->mem);
+    h->mem_dirty = false;
+    pthread_mutex_unlock(&c->lock);
+    struct cairn_error e = {0};
+    if (rc == 0)
+        rc = hwm_save(h->seal, h->mem_dir, h->prefix, &copy, &e);
+    if (rc != 0) {
+        static _Atomic time_t logged;
+        if (atomic_exchange(&logged, time(NULL)) != time(NULL))
+            LOG_WARN("etcd: saving the replica's memory of accepted values failed (%s): a restart may not detect a "
+                     "rollback of the newest values", e.code ? cairn_error_msg(&e) : cairn_strerror(rc));
+        pthread_mutex_lock(&c->lock);
+        h->mem_dirty = true;   /* try again at the next flush */
+        pthread_mutex_unlock(&c->lock);
+    }
+    hwm_clear(&copy);
+    pthread_mutex_unlock(&h->mem_lock);
+}
+
+/* Checks a state value against the memory before it is installed; refuses
+ * (and records) an older one. Caller holds c->persist. */
+static bool state_fresh(struct core *c, const struct loaded *l, int64_t rev)
+{
+    struct core_ha *h = c->ha;
+    pthread_mutex_lock(&c->lock);
+    enum hwm_verdict v = hwm_state_check(&h->mem, l->gen, l->digest);
+    if (v == HWM_OLDER || v == HWM_FORK) {
+        char seen[96];
+        snprintf(seen, sizeof(seen), "generation %" PRIu64 "%s", l->gen,
+                 v == HWM_FORK ? " with other contents than the one accepted" : "");
+        refuse_state(c, rev, seen);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return v == HWM_NEWER || v == HWM_SAME;
+}
+
 /* A peer committed the state at kv->mod_rev: reload it (watch thread). */
 static void reload(struct core *c, const struct etcd_kv *kv)
 {
@@ -528,12 +737,40 @@ static void reload(struct core *c, const struct etcd_kv *kv)
         pthread_mutex_unlock(&c->persist);
         return;   /* this replica's own commit, or older */
     }
+    /* cheap first: a generation below the accepted one is refused without
+     * decrypting (whether it is genuine or its clear copy forged) */
+    const uint8_t *kid0, *sd0;
+    size_t sl0;
+    uint64_t clear_gen = 0;
+    if (state_split(kv->value, kv->value_len, &kid0, &clear_gen, &sd0, &sl0, NULL) == 0) {
+        pthread_mutex_lock(&c->lock);
+        bool older = clear_gen < h->mem.gen;
+        if (older) {
+            char seen[48];
+            snprintf(seen, sizeof(seen), "generation %" PRIu64, clear_gen);
+            refuse_state(c, kv->mod_rev, seen);
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (older) {
+            pthread_mutex_unlock(&c->persist);
+            return;
+        }
+    }
     double t0 = now_ms();
     struct loaded l;
     struct cairn_error e = {0};
     int rc = open_state(c, kv, &l, &e);
-    if (rc == 0) {
+    if (rc == CAIRN_ERR_NOT_FOUND) {
+        pthread_mutex_lock(&c->lock);   /* cannot open it: a recovery here builds above it */
+        if (l.gen > h->seen_gen)
+            h->seen_gen = l.gen;
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (rc == 0 && !state_fresh(c, &l, kv->mod_rev)) {
+        loaded_clear(&l);
+    } else if (rc == 0) {
         install(c, &l, kv->mod_rev);
+        mem_save(c);
         loaded_clear(&l);
         double ms = now_ms() - t0;
         atomic_store(&h->last_reload_ms, ms);
@@ -583,8 +820,11 @@ static int create_first(struct core *c, struct cairn_error *err)
 }
 
 /* Reads everything under the prefix at one revision and installs it (start
- * and resynchronisation after a compacted watch). *out_rev: that revision. */
-static int load_all(struct core *c, int64_t *out_rev, struct cairn_error *err)
+ * and resynchronisation after a compacted watch). *out_rev: that revision.
+ * A state older than the memory (or none, when the memory has one) is
+ * refused: at the start with an error (the replica does not start), later
+ * by keeping the snapshot and refusing writes (refuse_state). */
+static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cairn_error *err)
 {
     struct core_ha *h = c->ha;
     for (int attempt = 0; attempt < 5; attempt++) {
@@ -597,6 +837,25 @@ static int load_all(struct core *c, int64_t *out_rev, struct cairn_error *err)
             if (strcmp(kvs.kv[i].key, h->k_state) == 0)
                 st = &kvs.kv[i];
         pthread_mutex_lock(&c->persist);
+        pthread_mutex_lock(&c->lock);
+        uint64_t mem_gen = h->mem.gen;
+        if (st == NULL && mem_gen > 0)
+            refuse_state(c, kvs.revision, "no state at all");
+        pthread_mutex_unlock(&c->lock);
+        if (st == NULL && mem_gen > 0) {
+            pthread_mutex_unlock(&c->persist);
+            *out_rev = kvs.revision;
+            etcd_kvs_clear(&kvs);
+            if (!at_start)
+                return 0;
+            char path[4200];
+            hwm_file_path(h->mem_dir, h->prefix, path, sizeof(path));
+            return cairn_errf(err, CAIRN_ERR_VERIFY,
+                              "etcd holds no replicated state under %s, but this replica accepted generation %" PRIu64
+                              " of it: refusing to create a new state (a rollback or loss of etcd?). If etcd was "
+                              "reset on purpose, remove %s",
+                              h->prefix, mem_gen, path);
+        }
         if (st == NULL) {
             rc = create_first(c, err);
             pthread_mutex_unlock(&c->persist);
@@ -609,8 +868,25 @@ static int load_all(struct core *c, int64_t *out_rev, struct cairn_error *err)
         }
         struct loaded l;
         rc = open_state(c, st, &l, err);
+        if (rc == CAIRN_ERR_NOT_FOUND && l.gen < mem_gen) {
+            /* not openable here, and its generation (in the clear) is below
+             * what this replica accepted: refused like an older state */
+            char seen[48];
+            snprintf(seen, sizeof(seen), "generation %" PRIu64, l.gen);
+            pthread_mutex_lock(&c->lock);
+            refuse_state(c, st->mod_rev, seen);
+            pthread_mutex_unlock(&c->lock);
+            pthread_mutex_unlock(&c->persist);
+            *out_rev = kvs.revision;
+            etcd_kvs_clear(&kvs);
+            return at_start ? cairn_errf(err, CAIRN_ERR_VERIFY, "%s", h->refused_msg) : 0;
+        }
         if (rc == CAIRN_ERR_NOT_FOUND) {
             /* no data key for this state here: recovery (state 1) */
+            pthread_mutex_lock(&c->lock);
+            if (l.gen > h->seen_gen)
+                h->seen_gen = l.gen;   /* a recovery or new manifest here builds above it */
+            pthread_mutex_unlock(&c->lock);
             LOG_WARN("etcd: no data key for the replicated state: %s", cairn_error_msg(err));
             struct core_snap *s = NULL;
             gov_recovery_start(c);
@@ -638,11 +914,19 @@ static int load_all(struct core *c, int64_t *out_rev, struct cairn_error *err)
             etcd_kvs_clear(&kvs);
             return cairn_err_prefix(err, "loading the replicated state");
         }
+        if (!state_fresh(c, &l, st->mod_rev)) {
+            loaded_clear(&l);
+            pthread_mutex_unlock(&c->persist);
+            *out_rev = kvs.revision;
+            etcd_kvs_clear(&kvs);
+            return at_start ? cairn_errf(err, CAIRN_ERR_VERIFY, "%s", h->refused_msg) : 0;
+        }
         int64_t srev = st->mod_rev;
         atomic_store(&h->state_rev, 0);   /* install anew whatever was there */
         install(c, &l, srev);
         loaded_clear(&l);
         pthread_mutex_lock(&c->lock);
+        json_t *present = json_object();
         for (size_t i = 0; i < kvs.n; i++) {
             const char *rest = NULL;
             enum kkind k = classify(h, kvs.kv[i].key, &rest);
@@ -651,14 +935,37 @@ static int load_all(struct core *c, int64_t *out_rev, struct cairn_error *err)
                 if (name != NULL)
                     counter_apply(c, k == K_ACT, kvs.kv[i].key, name, &kvs.kv[i], false);
                 free(name);
+                json_object_set_new(present, mem_name(h, kvs.kv[i].key), json_true());
             }
         }
+        /* a counter the memory holds (this epoch) that etcd no longer has:
+         * deleted under the counterKey in use, i.e. rolled back to 0 */
+        const char *mn;
+        json_t *mv;
+        void *tmp;
+        json_t *absent = json_object();
+        json_object_foreach_safe(h->mem.ctr, tmp, mn, mv) {
+            if (present != NULL && absent != NULL && json_object_get(present, mn) == NULL)
+                json_object_set_new(absent, mn, json_true());
+        }
+        json_object_foreach(absent, mn, mv) {
+            bool act = strncmp(mn, "act/", 4) == 0;
+            char key[PREFIX_MAX + 1400];
+            snprintf(key, sizeof(key), "%s%s", h->prefix, mn);
+            char *name = name_of(mn + (act ? 4 : 5));
+            if (name != NULL && !counter_fresh(c, act, key, name, 0, true, kvs.revision))
+                cache_at_least(c, act, key, name);
+            free(name);
+        }
+        json_decref(absent);
+        json_decref(present);
         pthread_mutex_unlock(&c->lock);
         for (size_t i = 0; i < kvs.n; i++) {
             const char *rest = NULL;
             if (classify(h, kvs.kv[i].key, &rest) == K_REPLICA)
                 replica_event(h, &kvs.kv[i], rest, false);
         }
+        mem_save(c);
         pthread_mutex_unlock(&c->persist);
         *out_rev = kvs.revision;
         etcd_kvs_clear(&kvs);
@@ -689,16 +996,37 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
     if (replace_counters ? cc_random(ctr, 32) != 0 : (memcpy(ctr, h->ctr_key, 32), 0))
         return cairn_errf(err, CAIRN_ERR_CRYPTO, "no randomness");
     const char *hdr = new_dek != NULL ? new_hdr : c->rec_hdr;
+    /* the new state's generation: above everything this replica accepted or
+     * saw (a state it cannot open, in recovery), so no replica that
+     * remembers an older one takes it for a rollback */
+    pthread_mutex_lock(&c->lock);
+    uint64_t gen = h->state_gen;
+    if (h->mem.gen > gen)
+        gen = h->mem.gen;
+    if (h->seen_gen > gen)
+        gen = h->seen_gen;
+    gen++;
+    bool refused = h->state_refused;
+    char refused_msg[sizeof(h->refused_msg)];
+    snprintf(refused_msg, sizeof(refused_msg), "%s", h->refused_msg);
+    pthread_mutex_unlock(&c->lock);
+    if (refused || gen > HWM_GEN_MAX) {
+        cc_wipe(dek, sizeof(dek));
+        cc_wipe(ctr, sizeof(ctr));
+        return refused ? cairn_errf(err, CAIRN_ERR_NETWORK, "%s; nothing was changed", refused_msg)
+                       : cairn_errf(err, CAIRN_ERR_INTERNAL, "the state generation is exhausted");
+    }
     json_t *empty_a = json_object(), *empty_m = json_object();
     char *doc = NULL;
     size_t dl = 0;
     uint8_t *val = NULL;
     size_t vl = 0;
-    int rc = empty_a && empty_m ? core_doc_build(c, next, empty_a, empty_m, log, ctr, &doc, &dl) : CAIRN_ERR_NOMEM;
+    int rc = empty_a && empty_m ? core_doc_build(c, next, empty_a, empty_m, log, ctr, gen, &doc, &dl)
+                                : CAIRN_ERR_NOMEM;
     json_decref(empty_a);
     json_decref(empty_m);
     if (rc == 0)
-        rc = state_value(kid, dek, hdr, doc, dl, &val, &vl);
+        rc = state_value(kid, gen, dek, hdr, doc, dl, &val, &vl);
     if (doc != NULL)
         cc_free_secret(doc, dl);
     if (rc != 0) {
@@ -816,11 +1144,28 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
         h->have_kid = true;
         memcpy(h->ctr_key, ctr, 32);
         h->have_ctr = true;
+        /* remember what was committed: the state, and with new counters
+         * their epoch and values */
+        uint8_t digest[32], epoch[32];
+        cc_sha256(val, vl, digest);
+        hwm_epoch_of(ctr, epoch);
+        hwm_state_accept(&h->mem, gen, digest, epoch);
+        h->state_gen = gen;
         if (replace_counters) {
             json_object_clear(h->act_rev);
             json_object_clear(h->mono_rev);
+            json_object_clear(h->ctr_refused);
             const char *name;
             json_t *v;
+            for (int pass = 0; pass < 2; pass++) {
+                json_object_foreach(pass == 0 ? acts : mono, name, v) {
+                    char k[PREFIX_MAX + 600];
+                    uint64_t x = pass == 0 ? (uint64_t)json_integer_value(v)
+                                           : (json_is_string(v) ? strtoull(json_string_value(v), NULL, 10) : 0);
+                    if (key_of(h, pass == 0 ? "act" : "mono", name, k, sizeof(k)) == 0)
+                        hwm_counter_accept(&h->mem, mem_name(h, k), x);
+                }
+            }
             json_object_foreach(acts, name, v) json_object_set_new(h->act_rev, name, json_integer(r.revision));
             json_object_foreach(mono, name, v) json_object_set_new(h->mono_rev, name, json_integer(r.revision));
         }
@@ -832,6 +1177,7 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
         }
         c->dek_seal_kind = seal_get_kind(h->seal);
         datakey_installed(h->dk, kid, dek);
+        mem_save(c);
     }
     etcd_txn_result_clear(&r);
     for (size_t i = 0; vals != NULL && i < n_ctr; i++)
@@ -853,9 +1199,14 @@ int ha_read_sealed(struct core *c, uint8_t **out, size_t *out_len, struct cairn_
         return rc;
     const uint8_t *kid, *sd;
     size_t sl;
+    uint64_t g = 0;
     if (kvs.n != 1)
         rc = cairn_errf(err, CAIRN_ERR_NOT_FOUND, "etcd: no replicated state");
-    else if ((rc = state_split(kvs.kv[0].value, kvs.kv[0].value_len, &kid, &sd, &sl, err)) == 0) {
+    else if ((rc = state_split(kvs.kv[0].value, kvs.kv[0].value_len, &kid, &g, &sd, &sl, err)) == 0) {
+        pthread_mutex_lock(&c->lock);   /* the recovered state is committed above this generation */
+        if (g > c->ha->seen_gen)
+            c->ha->seen_gen = g;
+        pthread_mutex_unlock(&c->lock);
         uint8_t *b = malloc(sl);
         if (b == NULL)
             rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
@@ -920,6 +1271,16 @@ static void run_batch(struct core *c, struct act_req *batch)
             if (q->done)
                 continue;
             q->granted = false;
+            /* etcd shows an older state or counter than this replica
+             * accepted: nothing is decided on it (503 until it is back) */
+            char qkey[PREFIX_MAX + 600];
+            const char *why = refused_for(h, NULL);
+            if (why == NULL && q->max > 0 && key_of(h, "act", q->type, qkey, sizeof(qkey)) == 0)
+                why = refused_for(h, qkey);
+            if (why != NULL) {
+                finish(q, CAIRN_ERR_NETWORK, "%s", why);
+                continue;
+            }
             if (q->snap_rev != srev) {
                 finish(q, CAIRN_ERR_CONFLICT,
                        "the state changed on another Coordinator replica while this activation was served; retry");
@@ -1007,6 +1368,8 @@ static void run_batch(struct core *c, struct act_req *batch)
             for (size_t t = 0; t < nt; t++) {
                 if (tg[t].granted == 0)
                     continue;
+                if (hwm_counter_accept(&h->mem, mem_name(h, tg[t].key), tg[t].cur + tg[t].granted) == 0)
+                    h->mem_dirty = true;
                 json_int_t have = json_integer_value(json_object_get(h->act_rev, tg[t].type));
                 if (r.revision > have) {
                     json_object_set_new(c->activations, tg[t].type,
@@ -1111,7 +1474,14 @@ int ha_mono_commit(struct core *c, const char *id, uint64_t value, uint64_t *pre
         bool have_ctr = h->have_ctr;
         size_t count = json_object_size(c->mono);
         memcpy(ctr, h->ctr_key, 32);
+        const char *why = refused_for(h, key);
+        char why_copy[400];
+        snprintf(why_copy, sizeof(why_copy), "%s", why != NULL ? why : "");
         pthread_mutex_unlock(&c->lock);
+        if (why != NULL) {
+            cc_wipe(ctr, sizeof(ctr));
+            return cairn_errf(err, CAIRN_ERR_NETWORK, "%s", why_copy);
+        }
         if (!have_ctr)
             return cairn_errf(err, CAIRN_ERR_STATE, "server is not in expected state");
         if (v == NULL && value > cur && count >= CORE_MONO_MAX_COUNTERS)
@@ -1136,6 +1506,8 @@ int ha_mono_commit(struct core *c, const char *id, uint64_t value, uint64_t *pre
             return cairn_err_prefix(err, "the replicated state store (etcd) is unavailable");
         if (r.succeeded) {
             pthread_mutex_lock(&c->lock);
+            if (value > cur && hwm_counter_accept(&h->mem, mem_name(h, key), value) == 0)
+                h->mem_dirty = true;
             if (value > cur && r.revision > json_integer_value(json_object_get(h->mono_rev, id))) {
                 char b[24];
                 snprintf(b, sizeof(b), "%" PRIu64, value);
@@ -1177,10 +1549,15 @@ static int on_watch(void *arg, const struct etcd_watch_msg *m)
         case K_STATE:
             if (ev->type == ETCD_EVENT_PUT)
                 reload(c, &ev->kv);
-            else
+            else {
                 LOG_ERROR("etcd: the replicated state key %s was DELETED (revision %" PRId64
                           "): this replica keeps serving its snapshot; restore the state",
                           ev->kv.key, ev->kv.mod_rev);
+                pthread_mutex_lock(&c->lock);
+                if (c->ha->mem.gen > 0)
+                    refuse_state(c, ev->kv.mod_rev, "no state at all (deleted)");
+                pthread_mutex_unlock(&c->lock);
+            }
             break;
         case K_ACT:
         case K_MONO:
@@ -1228,7 +1605,7 @@ static void *watch_main(void *arg)
             /* the revisions to catch up on were compacted: read everything */
             int64_t rev = 0;
             LOG_WARN("etcd: watch history compacted: reloading the replicated state");
-            if (load_all(c, &rev, &e) == 0)
+            if (load_all(c, false, &rev, &e) == 0)
                 atomic_store(&h->watch_rev, rev);
             continue;
         }
@@ -1238,6 +1615,24 @@ static void *watch_main(void *arg)
             logged = time(NULL);
         }
         nap(h, 200);
+    }
+    return NULL;
+}
+
+/* Saves the counters accepted since the last save (a state is saved when
+ * it is accepted), every MEM_FLUSH_MS: activations do not wait for a file
+ * write. A replica killed in between forgets at most that much. */
+static void *mem_main(void *arg)
+{
+    struct core *c = arg;
+    struct core_ha *h = c->ha;
+    while (!atomic_load(&h->stop)) {
+        nap(h, MEM_FLUSH_MS);
+        pthread_mutex_lock(&c->lock);
+        bool dirty = h->mem_dirty;
+        pthread_mutex_unlock(&c->lock);
+        if (dirty)
+            mem_save(c);
     }
     return NULL;
 }
@@ -1362,6 +1757,8 @@ int ha_open(struct core *c, struct cairn_error *err)
     pthread_mutex_init(&h->stop_lock, NULL);
     pthread_cond_init(&h->stop_cond, NULL);
     pthread_mutex_init(&h->reg_lock, NULL);
+    pthread_mutex_init(&h->mem_lock, NULL);
+    h->ctr_refused = json_object();
     h->q_tail = &h->q_head;
     h->act_rev = json_object();
     h->mono_rev = json_object();
@@ -1371,7 +1768,8 @@ int ha_open(struct core *c, struct cairn_error *err)
     c->update_log = json_array();
     uint8_t idb[8];
     if (h->act_rev == NULL || h->mono_rev == NULL || h->replicas == NULL || c->activations == NULL ||
-        c->mono == NULL || c->update_log == NULL || cc_random(idb, sizeof(idb)) != 0)
+        c->mono == NULL || c->update_log == NULL || h->ctr_refused == NULL || hwm_init(&h->mem) != 0 ||
+        cc_random(idb, sizeof(idb)) != 0)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < sizeof(idb); i++)
         snprintf(h->self.id + 2 * i, 3, "%02x", idb[i]);
@@ -1391,9 +1789,31 @@ int ha_open(struct core *c, struct cairn_error *err)
         return cairn_err_prefix(err, "the seal of the data key");
     if ((rc = datakey_sealed_new(h->etcd, h->prefix, h->seal, &h->dk, err)) != 0)
         return rc;
+    /* what this replica accepted before it stopped (store/hwm.h): a state
+     * or counter older than that is refused */
+    if (cfg->seal_dir != NULL && strlen(cfg->seal_dir) < sizeof(h->mem_dir) - 64) {
+        snprintf(h->mem_dir, sizeof(h->mem_dir), "%s", cfg->seal_dir);
+        bool found = false;
+        struct hwm m;
+        struct cairn_error me = {0};
+        if (hwm_load(h->seal, h->mem_dir, h->prefix, &m, &found, &me) == 0) {
+            hwm_clear(&h->mem);
+            h->mem = m;
+            if (found)
+                LOG_INFO("etcd: this replica accepted state generation %" PRIu64 " and %zu counter values before; "
+                         "older values in etcd are refused",
+                         h->mem.gen, json_object_size(h->mem.ctr));
+        } else {
+            LOG_WARN("etcd: the replica's memory of accepted values is unusable (%s): starting without it, as a "
+                     "new replica (a rollback of etcd before this start is not detected); it is written anew",
+                     cairn_error_msg(&me));
+        }
+    } else {
+        LOG_WARN("etcd: no seal directory: this replica does not remember accepted values across restarts");
+    }
     int64_t rev = 0;
     h->opening = true;
-    rc = load_all(c, &rev, err);
+    rc = load_all(c, true, &rev, err);
     h->opening = false;
     if (rc != 0)
         return rc;
@@ -1402,6 +1822,8 @@ int ha_open(struct core *c, struct cairn_error *err)
     if (pthread_create(&h->watch_th, NULL, watch_main, c) != 0)
         return cairn_errf(err, CAIRN_ERR_INTERNAL, "cannot start the etcd watch thread");
     h->watch_started = true;
+    if (h->mem_dir[0] != '\0' && pthread_create(&h->mem_th, NULL, mem_main, c) == 0)
+        h->mem_started = true;
     LOG_INFO("state on etcd %s (prefix %s, replica %s): revision %" PRId64 ", data key via the %s provider",
              etcd_endpoint(h->etcd), h->prefix, h->self.id, atomic_load(&h->state_rev), h->dk->ops->name);
     return 0;
@@ -1420,6 +1842,10 @@ void ha_close(struct core *c)
         pthread_join(h->watch_th, NULL);
     if (h->live_started)
         pthread_join(h->live_th, NULL);
+    if (h->mem_started) {
+        pthread_join(h->mem_th, NULL);
+        mem_save(c);   /* the last counters accepted */
+    }
     if (h->lease != 0 && h->etcd != NULL)
         etcd_lease_revoke(h->etcd, h->lease, NULL);   /* leave the registry at once, not after the TTL */
     datakey_free(h->dk);
@@ -1428,6 +1854,9 @@ void ha_close(struct core *c)
     json_decref(h->act_rev);
     json_decref(h->mono_rev);
     json_decref(h->replicas);
+    json_decref(h->ctr_refused);
+    hwm_clear(&h->mem);
+    pthread_mutex_destroy(&h->mem_lock);
     pthread_mutex_destroy(&h->q_lock);
     pthread_cond_destroy(&h->q_cond);
     pthread_mutex_destroy(&h->stop_lock);
@@ -1468,6 +1897,20 @@ void ha_metrics(struct core *c, struct cairn_buf *out)
                       (uint64_t)atomic_load(&h->n_batches), (uint64_t)atomic_load(&h->n_batched),
                       (uint64_t)atomic_load(&h->n_retries), (uint64_t)atomic_load(&h->n_reloads),
                       (uint64_t)atomic_load(&h->n_peer_counters), atomic_load(&h->last_reload_ms) / 1e3);
+    pthread_mutex_lock(&c->lock);
+    uint64_t sgen = h->state_gen;
+    int blocked = h->state_refused || json_object_size(h->ctr_refused) > 0;
+    pthread_mutex_unlock(&c->lock);
+    cairn_buf_appendf(out,
+                      "# HELP cairn_etcd_state_generation The generation of the state this replica serves.\n"
+                      "# TYPE cairn_etcd_state_generation gauge\ncairn_etcd_state_generation %" PRIu64 "\n"
+                      "# HELP cairn_etcd_rollback_refused_total Values in etcd refused because they are older than "
+                      "what this replica accepted (a rollback of etcd).\n"
+                      "# TYPE cairn_etcd_rollback_refused_total counter\ncairn_etcd_rollback_refused_total %" PRIu64
+                      "\n# HELP cairn_etcd_rollback_blocked Whether writes or activations are refused now because etcd "
+                      "shows an older value than this replica accepted.\n"
+                      "# TYPE cairn_etcd_rollback_blocked gauge\ncairn_etcd_rollback_blocked %d\n",
+                      sgen, (uint64_t)atomic_load(&h->n_rollback), blocked);
     /* the committed activation counters as this replica knows them */
     cairn_buf_append_str(out, "# HELP cairn_activations_committed Committed activations of a marble type with "
                               "MaxActivations (cluster-wide, as known to this replica).\n"
@@ -1507,6 +1950,16 @@ json_t *ha_status(struct core *c)
     struct core_ha *h = c->ha;
     if (h == NULL)
         return NULL;
+    /* rollback refusals: what and why (strings copied under the state lock) */
+    pthread_mutex_lock(&c->lock);
+    uint64_t sgen = h->state_gen;
+    json_t *refused = json_array();
+    if (refused != NULL && h->state_refused)
+        json_array_append_new(refused, json_string(h->refused_msg));
+    const char *rk;
+    json_t *rv;
+    json_object_foreach(h->ctr_refused, rk, rv) if (refused != NULL) json_array_append(refused, rv);
+    pthread_mutex_unlock(&c->lock);
     pthread_mutex_lock(&h->reg_lock);
     json_t *list = json_array();
     const char *id;
@@ -1523,6 +1976,12 @@ json_t *ha_status(struct core *c)
     if (s != NULL && !atomic_load(&h->etcd_ok))
         json_object_set_new(s, "etcdError", json_string(h->last_error));
     pthread_mutex_unlock(&h->reg_lock);
+    if (s != NULL) {
+        json_object_set_new(s, "stateGeneration", json_integer((json_int_t)sgen));
+        if (json_array_size(refused) > 0)
+            json_object_set(s, "rollbackRefused", refused);
+    }
+    json_decref(refused);
     return s;
 }
 
