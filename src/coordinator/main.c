@@ -95,11 +95,13 @@ static void usage(FILE *f)
             "                          8..32, as an activation's loop waits for its group commit]\n"
             "  --leaf-key-pool N       pre-generated marble keys, refilled while idle [64; 0 = off]\n"
             "  --http-timeout SECONDS  timeout for slow or idle clients [10]\n"
-            "  Connection limits of the client and mesh listeners, each its own budget (docs/coordinator.md):\n"
+            "  Connection limits of the listeners, each its own budget (docs/coordinator.md):\n"
             "  --handshake-timeout S   TLS handshake, and then the first request byte, within S [5]\n"
+            "                          (metrics listener: the first request byte)\n"
             "  --client-max-conns N    open client API connections; at the cap one without a request\n"
             "                          is shed for a new one [1024]\n"
             "  --mesh-max-conns N      the same for the mesh API [1024]\n"
+            "  --metrics-max-conns N   the same for the metrics listener (--metrics-addr) [64]\n"
             "  --max-conns-per-addr N  open connections from one source address (IPv6: /64), per\n"
             "                          listener [half the listener's cap]\n"
             "  --max-handshakes-per-addr N  connections without a completed handshake from one source\n"
@@ -308,11 +310,11 @@ int main(int argc, char **argv)
     const char *etcd_ca = env_or("CAIRN_ETCD_CA", NULL), *etcd_cert = env_or("CAIRN_ETCD_CERT", NULL),
                *etcd_key = env_or("CAIRN_ETCD_KEY", NULL);
     long threads = 0, pool = 64, timeout = 10;
-    long hs_timeout = 5, client_conns = 1024, mesh_conns = 1024, per_addr = 0, hs_per_addr = 128;
+    long hs_timeout = 5, client_conns = 1024, mesh_conns = 1024, metrics_conns = API_METRICS_MAX_CONNS, per_addr = 0, hs_per_addr = 128;
 
     enum { O_CLIENT = 256, O_MESH, O_DNS, O_SEAL, O_METRICS, O_STARTUP, O_SIM, O_DEBUG, O_LOGFMT, O_READY,
            O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE, O_TEE, O_TPM_TCTI,
-           O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_TPM_PCRSIG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS,
+           O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_TPM_PCRSIG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS, O_METRICS_CONNS,
            O_PER_ADDR, O_HS_PER_ADDR, O_LOGLEVEL, O_KEY_API, O_JOIN, O_STORE, O_STORE_PREFIX, O_ETCD_CA, O_ETCD_CERT,
            O_ETCD_KEY, O_KBS, O_KBS_SESSION_TTL, O_KBS_TOKEN_TTL };
     static const struct option opts[] = {
@@ -330,6 +332,7 @@ int main(int argc, char **argv)
         {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
         {"client-max-conns", required_argument, NULL, O_CLIENT_CONNS},
         {"mesh-max-conns", required_argument, NULL, O_MESH_CONNS},
+        {"metrics-max-conns", required_argument, NULL, O_METRICS_CONNS},
         {"max-conns-per-addr", required_argument, NULL, O_PER_ADDR},
         {"max-handshakes-per-addr", required_argument, NULL, O_HS_PER_ADDR},
         {"trust-dir", required_argument, NULL, O_TRUST_DIR},
@@ -410,12 +413,14 @@ int main(int argc, char **argv)
         case O_HS_TIMEOUT:
         case O_CLIENT_CONNS:
         case O_MESH_CONNS:
+        case O_METRICS_CONNS:
         case O_PER_ADDR:
         case O_HS_PER_ADDR: {
             long max = o == O_HS_TIMEOUT ? 3600 : 1000000;
             long *dst = o == O_HS_TIMEOUT     ? &hs_timeout
                         : o == O_CLIENT_CONNS ? &client_conns
                         : o == O_MESH_CONNS   ? &mesh_conns
+                        : o == O_METRICS_CONNS ? &metrics_conns
                         : o == O_PER_ADDR     ? &per_addr
                                               : &hs_per_addr;
             if (parse_uint(optarg, max, dst) != 0 || *dst == 0) {
@@ -540,7 +545,8 @@ int main(int argc, char **argv)
     struct api_config ac = {.client_addr = client_addr, .mesh_addr = mesh_addr, .metrics_addr = metrics_addr,
                             .threads = (int)threads, .timeout_s = (int)timeout,
                             .handshake_timeout_s = (int)hs_timeout, .client_max_conns = (size_t)client_conns,
-                            .mesh_max_conns = (size_t)mesh_conns, .max_conns_per_addr = (size_t)per_addr,
+                            .mesh_max_conns = (size_t)mesh_conns, .metrics_max_conns = (size_t)metrics_conns,
+                            .max_conns_per_addr = (size_t)per_addr,
                             .max_handshakes_per_addr = (size_t)hs_per_addr,
                             .heartbeat_ms = service_watchdog_interval_ms(), .heartbeat = service_watchdog,
                             .kbs_addr = kbs_addr,

@@ -18,6 +18,8 @@
 
 #define API_CLIENT_MAX_BODY (2u * 1024 * 1024)   /* {"manifest": b64(1 MiB)} fits */
 #define API_MESH_MAX_BODY (4u * 1024 * 1024)
+/* Open connections of the metrics listener: scrapers and probes, a few at a time. */
+#define API_METRICS_MAX_CONNS 64
 
 struct api_config {
     const char *client_addr;    /* required */
@@ -25,10 +27,12 @@ struct api_config {
     const char *metrics_addr;   /* NULL or "" = off */
     int threads;                /* event loops; 0 = number of CPUs */
     int timeout_s;              /* slow/idle client timeout; 0 = 10 */
-    /* Connection limits of the client and mesh listeners (struct srv_listener_cfg; 0 = its default). */
+    /* Connection limits of the listeners (struct srv_listener_cfg; 0 = its default). The metrics
+     * listener has its own cap and shares the per-address limit and the first-byte deadline. */
     int handshake_timeout_s;
     size_t client_max_conns;
     size_t mesh_max_conns;
+    size_t metrics_max_conns;        /* 0 = API_METRICS_MAX_CONNS */
     size_t max_conns_per_addr;       /* each listener */
     size_t max_handshakes_per_addr;  /* each listener */
     /* Liveness (srv_set_heartbeat): heartbeat(heartbeat_arg) runs from the

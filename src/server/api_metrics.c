@@ -101,9 +101,14 @@ int api_bind(const struct api_config *cfg, struct api **out, struct cairn_error 
         goto fail;
     a->ports[1] = srv_listener_port(a->srv, idx);
     if (cfg->metrics_addr != NULL && cfg->metrics_addr[0] != '\0') {
+        /* plain HTTP, and as exposed as the others: the same admission, cap and deadlines */
         struct srv_listener_cfg p = {.name = "metrics", .addr = cfg->metrics_addr, .routes = api_metrics_routes,
                                      .n_routes = api_metrics_n_routes, .fallback = api_not_allowed,
-                                     .ctx = &a->ctx, .max_body = 4096, .timeout_s = cfg->timeout_s};
+                                     .ctx = &a->ctx, .max_body = 4096, .timeout_s = cfg->timeout_s,
+                                     .max_conns = cfg->metrics_max_conns > 0 ? cfg->metrics_max_conns
+                                                                             : API_METRICS_MAX_CONNS,
+                                     .max_conns_per_addr = cfg->max_conns_per_addr,
+                                     .handshake_timeout_s = cfg->handshake_timeout_s};
         if ((idx = srv_add_listener(a->srv, &p, err)) < 0)
             goto fail;
         a->ports[2] = srv_listener_port(a->srv, idx);

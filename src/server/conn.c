@@ -1,4 +1,4 @@
-/* Accounting and admission of TLS connections: see conn.h. */
+/* Accounting and admission of TLS and plain connections: see conn.h. */
 #include "server/conn.h"
 
 #include <netinet/in.h>
@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <event2/buffer.h>
 #include <openssl/rand.h>
 
 #include "common/log.h"
@@ -49,14 +50,19 @@ struct addr_ent {
 
 struct conn {
     struct conn_pool *p;
-    SSL *ssl;
+    SSL *ssl;             /* TLS: the conn hangs on it; NULL for a plain connection */
+    conn_start_fn on_start;              /* plain: ties the conn to the connection's lifetime */
+    struct evbuffer_cb_entry *in_cb;     /* plain: watches for the first request byte */
+    struct evbuffer_cb_entry *out_cb;    /* plain: a response re-arms the request deadline */
+    struct conn *pend_prev, *pend_next;  /* plain, before on_start: in p->pending */
+    bool pending;
     struct event *ev;     /* admission, phase deadline, shedding: see conn_ev_cb */
     enum phase ph;        /* changed on the owner loop under p->lock */
     bool shedding;        /* chosen to make room; its event is active */
     size_t cls_idx;       /* position in p->cls[phase_class(ph)] */
     struct addr_ent *ae;
-    conn_handshake_fn on_handshake;
-    void *on_handshake_arg;
+    conn_handshake_fn on_handshake;      /* TLS */
+    void *arg;                           /* for on_handshake / on_start */
     struct bufferevent *bev;
     void *session;        /* e.g. HTTP/2 (conn_set_session), freed with the conn */
     void (*session_free)(void *);
@@ -75,6 +81,7 @@ struct conn_pool {
     uint64_t seed;              /* hash key: addresses are attacker-chosen */
     uint64_t rng;               /* xorshift state for picking whom to shed */
     struct conn_stats st;
+    struct conn *pending;       /* plain conns whose first event has not run (conn_pool_drop_pending) */
     time_t last_log;
     uint64_t logged_refused, logged_shed;
 };
@@ -83,6 +90,7 @@ static int g_idx = -1;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp);
+static void conn_free(struct conn *c);
 
 static void init_once(void)
 {
@@ -261,9 +269,16 @@ static void arm(struct conn *c, int seconds)
  * through its normal path (conn_free_cb runs then). Owner loop only: the
  * descriptor is valid while the SSL is. A reset rather than a FIN leaves no
  * FIN_WAIT/TIME_WAIT socket behind per refused or shed connection. */
+static int conn_fd(const struct conn *c)
+{
+    if (c->ssl != NULL)
+        return SSL_get_fd(c->ssl);
+    return c->bev != NULL ? (int)bufferevent_getfd(c->bev) : -1;
+}
+
 static void kill_conn(struct conn *c)
 {
-    int fd = SSL_get_fd(c->ssl);
+    int fd = conn_fd(c);
     if (fd < 0)
         return;
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
@@ -289,12 +304,26 @@ static void log_pressure(struct conn_pool *p)
     p->logged_shed = shed;
 }
 
+/* Takes c out of p->pending (under p->lock). */
+static void pending_del(struct conn_pool *p, struct conn *c)
+{
+    if (!c->pending)
+        return;
+    if (c->pend_prev != NULL)
+        c->pend_prev->pend_next = c->pend_next;
+    else
+        p->pending = c->pend_next;
+    if (c->pend_next != NULL)
+        c->pend_next->pend_prev = c->pend_prev;
+    c->pending = false;
+}
+
 /* Admission, on the owner loop right after the accept callback (the socket
- * is attached to the SSL by then). */
+ * is attached to the SSL or the bufferevent by then). */
 static void admit(struct conn *c)
 {
     struct conn_pool *p = c->p;
-    int fd = SSL_get_fd(c->ssl);
+    int fd = conn_fd(c);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     uint8_t key[16];
@@ -334,11 +363,15 @@ static void admit(struct conn *c)
         return;
     }
     ae->conns++;
-    ae->hs++;
     c->ae = ae;
     p->n_open++;
     p->st.admitted++;
-    c->ph = PH_SILENT;
+    if (c->ssl != NULL) {
+        ae->hs++;
+        c->ph = PH_SILENT;
+    } else {
+        c->ph = PH_WAITING;   /* no handshake: waiting for the first request byte */
+    }
     cls_add(p, c);
     log_pressure(p);
     pthread_mutex_unlock(&p->lock);
@@ -351,6 +384,13 @@ static void conn_ev_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct conn *c = arg;
     if (c->ph == PH_NEW) {
+        if (c->pending) {
+            pthread_mutex_lock(&c->p->lock);
+            pending_del(c->p, c);
+            pthread_mutex_unlock(&c->p->lock);
+        }
+        if (c->on_start != NULL)
+            c->on_start(c, c->arg);
         admit(c);
         return;
     }
@@ -372,7 +412,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
     set_phase(c, PH_WAITING);
     arm(c, c->p->lim.handshake_timeout_s);
     if (c->on_handshake != NULL)
-        c->on_handshake(c, ssl, c->on_handshake_arg);
+        c->on_handshake(c, ssl, c->arg);
 }
 
 /* Records as they are read: a complete ClientHello ends the SILENT phase, the
@@ -408,11 +448,17 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
     (void)idx;
     (void)argl;
     (void)argp;
-    struct conn *c = ptr;
+    conn_free(ptr);
+}
+
+/* Leaves the pool's accounting and frees c (on the owner loop). */
+static void conn_free(struct conn *c)
+{
     if (c == NULL)
         return;
     struct conn_pool *p = c->p;
     pthread_mutex_lock(&p->lock);
+    pending_del(p, c);
     if (phase_admitted(c->ph)) {
         cls_del(p, c);
         if (phase_in_handshake(c->ph))
@@ -426,25 +472,40 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
     pthread_mutex_unlock(&p->lock);
     if (c->session != NULL)
         c->session_free(c->session);
-    event_free(c->ev);
+    if (c->in_cb != NULL)
+        evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->in_cb);
+    if (c->out_cb != NULL)
+        evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
+    if (c->ev != NULL)
+        event_free(c->ev);
     free(c);
+}
+
+/* A conn not yet admitted, with its event; NULL when out of memory. */
+static struct conn *conn_new(struct conn_pool *p, struct event_base *base, void *arg)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->p = p;
+    c->arg = arg;
+    c->ph = PH_NEW;
+    if ((c->ev = event_new(base, -1, 0, conn_ev_cb, c)) == NULL) {
+        free(c);
+        return NULL;
+    }
+    return c;
 }
 
 int conn_attach(struct conn_pool *p, struct event_base *base, SSL *ssl, conn_handshake_fn on_handshake, void *arg)
 {
-    struct conn *c = calloc(1, sizeof(*c));
+    struct conn *c = conn_new(p, base, arg);
     if (c == NULL)
         return -1;
-    c->p = p;
     c->ssl = ssl;
     c->on_handshake = on_handshake;
-    c->on_handshake_arg = arg;
-    c->ph = PH_NEW;
-    c->ev = event_new(base, -1, 0, conn_ev_cb, c);
-    if (c->ev == NULL || !SSL_set_ex_data(ssl, g_idx, c)) {
-        if (c->ev != NULL)
-            event_free(c->ev);
-        free(c);
+    if (!SSL_set_ex_data(ssl, g_idx, c)) {
+        conn_free(c);
         return -1;
     }
     SSL_set_info_callback(ssl, info_cb);
@@ -485,4 +546,75 @@ void conn_activity(struct conn *c)
     if (c->ph != PH_ACTIVE)
         set_phase(c, PH_ACTIVE);
     arm(c, c->p->lim.request_timeout_s);
+}
+
+/* ---- plain connections ---- */
+
+/* Bytes arrived on a WAITING plain connection: a request has started (the
+ * counterpart of msg_cb's first application data record). */
+static void plain_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct conn *c = arg;
+    if (info->n_added == 0 || c->ph != PH_WAITING)
+        return;
+    set_phase(c, PH_ACTIVE);
+    arm(c, c->p->lim.request_timeout_s);
+    /* nothing left to watch for on input (safe inside the callback: libevent
+     * reads the next entry before calling this one) */
+    evbuffer_remove_cb_entry(buf, c->in_cb);
+    c->in_cb = NULL;
+}
+
+/* A response is being written: the next request gets a fresh deadline (the
+ * counterpart of conn_activity, which needs the SSL to find the conn). */
+static void plain_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    struct conn *c = arg;
+    if (info->n_added > 0 && c->ph == PH_ACTIVE)
+        arm(c, c->p->lim.request_timeout_s);
+}
+
+struct conn *conn_attach_plain(struct conn_pool *p, struct event_base *base, struct bufferevent *bev,
+                               conn_start_fn on_start, void *arg)
+{
+    struct conn *c = conn_new(p, base, arg);
+    if (c == NULL)
+        return NULL;
+    c->bev = bev;
+    c->on_start = on_start;
+    if ((c->in_cb = evbuffer_add_cb(bufferevent_get_input(bev), plain_in_cb, c)) == NULL ||
+        (c->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), plain_out_cb, c)) == NULL) {
+        conn_free(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&p->lock);
+    c->pending = true;
+    c->pend_next = p->pending;
+    if (p->pending != NULL)
+        p->pending->pend_prev = c;
+    p->pending = c;
+    pthread_mutex_unlock(&p->lock);
+    /* as for TLS: runs after the accept callback, before the loop polls */
+    event_active(c->ev, EV_TIMEOUT, 0);
+    return c;
+}
+
+void conn_pool_drop_pending(struct conn_pool *p, struct event_base *base)
+{
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        struct conn *c = p->pending;
+        while (c != NULL && event_get_base(c->ev) != base)
+            c = c->pend_next;
+        pthread_mutex_unlock(&p->lock);
+        if (c == NULL)
+            return;
+        conn_free(c);   /* not admitted: nothing to account; takes it out of the list */
+    }
+}
+
+void conn_release(struct conn *c)
+{
+    conn_free(c);
 }

@@ -1,4 +1,6 @@
-/* Internal: accounting and admission of TLS connections (issue 12 §3).
+/* Internal: accounting and admission of connections (issue 12 §3); TLS
+ * connections as described here, plain ones (the metrics listener) likewise
+ * without the handshake phases (conn_attach_plain).
  *
  * One `struct conn_pool` per TLS listener, shared by all loop threads (one
  * mutex), and one `struct conn` per accepted connection. The conn hangs on
@@ -96,6 +98,25 @@ struct bufferevent *conn_bev(const struct conn *c);
  * idle deadlines; the conn arms none after this (the handshake and first-byte
  * deadlines and shedding still apply until a request byte arrives). */
 void conn_set_session(struct conn *c, void *session, void (*free_fn)(void *session));
+
+/* Plain (non-TLS) connections: the same admission, cap, shedding and
+ * deadlines. Without a handshake they are admitted WAITING (first request
+ * byte within handshake_timeout_s); the first byte read makes them ACTIVE
+ * (request_timeout_s), and each response written re-arms that deadline.
+ * There is no SSL to carry the conn, so the caller ties it to the connection:
+ * `on_start(c, arg)` runs on `base` right after the accept callback, before
+ * admission (the place to hook the connection's close), and conn_release(c)
+ * must run when the connection is freed, with `bev` still alive. `bev` is
+ * the connection's (borrowed; its socket is attached by the accept callback
+ * after this returns). NULL when out of memory. */
+typedef void (*conn_start_fn)(struct conn *c, void *arg);
+struct conn *conn_attach_plain(struct conn_pool *p, struct event_base *base, struct bufferevent *bev,
+                               conn_start_fn on_start, void *arg);
+void conn_release(struct conn *c);
+/* Frees the plain conns on `base` whose first event has not run yet (so
+ * on_start has not tied them to their connection). For a stopped loop, before
+ * its connections are freed. */
+void conn_pool_drop_pending(struct conn_pool *p, struct event_base *base);
 
 /* The conn of a TLS connection, NULL when it has none. */
 struct conn *conn_of(const SSL *ssl);

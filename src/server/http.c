@@ -74,7 +74,7 @@ struct lst {
     int fd;
     int port;
     struct route_stats *stats;   /* n_routes + 1 (fallback) */
-    struct conn_pool *pool;      /* TLS listeners: connection accounting (conn.h) */
+    struct conn_pool *pool;      /* connection accounting and admission (conn.h) */
 };
 
 struct loop {
@@ -255,20 +255,19 @@ int srv_add_listener(struct srv *s, const struct srv_listener_cfg *cfg, struct c
         l->cfg.max_handshakes_per_addr = SRV_DEFAULT_MAX_HANDSHAKES_PER_ADDR;
     if (l->cfg.handshake_timeout_s <= 0)
         l->cfg.handshake_timeout_s = SRV_DEFAULT_HANDSHAKE_TIMEOUT;
-    if (l->cfg.tls != NULL) {
-        struct conn_limits lim = {.max_conns = l->cfg.max_conns,
-                                  .max_per_addr = l->cfg.max_conns_per_addr,
-                                  .max_hs_per_addr = l->cfg.max_handshakes_per_addr,
-                                  .handshake_timeout_s = l->cfg.handshake_timeout_s,
-                                  .request_timeout_s = 3 * l->cfg.timeout_s};
-        l->pool = conn_pool_new(l->cfg.name, &lim);
-        if (l->pool == NULL) {
-            for (size_t i = 0; i <= cfg->n_routes; i++)
-                pthread_mutex_destroy(&l->stats[i].lock);
-            free(l->stats);
-            close(fd);
-            return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
-        }
+    /* every listener, TLS or plain, has the same admission and deadlines */
+    struct conn_limits lim = {.max_conns = l->cfg.max_conns,
+                              .max_per_addr = l->cfg.max_conns_per_addr,
+                              .max_hs_per_addr = l->cfg.max_handshakes_per_addr,
+                              .handshake_timeout_s = l->cfg.handshake_timeout_s,
+                              .request_timeout_s = 3 * l->cfg.timeout_s};
+    l->pool = conn_pool_new(l->cfg.name, &lim);
+    if (l->pool == NULL) {
+        for (size_t i = 0; i <= cfg->n_routes; i++)
+            pthread_mutex_destroy(&l->stats[i].lock);
+        free(l->stats);
+        close(fd);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     }
     l->fd = fd;
     l->port = port;
@@ -850,10 +849,39 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
     evconnlistener_enable(arg);
 }
 
+/* A plain connection has no SSL to carry its conn (conn.h), so the conn is
+ * tied to evhttp's connection instead: its close callback runs whenever
+ * evhttp frees the connection (peer gone, timeout, Connection: close, a
+ * reset by conn.h, server shutdown). */
+static void plain_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    conn_release(arg);
+}
+
+/* Runs from conn.h's first event, after the accept callback has made the
+ * evhttp connection around our bufferevent (its callback argument). */
+static void plain_start(struct conn *c, void *arg)
+{
+    (void)arg;
+    void *cbarg = NULL;
+    bufferevent_getcb(conn_bev(c), NULL, NULL, NULL, &cbarg);
+    struct evhttp_connection *evcon = cbarg;
+    if (evcon != NULL && evhttp_connection_get_bufferevent(evcon) == conn_bev(c))
+        evhttp_connection_set_closecb(evcon, plain_closed, c);
+}
+
 static struct bufferevent *bev_plain(struct event_base *base, void *arg)
 {
-    pace_accept(base, arg);
-    return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct lst *l = arg;
+    pace_accept(base, l);
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    /* Admission, the cap and the deadlines are conn.h's, as for TLS. Without
+     * memory for the accounting the connection is served unaccounted (NULL
+     * would make libevent create a bufferevent of its own all the same). */
+    if (bev != NULL && conn_attach_plain(l->pool, base, bev, plain_start, l) == NULL)
+        LOG_WARN("%s listener: out of memory: a connection is served without admission control", l->cfg.name);
+    return bev;
 }
 
 /* ---- HTTP/2 hook: a handshake that selected ALPN "h2" hands the connection
@@ -1091,6 +1119,10 @@ void srv_stop(struct srv *s)
     for (int i = 0; i < s->nloops; i++) {
         struct loop *lp = &s->loops[i];
         for (int k = 0; k < s->nlst; k++) {
+            /* a plain connection accepted just before the stop whose conn has
+             * not yet hooked evhttp's close callback: its conn goes first */
+            if (lp->base != NULL && s->lst[k].cfg.tls == NULL)
+                conn_pool_drop_pending(s->lst[k].pool, lp->base);
             if (lp->resume_ev[k] != NULL)
                 event_free(lp->resume_ev[k]);
             lp->resume_ev[k] = NULL;
