@@ -77,6 +77,9 @@ etcd_up() {   # a fresh 3-member cluster for each round
     EP+="${EP:+,}127.0.0.1:${ports[$((2*i-2))]}"
   done
   rm -rf "$ED"/e1 "$ED"/e2 "$ED"/e3
+  # a new etcd is a new deployment: the replicas' memory of the last one's
+  # state would (rightly) refuse an etcd without it (docs/high-availability.md "Rollback")
+  rm -f "$W"/seal-ha/etcd_memory_*
   for i in 1 2 3; do
     etcd --name "e$i" --data-dir "$ED/e$i" --listen-client-urls "http://127.0.0.1:${ports[$((2*i-2))]}" \
       --advertise-client-urls "http://127.0.0.1:${ports[$((2*i-2))]}" --listen-peer-urls "http://127.0.0.1:${ports[$((2*i-1))]}" \

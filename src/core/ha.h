@@ -2,10 +2,13 @@
  * (issue 9; docs/high-availability.md has the design and the argument).
  *
  * Layout under the key prefix P (default "/cairn/"):
- *   P state            "CHA1" || key id (16) || sealed_data (src/store/seal.h) of
- *                      the state document under the DEK: manifest, PKI, secrets,
- *                      governance, update log, and "counterKey" (32 random bytes,
- *                      new with every manifest set or recovery)
+ *   P state            "CHA2" || key id (16) || u64be generation || sealed_data
+ *                      (src/store/seal.h) of the state document under the DEK:
+ *                      manifest, PKI, secrets, governance, update log,
+ *                      "counterKey" (32 random bytes, new with every manifest set
+ *                      or recovery) and "generation" (+1 per state change; the
+ *                      clear copy must equal it). "CHA1" (earlier versions): no
+ *                      generation field, generation 0.
  *   P act/<hex type>   activation counter of a marble type with MaxActivations:
  *                      AES-256-GCM under counterKey, AAD = "cairn-ctr-v1" || key
  *   P mono/<hex id>    a monotonic counter, the same sealing
@@ -19,6 +22,12 @@
  * concurrent ones share one transaction. Every replica watches P and applies
  * a peer's counter in microseconds (decrypt one value) and a peer's state
  * change by reloading the document.
+ *
+ * Rollback (store/hwm.h; docs/high-availability.md "Rollback of etcd"): each
+ * replica remembers the newest state generation and counter values it
+ * accepted (in memory, and sealed in its seal directory) and refuses older
+ * ones: not applied, logged, counted, and writes/activations answer 503
+ * (CAIRN_ERR_NETWORK) until etcd shows a value at least as new.
  *
  * Concurrency: ha functions take the core's locks as documented in
  * core_internal.h (admin -> persist -> lock); the group-commit queue has its
