@@ -64,4 +64,14 @@ int cc__build_sans(const char *const *dns, size_t n_dns, const char *const *ips,
 /* malloc'd copy of an i2d encoding; NULL output on failure. */
 int cc__bio_to_string(BIO *bio, char **out, size_t *out_len, int secret);
 
+/* An adapter around one OpenSSL i2d_<TYPE>() taking the object as const void *
+ * (calling i2d_X509 through another function type would be undefined). */
+typedef int (*cc__i2d_fn)(const void *obj, unsigned char **pp);
+/* The "i2d into a malloc'd buffer" step of every DER encoder: sizes with
+ * i2d(obj, NULL), encodes into a malloc'd buffer and checks the size. On
+ * success *out is owned by the caller (free(); cc_free_secret() when `secret`);
+ * on failure nothing is written and a half-written secret buffer is wiped.
+ * Returns 0, CAIRN_ERR_NOMEM, or CAIRN_ERR_CRYPTO (OpenSSL's queue emptied). */
+int cc__i2d_malloc(const void *obj, cc__i2d_fn i2d, int secret, uint8_t **out, size_t *out_len);
+
 #endif

@@ -151,24 +151,16 @@ int cc_csr_to_pem(X509_REQ *csr, char **out, size_t *out_len)
     return rc == 0 ? 0 : cc__ossl_clear(rc);
 }
 
+static int i2d_x509_req(const void *obj, unsigned char **pp)
+{
+    return i2d_X509_REQ(obj, pp);
+}
+
 int cc_csr_to_der(X509_REQ *csr, uint8_t **out, size_t *out_len)
 {
     if (csr == NULL || out == NULL || out_len == NULL)
         return CAIRN_ERR_INVALID;
-    int n = i2d_X509_REQ(csr, NULL);
-    if (n <= 0)
-        return cc__ossl_clear(CAIRN_ERR_CRYPTO);
-    uint8_t *buf = malloc((size_t)n);
-    if (buf == NULL)
-        return CAIRN_ERR_NOMEM;
-    uint8_t *p = buf;
-    if (i2d_X509_REQ(csr, &p) != n) {
-        free(buf);
-        return cc__ossl_clear(CAIRN_ERR_CRYPTO);
-    }
-    *out = buf;
-    *out_len = (size_t)n;
-    return 0;
+    return cc__i2d_malloc(csr, i2d_x509_req, 0, out, out_len);
 }
 
 static void free_strv(char **v, size_t n)

@@ -170,6 +170,11 @@ fallback:
     return 0;
 }
 
+static int i2d_pkcs8(const void *obj, unsigned char **pp)
+{
+    return i2d_PKCS8_PRIV_KEY_INFO(obj, pp);
+}
+
 int cc_key_to_pkcs8_der(const EVP_PKEY *key, uint8_t **out, size_t *out_len)
 {
     if (key == NULL || out == NULL || out_len == NULL)
@@ -180,26 +185,9 @@ int cc_key_to_pkcs8_der(const EVP_PKEY *key, uint8_t **out, size_t *out_len)
     PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
     if (p8 == NULL)
         return cc__ossl_clear(CAIRN_ERR_CRYPTO);
-    int n = i2d_PKCS8_PRIV_KEY_INFO(p8, NULL);
-    if (n <= 0) {
-        PKCS8_PRIV_KEY_INFO_free(p8);
-        return cc__ossl_clear(CAIRN_ERR_CRYPTO);
-    }
-    uint8_t *buf = malloc((size_t)n);
-    if (buf == NULL) {
-        PKCS8_PRIV_KEY_INFO_free(p8);
-        return CAIRN_ERR_NOMEM;
-    }
-    uint8_t *p = buf;
-    int m = i2d_PKCS8_PRIV_KEY_INFO(p8, &p);
+    int rc = cc__i2d_malloc(p8, i2d_pkcs8, 1, out, out_len);
     PKCS8_PRIV_KEY_INFO_free(p8); /* its template wipes the key octets */
-    if (m != n) {
-        cc_free_secret(buf, (size_t)n);
-        return cc__ossl_clear(CAIRN_ERR_CRYPTO);
-    }
-    *out = buf;
-    *out_len = (size_t)n;
-    return 0;
+    return rc;
 }
 
 int cc_key_to_pkcs8_pem(const EVP_PKEY *key, char **out, size_t *out_len)
@@ -293,24 +281,16 @@ int cc_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, struct cairn_er
 
 /* ---- public keys -------------------------------------------------------- */
 
+static int i2d_pubkey(const void *obj, unsigned char **pp)
+{
+    return i2d_PUBKEY(obj, pp);
+}
+
 int cc_pubkey_to_spki_der(const EVP_PKEY *key, uint8_t **out, size_t *out_len)
 {
     if (key == NULL || out == NULL || out_len == NULL)
         return CAIRN_ERR_INVALID;
-    int n = i2d_PUBKEY(key, NULL);
-    if (n <= 0)
-        return cc__ossl_clear(CAIRN_ERR_CRYPTO);
-    uint8_t *buf = malloc((size_t)n);
-    if (buf == NULL)
-        return CAIRN_ERR_NOMEM;
-    uint8_t *p = buf;
-    if (i2d_PUBKEY(key, &p) != n) {
-        free(buf);
-        return cc__ossl_clear(CAIRN_ERR_CRYPTO);
-    }
-    *out = buf;
-    *out_len = (size_t)n;
-    return 0;
+    return cc__i2d_malloc(key, i2d_pubkey, 0, out, out_len);
 }
 
 int cc_pubkey_to_spki_pem(const EVP_PKEY *key, char **out, size_t *out_len)

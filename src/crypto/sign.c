@@ -102,6 +102,11 @@ static bool all_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
+static int i2d_ecdsa_sig(const void *obj, unsigned char **pp)
+{
+    return i2d_ECDSA_SIG(obj, pp);
+}
+
 int cc_ecdsa_raw_to_der(const uint8_t *rs, size_t rs_len, uint8_t **der, size_t *der_len)
 {
     /* Halves are at most 66 bytes (P-521). r = 0 or s = 0 is never valid. */
@@ -114,27 +119,11 @@ int cc_ecdsa_raw_to_der(const uint8_t *rs, size_t rs_len, uint8_t **der, size_t 
     ECDSA_SIG *es = ECDSA_SIG_new();
     BIGNUM *r = BN_bin2bn(rs, (int)half, NULL);
     BIGNUM *s = BN_bin2bn(rs + half, (int)half, NULL);
-    uint8_t *buf = NULL;
     if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1)
         goto out;
     r = s = NULL; /* owned by es now */
-    int n = i2d_ECDSA_SIG(es, NULL);
-    if (n <= 0)
-        goto out;
-    buf = malloc((size_t)n);
-    if (buf == NULL) {
-        rc = CAIRN_ERR_NOMEM;
-        goto out;
-    }
-    uint8_t *p = buf;
-    if (i2d_ECDSA_SIG(es, &p) != n)
-        goto out;
-    *der = buf;
-    *der_len = (size_t)n;
-    buf = NULL;
-    rc = 0;
+    rc = cc__i2d_malloc(es, i2d_ecdsa_sig, 0, der, der_len);
 out:
-    free(buf);
     BN_free(r);
     BN_free(s);
     ECDSA_SIG_free(es);

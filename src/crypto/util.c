@@ -327,6 +327,27 @@ int cc__bio_to_string(BIO *bio, char **out, size_t *out_len, int secret)
     return 0;
 }
 
+int cc__i2d_malloc(const void *obj, cc__i2d_fn i2d, int secret, uint8_t **out, size_t *out_len)
+{
+    int n = i2d(obj, NULL);
+    if (n <= 0)
+        return cc__ossl_clear(CAIRN_ERR_CRYPTO);
+    uint8_t *buf = malloc((size_t)n);
+    if (buf == NULL)
+        return CAIRN_ERR_NOMEM;
+    uint8_t *p = buf;
+    if (i2d(obj, &p) != n) {
+        if (secret)
+            cc_free_secret(buf, (size_t)n);
+        else
+            free(buf);
+        return cc__ossl_clear(CAIRN_ERR_CRYPTO);
+    }
+    *out = buf;
+    *out_len = (size_t)n;
+    return 0;
+}
+
 /* ---- RFC 3339 time -------------------------------------------------------- */
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */

@@ -122,24 +122,16 @@ int cc_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) **out, struct 
     return 0;
 }
 
+static int i2d_x509(const void *obj, unsigned char **pp)
+{
+    return i2d_X509(obj, pp);
+}
+
 int cc_cert_to_der(X509 *cert, uint8_t **out, size_t *out_len)
 {
     if (cert == NULL || out == NULL || out_len == NULL)
         return CAIRN_ERR_INVALID;
-    int n = i2d_X509(cert, NULL);
-    if (n <= 0)
-        return cc__ossl_clear(CAIRN_ERR_CRYPTO);
-    uint8_t *buf = malloc((size_t)n);
-    if (buf == NULL)
-        return CAIRN_ERR_NOMEM;
-    uint8_t *p = buf;
-    if (i2d_X509(cert, &p) != n) {
-        free(buf);
-        return cc__ossl_clear(CAIRN_ERR_CRYPTO);
-    }
-    *out = buf;
-    *out_len = (size_t)n;
-    return 0;
+    return cc__i2d_malloc(cert, i2d_x509, 0, out, out_len);
 }
 
 int cc_cert_to_pem(X509 *cert, char **out, size_t *out_len)
