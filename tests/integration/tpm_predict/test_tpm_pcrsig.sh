@@ -17,7 +17,7 @@ set -uo pipefail
 BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
 MEASURE=/usr/lib/systemd/systemd-measure
 [ -x "$MEASURE" ] || { echo "SKIP: $MEASURE is not installed (Debian package systemd)"; exit 77; }
-for t in swtpm tpm2_createek tpm2_createak tpm2_evictcontrol tpm2_pcrextend tpm2_quote tpm2_pcrread openssl jq \
+for t in swtpm tpm2_createek tpm2_createak tpm2_evictcontrol tpm2_readpublic tpm2_pcrextend tpm2_quote tpm2_pcrread openssl jq \
   sha256sum ld objcopy cc; do
   command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t is not installed"; exit 77; }
 done
@@ -44,44 +44,18 @@ ok() { CHECKS=$((CHECKS + 1)); echo "ok   $*"; }
 bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL $*"; }
 die() { bad "$*"; exit 1; }
 
-# ---- swtpm on a free port pair (server p, control p+1); retry on a lost race
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-TCTI=""
-mkdir -p "$WORK/tpmstate"
-for attempt in 1 2 3 4 5 6 7 8; do
-  p=$((20000 + RANDOM % 40000))
-  port_free $p && port_free $((p + 1)) || continue
-  swtpm socket --tpm2 --tpmstate dir="$WORK/tpmstate" --server type=tcp,port=$p,bindaddr=127.0.0.1 \
-    --ctrl type=tcp,port=$((p + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear >"$WORK/swtpm.log" 2>&1 &
-  spid=$!
-  for _ in $(seq 60); do
-    if ! port_free $p && ! port_free $((p + 1)); then TCTI="swtpm:host=127.0.0.1,port=$p"; break; fi
-    kill -0 $spid 2>/dev/null || break
-    sleep 0.05
-  done
-  if [ -n "$TCTI" ] && kill -0 $spid 2>/dev/null; then PIDS+=($spid); break; fi
-  TCTI=""
-  kill $spid 2>/dev/null; wait $spid 2>/dev/null || true
-done
-[ -n "$TCTI" ] || die "cannot start swtpm"
+# swtpm_start, tpm_make_ak, tpm_test_ca, tpm_certify_ak (use WORK and PIDS)
+source "$(dirname "$0")/../lib/swtpm.sh"
+
+# ---- swtpm on a free port pair (lib/swtpm.sh)
+swtpm_start "$WORK/tpmstate" || die "cannot start swtpm"
 export TPM2TOOLS_TCTI="$TCTI"
 export TSS2_LOG=all+NONE
 
 # ---- AK (ECC, persisted), certified by a test CA
 AKH=0x81010003
-(cd "$WORK" && tpm2_createek -c ek.ctx -G ecc -u ek.pub && tpm2_flushcontext -t &&
-  tpm2_createak -C ek.ctx -c ak.ctx -G ecc -g sha256 -s ecdsa -u ak-pub.pem -f pem -n ak.name -r ak.priv &&
-  tpm2_flushcontext -t && { tpm2_flushcontext -s || true; } && tpm2_evictcontrol -c ak.ctx $AKH) \
-  >"$WORK/tools.log" 2>&1 || die "tpm2-tools: AK creation ($(tail -n 3 "$WORK/tools.log"))"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/ca.key" -out "$WORK/ca.pem" \
-  -days 2 -subj "/CN=Cairn pcrsig AK CA" -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
-  -addext "keyUsage=critical,keyCertSign,cRLSign" >>"$WORK/openssl.log" 2>&1 &&
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/dummy.key" \
-    -subj "/CN=swtpm AK" -out "$WORK/ak.csr" >>"$WORK/openssl.log" 2>&1 &&
-  printf 'keyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n' >"$WORK/ak.ext" &&
-  openssl x509 -req -in "$WORK/ak.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
-    -days 1 -force_pubkey "$WORK/ak-pub.pem" -extfile "$WORK/ak.ext" -out "$WORK/ak.pem" >>"$WORK/openssl.log" 2>&1 ||
-  die "openssl: CA / AK certificate"
+tpm_make_ak $AKH || die "tpm2-tools: AK creation ($(tail -n 3 "$WORK/tools.log"))"
+tpm_test_ca ca "Cairn pcrsig AK CA" && tpm_certify_ak ca "$WORK/ak.pem" "swtpm AK" || die "openssl: CA / AK certificate"
 
 # ---- the UKI: sections + .pcrpkey (the signing key's public half), ld + objcopy
 openssl genrsa -out "$WORK/pcr.key" 2048 2>>"$WORK/openssl.log" &&
@@ -125,7 +99,6 @@ SECS=(--linux="$WORK/linux" --osrel="$WORK/osrel" --cmdline="$WORK/cmdline" --in
 jq --arg k "$(cat "$WORK/other.pem")" '.PCRPublicKey = $k' "$WORK/pkg-signed.json" >"$WORK/pkg-otherkey.json"
 
 # ---- PCR 11 as the stub and systemd extend it
-hexbin() { printf "$(printf '%s' "$1" | sed 's/../\\x&/g')"; }
 ext() { tpm2_pcrextend "11:sha256=$1" >>"$WORK/tools.log" 2>&1 || die "tpm2_pcrextend"; }
 for s in linux osrel cmdline initrd pcrpkey; do   # the stub's order, not the file's
   f="$WORK/$s"
