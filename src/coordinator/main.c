@@ -114,6 +114,9 @@ static void usage(FILE *f)
             "                          when this machine's seal does not open the state, obtain the data\n"
             "                          key from one of them instead of entering recovery [CAIRN_JOIN];\n"
             "                          with --store etcd the registry's replicas are asked without it\n"
+            "  --key-api-wait SECONDS  how long a starting replica keeps asking holders it could not reach\n"
+            "                          (refused, reset, timed out) before it enters recovery, 0..600 [20]\n"
+            "                                                      [CAIRN_KEY_API_WAIT]\n"
             "  --help, --version\n");
 }
 
@@ -244,6 +247,7 @@ struct join_ctx {
     struct timespec got;
     bool have;
     char from[256];
+    long wait_s;   /* --key-api-wait */
 };
 
 static int obtain_data_key(struct core *c, void *ctx, const uint8_t *ref, size_t ref_len, uint8_t key[32],
@@ -264,9 +268,13 @@ static int obtain_data_key(struct core *c, void *ctx, const uint8_t *ref, size_t
             return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "no other replica serves the key API");
         }
     }
-    /* three passes over the list, 200 then 400 ms apart: a holder that is
-     * restarting gets a moment, and the start stays bounded */
-    struct ks_fetch_opts o = {.timeout_ms = 5000, .rounds = 3, .backoff_ms = 200};
+    /* three passes over the list, 200 then 400 ms apart; then, while some
+     * holder could not be reached (restarting, or its key API held full by
+     * idle or slow connections until its short deadlines close them), more
+     * passes with the pause doubling up to 2 s, for --key-api-wait seconds
+     * in all: the start stays bounded */
+    struct ks_fetch_opts o = {.timeout_ms = 5000, .rounds = 3, .backoff_ms = 200, .max_backoff_ms = 2000,
+                              .wait_ms = j->wait_s * 1000};
     int rc = j->n > 0 ? ks_fetch(&ops, (const char *const *)j->peers, j->n, ref, ref_len, &o, key, j->from,
                                  sizeof(j->from), err)
                       : ks_fetch(&ops, (const char *const *)reg, n_reg, ref, ref_len, &o, key, j->from,
@@ -299,6 +307,8 @@ int main(int argc, char **argv)
     const char *tee_name = env_or("CAIRN_COORDINATOR_TEE", "auto");
     const char *key_api_addr = env_or("CAIRN_KEY_API_ADDR", NULL);
     const char *join = env_or("CAIRN_JOIN", NULL);
+    const char *key_api_wait_arg = env_or("CAIRN_KEY_API_WAIT", NULL);
+    long key_api_wait = 20;
     struct attest_issuer_config issuer = {
         .tpm_tcti = env_or("CAIRN_TPM_TCTI", NULL), .tpm_pcrs = env_or("CAIRN_TPM_PCRS", NULL),
         .tpm_ak_cert = env_or("CAIRN_TPM_AK_CERT", NULL), .tpm_ak_context = env_or("CAIRN_TPM_AK_CONTEXT", NULL),
@@ -316,7 +326,7 @@ int main(int argc, char **argv)
            O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE, O_TEE, O_TPM_TCTI,
            O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_TPM_PCRSIG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS, O_METRICS_CONNS,
            O_PER_ADDR, O_HS_PER_ADDR, O_LOGLEVEL, O_KEY_API, O_JOIN, O_STORE, O_STORE_PREFIX, O_ETCD_CA, O_ETCD_CERT,
-           O_ETCD_KEY, O_KBS, O_KBS_SESSION_TTL, O_KBS_TOKEN_TTL };
+           O_ETCD_KEY, O_KBS, O_KBS_SESSION_TTL, O_KBS_TOKEN_TTL, O_KEY_API_WAIT };
     static const struct option opts[] = {
         {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
         {"dns-names", required_argument, NULL, O_DNS},      {"seal-dir", required_argument, NULL, O_SEAL},
@@ -343,6 +353,7 @@ int main(int argc, char **argv)
         {"tpm-eventlog", required_argument, NULL, O_TPM_EVENTLOG},
         {"tpm-pcr-signature", required_argument, NULL, O_TPM_PCRSIG},
         {"key-api-addr", required_argument, NULL, O_KEY_API}, {"join", required_argument, NULL, O_JOIN},
+        {"key-api-wait", required_argument, NULL, O_KEY_API_WAIT},
         {"store", required_argument, NULL, O_STORE},        {"store-prefix", required_argument, NULL, O_STORE_PREFIX},
         {"etcd-ca", required_argument, NULL, O_ETCD_CA},    {"etcd-cert", required_argument, NULL, O_ETCD_CERT},
         {"etcd-key", required_argument, NULL, O_ETCD_KEY},
@@ -392,6 +403,9 @@ int main(int argc, char **argv)
         case O_READY: ready_file = optarg; break;
         case O_KEY_API: key_api_addr = *optarg ? optarg : NULL; break;
         case O_JOIN: join = *optarg ? optarg : NULL; break;
+        case O_KEY_API_WAIT:
+            key_api_wait_arg = optarg;
+            break;
         case O_THREADS:
             if (parse_uint(optarg, 64, &threads) != 0) {
                 fprintf(stderr, "cairn-coordinator: --threads: expected 0..64, got %s\n", optarg);
@@ -444,6 +458,11 @@ int main(int argc, char **argv)
             usage(stderr);
             return EXIT_CONFIG;
         }
+    }
+    if (key_api_wait_arg != NULL && parse_uint(key_api_wait_arg, 600, &key_api_wait) != 0) {
+        fprintf(stderr, "cairn-coordinator: --key-api-wait (CAIRN_KEY_API_WAIT): expected 0..600 seconds, got %s\n",
+                key_api_wait_arg);
+        return EXIT_CONFIG;
     }
     if (optind < argc) {
         fprintf(stderr, "cairn-coordinator: unexpected argument %s (see --help)\n", argv[optind]);
@@ -592,7 +611,7 @@ int main(int argc, char **argv)
         .etcd_cert = etcd_cert,
         .etcd_key = etcd_key,
     };
-    struct join_ctx jc = {0};
+    struct join_ctx jc = {.wait_s = key_api_wait};
     if (join != NULL) {
         if (pki_split_names(join, &jc.peers, &jc.n) != 0 || jc.n == 0) {
             LOG_ERROR("--join (CAIRN_JOIN): no address in \"%s\"", join);

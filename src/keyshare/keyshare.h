@@ -65,6 +65,11 @@
 #define KS_EXPORTER_LABEL "EXPORTER-cairn-key-api-v1"
 #define KS_DEFAULT_PORT 5433
 #define KS_MAX_REF 32                     /* bytes of a key reference */
+/* The holder's listener (ks_server.c): connection budget and deadlines */
+#define KS_MAX_CONNS 64
+#define KS_MAX_CONNS_PER_ADDR 8           /* also the cap on unfinished handshakes per address */
+#define KS_HANDSHAKE_TIMEOUT_S 2          /* accept -> handshake done, and -> first request byte */
+#define KS_REQUEST_TIMEOUT_S 2            /* I/O idle; a request must be complete within 3x this */
 
 /* ---- binding ---- */
 
@@ -195,13 +200,21 @@ void ks_server_free(struct ks_server *s);   /* NULL ok */
 
 struct ks_fetch_opts {
     long timeout_ms;        /* per holder, connection + both requests; 0 = 10000 */
-    int rounds;             /* passes over the whole list; 0 = 1 */
+    int rounds;             /* passes over the whole list at least; 0 = 1 */
     long backoff_ms;        /* pause between rounds, doubled each time; 0 = 200 */
+    long max_backoff_ms;    /* cap of that pause; 0 = 2000 */
+    /* after `rounds` passes, go on passing while some holder was reached
+     * but its connection was reset or cut or timed out (its key API full of
+     * idle or slow connections), until wait_ms after the first attempt; a
+     * pass in which every holder answered (refused, holds no key) or had
+     * nothing listening ends it. 0 = `rounds` passes only. */
+    long wait_ms;
 };
 
-/* Asks the holders in `peers` ("host:port", tried in order) for the key
- * named by `ref` (NULL/0: the holder's current key) and
- * checks each answer as described above. The first holder that passes gives
+/* Asks the holders in `peers` ("host:port", tried in order, every one in
+ * each pass) for the key named by `ref` (NULL/0: the holder's current key)
+ * and checks each answer as described above; passes and pauses as in `o`,
+ * bounded by o->wait_ms (plus one holder's timeout). The first holder that passes gives
  * the key: 0, *key filled, `from` (may be NULL) names it. CAIRN_ERR_NOT_FOUND
  * when no holder gave one (every reason logged at WARNING). */
 int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers, const uint8_t *ref, size_t ref_len,

@@ -5,6 +5,7 @@
  * from the SSL object while the hello response arrives. If curl opened a
  * second connection for the POST, the holder would see another exporter and
  * refuse; the requester checks CURLINFO_NUM_CONNECTS and stops first. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -93,9 +94,19 @@ static int perform(struct xfer *x, const char *peer, const char *what, long *sta
     if (x->overflow)
         return cairn_errf(err, CAIRN_ERR_TOO_LARGE, "%s %s: response exceeds %zu bytes", peer, what, x->cap);
     if (cc != CURLE_OK) {
+        /* NETWORK: nothing listens there (not running); TLS, IO, TIMEOUT: it
+         * was reached but the connection was cut or ran out of time (a full
+         * or slowed listener resets new connections): worth another try */
+        long os_err = 0;
+        curl_easy_getinfo(x->h, CURLINFO_OS_ERRNO, &os_err);
+        bool nobody = (cc == CURLE_COULDNT_CONNECT && (os_err == ECONNREFUSED || os_err == ENETUNREACH ||
+                                                       os_err == EHOSTUNREACH)) ||
+                      cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_UNSUPPORTED_PROTOCOL ||
+                      cc == CURLE_URL_MALFORMAT;
         int code = cc == CURLE_OPERATION_TIMEDOUT ? CAIRN_ERR_TIMEOUT
                    : (cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_SSL_CERTPROBLEM) ? CAIRN_ERR_TLS
-                                                                                      : CAIRN_ERR_NETWORK;
+                   : nobody ? CAIRN_ERR_NETWORK
+                            : CAIRN_ERR_IO;   /* e.g. reset right after the accept */
         return cairn_errf(err, code, "%s %s: %s", peer, what, eb[0] ? eb : curl_easy_strerror(cc));
     }
     curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, status);
@@ -310,6 +321,24 @@ static void sleep_ms(long ms)
         ;
 }
 
+static long mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+/* A failure that another try may not have: the holder was reached but the
+ * connection was reset or cut (a full listener, or one whose slots idle or
+ * slow connections hold until its deadlines close them) or ran out of time.
+ * A holder that answered (refused us, holds no key, is no key API) answers
+ * the same again, and one where nothing listens (CAIRN_ERR_NETWORK: it is
+ * not running; a stale registry entry) is not waited for. */
+static bool transient(int code)
+{
+    return code == CAIRN_ERR_IO || code == CAIRN_ERR_TIMEOUT || code == CAIRN_ERR_TLS;
+}
+
 int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers, const uint8_t *ref, size_t ref_len,
              const struct ks_fetch_opts *o, uint8_t key[KS_KEY_SIZE], char *from, size_t from_len,
              struct cairn_error *err)
@@ -319,6 +348,8 @@ int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers,
         o = &d;
     int rounds = o->rounds > 0 ? o->rounds : 1;
     long backoff = o->backoff_ms > 0 ? o->backoff_ms : 200;
+    long max_backoff = o->max_backoff_ms > 0 ? o->max_backoff_ms : 2000;
+    long wait = o->wait_ms > 0 ? o->wait_ms : 0;
     struct ks_identity own;
     int rc = ks_identity_own(ops, &own, err);
     if (rc != 0)
@@ -327,12 +358,11 @@ int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers,
         LOG_WARN("*** SIMULATION: asking for the data key with SIMULATION evidence: nothing proves either side's "
                  "identity. Never use this in production. ***");
     rc = CAIRN_ERR_NOT_FOUND;
-    for (int r = 0; r < rounds && rc != 0; r++) {
-        if (r > 0) {
-            LOG_INFO("key API: no holder gave the data key, next round (%d of %d) in %ld ms", r + 1, rounds, backoff);
-            sleep_ms(backoff);
-            backoff *= 2;
-        }
+    long t0 = mono_ms();
+    int r = 0;
+    char last[300] = "";
+    for (;;) {
+        size_t unreachable = 0;
         for (size_t i = 0; i < n_peers; i++) {
             struct cairn_error e = {0};
             LOG_INFO("key API: asking %s for the data key", peers[i]);
@@ -345,12 +375,32 @@ int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers,
                 rc = 0;
                 break;
             }
+            if (transient(e.code))
+                unreachable++;
+            snprintf(last, sizeof(last), "%s", cairn_error_msg(&e));
             LOG_WARN("key API: no data key from %s: %s", peers[i], cairn_error_msg(&e));
         }
+        r++;
+        if (rc == 0)
+            break;
+        long left = wait - (mono_ms() - t0);
+        bool more = r < rounds || (unreachable > 0 && left > 0);
+        if (!more)
+            break;
+        long pause = r < rounds || left > backoff ? backoff : (left > 0 ? left : 0);
+        if (r >= rounds)
+            LOG_INFO("key API: %zu of %zu holders could not be reached; trying again in %ld ms (for up to %ld ms "
+                     "more)",
+                     unreachable, n_peers, pause, left);
+        else
+            LOG_INFO("key API: no holder gave the data key, next pass (%d) in %ld ms", r + 1, pause);
+        sleep_ms(pause);
+        backoff = backoff * 2 < max_backoff ? backoff * 2 : max_backoff;
     }
     ks_identity_clear(&own);
     if (rc != 0)
-        return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "no replica gave the data key (%zu asked, %d round%s)", n_peers,
-                          rounds, rounds == 1 ? "" : "s");
+        return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "no replica gave the data key (%zu asked, %d pass%s in %ld ms; "
+                                                    "last: %s)",
+                          n_peers, r, r == 1 ? "" : "es", mono_ms() - t0, last);
     return 0;
 }

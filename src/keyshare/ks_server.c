@@ -201,11 +201,22 @@ int ks_server_start(const struct ks_ops *ops, const char *addr, struct ks_server
     if (rc == 0 && (s->srv = srv_new(1)) == NULL)
         rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     if (rc == 0) {
+        /* A requester's exchange is one handshake and two small requests
+         * in a few milliseconds, so the deadlines are short: a connection
+         * that has not completed its handshake, or sent its first request
+         * byte, within KS_HANDSHAKE_TIMEOUT_S is closed, and one whose
+         * request is not complete within 3 x KS_REQUEST_TIMEOUT_S. Idle or
+         * slow connections therefore hold a slot for seconds, not tens of
+         * seconds, and a starting replica retries past them
+         * (ks_fetch_opts.wait_ms). At the cap a connection without a request
+         * is shed for a new one (server/conn.h); per source address at most
+         * KS_MAX_CONNS_PER_ADDR, so one host cannot fill the listener. */
         struct srv_listener_cfg lc = {
             .name = "keyapi", .addr = addr, .tls = provide_tls, .tls_ctx = s,
             .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]), .fallback = fallback, .ctx = s,
-            .max_body = KS_MAX_MSG, .timeout_s = 10, .max_conns = 64, .max_conns_per_addr = 16,
-            .max_handshakes_per_addr = 16, .handshake_timeout_s = 5, .json_only = true,
+            .max_body = KS_MAX_MSG, .timeout_s = KS_REQUEST_TIMEOUT_S, .max_conns = KS_MAX_CONNS,
+            .max_conns_per_addr = KS_MAX_CONNS_PER_ADDR, .max_handshakes_per_addr = KS_MAX_CONNS_PER_ADDR,
+            .handshake_timeout_s = KS_HANDSHAKE_TIMEOUT_S, .json_only = true,
         };
         s->idx = srv_add_listener(s->srv, &lc, err);
         if (s->idx < 0)

@@ -57,10 +57,6 @@ struct sealed_dk {
     char seal_hex[2 * SEAL_IDENTITY_SIZE + 1];   /* this seal's slot */
 };
 
-/* A sealed DEK is a CSK2 blob of a few dozen bytes; anything larger in etcd
- * is not ours and is not handed to the unwrapper. */
-#define SEALED_DEK_MAX 512
-
 /* The sealed DEK is bound to its id: the bind hash of a CSK2 blob is
  * SHA-256("cairn datakey v1" || id), authenticated by the seal key, so a
  * blob copied under another id does not open. */
@@ -86,31 +82,36 @@ static void key_name(const struct sealed_dk *s, const uint8_t id[DATAKEY_ID_SIZE
     snprintf(out, n, "%sdatakey/%s%s%s", s->prefix, hex, slot ? "/" : "", slot ? s->seal_hex : "");
 }
 
-/* Opens one entry with this seal: 0, CAIRN_ERR_NOT_FOUND (absent, or not
- * openable here: another seal, junk), CAIRN_ERR_VERIFY (sealed here for
- * another id: someone moved it). */
-static int open_entry(const struct sealed_dk *s, const uint8_t id[DATAKEY_ID_SIZE], const struct etcd_kv *kv,
+int datakey_open_blob(const struct seal *seal, const uint8_t id[DATAKEY_ID_SIZE], const uint8_t *blob, size_t len,
                       uint8_t out_dek[DATAKEY_SIZE], struct cairn_error *err)
 {
-    if (kv->value_len == 0 || kv->value_len > SEALED_DEK_MAX)
-        return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "the sealed data key %s is no sealed key (%zu bytes)", kv->key,
-                          kv->value_len);
+    if (len == 0 || len > DATAKEY_SEALED_MAX)
+        return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "no sealed key (%zu bytes)", len);
     uint8_t bind[32], got[32];
     bool bound = false;
     bind_of(id, bind);
-    int rc = seal_unwrap_ex(s->seal, kv->value, kv->value_len, out_dek, got, &bound, err);
+    int rc = seal_unwrap_ex(seal, blob, len, out_dek, got, &bound, err);
     if (rc != 0) {
         /* this machine's seal does not open it: no source here has the key */
-        cairn_err_prefix(err, "the sealed data key %s", kv->key);
         if (err != NULL)
             err->code = CAIRN_ERR_NOT_FOUND;
         return CAIRN_ERR_NOT_FOUND;
     }
     if (!bound || CRYPTO_memcmp(got, bind, 32) != 0) {
         cc_wipe(out_dek, DATAKEY_SIZE);
-        return cairn_errf(err, CAIRN_ERR_VERIFY, "the sealed data key %s belongs to another key id", kv->key);
+        return cairn_errf(err, CAIRN_ERR_VERIFY, "sealed for another key id");
     }
     return 0;
+}
+
+/* Opens one entry with this seal (datakey_open_blob), the key named. */
+static int open_entry(const struct sealed_dk *s, const uint8_t id[DATAKEY_ID_SIZE], const struct etcd_kv *kv,
+                      uint8_t out_dek[DATAKEY_SIZE], struct cairn_error *err)
+{
+    int rc = datakey_open_blob(s->seal, id, kv->value, kv->value_len, out_dek, err);
+    if (rc != 0)
+        cairn_err_prefix(err, "the sealed data key %s", kv->key);
+    return rc;
 }
 
 static int get_one(const struct sealed_dk *s, const char *k, struct etcd_kvs *kvs, struct cairn_error *err)

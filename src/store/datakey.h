@@ -109,6 +109,15 @@ int datakey_forget(struct datakey *dk, const uint8_t id[DATAKEY_ID_SIZE], struct
 void datakey_installed(struct datakey *dk, const uint8_t id[DATAKEY_ID_SIZE], const uint8_t dek[DATAKEY_SIZE]);
 void datakey_free(struct datakey *dk);   /* NULL ok */
 
+/* Opens one sealed copy (an etcd value: untrusted) with `seal`: at most
+ * DATAKEY_SEALED_MAX bytes, a CSK2 blob this seal key authenticates, bound
+ * to `id`. 0 with the DEK; CAIRN_ERR_NOT_FOUND when it is no copy this seal
+ * opens (empty, too large, malformed, another seal's); CAIRN_ERR_VERIFY when
+ * it opens but belongs to another id. Pure (fuzzed: fuzz_http_sealed). */
+#define DATAKEY_SEALED_MAX 512   /* a CSK2 blob is 83 bytes */
+int datakey_open_blob(const struct seal *seal, const uint8_t id[DATAKEY_ID_SIZE], const uint8_t *blob, size_t len,
+                      uint8_t out_dek[DATAKEY_SIZE], struct cairn_error *err);
+
 /* The sealed provider (above). `e` and `seal` are borrowed and must
  * outlive the provider; `prefix` is copied (ends with '/'). */
 int datakey_sealed_new(struct etcd *e, const char *prefix, const struct seal *seal, struct datakey **out,

@@ -1,6 +1,8 @@
 /* libFuzzer: the sealed state blobs read from the seal directory
- * (sealed_key and sealed_data, store/seal.h). First byte selects the parser.
- * Invariant: success only for input that authenticates (never for fuzz). */
+ * (sealed_key and sealed_data, store/seal.h) and the sealed data key copies
+ * read from etcd (datakey_open_blob, store/datakey.h: the 16-byte id, then
+ * the value). First byte selects the parser. Invariant: success only for
+ * input that authenticates (never for fuzz). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "store/datakey.h"
 #include "store/seal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,7 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     uint8_t dek[32] = {0};
-    if (data[0] & 1) {
+    if ((data[0] & 3) == 2) {
+        if (size < 1 + DATAKEY_ID_SIZE)
+            return 0;
+        if (datakey_open_blob(g_seal, data + 1, data + 1 + DATAKEY_ID_SIZE, size - 1 - DATAKEY_ID_SIZE, dek, NULL) ==
+            0)
+            abort();   /* nor a forged copy of a data key */
+    } else if (data[0] & 1) {
         if (seal_unwrap(g_seal, data + 1, size - 1, dek, NULL) == 0)
             abort();   /* a forged sealed_key must never open */
     } else {
