@@ -12,7 +12,10 @@
  *   P act/<hex type>   activation counter of a marble type with MaxActivations:
  *                      AES-256-GCM under counterKey, AAD = "cairn-ctr-v1" || key
  *   P mono/<hex id>    a monotonic counter, the same sealing
- *   P datakey/<hex id> the interim data key provider's sealed DEK (store/datakey.h)
+ *   P datakey/<hex id>/<hex seal identity>
+ *                      the DEK sealed with one replica's seal key, one entry per
+ *                      seal key that holds it (store/datakey.h); entries of ids
+ *                      P state no longer names go with the commit of a new id
  *   P replicas/<id>    the registry (store/registry.h), under each replica's lease
  *
  * Writers: every state change is one etcd transaction comparing the
