@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "attest/kbs_evidence.h"
+#include "attest/kbs_evidence_azure.h"
 #include "attest/policy.h"
 #include "common/encoding.h"
 #include "common/log.h"
@@ -461,6 +462,153 @@ json_t *kbs_match_workloads(const struct manifest *m, enum kbs_tee t, const stru
     return names;
 }
 
+/* ---- init-data (Trustee's builtin attestation service: format "toml", the
+ * document's own algorithm over its exact bytes) ---- */
+
+int kbs_init_data_parse(const json_t *init, struct initdata_digest *out, struct cairn_error *err)
+{
+    const json_t *fmt = json_object_get(init, "format"), *body = json_object_get(init, "body");
+    if (!json_is_object(init) || !json_is_string(fmt) || !json_is_string(body))
+        return cairn_errf(err, CAIRN_ERR_INVALID, "deserialize Attestation: init-data must be {format, body}");
+    if (strcmp(json_string_value(fmt), "toml") != 0)
+        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "init-data: unsupported format \"%.32s\" (\"toml\", as "
+                          "guest-components send it)", json_string_value(fmt));
+    struct cairn_error e = {0};
+    if (initdata_digest((const uint8_t *)json_string_value(body), json_string_length(body), out, &e) != 0)
+        return cairn_errf(err, e.code != 0 ? e.code : CAIRN_ERR_INVALID, "init-data: %s", cairn_error_msg(&e));
+    return 0;
+}
+
+/* additional_evidence: guest-components send "" without device attesters;
+ * Trustee parses anything else as a JSON map TEE -> evidence, so "{}" (its
+ * protocol document's example) is no device. Device evidence (nvidia, ...)
+ * is refused: Cairn has no verifier for it. */
+int kbs_additional_evidence_check(const json_t *add, struct cairn_error *err)
+{
+    if (!json_is_string(add))
+        return cairn_errf(err, CAIRN_ERR_INVALID, "deserialize Attestation: additional_evidence is not a string");
+    if (json_string_length(add) == 0)
+        return 0;
+    json_error_t je;
+    json_t *aj = json_loadb(json_string_value(add), json_string_length(add), JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(aj)) {
+        json_decref(aj);
+        return cairn_errf(err, CAIRN_ERR_INVALID, "deserialize Attestation: additional_evidence is not a JSON object "
+                          "of TEE evidence (\"\" when there is none)");
+    }
+    if (json_object_size(aj) == 0) {
+        json_decref(aj);
+        return 0;
+    }
+    char devs[128] = "";
+    const char *kname;
+    json_t *kv;
+    json_object_foreach(aj, kname, kv) {
+        (void)kv;
+        size_t dl = strlen(devs);
+        if (dl + 2 < sizeof(devs))
+            snprintf(devs + dl, sizeof(devs) - dl, "%s%.24s", dl ? ", " : "", kname);
+    }
+    json_decref(aj);
+    return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "additional evidence of attested devices (%s) is not verified by "
+                      "Cairn; send none (\"\")", devs);
+}
+
+/* The hex claim `key` of `c` equals `want` (len bytes). */
+static bool claim_bytes_equal(const struct attest_claims *c, const char *key, const uint8_t *want, size_t len)
+{
+    const char *hex = json_string_value(json_object_get(c->json, key));
+    uint8_t got[64];
+    return hex != NULL && len <= sizeof(got) && strlen(hex) == 2 * len && cairn_hex_decode_exact(hex, got, len) == 0 &&
+           CRYPTO_memcmp(got, want, len) == 0;
+}
+
+int kbs_init_data_check(enum kbs_tee t, const struct initdata_digest *d, const struct attest_claims *c,
+                        struct cairn_error *err)
+{
+    switch (t) {
+    case KBS_TEE_TDX:
+        if (!claim_bytes_equal(c, "mr_config_id", d->mr_config_id, sizeof(d->mr_config_id)))
+            return cairn_errf(err, CAIRN_ERR_VERIFY, "init-data: the TD quote's MRCONFIGID is not the %s digest of "
+                              "the init-data (zero-padded/truncated to 48 bytes)", d->algorithm);
+        return 0;
+    case KBS_TEE_SNP:
+        if (!claim_bytes_equal(c, "host_data", d->host_data, sizeof(d->host_data)))
+            return cairn_errf(err, CAIRN_ERR_VERIFY, "init-data: the SNP report's HOST_DATA is not the %s digest of "
+                              "the init-data (zero-padded/truncated to 32 bytes)", d->algorithm);
+        return 0;
+    case KBS_TEE_SAMPLE:
+        return 0; /* sample evidence has no such field (recorded, not bound) */
+    default:
+        /* az-*: PCR 8, checked inside kbs_evidence_azure_verify */
+        return cairn_errf(err, CAIRN_ERR_UNSUPPORTED, "init-data: checked by the %s verifier", kbs_tee_name(t));
+    }
+}
+
+/* The register that binds the init-data of `t` (the token names it). */
+static const char *init_data_register(enum kbs_tee t)
+{
+    switch (t) {
+    case KBS_TEE_TDX: return "MRCONFIGID";
+    case KBS_TEE_SNP: return "HOST_DATA";
+    case KBS_TEE_AZ_SNP_VTPM:
+    case KBS_TEE_AZ_TDX_VTPM: return "PCR8";
+    default: return "none (sample evidence has no init-data field; simulation only)";
+    }
+}
+
+int kbs_verify_evidence(struct core *c, enum kbs_tee t, const json_t *primary, const uint8_t *rd, size_t rd_len,
+                        const struct initdata_digest *init, struct attest_claims *out, struct cairn_error *err)
+{
+    struct attest_claims claims = {0};
+    int rc;
+    enum attest_type hw = ATTEST_SIM;
+    if (t == KBS_TEE_AZ_SNP_VTPM || t == KBS_TEE_AZ_TDX_VTPM) {
+        /* the vTPM quote's nonce is the digest itself (Trustee compares it
+         * unpadded), the HCL runtime data and the hardware report bind the AK */
+        const char *name = kbs_tee_name(t);
+        if ((rc = kbs_azure_tee_type(name, &hw, err)) != 0)
+            return rc;
+        char *text = json_dumps(primary, JSON_COMPACT);
+        if (text == NULL)
+            return cairn_errf(err, CAIRN_ERR_INVALID, "%s evidence: not a JSON object", name);
+        if (init != NULL && init->digest_len != 32) {
+            free(text);
+            rc = cairn_errf(err, CAIRN_ERR_VERIFY, "init-data: %s digest; the vTPM binds a sha256 digest in PCR 8",
+                            init->algorithm);
+            core_metrics_evidence(c, hw, false);
+            return rc;
+        }
+        rc = kbs_evidence_azure_verify(name, text, strlen(text), rd, rd_len, init != NULL ? init->digest : NULL,
+                                       init != NULL ? init->digest_len : 0, c->trust, 0, &claims, err);
+        free(text);
+        if (rc == 0 && (rc = core_trust_check_claims(c, &claims, err)) != 0)
+            attest_claims_free(&claims);
+        core_metrics_evidence(c, hw, rc == 0);
+        if (rc == 0)
+            *out = claims;
+        return rc;
+    }
+    struct kbs_evidence_store store = {0};
+    struct attest_evidence ev = {0};
+    if ((rc = kbs_evidence_decode(t, primary, &store, &ev, err)) != 0) {
+        cairn_err_prefix(err, "%s evidence", kbs_tee_name(t));
+        return rc;
+    }
+    struct attest_trust trust;
+    core_trust_get(c, ev.type, &trust);
+    rc = attest_verify(&ev, &trust, rd, rd_len, &claims, err);
+    if (rc == 0 && (rc = core_trust_check_claims(c, &claims, err)) == 0 && init != NULL)
+        rc = kbs_init_data_check(t, init, &claims, err);
+    if (rc != 0 && claims.json != NULL)
+        attest_claims_free(&claims);
+    core_metrics_evidence(c, ev.type, rc == 0);
+    kbs_evidence_store_free(&store);
+    if (rc == 0)
+        *out = claims;
+    return rc;
+}
+
 enum kbs_err kbs_attest(struct kbs *k, const char *session_id, const uint8_t *body, size_t len, char **out_json,
                         struct kbs_cookie *out_cookie, struct cairn_error *err)
 {
@@ -488,11 +636,10 @@ enum kbs_err kbs_attest(struct kbs *k, const char *session_id, const uint8_t *bo
                     "again with /kbs/v0/auth for a new challenge)");
 
     enum kbs_err r = KBS_ERR_ATTESTATION;
-    json_t *req = NULL, *jwk = NULL, *wl = NULL, *claims_tok = NULL;
-    struct kbs_evidence_store store = {0};
-    struct attest_evidence ev = {0};
+    json_t *req = NULL, *jwk = NULL, *wl = NULL, *claims_tok = NULL, *init_claim = NULL;
     struct attest_claims claims = {0};
-    bool have_claims = false;
+    struct initdata_digest initd;
+    bool have_claims = false, have_init = false;
     char *token = NULL;
     struct core_snap *s = core_snap_get(k->core);
     if (s->state != CORE_STATE_ACCEPTING_MARBLES || s->manifest == NULL) {
@@ -512,10 +659,12 @@ enum kbs_err kbs_attest(struct kbs *k, const char *session_id, const uint8_t *bo
              "tee-pubkey} and tee-evidence {primary_evidence, additional_evidence}");
         goto out;
     }
-    if (init != NULL && !json_is_null(init) &&
-        (!json_is_string(json_object_get(init, "format")) || !json_is_string(json_object_get(init, "body")))) {
-        fail(err, r, "RCAR handshake Attest failed: deserialize Attestation: init-data must be {format, body}");
-        goto out;
+    if (init != NULL && !json_is_null(init)) {
+        if (kbs_init_data_parse(init, &initd, &e) != 0) {
+            fail(err, r, "RCAR handshake Attest failed: %s", cairn_error_msg(&e));
+            goto out;
+        }
+        have_init = true;
     }
     size_t nl = json_string_length(nonce);
     if (nl != strlen(sess.nonce) || CRYPTO_memcmp(json_string_value(nonce), sess.nonce, nl) != 0) {
@@ -527,35 +676,32 @@ enum kbs_err kbs_attest(struct kbs *k, const char *session_id, const uint8_t *bo
         fail(err, r, "RCAR handshake Attest failed: %s", cairn_error_msg(&e));
         goto out;
     }
-    if (json_string_length(add) != 0) {
-        fail(err, r, "RCAR handshake Attest failed: additional evidence (attested devices) is not supported");
-        goto out;
-    }
-    uint8_t digest[48];
-    if (kbs_runtime_data_digest(sess.nonce, jwk, "", digest, &e) != 0) {
+    const char *add_s = json_string_value(add);
+    if (kbs_additional_evidence_check(add, &e) != 0) {
         fail(err, r, "RCAR handshake Attest failed: %s", cairn_error_msg(&e));
         goto out;
     }
-    if (sess.tee == KBS_TEE_AZ_SNP_VTPM || sess.tee == KBS_TEE_AZ_TDX_VTPM) {
-        fail(err, r, "RCAR handshake Attest failed: tee %s is not wired to the KBS yet (Azure vTPM evidence)",
-             kbs_tee_name(sess.tee));
+    uint8_t digest[48];
+    if (kbs_runtime_data_digest(sess.nonce, jwk, add_s, digest, &e) != 0) {
+        fail(err, r, "RCAR handshake Attest failed: %s", cairn_error_msg(&e));
         goto out;
     }
-    if (kbs_evidence_decode(sess.tee, primary, &store, &ev, &e) != 0) {
-        fail(err, r, "RCAR handshake Attest failed: %s evidence: %s", kbs_tee_name(sess.tee), cairn_error_msg(&e));
-        goto out;
-    }
-    struct attest_trust trust;
-    core_trust_get(k->core, ev.type, &trust);
-    int vrc = attest_verify(&ev, &trust, digest, sizeof(digest), &claims, &e);
-    if (vrc == 0) {
-        have_claims = true;
-        vrc = core_trust_check_claims(k->core, &claims, &e);
-    }
-    core_metrics_evidence(k->core, ev.type, vrc == 0);
-    if (vrc != 0) {
+    if (kbs_verify_evidence(k->core, sess.tee, primary, digest, sizeof(digest), have_init ? &initd : NULL, &claims,
+                            &e) != 0) {
         fail(err, r, "RCAR handshake Attest failed: verify TEE evidence failed: %s", cairn_error_msg(&e));
         goto out;
+    }
+    have_claims = true;
+    if (have_init) {
+        char *dh = cairn_hex_encode(initd.digest, initd.digest_len);
+        init_claim = dh != NULL ? json_pack("{s:s, s:s, s:s, s:s}", "format", "toml", "algorithm", initd.algorithm,
+                                            "digest", dh, "bound_by", init_data_register(sess.tee))
+                                : NULL;
+        free(dh);
+        if (init_claim == NULL) {
+            fail(err, r, "RCAR handshake Attest failed: out of memory");
+            goto out;
+        }
     }
     char why[CAIRN_ERROR_MSG_MAX / 2];
     wl = kbs_match_workloads(s->manifest, sess.tee, &claims, why, sizeof(why));
@@ -576,11 +722,11 @@ enum kbs_err kbs_attest(struct kbs *k, const char *session_id, const uint8_t *bo
     uint8_t jti[16];
     cc_random(jti, sizeof(jti));
     char *jtihex = cairn_hex_encode(jti, sizeof(jti));
-    claims_tok = json_pack("{s:s, s:I, s:I, s:I, s:s?, s:s, s:O, s:O, s:{s:s, s:O, s:s?}}", "iss", KBS_TOKEN_ISSUER,
-                           "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
+    claims_tok = json_pack("{s:s, s:I, s:I, s:I, s:s?, s:s, s:O, s:O, s:{s:s, s:O, s:s?, s:O*}}", "iss",
+                           KBS_TOKEN_ISSUER, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
                            (json_int_t)(now + (time_t)k->cfg.token_ttl_s), "jti", jtihex, "tee",
                            kbs_tee_name(sess.tee), "tee-pubkey", jwk, "tcb-status", claims.json, "cairn", "manifest",
-                           s->manifest_hash, "workloads", wl, "evidence_sha256", evhex);
+                           s->manifest_hash, "workloads", wl, "evidence_sha256", evhex, "init_data", init_claim);
     free(jtihex);
     free(evhex);
     if (claims_tok == NULL || (token = issue_token(k, s, claims_tok, &e)) == NULL) {
@@ -616,9 +762,10 @@ out:
     json_decref(jwk);
     json_decref(wl);
     json_decref(claims_tok);
+    json_decref(init_claim);
     if (have_claims)
         attest_claims_free(&claims);
-    kbs_evidence_store_free(&store);
+    OPENSSL_cleanse(&initd, sizeof(initd));
     free(token);
     OPENSSL_cleanse(&sess, sizeof(sess));
     return r;

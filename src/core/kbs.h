@@ -8,10 +8,11 @@
  *   kbs_resource repository/type/tag with the session or the token -> a JWE of the
  *                manifest secret the workload may fetch, encrypted to tee-pubkey
  *
- * Policy is the manifest: evidence goes through attest_verify with the trust
- * directory (no second verification path), then must match the TDX/SNP
- * package of a ConfidentialContainers workload; the workloads' Resources map
- * paths to secrets. Tokens are ES256 JWTs signed by a per-process key whose
+ * Policy is the manifest: evidence goes through Cairn's verifiers with the
+ * trust directory (kbs_verify_evidence; no second verification path), then
+ * must match the TDX/SNP package of a ConfidentialContainers workload (for
+ * Azure vTPM evidence: the hardware claims of its SNP report or TD quote);
+ * the workloads' Resources map paths to secrets. Tokens are ES256 JWTs signed by a per-process key whose
  * certificate the Intermediate CA issues (x5c: token cert, Intermediate,
  * Root), so they chain to the deployment root; they stop verifying when the
  * manifest changes. Every release is written to the update log and persisted
@@ -28,6 +29,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "attest/initdata.h"
 #include "attest/kbs_evidence.h"
 #include "core/core.h"
 
@@ -90,6 +92,41 @@ enum kbs_err kbs_resource(struct kbs *k, const char *session_id, const char *tok
  * "sample" (simulation) matches every workload. */
 json_t *kbs_match_workloads(const struct manifest *m, enum kbs_tee t, const struct attest_claims *c, char *why,
                             size_t why_len);
+
+/* The one verification of a session's primary evidence, for every TEE the
+ * KBS serves: tdx, snp and sample are decoded (kbs_evidence_decode) and go
+ * through attest_verify with the report data `rd` (the runtime-data digest,
+ * zero-padded by the verifier); az-snp-vtpm and az-tdx-vtpm through
+ * kbs_evidence_azure_verify, whose vTPM nonce must be `rd` exactly (Trustee
+ * compares the unpadded digest). Both use the Coordinator's trust directory,
+ * then core_trust_check_claims, and count in the evidence metrics under the
+ * hardware type. With `init` (the Attestation's init-data, parsed), the
+ * evidence must bind it: TDX MRCONFIGID, SNP HOST_DATA (kbs_init_data_check),
+ * Azure PCR 8 (sha256 only); sample evidence has no such field and passes.
+ * *out (attest_claims_free) on success; err names the failing check. */
+int kbs_verify_evidence(struct core *c, enum kbs_tee t, const json_t *primary, const uint8_t *rd, size_t rd_len,
+                        const struct initdata_digest *init, struct attest_claims *out, struct cairn_error *err);
+
+/* The init-data of an Attestation, {"format": "toml", "body": <TOML>} as
+ * guest-components send it (Trustee's builtin attestation service refuses
+ * other formats), digested by initdata_digest over the exact body bytes. */
+int kbs_init_data_parse(const json_t *init, struct initdata_digest *out, struct cairn_error *err);
+
+/* The Attestation's tee-evidence.additional_evidence (a JSON string): "" as
+ * guest-components send it without device attesters, or a string holding
+ * an empty JSON object (Trustee's document shows "{}"; its KBS parses the
+ * string as a map TEE -> evidence) pass; device evidence is refused
+ * (CAIRN_ERR_UNSUPPORTED, naming the devices) since Cairn verifies none;
+ * anything else CAIRN_ERR_INVALID. The exact string is hashed into the
+ * runtime data either way (kbs_runtime_data_digest). */
+int kbs_additional_evidence_check(const json_t *add, struct cairn_error *err);
+
+/* Verified TDX/SNP claims bind the init-data digest `d`: "mr_config_id" is
+ * d->mr_config_id, "host_data" is d->host_data (Trustee's regularize_data:
+ * truncated or zero-padded). Sample: 0 (nothing to check). Azure types:
+ * CAIRN_ERR_UNSUPPORTED (their verifier checks PCR 8). */
+int kbs_init_data_check(enum kbs_tee t, const struct initdata_digest *d, const struct attest_claims *c,
+                        struct cairn_error *err);
 
 /* Test hook: the token key's certificate for the current manifest (new
  * reference) to check the chain in unit tests. */

@@ -5,6 +5,7 @@ whose x5c chains to the deployment root), Trustee's golden bodies, and every
 refusal with Trustee's status and problem type. Prints one line per check."""
 import argparse
 import base64
+import hashlib
 import json
 import os
 import sys
@@ -269,6 +270,10 @@ def flows(a):
         check("TDX evidence on an snp session: 401 (snp evidence shape)",
               problem(st, body, 401, "AttestationError", "snp evidence"))
 
+    if a.azure_dir:
+        azure(a)
+    additional_and_init_data(a)
+
     # expiry on the short-lived Coordinator (2 s sessions and tokens)
     s = kc.KbsClient(a.short_url, a.short_cacert)
     sk, sp, stoken = kc.handshake(s)
@@ -284,11 +289,174 @@ def flows(a):
     check("token of another deployment: 401 TokenVerifierError", problem(st, body, 401, "TokenVerifierError"))
 
 
+AZ_NONCE = {"v0": "6368616c6c656e6765", "v1": "6368616c6c656e6765",   # "challenge" (Trustee's test data)
+            "v2": "982f5c6e45df0ed3f10b6f60b02f0c8390e281300f3805e2279c16168cd6ae9a"
+                  "a398f647caa2338748cd0fd9f5f819ef"}
+
+
+def az_attest(a, tee, evidence, additional=""):
+    c = kc.KbsClient(a.url, a.cacert)
+    st, body, _ = c.auth(tee)
+    if st != 200:
+        return st, body
+    n = json.loads(body)["nonce"]
+    _, p = kc.new_key()
+    req = kc.attestation(n, p, evidence)
+    req["tee-evidence"]["additional_evidence"] = additional
+    st, body, _ = c.attest(req)
+    return st, body
+
+
+def exact_problem(st, body, want_type, want_detail):
+    want = {"type": ERR_PREFIX + want_type, "detail": want_detail}
+    try:
+        got = json.loads(body)
+    except ValueError:
+        got = None
+    if st != 401 or got != want:
+        print("     got %d %s\n     want 401 %s" % (st, body[:400], json.dumps(want)))
+        return False
+    return True
+
+
+def azure(a):
+    """Trustee's captured Azure vTPM evidence through /attest: the Azure
+    verifier checks the vTPM quote's signature with the HCL report's AK and
+    refuses the quote's nonce, which is the capture's, not this session's
+    runtime-data digest. A changed byte is refused earlier."""
+    files = sorted(f for f in os.listdir(a.azure_dir) if f.startswith("az-") and "_evidence-v" in f)
+    check("Azure vectors present (%d)" % len(files), len(files) == 5, a.azure_dir)
+    for f in files:
+        tee = f.split("_")[0]
+        ver = f.rsplit("-", 1)[1].split(".")[0]
+        ev = json.load(open(os.path.join(a.azure_dir, f)))
+        st, body = az_attest(a, tee, ev)
+        check("%s: reaches the Azure verifier, refused for its vTPM nonce (exact 401 body)" % f,
+              exact_problem(st, body, "AttestationError",
+                            "RCAR handshake Attest failed: verify TEE evidence failed: vtpm quote: its nonce %s is "
+                            "not the expected report data" % AZ_NONCE[ver]))
+        # a changed byte of the vTPM quote's signature, and of a PCR
+        bad = json.loads(json.dumps(ev))
+        q = bad.get("tpm_quote") or bad.get("quote")
+        if isinstance(q["signature"], list):
+            q["signature"][10] ^= 1
+            q["pcrs"][3][0] ^= 1
+        else:
+            q["signature"] = q["signature"][:20] + ("0" if q["signature"][20] != "0" else "1") + q["signature"][21:]
+        st, body = az_attest(a, tee, bad)
+        check("%s with a changed byte: 401 (vtpm quote)" % f,
+              problem(st, body, 401, "AttestationError", "verify TEE evidence failed: vtpm quote"))
+        bad = json.loads(json.dumps(ev))
+        q = bad.get("tpm_quote") or bad.get("quote")
+        if isinstance(q["pcrs"][0], list):
+            q["pcrs"][3][0] ^= 1
+        else:
+            q["pcrs"][3] = ("1" if q["pcrs"][3][0] != "1" else "2") + q["pcrs"][3][1:]
+        st, body = az_attest(a, tee, bad)
+        check("%s with a changed PCR: 401 (vtpm quote)" % f,
+              problem(st, body, 401, "AttestationError", "verify TEE evidence failed: vtpm quote"))
+        other = "az-tdx-vtpm" if tee == "az-snp-vtpm" else "az-snp-vtpm"
+        st, body = az_attest(a, other, ev)
+        check("%s on an %s session: 401" % (f, other), problem(st, body, 401, "AttestationError",
+                                                               "verify TEE evidence failed"))
+        plain = "snp" if tee == "az-snp-vtpm" else "tdx"
+        st, body = az_attest(a, plain, ev)
+        check("%s on a %s session: 401 (%s evidence shape)" % (f, plain, plain),
+              problem(st, body, 401, "AttestationError", "%s evidence" % plain))
+    # the Azure tees are verified now, not refused as "not wired" (the old code)
+    st, body = az_attest(a, "az-snp-vtpm", {"version": 2})
+    check("az-snp-vtpm with a bare object: 401 naming the missing member, not \"not wired\"",
+          problem(st, body, 401, "AttestationError", "the TPM quote is not an object") and b"not wired" not in body)
+
+
+def additional_and_init_data(a):
+    """additional_evidence as guest-components and Trustee's document send it
+    ("" and "{}": no device; the exact string is hashed into the runtime
+    data), device evidence refused; init-data {format: toml, body} digested,
+    recorded in the token, malformed ones refused."""
+    root = open(a.cacert, "rb").read()
+
+    def sample_attest(additional="", hashed=None, init=None, body_override=None):
+        c = kc.KbsClient(a.url, a.cacert)
+        st, body, _ = c.auth("sample")
+        n = json.loads(body)["nonce"]
+        _, p = kc.new_key()
+        digest = kc.runtime_data_digest(n, p, additional if hashed is None else hashed)
+        req = kc.attestation(n, p, kc.sample_evidence(digest))
+        req["tee-evidence"]["additional_evidence"] = additional
+        if init is not None:
+            req["init-data"] = init
+        return c.attest(req)[:2]
+
+    st, body = sample_attest("{}")
+    check("additional_evidence \"{}\" (no device, Trustee's example): token", st == 200, body[:300])
+    st, body = sample_attest(" { } ")
+    check("additional_evidence \" { } \" (an empty map, as serde reads it): token", st == 200, body[:300])
+    st, body = sample_attest("{}", hashed="")
+    check("additional_evidence \"{}\" hashed as \"\": 401 (the string is bound)",
+          problem(st, body, 401, "AttestationError", "report data"))
+    st, body = sample_attest(" ")
+    check("additional_evidence of whitespace: 401 (Trustee cannot parse it either)",
+          problem(st, body, 401, "AttestationError", "additional_evidence is not a JSON object"))
+    st, body = sample_attest(json.dumps({"nvidia": {"evidence_list": []}}))
+    check("device evidence (nvidia): 401 naming the device",
+          problem(st, body, 401, "AttestationError", "attested devices (nvidia) is not verified by Cairn"))
+
+    toml = 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"aa.toml" = \'\'\'\n[token_configs]\n\'\'\'\n'
+    st, body = sample_attest(init={"format": "toml", "body": toml})
+    check("init-data (toml) with sample evidence: token", st == 200, body[:300])
+    if st == 200:
+        _, claims = verify_token(json.loads(body)["token"], root)
+        want = {"format": "toml", "algorithm": "sha384", "digest": hashlib.sha384(toml.encode()).hexdigest(),
+                "bound_by": "none (sample evidence has no init-data field; simulation only)"}
+        check("token records the init-data digest (SHA-384 of the exact body)",
+              claims["cairn"].get("init_data") == want, json.dumps(claims["cairn"])[:400])
+    st, body = sample_attest()
+    if st == 200:
+        _, claims = verify_token(json.loads(body)["token"], root)
+        check("no init-data: no init_data claim", "init_data" not in claims["cairn"])
+    for name, init, detail in (
+        ("format json", {"format": "json", "body": "{}"}, "unsupported format \"json\""),
+        ("no version", {"format": "toml", "body": 'algorithm = "sha256"\n'}, "no top-level version"),
+        ("algorithm md5", {"format": "toml", "body": 'version = "0.1.0"\nalgorithm = "md5"\n'}, "algorithm \"md5\""),
+        ("body not a string", {"format": "toml", "body": 5}, "init-data must be {format, body}"),
+    ):
+        st, body = sample_attest(init=init)
+        check("init-data %s: 401" % name, problem(st, body, 401, "AttestationError", detail))
+    # real evidence with init-data: the report data is checked first, as Trustee does
+    if a.tdx_quote:
+        c = kc.KbsClient(a.url, a.cacert)
+        st, body, _ = c.auth("tdx")
+        n = json.loads(body)["nonce"]
+        _, p = kc.new_key()
+        req = kc.attestation(n, p, {"cc_eventlog": None,
+                                    "quote": base64.b64encode(open(a.tdx_quote, "rb").read()).decode()})
+        req["init-data"] = {"format": "toml", "body": toml}
+        st, body, _ = c.attest(req)
+        check("real TDX quote with init-data: refused for its report data", problem(st, body, 401,
+                                                                                    "AttestationError",
+                                                                                    "report data"))
+    for f, ver in (("az-snp-vtpm_evidence-v1.json", "v1"), ("az-tdx-vtpm_evidence-v0.json", "v0")):
+        if not a.azure_dir:
+            break
+        ev = json.load(open(os.path.join(a.azure_dir, f)))
+        c = kc.KbsClient(a.url, a.cacert)
+        st, body, _ = c.auth(f.split("_")[0])
+        n = json.loads(body)["nonce"]
+        _, p = kc.new_key()
+        req = kc.attestation(n, p, ev)
+        req["init-data"] = {"format": "toml", "body": toml}
+        st, body, _ = c.attest(req)
+        check("%s with sha384 init-data: 401 (the vTPM binds sha256 only)" % f,
+              problem(st, body, 401, "AttestationError", "the vTPM binds a sha256 digest in PCR 8"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     for f in ("--url", "--cacert", "--short-url", "--short-cacert", "--disk-key", "--api-token", "--golden"):
         ap.add_argument(f, required=True)
     ap.add_argument("--tdx-quote")
+    ap.add_argument("--azure-dir")
     a = ap.parse_args()
     flows(a)
     if FAILS:

@@ -6,7 +6,9 @@
 # doing the handshake, fetching and decrypting resources, and every refusal.
 # A second Coordinator with 2-second sessions and tokens checks expiry.
 # Real TDX evidence from ../shared/testvectors is sent through /attest when
-# present (it reaches the verifier and is refused for its report data).
+# present (it reaches the verifier and is refused for its report data), and
+# so is Trustee's captured Azure vTPM evidence (tests/data/azure: refused for
+# its vTPM nonce, a changed byte earlier).
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../coordinator/lib.sh"
 CLI=${CAIRN_BIN_DIR}/cairn
@@ -77,7 +79,7 @@ fi
 if "$PY" "$HERE/kbs_flow.py" --url "https://$KBS" --cacert "$WORK/root.pem" \
      --short-url "https://$SHORT_KBS" --short-cacert "$WORK/root_short.pem" \
      --disk-key "$DISK" --api-token 's3cr3t-api-token' --golden "$HERE/../../data/kbs/trustee" \
-     ${TDX_QUOTE:+--tdx-quote "$TDX_QUOTE"}; then
+     --azure-dir "$HERE/../../data/azure" ${TDX_QUOTE:+--tdx-quote "$TDX_QUOTE"}; then
   echo "ok   - kbs_flow.py: handshake, releases and refusals"
 else
   echo "FAIL - kbs_flow.py"; FAILS=$((FAILS+1))
