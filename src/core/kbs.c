@@ -589,6 +589,10 @@ int kbs_verify_evidence(struct core *c, enum kbs_tee t, const json_t *primary, c
             *out = claims;
         return rc;
     }
+    /* kbs_auth admits no sample session outside simulation; the same rule
+     * here, so that no other caller of this function can skip it */
+    if (t == KBS_TEE_SAMPLE && !core_is_simulation(c))
+        return cairn_errf(err, CAIRN_ERR_PERMISSION, "sample evidence is accepted only in simulation mode");
     struct kbs_evidence_store store = {0};
     struct attest_evidence ev = {0};
     if ((rc = kbs_evidence_decode(t, primary, &store, &ev, err)) != 0) {
@@ -895,11 +899,13 @@ enum kbs_err kbs_resource(struct kbs *k, const char *session_id, const char *tok
     }
     /* log first: a release that cannot be recorded does not happen */
     const json_t *c = json_object_get(claims, "cairn");
-    json_t *fields = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:O?}", "resource", path, "secret", res->secret,
-                               "workload", w->name, "tee", json_string_value(json_object_get(claims, "tee")),
-                               "evidence_sha256", json_string_value(json_object_get(c, "evidence_sha256")), "token",
+    json_t *fields = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:O?, s:s*}", "resource", path, "secret",
+                               res->secret, "workload", w->name, "tee",
+                               json_string_value(json_object_get(claims, "tee")), "evidence_sha256",
+                               json_string_value(json_object_get(c, "evidence_sha256")), "token",
                                json_string_value(json_object_get(claims, "jti")), "tee-pubkey",
-                               json_object_get(claims, "tee-pubkey"));
+                               json_object_get(claims, "tee-pubkey"), "init_data",
+                               json_string_value(json_object_get(json_object_get(c, "init_data"), "digest")));
     struct cairn_error pe = {0};
     json_t *line = fields != NULL ? core_log_line("kbs resource released", fields) : NULL;
     json_decref(fields);

@@ -102,7 +102,8 @@ json_t *kbs_match_workloads(const struct manifest *m, enum kbs_tee t, const stru
  * then core_trust_check_claims, and count in the evidence metrics under the
  * hardware type. With `init` (the Attestation's init-data, parsed), the
  * evidence must bind it: TDX MRCONFIGID, SNP HOST_DATA (kbs_init_data_check),
- * Azure PCR 8 (sha256 only); sample evidence has no such field and passes.
+ * Azure PCR 8 (sha256 only); sample evidence has no such field and passes
+ * (sample itself only when `c` runs in simulation mode).
  * *out (attest_claims_free) on success; err names the failing check. */
 int kbs_verify_evidence(struct core *c, enum kbs_tee t, const json_t *primary, const uint8_t *rd, size_t rd_len,
                         const struct initdata_digest *init, struct attest_claims *out, struct cairn_error *err);

@@ -376,8 +376,8 @@ def additional_and_init_data(a):
     recorded in the token, malformed ones refused."""
     root = open(a.cacert, "rb").read()
 
-    def sample_attest(additional="", hashed=None, init=None, body_override=None):
-        c = kc.KbsClient(a.url, a.cacert)
+    def sample_attest(additional="", hashed=None, init=None, client=None):
+        c = client or kc.KbsClient(a.url, a.cacert)
         st, body, _ = c.auth("sample")
         n = json.loads(body)["nonce"]
         _, p = kc.new_key()
@@ -403,8 +403,14 @@ def additional_and_init_data(a):
           problem(st, body, 401, "AttestationError", "attested devices (nvidia) is not verified by Cairn"))
 
     toml = 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"aa.toml" = \'\'\'\n[token_configs]\n\'\'\'\n'
-    st, body = sample_attest(init={"format": "toml", "body": toml})
+    ci = kc.KbsClient(a.url, a.cacert)
+    st, body = sample_attest(init={"format": "toml", "body": toml}, client=ci)
     check("init-data (toml) with sample evidence: token", st == 200, body[:300])
+    # a release on that session: the update log names the init-data digest (test_kbs.sh checks it)
+    rst, _, _ = ci.resource("default/key/disk")
+    check("resource on the init-data session: 200", rst == 200)
+    if a.init_digest_out:
+        open(a.init_digest_out, "w").write(hashlib.sha384(toml.encode()).hexdigest())
     if st == 200:
         _, claims = verify_token(json.loads(body)["token"], root)
         want = {"format": "toml", "algorithm": "sha384", "digest": hashlib.sha384(toml.encode()).hexdigest(),
@@ -457,6 +463,7 @@ def main():
         ap.add_argument(f, required=True)
     ap.add_argument("--tdx-quote")
     ap.add_argument("--azure-dir")
+    ap.add_argument("--init-digest-out")
     a = ap.parse_args()
     flows(a)
     if FAILS:

@@ -79,7 +79,8 @@ fi
 if "$PY" "$HERE/kbs_flow.py" --url "https://$KBS" --cacert "$WORK/root.pem" \
      --short-url "https://$SHORT_KBS" --short-cacert "$WORK/root_short.pem" \
      --disk-key "$DISK" --api-token 's3cr3t-api-token' --golden "$HERE/../../data/kbs/trustee" \
-     --azure-dir "$HERE/../../data/azure" ${TDX_QUOTE:+--tdx-quote "$TDX_QUOTE"}; then
+     --azure-dir "$HERE/../../data/azure" --init-digest-out "$WORK/init_digest" \
+     ${TDX_QUOTE:+--tdx-quote "$TDX_QUOTE"}; then
   echo "ok   - kbs_flow.py: handshake, releases and refusals"
 else
   echo "FAIL - kbs_flow.py"; FAILS=$((FAILS+1))
@@ -91,6 +92,8 @@ echo "$log" | grep -c 'kbs resource released' | sed 's/^/note - releases in the 
 check "update log records the releases" contains "$log" '"update":"kbs resource released"'
 check "update log names resource and workload" contains "$log" '"resource":"default/token/api"'
 check "update log names the evidence digest" contains "$log" '"evidence_sha256":"'
+check "update log names the init-data digest of a release on an init-data session" \
+  contains "$log" "\"init_data\":\"$(cat "$WORK/init_digest" 2>/dev/null || echo missing)\""
 check "refusals are not releases" bash -c "! grep -q 'default/key/unlisted' <<<'$log'"
 
 # the KBS listener is not the client API: no REST routes there
