@@ -74,6 +74,21 @@ extern const srv_h2_plain_fn api_mesh_h2_plain;      /* JSON activation over HTT
 extern const struct srv_route api_metrics_routes[];
 extern const size_t api_metrics_n_routes;
 void api_not_allowed(struct srv_req *r, void *ctx);
+/* Issue 6: users, secrets, updates, recovery (api_governance.c), for the
+ * client listener's route table (api_client.c). */
+void api_gov_v2_secrets_get(struct srv_req *r, void *ctx);
+void api_gov_v2_secrets_post(struct srv_req *r, void *ctx);
+void api_gov_v2_update_post(struct srv_req *r, void *ctx);
+void api_gov_update_manifest_get(struct srv_req *r, void *ctx);
+void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx);
+void api_gov_v2_update_cancel(struct srv_req *r, void *ctx);
+void api_gov_v2_recover(struct srv_req *r, void *ctx);
+void api_gov_v2_recover_public_key(struct srv_req *r, void *ctx);
+void api_gov_v1_update_post(struct srv_req *r, void *ctx);
+void api_gov_v1_secrets_get(struct srv_req *r, void *ctx);
+void api_gov_v1_secrets_post(struct srv_req *r, void *ctx);
+void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx);
+void api_gov_v1_update_cancel(struct srv_req *r, void *ctx);
 /* Runs `fn` and logs the governance action once (docs/coordinator.md "Logs"):
  * action, the user the client certificate names ("" when none), the
  * client's address, result, HTTP status, duration and, when refused, the

@@ -318,21 +318,6 @@ static void h_v1_update_get(struct srv_req *r, void *ctx)
     cairn_buf_free(&b);
 }
 
-/* Issue 6: users, secrets, updates, recovery (api_governance.c). */
-void api_gov_v2_secrets_get(struct srv_req *r, void *ctx);
-void api_gov_v2_secrets_post(struct srv_req *r, void *ctx);
-void api_gov_v2_update_post(struct srv_req *r, void *ctx);
-void api_gov_update_manifest_get(struct srv_req *r, void *ctx);
-void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx);
-void api_gov_v2_update_cancel(struct srv_req *r, void *ctx);
-void api_gov_v2_recover(struct srv_req *r, void *ctx);
-void api_gov_v2_recover_public_key(struct srv_req *r, void *ctx);
-void api_gov_v1_update_post(struct srv_req *r, void *ctx);
-void api_gov_v1_secrets_get(struct srv_req *r, void *ctx);
-void api_gov_v1_secrets_post(struct srv_req *r, void *ctx);
-void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx);
-void api_gov_v1_update_cancel(struct srv_req *r, void *ctx);
-
 /* Issue 13: Config.FeatureGates endpoints (api_features.c). */
 void api_feat_sign_quote(struct srv_req *r, void *ctx);
 void api_feat_monotonic_counter(struct srv_req *r, void *ctx);

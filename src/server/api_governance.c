@@ -24,21 +24,6 @@
 #define RECOVER_MAX_BODY 20480
 #define SECRETS_MAX_NAMES 256
 
-/* Declared for the route table in api_client.c. */
-void api_gov_v2_secrets_get(struct srv_req *r, void *ctx);
-void api_gov_v2_secrets_post(struct srv_req *r, void *ctx);
-void api_gov_v2_update_post(struct srv_req *r, void *ctx);
-void api_gov_update_manifest_get(struct srv_req *r, void *ctx);
-void api_gov_v2_update_manifest_post(struct srv_req *r, void *ctx);
-void api_gov_v2_update_cancel(struct srv_req *r, void *ctx);
-void api_gov_v2_recover(struct srv_req *r, void *ctx);
-void api_gov_v2_recover_public_key(struct srv_req *r, void *ctx);
-void api_gov_v1_update_post(struct srv_req *r, void *ctx);
-void api_gov_v1_secrets_get(struct srv_req *r, void *ctx);
-void api_gov_v1_secrets_post(struct srv_req *r, void *ctx);
-void api_gov_v1_update_manifest_post(struct srv_req *r, void *ctx);
-void api_gov_v1_update_cancel(struct srv_req *r, void *ctx);
-
 static struct core *core_of(void *ctx)
 {
     return ((struct api_ctx *)ctx)->core;
@@ -234,7 +219,13 @@ static void h_v1_secrets_post(struct srv_req *r, void *ctx)
 
 /* ---- updates ---- */
 
-static void h_v2_update_post(struct srv_req *r, void *ctx)
+/* gov_update / gov_update_ack: a user's manifest bytes in, a JSON answer out. */
+typedef int (*gov_manifest_fn)(struct core *c, X509 *peer, const uint8_t *raw, size_t len, json_t **out,
+                               struct cairn_error *err);
+
+/* v2: {"manifest": base64} to one governance call, its answer as JSend data;
+ * `what` completes "cannot ..." in a refusal. */
+static void v2_manifest_call(struct srv_req *r, void *ctx, gov_manifest_fn fn, const char *what)
 {
     if (require_user(r, ctx, false) != 0)
         return;
@@ -244,11 +235,16 @@ static void h_v2_update_post(struct srv_req *r, void *ctx)
         return;
     json_t *o = NULL;
     struct cairn_error e = {0};
-    if (gov_update(core_of(ctx), srv_req_peer_cert(r), raw, len, &o, &e) != 0)
-        refuse_v2(r, ctx, "start a manifest update", &e);
+    if (fn(core_of(ctx), srv_req_peer_cert(r), raw, len, &o, &e) != 0)
+        refuse_v2(r, ctx, what, &e);
     else
         srv_jsend_success(r, o);
     free(raw);
+}
+
+static void h_v2_update_post(struct srv_req *r, void *ctx)
+{
+    v2_manifest_call(r, ctx, gov_update, "start a manifest update");
 }
 
 static void h_v1_update_post(struct srv_req *r, void *ctx)
@@ -279,19 +275,7 @@ void api_gov_update_manifest_get(struct srv_req *r, void *ctx)
 
 static void h_v2_update_manifest_post(struct srv_req *r, void *ctx)
 {
-    if (require_user(r, ctx, false) != 0)
-        return;
-    uint8_t *raw = NULL;
-    size_t len = 0;
-    if (body_b64_member(r, "manifest", &raw, &len) != 0)
-        return;
-    json_t *o = NULL;
-    struct cairn_error e = {0};
-    if (gov_update_ack(core_of(ctx), srv_req_peer_cert(r), raw, len, &o, &e) != 0)
-        refuse_v2(r, ctx, "acknowledge the update", &e);
-    else
-        srv_jsend_success(r, o);
-    free(raw);
+    v2_manifest_call(r, ctx, gov_update_ack, "acknowledge the update");
 }
 
 static void h_v1_update_manifest_post(struct srv_req *r, void *ctx)
