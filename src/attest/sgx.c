@@ -107,8 +107,8 @@ static int sgx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
     return 0;
 }
 
-int sgx_verify(const struct attest_evidence *ev, const struct attest_trust *trust,
-               struct attest_claims *out, struct cairn_error *err)
+int intel_verify(const struct intel_kind *k, const struct attest_evidence *ev, const struct attest_trust *trust,
+                 struct attest_claims *out, struct cairn_error *err)
 {
     struct dcap_quote q;
     struct dcap_pck_info pck;
@@ -116,30 +116,40 @@ int sgx_verify(const struct attest_evidence *ev, const struct attest_trust *trus
     memset(&cr, 0, sizeof(cr));
     time_t at = trust != NULL && trust->at != 0 ? trust->at : time(NULL);
     json_t *checks = NULL, *j = NULL;
-    int rc = dcap_quote_parse(ev->quote, ev->quote_len, DCAP_TEE_SGX, &q, err);
+    int rc = dcap_quote_parse(ev->quote, ev->quote_len, k->tee, &q, err);
     if (rc != 0)
         return rc;
     checks = json_array();
     if (checks == NULL)
-        return cairn_errf(err, CAIRN_ERR_NOMEM, "sgx quote: out of memory");
-    if ((rc = dcap_verify_quote("sgx quote", &q, (const char *)ev->certs, ev->certs_len, trust, at,
-                                checks, &pck, err)) != 0)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "%s: out of memory", k->what);
+    if ((rc = dcap_verify_quote(k->what, &q, (const char *)ev->certs, ev->certs_len, trust, at, checks, &pck,
+                                err)) != 0)
         goto out;
-    struct collateral_input in = {.tdx = false, .pck = &pck, .qe_report = q.qe_report};
+    struct collateral_input in = {.tdx = k->tee == DCAP_TEE_TDX, .pck = &pck, .qe_report = q.qe_report};
+    if (k->collateral_in != NULL)
+        k->collateral_in(&q, &in);
     if ((rc = collateral_evaluate(&in, trust, at, checks, &cr, err)) != 0)
         goto out;
-    if ((rc = sgx_claims(&q, &pck, &cr, checks, &j)) != 0) {
-        rc = cairn_errf(err, rc, "sgx quote: out of memory");
+    if ((rc = k->claims(&q, &pck, &cr, checks, &j)) != 0) {
+        rc = cairn_errf(err, rc, "%s: out of memory", k->what);
         goto out;
     }
-    out->type = ATTEST_SGX;
-    memcpy(out->report_data, q.body + SGX_RB_REPORTDATA, 64);
+    out->type = k->type;
+    memcpy(out->report_data, q.body + k->report_data_off, 64);
     out->report_data_len = 64;
     out->json = j;
 out:
     collateral_result_free(&cr);
     json_decref(checks);
     return rc;
+}
+
+int sgx_verify(const struct attest_evidence *ev, const struct attest_trust *trust,
+               struct attest_claims *out, struct cairn_error *err)
+{
+    static const struct intel_kind sgx = {.tee = DCAP_TEE_SGX, .type = ATTEST_SGX, .what = "sgx quote",
+                                          .report_data_off = SGX_RB_REPORTDATA, .claims = sgx_claims};
+    return intel_verify(&sgx, ev, trust, out, err);
 }
 
 /* ---- policy (MarbleRun's PackageProperties.IsCompliant + the client rules) -- */

@@ -21,6 +21,23 @@ int intel_claims_add_tcb(json_t *j, const struct collateral_result *cr);
  * "platform_instance_id". Shared with TDX. */
 int intel_claims_add_pck(json_t *j, const struct dcap_pck_info *pck);
 
+/* What sgx_verify and tdx_verify (verifiers.h) do not share; intel_verify is
+ * the path they do: parse, the quote and PCK checks (dcap.c), the collateral
+ * (collateral.c), then the claims. */
+struct intel_kind {
+    uint32_t tee;                  /* DCAP_TEE_SGX / DCAP_TEE_TDX */
+    enum attest_type type;         /* of the claims */
+    const char *what;              /* "sgx quote", in messages */
+    size_t report_data_off;        /* of the 64-byte report data in the quote body */
+    /* Adds the kind's own collateral inputs to `in` (pck and qe_report are set); may be NULL. */
+    void (*collateral_in)(const struct dcap_quote *q, struct collateral_input *in);
+    /* The claims object (with `checks`); 0 or CAIRN_ERR_NOMEM. */
+    int (*claims)(const struct dcap_quote *q, const struct dcap_pck_info *pck, const struct collateral_result *cr,
+                  json_t *checks, json_t **out);
+};
+int intel_verify(const struct intel_kind *k, const struct attest_evidence *ev, const struct attest_trust *trust,
+                 struct attest_claims *out, struct cairn_error *err);
+
 /* Policy (called by tee_policy_match in policy.c). Each returns 0 or
  * CAIRN_ERR_POLICY naming the field, e.g. "mrenclave mismatch: expected ..,
  * got ..". See docs/attestation-intel.md for the rules. */

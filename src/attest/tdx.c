@@ -71,46 +71,21 @@ static int tdx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
     return 0;
 }
 
+/* The TD report's parts the TDX collateral (TDX module identity) checks. */
+static void tdx_collateral_in(const struct dcap_quote *q, struct collateral_input *in)
+{
+    in->tee_tcb_svn = q->body + TDX_TB_TEE_TCB_SVN;
+    in->mr_signer_seam = q->body + TDX_TB_MRSIGNERSEAM;
+    in->seam_attributes = q->body + TDX_TB_SEAMATTRIBUTES;
+}
+
 int tdx_verify(const struct attest_evidence *ev, const struct attest_trust *trust,
                struct attest_claims *out, struct cairn_error *err)
 {
-    struct dcap_quote q;
-    struct dcap_pck_info pck;
-    struct collateral_result cr;
-    memset(&cr, 0, sizeof(cr));
-    time_t at = trust != NULL && trust->at != 0 ? trust->at : time(NULL);
-    json_t *checks = NULL, *j = NULL;
-    int rc = dcap_quote_parse(ev->quote, ev->quote_len, DCAP_TEE_TDX, &q, err);
-    if (rc != 0)
-        return rc;
-    checks = json_array();
-    if (checks == NULL)
-        return cairn_errf(err, CAIRN_ERR_NOMEM, "tdx quote: out of memory");
-    if ((rc = dcap_verify_quote("tdx quote", &q, (const char *)ev->certs, ev->certs_len, trust, at,
-                                checks, &pck, err)) != 0)
-        goto out;
-    struct collateral_input in = {
-        .tdx = true,
-        .pck = &pck,
-        .qe_report = q.qe_report,
-        .tee_tcb_svn = q.body + TDX_TB_TEE_TCB_SVN,
-        .mr_signer_seam = q.body + TDX_TB_MRSIGNERSEAM,
-        .seam_attributes = q.body + TDX_TB_SEAMATTRIBUTES,
-    };
-    if ((rc = collateral_evaluate(&in, trust, at, checks, &cr, err)) != 0)
-        goto out;
-    if ((rc = tdx_claims(&q, &pck, &cr, checks, &j)) != 0) {
-        rc = cairn_errf(err, rc, "tdx quote: out of memory");
-        goto out;
-    }
-    out->type = ATTEST_TDX;
-    memcpy(out->report_data, q.body + TDX_TB_REPORTDATA, 64);
-    out->report_data_len = 64;
-    out->json = j;
-out:
-    collateral_result_free(&cr);
-    json_decref(checks);
-    return rc;
+    static const struct intel_kind tdx = {.tee = DCAP_TEE_TDX, .type = ATTEST_TDX, .what = "tdx quote",
+                                          .report_data_off = TDX_TB_REPORTDATA,
+                                          .collateral_in = tdx_collateral_in, .claims = tdx_claims};
+    return intel_verify(&tdx, ev, trust, out, err);
 }
 
 /* ---- policy: the TDX package fields of DESIGN §5 ---------------------------- */
