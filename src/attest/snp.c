@@ -19,6 +19,7 @@
 #include "attest/amd_roots.h"
 #include "common/encoding.h"
 #include "common/reader.h"
+#include "crypto/crypto.h"
 
 #define CERTS_MAX 16
 #define CERTS_BYTES_MAX (1u << 20)
@@ -385,21 +386,6 @@ static char *cert_cn(X509 *x, bool issuer)
     return (char *)u; /* OPENSSL_free */
 }
 
-static int map_verify_error(int e)
-{
-    switch (e) {
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-    case X509_V_ERR_CRL_HAS_EXPIRED:
-    case X509_V_ERR_CRL_NOT_YET_VALID:
-        return CAIRN_ERR_EXPIRED;
-    case X509_V_ERR_CERT_REVOKED:
-        return CAIRN_ERR_REVOKED;
-    default:
-        return CAIRN_ERR_VERIFY;
-    }
-}
-
 /* CRLs: each certificate of the verified path is looked up in every CRL that
  * its issuer signed (signature and validity window checked at `at`). A CRL
  * from an issuer outside the path is ignored; a CRL from a path issuer that
@@ -568,7 +554,7 @@ int snp_cert_verify(X509 *leaf, STACK_OF(X509) *certs, const struct attest_trust
         int e = X509_STORE_CTX_get_error(ctx);
         int depth = X509_STORE_CTX_get_error_depth(ctx);
         static const char *const what[] = {"VCEK/VLEK", "ASK/ASVK", "ARK"};
-        rc = cairn_errf(err, map_verify_error(e), "snp: %s certificate chain: %s",
+        rc = cairn_errf(err, cc_verify_error_code(e), "snp: %s certificate chain: %s",
                         depth >= 0 && depth < 3 ? what[depth] : "certificate", X509_verify_cert_error_string(e));
         ERR_clear_error();
         goto out;

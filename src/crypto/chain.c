@@ -8,9 +8,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 
-static int map_verify_error(int e)
+int cc_verify_error_code(int x509_err)
 {
-    switch (e) {
+    switch (x509_err) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
     case X509_V_ERR_CERT_NOT_YET_VALID:
     case X509_V_ERR_CRL_HAS_EXPIRED:
@@ -70,7 +70,7 @@ int cc_chain_verify(X509 *leaf, STACK_OF(X509) *intermediates, STACK_OF(X509) *r
     char subj[256] = "?";
     if (bad != NULL)
         X509_NAME_oneline(X509_get_subject_name(bad), subj, sizeof(subj));
-    rc = map_verify_error(e);
+    rc = cc_verify_error_code(e);
     cairn_errf(err, rc, "chain: %s at depth %d (subject %s)", X509_verify_cert_error_string(e), depth, subj);
 out:
     X509_STORE_CTX_free(ctx);

@@ -190,6 +190,11 @@ int cc_csr_to_der(X509_REQ *csr, uint8_t **out, size_t *out_len);
  * the array); IPs in textual form. */
 int cc_csr_get_sans(X509_REQ *csr, char ***dns, size_t *n_dns, char ***ips, size_t *n_ips);
 
+/* The error code for an X509_V_ERR_* of a failed chain verification:
+ * CAIRN_ERR_EXPIRED (a certificate or CRL outside its validity),
+ * CAIRN_ERR_REVOKED, else CAIRN_ERR_VERIFY. */
+int cc_verify_error_code(int x509_err);
+
 /* Chain verification at an explicit time (0 = now): `leaf` must chain through
  * `intermediates` (may be NULL) to one of `roots`. With `crls` (may be NULL)
  * every certificate in the path is checked against the CRLs of its issuer
