@@ -63,8 +63,7 @@ int intel_claims_add_pck(json_t *j, const struct dcap_pck_info *pck)
     return rc != 0 ? CAIRN_ERR_NOMEM : 0;
 }
 
-static int sgx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pck,
-                      const struct collateral_result *cr, json_t *checks, json_t **out)
+static int sgx_claims(const struct dcap_quote *q, json_t **out)
 {
     const uint8_t *b = q->body;
     json_t *j = json_object();
@@ -93,18 +92,26 @@ static int sgx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
     rc |= set_int(j, "pce_svn", q->pce_svn);
     rc |= set_int(j, "qe_isv_svn", le16(q->qe_report + SGX_RB_ISVSVN));
     rc |= json_object_set_new(j, "oe_header", json_boolean(q->oe_header));
-    rc |= json_object_set_new(j, "pck_chain_source",
-                              json_string(q->pck_pem != NULL ? "quote" : "evidence"));
-    rc |= json_object_set_new(j, "cert_data_type", json_integer(q->cert_type));
-    rc |= intel_claims_add_pck(j, pck);
-    rc |= intel_claims_add_tcb(j, cr);
-    rc |= json_object_set(j, "checks", checks);
     if (rc != 0) {
         json_decref(j);
         return CAIRN_ERR_NOMEM;
     }
     *out = j;
     return 0;
+}
+
+/* The claims every Intel quote ends with: where the PCK chain came from, the
+ * PCK and TCB claims, and the checks made. */
+static int intel_claims_common(json_t *j, const struct dcap_quote *q, const struct dcap_pck_info *pck,
+                               const struct collateral_result *cr, json_t *checks)
+{
+    int rc = 0;
+    rc |= json_object_set_new(j, "pck_chain_source", json_string(q->pck_pem != NULL ? "quote" : "evidence"));
+    rc |= json_object_set_new(j, "cert_data_type", json_integer(q->cert_type));
+    rc |= intel_claims_add_pck(j, pck);
+    rc |= intel_claims_add_tcb(j, cr);
+    rc |= json_object_set(j, "checks", checks);
+    return rc != 0 ? CAIRN_ERR_NOMEM : 0;
 }
 
 int intel_verify(const struct intel_kind *k, const struct attest_evidence *ev, const struct attest_trust *trust,
@@ -130,7 +137,8 @@ int intel_verify(const struct intel_kind *k, const struct attest_evidence *ev, c
         k->collateral_in(&q, &in);
     if ((rc = collateral_evaluate(&in, trust, at, checks, &cr, err)) != 0)
         goto out;
-    if ((rc = k->claims(&q, &pck, &cr, checks, &j)) != 0) {
+    if ((rc = k->claims(&q, &j)) != 0 || (rc = intel_claims_common(j, &q, &pck, &cr, checks)) != 0) {
+        json_decref(j);
         rc = cairn_errf(err, rc, "%s: out of memory", k->what);
         goto out;
     }

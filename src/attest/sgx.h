@@ -31,9 +31,9 @@ struct intel_kind {
     size_t report_data_off;        /* of the 64-byte report data in the quote body */
     /* Adds the kind's own collateral inputs to `in` (pck and qe_report are set); may be NULL. */
     void (*collateral_in)(const struct dcap_quote *q, struct collateral_input *in);
-    /* The claims object (with `checks`); 0 or CAIRN_ERR_NOMEM. */
-    int (*claims)(const struct dcap_quote *q, const struct dcap_pck_info *pck, const struct collateral_result *cr,
-                  json_t *checks, json_t **out);
+    /* The kind's own claims (intel_verify adds the PCK, TCB and checks ones
+     * after them); 0 or CAIRN_ERR_NOMEM. */
+    int (*claims)(const struct dcap_quote *q, json_t **out);
 };
 int intel_verify(const struct intel_kind *k, const struct attest_evidence *ev, const struct attest_trust *trust,
                  struct attest_claims *out, struct cairn_error *err);

@@ -19,8 +19,7 @@ static int set_hex(json_t *j, const char *k, const uint8_t *p, size_t n)
     return v != NULL && json_object_set_new(j, k, v) == 0 ? 0 : CAIRN_ERR_NOMEM;
 }
 
-static int tdx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pck,
-                      const struct collateral_result *cr, json_t *checks, json_t **out)
+static int tdx_claims(const struct dcap_quote *q, json_t **out)
 {
     const uint8_t *b = q->body;
     json_t *j = json_object();
@@ -57,12 +56,6 @@ static int tdx_claims(const struct dcap_quote *q, const struct dcap_pck_info *pc
         json_integer(q->qe_report[SGX_RB_ISVSVN] | q->qe_report[SGX_RB_ISVSVN + 1] << 8));
     if (q->trailing > 0)
         rc |= json_object_set_new(j, "trailing_bytes", json_integer((json_int_t)q->trailing));
-    rc |= json_object_set_new(j, "pck_chain_source",
-                              json_string(q->pck_pem != NULL ? "quote" : "evidence"));
-    rc |= json_object_set_new(j, "cert_data_type", json_integer(q->cert_type));
-    rc |= intel_claims_add_pck(j, pck);
-    rc |= intel_claims_add_tcb(j, cr);
-    rc |= json_object_set(j, "checks", checks);
     if (rc != 0) {
         json_decref(j);
         return CAIRN_ERR_NOMEM;
