@@ -247,7 +247,9 @@ static void h_v2_update_post(struct srv_req *r, void *ctx)
     v2_manifest_call(r, ctx, gov_update, "start a manifest update");
 }
 
-static void h_v1_update_post(struct srv_req *r, void *ctx)
+/* v1: the raw manifest as the body to one governance call; the JSend data
+ * is the answer's "message" with `message`, else null (MarbleRun's v1). */
+static void v1_manifest_call(struct srv_req *r, void *ctx, gov_manifest_fn fn, const char *what, bool message)
 {
     if (require_user(r, ctx, true) != 0)
         return;
@@ -255,12 +257,18 @@ static void h_v1_update_post(struct srv_req *r, void *ctx)
     const uint8_t *body = srv_req_body(r, &len);
     json_t *o = NULL;
     struct cairn_error e = {0};
-    if (gov_update(core_of(ctx), srv_req_peer_cert(r), body, len, &o, &e) != 0) {
-        refuse_v1(r, ctx, "start a manifest update", &e);
+    if (fn(core_of(ctx), srv_req_peer_cert(r), body, len, &o, &e) != 0) {
+        refuse_v1(r, ctx, what, &e);
         return;
     }
+    json_t *data = message ? json_incref(json_object_get(o, "message")) : NULL;
     json_decref(o);
-    srv_jsend_success(r, NULL);
+    srv_jsend_success(r, data);
+}
+
+static void h_v1_update_post(struct srv_req *r, void *ctx)
+{
+    v1_manifest_call(r, ctx, gov_update, "start a manifest update", false);
 }
 
 void api_gov_update_manifest_get(struct srv_req *r, void *ctx)
@@ -280,19 +288,7 @@ static void h_v2_update_manifest_post(struct srv_req *r, void *ctx)
 
 static void h_v1_update_manifest_post(struct srv_req *r, void *ctx)
 {
-    if (require_user(r, ctx, true) != 0)
-        return;
-    size_t len;
-    const uint8_t *body = srv_req_body(r, &len);
-    json_t *o = NULL;
-    struct cairn_error e = {0};
-    if (gov_update_ack(core_of(ctx), srv_req_peer_cert(r), body, len, &o, &e) != 0) {
-        refuse_v1(r, ctx, "acknowledge the update", &e);
-        return;
-    }
-    json_t *msg = json_incref(json_object_get(o, "message"));
-    json_decref(o);
-    srv_jsend_success(r, msg);
+    v1_manifest_call(r, ctx, gov_update_ack, "acknowledge the update", true);
 }
 
 static void update_cancel(struct srv_req *r, void *ctx, bool v1)
