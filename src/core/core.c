@@ -631,39 +631,47 @@ static int persist_doc(struct core *c, const struct core_snap *s, const uint8_t 
     return rc;
 }
 
+/* Serialises and persists the current state (caller holds c->persist). Under
+ * the state lock only a snapshot reference and shallow copies of the counters
+ * and the log (their members are never modified in place); serialising (key
+ * encoding, secrets) happens outside it. *out_gen (may be NULL) receives the
+ * generation written. */
+static int persist_current(struct core *c, uint64_t *out_gen, struct cairn_error *err)
+{
+    pthread_mutex_lock(&c->lock);
+    struct core_snap *s = c->snap;
+    atomic_fetch_add(&s->refs, 1);
+    uint64_t g = c->gen;
+    json_t *acts = json_copy(c->activations), *log = json_copy(c->update_log), *mono = json_copy(c->mono);
+    pthread_mutex_unlock(&c->lock);
+    char *doc = NULL;
+    size_t len = 0;
+    int rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, NULL, 0, &doc, &len)
+                                                           : CAIRN_ERR_NOMEM;
+    json_decref(acts);
+    json_decref(mono);
+    json_decref(log);
+    if (rc == 0)
+        rc = persist_doc(c, s, NULL, NULL, doc, len, err);
+    else
+        cairn_errf(err, rc, "serialising the state failed");
+    if (doc != NULL)
+        cc_free_secret(doc, len);
+    core_snap_put(s);
+    if (rc == 0 && out_gen != NULL)
+        *out_gen = g;
+    return rc;
+}
+
 /* Persists the current state if nothing newer than generation `gen` was
  * written yet (activation counter commits). */
 int core_persist_gen(struct core *c, uint64_t gen, struct cairn_error *err)
 {
     int rc = 0;
     pthread_mutex_lock(&c->persist);
-    if (c->persisted_gen < gen) {
-        /* under the state lock only a snapshot reference and shallow copies
-         * of the counters and the log (their members are never modified in
-         * place); serialising (key encoding, secrets) happens outside it */
-        pthread_mutex_lock(&c->lock);
-        struct core_snap *s = c->snap;
-        atomic_fetch_add(&s->refs, 1);
-        uint64_t g = c->gen;
-        json_t *acts = json_copy(c->activations), *log = json_copy(c->update_log), *mono = json_copy(c->mono);
-        pthread_mutex_unlock(&c->lock);
-        char *doc = NULL;
-        size_t len = 0;
-        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, NULL, 0, &doc, &len)
-                                                           : CAIRN_ERR_NOMEM;
-        json_decref(acts);
-        json_decref(mono);
-        json_decref(log);
-        if (rc == 0)
-            rc = persist_doc(c, s, NULL, NULL, doc, len, err);
-        else
-            cairn_errf(err, rc, "serialising the state failed");
-        if (doc != NULL)
-            cc_free_secret(doc, len);
-        core_snap_put(s);
-        if (rc == 0)
-            c->persisted_gen = g;
-    }
+    uint64_t g = 0;
+    if (c->persisted_gen < gen && (rc = persist_current(c, &g, err)) == 0)
+        c->persisted_gen = g;
     pthread_mutex_unlock(&c->persist);
     return rc;
 }
@@ -1435,25 +1443,7 @@ int core_seal_joined(struct core *c, struct cairn_error *err)
     if (c->ha != NULL)   /* etcd: the data key from a peer, sealed for this replica */
         rc = ha_store_pending_key(c);
     if (c->reseal_pending) {
-        char *d = NULL;
-        size_t dl = 0;
-        pthread_mutex_lock(&c->lock);
-        struct core_snap *s = c->snap;
-        atomic_fetch_add(&s->refs, 1);
-        json_t *acts = json_copy(c->activations), *log = json_copy(c->update_log), *mono = json_copy(c->mono);
-        pthread_mutex_unlock(&c->lock);
-        rc = (acts != NULL && log != NULL && mono != NULL) ? doc_build(c, s, acts, mono, log, NULL, 0, &d, &dl)
-                                                           : CAIRN_ERR_NOMEM;
-        json_decref(acts);
-        json_decref(log);
-        json_decref(mono);
-        if (rc == 0)
-            rc = persist_doc(c, s, NULL, NULL, d, dl, err);
-        else
-            cairn_errf(err, rc, "serialising the state failed");
-        if (d != NULL)
-            cc_free_secret(d, dl);
-        core_snap_put(s);
+        rc = persist_current(c, NULL, err);
         if (rc == 0) {
             c->reseal_pending = false;
             LOG_INFO("the state (opened with the data key from a replica) is now sealed with this machine's seal");
