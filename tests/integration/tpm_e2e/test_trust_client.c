@@ -32,6 +32,7 @@
 #include "common/file.h"
 #include "crypto/crypto.h"
 #include "../../common/swtpm_child.h"
+#include "../../common/tpm_answer.h"
 
 /* the swtpm of the whole group (tests skip when it is not installed) */
 static struct swtpm_child g_tpm;
@@ -59,14 +60,6 @@ static void ca_new(const char *cn, X509 **cert, EVP_PKEY **key)
     assert_int_equal(cc_cert_issue(&t, *key, NULL, *key, cert, NULL), 0);
 }
 
-static char *to_pem(X509 *x)
-{
-    char *p = NULL;
-    size_t n = 0;
-    assert_int_equal(cc_cert_to_pem(x, &p, &n), 0);
-    return p;
-}
-
 /* <g_tpm.dir>/<name>/tpm/roots/ca.pem holding `ca` (none when ca is NULL: an
  * empty trust directory); returns the directory (static buffer per call). */
 static const char *trust_dir(const char *name, X509 *ca, char *out, size_t n)
@@ -76,7 +69,7 @@ static const char *trust_dir(const char *name, X509 *ca, char *out, size_t n)
     snprintf(path, sizeof(path), "%s/tpm/roots", out);
     assert_int_equal(cairn_mkdirs(path, 0700), 0);
     if (ca != NULL) {
-        char *p = to_pem(ca);
+        char *p = test_cert_pem(ca);
         snprintf(path, sizeof(path), "%s/tpm/roots/ca.pem", out);
         assert_int_equal(cairn_file_write_atomic(path, p, strlen(p), 0600), 0);
         free(p);
@@ -84,42 +77,11 @@ static const char *trust_dir(const char *name, X509 *ca, char *out, size_t n)
     return out;
 }
 
-/* A /quote answer of a TPM Coordinator with `root`, quoting root || nonce. */
-static json_t *answer(const struct attest_issuer_config *cfg, X509 *inter, X509 *root, const char *nonce)
-{
-    uint8_t *der = NULL;
-    size_t n = 0;
-    assert_int_equal(cc_cert_to_der(root, &der, &n), 0);
-    uint8_t *msg = malloc(n + strlen(nonce));
-    assert_non_null(msg);
-    memcpy(msg, der, n);
-    memcpy(msg + n, nonce, strlen(nonce));
-    uint8_t rd[64] = {0};
-    cc_sha256(msg, n + strlen(nonce), rd);
-    free(msg);
-    free(der);
-    struct attest_issued is;
-    struct cairn_error err = {0};
-    int rc = attest_issue(ATTEST_TPM, rd, cfg, &is, &err);
-    if (rc != 0)
-        print_message("tpm issue: %s\n", err.msg);
-    assert_int_equal(rc, 0);
-    char *pi = to_pem(inter), *pr = to_pem(root), *chain = NULL;
-    assert_true(asprintf(&chain, "%s%s", pi, pr) > 0);
-    json_t *d = json_pack("{s:s, s:n}", "cert", chain, "quote");
-    assert_int_equal(attest_evidence_to_json(&is, d), 0);
-    attest_issued_free(&is);
-    free(pi);
-    free(pr);
-    free(chain);
-    return d;
-}
-
 /* A TPM policy: AKRoots (required for TEE tpm) = `ca`, PCR 0 all zero
  * (swtpm runs no firmware). Caller frees. */
 static char *policy_for(X509 *ca)
 {
-    char *capem = to_pem(ca);
+    char *capem = test_cert_pem(ca);
     json_t *j = json_pack("{s:s, s:[s], s:{s:{s:s}}}", "TEE", "tpm", "AKRoots", capem, "PCRs", "sha256", "0",
                           "0000000000000000000000000000000000000000000000000000000000000000");
     char *s = json_dumps(j, JSON_COMPACT);
@@ -175,7 +137,7 @@ static void test_trust_dir_decides_ak(void **state)
     struct cc_cert_template at = {.subject = {.common_name = "swtpm AK"}, .max_path_len = -1,
                                   .key_usage = CC_KU_DIGITAL_SIGNATURE};
     assert_int_equal(cc_cert_issue(&at, ak.key, ca, cak, &akcert, &err), 0);
-    char *akpem = to_pem(akcert), akpath[128];
+    char *akpem = test_cert_pem(akcert), akpath[128];
     snprintf(akpath, sizeof(akpath), "%s/ak.pem", g_tpm.dir);
     assert_int_equal(cairn_file_write_atomic(akpath, akpem, strlen(akpem), 0600), 0);
     cfg.tpm_ak_cert = akpath;
@@ -190,7 +152,7 @@ static void test_trust_dir_decides_ak(void **state)
     trust_dir("other", other, bad, sizeof(bad));
     trust_dir("empty", NULL, empty, sizeof(empty));
 
-    json_t *d = answer(&cfg, inter, root, "n1");
+    json_t *d = tpm_coordinator_answer(&cfg, inter, root, root, "n1");
     struct cairn_coordinator_certs c = {0};
 
     /* no trust directory: the verifier does not chain the AK certificate
@@ -227,7 +189,7 @@ static void test_trust_dir_decides_ak(void **state)
     json_decref(d);
 
     /* the right CA does not make a wrong binding pass */
-    d = answer(&cfg, inter, root, "n2");
+    d = tpm_coordinator_answer(&cfg, inter, root, root, "n2");
     assert_int_equal(verify_with(d, "n3", &p, good, false, &c, &err), CAIRN_ERR_VERIFY);
     json_decref(d);
 

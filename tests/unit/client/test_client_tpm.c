@@ -27,6 +27,7 @@
 #include "common/file.h"
 #include "crypto/crypto.h"
 #include "../../common/swtpm_child.h"
+#include "../../common/tpm_answer.h"
 
 /* the swtpm of the whole group (tests skip when it is not installed) */
 static struct swtpm_child g_tpm;
@@ -52,45 +53,6 @@ static void make_ca(const char *cn, X509 **cert, EVP_PKEY **key)
     struct cc_cert_template t = {.subject = {.common_name = cn}, .is_ca = true, .max_path_len = -1,
                                  .key_usage = CC_KU_DIGITAL_SIGNATURE | CC_KU_CERT_SIGN | CC_KU_CRL_SIGN};
     assert_int_equal(cc_cert_issue(&t, *key, NULL, *key, cert, NULL), 0);
-}
-
-static char *pem(X509 *x)
-{
-    char *p = NULL;
-    size_t n;
-    assert_int_equal(cc_cert_to_pem(x, &p, &n), 0);
-    return p;
-}
-
-/* The /quote answer of a TPM Coordinator whose root is `root`, quoting `bind_root` || nonce. */
-static json_t *quote_answer(const struct attest_issuer_config *cfg, X509 *inter, X509 *root, X509 *bind_root,
-                            const char *nonce)
-{
-    uint8_t *der = NULL;
-    size_t n = 0;
-    assert_int_equal(cc_cert_to_der(bind_root, &der, &n), 0);
-    uint8_t *msg = malloc(n + strlen(nonce) + 1);
-    memcpy(msg, der, n);
-    memcpy(msg + n, nonce, strlen(nonce));
-    uint8_t rd[64] = {0};
-    cc_sha256(msg, n + strlen(nonce), rd);
-    free(msg);
-    free(der);
-    struct attest_issued is;
-    struct cairn_error err = {0};
-    int rc = attest_issue(ATTEST_TPM, rd, cfg, &is, &err);
-    if (rc != 0)
-        print_message("tpm issue: %s\n", err.msg);
-    assert_int_equal(rc, 0);
-    char *pi = pem(inter), *pr = pem(root), *both = NULL;
-    assert_true(asprintf(&both, "%s%s", pi, pr) > 0);
-    json_t *d = json_pack("{s:s, s:n}", "cert", both, "quote");
-    assert_int_equal(attest_evidence_to_json(&is, d), 0);
-    attest_issued_free(&is);
-    free(pi);
-    free(pr);
-    free(both);
-    return d;
 }
 
 static int verify(json_t *d, const char *nonce, const char *policy, struct cairn_coordinator_certs *out,
@@ -138,20 +100,20 @@ static void test_tpm_coordinator(void **state)
     struct cc_cert_template at = {.subject = {.common_name = "swtpm AK"}, .max_path_len = -1,
                                   .key_usage = CC_KU_DIGITAL_SIGNATURE};
     assert_int_equal(cc_cert_issue(&at, ak.key, akca, akk, &akcert, &err), 0);
-    char *akpem = pem(akcert), path[128];
+    char *akpem = test_cert_pem(akcert), path[128];
     snprintf(path, sizeof(path), "%s/ak.pem", g_tpm.dir);
     assert_int_equal(cairn_file_write_atomic(path, akpem, strlen(akpem), 0600), 0);
     cfg.tpm_ak_cert = path;
 
     /* The policy: the AK root and PCR0 (all zero: swtpm runs no firmware). */
-    char *capem = pem(akca), *capem2 = pem(akca2);
+    char *capem = test_cert_pem(akca), *capem2 = test_cert_pem(akca2);
     const char *zero = "0000000000000000000000000000000000000000000000000000000000000000";
     json_t *pj = json_pack("{s:s, s:[s], s:{s:{s:s}}}", "TEE", "tpm", "AKRoots", capem, "PCRs", "sha256", "0", zero);
     char *policy = json_dumps(pj, JSON_COMPACT);
     json_decref(pj);
 
     /* accepted: right nonce, root, AK root, PCRs */
-    json_t *d = quote_answer(&cfg, inter, root, root, "nonce-1");
+    json_t *d = tpm_coordinator_answer(&cfg, inter, root, root, "nonce-1");
     struct cairn_coordinator_certs c = {0};
     int rc = verify(d, "nonce-1", policy, &c, &err);
     if (rc != 0)
@@ -159,7 +121,7 @@ static void test_tpm_coordinator(void **state)
     assert_int_equal(rc, 0);
     assert_int_equal(c.verified, 1);
     assert_string_equal(c.tee, "tpm");
-    char *rp = pem(root);
+    char *rp = test_cert_pem(root);
     assert_string_equal(c.root_pem, rp);
     assert_non_null(strstr(c.claims_json, "\"pcrs\""));
     cairn_coordinator_certs_free(&c);
@@ -177,12 +139,12 @@ static void test_tpm_coordinator(void **state)
     /* an impostor presenting its own root with a genuine quote over the real one */
     X509 *inter2;
     assert_int_equal(cc_cert_issue(&it, ik, root2, rk2, &inter2, NULL), 0);
-    d = quote_answer(&cfg, inter2, root2, root, "nonce-3");
+    d = tpm_coordinator_answer(&cfg, inter2, root2, root, "nonce-3");
     assert_int_equal(verify(d, "nonce-3", policy, &c, &err), CAIRN_ERR_VERIFY);
     json_decref(d);
 
     /* identity mismatches name the field */
-    d = quote_answer(&cfg, inter, root, root, "nonce-4");
+    d = tpm_coordinator_answer(&cfg, inter, root, root, "nonce-4");
     pj = json_pack("{s:s, s:[s], s:{s:{s:s}}}", "TEE", "tpm", "AKRoots", capem, "PCRs", "sha256", "0",
                    "1111111111111111111111111111111111111111111111111111111111111111");
     char *bad_pcr = json_dumps(pj, JSON_COMPACT);
