@@ -700,7 +700,8 @@ static void mem_save(struct core *c)
         rc = hwm_save(h->seal, h->mem_dir, h->prefix, &copy, &e);
     if (rc != 0) {
         static _Atomic time_t logged;
-        if (atomic_exchange(&logged, time(NULL)) != time(NULL))
+        /* a lock held by a replica sharing the directory: just later */
+        if (rc != CAIRN_ERR_TIMEOUT && atomic_exchange(&logged, time(NULL)) != time(NULL))
             LOG_WARN("etcd: saving the replica's memory of accepted values failed (%s): a restart may not detect a "
                      "rollback of the newest values", e.code ? cairn_error_msg(&e) : cairn_strerror(rc));
         pthread_mutex_lock(&c->lock);
@@ -759,6 +760,7 @@ static void reload(struct core *c, const struct etcd_kv *kv)
     double t0 = now_ms();
     struct loaded l;
     struct cairn_error e = {0};
+    bool saved = false;
     int rc = open_state(c, kv, &l, &e);
     if (rc == CAIRN_ERR_NOT_FOUND) {
         pthread_mutex_lock(&c->lock);   /* cannot open it: a recovery here builds above it */
@@ -770,7 +772,7 @@ static void reload(struct core *c, const struct etcd_kv *kv)
         loaded_clear(&l);
     } else if (rc == 0) {
         install(c, &l, kv->mod_rev);
-        mem_save(c);
+        saved = true;
         loaded_clear(&l);
         double ms = now_ms() - t0;
         atomic_store(&h->last_reload_ms, ms);
@@ -784,6 +786,8 @@ static void reload(struct core *c, const struct etcd_kv *kv)
         set_error(h, cairn_error_msg(&e));
     }
     pthread_mutex_unlock(&c->persist);
+    if (saved)
+        mem_save(c);   /* outside c->persist: commits do not wait for the file */
 }
 
 /* ---- load ---- */

@@ -394,8 +394,16 @@ int hwm_save(const struct seal *seal, const char *dir, const char *prefix, struc
     int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lfd < 0)
         return cairn_errf(err, CAIRN_ERR_IO, "%s: %s", lock, strerror(errno));
-    while (flock(lfd, LOCK_EX) != 0 && errno == EINTR)
-        ;
+    /* bounded: a replica sharing the directory that is stopped (SIGSTOP)
+     * while it holds the lock must not stall this one's watch or commits;
+     * the caller saves again later */
+    int locked = -1;
+    for (int i = 0; i < 20 && (locked = flock(lfd, LOCK_EX | LOCK_NB)) != 0; i++)
+        usleep(5000);
+    if (locked != 0) {
+        close(lfd);
+        return cairn_errf(err, CAIRN_ERR_TIMEOUT, "%s: held by another replica for 100 ms; saved later", lock);
+    }
     /* another replica sharing this directory may have written newer marks */
     struct hwm merged;
     int rc = hwm_init(&merged);
