@@ -10,6 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
+#include "common/encoding.h"
+
 static void free_strv(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -57,6 +61,46 @@ bool tee_tcb_status_accepted(const struct tee_package *p, const char *status)
     return false;
 }
 
+int tee_pcrs_match(const struct tee_package *p, const json_t *pcrs, struct cairn_error *err)
+{
+    for (size_t i = 0; i < p->n_pcrs; i++) {
+        const struct tee_pcr *w = &p->pcrs[i];
+        char idx[12];
+        snprintf(idx, sizeof(idx), "%u", w->index);
+        const char *got = json_string_value(json_object_get(json_object_get(pcrs, w->bank ? w->bank : ""), idx));
+        if (got == NULL)
+            return cairn_errf(err, CAIRN_ERR_POLICY, "PCRs.%s.%u: not in the quote", w->bank ? w->bank : "?",
+                              w->index);
+        uint8_t *a = NULL, *b = NULL;
+        size_t an = 0, bn = 0;
+        int ok = w->value_hex != NULL && cairn_hex_decode(w->value_hex, strlen(w->value_hex), &a, &an) == 0 &&
+                 cairn_hex_decode(got, strlen(got), &b, &bn) == 0 && an == bn && CRYPTO_memcmp(a, b, an) == 0;
+        free(a);
+        free(b);
+        if (!ok)
+            return cairn_errf(err, CAIRN_ERR_POLICY, "PCRs.%s.%u mismatch: expected %s, got %s", w->bank, w->index,
+                              w->value_hex ? w->value_hex : "(none)", got);
+    }
+    return 0;
+}
+
+/* PCRs of a tdx or snp package are those of the vTPM of an Azure
+ * confidential VM: only az-snp-vtpm / az-tdx-vtpm evidence carries its
+ * verified quote (claim "vtpm", kbs_evidence_azure.h); any other evidence of
+ * that TEE has no PCRs and is refused. */
+static int vtpm_pcrs_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err)
+{
+    if (p->n_pcrs == 0)
+        return 0;
+    const json_t *vt = json_object_get(c->json, "vtpm");
+    if (vt == NULL)
+        return cairn_errf(err, CAIRN_ERR_POLICY, "PCRs: the package pins vTPM PCRs, the %s evidence has no vTPM "
+                          "quote (only az-%s-vtpm evidence of an Azure confidential VM has one)",
+                          attest_type_name(p->tee), p->tee == ATTEST_SNP ? "snp" : "tdx");
+    int rc = tee_pcrs_match(p, json_object_get(vt, "pcrs"), err);
+    return rc != 0 ? cairn_err_prefix(err, "vTPM") : 0;
+}
+
 int tee_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err)
 {
     if (p == NULL || c == NULL)
@@ -67,10 +111,14 @@ int tee_policy_match(const struct tee_package *p, const struct attest_claims *c,
     switch (p->tee) {
     case ATTEST_SGX:
         return sgx_policy_match(p, c, err);
-    case ATTEST_TDX:
-        return tdx_policy_match(p, c, err);
-    case ATTEST_SNP:
-        return snp_policy_match(p, c, err);
+    case ATTEST_TDX: {
+        int rc = tdx_policy_match(p, c, err);
+        return rc != 0 ? rc : vtpm_pcrs_match(p, c, err);
+    }
+    case ATTEST_SNP: {
+        int rc = snp_policy_match(p, c, err);
+        return rc != 0 ? rc : vtpm_pcrs_match(p, c, err);
+    }
     case ATTEST_TPM:
         return tpm_policy_match(p, c, err);
     default:

@@ -43,7 +43,8 @@ struct tee_package {
     bool has_minimum_tcb;
     struct { uint8_t bootloader, tee, snp, microcode; } minimum_tcb;
     bool has_guest_svn;    uint32_t guest_svn;   /* minimum */
-    /* TPM */
+    /* TPM; PCRs also for TDX/SNP: the vTPM PCRs of an Azure confidential VM
+     * (az-*-vtpm evidence), sha256 only */
     char **ak_roots_pem;           size_t n_ak_roots;
     struct tee_pcr *pcrs;          size_t n_pcrs;
     char *pcr_public_key;          /* "PCRPublicKey": PEM key that signs PCR 11 policies (systemd .pcrpkey) */
@@ -60,5 +61,12 @@ bool tee_tcb_status_accepted(const struct tee_package *p, const char *status);
  * Returns 0 or CAIRN_ERR_POLICY with the mismatching field named in err,
  * e.g. `mrenclave mismatch: expected 00.., got 11..`. */
 int tee_policy_match(const struct tee_package *p, const struct attest_claims *c, struct cairn_error *err);
+
+/* The PCRs of `p` against `pcrs` ({bank: {index: hex}}, the TPM verifier's
+ * "pcrs" claim): each must be present and equal (CAIRN_ERR_POLICY naming
+ * it). tee_policy_match applies it to a TPM package's quote and to the vTPM
+ * quote ("vtpm" claim) of Azure evidence for a TDX/SNP package with PCRs;
+ * TDX/SNP evidence without a vTPM fails such a package. */
+int tee_pcrs_match(const struct tee_package *p, const json_t *pcrs, struct cairn_error *err);
 
 #endif

@@ -1231,25 +1231,8 @@ int tpm_policy_match(const struct tee_package *p, const struct attest_claims *c,
     const json_t *j = c->json;
     if (c->type != ATTEST_TPM || j == NULL)
         return cairn_errf(err, CAIRN_ERR_POLICY, "package expects TEE tpm, evidence is %s", attest_type_name(c->type));
-    const json_t *pcrs = json_object_get(j, "pcrs");
-    for (size_t i = 0; i < p->n_pcrs; i++) {
-        const struct tee_pcr *w = &p->pcrs[i];
-        char idx[12];
-        snprintf(idx, sizeof(idx), "%u", w->index);
-        const char *got = json_string_value(json_object_get(json_object_get(pcrs, w->bank ? w->bank : ""), idx));
-        if (got == NULL)
-            return cairn_errf(err, CAIRN_ERR_POLICY, "PCRs.%s.%u: not in the quote", w->bank ? w->bank : "?",
-                              w->index);
-        uint8_t *a = NULL, *b = NULL;
-        size_t an = 0, bn = 0;
-        int ok = w->value_hex != NULL && cairn_hex_decode(w->value_hex, strlen(w->value_hex), &a, &an) == 0 &&
-                 cairn_hex_decode(got, strlen(got), &b, &bn) == 0 && an == bn && CRYPTO_memcmp(a, b, an) == 0;
-        free(a);
-        free(b);
-        if (!ok)
-            return cairn_errf(err, CAIRN_ERR_POLICY, "PCRs.%s.%u mismatch: expected %s, got %s", w->bank, w->index,
-                              w->value_hex ? w->value_hex : "(none)", got);
-    }
+    if ((rc = tee_pcrs_match(p, json_object_get(j, "pcrs"), err)) != 0)
+        return rc;
     if (p->n_ak_roots > 0 && (rc = check_ak_roots(p, j, err)) != 0)
         return rc;
     if (p->pcr_public_key != NULL)

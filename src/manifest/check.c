@@ -167,7 +167,7 @@ static const struct field_rule field_rules[] = {
     {"MinimumTCB", T(ATTEST_SNP), has_mintcb},
     {"GuestSVN", T(ATTEST_SNP), has_guestsvn},
     {"AKRoots", T(ATTEST_TPM), has_akroots},
-    {"PCRs", T(ATTEST_TPM), has_pcrs},
+    {"PCRs", T(ATTEST_TPM) | T(ATTEST_TDX) | T(ATTEST_SNP), has_pcrs},  /* tdx/snp: Azure vTPM */
     {"PCRPublicKey", T(ATTEST_TPM), has_pcrpubkey},
 };
 
@@ -180,6 +180,43 @@ static const char *tee_label(enum attest_type t)
     case ATTEST_TPM: return "tpm";
     default: return "sim";
     }
+}
+
+/* PCRs: bank sha1/sha256/sha384/sha512 with a value of its size, index
+ * 0..23, each once per bank. `vtpm`: the PCRs of a tdx/snp package, which
+ * are those of an Azure vTPM quote (sha256 only). */
+static int check_pcrs(struct check_ctx *c, const char *name, const struct tee_package *k, bool vtpm)
+{
+    int rc;
+    for (size_t i = 0; i < k->n_pcrs; i++) {
+        const struct tee_pcr *pcr = &k->pcrs[i];
+        size_t len;
+        if (strcmp(pcr->bank, "sha1") == 0)
+            len = 20;
+        else if (strcmp(pcr->bank, "sha256") == 0)
+            len = 32;
+        else if (strcmp(pcr->bank, "sha384") == 0)
+            len = 48;
+        else if (strcmp(pcr->bank, "sha512") == 0)
+            len = 64;
+        else
+            return fail(c, "package %s: PCR bank \"%s\" is not sha1, sha256, sha384 or sha512", name, pcr->bank);
+        if (vtpm && len != 32)
+            return fail(c, "package %s: PCRs.%s: the PCRs of a %s package are those of an Azure vTPM quote, which "
+                        "has the sha256 bank only", name, pcr->bank, tee_label(k->tee));
+        if (pcr->index > 23)
+            return fail(c, "package %s: PCRs.%s: index %u is not 0..23", name, pcr->bank, pcr->index);
+        char f[48];
+        snprintf(f, sizeof(f), "PCRs.%s.%u", pcr->bank, pcr->index);
+        if ((rc = check_hex(c, name, f, pcr->value_hex, len)) < 0)
+            return rc;
+        /* "7" and "07" are the same register: refuse the ambiguity. */
+        for (size_t j = 0; j < i; j++) {
+            if (k->pcrs[j].index == pcr->index && strcmp(k->pcrs[j].bank, pcr->bank) == 0)
+                return fail(c, "package %s: PCRs.%s: index %u is given twice", name, pcr->bank, pcr->index);
+        }
+    }
+    return 0;
 }
 
 static int check_ak_root(struct check_ctx *c, const char *pkg, size_t i, const char *pem)
@@ -257,6 +294,8 @@ static int check_tee_package(struct check_ctx *c, const struct manifest_package 
                 return fail(c, "package %s: TEE tdx requires MRTD", name);
             warn(c, "package %s: TEE tdx without MRTD is accepted only because Debug is set", name);
         }
+        if ((rc = check_pcrs(c, name, k, true)) < 0)
+            return rc;
         break;
     case ATTEST_SNP:
         if ((rc = check_hex(c, name, "Measurement", k->measurement, 48)) < 0 ||
@@ -268,6 +307,8 @@ static int check_tee_package(struct check_ctx *c, const struct manifest_package 
                 return fail(c, "package %s: TEE snp requires Measurement", name);
             warn(c, "package %s: TEE snp without Measurement is accepted only because Debug is set", name);
         }
+        if ((rc = check_pcrs(c, name, k, true)) < 0)
+            return rc;
         break;
     case ATTEST_TPM:
         if (k->n_ak_roots == 0)
@@ -280,32 +321,8 @@ static int check_tee_package(struct check_ctx *c, const struct manifest_package 
             return fail(c, "package %s: TEE tpm requires PCRs or PCRPublicKey", name);
         if (k->pcr_public_key != NULL && (rc = check_pcr_public_key(c, name, k->pcr_public_key)) < 0)
             return rc;
-        for (size_t i = 0; i < k->n_pcrs; i++) {
-            const struct tee_pcr *pcr = &k->pcrs[i];
-            size_t len;
-            if (strcmp(pcr->bank, "sha1") == 0)
-                len = 20;
-            else if (strcmp(pcr->bank, "sha256") == 0)
-                len = 32;
-            else if (strcmp(pcr->bank, "sha384") == 0)
-                len = 48;
-            else if (strcmp(pcr->bank, "sha512") == 0)
-                len = 64;
-            else
-                return fail(c, "package %s: PCR bank \"%s\" is not sha1, sha256, sha384 or sha512", name,
-                            pcr->bank);
-            if (pcr->index > 23)
-                return fail(c, "package %s: PCRs.%s: index %u is not 0..23", name, pcr->bank, pcr->index);
-            char f[48];
-            snprintf(f, sizeof(f), "PCRs.%s.%u", pcr->bank, pcr->index);
-            if ((rc = check_hex(c, name, f, pcr->value_hex, len)) < 0)
-                return rc;
-            /* "7" and "07" are the same register: refuse the ambiguity. */
-            for (size_t j = 0; j < i; j++) {
-                if (k->pcrs[j].index == pcr->index && strcmp(k->pcrs[j].bank, pcr->bank) == 0)
-                    return fail(c, "package %s: PCRs.%s: index %u is given twice", name, pcr->bank, pcr->index);
-            }
-        }
+        if ((rc = check_pcrs(c, name, k, false)) < 0)
+            return rc;
         break;
     default:
         break;

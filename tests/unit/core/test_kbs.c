@@ -712,6 +712,43 @@ static void test_azure_kbs_verify(void **state)
         assert_string_equal(json_string_value(json_array_get(w, 0)), "w-az");
         json_decref(w);
         manifest_free(m);
+        /* the vTPM PCRs (the guest's own boot and, PCR 8, its init-data) in
+         * the package: equal values match, another PCR 0 does not, and the
+         * same hardware claims without a vTPM quote do not */
+        json_t *vp = json_object_get(json_object_get(json_object_get(cl.json, "vtpm"), "pcrs"), "sha256");
+        const char *pcr0 = json_string_value(json_object_get(vp, "0")), *pcr8 = json_string_value(json_object_get(vp, "8"));
+        assert_non_null(pcr0);
+        assert_non_null(pcr8);
+        char bad0[65];
+        snprintf(bad0, sizeof(bad0), "%s", pcr0);
+        bad0[0] = bad0[0] == '0' ? '1' : '0';
+        snprintf(buf, sizeof(buf),
+                 "{\"Packages\": {\"az\": {\"TEE\": \"%s\", \"%s\": \"%s\", \"AcceptedTCBStatuses\": [\"%s\"], "
+                 "\"PCRs\": {\"sha256\": {\"0\": \"%s\", \"8\": \"%s\"}}},"
+                 " \"bad\": {\"TEE\": \"%s\", \"%s\": \"%s\", \"AcceptedTCBStatuses\": [\"%s\"], "
+                 "\"PCRs\": {\"sha256\": {\"0\": \"%s\"}}}},"
+                 " \"Secrets\": {\"k\": {\"Type\": \"symmetric-key\", \"Size\": 128, \"Shared\": true}},"
+                 " \"ConfidentialContainers\": {\"Version\": 1, \"Workloads\": {\"w-az\": {\"Package\": \"az\"},"
+                 " \"w-bad\": {\"Package\": \"bad\"}}}}",
+                 snp ? "snp" : "tdx", snp ? "Measurement" : "MRTD", meas, status != NULL ? status : "NoCollateral",
+                 pcr0, pcr8, snp ? "snp" : "tdx", snp ? "Measurement" : "MRTD", meas,
+                 status != NULL ? status : "NoCollateral", bad0);
+        if (manifest_parse((const uint8_t *)buf, strlen(buf), &m, &e) != 0 || manifest_check(m, &e) != 0)
+            fail_msg("%s", e.msg);
+        w = kbs_match_workloads(m, v[i].tee, &cl, why, sizeof(why));
+        if (json_array_size(w) != 1)
+            fail_msg("%s: %zu workloads with PCRs (%s)", v[i].file, json_array_size(w), why);
+        assert_string_equal(json_string_value(json_array_get(w, 0)), "w-az");
+        if (strstr(why, "vTPM: PCRs.sha256.0 mismatch") == NULL)
+            fail_msg("%s: %s", v[i].file, why);
+        json_decref(w);
+        json_object_del(cl.json, "vtpm");
+        w = kbs_match_workloads(m, v[i].tee, &cl, why, sizeof(why));
+        assert_int_equal(json_array_size(w), 0);
+        if (strstr(why, "has no vTPM quote") == NULL)
+            fail_msg("%s: %s", v[i].file, why);
+        json_decref(w);
+        manifest_free(m);
         attest_claims_free(&cl);
 
         /* another report data (a session's digest) */

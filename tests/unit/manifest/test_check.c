@@ -233,6 +233,25 @@ static const struct rule tee_rules[] = {
      "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"],\"PCRPublicKey\":\"@PUB@\"}}," MRB "}",
      "{\"Packages\":{\"p\":{\"TEE\":\"tpm\",\"AKRoots\":[\"@PEM@\"],\"PCRPublicKey\":\"@PEM@\"}}," MRB "}",
      "package p: PCRPublicKey is not a PEM RSA or EC public key"},
+    /* PCRs of a tdx/snp package: the vTPM PCRs of Azure evidence, sha256 only */
+    {"vTPM PCRs on SNP are sha256",
+     "{\"Packages\":{\"p\":{\"TEE\":\"snp\",\"Measurement\":\"" H48 "\",\"PCRs\":{\"sha256\":{\"0\":\"" H32
+     "\",\"8\":\"" H32 "\"}}}}," MRB "}",
+     "{\"Packages\":{\"p\":{\"TEE\":\"snp\",\"Measurement\":\"" H48 "\",\"PCRs\":{\"sha384\":{\"0\":\"" H48
+     "\"}}}}," MRB "}",
+     "package p: PCRs.sha384: the PCRs of a snp package are those of an Azure vTPM quote, which has the sha256 bank only"},
+    {"vTPM PCRs on TDX: the TPM rules", "{\"Packages\":{\"p\":{\"TEE\":\"tdx\",\"MRTD\":\"" H48
+     "\",\"PCRs\":{\"sha256\":{\"23\":\"" H32 "\"}}}}," MRB "}",
+     "{\"Packages\":{\"p\":{\"TEE\":\"tdx\",\"MRTD\":\"" H48 "\",\"PCRs\":{\"sha256\":{\"24\":\"" H32
+     "\"}}}}," MRB "}",
+     "package p: PCRs.sha256: index 24 is not 0..23"},
+    {"vTPM PCR digest length", NULL,
+     "{\"Packages\":{\"p\":{\"TEE\":\"tdx\",\"MRTD\":\"" H48 "\",\"PCRs\":{\"sha256\":{\"8\":\"" H20
+     "\"}}}}," MRB "}",
+     "package p: PCRs.sha256.8 must be 32 bytes as hex (64 hex digits)"},
+    {"PCRs not for SGX", NULL, "{\"Packages\":{\"p\":{\"SignerID\":\"s\",\"ProductID\":1,\"SecurityVersion\":1,\"PCRs\":{\"sha256\":{\"8\":\"" H32
+     "\"}}}}," MRB "}",
+     "package p: field PCRs is not allowed for TEE sgx"},
     {"PCRPublicKey only for TPM", NULL,
      "{\"Packages\":{\"p\":{\"TEE\":\"tdx\",\"MRTD\":\"" H48 "\",\"PCRPublicKey\":\"k\"}}," MRB "}",
      "package p: field PCRPublicKey is not allowed for TEE tdx"},
