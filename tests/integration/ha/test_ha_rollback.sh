@@ -151,4 +151,24 @@ check "replica 2 reloaded after compaction" eval 'grep -q "watch history compact
 check "replica 2 refused nothing in the resync" eq "$(refused 2)" "$R2"
 on 2; setsec "$KA"
 check "replica 2 writes after the resync" eq "$CODE" 200
+
+# 4. legit: a manifest set on a replica in recovery (its own seal: it cannot
+# open the state) commits above the generation it sees in the clear, with a
+# new counterKey; the replicas that remember web at 3 take it (new epoch:
+# web counts from 0 again) without refusing anything
+R1=$(refused 1); R2=$(refused 2)
+on 1; req GET /api/v2/status
+G_BEFORE=$(jqv .data.replication.stateGeneration)
+replica 3 --seal-dir "$WORK/s3" --key-api-addr 127.0.0.1:0
+on 3; req GET /api/v2/status
+check "replica 3 (its own seal, no peer holds a key API) is in recovery" eq "$(jqv .data.code)" 1
+on 3; req POST /api/v2/manifest -d "$(mbody "$WORK/m.json")"
+check "a manifest set on the replica in recovery" eq "$CODE" 200
+for i in 1 2; do
+  check "replica $i applies the new state (key from replica 3's key API)" wait_for 20 eval     'on '$i'; req GET /api/v2/status; [ "$(jqv .data.replication.stateGeneration)" -gt "$G_BEFORE" ]'
+done
+on 1; activate web
+check "web activates again under the new counterKey" eq "$CODE" 200
+check "replica 1 refused nothing" eq "$(refused 1)" "$R1"
+check "replica 2 refused nothing" eq "$(refused 2)" "$R2"
 finish
