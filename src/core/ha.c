@@ -91,6 +91,8 @@ struct core_ha {
     json_t *ctr_refused;        /* {"act/<hex>": message} counters etcd shows older than accepted */
     char mem_dir[4096];         /* the seal directory ("" = not persisted) */
     pthread_mutex_t mem_lock;   /* serialises saves of the memory file (taken before c->lock) */
+    pthread_cond_t mem_cond;    /* wakes the flush thread (with stop_lock) */
+    bool mem_kick;              /* save now (a state was accepted); under stop_lock */
     pthread_t mem_th;
     bool mem_started;
     atomic_uint_fast64_t n_rollback;
@@ -712,6 +714,21 @@ static void mem_save(struct core *c)
     pthread_mutex_unlock(&h->mem_lock);
 }
 
+/* A state was accepted: the flush thread saves the memory now, off the
+ * watch and commit paths (a save is a file write with fsync; the watch must
+ * not lag behind by one per state change). */
+static void mem_kick(struct core *c)
+{
+    struct core_ha *h = c->ha;
+    pthread_mutex_lock(&c->lock);
+    h->mem_dirty = true;
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_lock(&h->stop_lock);
+    h->mem_kick = true;
+    pthread_cond_signal(&h->mem_cond);
+    pthread_mutex_unlock(&h->stop_lock);
+}
+
 /* Checks a state value against the memory before it is installed; refuses
  * (and records) an older one. Caller holds c->persist. */
 static bool state_fresh(struct core *c, const struct loaded *l, int64_t rev)
@@ -787,7 +804,7 @@ static void reload(struct core *c, const struct etcd_kv *kv)
     }
     pthread_mutex_unlock(&c->persist);
     if (saved)
-        mem_save(c);   /* outside c->persist: commits do not wait for the file */
+        mem_kick(c);
 }
 
 /* ---- load ---- */
@@ -969,7 +986,7 @@ static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cair
             if (classify(h, kvs.kv[i].key, &rest) == K_REPLICA)
                 replica_event(h, &kvs.kv[i], rest, false);
         }
-        mem_save(c);
+        mem_kick(c);
         pthread_mutex_unlock(&c->persist);
         *out_rev = kvs.revision;
         etcd_kvs_clear(&kvs);
@@ -1181,7 +1198,7 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
         }
         c->dek_seal_kind = seal_get_kind(h->seal);
         datakey_installed(h->dk, kid, dek);
-        mem_save(c);
+        mem_kick(c);
     }
     etcd_txn_result_clear(&r);
     for (size_t i = 0; vals != NULL && i < n_ctr; i++)
@@ -1631,7 +1648,14 @@ static void *mem_main(void *arg)
     struct core *c = arg;
     struct core_ha *h = c->ha;
     while (!atomic_load(&h->stop)) {
-        nap(h, MEM_FLUSH_MS);
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_sec += MEM_FLUSH_MS / 1000;
+        pthread_mutex_lock(&h->stop_lock);
+        if (!atomic_load(&h->stop) && !h->mem_kick)
+            pthread_cond_timedwait(&h->mem_cond, &h->stop_lock, &t);
+        h->mem_kick = false;
+        pthread_mutex_unlock(&h->stop_lock);
         pthread_mutex_lock(&c->lock);
         bool dirty = h->mem_dirty;
         pthread_mutex_unlock(&c->lock);
@@ -1762,6 +1786,7 @@ int ha_open(struct core *c, struct cairn_error *err)
     pthread_cond_init(&h->stop_cond, NULL);
     pthread_mutex_init(&h->reg_lock, NULL);
     pthread_mutex_init(&h->mem_lock, NULL);
+    pthread_cond_init(&h->mem_cond, NULL);
     h->ctr_refused = json_object();
     h->q_tail = &h->q_head;
     h->act_rev = json_object();
@@ -1841,6 +1866,7 @@ void ha_close(struct core *c)
     pthread_mutex_lock(&h->stop_lock);
     atomic_store(&h->stop, true);
     pthread_cond_broadcast(&h->stop_cond);
+    pthread_cond_broadcast(&h->mem_cond);
     pthread_mutex_unlock(&h->stop_lock);
     if (h->watch_started)
         pthread_join(h->watch_th, NULL);
@@ -1861,6 +1887,7 @@ void ha_close(struct core *c)
     json_decref(h->ctr_refused);
     hwm_clear(&h->mem);
     pthread_mutex_destroy(&h->mem_lock);
+    pthread_cond_destroy(&h->mem_cond);
     pthread_mutex_destroy(&h->q_lock);
     pthread_cond_destroy(&h->q_cond);
     pthread_mutex_destroy(&h->stop_lock);
