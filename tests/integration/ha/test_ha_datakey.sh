@@ -63,6 +63,8 @@ check "  ... from its own sealed copy, no peer asked" \
   bash -c "! grep -q 'asking the other replicas' '$WORK/r3/log'"
 on 3; activate free
 check "  ... and activates a marble" eq "$CODE" 200
+echo "# ready: replica 2 with the key from a peer $(jq -r .ready_ms "$WORK/r2/ready.json") ms" \
+  "(key at $(jq -r .key_ms "$WORK/r2/ready.json") ms); restarted from its own copy $(jq -r .ready_ms "$WORK/r3/ready.json") ms"
 
 # 2. the key changes: every holder gone, a new replica with a new seal is in
 # recovery and a manifest set there creates a new data key id
