@@ -31,6 +31,14 @@
 #define CTR_AAD "cairn-ctr-v1"
 #define BATCH_ATTEMPTS 64
 #define PREFIX_MAX 200
+/* At most this many activations of one marble type are granted in one
+ * transaction, by every replica: peers bound a part's growth by it (see
+ * run_batch). A protocol constant: replicas that disagree on it must not
+ * share a state. */
+#define ACT_MAX_PER_TXN 64
+/* etcd refuses a transaction with more than 128 compares (--max-txn-ops) */
+#define TXN_MAX_CMPS 120
+
 
 struct act_req {
     const char *type;
@@ -59,7 +67,18 @@ struct core_ha {
     uint8_t pending_kid[DATAKEY_ID_SIZE];
     uint8_t ctr_key[32];        /* under c->lock */
     bool have_ctr;
-    json_t *act_rev, *mono_rev; /* {name: revision} of the cached counters, under c->lock */
+    /* activation counters, one part per replica (P act/<hex type>/<replica
+     * id>): {type: {replica id: [count, version, mod_revision]}} as last
+     * seen (version -1: not known yet); c->activations holds their sums.
+     * act_known {type: revision}: every part of the type created at or
+     * before it is in act_parts (from a full read of the type's parts);
+     * act_watch_known: the same for every type, from the watch. All under
+     * c->lock except act_watch_known (atomic, written after the events it
+     * covers are applied). act_incomplete: a part could not be cached (out
+     * of memory): activations with a limit are refused from then on. */
+    json_t *act_parts, *act_known, *mono_rev;
+    _Atomic int64_t act_watch_known;
+    bool act_incomplete;
     /* group commit of activations */
     pthread_mutex_t q_lock;
     pthread_cond_t q_cond;
@@ -120,6 +139,23 @@ static int key_of(const struct core_ha *h, const char *kind, const char *name, c
     return w > 0 && (size_t)w < n ? 0 : CAIRN_ERR_TOO_LARGE;
 }
 
+/* "<prefix>act/<hex type>/": the prefix of a marble type's counter parts. */
+static int act_range_of(const struct core_ha *h, const char *type, char *out, size_t n)
+{
+    return key_of(h, "act", type, out, n - 1) != 0 ? CAIRN_ERR_TOO_LARGE : (strcat(out, "/"), 0);
+}
+
+/* "<prefix>act/<hex type>/<replica id>": one replica's part. */
+static int act_key_of(const struct core_ha *h, const char *type, const char *rid, char *out, size_t n)
+{
+    char *hex = cairn_hex_encode(type, strlen(type));
+    if (hex == NULL)
+        return CAIRN_ERR_NOMEM;
+    int w = snprintf(out, n, "%sact/%s/%s", h->prefix, hex, rid);
+    free(hex);
+    return w > 0 && (size_t)w < n ? 0 : CAIRN_ERR_TOO_LARGE;
+}
+
 /* The name in a counter key "<prefix><kind>/<hex>" (malloc'd) or NULL. */
 static char *name_of(const char *suffix_hex)
 {
@@ -132,6 +168,28 @@ static char *name_of(const char *suffix_hex)
         return NULL;
     }
     return (char *)b;   /* NUL-terminated by the decoder */
+}
+
+/* The marble type (malloc'd) and replica id (*rid, inside `rest`) of a
+ * part key's suffix "<hex type>/<replica id>", or NULL. */
+static char *act_name_of(const char *rest, const char **rid)
+{
+    const char *sl = strchr(rest, '/');
+    if (sl == NULL || sl == rest)
+        return NULL;
+    size_t rl = strlen(sl + 1);
+    if (rl == 0 || rl >= sizeof(((struct replica_info *)0)->id) || strspn(sl + 1, "0123456789abcdef") != rl)
+        return NULL;
+    uint8_t *b = NULL;
+    size_t n = 0;
+    if (cairn_hex_decode(rest, (size_t)(sl - rest), &b, &n) != 0)
+        return NULL;
+    if (n == 0 || memchr(b, 0, n) != NULL) {
+        free(b);
+        return NULL;
+    }
+    *rid = sl + 1;
+    return (char *)b;
 }
 
 /* Counter values: AES-256-GCM under counterKey, AAD binds the full key. */
@@ -505,78 +563,207 @@ static const char *refused_for(struct core_ha *h, const char *etcd_key)
     return json_string_value(json_object_get(h->ctr_refused, mem_name(h, etcd_key)));
 }
 
+/* The refusal message for activations of `type`: the state's, or that of
+ * any refused part of the type. NULL when none. Caller holds c->lock. */
+static const char *refused_type(struct core_ha *h, const char *type)
+{
+    if (h->state_refused)
+        return h->refused_msg;
+    if (json_object_size(h->ctr_refused) == 0)
+        return NULL;
+    char range[PREFIX_MAX + 600];
+    if (act_range_of(h, type, range, sizeof(range)) != 0)
+        return NULL;
+    const char *mr = mem_name(h, range), *k;
+    size_t ml = strlen(mr);
+    json_t *v;
+    json_object_foreach(h->ctr_refused, k, v) {
+        if (strncmp(k, mr, ml) == 0)
+            return json_string_value(v);
+    }
+    return NULL;
+}
+
 /* ---- counters ---- */
 
-/* After a refused counter: the cached value is at least the accepted one
- * (a replica that starts on a rolled-back counter has no cached value yet),
- * so MaxActivations and the metrics use it. Caller holds c->lock. */
-static void cache_at_least(struct core *c, bool act, const char *etcd_key, const char *name)
+/* After a refused monotonic counter: the cached value is at least the
+ * accepted one (a replica that starts on a rolled-back counter has no
+ * cached value yet). Caller holds c->lock. */
+static void mono_at_least(struct core *c, const char *etcd_key, const char *name)
 {
     struct core_ha *h = c->ha;
     uint64_t have = 0;
     hwm_counter_ok(&h->mem, mem_name(h, etcd_key), 0, &have);
-    json_t *vals = act ? c->activations : c->mono, *cur = json_object_get(vals, name);
-    if (act) {
-        if (!json_is_integer(cur) || (uint64_t)json_integer_value(cur) < have)
-            json_object_set_new(vals, name, json_integer((json_int_t)(have > INT64_MAX ? INT64_MAX : have)));
-    } else if (!json_is_string(cur) || strtoull(json_string_value(cur), NULL, 10) < have) {
+    json_t *cur = json_object_get(c->mono, name);
+    if (!json_is_string(cur) || strtoull(json_string_value(cur), NULL, 10) < have) {
         char b[24];
         snprintf(b, sizeof(b), "%" PRIu64, have);
-        json_object_set_new(vals, name, json_string(b));
+        json_object_set_new(c->mono, name, json_string(b));
     }
 }
 
-/* Applies one counter key (put or delete) seen at `rev` to the cache.
+/* Applies one monotonic counter key (put or delete) to the cache.
  * Caller holds c->lock. Returns true when it changed something. */
-static bool counter_apply(struct core *c, bool act, const char *etcd_key, const char *name, const struct etcd_kv *kv,
-                          bool deleted)
+static bool mono_apply(struct core *c, const char *etcd_key, const char *name, const struct etcd_kv *kv,
+                       bool deleted)
 {
     struct core_ha *h = c->ha;
-    json_t *revs = act ? h->act_rev : h->mono_rev, *vals = act ? c->activations : c->mono;
-    json_int_t have = json_integer_value(json_object_get(revs, name));
+    json_int_t have = json_integer_value(json_object_get(h->mono_rev, name));
     if (kv->mod_rev <= have)
         return false;   /* older than what this replica knows (its own commit, or a stale event) */
     if (deleted) {
         /* a counter is deleted only with a new counterKey (whose state was
          * applied first, forgetting the old epoch's marks); one deleted
          * under the key in use is a rollback to 0 */
-        if (!counter_fresh(c, act, etcd_key, name, 0, true, kv->mod_rev)) {
-            cache_at_least(c, act, etcd_key, name);
+        if (!counter_fresh(c, false, etcd_key, name, 0, true, kv->mod_rev)) {
+            mono_at_least(c, etcd_key, name);
             return false;
         }
-        json_object_del(vals, name);
-        json_object_del(revs, name);
+        json_object_del(c->mono, name);
+        json_object_del(h->mono_rev, name);
         return true;
     }
     uint64_t v = 0;
-    if (h->have_ctr && ctr_open(h->ctr_key, etcd_key, kv->value, kv->value_len, &v) == 0) {
-        /* authentic under the counterKey in use: not below what was accepted */
-        if (!counter_fresh(c, act, etcd_key, name, v, false, kv->mod_rev)) {
-            cache_at_least(c, act, etcd_key, name);
+    if (!h->have_ctr || ctr_open(h->ctr_key, etcd_key, kv->value, kv->value_len, &v) != 0) {
+        /* written under another counterKey (a state not applied yet) or forged */
+        LOG_WARN("etcd: counter %s does not authenticate: this monotonic counter is blocked until a valid value "
+                 "is committed",
+                 etcd_key);
+        return false;
+    }
+    /* authentic under the counterKey in use: not below what was accepted */
+    if (!counter_fresh(c, false, etcd_key, name, v, false, kv->mod_rev)) {
+        mono_at_least(c, etcd_key, name);
+        return false;
+    }
+    if (hwm_counter_accept(&h->mem, mem_name(h, etcd_key), v) == 0)
+        h->mem_dirty = true;
+    char b[24];
+    snprintf(b, sizeof(b), "%" PRIu64, v);
+    json_object_set_new(c->mono, name, json_string(b));
+    json_object_set_new(h->mono_rev, name, json_integer(kv->mod_rev));
+    return true;
+}
+
+/* c->activations[type] = the sum of the type's parts (saturating).
+ * Caller holds c->lock. */
+static void act_sum(struct core *c, const char *type)
+{
+    json_t *parts = json_object_get(c->ha->act_parts, type);
+    uint64_t sum = 0;
+    const char *rid;
+    json_t *e;
+    json_object_foreach(parts, rid, e) {
+        uint64_t v = (uint64_t)json_integer_value(json_array_get(e, 0));
+        sum = v > (uint64_t)INT64_MAX - sum ? (uint64_t)INT64_MAX : sum + v;
+    }
+    if (json_object_size(parts) == 0)
+        json_object_del(c->activations, type);
+    else if (json_object_set_new(c->activations, type, json_integer((json_int_t)sum)) != 0)
+        c->ha->act_incomplete = true;
+}
+
+/* Caches part `rid` of `type` unless the cache holds a newer one (an
+ * unknown version, -1, is filled in by the same revision). Caller holds
+ * c->lock. Returns true when it changed something. */
+static bool part_set(struct core *c, const char *type, const char *rid, uint64_t count, int64_t version,
+                     int64_t mod_rev)
+{
+    struct core_ha *h = c->ha;
+    json_t *parts = json_object_get(h->act_parts, type);
+    if (parts == NULL && (json_object_set_new(h->act_parts, type, json_object()) != 0 ||
+                          (parts = json_object_get(h->act_parts, type)) == NULL)) {
+        h->act_incomplete = true;
+        return false;
+    }
+    json_t *e = json_object_get(parts, rid);
+    json_int_t have = e != NULL ? json_integer_value(json_array_get(e, 2)) : 0;
+    if (e != NULL && (mod_rev < have || (mod_rev == have && json_integer_value(json_array_get(e, 1)) >= 0)))
+        return false;
+    if (count > (uint64_t)INT64_MAX)
+        count = (uint64_t)INT64_MAX;
+    if (json_object_set_new(parts, rid, json_pack("[I,I,I]", (json_int_t)count, (json_int_t)version,
+                                                  (json_int_t)mod_rev)) != 0) {
+        h->act_incomplete = true;
+        return false;
+    }
+    act_sum(c, type);
+    return true;
+}
+
+/* After a refused part: its cached count is at least the accepted one (a
+ * replica that starts on a rolled-back part has no cached value yet), so
+ * MaxActivations and the metrics use it. Caller holds c->lock. */
+static void part_at_least(struct core *c, const char *type, const char *rid, const char *etcd_key)
+{
+    struct core_ha *h = c->ha;
+    uint64_t have = 0;
+    hwm_counter_ok(&h->mem, mem_name(h, etcd_key), 0, &have);
+    json_t *parts = json_object_get(h->act_parts, type);
+    json_t *e = json_object_get(parts, rid);
+    if (e != NULL && (uint64_t)json_integer_value(json_array_get(e, 0)) >= have)
+        return;
+    int64_t ver = e != NULL ? json_integer_value(json_array_get(e, 1)) : -1;
+    int64_t mod = e != NULL ? json_integer_value(json_array_get(e, 2)) : 0;
+    if (parts == NULL && (json_object_set_new(h->act_parts, type, json_object()) != 0 ||
+                          (parts = json_object_get(h->act_parts, type)) == NULL)) {
+        h->act_incomplete = true;
+        return;
+    }
+    if (json_object_set_new(parts, rid, json_pack("[I,I,I]", (json_int_t)(have > INT64_MAX ? INT64_MAX : have),
+                                                  (json_int_t)ver, (json_int_t)mod)) != 0)
+        h->act_incomplete = true;
+    act_sum(c, type);
+}
+
+/* Applies one part key (put or delete) seen in etcd to the cache, unless it
+ * is older than what this replica accepted (rollback: refused and
+ * recorded). Caller holds c->lock. Returns true when it changed something. */
+static bool part_apply(struct core *c, const char *type, const char *rid, const struct etcd_kv *kv, bool deleted)
+{
+    struct core_ha *h = c->ha;
+    json_t *parts = json_object_get(h->act_parts, type);
+    json_t *e = json_object_get(parts, rid);
+    int64_t have_mod = e != NULL ? json_integer_value(json_array_get(e, 2)) : 0;
+    if (deleted) {
+        if (kv->mod_rev <= have_mod)
+            return false;
+        /* a part is deleted only with a new counterKey; one deleted under
+         * the key in use is a rollback to 0 */
+        if (!counter_fresh(c, true, kv->key, type, 0, true, kv->mod_rev)) {
+            part_at_least(c, type, rid, kv->key);
             return false;
         }
-        if (hwm_counter_accept(&h->mem, mem_name(h, etcd_key), v) == 0)
+        if (e == NULL)
+            return false;
+        json_object_del(parts, rid);
+        act_sum(c, type);
+        return true;
+    }
+    if (e != NULL && (kv->mod_rev < have_mod ||
+                      (kv->mod_rev == have_mod && json_integer_value(json_array_get(e, 1)) >= 0)))
+        return false;
+    uint64_t v = 0;
+    if (h->have_ctr && ctr_open(h->ctr_key, kv->key, kv->value, kv->value_len, &v) == 0) {
+        /* authentic under the counterKey in use: not below what was accepted */
+        if (!counter_fresh(c, true, kv->key, type, v, false, kv->mod_rev)) {
+            part_at_least(c, type, rid, kv->key);
+            return false;
+        }
+        if (hwm_counter_accept(&h->mem, mem_name(h, kv->key), v) == 0)
             h->mem_dirty = true;
     } else {
         /* a value that does not authenticate: written under another
          * counterKey (a state this replica has not applied yet) or forged.
          * MaxActivations must not fall: the type is blocked until a valid
          * value arrives. */
-        LOG_WARN("etcd: counter %s does not authenticate: %s blocked until a valid value is committed", etcd_key,
-                 act ? "activations of this marble type are" : "this monotonic counter is");
-        v = act ? (uint64_t)INT64_MAX : 0;
-        if (!act)
-            return false;
+        if (e == NULL || kv->mod_rev > have_mod)
+            LOG_WARN("etcd: counter %s does not authenticate: activations of this marble type are blocked until a "
+                     "valid value is committed",
+                     kv->key);
+        v = (uint64_t)INT64_MAX;
     }
-    if (act)
-        json_object_set_new(vals, name, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
-    else {
-        char b[24];
-        snprintf(b, sizeof(b), "%" PRIu64, v);
-        json_object_set_new(vals, name, json_string(b));
-    }
-    json_object_set_new(revs, name, json_integer(kv->mod_rev));
-    return true;
+    return part_set(c, type, rid, v, kv->version, kv->mod_rev);
 }
 
 /* A key under the prefix: which kind, and the name. */
@@ -604,20 +791,26 @@ static enum kkind classify(const struct core_ha *h, const char *key, const char 
     return K_OTHER;
 }
 
+/* A counter key seen in etcd (watch, full read, a failed transaction's
+ * reads): into the cache. Caller holds c->lock. */
+static bool counter_kv(struct core *c, const struct etcd_kv *kv, bool deleted)
+{
+    const char *rest = NULL, *rid = NULL;
+    enum kkind k = classify(c->ha, kv->key, &rest);
+    char *name = k == K_ACT ? act_name_of(rest, &rid) : k == K_MONO ? name_of(rest) : NULL;
+    if (name == NULL)
+        return false;   /* not ours (an old layout's counter, or junk): never counted or compared */
+    bool changed = k == K_ACT ? part_apply(c, name, rid, kv, deleted) : mono_apply(c, kv->key, name, kv, deleted);
+    free(name);
+    return changed;
+}
+
 static void counter_event(struct core *c, const struct etcd_kv *kv, bool deleted)
 {
-    const char *rest = NULL;
-    enum kkind k = classify(c->ha, kv->key, &rest);
-    if (k != K_ACT && k != K_MONO)
-        return;
-    char *name = name_of(rest);
-    if (name == NULL)
-        return;
     pthread_mutex_lock(&c->lock);
-    if (counter_apply(c, k == K_ACT, kv->key, name, kv, deleted))
+    if (counter_kv(c, kv, deleted))
         atomic_fetch_add(&c->ha->n_peer_counters, 1);
     pthread_mutex_unlock(&c->lock);
-    free(name);
 }
 
 static void replica_event(struct core_ha *h, const struct etcd_kv *kv, const char *id, bool deleted)
@@ -653,7 +846,8 @@ static void install(struct core *c, struct loaded *l, int64_t rev)
     if (!h->have_ctr || !l->has_ctr || memcmp(h->ctr_key, l->ctr_key, 32) != 0) {
         json_object_clear(c->activations);
         json_object_clear(c->mono);
-        json_object_clear(h->act_rev);
+        json_object_clear(h->act_parts);
+        json_object_clear(h->act_known);
         json_object_clear(h->mono_rev);
         json_object_clear(h->ctr_refused);   /* a new epoch: its values only */
     }
@@ -883,8 +1077,10 @@ static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cair
             etcd_kvs_clear(&kvs);
             if (rc == CAIRN_ERR_CONFLICT)
                 continue;   /* another replica created it first: load that one */
-            if (rc == 0)
+            if (rc == 0) {
                 *out_rev = atomic_load(&h->state_rev);
+                atomic_store(&h->act_watch_known, *out_rev);
+            }
             return rc;
         }
         struct loaded l;
@@ -952,10 +1148,7 @@ static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cair
             const char *rest = NULL;
             enum kkind k = classify(h, kvs.kv[i].key, &rest);
             if (k == K_ACT || k == K_MONO) {
-                char *name = name_of(rest);
-                if (name != NULL)
-                    counter_apply(c, k == K_ACT, kvs.kv[i].key, name, &kvs.kv[i], false);
-                free(name);
+                counter_kv(c, &kvs.kv[i], false);
                 json_object_set_new(present, mem_name(h, kvs.kv[i].key), json_true());
             }
         }
@@ -973,9 +1166,15 @@ static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cair
             bool act = strncmp(mn, "act/", 4) == 0;
             char key[PREFIX_MAX + 1400];
             snprintf(key, sizeof(key), "%s%s", h->prefix, mn);
-            char *name = name_of(mn + (act ? 4 : 5));
-            if (name != NULL && !counter_fresh(c, act, key, name, 0, true, kvs.revision))
-                cache_at_least(c, act, key, name);
+            const char *rid = NULL;
+            /* an earlier layout's "act/<hex>" (one key per type) names no part: ignored */
+            char *name = act ? act_name_of(mn + 4, &rid) : name_of(mn + 5);
+            if (name != NULL && !counter_fresh(c, act, key, name, 0, true, kvs.revision)) {
+                if (act)
+                    part_at_least(c, name, rid, key);
+                else
+                    mono_at_least(c, key, name);
+            }
             free(name);
         }
         json_decref(absent);
@@ -989,6 +1188,7 @@ static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cair
         mem_kick(c);
         pthread_mutex_unlock(&c->persist);
         *out_rev = kvs.revision;
+        atomic_store(&h->act_watch_known, kvs.revision);   /* every part existing then is cached */
         etcd_kvs_clear(&kvs);
         return 0;
     }
@@ -1069,13 +1269,19 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
     struct etcd_op retire_ops[2];
     size_t n_retire = new_kid ? datakey_retire_ops(h->dk, kid, &retire, retire_ops) : 0;
     /* ops: the state first (a watching peer then knows the new counterKey
-     * before it sees the counters), then the counters replaced */
+     * before it sees the counters), then the counters replaced: this
+     * replica's parts and the monotonic counters put, everything else under
+     * act/ and mono/ deleted. etcd refuses a put inside a delete range of
+     * the same transaction ("duplicate key given in txn request"), so the
+     * deletes are the gaps between the puts. */
     size_t n_ctr = replace_counters ? json_object_size(acts) + json_object_size(mono) : 0;
-    struct etcd_op *ops = calloc(4 + n_retire + n_ctr, sizeof(*ops));
-    char (*keys)[PREFIX_MAX + 600] = calloc(n_ctr + 3, sizeof(*keys));
+    size_t n_del = replace_counters ? n_ctr + 2 : 0;
+    struct etcd_op *ops = calloc(2 + n_retire + n_ctr + n_del, sizeof(*ops));
+    char (*keys)[PREFIX_MAX + 600] = calloc(n_ctr + 2 * n_del + 1, sizeof(*keys));
     uint8_t **vals = calloc(n_ctr + 1, sizeof(*vals));
+    size_t *vlens = calloc(n_ctr + 1, sizeof(*vlens));
     size_t n_ops = 0;
-    if (ops == NULL || keys == NULL || vals == NULL)
+    if (ops == NULL || keys == NULL || vals == NULL || vlens == NULL)
         rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     if (rc == 0) {
         ops[n_ops++] = (struct etcd_op){.kind = ETCD_OP_PUT, .key = h->k_state, .value = val, .value_len = vl};
@@ -1086,10 +1292,6 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
                 ops[n_ops++] = retire_ops[i];
         }
         if (replace_counters) {
-            snprintf(keys[n_ctr], sizeof(keys[0]), "%sact/", h->prefix);
-            snprintf(keys[n_ctr + 1], sizeof(keys[0]), "%smono/", h->prefix);
-            ops[n_ops++] = (struct etcd_op){.kind = ETCD_OP_DEL, .key = keys[n_ctr], .prefix = true};
-            ops[n_ops++] = (struct etcd_op){.kind = ETCD_OP_DEL, .key = keys[n_ctr + 1], .prefix = true};
             size_t i = 0;
             for (int pass = 0; pass < 2 && rc == 0; pass++) {
                 const char *name;
@@ -1100,17 +1302,51 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
                         x = (uint64_t)json_integer_value(v);
                     else if (json_is_string(v))
                         x = strtoull(json_string_value(v), NULL, 10);
-                    size_t vlen = 0;
-                    if ((rc = key_of(h, pass == 0 ? "act" : "mono", name, keys[i], sizeof(keys[0]))) != 0 ||
-                        (rc = ctr_seal(ctr, keys[i], x, &vals[i], &vlen)) != 0) {
+                    if ((rc = pass == 0 ? act_key_of(h, name, h->self.id, keys[i], sizeof(keys[0]))
+                                        : key_of(h, "mono", name, keys[i], sizeof(keys[0]))) != 0 ||
+                        (rc = ctr_seal(ctr, keys[i], x, &vals[i], &vlens[i])) != 0) {
                         rc = cairn_errf(err, rc, "sealing a counter failed");
                         break;
                     }
-                    ops[n_ops++] =
-                        (struct etcd_op){.kind = ETCD_OP_PUT, .key = keys[i], .value = vals[i], .value_len = vlen};
                     i++;
                 }
             }
+            /* sorted put keys; deletes [lo, k1), [k1 "\x01", k2), ..., [kn "\x01", hi) per area */
+            size_t *ord = rc == 0 ? calloc(n_ctr + 1, sizeof(*ord)) : NULL;
+            if (rc == 0 && ord == NULL)
+                rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+            for (size_t a = 0; a < n_ctr && ord != NULL; a++) {
+                size_t b = a;
+                while (b > 0 && strcmp(keys[ord[b - 1]], keys[a]) > 0) {
+                    ord[b] = ord[b - 1];
+                    b--;
+                }
+                ord[b] = a;
+            }
+            size_t nk = n_ctr;
+            for (int area = 0; area < 2 && rc == 0; area++) {
+                char *lo = keys[nk++], *hi = keys[nk++];
+                snprintf(lo, sizeof(keys[0]), "%s%s", h->prefix, area == 0 ? "act/" : "mono/");
+                snprintf(hi, sizeof(keys[0]), "%s%s", h->prefix, area == 0 ? "act0" : "mono0");
+                const char *from = lo;
+                for (size_t j = 0; j <= n_ctr; j++) {
+                    const char *k = j < n_ctr ? keys[ord[j]] : NULL;
+                    if (k != NULL && (strcmp(k, lo) < 0 || strcmp(k, hi) >= 0))
+                        continue;   /* the other area */
+                    const char *to = k != NULL ? k : hi;
+                    if (strcmp(from, to) < 0)
+                        ops[n_ops++] = (struct etcd_op){.kind = ETCD_OP_DEL, .key = from, .range_end = to};
+                    if (k != NULL) {
+                        char *succ = keys[nk++];
+                        snprintf(succ, sizeof(keys[0]), "%s\x01", k);
+                        from = succ;
+                    }
+                }
+            }
+            for (size_t j = 0; j < n_ctr && rc == 0; j++)
+                ops[n_ops++] = (struct etcd_op){.kind = ETCD_OP_PUT, .key = keys[j], .value = vals[j],
+                                                .value_len = vlens[j]};
+            free(ord);
         }
     }
     struct etcd_txn_result r = {0};
@@ -1173,21 +1409,23 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
         hwm_state_accept(&h->mem, gen, digest, epoch);
         h->state_gen = gen;
         if (replace_counters) {
-            json_object_clear(h->act_rev);
+            json_object_clear(h->act_parts);
+            json_object_clear(h->act_known);
             json_object_clear(h->mono_rev);
             json_object_clear(h->ctr_refused);
+            json_object_clear(c->activations);
+            /* what was put: n_ctr keys, acts' then mono's, in order */
+            for (size_t i = 0; i < n_ctr; i++) {
+                uint64_t x = 0;
+                ctr_open(ctr, keys[i], vals[i], vlens[i], &x);
+                hwm_counter_accept(&h->mem, mem_name(h, keys[i]), x);
+            }
             const char *name;
             json_t *v;
-            for (int pass = 0; pass < 2; pass++) {
-                json_object_foreach(pass == 0 ? acts : mono, name, v) {
-                    char k[PREFIX_MAX + 600];
-                    uint64_t x = pass == 0 ? (uint64_t)json_integer_value(v)
-                                           : (json_is_string(v) ? strtoull(json_string_value(v), NULL, 10) : 0);
-                    if (key_of(h, pass == 0 ? "act" : "mono", name, k, sizeof(k)) == 0)
-                        hwm_counter_accept(&h->mem, mem_name(h, k), x);
-                }
-            }
-            json_object_foreach(acts, name, v) json_object_set_new(h->act_rev, name, json_integer(r.revision));
+            /* this replica's parts; their versions come with the watch (a
+             * part that existed before was not deleted, so it is not 1) */
+            json_object_foreach(acts, name, v) part_set(c, name, h->self.id, (uint64_t)json_integer_value(v), -1,
+                                                        r.revision);
             json_object_foreach(mono, name, v) json_object_set_new(h->mono_rev, name, json_integer(r.revision));
         }
         atomic_store(&h->state_rev, r.revision);
@@ -1204,6 +1442,7 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
     for (size_t i = 0; vals != NULL && i < n_ctr; i++)
         free(vals[i]);
     free(vals);
+    free(vlens);
     free(keys);
     free(ops);
     free(val);
@@ -1254,13 +1493,116 @@ static void finish(struct act_req *q, int rc, const char *fmt, ...)
     q->done = true;
 }
 
+/* One marble type of a batch: what this replica knows of its parts when
+ * an attempt starts, and what the attempt grants.
+ *
+ * Why parts: with one counter per type, every replica's transaction
+ * compared that key's revision, so two replicas activating the same type
+ * kept invalidating each other (measured: 0.77 failed transactions per
+ * batch with 3 replicas, each one a raft round in etcd). Each replica now
+ * writes only its own part, and bounds the others without comparing their
+ * exact revisions: a part grows by at most ACT_MAX_PER_TXN per version
+ * (every replica grants at most that many per transaction), so "version
+ * of every part < V" bounds each peer part P by count_P + K * (V - 1 -
+ * version_P) from its cached (count_P, version_P). V is chosen so that the
+ * cached total + this grant + those bounds stay <= MaxActivations; far
+ * from the limit V is generous and peers' commits do not invalidate this
+ * one, near it V leaves no room and the compare is exact (each peer's
+ * mod_revision, as before). A part this replica has not seen at all would
+ * escape the bound: "create_revision of every part <= known" refuses the
+ * transaction when one exists (known: the revision through which this
+ * replica has seen every part's creation). Nothing is reserved: a part is
+ * only ever the count of activations its replica granted. */
 struct tgrant {
     const char *type;
-    uint64_t cur;      /* cached count */
-    int64_t rev;       /* its revision (0 = absent) */
+    uint64_t max;          /* its MaxActivations */
+    uint64_t total;        /* the sum of its parts as cached */
+    uint64_t own;          /* this replica's part */
+    int64_t own_mod;       /* its mod_revision (0: absent) */
+    int64_t own_ver;       /* its version (0: absent, -1: not known yet) */
+    int64_t known;         /* every part created at or before this revision is cached */
+    int64_t vmax;          /* the highest version among the peers' parts */
+    uint64_t vgap;         /* the sum over the peers' parts of vmax - version (saturating) */
+    size_t npeers;
+    char (*peer_rid)[17];  /* the peers' ids and mod_revisions (for an exact compare) */
+    int64_t *peer_mod;
     uint64_t granted;
     char key[PREFIX_MAX + 600];
+    char range[PREFIX_MAX + 600];
 };
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Fills tg from the cache. Caller holds c->lock. */
+static int tgrant_load(struct core *c, struct tgrant *tg, const char *type, uint64_t max, int64_t watch_known)
+{
+    struct core_ha *h = c->ha;
+    *tg = (struct tgrant){.type = type, .max = max};
+    if (act_key_of(h, type, h->self.id, tg->key, sizeof(tg->key)) != 0 ||
+        act_range_of(h, type, tg->range, sizeof(tg->range)) != 0)
+        return CAIRN_ERR_TOO_LARGE;
+    json_t *parts = json_object_get(h->act_parts, type);
+    json_int_t k = json_integer_value(json_object_get(h->act_known, type));
+    tg->known = k > watch_known ? k : watch_known;
+    size_t n = json_object_size(parts);
+    if (n > 0 && ((tg->peer_rid = calloc(n, sizeof(*tg->peer_rid))) == NULL ||
+                  (tg->peer_mod = calloc(n, sizeof(*tg->peer_mod))) == NULL))
+        return CAIRN_ERR_NOMEM;
+    const char *rid;
+    json_t *e;
+    json_object_foreach(parts, rid, e) {
+        uint64_t cnt = (uint64_t)json_integer_value(json_array_get(e, 0));
+        int64_t ver = json_integer_value(json_array_get(e, 1)), mod = json_integer_value(json_array_get(e, 2));
+        tg->total = sat_add(tg->total, cnt);
+        if (strcmp(rid, h->self.id) == 0) {
+            tg->own = cnt;
+            tg->own_ver = ver;
+            tg->own_mod = mod;
+            continue;
+        }
+        snprintf(tg->peer_rid[tg->npeers], sizeof(tg->peer_rid[0]), "%s", rid);
+        tg->peer_mod[tg->npeers++] = mod;
+        if (ver > tg->vmax) {
+            uint64_t d = (uint64_t)(ver - tg->vmax), others = tg->npeers - 1;
+            tg->vgap = others > 0 && d > UINT64_MAX / others ? UINT64_MAX : sat_add(tg->vgap, d * others);
+            tg->vmax = ver;
+        } else {
+            tg->vgap = sat_add(tg->vgap, (uint64_t)(tg->vmax - ver));
+        }
+    }
+    return 0;
+}
+
+static void tgrant_clear(struct tgrant *tg)
+{
+    free(tg->peer_rid);
+    free(tg->peer_mod);
+    tg->peer_rid = NULL;
+    tg->peer_mod = NULL;
+}
+
+/* The version bound V for tg's peers (see struct tgrant), or 0 when only
+ * an exact compare keeps MaxActivations. */
+static int64_t tgrant_bound(const struct tgrant *tg)
+{
+    uint64_t base = sat_add(tg->total, tg->granted);
+    if (base > tg->max)
+        return 0;
+    uint64_t per = (tg->max - base) / ACT_MAX_PER_TXN;
+    /* the range holds this replica's part too: V must exceed its version */
+    int64_t top = tg->own_ver > tg->vmax ? tg->own_ver : tg->vmax;
+    uint64_t extra = (uint64_t)(top - tg->vmax);
+    uint64_t w0 = extra > 0 && tg->npeers > UINT64_MAX / extra ? UINT64_MAX : sat_add(tg->vgap, extra * tg->npeers);
+    if (w0 > per)
+        return 0;
+    uint64_t q = (per - w0) / tg->npeers;
+    if (q > ((uint64_t)1 << 40))
+        q = (uint64_t)1 << 40;
+    return top + 1 + (int64_t)q;
+}
 
 /* Runs one batch to completion: every request ends done. */
 static void run_batch(struct core *c, struct act_req *batch)
@@ -1272,11 +1614,11 @@ static void run_batch(struct core *c, struct act_req *batch)
     atomic_fetch_add(&h->n_batches, 1);
     atomic_fetch_add(&h->n_batched, n);
     struct tgrant *tg = calloc(n, sizeof(*tg));
-    struct etcd_cmp *cmp = calloc(n + 1, sizeof(*cmp));
     struct etcd_op *ok_ops = calloc(n, sizeof(*ok_ops)), *fail_ops = calloc(n + 1, sizeof(*fail_ops));
     uint8_t **vals = calloc(n, sizeof(*vals));
     size_t *vlens = calloc(n, sizeof(*vlens));
-    if (tg == NULL || cmp == NULL || ok_ops == NULL || fail_ops == NULL || vals == NULL || vlens == NULL) {
+    size_t *read_t = calloc(n + 1, sizeof(*read_t));   /* fail_ops[i] (i >= 1) reads type read_t[i] */
+    if (tg == NULL || ok_ops == NULL || fail_ops == NULL || vals == NULL || vlens == NULL || read_t == NULL) {
         for (struct act_req *q = batch; q != NULL; q = q->next)
             finish(q, CAIRN_ERR_NOMEM, "out of memory");
         goto out;
@@ -1286,18 +1628,16 @@ static void run_batch(struct core *c, struct act_req *batch)
         uint8_t ctr[32];
         pthread_mutex_lock(&c->lock);
         int64_t srev = atomic_load(&h->state_rev);
+        int64_t wk = atomic_load(&h->act_watch_known);
         bool have_ctr = h->have_ctr;
         memcpy(ctr, h->ctr_key, 32);
         for (struct act_req *q = batch; q != NULL; q = q->next) {
             if (q->done)
                 continue;
             q->granted = false;
-            /* etcd shows an older state or counter than this replica
+            /* etcd shows an older state or counter part than this replica
              * accepted: nothing is decided on it (503 until it is back) */
-            char qkey[PREFIX_MAX + 600];
-            const char *why = refused_for(h, NULL);
-            if (why == NULL && q->max > 0 && key_of(h, "act", q->type, qkey, sizeof(qkey)) == 0)
-                why = refused_for(h, qkey);
+            const char *why = q->max > 0 ? refused_type(h, q->type) : h->state_refused ? h->refused_msg : NULL;
             if (why != NULL) {
                 finish(q, CAIRN_ERR_NETWORK, "%s", why);
                 continue;
@@ -1307,51 +1647,91 @@ static void run_batch(struct core *c, struct act_req *batch)
                        "the state changed on another Coordinator replica while this activation was served; retry");
                 continue;
             }
-            pending++;
-            if (q->max == 0)
+            if (q->max == 0) {
+                pending++;
                 continue;
+            }
             size_t t = 0;
             while (t < nt && strcmp(tg[t].type, q->type) != 0)
                 t++;
             if (t == nt) {
-                json_t *v = json_object_get(c->activations, q->type);
-                tg[t] = (struct tgrant){.type = q->type,
-                                        .cur = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0,
-                                        .rev = json_integer_value(json_object_get(h->act_rev, q->type))};
+                int lr = h->act_incomplete ? CAIRN_ERR_NOMEM : tgrant_load(c, &tg[t], q->type, q->max, wk);
+                if (lr != 0) {
+                    tgrant_clear(&tg[t]);
+                    finish(q, CAIRN_ERR_INTERNAL, "the activation counters of marble type \"%s\" cannot be "
+                           "checked on this replica (%s)", q->type, lr == CAIRN_ERR_NOMEM ? "out of memory" :
+                           "name too long");
+                    continue;
+                }
                 nt++;
             }
-            if (tg[t].cur + tg[t].granted < q->max) {
+            if (tg[t].total < q->max && tg[t].granted < q->max - tg[t].total) {
                 tg[t].granted++;
                 q->granted = true;
+                pending++;
             } else {
                 finish(q, CAIRN_ERR_PERMISSION,
                        "reached the maximum number of activations (%" PRIu64 ") for marble type \"%s\"", q->max,
                        q->type);
-                pending--;
             }
         }
         pthread_mutex_unlock(&c->lock);
-        if (pending == 0)
+        if (pending == 0) {
+            for (size_t t = 0; t < nt; t++)
+                tgrant_clear(&tg[t]);
+            cc_wipe(ctr, sizeof(ctr));
             break;
-        size_t ncmp = 0, nok = 0, nfail = 0;
+        }
+        /* the compares: the state's revision; per type this replica's part
+         * exact, no unseen part, the peers' parts bounded (or exact) */
+        size_t ncmp_max = 1;
+        for (size_t t = 0; t < nt; t++)
+            ncmp_max += 3 + tg[t].npeers;
+        struct etcd_cmp *cmp = calloc(ncmp_max, sizeof(*cmp));
+        char (*pkeys)[PREFIX_MAX + 600] = calloc(ncmp_max, sizeof(*pkeys));
+        size_t ncmp = 0, nok = 0, nfail = 0, npk = 0;
         int rc = 0;
         struct cairn_error e = {0};
-        cmp[ncmp++] = (struct etcd_cmp){.key = h->k_state, .target = ETCD_CMP_MOD, .rev = srev};
-        fail_ops[nfail++] = (struct etcd_op){.kind = ETCD_OP_GET, .key = h->k_state, .keys_only = true};
-        for (size_t t = 0; t < nt; t++) {
+        if (cmp == NULL || pkeys == NULL)
+            rc = cairn_errf(&e, CAIRN_ERR_NOMEM, "out of memory");
+        else {
+            cmp[ncmp++] = (struct etcd_cmp){.key = h->k_state, .target = ETCD_CMP_MOD, .rev = srev};
+            fail_ops[nfail++] = (struct etcd_op){.kind = ETCD_OP_GET, .key = h->k_state, .keys_only = true};
+        }
+        for (size_t t = 0; rc == 0 && t < nt; t++) {
             if (tg[t].granted == 0)
                 continue;
-            if (!have_ctr || key_of(h, "act", tg[t].type, tg[t].key, sizeof(tg[t].key)) != 0 ||
-                ctr_seal(ctr, tg[t].key, tg[t].cur + tg[t].granted, &vals[nok], &vlens[nok]) != 0) {
+            if (!have_ctr || ctr_seal(ctr, tg[t].key, tg[t].own + tg[t].granted, &vals[nok], &vlens[nok]) != 0) {
                 rc = cairn_errf(&e, CAIRN_ERR_INTERNAL, "sealing the activation counter failed");
                 break;
             }
-            cmp[ncmp++] = (struct etcd_cmp){.key = tg[t].key, .target = ETCD_CMP_MOD, .rev = tg[t].rev};
+            cmp[ncmp++] = (struct etcd_cmp){.key = tg[t].key, .target = ETCD_CMP_MOD, .rev = tg[t].own_mod};
+            cmp[ncmp++] = (struct etcd_cmp){.key = tg[t].range, .target = ETCD_CMP_CREATE, .rev = tg[t].known + 1,
+                                            .result = ETCD_CMP_LESS, .prefix = true};
+            int64_t bound = tg[t].npeers > 0 ? tgrant_bound(&tg[t]) : 0;
+            if (bound > 0) {
+                cmp[ncmp++] = (struct etcd_cmp){.key = tg[t].range, .target = ETCD_CMP_VERSION, .rev = bound,
+                                                .result = ETCD_CMP_LESS, .prefix = true};
+            } else {
+                for (size_t p = 0; p < tg[t].npeers && rc == 0; p++) {
+                    if (act_key_of(h, tg[t].type, tg[t].peer_rid[p], pkeys[npk], sizeof(pkeys[0])) != 0)
+                        rc = cairn_errf(&e, CAIRN_ERR_INTERNAL, "activation counter key too long");
+                    else
+                        cmp[ncmp++] = (struct etcd_cmp){.key = pkeys[npk++], .target = ETCD_CMP_MOD,
+                                                        .rev = tg[t].peer_mod[p]};
+                }
+            }
             ok_ops[nok] = (struct etcd_op){.kind = ETCD_OP_PUT, .key = tg[t].key, .value = vals[nok],
                                            .value_len = vlens[nok]};
             nok++;
-            fail_ops[nfail++] = (struct etcd_op){.kind = ETCD_OP_GET, .key = tg[t].key};
+            read_t[nfail] = t;
+            fail_ops[nfail++] = (struct etcd_op){.kind = ETCD_OP_GET, .key = tg[t].range, .prefix = true};
         }
+        if (rc == 0 && ncmp > TXN_MAX_CMPS)
+            rc = cairn_errf(&e, CAIRN_ERR_CONFLICT,
+                            "too many replicas' activation counters to compare near MaxActivations (%zu "
+                            "compares, etcd allows 128); retry",
+                            ncmp);
         cc_wipe(ctr, sizeof(ctr));
         struct etcd_txn_result r = {0};
         if (rc == 0 && nok == 0) {
@@ -1372,16 +1752,23 @@ static void run_batch(struct core *c, struct act_req *batch)
         } else if (rc == 0) {
             rc = etcd_txn(h->etcd, cmp, ncmp, ok_ops, nok, fail_ops, nfail, &r, &e);
         }
+        free(cmp);
+        free(pkeys);
         for (size_t i = 0; i < nok; i++) {
             free(vals[i]);
             vals[i] = NULL;
         }
         if (rc != 0) {
-            atomic_fetch_add(&h->n_unavailable, 1);
+            if (rc != CAIRN_ERR_CONFLICT && rc != CAIRN_ERR_INTERNAL && rc != CAIRN_ERR_NOMEM)
+                atomic_fetch_add(&h->n_unavailable, 1);
+            bool local = rc == CAIRN_ERR_CONFLICT || rc == CAIRN_ERR_INTERNAL || rc == CAIRN_ERR_NOMEM;
             for (struct act_req *q = batch; q != NULL; q = q->next)
                 if (!q->done)
-                    finish(q, rc, "the replicated state store (etcd) is unavailable: %s", cairn_error_msg(&e));
+                    finish(q, rc, "%s%s", local ? "" : "the replicated state store (etcd) is unavailable: ",
+                           cairn_error_msg(&e));
             etcd_txn_result_clear(&r);
+            for (size_t t = 0; t < nt; t++)
+                tgrant_clear(&tg[t]);
             break;
         }
         if (r.succeeded) {
@@ -1389,38 +1776,37 @@ static void run_batch(struct core *c, struct act_req *batch)
             for (size_t t = 0; t < nt; t++) {
                 if (tg[t].granted == 0)
                     continue;
-                if (hwm_counter_accept(&h->mem, mem_name(h, tg[t].key), tg[t].cur + tg[t].granted) == 0)
+                int64_t ver = tg[t].own_mod == 0 ? 1 : tg[t].own_ver >= 0 ? tg[t].own_ver + 1 : -1;
+                if (hwm_counter_accept(&h->mem, mem_name(h, tg[t].key), tg[t].own + tg[t].granted) == 0)
                     h->mem_dirty = true;
-                json_int_t have = json_integer_value(json_object_get(h->act_rev, tg[t].type));
-                if (r.revision > have) {
-                    json_object_set_new(c->activations, tg[t].type,
-                                        json_integer((json_int_t)(tg[t].cur + tg[t].granted)));
-                    json_object_set_new(h->act_rev, tg[t].type, json_integer(r.revision));
-                }
+                part_set(c, tg[t].type, h->self.id, tg[t].own + tg[t].granted, ver, r.revision);
             }
             pthread_mutex_unlock(&c->lock);
             for (struct act_req *q = batch; q != NULL; q = q->next)
                 if (!q->done)
                     finish(q, 0, "ok");
             etcd_txn_result_clear(&r);
+            for (size_t t = 0; t < nt; t++)
+                tgrant_clear(&tg[t]);
             break;
         }
-        /* lost a race: learn what won, then try again */
+        /* lost a race: learn what won (every part of the types in the
+         * batch, as of r.revision), then try again */
         atomic_fetch_add(&h->n_retries, 1);
         bool state_moved = r.n_gets < 1 || r.gets[0].n != 1 || r.gets[0].kv[0].mod_rev != srev;
         pthread_mutex_lock(&c->lock);
-        for (size_t g = 1; g < r.n_gets; g++)
-            for (size_t i = 0; i < r.gets[g].n; i++) {
-                const char *rest = NULL;
-                if (classify(h, r.gets[g].kv[i].key, &rest) != K_ACT)
-                    continue;
-                char *name = name_of(rest);
-                if (name != NULL)
-                    counter_apply(c, true, r.gets[g].kv[i].key, name, &r.gets[g].kv[i], false);
-                free(name);
-            }
+        for (size_t g = 1; g < r.n_gets && g < nfail; g++) {
+            for (size_t i = 0; i < r.gets[g].n; i++)
+                counter_kv(c, &r.gets[g].kv[i], false);
+            const char *type = tg[read_t[g]].type;
+            if (!state_moved && r.revision > json_integer_value(json_object_get(h->act_known, type)) &&
+                json_object_set_new(h->act_known, type, json_integer(r.revision)) != 0)
+                h->act_incomplete = true;
+        }
         pthread_mutex_unlock(&c->lock);
         etcd_txn_result_clear(&r);
+        for (size_t t = 0; t < nt; t++)
+            tgrant_clear(&tg[t]);
         if (state_moved) {
             for (struct act_req *q = batch; q != NULL; q = q->next)
                 if (!q->done)
@@ -1429,8 +1815,6 @@ static void run_batch(struct core *c, struct act_req *batch)
                            "retry");
             break;
         }
-        for (size_t t = 0; t < nt; t++)
-            tg[t].granted = 0;
         memset(tg, 0, n * sizeof(*tg));
         if (attempt > 2)
             usleep((useconds_t)(200 + (rand() % 800)));   /* contention: let a peer's batch land */
@@ -1440,11 +1824,11 @@ static void run_batch(struct core *c, struct act_req *batch)
             finish(q, CAIRN_ERR_CONFLICT, "too many concurrent activations on other replicas; retry");
 out:
     free(tg);
-    free(cmp);
     free(ok_ops);
     free(fail_ops);
     free(vals);
     free(vlens);
+    free(read_t);
 }
 
 int ha_activation_commit(struct core *c, const struct core_snap *s, const char *type, uint64_t max,
@@ -1457,11 +1841,16 @@ int ha_activation_commit(struct core *c, const struct core_snap *s, const char *
     h->q_tail = &req.next;
     while (!req.done) {
         if (!h->committing) {
-            /* leader: take everything queued (this request included) */
+            /* leader: take what is queued (this request included), at
+             * most ACT_MAX_PER_TXN: the rest waits for the next batch */
             h->committing = true;
-            struct act_req *batch = h->q_head;
-            h->q_head = NULL;
-            h->q_tail = &h->q_head;
+            struct act_req *batch = h->q_head, **cut = &h->q_head;
+            for (int k = 0; k < ACT_MAX_PER_TXN && *cut != NULL; k++)
+                cut = &(*cut)->next;
+            h->q_head = *cut;
+            *cut = NULL;
+            if (h->q_head == NULL)
+                h->q_tail = &h->q_head;
             pthread_mutex_unlock(&h->q_lock);
             run_batch(c, batch);
             pthread_mutex_lock(&h->q_lock);
@@ -1543,7 +1932,7 @@ int ha_mono_commit(struct core *c, const char *id, uint64_t value, uint64_t *pre
         bool state_moved = r.n_gets < 1 || r.gets[0].n != 1 || r.gets[0].kv[0].mod_rev != srev;
         pthread_mutex_lock(&c->lock);
         if (r.n_gets > 1 && r.gets[1].n == 1)
-            counter_apply(c, false, key, id, &r.gets[1].kv[0], false);
+            mono_apply(c, key, id, &r.gets[1].kv[0], false);
         pthread_mutex_unlock(&c->lock);
         etcd_txn_result_clear(&r);
         if (state_moved)
@@ -1591,8 +1980,15 @@ static int on_watch(void *arg, const struct etcd_watch_msg *m)
             break;
         }
     }
-    if (m->revision > atomic_load(&h->watch_rev))
-        atomic_store(&h->watch_rev, m->revision);
+    /* how far this replica has seen everything: the last event's revision,
+     * or the header of a progress notification. Not the header of the
+     * "created" answer, nor of a catch-up message (etcd sends the
+     * current revision there while the events may stop earlier) */
+    int64_t seen = m->n_events > 0 ? m->events[m->n_events - 1].kv.mod_rev : m->created ? 0 : m->revision;
+    if (seen > atomic_load(&h->watch_rev))
+        atomic_store(&h->watch_rev, seen);
+    if (seen > atomic_load(&h->act_watch_known))
+        atomic_store(&h->act_watch_known, seen);
     return 0;
 }
 
@@ -1789,14 +2185,15 @@ int ha_open(struct core *c, struct cairn_error *err)
     pthread_cond_init(&h->mem_cond, NULL);
     h->ctr_refused = json_object();
     h->q_tail = &h->q_head;
-    h->act_rev = json_object();
+    h->act_parts = json_object();
+    h->act_known = json_object();
     h->mono_rev = json_object();
     h->replicas = json_object();
     c->activations = json_object();
     c->mono = json_object();
     c->update_log = json_array();
     uint8_t idb[8];
-    if (h->act_rev == NULL || h->mono_rev == NULL || h->replicas == NULL || c->activations == NULL ||
+    if (h->act_parts == NULL || h->act_known == NULL || h->mono_rev == NULL || h->replicas == NULL || c->activations == NULL ||
         c->mono == NULL || c->update_log == NULL || h->ctr_refused == NULL || hwm_init(&h->mem) != 0 ||
         cc_random(idb, sizeof(idb)) != 0)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
@@ -1881,7 +2278,8 @@ void ha_close(struct core *c)
     datakey_free(h->dk);
     seal_free(h->seal);
     etcd_free(h->etcd);
-    json_decref(h->act_rev);
+    json_decref(h->act_parts);
+    json_decref(h->act_known);
     json_decref(h->mono_rev);
     json_decref(h->replicas);
     json_decref(h->ctr_refused);

@@ -9,8 +9,11 @@
  *                      or recovery) and "generation" (+1 per state change; the
  *                      clear copy must equal it). "CHA1" (earlier versions): no
  *                      generation field, generation 0.
- *   P act/<hex type>   activation counter of a marble type with MaxActivations:
- *                      AES-256-GCM under counterKey, AAD = "cairn-ctr-v1" || key
+ *   P act/<hex type>/<replica id>
+ *                      one replica's part of the activation counter of a marble
+ *                      type with MaxActivations (the count is the sum of the
+ *                      parts): AES-256-GCM under counterKey, AAD =
+ *                      "cairn-ctr-v1" || key
  *   P mono/<hex id>    a monotonic counter, the same sealing
  *   P datakey/<hex id>/<hex seal identity>
  *                      the DEK sealed with one replica's seal key, one entry per
@@ -19,12 +22,14 @@
  *   P replicas/<id>    the registry (store/registry.h), under each replica's lease
  *
  * Writers: every state change is one etcd transaction comparing the
- * revision its snapshot was read at (mod_revision of P state; of P act/x for
- * a counter); a conflict refuses (CAIRN_ERR_CONFLICT) or, for counters,
- * re-reads and re-applies. Activations of one replica are group-committed:
- * concurrent ones share one transaction. Every replica watches P and applies
- * a peer's counter in microseconds (decrypt one value) and a peer's state
- * change by reloading the document.
+ * revision its snapshot was read at (mod_revision of P state; for a
+ * counter part, the writer's own part exactly and the peers' parts bounded
+ * by their versions, see run_batch in ha.c); a conflict refuses
+ * (CAIRN_ERR_CONFLICT) or, for counters, re-reads and re-applies.
+ * Activations of one replica are group-committed: concurrent ones share one
+ * transaction (at most 64 of one type: peers' bounds rely on it). Every
+ * replica watches P and applies a peer's counter in microseconds (decrypt
+ * one value) and a peer's state change by reloading the document.
  *
  * Rollback (store/hwm.h; docs/high-availability.md "Rollback of etcd"): each
  * replica remembers the newest state generation and counter values it

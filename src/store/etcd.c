@@ -395,12 +395,13 @@ int etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp, const str
         json_t *c = json_object();
         char rev[24];
         snprintf(rev, sizeof(rev), "%lld", (long long)cmp[i].rev);
-        bool mod = cmp[i].target == ETCD_CMP_MOD;
-        ok = c != NULL && set_key(c, "key", cmp[i].key, false) == 0 &&
-             json_object_set_new(c, "target", json_string(mod ? "MOD" : "CREATE")) == 0 &&
-             json_object_set_new(c, "result", json_string("EQUAL")) == 0 &&
-             json_object_set_new(c, mod ? "mod_revision" : "create_revision", json_string(rev)) == 0 &&
-             json_array_append_new(ca, c) == 0;
+        static const char *const target[] = {"MOD", "CREATE", "VERSION"};
+        static const char *const field[] = {"mod_revision", "create_revision", "version"};
+        enum etcd_cmp_target tg = cmp[i].target;
+        ok = c != NULL && tg <= ETCD_CMP_VERSION && set_key(c, "key", cmp[i].key, cmp[i].prefix) == 0 &&
+             json_object_set_new(c, "target", json_string(target[tg])) == 0 &&
+             json_object_set_new(c, "result", json_string(cmp[i].result == ETCD_CMP_LESS ? "LESS" : "EQUAL")) == 0 &&
+             json_object_set_new(c, field[tg], json_string(rev)) == 0 && json_array_append_new(ca, c) == 0;
         if (!ok)
             json_decref(c);
     }

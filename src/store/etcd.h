@@ -80,11 +80,16 @@ void etcd_kvs_clear(struct etcd_kvs *kvs);
 int etcd_get(struct etcd *e, const char *key, bool prefix, bool keys_only, struct etcd_kvs *out,
              struct cairn_error *err);
 
-enum etcd_cmp_target { ETCD_CMP_MOD, ETCD_CMP_CREATE };
+enum etcd_cmp_target { ETCD_CMP_MOD, ETCD_CMP_CREATE, ETCD_CMP_VERSION };
+enum etcd_cmp_result { ETCD_CMP_EQUAL, ETCD_CMP_LESS };
 struct etcd_cmp {
     const char *key;
     enum etcd_cmp_target target;
-    int64_t rev;   /* must EQUAL; 0 on an absent key is true (etcd compares a zero kv) */
+    int64_t rev;                  /* the revision (MOD, CREATE) or version (VERSION) compared with; an
+                                   * absent key compares as a zero kv (0 EQUAL 0 holds) */
+    enum etcd_cmp_result result;  /* default EQUAL */
+    bool prefix;                  /* every key starting with key must satisfy it (etcd's range_end; an
+                                   * empty range holds) */
 };
 
 enum etcd_op_kind { ETCD_OP_PUT, ETCD_OP_DEL, ETCD_OP_GET };

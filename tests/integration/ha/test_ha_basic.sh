@@ -65,8 +65,11 @@ for i in 1 2 3; do
   on $i; activate free
   check "free activated on replica $i" eq "$CODE" 200
 done
-check "the counter is in etcd, sealed (no plaintext count)" eval \
-  '[ "$(etcdctl_ get --print-value-only /cairn/act/776562 | tr -d "\n" | wc -c)" -gt 20 ]'
+# one part per replica that activated web (replicas 1 and 2), each sealed
+check "the counter is in etcd as one part per replica" eq \
+  "$(etcdctl_ get --prefix --keys-only /cairn/act/776562/ | grep -c .)" 2
+check "each part is sealed (no plaintext count)" eval \
+  '[ -z "$(etcdctl_ get --prefix --print-value-only /cairn/act/776562/ | grep -v "^$" | awk "length(\$0) <= 20")" ]'
 
 
 on 1; req GET /api/v2/status

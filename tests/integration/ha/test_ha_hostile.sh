@@ -8,7 +8,7 @@ cat >"$WORK/m.json" <<'JSON'
 {
   "Packages": {"pkg": {"Debug": true, "UniqueID": "00"}},
   "Marbles": {"web": {"Package": "pkg", "MaxActivations": 3}, "api": {"Package": "pkg", "MaxActivations": 3},
-              "free": {"Package": "pkg"}}
+              "job": {"Package": "pkg", "MaxActivations": 3}, "free": {"Package": "pkg"}}
 }
 JSON
 etcd_cluster 1
@@ -20,8 +20,10 @@ on 1; activate web; activate web; activate web
 check "web reaches MaxActivations 3" eq "$CODE" 200
 on 2; activate api
 check "api activated once" eq "$CODE" 200
-WEB=/cairn/act/$(printf web | od -An -tx1 | tr -d ' \n')
-API=/cairn/act/$(printf api | od -An -tx1 | tr -d ' \n')
+# the counters: one part per replica, P act/<hex type>/<replica id>
+WEB=$(etcdctl_ get --prefix --keys-only "/cairn/act/$(printf web | od -An -tx1 | tr -d ' \n')/" | grep . | head -1)
+API=$(etcdctl_ get --prefix --keys-only "/cairn/act/$(printf api | od -An -tx1 | tr -d ' \n')/" | grep . | head -1)
+check "web and api have their parts in etcd" eval '[ -n "$WEB" ] && [ -n "$API" ]'
 
 # a forged counter (garbage) on api, which has room left (1 of 3): blocked,
 # never reopened or raised
@@ -39,6 +41,15 @@ on 1; activate free
 check "other types keep working" eq "$CODE" 200
 on 2; activate web
 check "web (untouched) is still at its maximum" eq "$CODE" 403
+
+# a part under a replica id no replica has (job has room: 1 of 3): counted
+# as full, never as zero
+on 1; activate job
+check "job activated once" eq "$CODE" 200
+etcdctl_ put "/cairn/act/$(printf job | od -An -tx1 | tr -d ' \n')/00000000000000ff" "0" >/dev/null
+sleep 0.5
+on 2; activate job
+check "a forged part of an unknown replica blocks job (refused)" eq "$CODE" 403
 
 # registry junk: ignored
 etcdctl_ put /cairn/replicas/ffffffffffffffff 'not json' >/dev/null
