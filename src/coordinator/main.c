@@ -250,6 +250,12 @@ struct join_ctx {
     long wait_s;   /* --key-api-wait */
 };
 
+/* ks_fetch_opts.refresh on etcd: the registry's key API addresses again */
+static int registry_holders(void *ctx, char ***out, size_t *out_n)
+{
+    return core_replica_key_addrs(ctx, out, out_n, NULL);
+}
+
 static int obtain_data_key(struct core *c, void *ctx, const uint8_t *ref, size_t ref_len, uint8_t key[32],
                            struct cairn_error *err)
 {
@@ -275,6 +281,10 @@ static int obtain_data_key(struct core *c, void *ctx, const uint8_t *ref, size_t
      * in all: the start stays bounded */
     struct ks_fetch_opts o = {.timeout_ms = 5000, .rounds = 3, .backoff_ms = 200, .max_backoff_ms = 2000,
                               .wait_ms = j->wait_s * 1000};
+    if (j->n == 0) {   /* etcd: each pass asks the replicas registered by then */
+        o.refresh = registry_holders;
+        o.refresh_ctx = c;
+    }
     int rc = j->n > 0 ? ks_fetch(&ops, (const char *const *)j->peers, j->n, ref, ref_len, &o, key, j->from,
                                  sizeof(j->from), err)
                       : ks_fetch(&ops, (const char *const *)reg, n_reg, ref, ref_len, &o, key, j->from,

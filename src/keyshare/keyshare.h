@@ -209,6 +209,13 @@ struct ks_fetch_opts {
      * pass in which every holder answered (refused, holds no key) or had
      * nothing listening ends it. 0 = `rounds` passes only. */
     long wait_ms;
+    /* optional: the current list of holders, asked before every pass after
+     * the first (the registry again: a holder that registered meanwhile is
+     * asked too). 0 with *out a malloc'd block (pointers and strings, one
+     * free(*out)) that replaces the list; non-zero or an empty list keeps
+     * the previous one. */
+    int (*refresh)(void *ctx, char ***out, size_t *out_n);
+    void *refresh_ctx;
 };
 
 /* Asks the holders in `peers` ("host:port", tried in order, every one in

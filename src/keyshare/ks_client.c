@@ -361,7 +361,20 @@ int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers,
     long t0 = mono_ms();
     int r = 0;
     char last[300] = "";
+    char **owned = NULL;   /* a refreshed list */
     for (;;) {
+        if (r > 0 && o->refresh != NULL) {
+            char **fresh = NULL;
+            size_t nf = 0;
+            if (o->refresh(o->refresh_ctx, &fresh, &nf) == 0 && fresh != NULL && nf > 0) {
+                free(owned);
+                owned = fresh;
+                peers = (const char *const *)owned;
+                n_peers = nf;
+            } else {
+                free(fresh);
+            }
+        }
         size_t unreachable = 0;
         for (size_t i = 0; i < n_peers; i++) {
             struct cairn_error e = {0};
@@ -398,6 +411,7 @@ int ks_fetch(const struct ks_ops *ops, const char *const *peers, size_t n_peers,
         backoff = backoff * 2 < max_backoff ? backoff * 2 : max_backoff;
     }
     ks_identity_clear(&own);
+    free(owned);
     if (rc != 0)
         return cairn_errf(err, CAIRN_ERR_NOT_FOUND, "no replica gave the data key (%zu asked, %d pass%s in %ld ms; "
                                                     "last: %s)",

@@ -84,7 +84,7 @@ check "  ... the deletion is logged" grep -q "deleted the sealed copies of the d
 # 3. a race of key changes: three replicas in recovery (every holder gone),
 # a manifest set on each at the same moment
 replica_stop 4
-for round in 1 2; do
+for round in 1; do
   for i in 5 6 7; do replica "$i" --seal-dir "$WORK/s$round$i" --key-api-addr 127.0.0.1:0; done
   for i in 5 6 7; do check "round $round: replica $i in recovery" eq "$(state_of $i)" 1; done
   for i in 5 6 7; do

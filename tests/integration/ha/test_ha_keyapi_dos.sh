@@ -4,8 +4,11 @@
 #  A. 64 idle TCP connections (16 from each of 127.0.0.1..4, never a byte);
 #  B. 128 TLS connections from 127.0.0.1..8 that finish the handshake with a
 #     client certificate and then trickle a request, one byte per 0.5 s (never
-#     shed: a request has started).
-# The attackers never reconnect (a bounded load on loopback). The holder
+#     shed: a request has started);
+#  C. the same, reopened as fast as the holder closes them (30 s): the
+#     newcomer gets the key from a holder that registers while it waits.
+# A and B never reconnect; all of it is bounded (at most 128 sockets on
+# loopback, 30 s). The holder
 # closes them after its short deadlines (2 s to the first request byte, 6 s
 # for a request) and the newcomer keeps passing over the holders while they
 # cannot be reached (--key-api-wait, default 20 s). Before: the newcomer gave
@@ -37,34 +40,46 @@ ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 ctx.load_cert_chain(work + "/atk.crt", work + "/atk.key")
-conns = []
+def opened(a):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.bind(("127.0.0.%d" % a, 0))
+        s.connect((host, port))
+        if mode != "idle":
+            s = ctx.wrap_socket(s)
+            s.sendall(b"GET /keyshare/v1/hello HTTP/1.1\r\nHost: x\r\n")
+        return s
+    except (OSError, ssl.SSLError):
+        s.close()
+        return None
+conns = []   # (address, socket)
 for a in range(1, naddr + 1):
     for _ in range(per):
-        s = socket.socket()
-        s.settimeout(2)
-        try:
-            s.bind(("127.0.0.%d" % a, 0))
-            s.connect((host, port))
-            if mode == "slow":
-                s = ctx.wrap_socket(s)
-                s.sendall(b"GET /keyshare/v1/hello HTTP/1.1\r\nHost: x\r\n")
-            conns.append(s)
-        except (OSError, ssl.SSLError):
-            s.close()
+        s = opened(a)
+        if s is not None:
+            conns.append((a, s))
 open(work + "/held.tmp", "w").write(str(len(conns)))
 import os; os.rename(work + "/held.tmp", work + "/held")
 end = time.time() + secs
-while time.time() < end and conns:
-    time.sleep(0.5)
-    if mode == "slow":
-        alive = []
-        for s in conns:
-            try:
-                s.sendall(b"X")
-                alive.append(s)
-            except (OSError, ssl.SSLError):
-                s.close()
-        conns = alive
+while time.time() < end and (conns or mode == "reopen"):
+    time.sleep(0.5 if mode != "reopen" else 0.05)
+    if mode == "idle":
+        continue
+    alive = []
+    for a, s in conns:
+        try:
+            s.sendall(b"X")
+            alive.append((a, s))
+        except (OSError, ssl.SSLError):
+            s.close()
+    if mode == "reopen":   # the closed ones come back at once (still at most per x naddr)
+        for a in range(1, naddr + 1):
+            for _ in range(per - sum(1 for b, _s in alive if b == a)):
+                s = opened(a)
+                if s is not None:
+                    alive.append((a, s))
+    conns = alive
 PY
 hold() {
   rm -f "$WORK/held"
@@ -97,6 +112,31 @@ check "  ... within the bound" python3 -c "import sys; sys.exit(0 if $KMS_B < 20
 check "  ... after retrying the holder it could not reach" grep -q "could not be reached; trying again" "$WORK/r3/log"
 kill "$HOLD_PID" 2>/dev/null || true; wait "$HOLD_PID" 2>/dev/null || true
 replica_stop 3
+
+# C. connections reopened as fast as the holder closes them keep replica 1's
+# key API full; a holder that registers while the newcomer waits is asked
+# too (every pass reads the registry again) and gives the key
+hold reopen 16 8 30
+mkdir -p "$WORK/r5"
+"$BIN" --simulation --store "etcd://$ETCD_EP" --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 \
+  --seal-dir "$WORK/s5" --ready-file "$WORK/r5/ready.json" --leaf-key-pool 0 --threads 2 >>"$WORK/r5/log" 2>&1 &
+NEWCOMER=$!
+PIDS+=("$NEWCOMER")
+check "C: the newcomer cannot reach replica 1 and keeps asking" \
+  wait_for 20 grep -q "could not be reached; trying again" "$WORK/r5/log"
+replica 6 --seal-dir "$WORK/s1" --key-api-addr 127.0.0.1:0   # the holder's seal: opens by itself
+R6_KEYAPI=$(jq -r .keyapi "$WORK/r6/ready.json")
+wait_for 30 test -s "$WORK/r5/ready.json" || true
+R_CLIENT[5]=$(jq -r .client "$WORK/r5/ready.json" 2>/dev/null || true)
+R_MESH[5]=$(jq -r .mesh "$WORK/r5/ready.json" 2>/dev/null || true)
+R_PID[5]=$NEWCOMER
+check "C: the newcomer gets the key: state 3" eq "$(state_of 5)" 3
+check "  ... from the holder that registered while it waited" \
+  grep -q "got the data key (id [0-9a-f]*) from $R6_KEYAPI" "$WORK/r5/log"
+echo "# C: key after $(jq -r .key_ms "$WORK/r5/ready.json") ms"
+kill "$HOLD_PID" 2>/dev/null || true; wait "$HOLD_PID" 2>/dev/null || true
+replica_stop 6
+kill "$NEWCOMER" 2>/dev/null || true; wait "$NEWCOMER" 2>/dev/null || true
 
 # the bound: with --key-api-wait 0 the newcomer makes its three passes only
 hold slow 16 8 25
