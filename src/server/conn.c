@@ -265,10 +265,7 @@ static void arm(struct conn *c, int seconds)
     event_add(c->ev, &tv);
 }
 
-/* Closes the connection with a reset: libevent sees the error and frees it
- * through its normal path (conn_free_cb runs then). Owner loop only: the
- * descriptor is valid while the SSL is. A reset rather than a FIN leaves no
- * FIN_WAIT/TIME_WAIT socket behind per refused or shed connection. */
+/* The connection's socket: the SSL's, or a plain connection's bufferevent's. */
 static int conn_fd(const struct conn *c)
 {
     if (c->ssl != NULL)
@@ -276,6 +273,11 @@ static int conn_fd(const struct conn *c)
     return c->bev != NULL ? (int)bufferevent_getfd(c->bev) : -1;
 }
 
+/* Closes the connection with a reset: libevent sees the error and frees it
+ * through its normal path (conn_free_cb or conn_release runs then). Owner
+ * loop only: the descriptor is valid while the SSL (the bufferevent) is. A
+ * reset rather than a FIN leaves no FIN_WAIT/TIME_WAIT socket behind per
+ * refused or shed connection. */
 static void kill_conn(struct conn *c)
 {
     int fd = conn_fd(c);
