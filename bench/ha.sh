@@ -15,10 +15,11 @@
 # directory is on the same file system as etcd's data (tmpfs when there is
 # one). Reported per setup (median round): activations/s, Coordinator CPU per
 # activation (all replicas, /proc/PID/stat), etcd CPU per activation (all
-# members), activations per transaction, the rate ratios and the CPU-bound
-# ratio. Then the etcd gateway's round trip, the time a peer's activation
-# takes to reach another replica, and state size / commit / reload time for
-# manifests of 10 to 3,000 marbles.
+# members), activations per transaction, transactions retried per batch (a
+# lost race), the rate ratios and the CPU-bound ratio. Then the etcd
+# gateway's round trip, the time a peer's activation takes to reach another
+# replica, and state size / commit / reload time for manifests of 10 to 3,000
+# marbles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -115,7 +116,7 @@ set_manifest() {
     -d "{\"manifest\":\"$(base64 -w0 "$W/manifest.json")\"}" | jq -e '.status == "success"' >/dev/null
 }
 
-# run SETUP TYPE: one round; prints "rate coord_us etcd_us ok errors acts/txn"
+# run SETUP TYPE: one round; prints "rate coord_us etcd_us ok errors acts/txn retries/batch"
 run() {
   local setup=$1 type=$2 n=1 i
   case $setup in
@@ -141,18 +142,20 @@ run() {
     ok=$((ok + $(jq .ok "$W/lg$i.json"))); err=$((err + $(jq .errors "$W/lg$i.json")))
     secs=$(jq .seconds "$W/lg$i.json")
   done
-  local batches=0 batched=0
+  local batches=0 batched=0 retries=0
   if [ "$setup" != file ]; then
     for i in $(seq 0 $((n - 1))); do
       local m; m=$(curl -s "http://${RMET[$i]}/metrics")
       batches=$((batches + $(echo "$m" | awk '$1=="cairn_etcd_activation_batches_total"{print $2}')))
       batched=$((batched + $(echo "$m" | awk '$1=="cairn_etcd_activations_batched_total"{print $2}')))
+      retries=$((retries + $(echo "$m" | awk '$1=="cairn_etcd_txn_retries_total"{print $2}')))
     done
   fi
   stop_all
   etcd_down
   awk -v ok="$ok" -v err="$err" -v s="$secs" -v c=$((c1 - c0)) -v e=$((e1 - e0)) -v t="$TCK" -v b="$batches" -v bd="$batched" \
-    'BEGIN { printf "%.1f %.0f %.0f %d %d %.2f\n", ok/s, c*1e6/t/(ok?ok:1), e*1e6/t/(ok?ok:1), ok, err, (b ? bd/b : 0) }'
+    -v rt="$retries" 'BEGIN { printf "%.1f %.0f %.0f %d %d %.2f %.2f\n", ok/s, c*1e6/t/(ok?ok:1), e*1e6/t/(ok?ok:1), ok, err,
+                             (b ? bd/b : 0), (b ? rt/b : 0) }'
 }
 
 echo "== load average at start (other processes share these cores): $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -164,15 +167,16 @@ for t in $TYPES; do
   for r in $(seq 1 "$ROUNDS"); do
     for s in file etcd1 etcd3; do
       out=$(run "$s" "$t")
-      echo "round $r $s: rate/s coordCPU_us etcdCPU_us ok errors activations_per_txn = $out"
+      echo "round $r $s: rate/s coordCPU_us etcdCPU_us ok errors activations_per_txn retries_per_batch = $out"
       RES[$s]+="$out"$'\n'
     done
   done
   echo "medians ($t):"
-  printf '%-6s %14s %19s %12s %9s\n' setup "activations/s" "Coordinator us/act" "etcd us/act" "acts/txn"
+  printf '%-6s %14s %19s %12s %9s %14s\n' setup "activations/s" "Coordinator us/act" "etcd us/act" "acts/txn" \
+    "retries/batch"
   for s in file etcd1 etcd3; do
-    printf '%-6s %14s %19s %12s %9s\n' "$s" "$(printf '%s' "${RES[$s]}" | med 1)" "$(printf '%s' "${RES[$s]}" | med 2)" \
-      "$(printf '%s' "${RES[$s]}" | med 3)" "$(printf '%s' "${RES[$s]}" | med 6)"
+    printf '%-6s %14s %19s %12s %9s %14s\n' "$s" "$(printf '%s' "${RES[$s]}" | med 1)" "$(printf '%s' "${RES[$s]}" | med 2)" \
+      "$(printf '%s' "${RES[$s]}" | med 3)" "$(printf '%s' "${RES[$s]}" | med 6)" "$(printf '%s' "${RES[$s]}" | med 7)"
   done
   F=$(printf '%s' "${RES[file]}" | med 1); E3=$(printf '%s' "${RES[etcd3]}" | med 1); E1=$(printf '%s' "${RES[etcd1]}" | med 1)
   echo "ratio etcd1/file ($t): $(awk -v a="$E1" -v b="$F" 'BEGIN{printf "%.0f %%", 100*a/b}')"
