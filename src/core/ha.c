@@ -36,8 +36,10 @@
  * run_batch). A protocol constant: replicas that disagree on it must not
  * share a state. */
 #define ACT_MAX_PER_TXN 64
-/* etcd refuses a transaction with more than 128 compares (--max-txn-ops) */
-#define TXN_MAX_CMPS 120
+/* Peer parts bounded one by one up to this many (else one range compare);
+ * etcd refuses a transaction with more than 128 compares (--max-txn-ops). */
+#define ACT_PART_CMPS 32
+#define ACT_TXN_CMPS 120
 
 
 struct act_req {
@@ -1501,17 +1503,21 @@ static void finish(struct act_req *q, int rc, const char *fmt, ...)
  * kept invalidating each other (measured: 0.77 failed transactions per
  * batch with 3 replicas, each one a raft round in etcd). Each replica now
  * writes only its own part, and bounds the others without comparing their
- * exact revisions: a part grows by at most ACT_MAX_PER_TXN per version
- * (every replica grants at most that many per transaction), so "version
- * of every part < V" bounds each peer part P by count_P + K * (V - 1 -
- * version_P) from its cached (count_P, version_P). V is chosen so that the
- * cached total + this grant + those bounds stay <= MaxActivations; far
- * from the limit V is generous and peers' commits do not invalidate this
- * one, near it V leaves no room and the compare is exact (each peer's
- * mod_revision, as before). A part this replica has not seen at all would
- * escape the bound: "create_revision of every part <= known" refuses the
- * transaction when one exists (known: the revision through which this
- * replica has seen every part's creation). Nothing is reserved: a part is
+ * exact revisions: a part grows by at most K = ACT_MAX_PER_TXN per
+ * version (every replica grants at most that many per transaction), so
+ * "version of part P < version_P + 1 + q" bounds P by count_P + K * q from
+ * its cached (count_P, version_P). q is chosen so that the cached total +
+ * this grant + those bounds stay <= MaxActivations; far from the limit q
+ * is generous and peers' commits do not invalidate this one. With more
+ * than ACT_PART_CMPS peer parts (replica restarts leave parts behind) one
+ * range compare "version of every part < V" does it, with some room lost
+ * to the parts' different versions (tgrant_bound). A part this replica has not seen at all would escape the bound:
+ * "create_revision of every part <= known" refuses the transaction when
+ * one exists (known: the revision through which this replica has seen
+ * every part's creation and change). Near the limit V leaves no room and
+ * the compare is exact: "mod_revision of every part <= known", i.e. no
+ * part changed since this replica's cache was complete (one compare
+ * however many parts restarts have left). Nothing is reserved: a part is
  * only ever the count of activations its replica granted. */
 struct tgrant {
     const char *type;
@@ -1520,12 +1526,13 @@ struct tgrant {
     uint64_t own;          /* this replica's part */
     int64_t own_mod;       /* its mod_revision (0: absent) */
     int64_t own_ver;       /* its version (0: absent, -1: not known yet) */
-    int64_t known;         /* every part created at or before this revision is cached */
+    int64_t known;         /* every part's state at this revision is cached */
     int64_t vmax;          /* the highest version among the peers' parts */
     uint64_t vgap;         /* the sum over the peers' parts of vmax - version (saturating) */
     size_t npeers;
-    char (*peer_rid)[17];  /* the peers' ids and mod_revisions (for an exact compare) */
-    int64_t *peer_mod;
+    char (*peer_rid)[17];  /* the peers' ids and versions (for a bound per part) */
+    int64_t *peer_ver;
+    bool exact;            /* this attempt compares the peers' parts exactly */
     uint64_t granted;
     char key[PREFIX_MAX + 600];
     char range[PREFIX_MAX + 600];
@@ -1548,9 +1555,12 @@ static int tgrant_load(struct core *c, struct tgrant *tg, const char *type, uint
     json_int_t k = json_integer_value(json_object_get(h->act_known, type));
     tg->known = k > watch_known ? k : watch_known;
     size_t n = json_object_size(parts);
-    if (n > 0 && ((tg->peer_rid = calloc(n, sizeof(*tg->peer_rid))) == NULL ||
-                  (tg->peer_mod = calloc(n, sizeof(*tg->peer_mod))) == NULL))
-        return CAIRN_ERR_NOMEM;
+    if (n > 0 && n <= ACT_PART_CMPS &&
+        ((tg->peer_rid = calloc(n, sizeof(*tg->peer_rid))) == NULL ||
+         (tg->peer_ver = calloc(n, sizeof(*tg->peer_ver))) == NULL)) {
+        free(tg->peer_rid);
+        tg->peer_rid = NULL;   /* the range bound serves as well, with some slack lost */
+    }
     const char *rid;
     json_t *e;
     json_object_foreach(parts, rid, e) {
@@ -1563,8 +1573,11 @@ static int tgrant_load(struct core *c, struct tgrant *tg, const char *type, uint
             tg->own_mod = mod;
             continue;
         }
-        snprintf(tg->peer_rid[tg->npeers], sizeof(tg->peer_rid[0]), "%s", rid);
-        tg->peer_mod[tg->npeers++] = mod;
+        if (tg->peer_rid != NULL && tg->peer_ver != NULL) {
+            snprintf(tg->peer_rid[tg->npeers], sizeof(tg->peer_rid[0]), "%s", rid);
+            tg->peer_ver[tg->npeers] = ver;
+        }
+        tg->npeers++;
         if (ver > tg->vmax) {
             uint64_t d = (uint64_t)(ver - tg->vmax), others = tg->npeers - 1;
             tg->vgap = others > 0 && d > UINT64_MAX / others ? UINT64_MAX : sat_add(tg->vgap, d * others);
@@ -1579,9 +1592,20 @@ static int tgrant_load(struct core *c, struct tgrant *tg, const char *type, uint
 static void tgrant_clear(struct tgrant *tg)
 {
     free(tg->peer_rid);
-    free(tg->peer_mod);
+    free(tg->peer_ver);
     tg->peer_rid = NULL;
-    tg->peer_mod = NULL;
+    tg->peer_ver = NULL;
+}
+
+/* The room per peer part, in versions, when each part is bounded on its
+ * own ("version of part P < version_P + 1 + q"), or 0 when there is none. */
+static uint64_t tgrant_per_part(const struct tgrant *tg)
+{
+    uint64_t base = sat_add(tg->total, tg->granted);
+    if (base > tg->max || tg->npeers == 0)
+        return 0;
+    uint64_t q = (tg->max - base) / ACT_MAX_PER_TXN / tg->npeers;
+    return q > ((uint64_t)1 << 40) ? (uint64_t)1 << 40 : q;
 }
 
 /* The version bound V for tg's peers (see struct tgrant), or 0 when only
@@ -1677,16 +1701,17 @@ static void run_batch(struct core *c, struct act_req *batch)
         }
         pthread_mutex_unlock(&c->lock);
         if (pending == 0) {
+            cc_wipe(ctr, sizeof(ctr));
             for (size_t t = 0; t < nt; t++)
                 tgrant_clear(&tg[t]);
-            cc_wipe(ctr, sizeof(ctr));
             break;
         }
         /* the compares: the state's revision; per type this replica's part
-         * exact, no unseen part, the peers' parts bounded (or exact) */
+         * exact, no unseen part, the peers' parts bounded (each, or all by
+         * one range compare when there are many) or exact */
         size_t ncmp_max = 1;
         for (size_t t = 0; t < nt; t++)
-            ncmp_max += 3 + tg[t].npeers;
+            ncmp_max += 3 + (tg[t].peer_rid != NULL ? tg[t].npeers : 0);
         struct etcd_cmp *cmp = calloc(ncmp_max, sizeof(*cmp));
         char (*pkeys)[PREFIX_MAX + 600] = calloc(ncmp_max, sizeof(*pkeys));
         size_t ncmp = 0, nok = 0, nfail = 0, npk = 0;
@@ -1708,30 +1733,30 @@ static void run_batch(struct core *c, struct act_req *batch)
             cmp[ncmp++] = (struct etcd_cmp){.key = tg[t].key, .target = ETCD_CMP_MOD, .rev = tg[t].own_mod};
             cmp[ncmp++] = (struct etcd_cmp){.key = tg[t].range, .target = ETCD_CMP_CREATE, .rev = tg[t].known + 1,
                                             .result = ETCD_CMP_LESS, .prefix = true};
-            int64_t bound = tg[t].npeers > 0 ? tgrant_bound(&tg[t]) : 0;
-            if (bound > 0) {
+            uint64_t q = tg[t].peer_rid != NULL && ncmp + 2 + tg[t].npeers <= ACT_TXN_CMPS ? tgrant_per_part(&tg[t]) : 0;
+            int64_t bound = tg[t].npeers > 0 && q == 0 ? tgrant_bound(&tg[t]) : 0;
+            tg[t].exact = tg[t].npeers > 0 && q == 0 && bound == 0;
+            for (size_t p = 0; q > 0 && p < tg[t].npeers && rc == 0; p++) {
+                /* part P grows by at most K per version: count_P + K * q at most */
+                if (act_key_of(h, tg[t].type, tg[t].peer_rid[p], pkeys[npk], sizeof(pkeys[0])) != 0)
+                    rc = cairn_errf(&e, CAIRN_ERR_INTERNAL, "activation counter key too long");
+                else
+                    cmp[ncmp++] = (struct etcd_cmp){.key = pkeys[npk++], .target = ETCD_CMP_VERSION,
+                                                    .rev = tg[t].peer_ver[p] + 1 + (int64_t)q,
+                                                    .result = ETCD_CMP_LESS};
+            }
+            if (bound > 0)
                 cmp[ncmp++] = (struct etcd_cmp){.key = tg[t].range, .target = ETCD_CMP_VERSION, .rev = bound,
                                                 .result = ETCD_CMP_LESS, .prefix = true};
-            } else {
-                for (size_t p = 0; p < tg[t].npeers && rc == 0; p++) {
-                    if (act_key_of(h, tg[t].type, tg[t].peer_rid[p], pkeys[npk], sizeof(pkeys[0])) != 0)
-                        rc = cairn_errf(&e, CAIRN_ERR_INTERNAL, "activation counter key too long");
-                    else
-                        cmp[ncmp++] = (struct etcd_cmp){.key = pkeys[npk++], .target = ETCD_CMP_MOD,
-                                                        .rev = tg[t].peer_mod[p]};
-                }
-            }
+            else if (tg[t].exact)   /* no part changed since the cache was complete */
+                cmp[ncmp++] = (struct etcd_cmp){.key = tg[t].range, .target = ETCD_CMP_MOD, .rev = tg[t].known + 1,
+                                                .result = ETCD_CMP_LESS, .prefix = true};
             ok_ops[nok] = (struct etcd_op){.kind = ETCD_OP_PUT, .key = tg[t].key, .value = vals[nok],
                                            .value_len = vlens[nok]};
             nok++;
             read_t[nfail] = t;
             fail_ops[nfail++] = (struct etcd_op){.kind = ETCD_OP_GET, .key = tg[t].range, .prefix = true};
         }
-        if (rc == 0 && ncmp > TXN_MAX_CMPS)
-            rc = cairn_errf(&e, CAIRN_ERR_CONFLICT,
-                            "too many replicas' activation counters to compare near MaxActivations (%zu "
-                            "compares, etcd allows 128); retry",
-                            ncmp);
         cc_wipe(ctr, sizeof(ctr));
         struct etcd_txn_result r = {0};
         if (rc == 0 && nok == 0) {
@@ -1780,6 +1805,11 @@ static void run_batch(struct core *c, struct act_req *batch)
                 if (hwm_counter_accept(&h->mem, mem_name(h, tg[t].key), tg[t].own + tg[t].granted) == 0)
                     h->mem_dirty = true;
                 part_set(c, tg[t].type, h->self.id, tg[t].own + tg[t].granted, ver, r.revision);
+                /* an exact compare held: no other part changed up to this
+                 * commit, so the cache is complete at its revision */
+                if (tg[t].exact && r.revision > json_integer_value(json_object_get(h->act_known, tg[t].type)) &&
+                    json_object_set_new(h->act_known, tg[t].type, json_integer(r.revision)) != 0)
+                    h->act_incomplete = true;
             }
             pthread_mutex_unlock(&c->lock);
             for (struct act_req *q = batch; q != NULL; q = q->next)
