@@ -777,30 +777,6 @@ out:
 
 /* ---- /resource ---- */
 
-static bool path_ok(const char *p)
-{
-    int seg = 0;
-    size_t len = 0;
-    const char *start = p;
-    for (;; p++) {
-        if (*p == '/' || *p == '\0') {
-            if (len == 0 || (len == 1 && start[0] == '.') || (len == 2 && start[0] == '.' && start[1] == '.'))
-                return false;
-            start = p + 1;
-            seg++;
-            if (*p == '\0')
-                break;
-            len = 0;
-            continue;
-        }
-        char c = *p;
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-') || ++len > 255)
-            return false;
-    }
-    return seg == 3;
-}
-
 /* The bytes a resource serves (kbs_part rules in manifest.h). Owned output,
  * wiped by the caller. */
 static int resource_bytes(const struct manifest_secret_value *v, enum manifest_kbs_part part, uint8_t **out,
@@ -847,7 +823,7 @@ static int resource_bytes(const struct manifest_secret_value *v, enum manifest_k
 enum kbs_err kbs_resource(struct kbs *k, const char *session_id, const char *token, const char *path, char **out_jwe,
                           struct cairn_error *err)
 {
-    if (!path_ok(path))
+    if (!manifest_kbs_path_ok(path, 255))
         return fail(err, KBS_ERR_INVALID_PATH, "Request path resource/%.200s is invalid (repository/type/tag)", path);
     char *tok = NULL;
     if (session_id != NULL) {

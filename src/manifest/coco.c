@@ -14,6 +14,7 @@
  *
  * Keys are matched as Go's encoding/json does (case-insensitive); MarbleRun
  * ignores the whole section (unknown key). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,8 +187,7 @@ int mf_coco_parse(const json_t *root, struct manifest_coco *out, struct cairn_er
     return 0;
 }
 
-/* repository/type/tag: three non-empty segments of [A-Za-z0-9._-], none "." or "..". */
-static bool path_ok(const char *p)
+bool manifest_kbs_path_ok(const char *p, size_t max_segment)
 {
     int seg = 0;
     size_t len = 0;
@@ -205,9 +205,8 @@ static bool path_ok(const char *p)
         }
         char c = *p;
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
+              c == '-') || ++len > max_segment)
             return false;
-        len++;
     }
     return seg == 3;
 }
@@ -228,7 +227,7 @@ int mf_coco_check(const struct manifest *m, struct cairn_error *err)
                               "\"TEE\": \"tdx\" or \"snp\" (a confidential VM)", w->name, w->package);
         for (size_t r = 0; r < w->n_resources; r++) {
             const struct manifest_kbs_resource *res = &w->resources[r];
-            if (!path_ok(res->path))
+            if (!manifest_kbs_path_ok(res->path, SIZE_MAX))
                 return cairn_errf(err, CAIRN_ERR_INVALID, "ConfidentialContainers workload %s: resource \"%s\" "
                                   "must be repository/type/tag (letters, digits, '.', '_', '-')", w->name,
                                   res->path);

@@ -294,6 +294,11 @@ const struct manifest_user *manifest_find_user_by_cert(const struct manifest *m,
 /* SHA-256 of the exact uploaded bytes as lowercase hex (the manifest fingerprint). */
 void manifest_hash_hex(const uint8_t *raw, size_t len, char out[65]);
 
+/* A KBS resource path "repository/type/tag": exactly three non-empty
+ * segments of [A-Za-z0-9._-], none "." or "..", each at most max_segment
+ * bytes (the manifest takes any length; the KBS listener caps it at 255). */
+bool manifest_kbs_path_ok(const char *p, size_t max_segment);
+
 /* The workload's mapping of `path` (borrowed; NULL when not mapped). */
 const struct manifest_kbs_resource *manifest_coco_find_resource(const struct manifest_coco_workload *w,
                                                                 const char *path);
