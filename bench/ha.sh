@@ -231,16 +231,7 @@ etcd_down
 echo "== state size, commit and reload time by manifest size"
 printf '%-8s %14s %16s %20s\n' marbles "state bytes" "manifest set ms" "peer reload ms"
 for N in 10 100 1000 3000; do
-  python3 - "$N" >"$W/m$N.json" <<'PY'
-import json, sys
-n = int(sys.argv[1])
-m = {"Packages": {"pkg": {"Debug": True, "UniqueID": "00"}},
-     "Marbles": {"m%d" % i: {"Package": "pkg", "MaxActivations": 10,
-                             "Parameters": {"Env": {"K": "{{ hex .Secrets.k }}"}, "Argv": ["m%d" % i, "--flag"]}}
-                 for i in range(n)},
-     "Secrets": {"k": {"Type": "symmetric-key", "Size": 128}}}
-print(json.dumps(m))
-PY
+  python3 bench/many-marbles.py "$N" >"$W/m$N.json"
   etcd_up
   start s1 --store "etcd://$EP" --seal-dir "$W/seal-ha"
   start s2 --store "etcd://$EP" --seal-dir "$W/seal-ha"

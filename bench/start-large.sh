@@ -17,16 +17,7 @@ E=""; P=""
 trap 'for p in $P $E; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
 echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 for N in 1000 3000; do
-python3 - "$N" >"$W/m$N.json" <<'PY'
-import json, sys
-n = int(sys.argv[1])
-m = {"Packages": {"pkg": {"Debug": True, "UniqueID": "00"}},
-     "Marbles": {"m%d" % i: {"Package": "pkg", "MaxActivations": 10,
-                             "Parameters": {"Env": {"K": "{{ hex .Secrets.k }}"}, "Argv": ["m%d" % i, "--flag"]}}
-                 for i in range(n)},
-     "Secrets": {"k": {"Type": "symmetric-key", "Size": 128}}}
-print(json.dumps(m))
-PY
+python3 bench/many-marbles.py "$N" >"$W/m$N.json"
 done
 start() { # start DIR [flags] -> ready_ms
   local d=$1; shift; rm -f $d.ready

@@ -114,3 +114,11 @@ wait_for() {
   done
   return 1
 }
+
+# getsec I: the user-defined secret user_key as user alice reads it on
+# replica I (the tests' manifests give alice ReadSecret on it)
+getsec() { on "$1"; ureq alice GET "/api/v2/secrets?s=user_key"; jqv .data.secrets.user_key.Private; }
+# committed I TYPE: replica I's count of committed activations of TYPE
+committed() {
+  curl -s "http://${R_METRICS[$1]}/metrics" | awk -v t="cairn_activations_committed{type=\"$2\"}" '$1 == t {print $2}'
+}

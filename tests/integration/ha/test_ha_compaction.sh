@@ -32,7 +32,6 @@ setsec() {
   ureq alice POST /api/v2/secrets -d "{\"secrets\":{\"user_key\":{\"Key\":\"$2\"}}}"
   [ "$CODE" = 200 ]
 }
-getsec() { on "$1"; ureq alice GET "/api/v2/secrets?s=user_key"; jqv .data.secrets.user_key.Private; }
 V1=$(head -c 16 /dev/urandom | base64 -w0)
 check "secret written on replica 1" setsec 1 "$V1"
 check "replica 2 sees it through its watch" wait_for 10 eval '[ "$(getsec 2)" = "$V1" ]'

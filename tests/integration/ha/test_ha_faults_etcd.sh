@@ -37,7 +37,6 @@ setsec() {
   ureq alice POST /api/v2/secrets -d "{\"secrets\":{\"user_key\":{\"Key\":\"$2\"}}}"
   [ "$CODE" = 200 ]
 }
-getsec() { on "$1"; ureq alice GET "/api/v2/secrets?s=user_key"; jqv .data.secrets.user_key.Private; }
 ctr() { curl -s "http://${R_METRICS[$1]}/metrics" | awk '$1 == "cairn_activations_committed{type=\"lim\"}" {print $2}'; }
 V1=$(head -c 16 /dev/urandom | base64 -w0)
 for i in 1 2 3; do check "activation on replica $i" act_ok $i lim; done

@@ -22,14 +22,13 @@ etcd_cluster 3
 for i in 1 2 3; do replica $i; done
 on 1; req POST /api/v2/manifest -d "$(mbody "$WORK/m.json")"
 check "manifest set" eq "$CODE" 200
-ctr() { curl -s "http://${R_METRICS[$1]}/metrics" | awk -v t="cairn_activations_committed{type=\"$2\"}" '$1 == t {print $2}'; }
+ctr() { committed "$@"; }
 val() { printf 'v%015d' "$1" | base64 -w0; }   # 16 bytes: the key size
 setsec() {   # setsec REPLICA VALUE: prints the HTTP code
   curl -sk --cert "$WORK/alice.crt" --key "$WORK/alice.key" -o /dev/null -w '%{http_code}' -X POST \
     "https://${R_CLIENT[$1]}/api/v2/secrets" -HContent-Type:application/json \
     -d "{\"secrets\":{\"user_key\":{\"Key\":\"$2\"}}}" || true
 }
-getsec() { on "$1"; ureq alice GET "/api/v2/secrets?s=user_key"; jqv .data.secrets.user_key.Private; }
 check "secret value format is 16 bytes" eq "$(val 1 | base64 -d | wc -c)" 16
 check "first secret written" eq "$(setsec 2 "$(val 0)")" 200
 

@@ -47,8 +47,7 @@ wait "${BG[@]}" || true
 OK=$(( $(jq -r .ok "$WORK/lg1.json") + $(jq -r .ok "$WORK/lg3.json") ))
 check "replicas 1 and 3 racing for the last $LEFT slots: exactly $LEFT succeed" eq "$OK" "$LEFT"
 check "the refusals are 403 (MaxActivations), not errors" eval '! grep -q "status 5" "$WORK"/lg*.err'
-for i in 1 3; do check "replica $i counts $MAX" wait_for 5 eval \
-  '[ "$(curl -s "http://${R_METRICS['$i']}/metrics" | awk '"'"'$1 == "cairn_activations_committed{type=\"lim\"}" {print $2}'"'"')" = '$MAX' ]'; done
+for i in 1 3; do check "replica $i counts $MAX" wait_for 5 eval '[ "$(committed '$i' lim)" = "$MAX" ]'; done
 on 1; activate lim
 check "one more on replica 1 is refused" eq "$CODE" 403
 finish

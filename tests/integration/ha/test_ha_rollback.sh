@@ -32,7 +32,6 @@ firstkey() { gw 2 kv/range "{\"key\":\"$(b64 "$1")\",\"range_end\":\"$(b64 "${1%
 putval() { gw 2 kv/put "{\"key\":\"$(b64 "$1")\",\"value\":\"$2\"}" >/dev/null; }
 delkey() { gw 2 kv/deleterange "{\"key\":\"$(b64 "$1")\"}" >/dev/null; }
 setsec() { ureq alice POST /api/v2/secrets -d "{\"secrets\":{\"user_key\":{\"Key\":\"$1\"}}}"; }
-getsec() { on "$1"; ureq alice GET "/api/v2/secrets?s=user_key"; jqv .data.secrets.user_key.Private; }
 refused() { metric "$1" cairn_etcd_rollback_refused_total; }
 blocked() { metric "$1" cairn_etcd_rollback_blocked; }
 KA=$(head -c 16 /dev/urandom | base64 -w0)
