@@ -71,15 +71,19 @@ struct core_ha {
     bool have_ctr;
     /* activation counters, one part per replica (P act/<hex type>/<replica
      * id>): {type: {replica id: [count, version, mod_revision]}} as last
-     * seen (version -1: not known yet); c->activations holds their sums.
-     * act_known {type: revision}: every part of the type created at or
-     * before it is in act_parts (from a full read of the type's parts);
-     * act_watch_known: the same for every type, from the watch. All under
-     * c->lock except act_watch_known (atomic, written after the events it
-     * covers are applied). act_incomplete: a part could not be cached (out
-     * of memory): activations with a limit are refused from then on. */
+     * read (version -1: not known yet); c->activations holds their sums.
+     * The watch does not carry them (see watch_main): they are read with
+     * every commit of this replica's activations, after a lost race, and
+     * every second (act_refresh). act_known {type: revision}: every part of
+     * the type as of that revision is in act_parts (from a read of the
+     * type's parts); act_all_known: the same for every type (a read of all
+     * parts). ctr_epoch: counts the changes of ctr_key, so a read made
+     * under one counterKey is never applied under the next. All under
+     * c->lock. act_incomplete: a part could not be cached (out of memory):
+     * activations with a limit are refused from then on. */
     json_t *act_parts, *act_known, *mono_rev;
-    _Atomic int64_t act_watch_known;
+    int64_t act_all_known;
+    uint64_t ctr_epoch;
     bool act_incomplete;
     /* group commit of activations */
     pthread_mutex_t q_lock;
@@ -815,6 +819,74 @@ static void counter_event(struct core *c, const struct etcd_kv *kv, bool deleted
     pthread_mutex_unlock(&c->lock);
 }
 
+/* A read of activation counter parts at revision `rev`: of one type (its
+ * range) or, with type NULL, of all. Every part goes into the cache; a
+ * cached part the read does not hold was deleted by then, which under the
+ * counterKey in use is a rollback to 0 (refused like an older value). The
+ * cache is then complete at `rev` for what was read. Only for a read made
+ * against the state whose counterKey is in use (the caller compared the
+ * state's revision in the same transaction, and ctr_epoch is unchanged
+ * since). Caller holds c->lock. */
+static void parts_from_read(struct core *c, const char *type, const struct etcd_kvs *kvs, int64_t rev)
+{
+    struct core_ha *h = c->ha;
+    json_t *seen = json_object(), *gone = json_array();
+    for (size_t i = 0; i < kvs->n; i++) {
+        const char *rest = NULL, *rid = NULL;
+        if (classify(h, kvs->kv[i].key, &rest) != K_ACT)
+            continue;
+        char *name = act_name_of(rest, &rid);
+        bool peer = name != NULL && strcmp(rid, h->self.id) != 0;
+        free(name);
+        if (seen != NULL && json_object_set_new(seen, kvs->kv[i].key, json_true()) != 0) {
+            json_decref(seen);
+            seen = NULL;
+        }
+        if (counter_kv(c, &kvs->kv[i], false) && peer)
+            atomic_fetch_add(&h->n_peer_counters, 1);
+    }
+    if (seen == NULL || gone == NULL) {
+        /* without the list of what was read, deletions go unseen: the cache
+         * is not complete, so nothing is marked known (activations compare
+         * exactly and read again) */
+        json_decref(seen);
+        json_decref(gone);
+        return;
+    }
+    const char *t, *rid;
+    json_t *parts, *e;
+    bool complete = true;
+    json_object_foreach(h->act_parts, t, parts) {
+        if (type != NULL && strcmp(t, type) != 0)
+            continue;
+        json_object_foreach(parts, rid, e) {
+            char key[PREFIX_MAX + 600];
+            if (act_key_of(h, t, rid, key, sizeof(key)) == 0 && json_object_get(seen, key) == NULL &&
+                json_array_append_new(gone, json_pack("[s,s,s]", t, rid, key)) != 0)
+                complete = false;
+        }
+    }
+    size_t i;
+    json_t *g;
+    json_array_foreach(gone, i, g) {
+        /* a part cached from a later commit (mod_revision above rev) stays */
+        struct etcd_kv kv = {.key = (char *)json_string_value(json_array_get(g, 2)), .mod_rev = rev};
+        if (kv.key != NULL)
+            part_apply(c, json_string_value(json_array_get(g, 0)), json_string_value(json_array_get(g, 1)), &kv, true);
+    }
+    if (!complete) {
+        /* out of memory: not known complete (see above) */
+    } else if (type == NULL) {
+        if (rev > h->act_all_known)
+            h->act_all_known = rev;
+    } else if (rev > json_integer_value(json_object_get(h->act_known, type)) &&
+               json_object_set_new(h->act_known, type, json_integer(rev)) != 0) {
+        h->act_incomplete = true;
+    }
+    json_decref(seen);
+    json_decref(gone);
+}
+
 static void replica_event(struct core_ha *h, const struct etcd_kv *kv, const char *id, bool deleted)
 {
     pthread_mutex_lock(&h->reg_lock);
@@ -852,6 +924,8 @@ static void install(struct core *c, struct loaded *l, int64_t rev)
         json_object_clear(h->act_known);
         json_object_clear(h->mono_rev);
         json_object_clear(h->ctr_refused);   /* a new epoch: its values only */
+        h->act_all_known = 0;
+        h->ctr_epoch++;
     }
     memcpy(h->ctr_key, l->ctr_key, 32);
     h->have_ctr = l->has_ctr;
@@ -1081,7 +1155,9 @@ static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cair
                 continue;   /* another replica created it first: load that one */
             if (rc == 0) {
                 *out_rev = atomic_load(&h->state_rev);
-                atomic_store(&h->act_watch_known, *out_rev);
+                pthread_mutex_lock(&c->lock);
+                h->act_all_known = *out_rev;
+                pthread_mutex_unlock(&c->lock);
             }
             return rc;
         }
@@ -1181,6 +1257,7 @@ static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cair
         }
         json_decref(absent);
         json_decref(present);
+        h->act_all_known = kvs.revision;   /* every part existing then is cached */
         pthread_mutex_unlock(&c->lock);
         for (size_t i = 0; i < kvs.n; i++) {
             const char *rest = NULL;
@@ -1190,7 +1267,6 @@ static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cair
         mem_kick(c);
         pthread_mutex_unlock(&c->persist);
         *out_rev = kvs.revision;
-        atomic_store(&h->act_watch_known, kvs.revision);   /* every part existing then is cached */
         etcd_kvs_clear(&kvs);
         return 0;
     }
@@ -1401,6 +1477,8 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
         c->have_dek = true;
         memcpy(h->kid, kid, sizeof(kid));
         h->have_kid = true;
+        if (replace_counters)
+            h->ctr_epoch++;
         memcpy(h->ctr_key, ctr, 32);
         h->have_ctr = true;
         /* remember what was committed: the state, and with new counters
@@ -1424,11 +1502,14 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
             }
             const char *name;
             json_t *v;
-            /* this replica's parts; their versions come with the watch (a
-             * part that existed before was not deleted, so it is not 1) */
+            /* this replica's parts; their versions come with the next read
+             * (a part that existed before was not deleted, so it is not 1).
+             * The transaction deleted every other part: the cache is
+             * complete at its revision. */
             json_object_foreach(acts, name, v) part_set(c, name, h->self.id, (uint64_t)json_integer_value(v), -1,
                                                         r.revision);
             json_object_foreach(mono, name, v) json_object_set_new(h->mono_rev, name, json_integer(r.revision));
+            h->act_all_known = r.revision;
         }
         atomic_store(&h->state_rev, r.revision);
         pthread_mutex_unlock(&c->lock);
@@ -1638,11 +1719,16 @@ static void run_batch(struct core *c, struct act_req *batch)
     atomic_fetch_add(&h->n_batches, 1);
     atomic_fetch_add(&h->n_batched, n);
     struct tgrant *tg = calloc(n, sizeof(*tg));
-    struct etcd_op *ok_ops = calloc(n, sizeof(*ok_ops)), *fail_ops = calloc(n + 1, sizeof(*fail_ops));
+    /* success: a put per type, then a read of each type's parts (the
+     * peers' parts are not watched: this is how a replica that activates
+     * learns them); failure: the state's key and the same reads */
+    struct etcd_op *ok_ops = calloc(2 * n, sizeof(*ok_ops)), *fail_ops = calloc(n + 1, sizeof(*fail_ops));
     uint8_t **vals = calloc(n, sizeof(*vals));
     size_t *vlens = calloc(n, sizeof(*vlens));
     size_t *read_t = calloc(n + 1, sizeof(*read_t));   /* fail_ops[i] (i >= 1) reads type read_t[i] */
-    if (tg == NULL || ok_ops == NULL || fail_ops == NULL || vals == NULL || vlens == NULL || read_t == NULL) {
+    size_t *read_ok = calloc(n, sizeof(*read_ok));     /* the i-th read of ok_ops reads type read_ok[i] */
+    if (tg == NULL || ok_ops == NULL || fail_ops == NULL || vals == NULL || vlens == NULL || read_t == NULL ||
+        read_ok == NULL) {
         for (struct act_req *q = batch; q != NULL; q = q->next)
             finish(q, CAIRN_ERR_NOMEM, "out of memory");
         goto out;
@@ -1652,7 +1738,8 @@ static void run_batch(struct core *c, struct act_req *batch)
         uint8_t ctr[32];
         pthread_mutex_lock(&c->lock);
         int64_t srev = atomic_load(&h->state_rev);
-        int64_t wk = atomic_load(&h->act_watch_known);
+        int64_t wk = h->act_all_known;
+        uint64_t epoch = h->ctr_epoch;
         bool have_ctr = h->have_ctr;
         memcpy(ctr, h->ctr_key, 32);
         for (struct act_req *q = batch; q != NULL; q = q->next) {
@@ -1714,7 +1801,7 @@ static void run_batch(struct core *c, struct act_req *batch)
             ncmp_max += 3 + (tg[t].peer_rid != NULL ? tg[t].npeers : 0);
         struct etcd_cmp *cmp = calloc(ncmp_max, sizeof(*cmp));
         char (*pkeys)[PREFIX_MAX + 600] = calloc(ncmp_max, sizeof(*pkeys));
-        size_t ncmp = 0, nok = 0, nfail = 0, npk = 0;
+        size_t ncmp = 0, nput = 0, nok = 0, nfail = 0, npk = 0, nread = 0;
         int rc = 0;
         struct cairn_error e = {0};
         if (cmp == NULL || pkeys == NULL)
@@ -1726,7 +1813,7 @@ static void run_batch(struct core *c, struct act_req *batch)
         for (size_t t = 0; rc == 0 && t < nt; t++) {
             if (tg[t].granted == 0)
                 continue;
-            if (!have_ctr || ctr_seal(ctr, tg[t].key, tg[t].own + tg[t].granted, &vals[nok], &vlens[nok]) != 0) {
+            if (!have_ctr || ctr_seal(ctr, tg[t].key, tg[t].own + tg[t].granted, &vals[nput], &vlens[nput]) != 0) {
                 rc = cairn_errf(&e, CAIRN_ERR_INTERNAL, "sealing the activation counter failed");
                 break;
             }
@@ -1751,11 +1838,18 @@ static void run_batch(struct core *c, struct act_req *batch)
             else if (tg[t].exact)   /* no part changed since the cache was complete */
                 cmp[ncmp++] = (struct etcd_cmp){.key = tg[t].range, .target = ETCD_CMP_MOD, .rev = tg[t].known + 1,
                                                 .result = ETCD_CMP_LESS, .prefix = true};
-            ok_ops[nok] = (struct etcd_op){.kind = ETCD_OP_PUT, .key = tg[t].key, .value = vals[nok],
-                                           .value_len = vlens[nok]};
-            nok++;
+            ok_ops[nok++] = (struct etcd_op){.kind = ETCD_OP_PUT, .key = tg[t].key, .value = vals[nput],
+                                             .value_len = vlens[nput]};
+            nput++;
             read_t[nfail] = t;
             fail_ops[nfail++] = (struct etcd_op){.kind = ETCD_OP_GET, .key = tg[t].range, .prefix = true};
+        }
+        /* the reads after every put: they show this commit's parts */
+        for (size_t t = 0; rc == 0 && t < nt; t++) {
+            if (tg[t].granted == 0)
+                continue;
+            read_ok[nread++] = t;
+            ok_ops[nok++] = (struct etcd_op){.kind = ETCD_OP_GET, .key = tg[t].range, .prefix = true};
         }
         cc_wipe(ctr, sizeof(ctr));
         struct etcd_txn_result r = {0};
@@ -1779,7 +1873,7 @@ static void run_batch(struct core *c, struct act_req *batch)
         }
         free(cmp);
         free(pkeys);
-        for (size_t i = 0; i < nok; i++) {
+        for (size_t i = 0; i < nput; i++) {
             free(vals[i]);
             vals[i] = NULL;
         }
@@ -1798,19 +1892,19 @@ static void run_batch(struct core *c, struct act_req *batch)
         }
         if (r.succeeded) {
             pthread_mutex_lock(&c->lock);
-            for (size_t t = 0; t < nt; t++) {
+            /* a counterKey changed meanwhile (a manifest set applied from
+             * the watch): these counters went with the old one */
+            for (size_t t = 0; h->ctr_epoch == epoch && t < nt; t++) {
                 if (tg[t].granted == 0)
                     continue;
                 int64_t ver = tg[t].own_mod == 0 ? 1 : tg[t].own_ver >= 0 ? tg[t].own_ver + 1 : -1;
                 if (hwm_counter_accept(&h->mem, mem_name(h, tg[t].key), tg[t].own + tg[t].granted) == 0)
                     h->mem_dirty = true;
                 part_set(c, tg[t].type, h->self.id, tg[t].own + tg[t].granted, ver, r.revision);
-                /* an exact compare held: no other part changed up to this
-                 * commit, so the cache is complete at its revision */
-                if (tg[t].exact && r.revision > json_integer_value(json_object_get(h->act_known, tg[t].type)) &&
-                    json_object_set_new(h->act_known, tg[t].type, json_integer(r.revision)) != 0)
-                    h->act_incomplete = true;
             }
+            /* every part of those types as of this commit */
+            for (size_t k = 0; h->ctr_epoch == epoch && k < nread && k < r.n_gets; k++)
+                parts_from_read(c, tg[read_ok[k]].type, &r.gets[k], r.revision);
             pthread_mutex_unlock(&c->lock);
             for (struct act_req *q = batch; q != NULL; q = q->next)
                 if (!q->done)
@@ -1825,14 +1919,8 @@ static void run_batch(struct core *c, struct act_req *batch)
         atomic_fetch_add(&h->n_retries, 1);
         bool state_moved = r.n_gets < 1 || r.gets[0].n != 1 || r.gets[0].kv[0].mod_rev != srev;
         pthread_mutex_lock(&c->lock);
-        for (size_t g = 1; g < r.n_gets && g < nfail; g++) {
-            for (size_t i = 0; i < r.gets[g].n; i++)
-                counter_kv(c, &r.gets[g].kv[i], false);
-            const char *type = tg[read_t[g]].type;
-            if (!state_moved && r.revision > json_integer_value(json_object_get(h->act_known, type)) &&
-                json_object_set_new(h->act_known, type, json_integer(r.revision)) != 0)
-                h->act_incomplete = true;
-        }
+        for (size_t g = 1; !state_moved && h->ctr_epoch == epoch && g < r.n_gets && g < nfail; g++)
+            parts_from_read(c, tg[read_t[g]].type, &r.gets[g], r.revision);
         pthread_mutex_unlock(&c->lock);
         etcd_txn_result_clear(&r);
         for (size_t t = 0; t < nt; t++)
@@ -1859,6 +1947,7 @@ out:
     free(vals);
     free(vlens);
     free(read_t);
+    free(read_ok);
 }
 
 int ha_activation_commit(struct core *c, const struct core_snap *s, const char *type, uint64_t max,
@@ -1999,13 +2088,13 @@ static int on_watch(void *arg, const struct etcd_watch_msg *m)
                 pthread_mutex_unlock(&c->lock);
             }
             break;
-        case K_ACT:
         case K_MONO:
             counter_event(c, &ev->kv, ev->type == ETCD_EVENT_DELETE);
             break;
         case K_REPLICA:
             replica_event(h, &ev->kv, rest, ev->type == ETCD_EVENT_DELETE);
             break;
+        case K_ACT:   /* not watched (watch_main): read, never taken from events */
         default:
             break;
         }
@@ -2017,8 +2106,6 @@ static int on_watch(void *arg, const struct etcd_watch_msg *m)
     int64_t seen = m->n_events > 0 ? m->events[m->n_events - 1].kv.mod_rev : m->created ? 0 : m->revision;
     if (seen > atomic_load(&h->watch_rev))
         atomic_store(&h->watch_rev, seen);
-    if (seen > atomic_load(&h->act_watch_known))
-        atomic_store(&h->act_watch_known, seen);
     return 0;
 }
 
@@ -2038,14 +2125,24 @@ static void nap(struct core_ha *h, int ms)
     pthread_mutex_unlock(&h->stop_lock);
 }
 
+/* Watches everything under the prefix except the activation counter parts:
+ * "act/" sorts first under it, so the watch starts at "act0", the first key
+ * after them. Why: every activation commits a part, and delivering each one
+ * to every replica cost etcd (its JSON gateway encodes each event once per
+ * watcher) and the replicas more CPU per activation than the commit itself
+ * saves by batching; yet a replica needs the peers' parts only when it
+ * commits activations of the same type, and then reads them in the same
+ * transaction (run_batch). Staleness in between is bounded by act_refresh. */
 static void *watch_main(void *arg)
 {
     struct core *c = arg;
     struct core_ha *h = c->ha;
     time_t logged = 0;
+    char from[PREFIX_MAX + 8];
+    snprintf(from, sizeof(from), "%sact0", h->prefix);
     while (!atomic_load(&h->stop)) {
         struct cairn_error e = {0};
-        int rc = etcd_watch(h->etcd, h->prefix, atomic_load(&h->watch_rev) + 1, on_watch, c, &h->stop, &e);
+        int rc = etcd_watch(h->etcd, from, h->prefix, atomic_load(&h->watch_rev) + 1, on_watch, c, &h->stop, &e);
         if (atomic_load(&h->stop))
             break;
         if (rc == CAIRN_ERR_EXPIRED) {
@@ -2109,9 +2206,50 @@ static int put_registry(struct core_ha *h, struct cairn_error *err)
     return rc;
 }
 
+/* Reads every activation counter part (the watch does not carry them,
+ * see watch_main), so the peers' activations reach this replica's counts
+ * (status, metrics) and a part rolled back or deleted in etcd is refused
+ * within about a second, also on a replica that activates nothing. One
+ * read in a transaction that compares the state's revision: the parts
+ * belong to the counterKey in use. Liveness thread. */
+static void act_refresh(struct core *c)
+{
+    struct core_ha *h = c->ha;
+    pthread_mutex_lock(&c->lock);
+    int64_t srev = atomic_load(&h->state_rev);
+    uint64_t epoch = h->ctr_epoch;
+    bool go = h->have_ctr && srev > 0 && !h->state_refused;
+    pthread_mutex_unlock(&c->lock);
+    if (!go)
+        return;
+    char range[PREFIX_MAX + 8];
+    snprintf(range, sizeof(range), "%sact/", h->prefix);
+    struct etcd_cmp cmp = {.key = h->k_state, .target = ETCD_CMP_MOD, .rev = srev};
+    struct etcd_op get = {.kind = ETCD_OP_GET, .key = range, .prefix = true};
+    struct etcd_txn_result r = {0};
+    struct cairn_error e = {0};
+    int rc = etcd_txn(h->etcd, &cmp, 1, &get, 1, NULL, 0, &r, &e);
+    if (rc == 0 && r.succeeded && r.n_gets == 1) {
+        pthread_mutex_lock(&c->lock);
+        if (h->ctr_epoch == epoch)
+            parts_from_read(c, NULL, &r.gets[0], r.revision);
+        pthread_mutex_unlock(&c->lock);
+    } else if (rc != 0) {
+        static _Atomic time_t logged;
+        time_t now = time(NULL);
+        if (now - atomic_load(&logged) >= 60) {
+            atomic_store(&logged, now);
+            LOG_WARN("etcd: reading the activation counters failed (%s): the peers' counts shown here may lag",
+                     cairn_error_msg(&e));
+        }
+    }
+    etcd_txn_result_clear(&r);
+}
+
 static void *live_main(void *arg)
 {
-    struct core_ha *h = arg;
+    struct core *c = arg;
+    struct core_ha *h = c->ha;
     bool was_ok = true;
     while (!atomic_load(&h->stop)) {
         struct cairn_error e = {0};
@@ -2136,6 +2274,8 @@ static void *live_main(void *arg)
             etcd_kvs_clear(&kvs);
         }
         atomic_store(&h->etcd_ok, rc == 0);
+        if (rc == 0)
+            act_refresh(c);
         if (rc != 0) {
             set_error(h, cairn_error_msg(&e));
             if (was_ok)
@@ -2172,7 +2312,7 @@ int ha_register(struct core *c, const char *client_addr, const char *mesh_addr, 
                  cairn_error_msg(err));
     else
         LOG_INFO("etcd: replica %s registered (client %s, mesh %s)", h->self.id, client_addr, mesh_addr);
-    if (!h->live_started && pthread_create(&h->live_th, NULL, live_main, h) == 0)
+    if (!h->live_started && pthread_create(&h->live_th, NULL, live_main, c) == 0)
         h->live_started = true;
     return 0;
 }

@@ -553,10 +553,20 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
     return atomic_load(w->stop) ? 1 : 0;
 }
 
-int etcd_watch(struct etcd *e, const char *prefix, int64_t start_rev, etcd_watch_fn fn, void *arg,
+int etcd_watch(struct etcd *e, const char *from, const char *prefix, int64_t start_rev, etcd_watch_fn fn, void *arg,
                atomic_bool *stop, struct cairn_error *err)
 {
+    size_t pl = strlen(prefix);
+    if (strncmp(from, prefix, pl) != 0 || strlen(from) > ETCD_MAX_KEY)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "etcd watch: %s is not under %s", from, prefix);
+    /* [from, end of prefix): the prefix's range_end, with `from` as key */
     json_t *cr = range_req(prefix, true, false);
+    char *fb = cr != NULL ? b64(from, strlen(from)) : NULL;
+    if (fb == NULL || json_object_set_new(cr, "key", json_string(fb)) != 0) {
+        json_decref(cr);
+        cr = NULL;
+    }
+    free(fb);
     char rev[24];
     snprintf(rev, sizeof(rev), "%lld", (long long)start_rev);
     json_t *body_j = NULL;

@@ -143,13 +143,15 @@ void etcd_watch_msg_clear(struct etcd_watch_msg *m);
  * with that value. */
 typedef int (*etcd_watch_fn)(void *arg, const struct etcd_watch_msg *m);
 
-/* Watches every key under `prefix` from `start_rev` (0 = now) until `stop`
+/* Watches the keys under `prefix` from the key `from` on (`from` = prefix:
+ * all of them; the keys of the prefix below `from` are not watched) from
+ * revision `start_rev` (0 = now) until `stop`
  * becomes true (libcurl's progress callback checks it about once a second),
  * the callback returns
  * non-zero, or the stream breaks (then an error: the caller reconnects from
  * its last revision + 1). Blocks; runs on the caller's thread with a curl
  * handle of its own. */
-int etcd_watch(struct etcd *e, const char *prefix, int64_t start_rev, etcd_watch_fn fn, void *arg,
+int etcd_watch(struct etcd *e, const char *from, const char *prefix, int64_t start_rev, etcd_watch_fn fn, void *arg,
                atomic_bool *stop, struct cairn_error *err);
 
 /* ---- parsers of the gateway's answers (pure; tests/fuzz/store) ---- */
