@@ -67,6 +67,11 @@ struct core_ha {
      * written once the replica serves (ha_store_pending_key); under c->persist */
     bool opening, pending_store;
     uint8_t pending_kid[DATAKEY_ID_SIZE];
+    /* that copy could not be written (etcd unavailable or full): the
+     * liveness thread tries again (own_copy_retry); copy_kid under
+     * c->persist, the flag atomic */
+    atomic_bool copy_retry;
+    uint8_t copy_kid[DATAKEY_ID_SIZE];
     uint8_t ctr_key[32];        /* under c->lock */
     bool have_ctr;
     /* activation counters, one part per replica (P act/<hex type>/<replica
@@ -310,9 +315,11 @@ static void kid_hex(const uint8_t kid[DATAKEY_ID_SIZE], char out[2 * DATAKEY_ID_
 /* Stores this replica's own sealed copy of `dek` (a DEK obtained from a
  * peer), as long as the state in etcd names `kid`: the write compares the
  * state's revision, so a copy of a key that a concurrent commit replaced is
- * not left behind (that commit deleted the old key's entries). Best effort:
- * without it the next start asks a peer again. Caller holds c->persist. */
-static void store_own_copy(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], const uint8_t dek[32])
+ * not left behind (that commit deleted the old key's entries). When it
+ * cannot be written, the liveness thread tries again every second (until
+ * then the next start would ask a peer again). Returns true when there is
+ * nothing left to do. Caller holds c->persist. */
+static bool store_own_copy(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], const uint8_t dek[32])
 {
     struct core_ha *h = c->ha;
     char hex[2 * DATAKEY_ID_SIZE + 1];
@@ -331,17 +338,48 @@ static void store_own_copy(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], c
             memcmp(skid, kid, DATAKEY_ID_SIZE) != 0) {
             etcd_kvs_clear(&kvs);
             LOG_INFO("data key %s: the state in etcd no longer names it; no copy stored", hex);
-            return;
+            return true;
         }
         struct etcd_cmp still = {.key = h->k_state, .target = ETCD_CMP_MOD, .rev = kvs.kv[0].mod_rev};
         etcd_kvs_clear(&kvs);
         rc = datakey_publish(h->dk, kid, dek, &still, NULL, &e);
     }
-    if (rc == 0)
+    bool retrying = atomic_load(&h->copy_retry);
+    if (rc == 0) {
         LOG_INFO("data key %s: stored sealed with this replica's seal in etcd: its next start needs no peer", hex);
-    else
-        LOG_WARN("data key %s from a replica: not stored for this replica (%s): its next start asks a replica again",
+        atomic_store(&h->copy_retry, false);
+        return true;
+    }
+    if (!retrying)
+        LOG_WARN("data key %s from a replica: not stored for this replica yet (%s); trying again every second "
+                 "(until then its next start asks a replica again)",
                  hex, cairn_error_msg(&e));
+    memcpy(h->copy_kid, kid, DATAKEY_ID_SIZE);
+    atomic_store(&h->copy_retry, true);
+    return false;
+}
+
+/* Liveness thread: writes the copy store_own_copy could not, while its key
+ * is the one in use (a newer key's commit stored that one's copies). Never
+ * waits for c->persist (a commit or reload may hold it for long): then
+ * next second. */
+static void own_copy_retry(struct core *c)
+{
+    struct core_ha *h = c->ha;
+    if (!atomic_load(&h->copy_retry) || pthread_mutex_trylock(&c->persist) != 0)
+        return;
+    uint8_t dek[32];
+    pthread_mutex_lock(&c->lock);
+    bool current = h->have_kid && c->have_dek && memcmp(h->kid, h->copy_kid, DATAKEY_ID_SIZE) == 0;
+    if (current)
+        memcpy(dek, c->dek, 32);
+    pthread_mutex_unlock(&c->lock);
+    if (!current)
+        atomic_store(&h->copy_retry, false);
+    else
+        store_own_copy(c, h->copy_kid, dek);
+    cc_wipe(dek, sizeof(dek));
+    pthread_mutex_unlock(&c->persist);
 }
 
 int ha_store_pending_key(struct core *c)
@@ -2274,8 +2312,10 @@ static void *live_main(void *arg)
             etcd_kvs_clear(&kvs);
         }
         atomic_store(&h->etcd_ok, rc == 0);
-        if (rc == 0)
+        if (rc == 0) {
             act_refresh(c);
+            own_copy_retry(c);
+        }
         if (rc != 0) {
             set_error(h, cairn_error_msg(&e));
             if (was_ok)

@@ -48,14 +48,15 @@ etcd_cluster() {
   for i in $(seq 1 "$ETCD_N"); do etcd_start "$i" new; done
   etcd_wait_healthy
 }
-# etcd_start I [new|existing]
+# etcd_start I [new|existing]; ETCD_EXTRA_FLAGS: more flags for every member
 etcd_start() {
   local i=$1 state=${2:-existing}
   "$ETCD_BIN" --name "e$i" --data-dir "$EDIR/e$i" \
     --listen-client-urls "http://127.0.0.1:${E_CPORT[$i]}" --advertise-client-urls "http://127.0.0.1:${E_CPORT[$i]}" \
     --listen-peer-urls "http://127.0.0.1:${E_PPORT[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${E_PPORT[$i]}" \
     --initial-cluster "$ETCD_CLUSTER" --initial-cluster-state "$state" --initial-cluster-token "cairn-$$" \
-    --heartbeat-interval 25 --election-timeout 250 --log-level error --logger zap >>"$EDIR/e$i.log" 2>&1 &
+    --heartbeat-interval 25 --election-timeout 250 --log-level error --logger zap ${ETCD_EXTRA_FLAGS:-} \
+    >>"$EDIR/e$i.log" 2>&1 &
   E_PID[$i]=$!
   PIDS+=("${E_PID[$i]}")
 }
