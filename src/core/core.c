@@ -414,7 +414,9 @@ static int get_key(const json_t *d, const char *k, EVP_PKEY **out, struct cairn_
 
 /* The counters that travel with a state through load and commit: a bundle
  * {"activations": {type: n}, "monotonic": {id: "n"}} (new reference, deep
- * copies). Opaque to the callers of core_load_with_dek / core_commit_*. */
+ * copies), on etcd also "etcdRevision": the revision they were read at
+ * (core_load_with_dek). Opaque to the callers of core_load_with_dek /
+ * core_commit_*. */
 static json_t *counters_bundle(const json_t *acts, const json_t *mono)
 {
     json_t *b = json_object();
@@ -707,7 +709,8 @@ static int commit_ex(struct core *c, struct core_snap *expected, struct core_sna
     if (acts == NULL || log == NULL || mono == NULL)
         rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     else if (c->ha != NULL)   /* issue 9: one etcd transaction against expected's revision */
-        rc = ha_commit_state(c, expected, next, new_dek, new_hdr, new_acts != NULL, acts, mono, log, err);
+        rc = ha_commit_state(c, expected, next, new_dek, new_hdr, new_acts != NULL, acts, mono, log,
+                             json_integer_value(json_object_get(new_acts, "etcdRevision")), err);
     else if ((rc = doc_build(c, next, acts, mono, log, NULL, 0, &doc, &len)) != 0)
         rc = cairn_errf(err, rc, "serialising the state failed");
     else
@@ -1370,8 +1373,27 @@ int core_load_with_dek(struct core *c, const uint8_t dek[32], struct core_snap *
     free(data);
     if (rc != 0)
         return rc;
-    rc = doc_load(c, doc, doc_len, out_snap, out_acts, out_log, NULL, NULL, NULL, err);
+    uint8_t ctr_key[32];
+    bool has_ctr = false;
+    rc = doc_load(c, doc, doc_len, out_snap, out_acts, out_log, ctr_key, &has_ctr, NULL, err);
     cc_free_secret(doc, doc_len);
+    if (rc == 0 && c->ha != NULL && has_ctr) {
+        /* on etcd the document holds no counters: they are keys of their
+         * own under its counterKey; the recovered state carries them on */
+        int64_t rev = 0;
+        json_t *a = json_object_get(*out_acts, "activations"), *m = json_object_get(*out_acts, "monotonic");
+        rc = ha_recovered_counters(c, ctr_key, a, m, &rev, err);
+        if (rc == 0 && json_object_set_new(*out_acts, "etcdRevision", json_integer(rev)) != 0)
+            rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        if (rc != 0) {
+            core_snap_put(*out_snap);
+            json_decref(*out_acts);
+            json_decref(*out_log);
+            *out_snap = NULL;
+            *out_acts = *out_log = NULL;
+        }
+    }
+    cc_wipe(ctr_key, sizeof(ctr_key));
     return rc;
 }
 

@@ -1127,7 +1127,7 @@ static int create_first(struct core *c, struct cairn_error *err)
         return rc;
     json_t *acts = json_object(), *mono = json_object(), *log = json_array();
     struct core_snap none = {0};   /* expected: "no state yet" (revision 0) */
-    rc = acts && mono && log ? ha_commit_state(c, &none, s, NULL, NULL, true, acts, mono, log, err)
+    rc = acts && mono && log ? ha_commit_state(c, &none, s, NULL, NULL, true, acts, mono, log, 0, err)
                              : cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     if (rc == 0) {
         pthread_mutex_lock(&c->lock);
@@ -1315,7 +1315,7 @@ static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cair
 
 int ha_commit_state(struct core *c, const struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
                     const char *new_hdr, bool replace_counters, json_t *acts, json_t *mono, json_t *log,
-                    struct cairn_error *err)
+                    int64_t counters_rev, struct cairn_error *err)
 {
     struct core_ha *h = c->ha;
     uint8_t dek[32], kid[DATAKEY_ID_SIZE], ctr[32];
@@ -1468,10 +1468,21 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
     struct etcd_txn_result r = {0};
     if (rc == 0) {
         /* optimistic concurrency: the state this change was computed from */
-        struct etcd_cmp cmp[2] = {{.key = h->k_state,
+        struct etcd_cmp cmp[4] = {{.key = h->k_state,
                                    .target = expected->store_rev == 0 ? ETCD_CMP_CREATE : ETCD_CMP_MOD,
                                    .rev = expected->store_rev}};
         size_t n_cmp = 1;
+        /* counters carried over from a read: none changed since (a replica
+         * that still serves could have activated meanwhile) */
+        char act_range[PREFIX_MAX + 8], mono_range[PREFIX_MAX + 8];
+        snprintf(act_range, sizeof(act_range), "%sact/", h->prefix);
+        snprintf(mono_range, sizeof(mono_range), "%smono/", h->prefix);
+        if (replace_counters && counters_rev > 0) {
+            cmp[n_cmp++] = (struct etcd_cmp){.key = act_range, .target = ETCD_CMP_MOD, .rev = counters_rev + 1,
+                                             .result = ETCD_CMP_LESS, .prefix = true};
+            cmp[n_cmp++] = (struct etcd_cmp){.key = mono_range, .target = ETCD_CMP_MOD, .rev = counters_rev + 1,
+                                             .result = ETCD_CMP_LESS, .prefix = true};
+        }
         /* and the new key's copy is still the one published above: a copy
          * deleted meanwhile fails the commit, never a state without a key */
         if (new_kid && guard.key[0] != '\0')
@@ -1569,6 +1580,56 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
     free(val);
     cc_wipe(dek, sizeof(dek));
     cc_wipe(ctr, sizeof(ctr));
+    return rc;
+}
+
+int ha_recovered_counters(struct core *c, const uint8_t ctr_key[32], json_t *acts, json_t *mono, int64_t *out_rev,
+                          struct cairn_error *err)
+{
+    struct core_ha *h = c->ha;
+    char act_range[PREFIX_MAX + 8], mono_range[PREFIX_MAX + 8];
+    snprintf(act_range, sizeof(act_range), "%sact/", h->prefix);
+    snprintf(mono_range, sizeof(mono_range), "%smono/", h->prefix);
+    struct etcd_op gets[2] = {{.kind = ETCD_OP_GET, .key = act_range, .prefix = true},
+                              {.kind = ETCD_OP_GET, .key = mono_range, .prefix = true}};
+    struct etcd_txn_result r = {0};
+    int rc = etcd_txn(h->etcd, NULL, 0, gets, 2, NULL, 0, &r, err);
+    if (rc != 0)
+        return cairn_err_prefix(err, "reading the activation and monotonic counters from etcd");
+    if (r.n_gets != 2) {
+        etcd_txn_result_clear(&r);
+        return cairn_errf(err, CAIRN_ERR_PROTOCOL, "etcd: reading the counters: unexpected answer");
+    }
+    for (size_t g = 0; g < 2 && rc == 0; g++) {
+        for (size_t i = 0; i < r.gets[g].n && rc == 0; i++) {
+            const struct etcd_kv *kv = &r.gets[g].kv[i];
+            const char *rest = NULL, *rid = NULL;
+            enum kkind k = classify(h, kv->key, &rest);
+            char *name = k == K_ACT ? act_name_of(rest, &rid) : k == K_MONO ? name_of(rest) : NULL;
+            if (name == NULL)
+                continue;   /* not a counter of this layout: never counted */
+            uint64_t v = 0;
+            if (ctr_open(ctr_key, kv->key, kv->value, kv->value_len, &v) != 0) {
+                LOG_WARN("recovery: counter %s does not open under the recovered state's counterKey: %s", kv->key,
+                         k == K_ACT ? "its marble type counts as having reached MaxActivations" : "ignored");
+                v = k == K_ACT ? (uint64_t)INT64_MAX : 0;
+            }
+            if (k == K_ACT) {
+                uint64_t sum = (uint64_t)json_integer_value(json_object_get(acts, name));
+                sum = v > (uint64_t)INT64_MAX - sum ? (uint64_t)INT64_MAX : sum + v;
+                if (json_object_set_new(acts, name, json_integer((json_int_t)sum)) != 0)
+                    rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+            } else if (v > 0) {
+                char b[24];
+                snprintf(b, sizeof(b), "%" PRIu64, v);
+                if (json_object_set_new(mono, name, json_string(b)) != 0)
+                    rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+            }
+            free(name);
+        }
+    }
+    *out_rev = r.revision;
+    etcd_txn_result_clear(&r);
     return rc;
 }
 

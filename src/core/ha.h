@@ -73,10 +73,21 @@ int ha_register(struct core *c, const char *client_addr, const char *mesh_addr, 
  * `next` (counters replaced when `replace_counters`: acts/mono are then the
  * new values, else they are ignored), commits it in one transaction against
  * expected's revision, and on success sets next's revision and this
- * replica's key state. Caller holds c->persist (not c->lock). */
+ * replica's key state. `counters_rev` > 0: acts/mono are the counters read
+ * at that revision (ha_recovered_counters); the commit also requires that
+ * no counter changed since. Caller holds c->persist (not c->lock). */
 int ha_commit_state(struct core *c, const struct core_snap *expected, struct core_snap *next, const uint8_t *new_dek,
                     const char *new_hdr, bool replace_counters, json_t *acts, json_t *mono, json_t *log,
-                    struct cairn_error *err);
+                    int64_t counters_rev, struct cairn_error *err);
+
+/* Recovery: the counters of the state being recovered live in etcd under
+ * its counterKey `ctr_key` (the document holds none). Reads them all at one
+ * revision and puts their values into `acts` ({type: sum of its parts}) and
+ * `mono` ({id: "value"}); *out_rev: that revision (for ha_commit_state). A
+ * part that does not open under the key counts as MaxActivations reached
+ * (never fewer activations left than there were). */
+int ha_recovered_counters(struct core *c, const uint8_t ctr_key[32], json_t *acts, json_t *mono, int64_t *out_rev,
+                          struct cairn_error *err);
 
 /* One activation of marble type `type` served from snapshot `s`
  * (group-committed). max 0: no limit, only the check that `s` is still the
