@@ -68,7 +68,7 @@ struct core_ha {
     bool opening, pending_store;
     uint8_t pending_kid[DATAKEY_ID_SIZE];
     /* that copy could not be written (etcd unavailable or full): the
-     * liveness thread tries again (own_copy_retry); copy_kid under
+     * upkeep thread tries again (own_copy_retry); copy_kid under
      * c->persist, the flag atomic */
     atomic_bool copy_retry;
     uint8_t copy_kid[DATAKEY_ID_SIZE];
@@ -99,8 +99,8 @@ struct core_ha {
     atomic_bool stop;
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
-    pthread_t watch_th, live_th;
-    bool watch_started, live_started;
+    pthread_t watch_th, live_th, upkeep_th;
+    bool watch_started, live_started, upkeep_started;
     _Atomic int64_t watch_rev;  /* last revision the watch delivered */
     /* registry and liveness */
     pthread_mutex_t reg_lock;
@@ -316,7 +316,7 @@ static void kid_hex(const uint8_t kid[DATAKEY_ID_SIZE], char out[2 * DATAKEY_ID_
  * peer), as long as the state in etcd names `kid`: the write compares the
  * state's revision, so a copy of a key that a concurrent commit replaced is
  * not left behind (that commit deleted the old key's entries). When it
- * cannot be written, the liveness thread tries again every second (until
+ * cannot be written, the upkeep thread tries again every second (until
  * then the next start would ask a peer again). Returns true when there is
  * nothing left to do. Caller holds c->persist. */
 static bool store_own_copy(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], const uint8_t dek[32])
@@ -359,7 +359,7 @@ static bool store_own_copy(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], c
     return false;
 }
 
-/* Liveness thread: writes the copy store_own_copy could not, while its key
+/* Upkeep thread: writes the copy store_own_copy could not, while its key
  * is the one in use (a newer key's commit stored that one's copies). Never
  * waits for c->persist (a commit or reload may hold it for long): then
  * next second. */
@@ -942,10 +942,15 @@ static void replica_event(struct core_ha *h, const struct etcd_kv *kv, const cha
 
 /* ---- install ---- */
 
-/* Installs a loaded state. Caller holds c->persist. `reset_counters`:
- * the state has a new counterKey (a manifest set or recovery elsewhere):
- * the counters under the old key are gone with it. */
-static void install(struct core *c, struct loaded *l, int64_t rev)
+static void counters_from_full_read(struct core *c, const struct etcd_kvs *kvs);
+
+/* Installs a loaded state. Caller holds c->persist. A state with a new
+ * counterKey (a manifest set or recovery elsewhere) forgets the counters
+ * under the old key. `all`: a read of everything under the prefix at the
+ * state's revision (start, resynchronisation): its counters are applied in
+ * the same hold of c->lock, so no request sees the new state with the old
+ * counts. */
+static void install(struct core *c, struct loaded *l, int64_t rev, const struct etcd_kvs *all)
 {
     struct core_ha *h = c->ha;
     pthread_mutex_lock(&c->lock);
@@ -983,9 +988,57 @@ static void install(struct core *c, struct loaded *l, int64_t rev)
     atomic_store(&h->state_rev, rev);
     c->gen++;
     c->persisted_gen = c->gen;
+    if (all != NULL)
+        counters_from_full_read(c, all);
     pthread_mutex_unlock(&c->lock);
     datakey_installed(h->dk, h->kid, c->dek);
     core_snap_put(old);
+}
+
+/* The counters of a read of everything under the prefix (install at
+ * start or resynchronisation): every counter into the cache, and one the
+ * memory holds (this epoch) that the read lacks was deleted under the
+ * counterKey in use, i.e. rolled back to 0. Caller holds c->lock. */
+static void counters_from_full_read(struct core *c, const struct etcd_kvs *kvs)
+{
+    struct core_ha *h = c->ha;
+    json_t *present = json_object();
+    for (size_t i = 0; i < kvs->n; i++) {
+        const char *rest = NULL;
+        enum kkind k = classify(h, kvs->kv[i].key, &rest);
+        if (k == K_ACT || k == K_MONO) {
+            counter_kv(c, &kvs->kv[i], false);
+            json_object_set_new(present, mem_name(h, kvs->kv[i].key), json_true());
+        }
+    }
+    /* a counter the memory holds (this epoch) that etcd no longer has:
+     * deleted under the counterKey in use, i.e. rolled back to 0 */
+    const char *mn;
+    json_t *mv;
+    void *tmp;
+    json_t *absent = json_object();
+    json_object_foreach_safe(h->mem.ctr, tmp, mn, mv) {
+        if (present != NULL && absent != NULL && json_object_get(present, mn) == NULL)
+            json_object_set_new(absent, mn, json_true());
+    }
+    json_object_foreach(absent, mn, mv) {
+        bool act = strncmp(mn, "act/", 4) == 0;
+        char key[PREFIX_MAX + 1400];
+        snprintf(key, sizeof(key), "%s%s", h->prefix, mn);
+        const char *rid = NULL;
+        /* an earlier layout's "act/<hex>" (one key per type) names no part: ignored */
+        char *name = act ? act_name_of(mn + 4, &rid) : name_of(mn + 5);
+        if (name != NULL && !counter_fresh(c, act, key, name, 0, true, kvs->revision)) {
+            if (act)
+                part_at_least(c, name, rid, key);
+            else
+                mono_at_least(c, key, name);
+        }
+        free(name);
+    }
+    json_decref(absent);
+    json_decref(present);
+    h->act_all_known = kvs->revision;   /* every part existing then is cached */
 }
 
 /* Saves the memory (sealed, in the seal directory) now: after a state is
@@ -1096,7 +1149,7 @@ static void reload(struct core *c, const struct etcd_kv *kv)
     if (rc == 0 && !state_fresh(c, &l, kv->mod_rev)) {
         loaded_clear(&l);
     } else if (rc == 0) {
-        install(c, &l, kv->mod_rev);
+        install(c, &l, kv->mod_rev, NULL);
         saved = true;
         loaded_clear(&l);
         double ms = now_ms() - t0;
@@ -1256,47 +1309,8 @@ static int load_all(struct core *c, bool at_start, int64_t *out_rev, struct cair
         }
         int64_t srev = st->mod_rev;
         atomic_store(&h->state_rev, 0);   /* install anew whatever was there */
-        install(c, &l, srev);
+        install(c, &l, srev, &kvs);
         loaded_clear(&l);
-        pthread_mutex_lock(&c->lock);
-        json_t *present = json_object();
-        for (size_t i = 0; i < kvs.n; i++) {
-            const char *rest = NULL;
-            enum kkind k = classify(h, kvs.kv[i].key, &rest);
-            if (k == K_ACT || k == K_MONO) {
-                counter_kv(c, &kvs.kv[i], false);
-                json_object_set_new(present, mem_name(h, kvs.kv[i].key), json_true());
-            }
-        }
-        /* a counter the memory holds (this epoch) that etcd no longer has:
-         * deleted under the counterKey in use, i.e. rolled back to 0 */
-        const char *mn;
-        json_t *mv;
-        void *tmp;
-        json_t *absent = json_object();
-        json_object_foreach_safe(h->mem.ctr, tmp, mn, mv) {
-            if (present != NULL && absent != NULL && json_object_get(present, mn) == NULL)
-                json_object_set_new(absent, mn, json_true());
-        }
-        json_object_foreach(absent, mn, mv) {
-            bool act = strncmp(mn, "act/", 4) == 0;
-            char key[PREFIX_MAX + 1400];
-            snprintf(key, sizeof(key), "%s%s", h->prefix, mn);
-            const char *rid = NULL;
-            /* an earlier layout's "act/<hex>" (one key per type) names no part: ignored */
-            char *name = act ? act_name_of(mn + 4, &rid) : name_of(mn + 5);
-            if (name != NULL && !counter_fresh(c, act, key, name, 0, true, kvs.revision)) {
-                if (act)
-                    part_at_least(c, name, rid, key);
-                else
-                    mono_at_least(c, key, name);
-            }
-            free(name);
-        }
-        json_decref(absent);
-        json_decref(present);
-        h->act_all_known = kvs.revision;   /* every part existing then is cached */
-        pthread_mutex_unlock(&c->lock);
         for (size_t i = 0; i < kvs.n; i++) {
             const char *rest = NULL;
             if (classify(h, kvs.kv[i].key, &rest) == K_REPLICA)
@@ -2310,7 +2324,7 @@ static int put_registry(struct core_ha *h, struct cairn_error *err)
  * (status, metrics) and a part rolled back or deleted in etcd is refused
  * within about a second, also on a replica that activates nothing. One
  * read in a transaction that compares the state's revision: the parts
- * belong to the counterKey in use. Liveness thread. */
+ * belong to the counterKey in use. Upkeep thread. */
 static void act_refresh(struct core *c)
 {
     struct core_ha *h = c->ha;
@@ -2345,6 +2359,23 @@ static void act_refresh(struct core *c)
     etcd_txn_result_clear(&r);
 }
 
+/* Every second while etcd answers: the counters' background read and a
+ * pending own key copy. A thread of its own, so a slow etcd answer never
+ * delays the lease keep-alives of live_main. */
+static void *upkeep_main(void *arg)
+{
+    struct core *c = arg;
+    struct core_ha *h = c->ha;
+    while (!atomic_load(&h->stop)) {
+        nap(h, 1000);
+        if (atomic_load(&h->stop) || !atomic_load(&h->etcd_ok))
+            continue;
+        act_refresh(c);
+        own_copy_retry(c);
+    }
+    return NULL;
+}
+
 static void *live_main(void *arg)
 {
     struct core *c = arg;
@@ -2373,10 +2404,6 @@ static void *live_main(void *arg)
             etcd_kvs_clear(&kvs);
         }
         atomic_store(&h->etcd_ok, rc == 0);
-        if (rc == 0) {
-            act_refresh(c);
-            own_copy_retry(c);
-        }
         if (rc != 0) {
             set_error(h, cairn_error_msg(&e));
             if (was_ok)
@@ -2415,6 +2442,8 @@ int ha_register(struct core *c, const char *client_addr, const char *mesh_addr, 
         LOG_INFO("etcd: replica %s registered (client %s, mesh %s)", h->self.id, client_addr, mesh_addr);
     if (!h->live_started && pthread_create(&h->live_th, NULL, live_main, c) == 0)
         h->live_started = true;
+    if (!h->upkeep_started && pthread_create(&h->upkeep_th, NULL, upkeep_main, c) == 0)
+        h->upkeep_started = true;
     return 0;
 }
 
@@ -2540,6 +2569,8 @@ void ha_close(struct core *c)
         pthread_join(h->watch_th, NULL);
     if (h->live_started)
         pthread_join(h->live_th, NULL);
+    if (h->upkeep_started)
+        pthread_join(h->upkeep_th, NULL);
     if (h->mem_started) {
         pthread_join(h->mem_th, NULL);
         mem_save(c);   /* the last counters accepted */
