@@ -144,10 +144,9 @@ void etcd_watch_msg_clear(struct etcd_watch_msg *m);
 typedef int (*etcd_watch_fn)(void *arg, const struct etcd_watch_msg *m);
 
 /* Watches the keys under `prefix` from the key `from` on (`from` = prefix:
- * all of them; the keys of the prefix below `from` are not watched) from
- * revision `start_rev` (0 = now) until `stop`
- * becomes true (libcurl's progress callback checks it about once a second),
- * the callback returns
+ * all of them; the keys of the prefix below `from` are not watched), from
+ * revision `start_rev` (0 = now), until `stop` becomes true (libcurl's
+ * progress callback checks it about once a second), the callback returns
  * non-zero, or the stream breaks (then an error: the caller reconnects from
  * its last revision + 1). Blocks; runs on the caller's thread with a curl
  * handle of its own. */
