@@ -13,7 +13,8 @@ cat >"$WORK/m.json" <<JSON
   "Packages": {"pkg": {"Debug": true, "UniqueID": "00"}},
   "Marbles": {"web": {"Package": "pkg", "MaxActivations": 3}, "free": {"Package": "pkg", "Parameters": {"Env": {"S": "{{ hex .Secrets.s }}"}}}},
   "Secrets": {"s": {"Type": "symmetric-key", "Size": 128, "Shared": true}},
-  "RecoveryKeys": {"rk1": $(pemjson "$WORK/rk1.pub")}
+  "RecoveryKeys": {"rk1": $(pemjson "$WORK/rk1.pub")},
+  "Config": {"FeatureGates": ["MonotonicCounter"]}
 }
 JSON
 state_of() { on "$1"; req GET /api/v2/status; jqv .data.code; }
@@ -38,6 +39,18 @@ check "web activated once on each replica (2 of 3)" eq "$CODE" "200,200"
 on 1; activate free
 S_BEFORE=$(secret_s)
 check "a marble gets the shared secret" eval '[ -n "$S_BEFORE" ]'
+# that marble's credentials, for the monotonic counter API (client port)
+echo "$BODY" | jq -r .data.env.MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN | base64 -d >"$WORK/m.crt"
+echo "$BODY" | jq -r .data.env.MARBLE_PREDEFINED_PRIVATE_KEY | base64 -d >"$WORK/m.key"
+ctr() {   # ctr REPLICA VALUE: counter "c" := max(c, VALUE); BODY's .data.value is the value before
+  on "$1"
+  CODE=$(curl -sk --cert "$WORK/m.crt" --key "$WORK/m.key" -o "$WORK/body" -w '%{http_code}' \
+    -H 'Content-Type: application/json' -d "{\"name\":\"c\",\"value\":$2}" \
+    "https://$CLIENT/api/v2/monotonic-counter" || true)
+  BODY=$(cat "$WORK/body" 2>/dev/null || true)
+}
+ctr 2 7
+check "monotonic counter c := 7 on replica 2" eq "$CODE $(jqv .data.value)" "200 0"
 
 # every replica loses its seal key (and with it its copy of the data key)
 replica_stop 1; replica_stop 2
@@ -54,6 +67,8 @@ check "the recovery committed (no transaction refused by etcd)" eval '! grep -q 
 on 1; activate free
 check "a marble gets the same shared secret after recovery" eq "$(secret_s)" "$S_BEFORE"
 check "replica 1 counts the 2 activations of web from before" wait_for 5 eval '[ "$(committed 1 web)" = 2 ]'
+ctr 1 5
+check "the monotonic counter kept its value (7) across the recovery" eq "$CODE $(jqv .data.value)" "200 7"
 on 1; activate web
 check "web: the third activation succeeds" eq "$CODE" 200
 on 1; activate web
