@@ -186,6 +186,11 @@ for t in $TYPES; do
   F=$(printf '%s' "${RES[file]}" | med 1); E3=$(printf '%s' "${RES[etcd3]}" | med 1); E1=$(printf '%s' "${RES[etcd1]}" | med 1)
   echo "ratio etcd1/file ($t): $(awk -v a="$E1" -v b="$F" 'BEGIN{printf "%.0f %%", 100*a/b}')"
   echo "ratio etcd3/file ($t): $(awk -v a="$E3" -v b="$F" 'BEGIN{printf "%.0f %%", 100*a/b}') (goal >= 80 %)"
+  # this machine's speed drifts from minute to minute: the ratio within each
+  # round (adjacent runs) is steadier than the ratio of the medians
+  PAIRS=$(paste <(printf '%s' "${RES[file]}" | awk '{print $1}') <(printf '%s' "${RES[etcd3]}" | awk '{print $1}') |
+    awk '{printf "%.0f\n", 100*$2/$1}')
+  echo "ratio etcd3/file within each round ($t): $(echo $PAIRS | sed 's/ / %, /g') %; median $(printf '%s\n' $PAIRS | med 1) %"
   # on shared, loaded cores the rates say more about scheduling than about
   # cost: the CPU-bound ratio is file CPU / (replica CPU + etcd CPU) per activation
   FC=$(printf '%s' "${RES[file]}" | med 2); C3=$(printf '%s' "${RES[etcd3]}" | med 2); X3=$(printf '%s' "${RES[etcd3]}" | med 3)
