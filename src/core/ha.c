@@ -156,6 +156,13 @@ static int act_range_of(const struct core_ha *h, const char *type, char *out, si
     return key_of(h, "act", type, out, n - 1) != 0 ? CAIRN_ERR_TOO_LARGE : (strcat(out, "/"), 0);
 }
 
+/* "<prefix><area>/": every key of an area ("act": the counter parts,
+ * "mono": the monotonic counters). */
+static void area_of(const struct core_ha *h, const char *area, char out[PREFIX_MAX + 8])
+{
+    snprintf(out, PREFIX_MAX + 8, "%s%s/", h->prefix, area);
+}
+
 /* "<prefix>act/<hex type>/<replica id>": one replica's part. */
 static int act_key_of(const struct core_ha *h, const char *type, const char *rid, char *out, size_t n)
 {
@@ -359,26 +366,35 @@ static bool store_own_copy(struct core *c, const uint8_t kid[DATAKEY_ID_SIZE], c
     return false;
 }
 
-/* Upkeep thread: writes the copy store_own_copy could not, while its key
- * is the one in use (a newer key's commit stored that one's copies). Never
- * waits for c->persist (a commit or reload may hold it for long): then
- * next second. */
+/* Stores this replica's copy of data key `kid` if it is still the key in
+ * use (a newer key's commit stored that one's copies); false when it is
+ * not. Caller holds c->persist. */
+static bool store_copy_if_current(struct core *c, const uint8_t kid_in[DATAKEY_ID_SIZE])
+{
+    struct core_ha *h = c->ha;
+    uint8_t kid[DATAKEY_ID_SIZE], dek[32];
+    memcpy(kid, kid_in, sizeof(kid));   /* kid_in may be h->copy_kid, which store_own_copy writes */
+    pthread_mutex_lock(&c->lock);
+    bool current = h->have_kid && c->have_dek && memcmp(h->kid, kid, DATAKEY_ID_SIZE) == 0;
+    if (current)
+        memcpy(dek, c->dek, 32);
+    pthread_mutex_unlock(&c->lock);
+    if (current)
+        store_own_copy(c, kid, dek);
+    cc_wipe(dek, sizeof(dek));
+    return current;
+}
+
+/* Upkeep thread: writes the copy store_own_copy could not. Never waits
+ * for c->persist (a commit or reload may hold it for long): then next
+ * second. */
 static void own_copy_retry(struct core *c)
 {
     struct core_ha *h = c->ha;
     if (!atomic_load(&h->copy_retry) || pthread_mutex_trylock(&c->persist) != 0)
         return;
-    uint8_t dek[32];
-    pthread_mutex_lock(&c->lock);
-    bool current = h->have_kid && c->have_dek && memcmp(h->kid, h->copy_kid, DATAKEY_ID_SIZE) == 0;
-    if (current)
-        memcpy(dek, c->dek, 32);
-    pthread_mutex_unlock(&c->lock);
-    if (!current)
+    if (!store_copy_if_current(c, h->copy_kid))
         atomic_store(&h->copy_retry, false);
-    else
-        store_own_copy(c, h->copy_kid, dek);
-    cc_wipe(dek, sizeof(dek));
     pthread_mutex_unlock(&c->persist);
 }
 
@@ -388,15 +404,7 @@ int ha_store_pending_key(struct core *c)
     if (h == NULL || !h->pending_store)
         return 0;
     h->pending_store = false;
-    uint8_t dek[32];
-    pthread_mutex_lock(&c->lock);
-    bool current = h->have_kid && c->have_dek && memcmp(h->kid, h->pending_kid, DATAKEY_ID_SIZE) == 0;
-    if (current)
-        memcpy(dek, c->dek, 32);
-    pthread_mutex_unlock(&c->lock);
-    if (current)
-        store_own_copy(c, h->pending_kid, dek);
-    cc_wipe(dek, sizeof(dek));
+    store_copy_if_current(c, h->pending_kid);
     return 0;
 }
 
@@ -1489,8 +1497,8 @@ int ha_commit_state(struct core *c, const struct core_snap *expected, struct cor
         /* counters carried over from a read: none changed since (a replica
          * that still serves could have activated meanwhile) */
         char act_range[PREFIX_MAX + 8], mono_range[PREFIX_MAX + 8];
-        snprintf(act_range, sizeof(act_range), "%sact/", h->prefix);
-        snprintf(mono_range, sizeof(mono_range), "%smono/", h->prefix);
+        area_of(h, "act", act_range);
+        area_of(h, "mono", mono_range);
         if (replace_counters && counters_rev > 0) {
             cmp[n_cmp++] = (struct etcd_cmp){.key = act_range, .target = ETCD_CMP_MOD, .rev = counters_rev + 1,
                                              .result = ETCD_CMP_LESS, .prefix = true};
@@ -1602,8 +1610,8 @@ int ha_recovered_counters(struct core *c, const uint8_t ctr_key[32], json_t *act
 {
     struct core_ha *h = c->ha;
     char act_range[PREFIX_MAX + 8], mono_range[PREFIX_MAX + 8];
-    snprintf(act_range, sizeof(act_range), "%sact/", h->prefix);
-    snprintf(mono_range, sizeof(mono_range), "%smono/", h->prefix);
+    area_of(h, "act", act_range);
+    area_of(h, "mono", mono_range);
     struct etcd_op gets[2] = {{.kind = ETCD_OP_GET, .key = act_range, .prefix = true},
                               {.kind = ETCD_OP_GET, .key = mono_range, .prefix = true}};
     struct etcd_txn_result r = {0};
@@ -2337,7 +2345,7 @@ static void act_refresh(struct core *c)
     if (!go)
         return;
     char range[PREFIX_MAX + 8];
-    snprintf(range, sizeof(range), "%sact/", h->prefix);
+    area_of(h, "act", range);
     struct etcd_cmp cmp = {.key = h->k_state, .target = ETCD_CMP_MOD, .rev = srev};
     struct etcd_op get = {.kind = ETCD_OP_GET, .key = range, .prefix = true};
     struct etcd_txn_result r = {0};
