@@ -6,6 +6,8 @@
 #   file   1 Coordinator on the file store (the reference)
 #   etcd1  1 replica on a 3-member etcd cluster
 #   etcd3  3 replicas on the same cluster, the load spread over them
+#   etcd3gw  the same with --etcd-wire gateway (reads and transactions
+#          through etcd's JSON gateway instead of its native gRPC)
 # Load: loadgen, BENCH_CONC (12) concurrent simulated marbles in total for
 # BENCH_SECONDS (5) s, each a new mTLS handshake + activation, for two marble
 # types (BENCH_TYPES): "limited" has MaxActivations, so every activation
@@ -127,6 +129,7 @@ run() {
     file) rm -rf "$ED/seal-file"; start file --seal-dir "$ED/seal-file" ;;   # on the same file system as etcd's data (tmpfs when there is one)
     etcd1) etcd_up; start r1 --store "etcd://$EP" --seal-dir "$W/seal-ha" $HA_FLAGS ;;
     etcd3) etcd_up; n=3; for i in 1 2 3; do start "r$i" --store "etcd://$EP" --seal-dir "$W/seal-ha" $HA_FLAGS; done ;;
+    etcd3gw) etcd_up; n=3; for i in 1 2 3; do start "r$i" --store "etcd://$EP" --seal-dir "$W/seal-ha" --etcd-wire gateway $HA_FLAGS; done ;;
   esac
   set_manifest
   sleep 0.3
@@ -170,22 +173,24 @@ for t in $TYPES; do
   declare -A RES=()
   echo "== marble type \"$t\" ($( [ "$t" = limited ] && echo "MaxActivations: every activation commits its counter" || echo "no MaxActivations: nothing to commit; etcd replicas check the state revision" ))"
   for r in $(seq 1 "$ROUNDS"); do
-    for s in file etcd1 etcd3; do
+    for s in file etcd1 etcd3 etcd3gw; do
       out=$(run "$s" "$t")
       echo "round $r $s: rate/s coordCPU_us etcdCPU_us ok errors activations_per_txn retries_per_batch = $out"
       RES[$s]+="$out"$'\n'
     done
   done
   echo "medians ($t):"
-  printf '%-6s %14s %19s %12s %9s %14s\n' setup "activations/s" "Coordinator us/act" "etcd us/act" "acts/txn" \
+  printf '%-7s %14s %19s %12s %9s %14s\n' setup "activations/s" "Coordinator us/act" "etcd us/act" "acts/txn" \
     "retries/batch"
-  for s in file etcd1 etcd3; do
-    printf '%-6s %14s %19s %12s %9s %14s\n' "$s" "$(printf '%s' "${RES[$s]}" | med 1)" "$(printf '%s' "${RES[$s]}" | med 2)" \
+  for s in file etcd1 etcd3 etcd3gw; do
+    printf '%-7s %14s %19s %12s %9s %14s\n' "$s" "$(printf '%s' "${RES[$s]}" | med 1)" "$(printf '%s' "${RES[$s]}" | med 2)" \
       "$(printf '%s' "${RES[$s]}" | med 3)" "$(printf '%s' "${RES[$s]}" | med 6)" "$(printf '%s' "${RES[$s]}" | med 7)"
   done
   F=$(printf '%s' "${RES[file]}" | med 1); E3=$(printf '%s' "${RES[etcd3]}" | med 1); E1=$(printf '%s' "${RES[etcd1]}" | med 1)
   echo "ratio etcd1/file ($t): $(awk -v a="$E1" -v b="$F" 'BEGIN{printf "%.0f %%", 100*a/b}')"
   echo "ratio etcd3/file ($t): $(awk -v a="$E3" -v b="$F" 'BEGIN{printf "%.0f %%", 100*a/b}') (goal >= 80 %)"
+  G3=$(printf '%s' "${RES[etcd3gw]}" | med 1)
+  echo "ratio etcd3gw/file ($t): $(awk -v a="$G3" -v b="$F" 'BEGIN{printf "%.0f %%", 100*a/b}') (the same over etcd's JSON gateway)"
   # this machine's speed drifts from minute to minute: the ratio within each
   # round (adjacent runs) is steadier than the ratio of the medians
   PAIRS=$(paste <(printf '%s' "${RES[file]}" | awk '{print $1}') <(printf '%s' "${RES[etcd3]}" | awk '{print $1}') |

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -145,28 +144,8 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 {
     struct client_http_resp *r = arg;
-    size_t n = size * nmemb;
-    if (n >= 12 && strncasecmp(ptr, "grpc-status:", 12) == 0) {
-        char v[16] = "";
-        size_t l = n - 12 < sizeof(v) - 1 ? n - 12 : sizeof(v) - 1;
-        memcpy(v, ptr + 12, l);
-        char *end = NULL;
-        long s = strtol(v, &end, 10);
-        r->grpc_status = (end != v && s >= 0 && s <= 99) ? (int)s : 2;   /* Unknown */
-    } else if (n >= 13 && strncasecmp(ptr, "grpc-message:", 13) == 0) {
-        const char *v = ptr + 13;
-        size_t l = n - 13;
-        while (l > 0 && (*v == ' ' || *v == '\t'))
-            v++, l--;
-        while (l > 0 && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
-            l--;
-        char *d = grpc_message_decode(v, l);
-        if (d != NULL) {
-            snprintf(r->grpc_message, sizeof(r->grpc_message), "%s", d);
-            free(d);
-        }
-    }
-    return n;
+    grpc_status_line(ptr, size * nmemb, &r->grpc_status, r->grpc_message, sizeof(r->grpc_message));
+    return size * nmemb;
 }
 
 void client_http_resp_free(struct client_http_resp *r)

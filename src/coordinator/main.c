@@ -53,6 +53,9 @@ static void usage(FILE *f)
             "  --etcd-ca FILE          CA of etcd's server certificate (https to etcd) [CAIRN_ETCD_CA]\n"
             "  --etcd-cert FILE        client certificate for etcd  [CAIRN_ETCD_CERT]\n"
             "  --etcd-key FILE         its key                      [CAIRN_ETCD_KEY]\n"
+            "  --etcd-wire grpc|gateway  how reads and transactions reach etcd: its native gRPC, or\n"
+            "                          its JSON gateway for a proxy that passes only HTTP/1.1\n"
+            "                                                      [CAIRN_ETCD_WIRE, grpc]\n"
             "  --metrics-addr ADDR     Prometheus /metrics and /events (plain HTTP), off when empty\n"
             "                                                      [EDG_COORDINATOR_PROMETHEUS_ADDR]\n"
             "  --kbs-addr ADDR         Trustee's KBS protocol for confidential-container pods (HTTPS,\n"
@@ -328,7 +331,7 @@ int main(int argc, char **argv)
     const char *store = env_or("CAIRN_STORE", NULL);
     const char *store_prefix = env_or("CAIRN_STORE_PREFIX", NULL);
     const char *etcd_ca = env_or("CAIRN_ETCD_CA", NULL), *etcd_cert = env_or("CAIRN_ETCD_CERT", NULL),
-               *etcd_key = env_or("CAIRN_ETCD_KEY", NULL);
+               *etcd_key = env_or("CAIRN_ETCD_KEY", NULL), *etcd_wire = env_or("CAIRN_ETCD_WIRE", NULL);
     long threads = 0, pool = 64, timeout = 10;
     long hs_timeout = 5, client_conns = 1024, mesh_conns = 1024, metrics_conns = API_METRICS_MAX_CONNS, per_addr = 0, hs_per_addr = 128;
 
@@ -336,7 +339,7 @@ int main(int argc, char **argv)
            O_THREADS, O_POOL, O_TIMEOUT, O_HELP, O_VERSION, O_TRUST_DIR, O_INSECURE_NO_TEE, O_TEE, O_TPM_TCTI,
            O_TPM_PCRS, O_TPM_AK_CERT, O_TPM_AK_CONTEXT, O_TPM_EVENTLOG, O_TPM_PCRSIG, O_HS_TIMEOUT, O_CLIENT_CONNS, O_MESH_CONNS, O_METRICS_CONNS,
            O_PER_ADDR, O_HS_PER_ADDR, O_LOGLEVEL, O_KEY_API, O_JOIN, O_STORE, O_STORE_PREFIX, O_ETCD_CA, O_ETCD_CERT,
-           O_ETCD_KEY, O_KBS, O_KBS_SESSION_TTL, O_KBS_TOKEN_TTL, O_KEY_API_WAIT };
+           O_ETCD_KEY, O_ETCD_WIRE, O_KBS, O_KBS_SESSION_TTL, O_KBS_TOKEN_TTL, O_KEY_API_WAIT };
     static const struct option opts[] = {
         {"client-addr", required_argument, NULL, O_CLIENT}, {"mesh-addr", required_argument, NULL, O_MESH},
         {"dns-names", required_argument, NULL, O_DNS},      {"seal-dir", required_argument, NULL, O_SEAL},
@@ -366,7 +369,7 @@ int main(int argc, char **argv)
         {"key-api-wait", required_argument, NULL, O_KEY_API_WAIT},
         {"store", required_argument, NULL, O_STORE},        {"store-prefix", required_argument, NULL, O_STORE_PREFIX},
         {"etcd-ca", required_argument, NULL, O_ETCD_CA},    {"etcd-cert", required_argument, NULL, O_ETCD_CERT},
-        {"etcd-key", required_argument, NULL, O_ETCD_KEY},
+        {"etcd-key", required_argument, NULL, O_ETCD_KEY},  {"etcd-wire", required_argument, NULL, O_ETCD_WIRE},
         {"help", no_argument, NULL, O_HELP},                {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -383,6 +386,7 @@ int main(int argc, char **argv)
         case O_ETCD_CA: etcd_ca = optarg; break;
         case O_ETCD_CERT: etcd_cert = optarg; break;
         case O_ETCD_KEY: etcd_key = optarg; break;
+        case O_ETCD_WIRE: etcd_wire = optarg; break;
         case O_KBS: kbs_addr = optarg; break;
         case O_KBS_SESSION_TTL:
         case O_KBS_TOKEN_TTL: {
@@ -496,7 +500,12 @@ int main(int argc, char **argv)
             long n = sysconf(_SC_NPROCESSORS_ONLN) * 4;
             threads = n < 8 ? 8 : n > 32 ? 32 : n;
         }
-    } else if (store_prefix != NULL || etcd_ca != NULL || etcd_cert != NULL || etcd_key != NULL) {
+        if (etcd_wire != NULL && strcmp(etcd_wire, "grpc") != 0 && strcmp(etcd_wire, "gateway") != 0) {
+            fprintf(stderr, "cairn-coordinator: --etcd-wire (CAIRN_ETCD_WIRE): expected grpc or gateway, got \"%s\"\n",
+                    etcd_wire);
+            return EXIT_CONFIG;
+        }
+    } else if (store_prefix != NULL || etcd_ca != NULL || etcd_cert != NULL || etcd_key != NULL || etcd_wire != NULL) {
         fprintf(stderr, "cairn-coordinator: --store-prefix and --etcd-* need --store etcd://...\n");
         return EXIT_CONFIG;
     }
@@ -620,6 +629,7 @@ int main(int argc, char **argv)
         .etcd_ca = etcd_ca,
         .etcd_cert = etcd_cert,
         .etcd_key = etcd_key,
+        .etcd_gateway = etcd_wire != NULL && strcmp(etcd_wire, "gateway") == 0,
     };
     struct join_ctx jc = {.wait_s = key_api_wait};
     if (join != NULL) {

@@ -105,6 +105,7 @@ struct core_config {
     const char *etcd_endpoints;    /* "host:port[,host:port...]" */
     const char *etcd_prefix;
     const char *etcd_ca, *etcd_cert, *etcd_key;   /* TLS to etcd; NULL = plain HTTP */
+    bool etcd_gateway;                             /* Range and Txn through etcd's JSON gateway, not gRPC */
 };
 
 /* Everything read-mostly, immutable once published. */

@@ -2511,7 +2511,7 @@ int ha_open(struct core *c, struct cairn_error *err)
     snprintf(h->self.version, sizeof(h->self.version), "%s", CAIRN_VERSION);
     h->self.started = (int64_t)time(NULL);
     struct etcd_config ec = {.endpoints = cfg->etcd_endpoints, .ca_file = cfg->etcd_ca, .cert_file = cfg->etcd_cert,
-                             .key_file = cfg->etcd_key};
+                             .key_file = cfg->etcd_key, .wire = cfg->etcd_gateway ? ETCD_WIRE_GATEWAY : ETCD_WIRE_GRPC};
     int rc = etcd_new(&ec, &h->etcd, err);
     if (rc != 0)
         return rc;

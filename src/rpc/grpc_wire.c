@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -93,6 +94,33 @@ char *grpc_message_decode(const char *s, size_t len)
     }
     out[o] = '\0';
     return out;
+}
+
+void grpc_status_line(const char *line, size_t n, int *status, char *msg, size_t msg_cap)
+{
+    if (n >= 12 && strncasecmp(line, "grpc-status:", 12) == 0) {
+        char v[16] = "";
+        size_t l = n - 12 < sizeof(v) - 1 ? n - 12 : sizeof(v) - 1;
+        memcpy(v, line + 12, l);
+        char *end = NULL;
+        long st = strtol(v, &end, 10);
+        *status = (end != v && st >= 0 && st <= 99) ? (int)st : GRPC_UNKNOWN;
+    } else if (n >= 13 && strncasecmp(line, "grpc-message:", 13) == 0 && msg_cap > 0) {
+        const char *v = line + 13;
+        size_t l = n - 13;
+        while (l > 0 && (*v == ' ' || *v == '\t'))
+            v++, l--;
+        while (l > 0 && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
+            l--;
+        char *d = grpc_message_decode(v, l < 4096 ? l : 4096);
+        if (d == NULL)
+            return;
+        for (char *q = d; *q; q++)   /* decoded bytes go into logs and error messages */
+            if ((unsigned char)*q < 0x20 || *q == 0x7f)
+                *q = '?';
+        snprintf(msg, msg_cap, "%s", d);
+        free(d);
+    }
 }
 
 void grpc_free_secret(void *p, size_t len)

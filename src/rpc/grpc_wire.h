@@ -54,6 +54,12 @@ void grpc_prefix_write(uint8_t p[GRPC_PREFIX_LEN], size_t len);
 char *grpc_message_encode(const char *msg);
 /* The inverse, for clients; malformed escapes are kept as they are. */
 char *grpc_message_decode(const char *s, size_t len);
+/* One header or trailer line as libcurl hands it to a header callback
+ * ("grpc-status: 7\r\n", "grpc-message: ...\r\n"; libcurl delivers
+ * HTTP/2 trailers like headers): sets *status (a malformed value is
+ * GRPC_UNKNOWN) or the decoded message into msg (bounded, NUL-terminated,
+ * control bytes replaced by '?'); any other line is ignored. */
+void grpc_status_line(const char *line, size_t n, int *status, char *msg, size_t msg_cap);
 
 /* Server: an ActivationReq (without the prefix) into the JSON wire's request
  * object {"marbleType","uuid","csr": b64, "quote": b64 | "evidence": {...}}.

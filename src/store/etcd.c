@@ -1,4 +1,6 @@
-/* etcd v3 JSON gateway transport (libcurl). Parsing is in etcd_parse.c. */
+/* etcd v3 transport (libcurl): native gRPC for Range and Txn, the JSON
+ * gateway for the rest (etcd.h). Parsing is in etcd_parse.c (gateway) and
+ * etcd_parse_pb.c (gRPC). */
 #include "store/etcd.h"
 
 #include <pthread.h>
@@ -11,8 +13,18 @@
 
 #include "common/buf.h"
 #include "common/encoding.h"
+#include "etcd_kv.pb-c.h"
+#include "rpc/grpc_wire.h"
 
 #define POOL_MAX 32
+
+/* A curl handle and, for gRPC over plain http://, the endpoints (bit =
+ * index) to which it holds an HTTP/2 connection that answered (see
+ * grpc_version). */
+struct handle {
+    CURL *h;
+    uint32_t h2c_live;
+};
 
 struct etcd {
     char *ep[ETCD_MAX_ENDPOINTS];   /* "http://host:port" */
@@ -20,9 +32,13 @@ struct etcd {
     atomic_size_t cur;              /* index of the endpoint requests go to first */
     char *ca, *cert, *key;
     long timeout_ms;
-    pthread_mutex_t lock;           /* the handle pool */
-    CURL *pool[POOL_MAX];
+    enum etcd_wire wire;
+    struct curl_slist *grpc_hdrs;   /* request headers of every gRPC call (read-only once built) */
+    pthread_mutex_t lock;           /* the handle pools */
+    struct handle pool[POOL_MAX];   /* gateway (HTTP/1.1) handles */
     size_t n_pool;
+    struct handle gpool[POOL_MAX];  /* gRPC (HTTP/2) handles: a handle keeps its connections */
+    size_t n_gpool;
 };
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
@@ -38,7 +54,10 @@ void etcd_free(struct etcd *e)
     for (size_t i = 0; i < e->n_ep; i++)
         free(e->ep[i]);
     for (size_t i = 0; i < e->n_pool; i++)
-        curl_easy_cleanup(e->pool[i]);
+        curl_easy_cleanup(e->pool[i].h);
+    for (size_t i = 0; i < e->n_gpool; i++)
+        curl_easy_cleanup(e->gpool[i].h);
+    curl_slist_free_all(e->grpc_hdrs);
     free(e->ca);
     free(e->cert);
     free(e->key);
@@ -60,6 +79,16 @@ int etcd_new(const struct etcd_config *cfg, struct etcd **out, struct cairn_erro
     if (e == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&e->lock, NULL);
+    e->wire = cfg->wire;
+    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/grpc");
+    struct curl_slist *h2 = hl != NULL ? curl_slist_append(hl, "TE: trailers") : NULL;
+    struct curl_slist *h3 = h2 != NULL ? curl_slist_append(h2, "Expect:") : NULL;
+    if (h3 == NULL) {
+        curl_slist_free_all(hl);
+        etcd_free(e);
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    }
+    e->grpc_hdrs = h3;
     e->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 2000;
     e->ca = dup_or_null(cfg->ca_file);
     e->cert = dup_or_null(cfg->cert_file);
@@ -106,26 +135,32 @@ const char *etcd_endpoint(struct etcd *e)
     return e->ep[atomic_load(&e->cur) % e->n_ep];
 }
 
-static CURL *handle_get(struct etcd *e)
+static struct handle handle_get(struct etcd *e, bool grpc)
 {
-    CURL *h = NULL;
+    struct handle h = {0};
+    struct handle *pool = grpc ? e->gpool : e->pool;
+    size_t *n = grpc ? &e->n_gpool : &e->n_pool;
     pthread_mutex_lock(&e->lock);
-    if (e->n_pool > 0)
-        h = e->pool[--e->n_pool];
+    if (*n > 0)
+        h = pool[--*n];
     pthread_mutex_unlock(&e->lock);
-    return h != NULL ? h : curl_easy_init();
+    if (h.h == NULL)
+        h.h = curl_easy_init();
+    return h;
 }
 
-static void handle_put(struct etcd *e, CURL *h)
+static void handle_put(struct etcd *e, struct handle h, bool grpc)
 {
+    struct handle *pool = grpc ? e->gpool : e->pool;
+    size_t *n = grpc ? &e->n_gpool : &e->n_pool;
     pthread_mutex_lock(&e->lock);
-    if (e->n_pool < POOL_MAX) {
-        e->pool[e->n_pool++] = h;
-        h = NULL;
+    if (*n < POOL_MAX) {
+        pool[(*n)++] = h;
+        h.h = NULL;
     }
     pthread_mutex_unlock(&e->lock);
-    if (h != NULL)
-        curl_easy_cleanup(h);
+    if (h.h != NULL)
+        curl_easy_cleanup(h.h);
 }
 
 static size_t on_data(char *p, size_t sz, size_t nm, void *arg)
@@ -134,9 +169,15 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *arg)
     return cairn_buf_append(b, p, sz * nm) == 0 ? sz * nm : 0;   /* 0 aborts: over the cap */
 }
 
-static void setup(struct etcd *e, CURL *h, const char *url, const char *body, size_t body_len, long timeout_ms)
+static void setup(struct etcd *e, CURL *h, const char *url, const void *body, size_t body_len, long timeout_ms,
+                  bool reset)
 {
-    curl_easy_reset(h);
+    /* a gRPC handle is not reset: libcurl 7.88 breaks the reuse of its
+     * HTTP/2 connection after curl_easy_reset ("Error in the HTTP2 framing
+     * layer" on the second request); it only ever makes gRPC calls, and
+     * every option they use is set again for each */
+    if (reset)
+        curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -154,6 +195,17 @@ static void setup(struct etcd *e, CURL *h, const char *url, const char *body, si
         curl_easy_setopt(h, CURLOPT_SSLCERT, e->cert);
         curl_easy_setopt(h, CURLOPT_SSLKEY, e->key);
     }
+}
+
+/* What to add to a transport error on endpoint `idx`: a member with
+ * --client-cert-auth ends the TLS handshake of a client without a
+ * certificate, which libcurl reports as a broken connection. */
+static const char *tls_hint(const struct etcd *e, size_t idx)
+{
+    return strncmp(e->ep[idx], "https://", 8) == 0 && e->cert == NULL
+               ? " (no client certificate was offered: an etcd with --client-cert-auth needs --etcd-cert and "
+                 "--etcd-key)"
+               : "";
 }
 
 /* Request failed before anything reached etcd: safe to try the next endpoint. */
@@ -182,27 +234,139 @@ static int gateway_error(long status, const struct cairn_buf *b, const char *wha
     return cairn_errf(err, rc, "etcd %s: HTTP %ld: %s", what, status, msg[0] ? msg : "error");
 }
 
-/* POSTs `body` to `path`; on 200 the answer is in *out (caller frees). */
-static int call(struct etcd *e, const char *path, const char *body, struct cairn_buf *out, struct cairn_error *err)
+/* gRPC status trailers (or headers, for an answer without a body):
+ * libcurl hands both to the header callback. Values are bounded. */
+struct grpc_status_hdr {
+    int status;            /* -1: none seen */
+    char message[200];
+};
+
+static size_t on_grpc_header(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-    CURL *h = handle_get(e);
+    struct grpc_status_hdr *g = arg;
+    grpc_status_line(ptr, size * nmemb, &g->status, g->message, sizeof(g->message));
+    return size * nmemb;
+}
+
+/* One request: a gateway POST (JSON body to path) or a gRPC call (the
+ * framed message to the method's path). */
+struct etcd_req {
+    const char *path;        /* "/v3/kv/range" or "/etcdserverpb.KV/Range" */
+    const void *body;
+    size_t len;
+    bool grpc;
+    bool idempotent;         /* a read: an unavailable member is skipped for the next */
+};
+
+/* A gRPC call's answer: HTTP 200, grpc-status 0 and exactly one
+ * uncompressed message; *out is left holding only that message. */
+static int grpc_answer(const struct etcd_req *q, long status, const struct grpc_status_hdr *g, struct cairn_buf *out,
+                       struct cairn_error *err)
+{
+    if (g->status > 0 || (status != 200 && g->status < 0)) {
+        /* gRPC 14 unavailable, 4 deadline exceeded (no leader, no quorum,
+         * request timed out), or a gateway/proxy error */
+        bool net = g->status == GRPC_UNAVAILABLE || g->status == GRPC_DEADLINE_EXCEEDED ||
+                   (g->status < 0 && status >= 500);
+        if (g->status < 0)
+            return cairn_errf(err, net ? CAIRN_ERR_NETWORK : CAIRN_ERR_PROTOCOL, "etcd %s: HTTP %ld", q->path, status);
+        return cairn_errf(err, net ? CAIRN_ERR_NETWORK : CAIRN_ERR_PROTOCOL, "etcd %s: %s: %s", q->path,
+                          grpc_status_name(g->status), g->message[0] ? g->message : "error");
+    }
+    if (status != 200 || g->status < 0)
+        return cairn_errf(err, CAIRN_ERR_PROTOCOL, "etcd %s: HTTP %ld without grpc-status", q->path, status);
+    size_t len = 0;
+    if (out->len < GRPC_PREFIX_LEN)
+        return cairn_errf(err, CAIRN_ERR_PROTOCOL, "etcd %s: answer without a gRPC message", q->path);
+    int rc = grpc_prefix_parse(out->data, ETCD_MAX_RESPONSE, &len, err);
+    if (rc != 0)
+        return rc;
+    if (len != out->len - GRPC_PREFIX_LEN)
+        return cairn_errf(err, CAIRN_ERR_PROTOCOL, "etcd %s: gRPC message of %zu bytes in an answer of %zu", q->path,
+                          len, out->len - GRPC_PREFIX_LEN);
+    memmove(out->data, out->data + GRPC_PREFIX_LEN, len);
+    out->len = len;
+    return 0;
+}
+
+/* The HTTP version of a gRPC call to endpoint `idx`. https://: ALPN h2.
+ * http:// (h2c): libcurl 7.88.1 (Debian 12) does not send a request with
+ * "prior knowledge" on a connection it reuses ("Error in the HTTP2 framing
+ * layer", nothing sent), so prior knowledge goes only on a fresh connection,
+ * and a handle that already holds an answering connection to `idx` asks for
+ * plain HTTP/2, which reuses it. */
+static long grpc_version(const struct etcd *e, const struct handle *h, size_t idx, bool *fresh)
+{
+    *fresh = false;
+    if (strncmp(e->ep[idx], "https://", 8) == 0)
+        return CURL_HTTP_VERSION_2TLS;
+    if (h->h2c_live & (1u << idx))
+        return CURL_HTTP_VERSION_2_0;
+    *fresh = true;
+    return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+}
+
+/* Sends `q`; on success the answer (gateway: the JSON body; gRPC: the one
+ * message without its prefix) is in *out (caller frees). */
+static int call(struct etcd *e, const struct etcd_req *q, struct cairn_buf *out, struct cairn_error *err)
+{
+    struct handle hd = handle_get(e, q->grpc);
+    CURL *h = hd.h;
     if (h == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     size_t start = atomic_load(&e->cur);
     int rc = CAIRN_ERR_NETWORK;
     char curl_msg[CURL_ERROR_SIZE] = "";
-    for (size_t i = 0; i < e->n_ep; i++) {
+    bool again = false;   /* the same endpoint once more: see below */
+    for (size_t i = 0; i < e->n_ep; i += again ? 0 : 1) {
+        again = false;
         size_t idx = (start + i) % e->n_ep;
         char url[400];
-        snprintf(url, sizeof(url), "%s%s", e->ep[idx], path);
-        cairn_buf_init(out, ETCD_MAX_RESPONSE);
-        setup(e, h, url, body, strlen(body), e->timeout_ms);
+        snprintf(url, sizeof(url), "%s%s", e->ep[idx], q->path);
+        cairn_buf_init(out, ETCD_MAX_RESPONSE + (q->grpc ? GRPC_PREFIX_LEN : 0));
+        setup(e, h, url, q->body, q->len, e->timeout_ms, !q->grpc);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_msg);
+        struct grpc_status_hdr g = {.status = -1};
+        long want = 0;
+        if (q->grpc) {
+            bool fresh;
+            want = grpc_version(e, &hd, idx, &fresh);
+            curl_easy_setopt(h, CURLOPT_HTTP_VERSION, want);
+            curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+            curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->grpc_hdrs);
+            curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_grpc_header);
+            curl_easy_setopt(h, CURLOPT_HEADERDATA, &g);
+            hd.h2c_live &= ~(1u << idx);   /* set again below when it answers */
+        }
         CURLcode cc = curl_easy_perform(h);
-        long status = 0;
+        long status = 0, ver = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver);
+        if (cc == CURLE_OK && q->grpc && want == CURL_HTTP_VERSION_2_0 && ver != CURL_HTTP_VERSION_2_0) {
+            /* the h2c connection was gone and libcurl asked a new one for
+             * HTTP/1.1 + Upgrade: that request reached etcd's HTTP mux, which
+             * has no such path (only gRPC executes it): nothing was applied.
+             * Once more, with prior knowledge on a fresh connection. */
+            cairn_buf_free(out);
+            again = true;
+            continue;
+        }
+        if (cc == CURLE_OK && q->grpc) {
+            rc = grpc_answer(q, status, &g, out, err);
+            if (ver == CURL_HTTP_VERSION_2_0)
+                hd.h2c_live |= 1u << idx;
+            if (rc == 0) {
+                if (idx != start % e->n_ep)
+                    atomic_store(&e->cur, idx);
+                break;
+            }
+            cairn_buf_free(out);
+            if (rc == CAIRN_ERR_NETWORK && q->idempotent)
+                continue;   /* a read on a member without a leader: another may have one */
+            break;
+        }
         if (cc == CURLE_OK && status == 200) {
             if (idx != start % e->n_ep)
                 atomic_store(&e->cur, idx);
@@ -210,40 +374,46 @@ static int call(struct etcd *e, const char *path, const char *body, struct cairn
             break;
         }
         if (cc == CURLE_OK) {
-            rc = gateway_error(status, out, path, err);
+            rc = gateway_error(status, out, q->path, err);
             cairn_buf_free(out);
-            if (rc == CAIRN_ERR_NETWORK && status >= 500 && strstr(path, "/txn") == NULL &&
-                strstr(path, "/put") == NULL) {
+            if (rc == CAIRN_ERR_NETWORK && status >= 500 && q->idempotent)
                 continue;   /* a read or lease call on a member without a leader: another may have one */
-            }
             break;
         }
         cairn_buf_free(out);
         if (cc == CURLE_WRITE_ERROR) {
-            rc = cairn_errf(err, CAIRN_ERR_TOO_LARGE, "etcd %s: answer larger than %u bytes", path,
+            rc = cairn_errf(err, CAIRN_ERR_TOO_LARGE, "etcd %s: answer larger than %u bytes", q->path,
                             ETCD_MAX_RESPONSE);
             break;
         }
         if (not_sent(cc)) {
-            rc = cairn_errf(err, CAIRN_ERR_NETWORK, "etcd: cannot reach %s: %s", e->ep[idx],
-                            curl_msg[0] ? curl_msg : curl_easy_strerror(cc));
+            rc = cairn_errf(err, CAIRN_ERR_NETWORK, "etcd: cannot reach %s: %s%s", e->ep[idx],
+                            curl_msg[0] ? curl_msg : curl_easy_strerror(cc), tls_hint(e, idx));
             continue;
         }
         if (cc == CURLE_OPERATION_TIMEDOUT) {
             /* sent, no answer: the outcome is unknown (no quorum, or slow) */
             rc = cairn_errf(err, CAIRN_ERR_TIMEOUT,
-                            "etcd %s: no answer from %s within %ld ms (no quorum?); it may still be applied", path,
+                            "etcd %s: no answer from %s within %ld ms (no quorum?); it may still be applied", q->path,
                             e->ep[idx], e->timeout_ms);
             atomic_store(&e->cur, idx + 1);   /* next request tries another member */
             break;
         }
-        rc = cairn_errf(err, CAIRN_ERR_NETWORK, "etcd %s at %s: %s", path, e->ep[idx],
-                        curl_msg[0] ? curl_msg : curl_easy_strerror(cc));
+        rc = cairn_errf(err, CAIRN_ERR_NETWORK, "etcd %s at %s: %s%s", q->path, e->ep[idx],
+                        curl_msg[0] ? curl_msg : curl_easy_strerror(cc), tls_hint(e, idx));
         atomic_store(&e->cur, idx + 1);
         break;
     }
-    handle_put(e, h);
+    handle_put(e, hd, q->grpc);
     return rc;
+}
+
+/* A gateway call: JSON body to `path`. */
+static int call_json(struct etcd *e, const char *path, const char *body, bool idempotent, struct cairn_buf *out,
+                     struct cairn_error *err)
+{
+    struct etcd_req q = {.path = path, .body = body, .len = strlen(body), .idempotent = idempotent};
+    return call(e, &q, out, err);
 }
 
 static char *b64(const void *p, size_t n)
@@ -306,20 +476,233 @@ static json_t *range_req(const char *key, bool prefix, bool keys_only)
     return r;
 }
 
-int etcd_get(struct etcd *e, const char *key, bool prefix, bool keys_only, struct etcd_kvs *out,
-             struct cairn_error *err)
+/* ---- Range and Txn as native gRPC messages (etcd_kv.proto) ---- */
+
+/* A RangeRequest; `end` (ETCD_MAX_KEY + 1 bytes) holds its range_end. */
+static int pb_range(Etcdserverpb__RangeRequest *r, char *end, const char *key, bool prefix, bool keys_only)
+{
+    etcdserverpb__range_request__init(r);
+    r->key.data = (uint8_t *)key;
+    r->key.len = strlen(key);
+    if (prefix) {
+        size_t el;
+        if (r->key.len > ETCD_MAX_KEY || prefix_end(key, end, &el) != 0)
+            return CAIRN_ERR_INVALID;
+        r->range_end.data = (uint8_t *)end;
+        r->range_end.len = el;
+    }
+    r->keys_only = keys_only;
+    return 0;
+}
+
+/* The message with its 5-byte gRPC prefix, malloc'd. */
+static uint8_t *pb_frame(const ProtobufCMessage *m, size_t *out_len)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *b = malloc(GRPC_PREFIX_LEN + n);
+    if (b == NULL)
+        return NULL;
+    grpc_prefix_write(b, n);
+    protobuf_c_message_pack(m, b + GRPC_PREFIX_LEN);
+    *out_len = GRPC_PREFIX_LEN + n;
+    return b;
+}
+
+static int grpc_get(struct etcd *e, const char *key, bool prefix, bool keys_only, struct etcd_kvs *out,
+                    struct cairn_error *err)
+{
+    Etcdserverpb__RangeRequest r;
+    char end[ETCD_MAX_KEY + 1];
+    if (pb_range(&r, end, key, prefix, keys_only) != 0)
+        return cairn_errf(err, CAIRN_ERR_INVALID, "etcd: key too long for a prefix range");
+    size_t len = 0;
+    uint8_t *body = pb_frame(&r.base, &len);
+    if (body == NULL)
+        return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+    struct etcd_req q = {.path = "/etcdserverpb.KV/Range", .body = body, .len = len, .grpc = true, .idempotent = true};
+    struct cairn_buf b;
+    int rc = call(e, &q, &b, err);
+    free(body);
+    if (rc != 0)
+        return rc;
+    rc = etcd_parse_range_pb(b.data, b.len, out, err);
+    cairn_buf_free(&b);
+    return rc;
+}
+
+/* One RequestOp with the request it points to and its range_end. */
+struct pb_op {
+    Etcdserverpb__RequestOp op;
+    Etcdserverpb__RangeRequest range;
+    Etcdserverpb__PutRequest put;
+    Etcdserverpb__DeleteRangeRequest del;
+    char end[ETCD_MAX_KEY + 1];
+};
+
+static int pb_op_fill(struct pb_op *p, const struct etcd_op *op)
+{
+    etcdserverpb__request_op__init(&p->op);
+    switch (op->kind) {
+    case ETCD_OP_GET:
+        if (pb_range(&p->range, p->end, op->key, op->prefix, op->keys_only) != 0)
+            return CAIRN_ERR_INVALID;
+        p->op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
+        p->op.request_range = &p->range;
+        return 0;
+    case ETCD_OP_DEL:
+        etcdserverpb__delete_range_request__init(&p->del);
+        p->del.key.data = (uint8_t *)op->key;
+        p->del.key.len = strlen(op->key);
+        if (op->range_end != NULL) {
+            if (strlen(op->range_end) > ETCD_MAX_KEY)
+                return CAIRN_ERR_INVALID;
+            p->del.range_end.data = (uint8_t *)op->range_end;
+            p->del.range_end.len = strlen(op->range_end);
+        } else if (op->prefix) {
+            size_t el;
+            if (p->del.key.len > ETCD_MAX_KEY || prefix_end(op->key, p->end, &el) != 0)
+                return CAIRN_ERR_INVALID;
+            p->del.range_end.data = (uint8_t *)p->end;
+            p->del.range_end.len = el;
+        }
+        p->op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE;
+        p->op.request_delete_range = &p->del;
+        return 0;
+    case ETCD_OP_PUT:
+        etcdserverpb__put_request__init(&p->put);
+        p->put.key.data = (uint8_t *)op->key;
+        p->put.key.len = strlen(op->key);
+        p->put.value.data = (uint8_t *)op->value;
+        p->put.value.len = op->value != NULL ? op->value_len : 0;
+        p->put.lease = op->lease;
+        p->op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
+        p->op.request_put = &p->put;
+        return 0;
+    }
+    return CAIRN_ERR_INVALID;
+}
+
+struct pb_cmp {
+    Etcdserverpb__Compare c;
+    char end[ETCD_MAX_KEY + 1];
+};
+
+static int pb_cmp_fill(struct pb_cmp *p, const struct etcd_cmp *c)
+{
+    Etcdserverpb__Compare *m = &p->c;
+    etcdserverpb__compare__init(m);
+    m->key.data = (uint8_t *)c->key;
+    m->key.len = strlen(c->key);
+    if (c->prefix) {
+        size_t el;
+        if (m->key.len > ETCD_MAX_KEY || prefix_end(c->key, p->end, &el) != 0)
+            return CAIRN_ERR_INVALID;
+        m->range_end.data = (uint8_t *)p->end;
+        m->range_end.len = el;
+    }
+    m->result = c->result == ETCD_CMP_LESS ? ETCDSERVERPB__COMPARE__COMPARE_RESULT__LESS
+                                           : ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
+    /* the oneof is sent even when 0: etcd compares against the member set */
+    switch (c->target) {
+    case ETCD_CMP_MOD:
+        m->target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__MOD;
+        m->target_union_case = ETCDSERVERPB__COMPARE__TARGET_UNION_MOD_REVISION;
+        m->mod_revision = c->rev;
+        return 0;
+    case ETCD_CMP_CREATE:
+        m->target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__CREATE;
+        m->target_union_case = ETCDSERVERPB__COMPARE__TARGET_UNION_CREATE_REVISION;
+        m->create_revision = c->rev;
+        return 0;
+    case ETCD_CMP_VERSION:
+        m->target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__VERSION;
+        m->target_union_case = ETCDSERVERPB__COMPARE__TARGET_UNION_VERSION;
+        m->version = c->rev;
+        return 0;
+    }
+    return CAIRN_ERR_INVALID;
+}
+
+static int grpc_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp, const struct etcd_op *succ,
+                    size_t n_succ, const struct etcd_op *fail, size_t n_fail, struct etcd_txn_result *out,
+                    struct cairn_error *err)
+{
+    size_t n_ops = n_succ + n_fail;
+    struct pb_cmp *cs = n_cmp > 0 ? calloc(n_cmp, sizeof(*cs)) : NULL;
+    struct pb_op *os = n_ops > 0 ? calloc(n_ops, sizeof(*os)) : NULL;
+    Etcdserverpb__Compare **cp = n_cmp > 0 ? calloc(n_cmp, sizeof(*cp)) : NULL;
+    Etcdserverpb__RequestOp **op = n_ops > 0 ? calloc(n_ops, sizeof(*op)) : NULL;
+    uint8_t *body = NULL;
+    int rc = 0;
+    if ((n_cmp > 0 && (cs == NULL || cp == NULL)) || (n_ops > 0 && (os == NULL || op == NULL))) {
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n_cmp; i++) {
+        if (pb_cmp_fill(&cs[i], &cmp[i]) != 0) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "etcd txn: compare %zu: bad target or key", i);
+            goto out;
+        }
+        cp[i] = &cs[i].c;
+    }
+    for (size_t i = 0; i < n_ops; i++) {
+        if (pb_op_fill(&os[i], i < n_succ ? &succ[i] : &fail[i - n_succ]) != 0) {
+            rc = cairn_errf(err, CAIRN_ERR_INVALID, "etcd txn: operation %zu: bad kind or key", i);
+            goto out;
+        }
+        op[i] = &os[i].op;
+    }
+    Etcdserverpb__TxnRequest t;
+    etcdserverpb__txn_request__init(&t);
+    t.n_compare = n_cmp;
+    t.compare = cp;
+    t.n_success = n_succ;
+    t.success = op;
+    t.n_failure = n_fail;
+    t.failure = op != NULL ? op + n_succ : NULL;
+    size_t len = 0;
+    if ((body = pb_frame(&t.base, &len)) == NULL) {
+        rc = cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    struct etcd_req q = {.path = "/etcdserverpb.KV/Txn", .body = body, .len = len, .grpc = true};
+    struct cairn_buf b;
+    if ((rc = call(e, &q, &b, err)) == 0) {
+        rc = etcd_parse_txn_pb(b.data, b.len, out, err);
+        cairn_buf_free(&b);
+    }
+out:
+    free(body);
+    free(cs);
+    free(os);
+    free(cp);
+    free(op);
+    return rc;
+}
+
+/* ---- the same over the JSON gateway ---- */
+
+static int gateway_get(struct etcd *e, const char *key, bool prefix, bool keys_only, struct etcd_kvs *out,
+                       struct cairn_error *err)
 {
     char *body = dump(range_req(key, prefix, keys_only));
     if (body == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     struct cairn_buf b;
-    int rc = call(e, "/v3/kv/range", body, &b, err);
+    int rc = call_json(e, "/v3/kv/range", body, true, &b, err);
     free(body);
     if (rc != 0)
         return rc;
     rc = etcd_parse_range(b.data, b.len, out, err);
     cairn_buf_free(&b);
     return rc;
+}
+
+int etcd_get(struct etcd *e, const char *key, bool prefix, bool keys_only, struct etcd_kvs *out,
+             struct cairn_error *err)
+{
+    return e->wire == ETCD_WIRE_GATEWAY ? gateway_get(e, key, prefix, keys_only, out, err)
+                                        : grpc_get(e, key, prefix, keys_only, out, err);
 }
 
 static json_t *op_json(const struct etcd_op *op)
@@ -386,8 +769,9 @@ static json_t *ops_json(const struct etcd_op *ops, size_t n)
     return a;
 }
 
-int etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp, const struct etcd_op *succ, size_t n_succ,
-             const struct etcd_op *fail, size_t n_fail, struct etcd_txn_result *out, struct cairn_error *err)
+static int gateway_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp, const struct etcd_op *succ,
+                       size_t n_succ, const struct etcd_op *fail, size_t n_fail, struct etcd_txn_result *out,
+                       struct cairn_error *err)
 {
     json_t *t = json_object(), *ca = json_array();
     bool ok = t != NULL && ca != NULL;
@@ -422,7 +806,7 @@ int etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp, const str
     if (body == NULL)
         return cairn_errf(err, CAIRN_ERR_NOMEM, "out of memory");
     struct cairn_buf b;
-    int rc = call(e, "/v3/kv/txn", body, &b, err);
+    int rc = call_json(e, "/v3/kv/txn", body, false, &b, err);
     free(body);
     if (rc != 0)
         return rc;
@@ -431,11 +815,18 @@ int etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp, const str
     return rc;
 }
 
+int etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp, const struct etcd_op *succ, size_t n_succ,
+             const struct etcd_op *fail, size_t n_fail, struct etcd_txn_result *out, struct cairn_error *err)
+{
+    return e->wire == ETCD_WIRE_GATEWAY ? gateway_txn(e, cmp, n_cmp, succ, n_succ, fail, n_fail, out, err)
+                                        : grpc_txn(e, cmp, n_cmp, succ, n_succ, fail, n_fail, out, err);
+}
+
 static int lease_call(struct etcd *e, const char *path, const char *body, int64_t *id, int64_t *ttl,
                       struct cairn_error *err)
 {
     struct cairn_buf b;
-    int rc = call(e, path, body, &b, err);
+    int rc = call_json(e, path, body, true, &b, err);
     if (rc != 0)
         return rc;
     json_t *j = b.len > 0 ? json_loadb((const char *)b.data, b.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
@@ -488,7 +879,7 @@ int etcd_lease_revoke(struct etcd *e, int64_t id, struct cairn_error *err)
     char body[64];
     snprintf(body, sizeof(body), "{\"ID\":\"%lld\"}", (long long)id);
     struct cairn_buf b;
-    int rc = call(e, "/v3/lease/revoke", body, &b, err);
+    int rc = call_json(e, "/v3/lease/revoke", body, true, &b, err);
     if (rc == 0)
         cairn_buf_free(&b);
     return rc;
@@ -588,7 +979,7 @@ int etcd_watch(struct etcd *e, const char *from, const char *prefix, int64_t sta
     snprintf(url, sizeof(url), "%s/v3/watch", e->ep[idx]);
     struct watch_ctx w = {.fn = fn, .arg = arg, .stop = stop, .err = err};
     cairn_buf_init(&w.line, WATCH_LINE_MAX);
-    setup(e, h, url, body, strlen(body), 0);
+    setup(e, h, url, body, strlen(body), 0, true);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_watch_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);

@@ -48,11 +48,36 @@ etcd_cluster() {
   for i in $(seq 1 "$ETCD_N"); do etcd_start "$i" new; done
   etcd_wait_healthy
 }
+# ETCD_TLS=DIR (set before etcd_cluster): the members serve clients over
+# https only and require a client certificate; etcd_tls_certs DIR makes a CA
+# (ca.pem), the members' certificate (server.pem/.key, IP 127.0.0.1) and a
+# client certificate (client.pem/.key) with openssl
+ETCD_TLS=${ETCD_TLS:-}
+etcd_tls_certs() {
+  local d=$1
+  mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" \
+    -subj "/CN=cairn test etcd CA" -days 2 2>/dev/null
+  local n
+  for n in server client; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$n.key" -out "$d/$n.csr" \
+      -subj "/CN=$n" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=%s\n' \
+      "$([ $n = server ] && echo serverAuth,clientAuth || echo clientAuth)" >"$d/$n.ext"
+    openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -out "$d/$n.pem" \
+      -days 2 -extfile "$d/$n.ext" 2>/dev/null
+  done
+}
+etcd_scheme() { [ -n "$ETCD_TLS" ] && echo https || echo http; }
+etcd_curl_tls() { [ -n "$ETCD_TLS" ] && echo "--cacert $ETCD_TLS/ca.pem --cert $ETCD_TLS/client.pem --key $ETCD_TLS/client.key"; }
 # etcd_start I [new|existing]; ETCD_EXTRA_FLAGS: more flags for every member
 etcd_start() {
-  local i=$1 state=${2:-existing}
-  "$ETCD_BIN" --name "e$i" --data-dir "$EDIR/e$i" \
-    --listen-client-urls "http://127.0.0.1:${E_CPORT[$i]}" --advertise-client-urls "http://127.0.0.1:${E_CPORT[$i]}" \
+  local i=$1 state=${2:-existing} tls=()
+  [ -n "$ETCD_TLS" ] && tls=(--cert-file "$ETCD_TLS/server.pem" --key-file "$ETCD_TLS/server.key"
+    --trusted-ca-file "$ETCD_TLS/ca.pem" --client-cert-auth)
+  "$ETCD_BIN" --name "e$i" --data-dir "$EDIR/e$i" "${tls[@]}" \
+    --listen-client-urls "$(etcd_scheme)://127.0.0.1:${E_CPORT[$i]}" \
+    --advertise-client-urls "$(etcd_scheme)://127.0.0.1:${E_CPORT[$i]}" \
     --listen-peer-urls "http://127.0.0.1:${E_PPORT[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${E_PPORT[$i]}" \
     --initial-cluster "$ETCD_CLUSTER" --initial-cluster-state "$state" --initial-cluster-token "cairn-$$" \
     --heartbeat-interval 25 --election-timeout 250 --log-level error --logger zap ${ETCD_EXTRA_FLAGS:-} \
@@ -66,13 +91,18 @@ etcd_kill9() { kill -9 "${E_PID[$1]}" 2>/dev/null || true; wait "${E_PID[$1]}" 2
 etcd_wait_healthy() {
   for _ in $(seq 1 300); do
     for i in $(seq 1 "$ETCD_N"); do
-      if curl -s --max-time 1 "http://127.0.0.1:${E_CPORT[$i]}/health" | grep -q '"health":"true"'; then return 0; fi
+      if curl -s --max-time 1 $(etcd_curl_tls) "$(etcd_scheme)://127.0.0.1:${E_CPORT[$i]}/health" |
+        grep -q '"health":"true"'; then return 0; fi
     done
     sleep 0.1
   done
   echo "etcd cluster not healthy"; cat "$EDIR"/e*.log; return 1
 }
-etcdctl_() { ETCDCTL_API=3 etcdctl --endpoints="$ETCD_EP" --command-timeout=5s "$@"; }
+etcdctl_() {
+  local tls=()
+  [ -n "$ETCD_TLS" ] && tls=(--cacert "$ETCD_TLS/ca.pem" --cert "$ETCD_TLS/client.pem" --key "$ETCD_TLS/client.key")
+  ETCDCTL_API=3 etcdctl --endpoints="$ETCD_EP" --command-timeout=5s "${tls[@]}" "$@"
+}
 
 declare -a R_CLIENT R_MESH R_METRICS R_PID
 # replica I [flags...]: starts replica rI on the etcd cluster (shared seal

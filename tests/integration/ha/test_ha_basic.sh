@@ -4,7 +4,9 @@
 # marbles activated on all three (MaxActivations cluster-wide), a user
 # secret written on one and read with the update log from another, the
 # registry in status and metrics, a restart of every replica at once, and a
-# second deployment beside the first under another key prefix.
+# second deployment beside the first under another key prefix. Replica 3
+# reaches etcd through its JSON gateway (--etcd-wire gateway), the others
+# through native gRPC (h2c): both wires share one state.
 . "$(dirname "$0")/lib.sh"
 
 mkuser alice
@@ -23,7 +25,7 @@ cat >"$WORK/m.json" <<JSON
 JSON
 
 etcd_cluster 3
-for i in 1 2 3; do replica $i; done
+replica 1; replica 2; replica 3 --etcd-wire gateway
 
 state_of() { on "$1"; req GET /api/v2/status; jqv .data.code; }
 root_of() { on "$1"; req GET /api/v2/quote; jqv .data.cert; }
@@ -100,7 +102,7 @@ check "registry holds each replica's client address" eval \
 for i in 1 2 3; do replica_stop $i; done
 check "stopped replicas leave the registry at once (lease revoked)" eval \
   '[ -z "$(etcdctl_ get --prefix /cairn/replicas/ --keys-only)" ]'
-for i in 1 2 3; do replica $i; done
+replica 1; replica 2; replica 3 --etcd-wire gateway
 for i in 1 2 3; do check "replica $i is in state 3 after the restart" eq "$(state_of $i)" 3; done
 on 2; activate web
 check "after the restart web stays at MaxActivations" eq "$CODE" 403

@@ -40,6 +40,8 @@ check "replica 2 serves the state (state 3) with the key from replica 1" eq "$(s
 check "replica 2 could not store its copy and says it tries again" wait_for 10 eval \
   'grep -q "not stored for this replica yet.*trying again every second" "$WORK/r2/log"'
 check "still one copy in etcd" eq "$(datakey_count)" 1
+check "the replica's log carries etcd's refusal as its gRPC status" eval \
+  'grep -q "ResourceExhausted: etcdserver: mvcc: database space exceeded" "$WORK/r2/log"'
 
 # etcd takes writes again: delete the filler, compact, defragment, disarm
 etcdctl_ del --prefix /fill/ >/dev/null
