@@ -80,6 +80,14 @@ V3=$(head -c 16 /dev/urandom | base64 -w0)
 check "quorum back: secret write succeeds" wait_for 10 setsec 1 "$V3"
 check "metrics: cairn_etcd_up 1 again" wait_for 5 eval '[ "$(metric 3 cairn_etcd_up)" = 1 ]'
 
+# every member restarted (SIGTERM, one at a time, quorum kept): the HTTP/2
+# connections the replicas' gRPC calls reuse are all gone; their next
+# calls open new ones without a failed attempt (docs/high-availability.md,
+# "The etcd client")
+for m in 1 2 3; do etcd_stop $m; etcd_start $m; etcd_wait_healthy; done
+sleep 0.5
+for i in 1 2 3; do check "members restarted: replica $i activates at the first attempt" act_ok $i lim; done
+
 # ---- nothing acknowledged lost ----
 for i in 1 2 3; do
   echo "# replica $i: counter $(ctr $i), acknowledged $ACKED, unanswered $MAYBE"
