@@ -23,6 +23,7 @@
 # replica's counts (not watched: its background read, once a second), and
 # state size / commit / reload time for manifests of 10 to 3,000 marbles.
 set -euo pipefail
+shopt -s inherit_errexit   # a failure inside $(run ...) ends the bench, not just the round
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 SECS=${BENCH_SECONDS:-5}
@@ -50,7 +51,18 @@ cleanup() {
 }
 trap cleanup EXIT
 TCK=$(getconf CLK_TCK)
-cpu() { local s=0; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$s"; }
+cpu() {
+  local s=0 p
+  for p in "$@"; do
+    if [ ! -r "/proc/$p/stat" ]; then
+      echo "bench: process $p exited during the round; the last lines of the logs:" >&2
+      tail -n 8 "$W"/*/log "$W/etcd.log" >&2 || true
+      exit 1
+    fi
+    s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$s"
+}
 
 cat >"$W/manifest.json" <<'JSON'
 {
@@ -76,7 +88,12 @@ PY
 }
 EPIDS=()
 EP=""
-etcd_up() {   # a fresh 3-member cluster for each round
+etcd_up() {   # a fresh 3-member cluster for each round (new ports if a member could not start)
+  local try
+  for try in 1 2 3; do etcd_up_once && return 0; etcd_down; done
+  echo "bench: etcd did not start three members (see $W/etcd.log)"; exit 1
+}
+etcd_up_once() {
   local ports cl=""; read -r -a ports <<<"$(free_ports 6)"
   EP=""; EPIDS=()
   for i in 1 2 3; do
@@ -96,10 +113,14 @@ etcd_up() {   # a fresh 3-member cluster for each round
     EPIDS+=($!); PIDS+=($!)
   done
   for _ in $(seq 1 300); do
-    curl -s --max-time 1 "http://${EP%%,*}/health" | grep -q '"health":"true"' && return 0
+    if curl -s --max-time 1 "http://${EP%%,*}/health" | grep -q '"health":"true"'; then
+      sleep 0.2
+      for p in "${EPIDS[@]}"; do kill -0 "$p" 2>/dev/null || return 1; done   # a member lost its port
+      return 0
+    fi
     sleep 0.1
   done
-  echo "bench: etcd not healthy"; exit 1
+  return 1
 }
 etcd_down() { for p in "${EPIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; EPIDS=(); }
 

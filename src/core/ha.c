@@ -40,6 +40,8 @@
  * etcd refuses a transaction with more than 128 compares (--max-txn-ops). */
 #define ACT_PART_CMPS 32
 #define ACT_TXN_CMPS 120
+#define LEADER_PROBE_S 10        /* how often the upkeep thread asks which member leads */
+#define LEADER_PROBE_TIMEOUT_MS 250   /* per member: a stopped member delays the upkeep by this at most */
 
 
 struct act_req {
@@ -2375,12 +2377,20 @@ static void *upkeep_main(void *arg)
 {
     struct core *c = arg;
     struct core_ha *h = c->ha;
+    unsigned n = 0;
     while (!atomic_load(&h->stop)) {
         nap(h, 1000);
         if (atomic_load(&h->stop) || !atomic_load(&h->etcd_ok))
             continue;
         act_refresh(c);
         own_copy_retry(c);
+        if (n++ % LEADER_PROBE_S == 0) {
+            /* requests go to the raft leader first: a follower forwards
+             * them (docs/high-availability.md, "The etcd client") */
+            const char *before = etcd_endpoint(h->etcd);
+            if (etcd_prefer_leader(h->etcd, LEADER_PROBE_TIMEOUT_MS) >= 0 && etcd_endpoint(h->etcd) != before)
+                LOG_INFO("etcd: the raft leader is %s; requests go there first", etcd_endpoint(h->etcd));
+        }
     }
     return NULL;
 }

@@ -885,6 +885,55 @@ int etcd_lease_revoke(struct etcd *e, int64_t id, struct cairn_error *err)
     return rc;
 }
 
+/* Whether the member at endpoint `idx` says it is the raft leader: its
+ * status answer (gateway JSON) names the same member id in header.member_id
+ * and leader. The ids are uint64 written as decimal strings: compared as
+ * text. */
+static bool member_is_leader(struct etcd *e, CURL *h, size_t idx, long timeout_ms)
+{
+    char url[400];
+    snprintf(url, sizeof(url), "%s/v3/maintenance/status", e->ep[idx]);
+    struct cairn_buf b;
+    cairn_buf_init(&b, 64 * 1024);
+    setup(e, h, url, "{}", 2, timeout_ms, true);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    long status = 0;
+    bool leader = false;
+    if (curl_easy_perform(h) == CURLE_OK && curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+        status == 200) {
+        json_t *j = json_loadb((const char *)b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
+        const json_t *hd = json_is_object(j) ? json_object_get(j, "header") : NULL;
+        const json_t *me = json_is_object(hd) ? json_object_get(hd, "member_id") : NULL;
+        const json_t *ld = json_is_object(j) ? json_object_get(j, "leader") : NULL;
+        leader = json_is_string(me) && json_is_string(ld) && json_string_length(me) > 0 &&
+                 strcmp(json_string_value(me), json_string_value(ld)) == 0;
+        json_decref(j);
+    }
+    cairn_buf_free(&b);
+    return leader;
+}
+
+int etcd_prefer_leader(struct etcd *e, long timeout_ms)
+{
+    if (e->n_ep < 2)
+        return 0;
+    struct handle hd = handle_get(e, false);
+    if (hd.h == NULL)
+        return -1;
+    int found = -1;
+    size_t start = atomic_load(&e->cur) % e->n_ep;
+    for (size_t i = 0; i < e->n_ep && found < 0; i++) {
+        size_t idx = (start + i) % e->n_ep;
+        if (member_is_leader(e, hd.h, idx, timeout_ms)) {
+            atomic_store(&e->cur, idx);
+            found = (int)idx;
+        }
+    }
+    handle_put(e, hd, false);
+    return found;
+}
+
 /* ---- watch ---- */
 
 #define WATCH_LINE_MAX ETCD_MAX_RESPONSE

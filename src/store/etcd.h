@@ -132,6 +132,13 @@ int etcd_lease_grant(struct etcd *e, int64_t ttl_s, int64_t *out_id, struct cair
 int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *out_ttl, struct cairn_error *err);
 int etcd_lease_revoke(struct etcd *e, int64_t id, struct cairn_error *err);
 
+/* Makes the member that is raft leader (asked in turn, each within
+ * timeout_ms) the endpoint requests go to first. Any member serves any
+ * request, but a follower forwards writes and linearizable reads to the
+ * leader: one more hop and etcd CPU per call. Returns the leader's index,
+ * -1 when none answered as leader (nothing changes). */
+int etcd_prefer_leader(struct etcd *e, long timeout_ms);
+
 /* ---- watch ---- */
 
 enum etcd_event_type { ETCD_EVENT_PUT = 0, ETCD_EVENT_DELETE = 1 };

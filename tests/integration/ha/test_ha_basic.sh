@@ -118,6 +118,17 @@ check "its root certificate differs" eval '[ "$(root_of 4)" != "$(root_of 1)" ]'
 on 4; req GET /api/v2/status
 check "its registry lists only itself" eq "$(jqv '.data.replication.replicas | length')" 1
 
+# requests go to the raft leader first (a follower would forward them):
+# leadership moved to member 3 with etcdctl, every replica follows it
+M3=$(etcdctl_ member list | awk -F', ' '$3 == "e3" {print $1}')
+leads3() { etcdctl_ endpoint status | grep "127.0.0.1:${E_CPORT[3]}," | grep -q ", true,"; }
+leads3 || etcdctl_ move-leader "$M3" >/dev/null
+check "etcdctl moved the leadership to member 3" wait_for 5 leads3
+for i in 1 2 3; do
+  check "replica $i sends its requests to the new leader (member 3) within 15 s" wait_for 15 eval \
+    'grep -q "the raft leader is http://127.0.0.1:${E_CPORT[3]};" "$WORK/r'$i'/log"'
+done
+
 check "a bad prefix is refused at start" eval \
   '! "$BIN" --simulation --store "etcd://$ETCD_EP" --store-prefix "no-slash" --seal-dir "$WORK/seal" \
      --client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 >"$WORK/badprefix.log" 2>&1 && grep -q "store-prefix" "$WORK/badprefix.log"'
