@@ -169,15 +169,10 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *arg)
     return cairn_buf_append(b, p, sz * nm) == 0 ? sz * nm : 0;   /* 0 aborts: over the cap */
 }
 
-static void setup(struct etcd *e, CURL *h, const char *url, const void *body, size_t body_len, long timeout_ms,
-                  bool reset)
+/* curl_easy_reset keeps the handle's live connections: they are reused */
+static void setup(struct etcd *e, CURL *h, const char *url, const void *body, size_t body_len, long timeout_ms)
 {
-    /* a gRPC handle is not reset: libcurl 7.88 breaks the reuse of its
-     * HTTP/2 connection after curl_easy_reset ("Error in the HTTP2 framing
-     * layer" on the second request); it only ever makes gRPC calls, and
-     * every option they use is set again for each */
-    if (reset)
-        curl_easy_reset(h);
+    curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -324,7 +319,7 @@ static int call(struct etcd *e, const struct etcd_req *q, struct cairn_buf *out,
         char url[400];
         snprintf(url, sizeof(url), "%s%s", e->ep[idx], q->path);
         cairn_buf_init(out, ETCD_MAX_RESPONSE + (q->grpc ? GRPC_PREFIX_LEN : 0));
-        setup(e, h, url, q->body, q->len, e->timeout_ms, !q->grpc);
+        setup(e, h, url, q->body, q->len, e->timeout_ms);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_msg);
@@ -895,7 +890,7 @@ static bool member_is_leader(struct etcd *e, CURL *h, size_t idx, long timeout_m
     snprintf(url, sizeof(url), "%s/v3/maintenance/status", e->ep[idx]);
     struct cairn_buf b;
     cairn_buf_init(&b, 64 * 1024);
-    setup(e, h, url, "{}", 2, timeout_ms, true);
+    setup(e, h, url, "{}", 2, timeout_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     long status = 0;
@@ -1028,7 +1023,7 @@ int etcd_watch(struct etcd *e, const char *from, const char *prefix, int64_t sta
     snprintf(url, sizeof(url), "%s/v3/watch", e->ep[idx]);
     struct watch_ctx w = {.fn = fn, .arg = arg, .stop = stop, .err = err};
     cairn_buf_init(&w.line, WATCH_LINE_MAX);
-    setup(e, h, url, body, strlen(body), 0, true);
+    setup(e, h, url, body, strlen(body), 0);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_watch_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
