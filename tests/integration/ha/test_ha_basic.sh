@@ -95,8 +95,10 @@ if command -v promtool >/dev/null; then
     '! grep -E "cairn_(etcd|replica|activations_committed)" "$WORK/promtool.out"'
   check "promtool saw the replication metrics" eval 'grep -q "^cairn_replica_info{" "$WORK/metrics.txt"'
 fi
+# (captured first: `etcdctl ... | grep -q` fails under pipefail when grep
+# stops reading before etcdctl's last write, depending on the key order)
 check "registry holds each replica's client address" eval \
-  'etcdctl_ get --prefix /cairn/replicas/ --print-value-only | grep -q "\"client\":\"${R_CLIENT[2]}\""'
+  'grep -q "\"client\":\"${R_CLIENT[2]}\"" <<<"$(etcdctl_ get --prefix /cairn/replicas/ --print-value-only)"'
 
 # every replica restarts at once: nothing acknowledged is lost
 for i in 1 2 3; do replica_stop $i; done
@@ -121,7 +123,7 @@ check "its registry lists only itself" eq "$(jqv '.data.replication.replicas | l
 # requests go to the raft leader first (a follower would forward them):
 # leadership moved to member 3 with etcdctl, every replica follows it
 M3=$(etcdctl_ member list | awk -F', ' '$3 == "e3" {print $1}')
-leads3() { etcdctl_ endpoint status | grep "127.0.0.1:${E_CPORT[3]}," | grep -q ", true,"; }
+leads3() { grep "127.0.0.1:${E_CPORT[3]}," <<<"$(etcdctl_ endpoint status)" | grep -c ", true," >/dev/null; }
 leads3 || etcdctl_ move-leader "$M3" >/dev/null
 check "etcdctl moved the leadership to member 3" wait_for 5 leads3
 for i in 1 2 3; do

@@ -14,7 +14,7 @@ JSON
 P=/cairn/
 datakey_count() { etcdctl_ get --prefix --keys-only "${P}datakey/" | grep -c . || true; }
 state_of() { on "$1"; req GET /api/v2/status; jqv .data.code; }
-nospace() { etcdctl_ alarm list | grep -q NOSPACE; }
+nospace() { grep -q NOSPACE <<<"$(etcdctl_ alarm list)"; }   # not a pipe into grep -q: pipefail
 
 ETCD_EXTRA_FLAGS="--quota-backend-bytes 8388608" etcd_cluster 1
 replica 1 --seal-dir "$WORK/s1" --key-api-addr 127.0.0.1:0
