@@ -118,6 +118,8 @@ int core_trust_check_claims(const struct core *c, const struct attest_claims *cl
 void core_trust_free(struct core *c);
 
 /* metrics.c */
+/* Appends `v` as a Prometheus label value (without the quotes): \, " and newline escaped. */
+void core_metrics_label(struct cairn_buf *b, const char *v);
 void core_metrics_activation_attempt(struct core *c, const char *type, const char *uuid);
 void core_metrics_activation_done(struct core *c, const char *type, const char *uuid, enum core_refusal r,
                                   double seconds);

@@ -2627,6 +2627,11 @@ void ha_metrics(struct core *c, struct cairn_buf *out)
                       "# HELP cairn_etcd_up Whether this replica reached etcd (with quorum) in the last second.\n"
                       "# TYPE cairn_etcd_up gauge\ncairn_etcd_up %d\n",
                       atomic_load(&h->etcd_ok) ? 1 : 0);
+    cairn_buf_append_str(out, "# HELP cairn_etcd_endpoint_info The etcd member this replica sends its requests to "
+                              "first (the raft leader when it answered) and how reads and transactions reach it.\n"
+                              "# TYPE cairn_etcd_endpoint_info gauge\ncairn_etcd_endpoint_info{endpoint=\"");
+    core_metrics_label(out, etcd_endpoint(h->etcd));
+    cairn_buf_appendf(out, "\",wire=\"%s\"} 1\n", etcd_wire_name(h->etcd));
     cairn_buf_appendf(out,
                       "# HELP cairn_etcd_state_revision The etcd revision of the state this replica serves.\n"
                       "# TYPE cairn_etcd_state_revision gauge\ncairn_etcd_state_revision %" PRId64 "\n",
@@ -2720,9 +2725,10 @@ json_t *ha_status(struct core *c)
         json_object_set_new(o, "self", json_boolean(strcmp(id, h->self.id) == 0));
         json_array_append_new(list, o);
     }
-    json_t *s = json_pack("{s:s, s:b, s:I, s:o, s:s}", "store", "etcd", "etcdAvailable", atomic_load(&h->etcd_ok),
-                          "stateRevision", (json_int_t)atomic_load(&h->state_rev), "replicas", list, "replicaID",
-                          h->self.id);
+    json_t *s = json_pack("{s:s, s:b, s:I, s:o, s:s, s:s, s:s}", "store", "etcd", "etcdAvailable",
+                          atomic_load(&h->etcd_ok), "stateRevision", (json_int_t)atomic_load(&h->state_rev),
+                          "replicas", list, "replicaID", h->self.id, "etcdEndpoint", etcd_endpoint(h->etcd),
+                          "etcdWire", etcd_wire_name(h->etcd));
     if (s != NULL && !atomic_load(&h->etcd_ok))
         json_object_set_new(s, "etcdError", json_string(h->last_error));
     pthread_mutex_unlock(&h->reg_lock);

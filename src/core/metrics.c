@@ -155,7 +155,7 @@ void core_metrics_free(struct core *c)
 }
 
 /* Label values come from the manifest (types) and canonical UUIDs, but escape anyway. */
-static void label(struct cairn_buf *b, const char *v)
+void core_metrics_label(struct cairn_buf *b, const char *v)
 {
     for (; *v; v++) {
         if (*v == '\\' || *v == '"')
@@ -191,9 +191,9 @@ int core_metrics_render(struct core *c, struct cairn_buf *b)
         if (s->type == NULL)
             continue;
         cairn_buf_append_str(b, "coordinator_marble_activations_total{type=\"");
-        label(b, s->type);
+        core_metrics_label(b, s->type);
         cairn_buf_append_str(b, "\",uuid=\"");
-        label(b, s->uuid);
+        core_metrics_label(b, s->uuid);
         cairn_buf_appendf(b, "\"} %llu\n", (unsigned long long)s->total);
     }
     cairn_buf_append_str(b, "# HELP coordinator_marble_activations_success_total Successful activations.\n"
@@ -203,9 +203,9 @@ int core_metrics_render(struct core *c, struct cairn_buf *b)
         if (s->type == NULL || s->success == 0)
             continue;
         cairn_buf_append_str(b, "coordinator_marble_activations_success_total{type=\"");
-        label(b, s->type);
+        core_metrics_label(b, s->type);
         cairn_buf_append_str(b, "\",uuid=\"");
-        label(b, s->uuid);
+        core_metrics_label(b, s->uuid);
         cairn_buf_appendf(b, "\"} %llu\n", (unsigned long long)s->success);
     }
     cairn_buf_append_str(b, "# HELP cairn_activation_duration_seconds Time to serve a successful activation "

@@ -135,6 +135,11 @@ const char *etcd_endpoint(struct etcd *e)
     return e->ep[atomic_load(&e->cur) % e->n_ep];
 }
 
+const char *etcd_wire_name(const struct etcd *e)
+{
+    return e->wire == ETCD_WIRE_GATEWAY ? "gateway" : "grpc";
+}
+
 static struct handle handle_get(struct etcd *e, bool grpc)
 {
     struct handle h = {0};

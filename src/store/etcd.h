@@ -65,6 +65,8 @@ int etcd_new(const struct etcd_config *cfg, struct etcd **out, struct cairn_erro
 void etcd_free(struct etcd *e);   /* NULL ok; no call may be running */
 /* The endpoint requests currently go to ("http://127.0.0.1:2379"; static until etcd_free). */
 const char *etcd_endpoint(struct etcd *e);
+/* How Range and Txn reach etcd: "grpc" or "gateway". */
+const char *etcd_wire_name(const struct etcd *e);
 
 /* One key-value pair. key is NUL-terminated (keys holding a NUL byte are
  * refused by the parser); value is malloc'd (may be NULL when empty). */

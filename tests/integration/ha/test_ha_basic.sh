@@ -79,6 +79,10 @@ check "status lists the three replicas" eq "$(jqv '.data.replication.replicas | 
 check "status names this replica" eq "$(jqv '[.data.replication.replicas[] | select(.self)] | length')" 1
 check "status shows etcd available" eq "$(jqv .data.replication.etcdAvailable)" true
 for i in 1 2 3; do check "metrics of replica $i: cairn_replicas 3" eq "$(metric $i cairn_replicas)" 3; done
+check "metrics: replica 3 reaches etcd through the gateway" eval \
+  'curl -s "http://${R_METRICS[3]}/metrics" | grep -c "^cairn_etcd_endpoint_info{endpoint=\"http://127.0.0.1:[0-9]*\",wire=\"gateway\"} 1$" >/dev/null'
+on 1; req GET /api/v2/status
+check "status: replica 1 reaches etcd over gRPC" eq "$(jqv .data.replication.etcdWire)" grpc
 # the CLI shows the same (a simulated Coordinator: -i, no quote to verify)
 ST=$(HOME=$WORK/clihome "$CAIRN_BIN_DIR/cairn" status -i "${R_CLIENT[2]}" 2>"$WORK/status.err") || ST="cairn status failed: $(cat "$WORK/status.err")"
 printf '%s\n' "$ST" | sed 's/^/# cairn status: /'
@@ -130,6 +134,9 @@ for i in 1 2 3; do
   check "replica $i sends its requests to the new leader (member 3) within 15 s" wait_for 15 eval \
     'grep -q "the raft leader is http://127.0.0.1:${E_CPORT[3]};" "$WORK/r'$i'/log"'
 done
+on 2; req GET /api/v2/status
+check "status names the member replica 2 sends its requests to (member 3)" eq \
+  "$(jqv .data.replication.etcdEndpoint)" "http://127.0.0.1:${E_CPORT[3]}"
 
 check "a bad prefix is refused at start" eval \
   '! "$BIN" --simulation --store "etcd://$ETCD_EP" --store-prefix "no-slash" --seal-dir "$WORK/seal" \
