@@ -41,7 +41,7 @@
 #define ACT_PART_CMPS 32
 #define ACT_TXN_CMPS 120
 #define LEADER_PROBE_S 10        /* how often the upkeep thread asks which member leads */
-#define LEADER_PROBE_TIMEOUT_MS 250   /* per member: a stopped member delays the upkeep by this at most */
+#define LEADER_PROBE_TIMEOUT_MS 250   /* per member asked: a stopped one delays the upkeep by this at most */
 
 
 struct act_req {
