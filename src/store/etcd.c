@@ -263,16 +263,16 @@ struct etcd_req {
 static int grpc_answer(const struct etcd_req *q, long status, const struct grpc_status_hdr *g, struct cairn_buf *out,
                        struct cairn_error *err)
 {
-    if (g->status > 0 || (status != 200 && g->status < 0)) {
-        /* gRPC 14 unavailable, 4 deadline exceeded (no leader, no quorum,
-         * request timed out), or a gateway/proxy error */
-        bool net = g->status == GRPC_UNAVAILABLE || g->status == GRPC_DEADLINE_EXCEEDED ||
-                   (g->status < 0 && status >= 500);
-        if (g->status < 0)
-            return cairn_errf(err, net ? CAIRN_ERR_NETWORK : CAIRN_ERR_PROTOCOL, "etcd %s: HTTP %ld", q->path, status);
+    if (g->status > 0) {
+        /* gRPC 14 unavailable, 4 deadline exceeded: no leader, no quorum,
+         * request timed out */
+        bool net = g->status == GRPC_UNAVAILABLE || g->status == GRPC_DEADLINE_EXCEEDED;
         return cairn_errf(err, net ? CAIRN_ERR_NETWORK : CAIRN_ERR_PROTOCOL, "etcd %s: %s: %s", q->path,
                           grpc_status_name(g->status), g->message[0] ? g->message : "error");
     }
+    if (g->status < 0 && status != 200)   /* an HTTP error without gRPC status: a proxy's, or etcd's */
+        return cairn_errf(err, status >= 500 ? CAIRN_ERR_NETWORK : CAIRN_ERR_PROTOCOL, "etcd %s: HTTP %ld", q->path,
+                          status);
     if (status != 200 || g->status < 0)
         return cairn_errf(err, CAIRN_ERR_PROTOCOL, "etcd %s: HTTP %ld without grpc-status", q->path, status);
     size_t len = 0;
@@ -478,21 +478,28 @@ static json_t *range_req(const char *key, bool prefix, bool keys_only)
 
 /* ---- Range and Txn as native gRPC messages (etcd_kv.proto) ---- */
 
+/* A message's key and, for a prefix, its range_end, which `end`
+ * (ETCD_MAX_KEY + 1 bytes) holds. */
+static int pb_key(ProtobufCBinaryData *k, ProtobufCBinaryData *range_end, char *end, const char *key, bool prefix)
+{
+    k->data = (uint8_t *)key;
+    k->len = strlen(key);
+    if (!prefix)
+        return 0;
+    size_t el;
+    if (k->len > ETCD_MAX_KEY || prefix_end(key, end, &el) != 0)
+        return CAIRN_ERR_INVALID;
+    range_end->data = (uint8_t *)end;
+    range_end->len = el;
+    return 0;
+}
+
 /* A RangeRequest; `end` (ETCD_MAX_KEY + 1 bytes) holds its range_end. */
 static int pb_range(Etcdserverpb__RangeRequest *r, char *end, const char *key, bool prefix, bool keys_only)
 {
     etcdserverpb__range_request__init(r);
-    r->key.data = (uint8_t *)key;
-    r->key.len = strlen(key);
-    if (prefix) {
-        size_t el;
-        if (r->key.len > ETCD_MAX_KEY || prefix_end(key, end, &el) != 0)
-            return CAIRN_ERR_INVALID;
-        r->range_end.data = (uint8_t *)end;
-        r->range_end.len = el;
-    }
     r->keys_only = keys_only;
-    return 0;
+    return pb_key(&r->key, &r->range_end, end, key, prefix);
 }
 
 /* The message with its 5-byte gRPC prefix, malloc'd. */
@@ -551,19 +558,13 @@ static int pb_op_fill(struct pb_op *p, const struct etcd_op *op)
         return 0;
     case ETCD_OP_DEL:
         etcdserverpb__delete_range_request__init(&p->del);
-        p->del.key.data = (uint8_t *)op->key;
-        p->del.key.len = strlen(op->key);
+        if (pb_key(&p->del.key, &p->del.range_end, p->end, op->key, op->range_end == NULL && op->prefix) != 0)
+            return CAIRN_ERR_INVALID;
         if (op->range_end != NULL) {
             if (strlen(op->range_end) > ETCD_MAX_KEY)
                 return CAIRN_ERR_INVALID;
             p->del.range_end.data = (uint8_t *)op->range_end;
             p->del.range_end.len = strlen(op->range_end);
-        } else if (op->prefix) {
-            size_t el;
-            if (p->del.key.len > ETCD_MAX_KEY || prefix_end(op->key, p->end, &el) != 0)
-                return CAIRN_ERR_INVALID;
-            p->del.range_end.data = (uint8_t *)p->end;
-            p->del.range_end.len = el;
         }
         p->op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE;
         p->op.request_delete_range = &p->del;
@@ -591,15 +592,8 @@ static int pb_cmp_fill(struct pb_cmp *p, const struct etcd_cmp *c)
 {
     Etcdserverpb__Compare *m = &p->c;
     etcdserverpb__compare__init(m);
-    m->key.data = (uint8_t *)c->key;
-    m->key.len = strlen(c->key);
-    if (c->prefix) {
-        size_t el;
-        if (m->key.len > ETCD_MAX_KEY || prefix_end(c->key, p->end, &el) != 0)
-            return CAIRN_ERR_INVALID;
-        m->range_end.data = (uint8_t *)p->end;
-        m->range_end.len = el;
-    }
+    if (pb_key(&m->key, &m->range_end, p->end, c->key, c->prefix) != 0)
+        return CAIRN_ERR_INVALID;
     m->result = c->result == ETCD_CMP_LESS ? ETCDSERVERPB__COMPARE__COMPARE_RESULT__LESS
                                            : ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
     /* the oneof is sent even when 0: etcd compares against the member set */

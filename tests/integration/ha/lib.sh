@@ -115,6 +115,8 @@ replica() {
   R_PID[$i]=$PID
   R_METRICS[$i]=$(jq -r .metrics "$WORK/r$i/ready.json")
 }
+# state_of I: replica I's state code (GET /api/v2/status)
+state_of() { on "$1"; req GET /api/v2/status; jqv .data.code; }
 # on I: make replica I the target of req/ureq/activate
 on() { CLIENT=${R_CLIENT[$1]}; MESH=${R_MESH[$1]}; PID=${R_PID[$1]}; }
 replica_kill9() { kill -9 "${R_PID[$1]}" 2>/dev/null || true; wait "${R_PID[$1]}" 2>/dev/null || true; }

@@ -27,7 +27,6 @@ JSON
 etcd_cluster 3
 replica 1; replica 2; replica 3 --etcd-wire gateway
 
-state_of() { on "$1"; req GET /api/v2/status; jqv .data.code; }
 root_of() { on "$1"; req GET /api/v2/quote; jqv .data.cert; }
 for i in 1 2 3; do check "replica $i starts in state 2" eq "$(state_of $i)" 2; done
 check "the root certificate is served" eval '[ -n "$(root_of 1)" ]'

@@ -30,7 +30,6 @@ print(base64.b64decode(kv["value"])[4:20].hex())'
 }
 # the keys under P datakey/, one per line, without the prefix
 datakey_keys() { etcdctl_ get --prefix --keys-only "${P}datakey/" | sed -n "s|^${P}datakey/||p"; }
-state_of() { on "$1"; req GET /api/v2/status; jqv .data.code; }
 stored() { grep -q "stored sealed with this replica's seal" "$WORK/r$1/log"; }
 
 etcd_cluster 1

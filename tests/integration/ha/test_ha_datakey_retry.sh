@@ -13,7 +13,6 @@ cat >"$WORK/m.json" <<'JSON'
 JSON
 P=/cairn/
 datakey_count() { etcdctl_ get --prefix --keys-only "${P}datakey/" | grep -c . || true; }
-state_of() { on "$1"; req GET /api/v2/status; jqv .data.code; }
 nospace() { grep -q NOSPACE <<<"$(etcdctl_ alarm list)"; }   # not a pipe into grep -q: pipefail
 
 ETCD_EXTRA_FLAGS="--quota-backend-bytes 8388608" etcd_cluster 1

@@ -17,7 +17,6 @@
 cat >"$WORK/m.json" <<'JSON'
 {"Packages": {"pkg": {"Debug": true, "UniqueID": "00"}}, "Marbles": {"free": {"Package": "pkg"}}}
 JSON
-state_of() { on "$1"; req GET /api/v2/status; jqv .data.code; }
 
 etcd_cluster 1
 replica 1 --seal-dir "$WORK/s1" --key-api-addr 127.0.0.1:0

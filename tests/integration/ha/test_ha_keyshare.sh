@@ -23,7 +23,6 @@ ROOT=$(jqv .data.cert)
 
 # 1. a genuine replica with another seal key: the key comes over the key API
 replica 2 --seal-dir "$WORK/s2" --key-api-addr 127.0.0.1:0
-state_of() { on "$1"; req GET /api/v2/status; jqv .data.code; }
 check "replica 2 (own seal key) starts in state 3" eq "$(state_of 2)" 3
 on 2; req GET /api/v2/quote
 check "replica 2 serves the same root" eq "$(jqv .data.cert)" "$ROOT"

@@ -17,7 +17,6 @@ cat >"$WORK/m.json" <<JSON
   "Config": {"FeatureGates": ["MonotonicCounter"]}
 }
 JSON
-state_of() { on "$1"; req GET /api/v2/status; jqv .data.code; }
 secret_s() { echo "$BODY" | jq -r '.data.env.S // empty' | base64 -d 2>/dev/null; }
 
 etcd_cluster 1
